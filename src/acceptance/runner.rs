@@ -1,0 +1,98 @@
+//! Running the Gherkin features against a target: console output tee'd with
+//! JUnit, skipped steps failing the run, `@sim` scenarios only on the
+//! embedded reference stack, and a closing `N passed, N failed` line.
+//!
+//! Uses: acceptance::world, verify (target choice), console.
+
+use std::io::Write;
+use std::path::Path;
+
+use cucumber::{World as _, WriterExt as _, writer};
+
+use crate::acceptance::world::{PillarsWorld, set_target};
+use crate::console::Console;
+use crate::exit;
+use crate::run::RunError;
+use crate::verify::TargetChoice;
+
+/// Scenario counts of a feature run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FeatureSummary {
+    pub passed: usize,
+    pub failed: usize,
+    pub skipped: usize,
+    pub parse_errors: usize,
+}
+
+impl FeatureSummary {
+    pub fn succeeded(&self) -> bool {
+        self.failed == 0 && self.parse_errors == 0 && self.passed > 0
+    }
+}
+
+/// Runs every feature under `dir` against `target`, writing JUnit XML to
+/// `junit` when given.
+pub async fn run_features(dir: &Path, target: TargetChoice, junit: Option<&Path>) -> Result<FeatureSummary, RunError> {
+    if !dir.is_dir() {
+        return Err(RunError::Usage(format!(
+            "no features directory at `{}`; run from the repository root or pass --features DIR",
+            dir.display()
+        )));
+    }
+    let on_sim = matches!(target, TargetChoice::Sim(_));
+    set_target(target);
+    let junit_out: Box<dyn Write> = match junit {
+        Some(path) => Box::new(std::fs::File::create(path).map_err(|source| RunError::Io {
+            what: format!("cannot create the JUnit file `{}`", path.display()),
+            source,
+        })?),
+        None => Box::new(std::io::sink()),
+    };
+    let writer = writer::Basic::raw(std::io::stdout(), writer::Coloring::Auto, 0)
+        .tee::<PillarsWorld, _>(
+            JUnitQuiet(writer::JUnit::raw(junit_out, 0))
+                .discard_stats_writes()
+                .discard_arbitrary_writes(),
+        )
+        .normalized()
+        .summarized();
+    let result = PillarsWorld::cucumber()
+        .with_writer(writer)
+        .with_cli(cucumber::cli::Opts::<_, _, _, cucumber::cli::Empty>::default())
+        .fail_on_skipped()
+        .filter_run(dir, move |_, _, scenario| on_sim || !scenario.tags.iter().any(|t| t == "sim"))
+        .await;
+    let stats = result.scenarios_stats();
+    Ok(FeatureSummary {
+        passed: stats.passed,
+        failed: stats.failed,
+        skipped: stats.skipped,
+        parse_errors: cucumber::writer::Stats::parsing_errors(&*result),
+    })
+}
+
+/// The JUnit writer without command-line options of its own: the runner
+/// takes none (its arguments are pillars' or cargo's), and the console
+/// writer's colouring options cannot be composed with JUnit's.
+struct JUnitQuiet<O: Write>(writer::JUnit<PillarsWorld, O>);
+
+impl<O: Write> cucumber::Writer<PillarsWorld> for JUnitQuiet<O> {
+    type Cli = cucumber::cli::Empty;
+
+    async fn handle_event(
+        &mut self,
+        event: cucumber::parser::Result<cucumber::Event<cucumber::event::Cucumber<PillarsWorld>>>,
+        _cli: &Self::Cli,
+    ) {
+        self.0.handle_event(event, &writer::junit::Cli::default()).await;
+    }
+}
+
+impl<O: Write> writer::NonTransforming for JUnitQuiet<O> {}
+
+/// `pillars verify --features DIR`.
+pub async fn run_features_cli(dir: &Path, target: TargetChoice, console: &mut Console) -> Result<u8, RunError> {
+    let summary = run_features(dir, target, None).await?;
+    let _ = writeln!(console.out, "{} passed, {} failed", summary.passed, summary.failed);
+    Ok(if summary.succeeded() { exit::OK } else { exit::CHECK_FAILED })
+}

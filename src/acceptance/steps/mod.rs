@@ -1,0 +1,5 @@
+//! Step definitions, grouped by domain. Each step is a line or three: one
+//! call into the World (which runs a catalog check) and an assertion.
+
+mod stack;
+mod traces;

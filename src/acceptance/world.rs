@@ -1,0 +1,183 @@
+//! The cucumber `World`: one per scenario, with its own run seed and
+//! service names, and, on the embedded reference stack, its own stack, so
+//! scenarios that turn fault knobs never disturb each other.
+//!
+//! Fields are private; steps call methods that return `AcceptanceError`.
+//!
+//! Uses: checks, stack::sim, target, verify (target choice).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use crate::checks::{self, CheckCtx, CheckSettings, Outcome, Status};
+use crate::ids::Seed;
+use crate::stack::sim::{Faults, SimStack};
+use crate::target::{Env, Target};
+use crate::verify::TargetChoice;
+
+/// The target scenarios run against; set by the feature runner.
+static TARGET: RwLock<Option<TargetChoice>> = RwLock::new(None);
+/// Distinguishes the seeds of scenarios started in the same nanosecond.
+static SCENARIO: AtomicU64 = AtomicU64::new(0);
+
+pub(crate) fn set_target(choice: TargetChoice) {
+    *TARGET.write().expect("target lock") = Some(choice);
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AcceptanceError {
+    #[error("could not open the target: {0}")]
+    Setup(String),
+    #[error("sim faults need the embedded reference stack; this scenario should be tagged @sim")]
+    NotSim,
+    #[error("{0}")]
+    Fault(#[from] crate::stack::sim::FaultError),
+    #[error("no check `{0}` in the catalog")]
+    UnknownCheck(String),
+    #[error("no check has run yet in this scenario")]
+    NoOutcome,
+    #[error("expected `{check}` to {expected}, but it came back {status}{reason}: {summary}\nevidence: {evidence}")]
+    Verdict {
+        check: String,
+        expected: String,
+        status: &'static str,
+        reason: String,
+        summary: String,
+        evidence: String,
+    },
+    #[error("evidence of `{check}`: {problem}\nevidence: {evidence}")]
+    Evidence {
+        check: String,
+        problem: String,
+        evidence: String,
+    },
+}
+
+#[derive(Debug, cucumber::World)]
+#[world(init = Self::new)]
+pub struct PillarsWorld {
+    choice: TargetChoice,
+    opened: Option<(Arc<Target>, Option<SimStack>)>,
+    seed: Seed,
+    run_id: String,
+    settings: CheckSettings,
+    last: Option<(&'static str, Outcome)>,
+}
+
+impl PillarsWorld {
+    fn new() -> Self {
+        let choice = TARGET
+            .read()
+            .expect("target lock")
+            .clone()
+            .unwrap_or(TargetChoice::Sim(Faults::default()));
+        let n = SCENARIO.fetch_add(1, Ordering::Relaxed);
+        let seed = Seed(Seed::from_time().word(n, 0));
+        PillarsWorld {
+            choice,
+            opened: None,
+            seed,
+            run_id: format!("scenario-{n}-{:08x}", seed.0 as u32),
+            settings: CheckSettings::default(),
+            last: None,
+        }
+    }
+
+    /// Turns on a fault of the reference stack, running or not yet started.
+    pub fn add_fault(&mut self, spec: &str) -> Result<(), AcceptanceError> {
+        let TargetChoice::Sim(faults) = &mut self.choice else {
+            return Err(AcceptanceError::NotSim);
+        };
+        faults.apply(spec)?;
+        if let Some((_, Some(sim))) = &self.opened {
+            sim.set_faults(faults.clone());
+        }
+        Ok(())
+    }
+
+    pub fn settings_mut(&mut self) -> &mut CheckSettings {
+        &mut self.settings
+    }
+
+    async fn ctx(&mut self) -> Result<CheckCtx, AcceptanceError> {
+        if self.opened.is_none() {
+            let (target, sim) = self
+                .choice
+                .open(&Env::from_process())
+                .await
+                .map_err(|e| AcceptanceError::Setup(e.to_string()))?;
+            self.opened = Some((Arc::new(target), sim));
+        }
+        let (target, _) = self.opened.as_ref().expect("opened above");
+        Ok(CheckCtx::new(target.clone(), self.run_id.clone(), self.seed, self.settings.clone()))
+    }
+
+    /// Runs a catalog check, keeping its outcome for the `Then` steps.
+    pub async fn run_check(&mut self, id: &str) -> Result<&Outcome, AcceptanceError> {
+        let spec = checks::find(id).ok_or_else(|| AcceptanceError::UnknownCheck(id.to_owned()))?;
+        let ctx = self.ctx().await?;
+        let outcome = spec.run(&ctx).await;
+        let (_, outcome) = self.last.insert((spec.id, outcome));
+        Ok(outcome)
+    }
+
+    fn last(&self, id: &str) -> Result<&Outcome, AcceptanceError> {
+        match &self.last {
+            Some((ran, outcome)) if *ran == id => Ok(outcome),
+            Some(_) | None => Err(AcceptanceError::NoOutcome),
+        }
+    }
+
+    /// Asserts the last run of `id` ended with `status` (and `reason`).
+    pub fn expect(&self, id: &str, status: Status, reason: Option<&str>) -> Result<(), AcceptanceError> {
+        let outcome = self.last(id)?;
+        let got_reason = outcome.verdict.reason();
+        if outcome.status() == status && (reason.is_none() || reason == got_reason) {
+            return Ok(());
+        }
+        Err(AcceptanceError::Verdict {
+            check: id.to_owned(),
+            expected: match reason {
+                Some(r) => format!("{} with reason `{r}`", status.as_str()),
+                None => status.as_str().to_owned(),
+            },
+            status: outcome.status().as_str(),
+            reason: got_reason.map(|r| format!(" [{r}]")).unwrap_or_default(),
+            summary: outcome.summary.clone(),
+            evidence: outcome.evidence.to_string(),
+        })
+    }
+
+    /// A number in the last outcome's evidence, by JSON pointer.
+    pub fn evidence_number(&self, id: &str, pointer: &str) -> Result<u64, AcceptanceError> {
+        let outcome = self.last(id)?;
+        outcome
+            .evidence
+            .pointer(pointer)
+            .and_then(serde_json::Value::as_u64)
+            .ok_or_else(|| self.evidence_error(id, format!("no number at {pointer}")))
+    }
+
+    /// The length of an array in the last outcome's evidence.
+    pub fn evidence_len(&self, id: &str, pointer: &str) -> Result<usize, AcceptanceError> {
+        let outcome = self.last(id)?;
+        outcome
+            .evidence
+            .pointer(pointer)
+            .and_then(serde_json::Value::as_array)
+            .map(Vec::len)
+            .ok_or_else(|| self.evidence_error(id, format!("no list at {pointer}")))
+    }
+
+    pub fn evidence_error(&self, id: &str, problem: String) -> AcceptanceError {
+        AcceptanceError::Evidence {
+            check: id.to_owned(),
+            problem,
+            evidence: self
+                .last
+                .as_ref()
+                .map(|(_, o)| o.evidence.to_string())
+                .unwrap_or_default(),
+        }
+    }
+}

@@ -1,0 +1,13 @@
+//! `pillars bench`: the harness measuring itself against loopback sinks,
+//! always beside a baseline measured in the same run.
+
+pub mod emit;
+pub mod sink;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    #[error("could not start the loopback sink: {0}")]
+    Sink(#[source] std::io::Error),
+    #[error("the loopback sink refused a request; the benchmark stopped")]
+    SinkRefused,
+}

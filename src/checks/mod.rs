@@ -1,0 +1,61 @@
+//! The check catalog: every check the harness knows, by stable id.
+//!
+//! Features, `--only`, reports and tests look checks up here; nothing else
+//! matches on id strings. One file per check, as `shared/DESIGN.md` lists them.
+
+pub mod context;
+pub mod outcome;
+pub mod spec;
+pub mod stack_ready;
+pub mod traces_roundtrip;
+
+pub use context::{CheckCtx, CheckSettings, TraceLookup};
+pub use outcome::{Outcome, Status, Verdict};
+pub use spec::{CheckSpec, Pillar};
+
+use spec::check_fn;
+
+pub static CATALOG: &[CheckSpec] = &[
+    CheckSpec {
+        id: "stack.ready",
+        pillar: Pillar::Stack,
+        summary: "every component the target names answers ready",
+        run: check_fn!(stack_ready::run),
+    },
+    CheckSpec {
+        id: "traces.roundtrip",
+        pillar: Pillar::Traces,
+        summary: "synthetic backend traces are found in Tempo by id and by TraceQL search",
+        run: check_fn!(traces_roundtrip::run),
+    },
+];
+
+/// The catalog entry with this id.
+pub fn find(id: &str) -> Option<&'static CheckSpec> {
+    CATALOG.iter().find(|c| c.id == id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_unique_and_each_is_in_a_feature() {
+        let mut ids: Vec<_> = CATALOG.iter().map(|c| c.id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), CATALOG.len(), "duplicate check ids");
+
+        let features_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/features");
+        let mut text = String::new();
+        for entry in std::fs::read_dir(features_dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "feature") {
+                text.push_str(&std::fs::read_to_string(path).unwrap());
+            }
+        }
+        for id in ids {
+            assert!(text.contains(&format!("\"{id}\"")), "{id} appears in no feature file");
+        }
+    }
+}

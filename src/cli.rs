@@ -1,0 +1,177 @@
+//! The command line, as clap reads it. Parsing only: `run` turns it into a
+//! validated plan.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::checks::TraceLookup;
+
+const ABOUT: &str = "Load generator and end-to-end verifier for the Grafana observability stack \
+(Alloy, Mimir, Loki, Tempo, Pyroscope, Grafana).";
+
+const LONG_ABOUT: &str = "Load generator and end-to-end verifier for the Grafana observability stack \
+(Alloy, Mimir, Loki, Tempo, Pyroscope, Grafana).
+
+pillars sends synthetic telemetry through the collector, reads it back from each store (directly \
+or through Grafana's datasource proxy), and says whether the stack works, how fast data becomes \
+queryable, and how much of it arrived.
+
+Exit codes: 0 all checks passed, 1 a check failed (the stack is wrong), 2 usage or configuration \
+error, 3 the target could not be reached, 130 interrupted.";
+
+#[derive(Debug, Parser)]
+#[command(name = "pillars", version, about = ABOUT, long_about = LONG_ABOUT)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Verify a stack: send telemetry, read it back, judge each check and
+    /// write run.json, junit.xml and report.html.
+    Verify(VerifyArgs),
+    /// Serve the embedded reference stack in the foreground and print the
+    /// target file that points at it. Ctrl-C stops it.
+    Sim(SimArgs),
+    /// List the check catalog: ids, pillars and what passing means.
+    Checks,
+    /// Measure the harness's own throughput against a loopback sink.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Lookup {
+    /// Trace by id (`/api/traces/<id>`) only.
+    ById,
+    /// TraceQL search (`/api/search`) only.
+    Search,
+    /// Both, side by side.
+    Both,
+}
+
+impl From<Lookup> for TraceLookup {
+    fn from(l: Lookup) -> Self {
+        match l {
+            Lookup::ById => TraceLookup::ById,
+            Lookup::Search => TraceLookup::Search,
+            Lookup::Both => TraceLookup::Both,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Color {
+    /// Colour when standard output is a terminal and NO_COLOR is unset.
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Where the stack lives: `sim` (the embedded reference stack, in this
+    /// process), `compose` (compose/target.toml), `aws` (infra/target.toml)
+    /// or the path of a target TOML file.
+    #[arg(long, env = "PILLARS_TARGET", default_value = "sim")]
+    pub target: String,
+
+    /// Run only this check (repeatable); `pillars checks` lists the ids.
+    #[arg(long = "only", value_name = "CHECK_ID")]
+    pub only: Vec<String>,
+
+    /// Directory for run.json, junit.xml and report.html
+    /// [default: reports/<run-id>].
+    #[arg(long, value_name = "DIR")]
+    pub report_dir: Option<PathBuf>,
+
+    /// Seed every id of the run derives from; reuse a report's seed to
+    /// replay it.
+    #[arg(long)]
+    pub seed: Option<u64>,
+
+    /// Turn on a fault of the embedded reference stack, NAME[=VALUE]
+    /// (repeatable; `pillars sim --help` lists them). Only with `--target sim`.
+    #[arg(long = "sim-fault", value_name = "NAME[=VALUE]")]
+    pub sim_faults: Vec<String>,
+
+    /// Synthetic traces `traces.roundtrip` sends.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub traces: u64,
+
+    /// How `traces.roundtrip` looks traces up.
+    #[arg(long, value_enum, default_value_t = Lookup::Both)]
+    pub trace_lookup: Lookup,
+
+    /// Run the Gherkin features in this directory instead of the catalog
+    /// (as `cargo test` does), against the same target.
+    #[arg(long, value_name = "DIR")]
+    pub features: Option<PathBuf>,
+
+    #[arg(long, value_enum, default_value_t = Color::Auto)]
+    pub color: Color,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = sim_faults_help())]
+pub struct SimArgs {
+    /// Turn on a fault, NAME[=VALUE] (repeatable); see the list below.
+    #[arg(long = "fault", value_name = "NAME[=VALUE]")]
+    pub faults: Vec<String>,
+
+    /// How long a trace must be idle before TraceQL search finds it, as
+    /// Tempo's ingester flushes it (e.g. "2s", "10s").
+    #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
+    pub search_idle: std::time::Duration,
+
+    /// Also write the target file to this path.
+    #[arg(long, value_name = "PATH")]
+    pub write_target: Option<PathBuf>,
+}
+
+fn sim_faults_help() -> String {
+    let mut text = String::from("Faults:\n");
+    for (name, what) in crate::stack::sim::faults::KNOWN {
+        text.push_str(&format!("  {name:<14} {what}\n"));
+    }
+    text
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// OTLP/HTTP spans per second through the harness's emitter, side by side
+    /// with a raw POST of the same pre-encoded bytes, against a loopback sink.
+    Emit(BenchEmitArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct BenchEmitArgs {
+    /// Seconds each measured round lasts.
+    #[arg(long, default_value_t = 3.0)]
+    pub seconds: f64,
+    /// Rounds per path; the paths alternate, and the best round counts.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub rounds: u32,
+    /// Traces per export request.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub batch_traces: u64,
+    /// Spans per trace.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub spans_per_trace: u32,
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub concurrency: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,4 @@
+//! Building and sending synthetic telemetry to the stack.
+
+pub mod otlp;
+pub mod synthetic;

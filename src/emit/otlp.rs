@@ -1,0 +1,189 @@
+//! Sending OTLP over HTTP (`application/x-protobuf`) to the collector.
+//!
+//! A send counts as delivered only when the collector answered 2xx **and**
+//! reported no partial success with rejected items; a 2xx that rejected part
+//! of the batch is an error (the OTLP/HTTP spec, "Partial Success"). All three
+//! export responses (`ExportTrace/Metrics/LogsServiceResponse`) carry the
+//! partial success at field 1 with the rejected count at its field 1, so one
+//! decoder serves every signal.
+//!
+//! Uses: target, query::http (the shared client and error).
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use prost::Message;
+use tokio::time::Instant;
+use url::Url;
+
+use crate::query::http::{HttpError, error_chain};
+
+/// Why a batch was not delivered.
+#[derive(Debug, thiserror::Error)]
+pub enum EmitError {
+    #[error(transparent)]
+    Http(#[from] HttpError),
+    #[error("the collector at {url} accepted the request but rejected {rejected} item(s): {message}")]
+    Rejected { url: Url, rejected: i64, message: String },
+}
+
+impl EmitError {
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, EmitError::Http(e) if e.is_unreachable())
+    }
+}
+
+/// A delivered batch: when the collector acknowledged it.
+#[derive(Debug, Clone, Copy)]
+pub struct Ack {
+    pub at: Instant,
+}
+
+/// Posts encoded OTLP export requests to one signal's endpoint.
+#[derive(Debug, Clone)]
+pub struct OtlpHttpEmitter {
+    http: reqwest::Client,
+    endpoint: Url,
+    timeout: Duration,
+}
+
+const WHAT: &str = "the OTLP/HTTP collector";
+
+impl OtlpHttpEmitter {
+    pub fn new(http: reqwest::Client, endpoint: Url, timeout: Duration) -> Self {
+        OtlpHttpEmitter { http, endpoint, timeout }
+    }
+
+    pub fn endpoint(&self) -> &Url {
+        &self.endpoint
+    }
+
+    pub async fn send_traces(&self, request: &ExportTraceServiceRequest) -> Result<Ack, EmitError> {
+        self.send_encoded(Bytes::from(request.encode_to_vec())).await
+    }
+
+    /// Posts an already encoded export request.
+    pub async fn send_encoded(&self, body: Bytes) -> Result<Ack, EmitError> {
+        let url = &self.endpoint;
+        let resp = self
+            .http
+            .post(url.clone())
+            .header("content-type", "application/x-protobuf")
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| HttpError::from_reqwest(WHAT, url, self.timeout, e))?;
+        let status = resp.status().as_u16();
+        let is_json = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("json"));
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| HttpError::from_reqwest(WHAT, url, self.timeout, e))?;
+        let at = Instant::now();
+        if !(200..300).contains(&status) {
+            return Err(HttpError::status(WHAT, url, status, &bytes).into());
+        }
+        match partial_success(&bytes, is_json) {
+            Ok(None) => Ok(Ack { at }),
+            Ok(Some((rejected, message))) => Err(EmitError::Rejected {
+                url: url.clone(),
+                rejected,
+                message,
+            }),
+            Err(detail) => Err(HttpError::decode(WHAT, url, detail).into()),
+        }
+    }
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct ExportResponse {
+    #[prost(message, optional, tag = "1")]
+    partial_success: Option<PartialSuccess>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct PartialSuccess {
+    #[prost(int64, tag = "1")]
+    rejected: i64,
+    #[prost(string, tag = "2")]
+    error_message: String,
+}
+
+/// The rejected count and message of an export response, if any were rejected.
+fn partial_success(body: &[u8], is_json: bool) -> Result<Option<(i64, String)>, String> {
+    if body.is_empty() {
+        return Ok(None);
+    }
+    let partial = if is_json {
+        let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| error_chain(&e))?;
+        let Some(partial) = value.get("partialSuccess").and_then(|p| p.as_object()) else {
+            return Ok(None);
+        };
+        let rejected = partial
+            .iter()
+            .find(|(k, _)| k.starts_with("rejected"))
+            .and_then(|(_, v)| v.as_i64().or_else(|| v.as_str().and_then(|s| s.parse().ok())))
+            .unwrap_or(0);
+        let message = partial
+            .get("errorMessage")
+            .and_then(|m| m.as_str())
+            .unwrap_or_default()
+            .to_owned();
+        PartialSuccess {
+            rejected,
+            error_message: message,
+        }
+    } else {
+        match ExportResponse::decode(body).map_err(|e| e.to_string())?.partial_success {
+            Some(p) => p,
+            None => return Ok(None),
+        }
+    };
+    Ok((partial.rejected > 0).then_some((partial.rejected, partial.error_message)))
+}
+
+/// Encodes the partial-success response a collector sends, for the embedded
+/// reference stack and tests.
+pub fn encode_partial_success(rejected: i64, message: &str) -> Vec<u8> {
+    ExportResponse {
+        partial_success: (rejected > 0).then(|| PartialSuccess {
+            rejected,
+            error_message: message.to_owned(),
+        }),
+    }
+    .encode_to_vec()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry_proto::tonic::collector::trace::v1::{ExportTracePartialSuccess, ExportTraceServiceResponse};
+
+    #[test]
+    fn generic_decoder_reads_the_trace_response() {
+        let body = ExportTraceServiceResponse {
+            partial_success: Some(ExportTracePartialSuccess {
+                rejected_spans: 3,
+                error_message: "too old".into(),
+            }),
+        }
+        .encode_to_vec();
+        assert_eq!(partial_success(&body, false).unwrap(), Some((3, "too old".into())));
+        assert_eq!(partial_success(&encode_partial_success(0, ""), false).unwrap(), None);
+        assert_eq!(partial_success(b"", false).unwrap(), None);
+    }
+
+    #[test]
+    fn json_partial_success_is_read_for_any_signal() {
+        let body = br#"{"partialSuccess":{"rejectedLogRecords":"2","errorMessage":"rate"}}"#;
+        assert_eq!(partial_success(body, true).unwrap(), Some((2, "rate".into())));
+        assert_eq!(partial_success(br#"{"partialSuccess":{}}"#, true).unwrap(), None);
+        assert_eq!(partial_success(b"{}", true).unwrap(), None);
+        assert!(partial_success(b"nope", true).is_err());
+    }
+}

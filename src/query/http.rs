@@ -1,0 +1,164 @@
+//! The HTTP client every query client and emitter shares, and the error that
+//! says what was tried, what came back and what to do.
+//!
+//! Redirects are never followed: Grafana behind a sub-path with a `root_url`
+//! that lacks the port redirects to a broken address
+//! (`shared/reference/api/README.md`, gotcha 7), and a redirect to a login
+//! page would otherwise read as a 200.
+//!
+//! Uses: target.
+
+use std::time::Duration;
+
+use url::Url;
+
+use crate::target::Credential;
+
+/// Builds the client for a run: one connection pool, bounded connect and
+/// request timeouts, no redirects.
+pub fn client(request_timeout: Duration) -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(request_timeout.min(Duration::from_secs(3)))
+        .timeout(request_timeout)
+        .user_agent(concat!("pillars/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .expect("a client with only timeouts and a redirect policy always builds")
+}
+
+/// Adds the endpoint's credential to a request.
+pub fn authorize(req: reqwest::RequestBuilder, credential: Option<&Credential>) -> reqwest::RequestBuilder {
+    match credential {
+        Some(Credential::Bearer(token)) => req.bearer_auth(token.expose()),
+        Some(Credential::Basic { user, password }) => req.basic_auth(user, Some(password.expose())),
+        None => req,
+    }
+}
+
+/// A failed call to a component of the stack.
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    #[error("could not reach {what} at {url}: {detail}; check that it is running and that the target names the right address")]
+    Unreachable { what: String, url: Url, detail: String },
+    #[error("{what} at {url} did not answer within {}", humantime::format_duration(*timeout))]
+    Timeout { what: String, url: Url, timeout: Duration },
+    #[error("{what} at {url} answered {status}{}{}", excerpt_suffix(body), hint(*status))]
+    Status { what: String, url: Url, status: u16, body: String },
+    #[error("{what} at {url} answered with a body pillars could not read: {detail}")]
+    Decode { what: String, url: Url, detail: String },
+}
+
+impl HttpError {
+    /// Whether pillars could not talk to the component at all, as opposed to
+    /// the component answering wrongly.
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, HttpError::Unreachable { .. } | HttpError::Timeout { .. })
+    }
+
+    /// Classifies a transport error from reqwest.
+    pub fn from_reqwest(what: &str, url: &Url, timeout: Duration, err: reqwest::Error) -> Self {
+        if err.is_timeout() {
+            HttpError::Timeout {
+                what: what.to_owned(),
+                url: url.clone(),
+                timeout,
+            }
+        } else if err.is_decode() || err.is_body() {
+            HttpError::Decode {
+                what: what.to_owned(),
+                url: url.clone(),
+                detail: error_chain(&err),
+            }
+        } else {
+            HttpError::Unreachable {
+                what: what.to_owned(),
+                url: url.clone(),
+                detail: error_chain(&err),
+            }
+        }
+    }
+
+    /// A non-success status, keeping an excerpt of the body as evidence.
+    pub fn status(what: &str, url: &Url, status: u16, body: &[u8]) -> Self {
+        HttpError::Status {
+            what: what.to_owned(),
+            url: url.clone(),
+            status,
+            body: excerpt(body),
+        }
+    }
+
+    pub fn decode(what: &str, url: &Url, detail: impl std::fmt::Display) -> Self {
+        HttpError::Decode {
+            what: what.to_owned(),
+            url: url.clone(),
+            detail: detail.to_string(),
+        }
+    }
+}
+
+/// The first 300 characters of a body, on one line.
+pub fn excerpt(body: &[u8]) -> String {
+    const MAX: usize = 300;
+    let text = String::from_utf8_lossy(body);
+    let mut one_line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one_line.len() > MAX {
+        let cut = (0..=MAX).rev().find(|&i| one_line.is_char_boundary(i)).unwrap_or(0);
+        one_line.truncate(cut);
+        one_line.push('…');
+    }
+    one_line
+}
+
+fn excerpt_suffix(body: &str) -> String {
+    if body.is_empty() {
+        String::new()
+    } else {
+        format!(": {body}")
+    }
+}
+
+fn hint(status: u16) -> &'static str {
+    match status {
+        401 | 403 => "; the credentials were refused: check the variables named under [auth] in the target file",
+        301 | 302 | 303 | 307 | 308 => "; pillars does not follow redirects: point the target at the final URL (for Grafana, include its sub-path)",
+        404 => "; check the URL and, through Grafana, the datasource uid",
+        429 => "; the component is rate limiting: lower the rate",
+        _ => "",
+    }
+}
+
+/// The error and its sources on one line, for evidence and messages.
+pub fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut out = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = cause.source();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn excerpt_is_short_and_on_one_line() {
+        assert_eq!(excerpt(b"a\n  b\tc"), "a b c");
+        let long = "x".repeat(1000);
+        let cut = excerpt(long.as_bytes());
+        assert!(cut.chars().count() <= 301 && cut.ends_with('…'));
+    }
+
+    #[test]
+    fn status_errors_carry_a_hint() {
+        let url = Url::parse("http://g/api/health").unwrap();
+        let msg = HttpError::status("Grafana", &url, 401, b"unauthorized").to_string();
+        assert!(msg.contains("401") && msg.contains("[auth]"), "{msg}");
+    }
+}

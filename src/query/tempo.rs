@@ -1,0 +1,359 @@
+//! Reading traces back from Tempo, directly or through Grafana's datasource
+//! proxy: readiness, trace by id (v1 and v2) and TraceQL search.
+//!
+//! Follows `shared/reference/api/03-tempo.md`: v1 answers `batches` with
+//! base64 ids and 404 with an empty body when the trace is unknown; v2 never
+//! 404s, an empty `trace` means not found; search returns hex ids with leading
+//! zeros trimmed. `start`/`end` are unix seconds.
+//!
+//! Uses: target, ids, query::http.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Deserialize;
+use url::Url;
+
+use crate::ids::{SpanId, TraceId};
+use crate::query::http::{HttpError, authorize};
+use crate::target::{Credential, ReadEndpoint, join_path};
+
+/// A span as read back, ids decoded, attributes flattened to strings.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ReadSpan {
+    pub trace_id: TraceId,
+    pub span_id: SpanId,
+    pub parent_span_id: Option<SpanId>,
+    pub name: String,
+    pub kind: String,
+    pub service_name: Option<String>,
+    pub attributes: BTreeMap<String, String>,
+}
+
+/// A trace as read back: its spans, in the order Tempo returned them.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct ReadTrace {
+    pub spans: Vec<ReadSpan>,
+}
+
+/// One trace in a search result.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct SearchHit {
+    pub trace_id: TraceId,
+    pub root_service_name: Option<String>,
+    pub root_trace_name: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TempoClient {
+    http: reqwest::Client,
+    base: Url,
+    credential: Option<Credential>,
+    timeout: Duration,
+}
+
+const WHAT: &str = "Tempo";
+
+impl TempoClient {
+    pub fn new(http: reqwest::Client, endpoint: &ReadEndpoint, timeout: Duration) -> Self {
+        TempoClient {
+            http,
+            base: endpoint.base.clone(),
+            credential: endpoint.credential.clone(),
+            timeout,
+        }
+    }
+
+    pub fn base(&self) -> &Url {
+        &self.base
+    }
+
+    async fn get(&self, path: &str, query: &[(&str, String)]) -> Result<(Url, u16, Vec<u8>), HttpError> {
+        let mut url = join_path(&self.base, path);
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
+        }
+        let req = authorize(self.http.get(url.clone()), self.credential.as_ref())
+            .header("accept", "application/json");
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| HttpError::from_reqwest(WHAT, &url, self.timeout, e))?;
+        let status = resp.status().as_u16();
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| HttpError::from_reqwest(WHAT, &url, self.timeout, e))?;
+        Ok((url, status, body.to_vec()))
+    }
+
+    /// `GET /ready`: 200 `ready` once the ring is up.
+    pub async fn ready(&self) -> Result<(), HttpError> {
+        self.expect_ok("ready").await
+    }
+
+    /// `GET /api/echo`: 200 `echo` when the query frontend serves. Through
+    /// Grafana this is what stands in for a Tempo health check.
+    pub async fn echo(&self) -> Result<(), HttpError> {
+        self.expect_ok("api/echo").await
+    }
+
+    async fn expect_ok(&self, path: &str) -> Result<(), HttpError> {
+        let (url, status, body) = self.get(path, &[]).await?;
+        if status == 200 {
+            Ok(())
+        } else {
+            Err(HttpError::status(WHAT, &url, status, &body))
+        }
+    }
+
+    /// `GET /api/traces/<id>`; `None` when Tempo answers 404.
+    pub async fn trace_v1(&self, id: TraceId, range: Option<(u64, u64)>) -> Result<Option<ReadTrace>, HttpError> {
+        let (url, status, body) = self.get(&format!("api/traces/{id}"), &range_query(range)).await?;
+        match status {
+            404 => Ok(None),
+            200 => {
+                let parsed: TraceV1 =
+                    serde_json::from_slice(&body).map_err(|e| HttpError::decode(WHAT, &url, e))?;
+                let trace = flatten(parsed.batches).map_err(|e| HttpError::decode(WHAT, &url, e))?;
+                Ok((!trace.spans.is_empty()).then_some(trace))
+            }
+            _ => Err(HttpError::status(WHAT, &url, status, &body)),
+        }
+    }
+
+    /// `GET /api/v2/traces/<id>`; `None` when the `trace` object is empty.
+    pub async fn trace_v2(&self, id: TraceId, range: Option<(u64, u64)>) -> Result<Option<ReadTrace>, HttpError> {
+        let (url, status, body) = self.get(&format!("api/v2/traces/{id}"), &range_query(range)).await?;
+        match status {
+            // Newer frontends do answer 404; treat it as the empty trace.
+            404 => Ok(None),
+            200 => {
+                let parsed: TraceV2 =
+                    serde_json::from_slice(&body).map_err(|e| HttpError::decode(WHAT, &url, e))?;
+                let batches = parsed.trace.map(|t| t.resource_spans).unwrap_or_default();
+                let trace = flatten(batches).map_err(|e| HttpError::decode(WHAT, &url, e))?;
+                Ok((!trace.spans.is_empty()).then_some(trace))
+            }
+            _ => Err(HttpError::status(WHAT, &url, status, &body)),
+        }
+    }
+
+    /// `GET /api/search?q=<TraceQL>&start&end&limit`.
+    pub async fn search(&self, traceql: &str, range: Option<(u64, u64)>, limit: u32) -> Result<Vec<SearchHit>, HttpError> {
+        let mut query = vec![("q", traceql.to_owned()), ("limit", limit.to_string())];
+        query.extend(range_query(range));
+        let (url, status, body) = self.get("api/search", &query).await?;
+        if status != 200 {
+            return Err(HttpError::status(WHAT, &url, status, &body));
+        }
+        let parsed: SearchResponse = serde_json::from_slice(&body).map_err(|e| HttpError::decode(WHAT, &url, e))?;
+        parsed
+            .traces
+            .into_iter()
+            .map(|t| {
+                Ok(SearchHit {
+                    trace_id: TraceId::from_trimmed_hex(&t.trace_id).map_err(|e| HttpError::decode(WHAT, &url, e))?,
+                    root_service_name: t.root_service_name,
+                    root_trace_name: t.root_trace_name,
+                })
+            })
+            .collect()
+    }
+}
+
+fn range_query(range: Option<(u64, u64)>) -> Vec<(&'static str, String)> {
+    match range {
+        Some((start, end)) => vec![("start", start.to_string()), ("end", end.to_string())],
+        None => Vec::new(),
+    }
+}
+
+// Wire shapes. Only what the harness reads is declared; unknown fields are
+// ignored because Tempo adds fields between versions.
+
+#[derive(Debug, Deserialize)]
+struct TraceV1 {
+    #[serde(default)]
+    batches: Vec<Batch>,
+}
+
+#[derive(Debug, Deserialize)]
+struct TraceV2 {
+    trace: Option<TraceV2Body>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TraceV2Body {
+    #[serde(default)]
+    resource_spans: Vec<Batch>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Batch {
+    #[serde(default)]
+    resource: Option<Resource>,
+    #[serde(default, alias = "instrumentationLibrarySpans")]
+    scope_spans: Vec<ScopeSpans>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Resource {
+    #[serde(default)]
+    attributes: Vec<KeyValue>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ScopeSpans {
+    #[serde(default)]
+    spans: Vec<WireSpan>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WireSpan {
+    trace_id: String,
+    span_id: String,
+    #[serde(default)]
+    parent_span_id: Option<String>,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    kind: Option<serde_json::Value>,
+    #[serde(default)]
+    attributes: Vec<KeyValue>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct KeyValue {
+    key: String,
+    #[serde(default)]
+    value: serde_json::Value,
+}
+
+#[derive(Debug, Deserialize)]
+struct SearchResponse {
+    #[serde(default)]
+    traces: Vec<SearchTrace>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SearchTrace {
+    #[serde(rename = "traceID")]
+    trace_id: String,
+    root_service_name: Option<String>,
+    root_trace_name: Option<String>,
+}
+
+/// The string form of an OTLP JSON `AnyValue` (`{"stringValue":"x"}`,
+/// `{"intValue":"3"}`, …).
+fn any_value_text(value: &serde_json::Value) -> String {
+    let Some(obj) = value.as_object() else {
+        return value.to_string();
+    };
+    match obj.iter().next() {
+        Some((_, serde_json::Value::String(s))) => s.clone(),
+        Some((_, other)) => other.to_string(),
+        None => String::new(),
+    }
+}
+
+fn kind_text(kind: Option<&serde_json::Value>) -> String {
+    const NAMES: [&str; 6] = [
+        "SPAN_KIND_UNSPECIFIED",
+        "SPAN_KIND_INTERNAL",
+        "SPAN_KIND_SERVER",
+        "SPAN_KIND_CLIENT",
+        "SPAN_KIND_PRODUCER",
+        "SPAN_KIND_CONSUMER",
+    ];
+    match kind {
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(serde_json::Value::Number(n)) => n
+            .as_u64()
+            .and_then(|i| NAMES.get(i as usize))
+            .map_or_else(|| n.to_string(), |s| (*s).to_owned()),
+        _ => NAMES[0].to_owned(),
+    }
+}
+
+fn flatten(batches: Vec<Batch>) -> Result<ReadTrace, crate::ids::IdError> {
+    let mut spans = Vec::new();
+    for batch in batches {
+        let service_name = batch.resource.as_ref().and_then(|r| {
+            r.attributes
+                .iter()
+                .find(|kv| kv.key == "service.name")
+                .map(|kv| any_value_text(&kv.value))
+        });
+        for scope in batch.scope_spans {
+            for span in scope.spans {
+                let parent_span_id = match span.parent_span_id.as_deref() {
+                    None | Some("") => None,
+                    Some(p) => Some(SpanId::from_base64(p)?),
+                };
+                spans.push(ReadSpan {
+                    trace_id: TraceId::from_base64(&span.trace_id)?,
+                    span_id: SpanId::from_base64(&span.span_id)?,
+                    parent_span_id,
+                    name: span.name,
+                    kind: kind_text(span.kind.as_ref()),
+                    service_name: service_name.clone(),
+                    attributes: span
+                        .attributes
+                        .iter()
+                        .map(|kv| (kv.key.clone(), any_value_text(&kv.value)))
+                        .collect(),
+                });
+            }
+        }
+    }
+    Ok(ReadTrace { spans })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn v1_example_from_the_reference_parses() {
+        // shared/reference/api/03-tempo.md §3.2.
+        let body = r#"{"batches":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"harness-backend"}}]},
+          "scopeSpans":[{"scope":{"name":"harness"},"spans":[
+            {"traceId":"S/kvNXezTaajzpKdDg5HNg==","spanId":"APBnqgupArc=","name":"GET /api/x","kind":"SPAN_KIND_SERVER",
+             "startTimeUnixNano":"1735689600000000000","endTimeUnixNano":"1735689600250000000",
+             "attributes":[{"key":"pillars.seq","value":{"intValue":"7"}}],"status":{}}]}]}]}"#;
+        let parsed: TraceV1 = serde_json::from_str(body).unwrap();
+        let trace = flatten(parsed.batches).unwrap();
+        let span = &trace.spans[0];
+        assert_eq!(span.trace_id.to_string(), "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(span.span_id.to_string(), "00f067aa0ba902b7");
+        assert_eq!(span.parent_span_id, None);
+        assert_eq!(span.kind, "SPAN_KIND_SERVER");
+        assert_eq!(span.service_name.as_deref(), Some("harness-backend"));
+        assert_eq!(span.attributes["pillars.seq"], "7");
+    }
+
+    #[test]
+    fn v2_empty_trace_is_not_found() {
+        let parsed: TraceV2 = serde_json::from_str(r#"{"trace":{},"metrics":{}}"#).unwrap();
+        let batches = parsed.trace.map(|t| t.resource_spans).unwrap_or_default();
+        assert!(flatten(batches).unwrap().spans.is_empty());
+    }
+
+    #[test]
+    fn search_example_from_the_reference_parses() {
+        // shared/reference/api/03-tempo.md §3.3, with a trimmed id.
+        let body = r#"{"traces":[{"traceID":"f3e0cee77ae5dc9c17ade3689eb2e54","rootServiceName":"shop-backend","rootTraceName":"update-billing",
+          "startTimeUnixNano":"1684778327699392724","durationMs":557,
+          "spanSets":[{"spans":[{"spanID":"563d623c76514f8e","startTimeUnixNano":"1684778327735077898","durationNanos":"446979497",
+             "attributes":[{"key":"status","value":{"stringValue":"error"}}]}],"matched":1}]}],
+          "metrics":{"inspectedBytes":"1","totalBlocks":13}}"#;
+        let parsed: SearchResponse = serde_json::from_str(body).unwrap();
+        let id = TraceId::from_trimmed_hex(&parsed.traces[0].trace_id).unwrap();
+        assert_eq!(id.to_string(), "0f3e0cee77ae5dc9c17ade3689eb2e54");
+    }
+}

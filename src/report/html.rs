@@ -1,0 +1,137 @@
+//! `report.html`: one self-contained page (no external assets) with the
+//! check table, each check's evidence, and an SVG histogram per latency
+//! series. Rendered from the run report only.
+//!
+//! Uses: report::{model, junit (escaping)}.
+
+use std::fmt::Write as _;
+
+use crate::checks::Status;
+use crate::measure::latency::LatencySummary;
+use crate::report::junit::escape;
+use crate::report::model::RunReport;
+
+const STYLE: &str = "body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}\
+table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:.4em;text-align:left;vertical-align:top}\
+.pass{color:#1a7f37;font-weight:600}.fail{color:#cf222e;font-weight:600}.error{color:#8250df;font-weight:600}.skip{color:#888}\
+pre{background:#f6f8fa;padding:.8em;overflow:auto;max-height:30em}.note{background:#fff8c5;padding:.5em 1em;border-radius:4px}\
+svg{background:#fafafa;border:1px solid #eee;margin:.5em 1em .5em 0}figure{display:inline-block;margin:0}figcaption{font-size:12px;color:#555}";
+
+pub fn render(report: &RunReport) -> String {
+    let mut out = String::new();
+    let title = format!("pillars run {}", report.run_id);
+    let _ = write!(
+        out,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title><style>{STYLE}</style></head><body>\n",
+        escape(&title)
+    );
+    let _ = writeln!(out, "<h1>{}</h1>", escape(&title));
+    let target = &report.target;
+    if target.kind == "sim" {
+        out.push_str("<p class=\"note\">Target: the embedded reference stack, an in-process test double. These results say nothing about a deployment.</p>\n");
+    }
+    let _ = writeln!(
+        out,
+        "<p>Target <b>{}</b> ({}){} · seed <code>{}</code> · {} → {}{}</p>",
+        escape(&target.name),
+        escape(&target.kind),
+        target
+            .description
+            .as_deref()
+            .map(|d| format!(": {}", escape(d)))
+            .unwrap_or_default(),
+        report.seed,
+        escape(&report.started_at),
+        escape(&report.finished_at),
+        if report.interrupted { " · <b>interrupted</b>" } else { "" }
+    );
+    if !target.sim_faults.is_empty() {
+        let _ = writeln!(out, "<p>Sim faults: <code>{}</code></p>", escape(&target.sim_faults.join(", ")));
+    }
+    let t = &report.totals;
+    let _ = writeln!(
+        out,
+        "<p>{} passed, {} failed, {} errors, {} skipped</p>",
+        t.pass, t.fail, t.error, t.skip
+    );
+    out.push_str("<table><tr><th>Status</th><th>Check</th><th>Time</th><th>Summary</th></tr>\n");
+    for c in &report.checks {
+        let class = c.status.as_str();
+        let reason = c
+            .reason
+            .as_deref()
+            .map(|r| format!(" <code>{}</code>", escape(r)))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "<tr><td class=\"{class}\">{class}</td><td><a href=\"#{id}\">{id}</a></td><td>{:.2}s</td><td>{}{reason}</td></tr>",
+            c.duration_ms as f64 / 1000.0,
+            escape(&c.summary),
+            id = escape(&c.id)
+        );
+    }
+    out.push_str("</table>\n");
+    for c in &report.checks {
+        let _ = writeln!(out, "<h2 id=\"{0}\">{0}</h2>", escape(&c.id));
+        for (series, summary) in &c.latency_ms {
+            out.push_str(&histogram_svg(series, summary));
+        }
+        let open = if matches!(c.status, Status::Fail | Status::Error) { " open" } else { "" };
+        let evidence = serde_json::to_string_pretty(&c.evidence).unwrap_or_default();
+        let _ = writeln!(out, "<details{open}><summary>Evidence</summary><pre>{}</pre></details>", escape(&evidence));
+    }
+    out.push_str("</body></html>\n");
+    out
+}
+
+/// A bar chart of one latency series, with its percentiles in the caption.
+fn histogram_svg(series: &str, s: &LatencySummary) -> String {
+    const W: f64 = 480.0;
+    const H: f64 = 160.0;
+    const PAD: f64 = 28.0;
+    let caption = format!(
+        "{} — n={} p50={} ms p90={} ms p99={} ms max={} ms",
+        escape(series),
+        s.count,
+        s.p50,
+        s.p90,
+        s.p99,
+        s.max
+    );
+    let mut svg = format!(
+        "<figure><svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{W}\" height=\"{H}\" role=\"img\" aria-label=\"{caption}\">"
+    );
+    let peak = s.buckets.iter().map(|b| b.count).max().unwrap_or(0);
+    if peak == 0 {
+        let _ = write!(svg, "<text x=\"{}\" y=\"{}\" font-size=\"12\">no samples</text>", W / 2.0 - 30.0, H / 2.0);
+    } else {
+        let n = s.buckets.len() as f64;
+        let bar_w = (W - 2.0 * PAD) / n;
+        for (i, b) in s.buckets.iter().enumerate() {
+            let h = (H - 2.0 * PAD) * b.count as f64 / peak as f64;
+            let x = PAD + i as f64 * bar_w;
+            let _ = write!(
+                svg,
+                "<rect x=\"{x:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{h:.1}\" fill=\"#4e79a7\"><title>≤ {} ms: {}</title></rect>",
+                H - PAD - h,
+                (bar_w - 1.0).max(1.0),
+                b.le_ms,
+                b.count
+            );
+        }
+        let _ = write!(
+            svg,
+            "<line x1=\"{PAD}\" y1=\"{y}\" x2=\"{x2}\" y2=\"{y}\" stroke=\"#555\"/>\
+             <text x=\"{PAD}\" y=\"{ty}\" font-size=\"11\">{} ms</text>\
+             <text x=\"{x2}\" y=\"{ty}\" font-size=\"11\" text-anchor=\"end\">{} ms</text>\
+             <text x=\"{PAD}\" y=\"16\" font-size=\"11\">max bar: {peak}</text>",
+            s.min,
+            s.buckets.last().map(|b| b.le_ms).unwrap_or(s.max),
+            y = H - PAD,
+            x2 = W - PAD,
+            ty = H - 10.0
+        );
+    }
+    let _ = write!(svg, "</svg><figcaption>{caption}</figcaption></figure>\n");
+    svg
+}

@@ -1,0 +1,11 @@
+//! Reports: `run.json` is the source of truth; `junit.xml`, `report.html`
+//! and the terminal summary render from it and nothing else.
+
+pub mod dir;
+pub mod html;
+pub mod junit;
+pub mod model;
+pub mod terminal;
+
+pub use dir::{ReportDir, ReportError};
+pub use model::{CheckReport, RunReport, TargetReport, Totals};

@@ -1,0 +1,112 @@
+//! Dispatch of the subcommands, and the error every command can end in,
+//! with the exit code it maps to.
+//!
+//! Uses: everything public.
+
+use std::io::Write;
+
+use crate::cli::{BenchCommand, Cli, Command, SimArgs};
+use crate::console::Console;
+use crate::report::ReportError;
+use crate::stack::sim::{FaultError, Faults, SimError, SimOptions, SimStack};
+use crate::target::{Env, TargetError};
+use crate::{acceptance, bench, checks, exit, verify};
+
+/// Why a command could not do its job. Each variant says what was tried and
+/// what to do; `exit_code` says how the process ends.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Target(#[from] TargetError),
+    #[error(transparent)]
+    Fault(#[from] FaultError),
+    #[error(transparent)]
+    Sim(#[from] SimError),
+    #[error(transparent)]
+    Report(#[from] ReportError),
+    #[error("{0}")]
+    Usage(String),
+    #[error("{what}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Bench(#[from] bench::BenchError),
+}
+
+impl RunError {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            RunError::Bench(_) => exit::CHECK_FAILED,
+            _ => exit::USAGE,
+        }
+    }
+}
+
+/// Runs one command. Returns the exit code for runs that finished.
+pub async fn run(cli: Cli, console: &mut Console) -> Result<u8, RunError> {
+    match cli.command {
+        Command::Verify(args) => {
+            let plan = verify::VerifyPlan::from_args(&args)?;
+            match &args.features {
+                Some(dir) => acceptance::run_features_cli(dir, plan.target, console).await,
+                None => verify::verify(plan, console).await,
+            }
+        }
+        Command::Sim(args) => serve_sim(args, console).await,
+        Command::Checks => {
+            for spec in checks::CATALOG {
+                let pillar = serde_json::to_value(spec.pillar).unwrap_or_default();
+                let _ = writeln!(
+                    console.out,
+                    "{:<28} {:<12} {}",
+                    spec.id,
+                    pillar.as_str().unwrap_or_default(),
+                    spec.summary
+                );
+            }
+            Ok(exit::OK)
+        }
+        Command::Bench(BenchCommand::Emit(args)) => {
+            let result = bench::emit::run(&args, console).await?;
+            let _ = write!(console.out, "{result}");
+            Ok(exit::OK)
+        }
+    }
+}
+
+async fn serve_sim(args: SimArgs, console: &mut Console) -> Result<u8, RunError> {
+    let faults = Faults::parse(args.faults.iter().map(String::as_str))?;
+    let sim = SimStack::start(SimOptions {
+        faults,
+        search_idle: args.search_idle,
+        ..SimOptions::default()
+    })
+    .await?;
+    // Validate what we print, the same way a user's copy will be loaded.
+    sim.target(&Env::from_process())?;
+    let toml = sim.target_toml();
+    if let Some(path) = &args.write_target {
+        std::fs::write(path, &toml).map_err(|source| RunError::Io {
+            what: format!("cannot write the target file `{}`", path.display()),
+            source,
+        })?;
+    }
+    let _ = write!(console.out, "{toml}");
+    let _ = console.out.flush();
+    let _ = writeln!(
+        console.err,
+        "serving the embedded reference stack (a test double, not a deployment); Ctrl-C stops it"
+    );
+    let _ = tokio::signal::ctrl_c().await;
+    let counts = sim.trace_counts();
+    sim.shutdown().await;
+    let _ = writeln!(
+        console.err,
+        "stopped; received {} span(s) in {} export request(s)",
+        counts.spans_received, counts.export_requests
+    );
+    Ok(exit::OK)
+}

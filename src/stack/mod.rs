@@ -1,0 +1,3 @@
+//! Standing a target up and down.
+
+pub mod sim;

@@ -1,0 +1,15 @@
+//! The embedded reference stack: an in-process test double on loopback
+//! ports that speaks the HTTP shapes of the real components for the calls
+//! this harness makes (`shared/reference/api/`), with visibility delays and
+//! one fault knob per checked property. It is never presented as the real
+//! stack: banners and reports name it.
+
+mod collector;
+pub mod faults;
+mod stack;
+mod state;
+mod tempo;
+pub mod traces;
+
+pub use faults::{FaultError, Faults};
+pub use stack::{SimError, SimOptions, SimStack};

@@ -1,0 +1,169 @@
+//! Starting and stopping the embedded reference stack: each role on its own
+//! loopback port (port 0, so tests never collide), and the target that points
+//! at it.
+//!
+//! Uses: target, stack::sim::{collector, tempo, state, faults}.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::stack::sim::faults::Faults;
+use crate::stack::sim::state::SimState;
+use crate::stack::sim::traces::TraceCounts;
+use crate::stack::sim::{collector, tempo};
+use crate::target::{Env, Target, TargetError, TargetKind};
+
+/// How to start the reference stack.
+#[derive(Debug, Clone)]
+pub struct SimOptions {
+    pub faults: Faults,
+    /// Idle time before Tempo search finds a trace.
+    pub search_idle: Duration,
+    /// Address to bind every role on; port 0 picks free ports.
+    pub bind: SocketAddr,
+}
+
+impl Default for SimOptions {
+    fn default() -> Self {
+        SimOptions {
+            faults: Faults::default(),
+            search_idle: Duration::from_secs(2),
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    #[error("could not bind the reference stack's {role} to {addr}: {source}; pick another address or free the port")]
+    Bind {
+        role: &'static str,
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Target(#[from] TargetError),
+}
+
+/// A running reference stack. Dropping it stops its servers.
+#[derive(Debug)]
+pub struct SimStack {
+    collector: SocketAddr,
+    tempo: SocketAddr,
+    state: Arc<SimState>,
+    stop: watch::Sender<bool>,
+    servers: Vec<JoinHandle<()>>,
+}
+
+impl SimStack {
+    pub async fn start(options: SimOptions) -> Result<SimStack, SimError> {
+        let state = Arc::new(SimState::new(options.faults, options.search_idle));
+        let (stop, stopped) = watch::channel(false);
+        let mut servers = Vec::new();
+        let collector = serve("collector", options.bind, collector::router(state.clone()), &stopped, &mut servers).await?;
+        let tempo = serve("tempo", options.bind, tempo::router(state.clone()), &stopped, &mut servers).await?;
+        Ok(SimStack {
+            collector,
+            tempo,
+            state,
+            stop,
+            servers,
+        })
+    }
+
+    pub fn faults(&self) -> Faults {
+        self.state.faults()
+    }
+
+    /// Replaces the faults of the running stack.
+    pub fn set_faults(&self, faults: Faults) {
+        self.state.set_faults(faults);
+    }
+
+    pub fn trace_counts(&self) -> TraceCounts {
+        self.state.traces.counts()
+    }
+
+    /// The target file that points at this stack, as `pillars sim` prints it.
+    pub fn target_toml(&self) -> String {
+        let faults = self.state.faults().specs();
+        let fault_line = if faults.is_empty() {
+            String::new()
+        } else {
+            format!(" Faults: {}.", faults.join(", "))
+        };
+        format!(
+            r#"# The embedded reference stack (pillars sim): a test double, not a deployment.{fault_line}
+name = "sim"
+description = "embedded reference stack (in-process test double)"
+
+[ingest]
+otlp_http = "http://{collector}"
+
+[read]
+tempo = "http://{tempo}"
+
+[limits]
+wait = "5s"
+max_wait = "8s"
+search_ready_after = "{search_ready}ms"
+request_timeout = "5s"
+ingest_slo = "5s"
+"#,
+            collector = self.collector,
+            tempo = self.tempo,
+            search_ready = self.state.search_idle.as_millis(),
+        )
+    }
+
+    /// The target for this stack; only `PILLARS_TIMEOUT_SCALE` is read from
+    /// `env`, never the OTLP endpoint variables.
+    pub fn target(&self, env: &Env) -> Result<Target, SimError> {
+        Ok(Target::from_toml(&self.target_toml(), TargetKind::Sim, env)?)
+    }
+
+    /// Stops the servers and waits for them to finish.
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        for server in self.servers.drain(..) {
+            let _ = server.await;
+        }
+    }
+}
+
+impl Drop for SimStack {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+async fn serve(
+    role: &'static str,
+    bind: SocketAddr,
+    router: axum::Router,
+    stopped: &watch::Receiver<bool>,
+    servers: &mut Vec<JoinHandle<()>>,
+) -> Result<SocketAddr, SimError> {
+    let listener = TcpListener::bind(bind)
+        .await
+        .map_err(|source| SimError::Bind { role, addr: bind, source })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|source| SimError::Bind { role, addr: bind, source })?;
+    let mut stopped = stopped.clone();
+    servers.push(tokio::spawn(async move {
+        let shutdown = async move {
+            let _ = stopped.wait_for(|&stop| stop).await;
+        };
+        // A server error after binding only ends this role; requests to it
+        // then fail and the checks say so.
+        let _ = axum::serve(listener, router).with_graceful_shutdown(shutdown).await;
+    }));
+    Ok(addr)
+}
