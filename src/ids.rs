@@ -312,10 +312,7 @@ mod tests {
     fn hex_round_trips_and_rejects_bad_input() {
         let id: TraceId = "4bf92f3577b34da6a3ce929d0e0e4736".parse().unwrap();
         assert_eq!(id.to_string(), "4bf92f3577b34da6a3ce929d0e0e4736");
-        assert!(matches!(
-            "4bf92f".parse::<TraceId>(),
-            Err(IdError::HexLength { .. })
-        ));
+        assert!(matches!("4bf92f".parse::<TraceId>(), Err(IdError::HexLength { .. })));
         assert!(matches!(
             "zzf92f3577b34da6a3ce929d0e0e4736".parse::<TraceId>(),
             Err(IdError::NotHex(_))

@@ -274,17 +274,11 @@ impl Env {
     }
 
     pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
-        Env(pairs
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect())
+        Env(pairs.into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect())
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .get(name)
-            .map(String::as_str)
-            .filter(|v| !v.is_empty())
+        self.0.get(name).map(String::as_str).filter(|v| !v.is_empty())
     }
 
     /// `PILLARS_TIMEOUT_SCALE`, a positive multiplier for every deadline.
@@ -429,11 +423,7 @@ impl Resolver<'_> {
             )
         })?;
         if !matches!(url.scheme(), "http" | "https") {
-            return Err(self.invalid(
-                key,
-                format!("has scheme `{}`", url.scheme()),
-                "use http:// or https://",
-            ));
+            return Err(self.invalid(key, format!("has scheme `{}`", url.scheme()), "use http:// or https://"));
         }
         if !url.username().is_empty() || url.password().is_some() {
             return Err(self.invalid(
@@ -603,7 +593,11 @@ impl Resolver<'_> {
             ));
         }
         if limits.request_timeout.is_zero() {
-            return Err(self.invalid("limits.request_timeout", "is zero".into(), "use a positive duration such as \"10s\""));
+            return Err(self.invalid(
+                "limits.request_timeout",
+                "is zero".into(),
+                "use a positive duration such as \"10s\"",
+            ));
         }
         let limits = limits.scaled(self.env.timeout_scale()?);
 
@@ -646,11 +640,7 @@ fn default_name(kind: &TargetKind) -> String {
 /// `/grafana`, a collector behind a prefix).
 pub fn join_path(base: &Url, path: &str) -> Url {
     let mut url = base.clone();
-    let joined = format!(
-        "{}/{}",
-        base.path().trim_end_matches('/'),
-        path.trim_start_matches('/')
-    );
+    let joined = format!("{}/{}", base.path().trim_end_matches('/'), path.trim_start_matches('/'));
     url.set_path(&joined);
     url
 }
@@ -735,10 +725,7 @@ mod tests {
             "https://alb.example/grafana/api/datasources/proxy/uid/logs-uid"
         );
         assert_eq!(loki.path, ReadPath::GrafanaProxy { uid: "logs-uid".into() });
-        assert_eq!(
-            loki.credential,
-            Some(Credential::Bearer(Secret::new("s3cret")))
-        );
+        assert_eq!(loki.credential, Some(Credential::Bearer(Secret::new("s3cret"))));
         assert_eq!(t.reads.get(&Store::Tempo).unwrap().path, ReadPath::Direct);
         assert!(!format!("{t:?}").contains("s3cret"), "secret leaked into Debug");
         assert!(!format!("{:?}", t.endpoints()).contains("s3cret"));
@@ -746,7 +733,9 @@ mod tests {
 
     #[test]
     fn errors_name_the_key_and_the_fix() {
-        let err = load("[ingest]\notlp_http = \"not a url\"", &[]).unwrap_err().to_string();
+        let err = load("[ingest]\notlp_http = \"not a url\"", &[])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("`ingest.otlp_http`"), "{err}");
         assert!(err.contains("http://"), "{err}");
 
@@ -772,9 +761,12 @@ mod tests {
             .to_string();
         assert!(err.contains("`limits.wait`"), "{err}");
 
-        let err = load("[read]\ntempo = \"http://a\"\n[limits]\nwait = \"10s\"\nmax_wait = \"5s\"", &[])
-            .unwrap_err()
-            .to_string();
+        let err = load(
+            "[read]\ntempo = \"http://a\"\n[limits]\nwait = \"10s\"\nmax_wait = \"5s\"",
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("`limits.max_wait`"), "{err}");
 
         let err = load("name = \"empty\"", &[]).unwrap_err().to_string();

@@ -81,14 +81,20 @@ impl VerifyPlan {
             for id in &args.only {
                 let spec = checks::find(id).ok_or_else(|| {
                     let known: Vec<_> = checks::CATALOG.iter().map(|c| c.id).collect();
-                    RunError::Usage(format!("unknown check `{id}` in --only; known checks: {}", known.join(", ")))
+                    RunError::Usage(format!(
+                        "unknown check `{id}` in --only; known checks: {}",
+                        known.join(", ")
+                    ))
                 })?;
                 if !picked.iter().any(|p: &&CheckSpec| p.id == spec.id) {
                     picked.push(spec);
                 }
             }
             // Catalog order, whatever order the flags came in.
-            checks::CATALOG.iter().filter(|c| picked.iter().any(|p| p.id == c.id)).collect()
+            checks::CATALOG
+                .iter()
+                .filter(|c| picked.iter().any(|p| p.id == c.id))
+                .collect()
         };
         let seed = args.seed.map(Seed).unwrap_or_else(Seed::from_time);
         let run_id = run_id(seed);
@@ -147,7 +153,11 @@ pub async fn verify(plan: VerifyPlan, console: &mut Console) -> Result<u8, RunEr
     let (target, sim) = plan.target.open(&env).await?;
     let faults = sim.as_ref().map(SimStack::faults);
     let target_report = target_report(&target, faults.as_ref());
-    let _ = write!(console.err, "{}", terminal::banner(&target_report, &plan.run_id, plan.seed.0));
+    let _ = write!(
+        console.err,
+        "{}",
+        terminal::banner(&target_report, &plan.run_id, plan.seed.0)
+    );
 
     let ctx = CheckCtx::new(Arc::new(target), plan.run_id.clone(), plan.seed, plan.settings.clone());
     let started_at = model::now_rfc3339();

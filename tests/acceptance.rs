@@ -22,7 +22,11 @@ fn main() -> ExitCode {
     match result {
         Ok(summary) => {
             println!("{} passed, {} failed", summary.passed, summary.failed);
-            if summary.succeeded() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+            if summary.succeeded() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
         }
         Err(err) => {
             eprintln!("error: {err}");

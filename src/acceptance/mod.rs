@@ -6,6 +6,6 @@ mod runner;
 mod steps;
 mod world;
 
-pub use runner::{FeatureSummary, run_features};
 pub(crate) use runner::run_features_cli;
+pub use runner::{FeatureSummary, run_features};
 pub use world::{AcceptanceError, PillarsWorld};

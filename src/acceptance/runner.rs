@@ -60,7 +60,9 @@ pub async fn run_features(dir: &Path, target: TargetChoice, junit: Option<&Path>
         .with_writer(writer)
         .with_cli(cucumber::cli::Opts::<_, _, _, cucumber::cli::Empty>::default())
         .fail_on_skipped()
-        .filter_run(dir, move |_, _, scenario| on_sim || !scenario.tags.iter().any(|t| t == "sim"))
+        .filter_run(dir, move |_, _, scenario| {
+            on_sim || !scenario.tags.iter().any(|t| t == "sim")
+        })
         .await;
     let stats = result.scenarios_stats();
     Ok(FeatureSummary {
@@ -94,5 +96,9 @@ impl<O: Write> writer::NonTransforming for JUnitQuiet<O> {}
 pub async fn run_features_cli(dir: &Path, target: TargetChoice, console: &mut Console) -> Result<u8, RunError> {
     let summary = run_features(dir, target, None).await?;
     let _ = writeln!(console.out, "{} passed, {} failed", summary.passed, summary.failed);
-    Ok(if summary.succeeded() { exit::OK } else { exit::CHECK_FAILED })
+    Ok(if summary.succeeded() {
+        exit::OK
+    } else {
+        exit::CHECK_FAILED
+    })
 }

@@ -58,10 +58,22 @@ impl fmt::Display for EmitBench {
             self.spans_per_request,
             self.concurrency,
             self.rounds,
-            if self.release_build { "" } else { " (debug build: rates are not representative)" }
+            if self.release_build {
+                ""
+            } else {
+                " (debug build: rates are not representative)"
+            }
         )?;
-        writeln!(f, "  raw POST of pre-encoded bytes  {:>12.0} spans/s", self.raw_spans_per_sec)?;
-        writeln!(f, "  pillars emitter                {:>12.0} spans/s", self.harness_spans_per_sec)?;
+        writeln!(
+            f,
+            "  raw POST of pre-encoded bytes  {:>12.0} spans/s",
+            self.raw_spans_per_sec
+        )?;
+        writeln!(
+            f,
+            "  pillars emitter                {:>12.0} spans/s",
+            self.harness_spans_per_sec
+        )?;
         writeln!(
             f,
             "  ratio {:.2} (goal >= {GOAL_RATIO}: {}); harness rate goal >= {GOAL_SPANS_PER_SEC:.0} spans/s: {}",
@@ -138,8 +150,13 @@ async fn measure(
     let until = started + round;
     let mut workers = Vec::new();
     for _ in 0..args.concurrency {
-        let (http, emitter, url, template, spec) =
-            (http.clone(), emitter.clone(), url.clone(), template.clone(), spec.clone());
+        let (http, emitter, url, template, spec) = (
+            http.clone(),
+            emitter.clone(),
+            url.clone(),
+            template.clone(),
+            spec.clone(),
+        );
         let (next_batch, failed) = (next_batch.clone(), failed.clone());
         let batch_traces = args.batch_traces;
         workers.push(tokio::spawn(async move {

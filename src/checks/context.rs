@@ -67,6 +67,10 @@ impl CheckCtx {
 
     pub fn tempo(&self) -> Option<TempoClient> {
         let endpoint = self.target.read(Store::Tempo)?;
-        Some(TempoClient::new(self.http.clone(), endpoint, self.target.limits.request_timeout))
+        Some(TempoClient::new(
+            self.http.clone(),
+            endpoint,
+            self.target.limits.request_timeout,
+        ))
     }
 }

@@ -265,10 +265,7 @@ fn judge(
         };
         return (
             Verdict::Fail(reason.as_str()),
-            format!(
-                "{} of {sent} traces not found by id in Tempo{detail}",
-                w.missing.len()
-            ),
+            format!("{} of {sent} traces not found by id in Tempo{detail}", w.missing.len()),
         );
     }
     if let Some(w) = search

@@ -52,7 +52,11 @@ const WHAT: &str = "the OTLP/HTTP collector";
 
 impl OtlpHttpEmitter {
     pub fn new(http: reqwest::Client, endpoint: Url, timeout: Duration) -> Self {
-        OtlpHttpEmitter { http, endpoint, timeout }
+        OtlpHttpEmitter {
+            http,
+            endpoint,
+            timeout,
+        }
     }
 
     pub fn endpoint(&self) -> &Url {

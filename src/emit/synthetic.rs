@@ -59,9 +59,7 @@ impl TraceSpec {
     /// One export request holding the traces of `slots`, starting at
     /// `start_unix_nanos`.
     pub fn request(&self, slots: Range<u64>, start_unix_nanos: u64) -> ExportTraceServiceRequest {
-        let spans = slots
-            .flat_map(|slot| self.spans(slot, start_unix_nanos))
-            .collect();
+        let spans = slots.flat_map(|slot| self.spans(slot, start_unix_nanos)).collect();
         ExportTraceServiceRequest {
             resource_spans: vec![ResourceSpans {
                 resource: Some(Resource {

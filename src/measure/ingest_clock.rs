@@ -123,7 +123,11 @@ where
         match result {
             Err(_elapsed) => break,
             Ok(Err(err)) => {
-                unreachable_streak = if err.is_unreachable() { unreachable_streak + 1 } else { 0 };
+                unreachable_streak = if err.is_unreachable() {
+                    unreachable_streak + 1
+                } else {
+                    0
+                };
                 out.last_error = Some(err);
                 if unreachable_streak >= UNREACHABLE_LIMIT {
                     out.unreachable = true;
@@ -163,7 +167,6 @@ where
 mod tests {
     use super::*;
     use std::sync::{Arc, Mutex};
-    use url::Url;
 
     fn plan() -> PollPlan {
         PollPlan::new(Duration::from_secs(2), Duration::from_secs(10), Duration::from_secs(15))
@@ -215,7 +218,10 @@ mod tests {
         .await;
         assert_eq!(watched.missing, vec![7]);
         let elapsed = Instant::now() - t0;
-        assert!(elapsed >= Duration::from_secs(15) && elapsed < Duration::from_secs(16), "{elapsed:?}");
+        assert!(
+            elapsed >= Duration::from_secs(15) && elapsed < Duration::from_secs(16),
+            "{elapsed:?}"
+        );
         let phases = phases.lock().unwrap();
         assert_eq!(phases.first(), Some(&Phase::Wait));
         assert_eq!(phases.last(), Some(&Phase::Confirm));
@@ -227,7 +233,7 @@ mod tests {
         let watched = watch(&plan(), vec![(1u32, t0)], |_, _keys: Vec<u32>| async {
             Err(HttpError::Unreachable {
                 what: "Tempo".into(),
-                url: Url::parse("http://127.0.0.1:1").unwrap(),
+                url: "http://127.0.0.1:1".into(),
                 detail: "connection refused".into(),
             })
         })

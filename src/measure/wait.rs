@@ -80,7 +80,13 @@ mod tests {
         let v = wait_for(Duration::from_secs(10), "x", || {
             n += 1;
             let n = n;
-            async move { if n >= 3 { Probe::Ready(n) } else { Probe::NotYet(format!("try {n}")) } }
+            async move {
+                if n >= 3 {
+                    Probe::Ready(n)
+                } else {
+                    Probe::NotYet(format!("try {n}"))
+                }
+            }
         })
         .await
         .unwrap();

@@ -38,14 +38,25 @@ pub fn authorize(req: reqwest::RequestBuilder, credential: Option<&Credential>) 
 /// A failed call to a component of the stack.
 #[derive(Debug, thiserror::Error)]
 pub enum HttpError {
-    #[error("could not reach {what} at {url}: {detail}; check that it is running and that the target names the right address")]
-    Unreachable { what: String, url: Url, detail: String },
+    #[error(
+        "could not reach {what} at {url}: {detail}; check that it is running and that the target names the right address"
+    )]
+    Unreachable { what: String, url: String, detail: String },
     #[error("{what} at {url} did not answer within {}", humantime::format_duration(*timeout))]
-    Timeout { what: String, url: Url, timeout: Duration },
+    Timeout {
+        what: String,
+        url: String,
+        timeout: Duration,
+    },
     #[error("{what} at {url} answered {status}{}{}", excerpt_suffix(body), hint(*status))]
-    Status { what: String, url: Url, status: u16, body: String },
+    Status {
+        what: String,
+        url: String,
+        status: u16,
+        body: String,
+    },
     #[error("{what} at {url} answered with a body pillars could not read: {detail}")]
-    Decode { what: String, url: Url, detail: String },
+    Decode { what: String, url: String, detail: String },
 }
 
 impl HttpError {
@@ -60,19 +71,19 @@ impl HttpError {
         if err.is_timeout() {
             HttpError::Timeout {
                 what: what.to_owned(),
-                url: url.clone(),
+                url: url.to_string(),
                 timeout,
             }
         } else if err.is_decode() || err.is_body() {
             HttpError::Decode {
                 what: what.to_owned(),
-                url: url.clone(),
+                url: url.to_string(),
                 detail: error_chain(&err),
             }
         } else {
             HttpError::Unreachable {
                 what: what.to_owned(),
-                url: url.clone(),
+                url: url.to_string(),
                 detail: error_chain(&err),
             }
         }
@@ -82,7 +93,7 @@ impl HttpError {
     pub fn status(what: &str, url: &Url, status: u16, body: &[u8]) -> Self {
         HttpError::Status {
             what: what.to_owned(),
-            url: url.clone(),
+            url: url.to_string(),
             status,
             body: excerpt(body),
         }
@@ -91,7 +102,7 @@ impl HttpError {
     pub fn decode(what: &str, url: &Url, detail: impl std::fmt::Display) -> Self {
         HttpError::Decode {
             what: what.to_owned(),
-            url: url.clone(),
+            url: url.to_string(),
             detail: detail.to_string(),
         }
     }
@@ -121,7 +132,9 @@ fn excerpt_suffix(body: &str) -> String {
 fn hint(status: u16) -> &'static str {
     match status {
         401 | 403 => "; the credentials were refused: check the variables named under [auth] in the target file",
-        301 | 302 | 303 | 307 | 308 => "; pillars does not follow redirects: point the target at the final URL (for Grafana, include its sub-path)",
+        301 | 302 | 303 | 307 | 308 => {
+            "; pillars does not follow redirects: point the target at the final URL (for Grafana, include its sub-path)"
+        }
         404 => "; check the URL and, through Grafana, the datasource uid",
         429 => "; the component is rate limiting: lower the rate",
         _ => "",

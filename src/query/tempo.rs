@@ -71,10 +71,10 @@ impl TempoClient {
     async fn get(&self, path: &str, query: &[(&str, String)]) -> Result<(Url, u16, Vec<u8>), HttpError> {
         let mut url = join_path(&self.base, path);
         if !query.is_empty() {
-            url.query_pairs_mut().extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
+            url.query_pairs_mut()
+                .extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
         }
-        let req = authorize(self.http.get(url.clone()), self.credential.as_ref())
-            .header("accept", "application/json");
+        let req = authorize(self.http.get(url.clone()), self.credential.as_ref()).header("accept", "application/json");
         let resp = req
             .send()
             .await
@@ -113,8 +113,7 @@ impl TempoClient {
         match status {
             404 => Ok(None),
             200 => {
-                let parsed: TraceV1 =
-                    serde_json::from_slice(&body).map_err(|e| HttpError::decode(WHAT, &url, e))?;
+                let parsed: TraceV1 = serde_json::from_slice(&body).map_err(|e| HttpError::decode(WHAT, &url, e))?;
                 let trace = flatten(parsed.batches).map_err(|e| HttpError::decode(WHAT, &url, e))?;
                 Ok((!trace.spans.is_empty()).then_some(trace))
             }
@@ -129,8 +128,7 @@ impl TempoClient {
             // Newer frontends do answer 404; treat it as the empty trace.
             404 => Ok(None),
             200 => {
-                let parsed: TraceV2 =
-                    serde_json::from_slice(&body).map_err(|e| HttpError::decode(WHAT, &url, e))?;
+                let parsed: TraceV2 = serde_json::from_slice(&body).map_err(|e| HttpError::decode(WHAT, &url, e))?;
                 let batches = parsed.trace.map(|t| t.resource_spans).unwrap_or_default();
                 let trace = flatten(batches).map_err(|e| HttpError::decode(WHAT, &url, e))?;
                 Ok((!trace.spans.is_empty()).then_some(trace))
@@ -140,7 +138,12 @@ impl TempoClient {
     }
 
     /// `GET /api/search?q=<TraceQL>&start&end&limit`.
-    pub async fn search(&self, traceql: &str, range: Option<(u64, u64)>, limit: u32) -> Result<Vec<SearchHit>, HttpError> {
+    pub async fn search(
+        &self,
+        traceql: &str,
+        range: Option<(u64, u64)>,
+        limit: u32,
+    ) -> Result<Vec<SearchHit>, HttpError> {
         let mut query = vec![("q", traceql.to_owned()), ("limit", limit.to_string())];
         query.extend(range_query(range));
         let (url, status, body) = self.get("api/search", &query).await?;

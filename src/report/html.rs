@@ -43,10 +43,18 @@ pub fn render(report: &RunReport) -> String {
         report.seed,
         escape(&report.started_at),
         escape(&report.finished_at),
-        if report.interrupted { " · <b>interrupted</b>" } else { "" }
+        if report.interrupted {
+            " · <b>interrupted</b>"
+        } else {
+            ""
+        }
     );
     if !target.sim_faults.is_empty() {
-        let _ = writeln!(out, "<p>Sim faults: <code>{}</code></p>", escape(&target.sim_faults.join(", ")));
+        let _ = writeln!(
+            out,
+            "<p>Sim faults: <code>{}</code></p>",
+            escape(&target.sim_faults.join(", "))
+        );
     }
     let t = &report.totals;
     let _ = writeln!(
@@ -76,9 +84,17 @@ pub fn render(report: &RunReport) -> String {
         for (series, summary) in &c.latency_ms {
             out.push_str(&histogram_svg(series, summary));
         }
-        let open = if matches!(c.status, Status::Fail | Status::Error) { " open" } else { "" };
+        let open = if matches!(c.status, Status::Fail | Status::Error) {
+            " open"
+        } else {
+            ""
+        };
         let evidence = serde_json::to_string_pretty(&c.evidence).unwrap_or_default();
-        let _ = writeln!(out, "<details{open}><summary>Evidence</summary><pre>{}</pre></details>", escape(&evidence));
+        let _ = writeln!(
+            out,
+            "<details{open}><summary>Evidence</summary><pre>{}</pre></details>",
+            escape(&evidence)
+        );
     }
     out.push_str("</body></html>\n");
     out
@@ -103,7 +119,12 @@ fn histogram_svg(series: &str, s: &LatencySummary) -> String {
     );
     let peak = s.buckets.iter().map(|b| b.count).max().unwrap_or(0);
     if peak == 0 {
-        let _ = write!(svg, "<text x=\"{}\" y=\"{}\" font-size=\"12\">no samples</text>", W / 2.0 - 30.0, H / 2.0);
+        let _ = write!(
+            svg,
+            "<text x=\"{}\" y=\"{}\" font-size=\"12\">no samples</text>",
+            W / 2.0 - 30.0,
+            H / 2.0
+        );
     } else {
         let n = s.buckets.len() as f64;
         let bar_w = (W - 2.0 * PAD) / n;
@@ -132,6 +153,6 @@ fn histogram_svg(series: &str, s: &LatencySummary) -> String {
             ty = H - 10.0
         );
     }
-    let _ = write!(svg, "</svg><figcaption>{caption}</figcaption></figure>\n");
+    let _ = writeln!(svg, "</svg><figcaption>{caption}</figcaption></figure>");
     svg
 }

@@ -14,6 +14,10 @@ pub const KNOWN: &[(&str, &str)] = [
         "ratio (0-1, default 1) of traces the collector acknowledges but never stores",
     ),
     (
+        "not_ready",
+        "a role (tempo) whose readiness endpoint answers 503, as while its ring warms up",
+    ),
+    (
         "delay_ms",
         "milliseconds before anything stored becomes queryable (default 1000)",
     ),
@@ -28,6 +32,24 @@ pub struct Faults {
     pub drop_traces: f64,
     /// Extra time before stored data is visible to queries.
     pub delay: Duration,
+    /// Roles whose readiness endpoint answers 503.
+    pub not_ready: Vec<Role>,
+}
+
+/// A role of the reference stack that a fault can name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Tempo,
+}
+
+impl Role {
+    const ALL: [Role; 1] = [Role::Tempo];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Role::Tempo => "tempo",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -35,7 +57,11 @@ pub enum FaultError {
     #[error("unknown sim fault `{name}`; known faults: {}", known_names())]
     Unknown { name: String },
     #[error("sim fault `{name}` takes {expected}, got {value:?}")]
-    BadValue { name: String, value: String, expected: &'static str },
+    BadValue {
+        name: String,
+        value: String,
+        expected: &'static str,
+    },
 }
 
 fn known_names() -> String {
@@ -70,6 +96,20 @@ impl Faults {
                 };
                 self.delay = Duration::from_millis(ms);
             }
+            "not_ready" => {
+                let role = value.unwrap_or("tempo");
+                let role = Role::ALL
+                    .into_iter()
+                    .find(|r| r.as_str() == role)
+                    .ok_or_else(|| FaultError::BadValue {
+                        name: name.to_owned(),
+                        value: role.to_owned(),
+                        expected: "a role with a readiness endpoint: tempo",
+                    })?;
+                if !self.not_ready.contains(&role) {
+                    self.not_ready.push(role);
+                }
+            }
             _ => return Err(FaultError::Unknown { name: name.to_owned() }),
         }
         Ok(())
@@ -80,6 +120,9 @@ impl Faults {
         let mut out = Vec::new();
         if self.drop_traces > 0.0 {
             out.push(format!("drop_traces={}", self.drop_traces));
+        }
+        for role in &self.not_ready {
+            out.push(format!("not_ready={}", role.as_str()));
         }
         if !self.delay.is_zero() {
             out.push(format!("delay_ms={}", self.delay.as_millis()));
@@ -119,5 +162,7 @@ mod tests {
         assert!(err.contains("drop_traces") && err.contains("delay_ms"), "{err}");
         assert!(Faults::parse(["drop_traces=2"]).is_err());
         assert!(Faults::parse(["delay_ms=soon"]).is_err());
+        assert!(Faults::parse(["not_ready=grafana"]).is_err());
+        assert_eq!(Faults::parse(["not_ready"]).unwrap().not_ready, vec![Role::Tempo]);
     }
 }

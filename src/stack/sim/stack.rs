@@ -66,8 +66,22 @@ impl SimStack {
         let state = Arc::new(SimState::new(options.faults, options.search_idle));
         let (stop, stopped) = watch::channel(false);
         let mut servers = Vec::new();
-        let collector = serve("collector", options.bind, collector::router(state.clone()), &stopped, &mut servers).await?;
-        let tempo = serve("tempo", options.bind, tempo::router(state.clone()), &stopped, &mut servers).await?;
+        let collector = serve(
+            "collector",
+            options.bind,
+            collector::router(state.clone()),
+            &stopped,
+            &mut servers,
+        )
+        .await?;
+        let tempo = serve(
+            "tempo",
+            options.bind,
+            tempo::router(state.clone()),
+            &stopped,
+            &mut servers,
+        )
+        .await?;
         Ok(SimStack {
             collector,
             tempo,
@@ -150,12 +164,16 @@ async fn serve(
     stopped: &watch::Receiver<bool>,
     servers: &mut Vec<JoinHandle<()>>,
 ) -> Result<SocketAddr, SimError> {
-    let listener = TcpListener::bind(bind)
-        .await
-        .map_err(|source| SimError::Bind { role, addr: bind, source })?;
-    let addr = listener
-        .local_addr()
-        .map_err(|source| SimError::Bind { role, addr: bind, source })?;
+    let listener = TcpListener::bind(bind).await.map_err(|source| SimError::Bind {
+        role,
+        addr: bind,
+        source,
+    })?;
+    let addr = listener.local_addr().map_err(|source| SimError::Bind {
+        role,
+        addr: bind,
+        source,
+    })?;
     let mut stopped = stopped.clone();
     servers.push(tokio::spawn(async move {
         let shutdown = async move {

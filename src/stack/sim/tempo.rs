@@ -21,18 +21,32 @@ use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, Span};
 use serde_json::{Value, json};
 
 use crate::ids::TraceId;
+use crate::stack::sim::faults::Role;
 use crate::stack::sim::state::SimState;
 use crate::stack::sim::traces::{StoredTrace, attribute_text};
 
 pub fn router(state: Arc<SimState>) -> Router {
     Router::new()
-        .route("/ready", get(|| async { "ready" }))
+        .route("/ready", get(ready))
         .route("/api/echo", get(|| async { "echo" }))
         .route("/api/status/buildinfo", get(buildinfo))
         .route("/api/traces/{id}", get(trace_v1))
         .route("/api/v2/traces/{id}", get(trace_v2))
         .route("/api/search", get(search))
         .with_state(state)
+}
+
+async fn ready(State(state): State<Arc<SimState>>) -> Response {
+    if state.faults().not_ready.contains(&Role::Tempo) {
+        // What Tempo answers while its ring warms up.
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Ingester not ready: waiting for 15s after being ready",
+        )
+            .into_response()
+    } else {
+        "ready".into_response()
+    }
 }
 
 async fn buildinfo() -> Json<Value> {
@@ -46,14 +60,14 @@ async fn buildinfo() -> Json<Value> {
     }))
 }
 
-fn parse_id(text: &str) -> Result<TraceId, Response> {
-    TraceId::from_trimmed_hex(text).map_err(|e| (StatusCode::BAD_REQUEST, format!("invalid trace id: {e}")).into_response())
+fn parse_id(text: &str) -> Result<TraceId, (StatusCode, String)> {
+    TraceId::from_trimmed_hex(text).map_err(|e| (StatusCode::BAD_REQUEST, format!("invalid trace id: {e}")))
 }
 
 async fn trace_v1(State(state): State<Arc<SimState>>, Path(id): Path<String>) -> Response {
     let id = match parse_id(&id) {
         Ok(id) => id,
-        Err(resp) => return resp,
+        Err(bad) => return bad.into_response(),
     };
     match state.traces.by_id(id, &state.faults()) {
         // Tempo's combiner: all jobs 404 -> 404 with no body.
@@ -65,7 +79,7 @@ async fn trace_v1(State(state): State<Arc<SimState>>, Path(id): Path<String>) ->
 async fn trace_v2(State(state): State<Arc<SimState>>, Path(id): Path<String>) -> Response {
     let id = match parse_id(&id) {
         Ok(id) => id,
-        Err(resp) => return resp,
+        Err(bad) => return bad.into_response(),
     };
     let trace = match state.traces.by_id(id, &state.faults()) {
         None => json!({}),
@@ -153,7 +167,11 @@ enum Condition {
 
 impl Condition {
     fn matches(&self, rs: &ResourceSpans, span: &Span) -> bool {
-        let resource = rs.resource.as_ref().map(|r| r.attributes.as_slice()).unwrap_or_default();
+        let resource = rs
+            .resource
+            .as_ref()
+            .map(|r| r.attributes.as_slice())
+            .unwrap_or_default();
         let eq = |attrs: &[KeyValue], key: &str, want: &str| attribute_text(attrs, key).as_deref() == Some(want);
         match self {
             Condition::Resource(k, v) => eq(resource, k, v),
@@ -274,7 +292,11 @@ fn search_hit(id: TraceId, trace: &StoredTrace, matched: &[&Span]) -> Value {
     });
     // Root fields are absent until the root span has arrived.
     if let Some((rs, root)) = trace.root() {
-        let resource = rs.resource.as_ref().map(|r| r.attributes.as_slice()).unwrap_or_default();
+        let resource = rs
+            .resource
+            .as_ref()
+            .map(|r| r.attributes.as_slice())
+            .unwrap_or_default();
         if let Some(service) = attribute_text(resource, "service.name") {
             obj["rootServiceName"] = service.into();
         }
@@ -289,7 +311,8 @@ mod tests {
 
     #[test]
     fn traceql_subset_parses() {
-        let c = parse_traceql(r#"{ resource.service.name = "svc" && span.pillars.seq = 3 && name = "GET /" }"#).unwrap();
+        let c =
+            parse_traceql(r#"{ resource.service.name = "svc" && span.pillars.seq = 3 && name = "GET /" }"#).unwrap();
         assert_eq!(
             c,
             vec![

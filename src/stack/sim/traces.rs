@@ -28,9 +28,11 @@ pub struct StoredTrace {
 
 impl StoredTrace {
     pub fn spans(&self) -> impl Iterator<Item = (&ResourceSpans, &Span)> {
-        self.batches
-            .iter()
-            .flat_map(|rs| rs.scope_spans.iter().flat_map(move |ss| ss.spans.iter().map(move |s| (rs, s))))
+        self.batches.iter().flat_map(|rs| {
+            rs.scope_spans
+                .iter()
+                .flat_map(move |ss| ss.spans.iter().map(move |s| (rs, s)))
+        })
     }
 
     pub fn start_unix_nanos(&self) -> u64 {

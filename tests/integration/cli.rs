@@ -1,0 +1,197 @@
+//! The binary's exit codes and messages, as scripts and CI see them.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::common::dead_target_toml;
+
+fn pillars(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_pillars"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("PILLARS_TARGET")
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run pillars")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn bad_target_file_exits_2_and_names_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("bad.toml"),
+        "[ingest]\notlp_http = \"localhost:4318\"\n",
+    )
+    .unwrap();
+    let out = pillars(&["verify", "--target", "bad.toml"], dir.path());
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("`ingest.otlp_http`") && stderr.contains("bad.toml"),
+        "{stderr}"
+    );
+
+    std::fs::write(
+        dir.path().join("typo.toml"),
+        "[read]\ntempoo = \"http://127.0.0.1:3200\"\n",
+    )
+    .unwrap();
+    let out = pillars(&["verify", "--target", "typo.toml"], dir.path());
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("tempoo"), "{stderr}");
+
+    let out = pillars(&["verify", "--target", "missing.toml"], dir.path());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("missing.toml"));
+}
+
+#[test]
+fn unreachable_target_exits_3_within_10_seconds() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("dead.toml"), dead_target_toml()).unwrap();
+    let started = Instant::now();
+    let out = pillars(&["verify", "--target", "dead.toml", "--report-dir", "out"], dir.path());
+    let took = started.elapsed();
+    assert_eq!(out.status.code(), Some(3), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(took < Duration::from_secs(10), "took {took:?}");
+    // The report is still written, and says why.
+    let run: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("out/run.json")).unwrap()).unwrap();
+    assert_eq!(run["checks"][0]["status"], "error");
+    assert_eq!(run["checks"][0]["reason"], "unreachable");
+}
+
+#[test]
+fn a_failed_check_exits_1_and_the_report_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = pillars(
+        &[
+            "verify",
+            "--only",
+            "traces.roundtrip",
+            "--sim-fault",
+            "drop_traces=1",
+            "--traces",
+            "5",
+            "--trace-lookup",
+            "by-id",
+            "--report-dir",
+            "out",
+            "--seed",
+            "7",
+        ],
+        dir.path(),
+    );
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{}", text(&out.stderr));
+    assert!(stdout.contains("not_found_by_id"), "{stdout}");
+    assert!(text(&out.stderr).contains("not a deployment"));
+    let run: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("out/run.json")).unwrap()).unwrap();
+    assert_eq!(run["seed"], 7);
+    assert_eq!(run["target"]["sim_faults"][0], "drop_traces=1");
+    assert_eq!(run["checks"].as_array().unwrap().len(), 1);
+    assert!(
+        std::fs::read_to_string(dir.path().join("out/junit.xml"))
+            .unwrap()
+            .contains("<failure")
+    );
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    for (args, says) in [
+        (&["verify", "--only", "traces.nope"][..], "known checks"),
+        (&["verify", "--sim-fault", "drop_everything"][..], "drop_traces"),
+        (
+            &["verify", "--target", "x.toml", "--sim-fault", "drop_traces"][..],
+            "--sim-fault",
+        ),
+        (&["verify", "--traces", "0"][..], "traces"),
+    ] {
+        let out = pillars(args, dir.path());
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn unwritable_report_dir_fails_before_anything_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("file"), "").unwrap();
+    let started = Instant::now();
+    let out = pillars(&["verify", "--report-dir", "file/sub"], dir.path());
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("--report-dir"));
+    assert!(started.elapsed() < Duration::from_secs(2));
+}
+
+#[test]
+fn checks_lists_the_catalog() {
+    let out = pillars(&["checks"], Path::new("."));
+    let stdout = text(&out.stdout);
+    for spec in pillars::checks::CATALOG {
+        assert!(stdout.contains(spec.id), "{stdout}");
+    }
+}
+
+#[test]
+fn sim_serves_until_interrupted_and_prints_a_valid_target() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pillars"))
+        .args(["sim", "--fault", "delay_ms=10", "--write-target", "sim.toml"])
+        .current_dir(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let target_file = dir.path().join("sim.toml");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !target_file.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The printed target is a valid target file that reaches the stack.
+    let out = pillars(
+        &[
+            "verify",
+            "--target",
+            "sim.toml",
+            "--only",
+            "stack.ready",
+            "--report-dir",
+            "r",
+        ],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
+
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let code = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status.code();
+        }
+        assert!(Instant::now() < deadline, "pillars sim did not stop on SIGINT");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(code, Some(0));
+    let output = child.wait_with_output().unwrap();
+    let stdout = text(&output.stdout);
+    assert!(
+        stdout.contains("[ingest]") && stdout.contains("delay_ms=10"),
+        "{stdout}"
+    );
+    assert!(text(&output.stderr).contains("stopped"));
+}

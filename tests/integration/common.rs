@@ -1,0 +1,64 @@
+//! Shared fixtures: a reference stack with faults, a check context on it, a
+//! target nobody listens on.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use pillars::checks::{self, CheckCtx, CheckSettings, Outcome};
+use pillars::ids::Seed;
+use pillars::stack::sim::{Faults, SimOptions, SimStack};
+use pillars::target::{Env, Target, TargetKind};
+
+pub const SEED: Seed = Seed(0x5eed_1234);
+
+/// Starts a reference stack with `faults` and returns it with a context.
+pub async fn sim(faults: &[&str], settings: CheckSettings) -> (SimStack, CheckCtx) {
+    let sim = SimStack::start(SimOptions {
+        faults: Faults::parse(faults.iter().copied()).expect("valid faults"),
+        ..SimOptions::default()
+    })
+    .await
+    .expect("sim starts");
+    let target = sim.target(&Env::default()).expect("sim target is valid");
+    let ctx = CheckCtx::new(Arc::new(target), "test-run".into(), SEED, settings);
+    (sim, ctx)
+}
+
+pub async fn run(id: &str, ctx: &CheckCtx) -> Outcome {
+    checks::find(id).expect("check in catalog").run(ctx).await
+}
+
+/// A loopback port with nothing listening: connections are refused.
+pub fn dead_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr").port()
+}
+
+/// A target file naming every role, all on ports nobody listens on.
+pub fn dead_target_toml() -> String {
+    let port = dead_port();
+    format!(
+        r#"name = "dead"
+[ingest]
+otlp_http = "http://127.0.0.1:{port}"
+[read]
+tempo = "http://127.0.0.1:{port}"
+loki = "http://127.0.0.1:{port}"
+mimir = "http://127.0.0.1:{port}"
+pyroscope = "http://127.0.0.1:{port}"
+[limits]
+wait = "2s"
+max_wait = "3s"
+request_timeout = "2s"
+"#
+    )
+}
+
+pub fn dead_target() -> Target {
+    Target::from_toml(
+        &dead_target_toml(),
+        TargetKind::File("dead.toml".into()),
+        &Env::default(),
+    )
+    .expect("valid")
+}

@@ -1,0 +1,9 @@
+//! Integration tests, one binary: checks against the embedded reference
+//! stack with and without faults, the compliance walk over the catalog, the
+//! CLI's exit codes, and the reports.
+
+mod cli;
+mod common;
+mod compliance;
+mod faults;
+mod report;
