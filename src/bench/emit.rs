@@ -22,6 +22,7 @@ use crate::cli::BenchEmitArgs;
 use crate::console::Console;
 use crate::emit::otlp::OtlpHttpEmitter;
 use crate::emit::synthetic::TraceSpec;
+use crate::emit::template::TraceBatchTemplate;
 use crate::ids::Seed;
 
 /// What `pillars bench emit` aims for on a 2-core machine, release build.
@@ -142,7 +143,8 @@ async fn measure(
     let http = crate::query::http::client(Duration::from_secs(10));
     let emitter = OtlpHttpEmitter::new(http.clone(), url.clone(), Duration::from_secs(10));
     // The raw path sends the bytes the harness would build for batch 0.
-    let template = Bytes::from(spec.request(0..args.batch_traces, 1).encode_to_vec());
+    let raw_body = Bytes::from(spec.request(0..args.batch_traces, 1).encode_to_vec());
+    let template = Arc::new(TraceBatchTemplate::new(spec, args.batch_traces));
     let spans_per_request = args.batch_traces * u64::from(args.spans_per_trace);
     let next_batch = Arc::new(AtomicU64::new(0));
     let failed = Arc::new(AtomicBool::new(false));
@@ -150,15 +152,14 @@ async fn measure(
     let until = started + round;
     let mut workers = Vec::new();
     for _ in 0..args.concurrency {
-        let (http, emitter, url, template, spec) = (
+        let (http, emitter, url, raw_body, template) = (
             http.clone(),
             emitter.clone(),
             url.clone(),
+            raw_body.clone(),
             template.clone(),
-            spec.clone(),
         );
         let (next_batch, failed) = (next_batch.clone(), failed.clone());
-        let batch_traces = args.batch_traces;
         workers.push(tokio::spawn(async move {
             let mut sent = 0u64;
             while Instant::now() < until && !failed.load(Ordering::Relaxed) {
@@ -166,16 +167,16 @@ async fn measure(
                     Path::Raw => http
                         .post(url.clone())
                         .header("content-type", "application/x-protobuf")
-                        .body(template.clone())
+                        .body(raw_body.clone())
                         .send()
                         .await
                         .and_then(|r| r.error_for_status())
                         .is_ok(),
                     Path::Harness => {
                         let batch = next_batch.fetch_add(1, Ordering::Relaxed);
-                        let slots = batch * batch_traces..(batch + 1) * batch_traces;
-                        let request = spec.request(slots, 1);
-                        emitter.send_traces(&request).await.is_ok()
+                        let mut body = Vec::with_capacity(raw_body.len());
+                        template.fill(batch * template.traces(), unix_nanos(), &mut body);
+                        emitter.send_encoded(body.into()).await.is_ok()
                     }
                 };
                 if !ok {
@@ -196,4 +197,11 @@ async fn measure(
     }
     let secs = started.elapsed().as_secs_f64();
     Ok((requests * spans_per_request) as f64 / secs)
+}
+
+fn unix_nanos() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
 }

@@ -22,6 +22,7 @@ use tokio::time::Instant;
 use crate::checks::{CheckCtx, Outcome, TraceLookup, Verdict};
 use crate::emit::otlp::{EmitError, OtlpHttpEmitter};
 use crate::emit::synthetic::{ExpectedTrace, TraceSpec};
+use crate::emit::template::TraceBatchTemplate;
 use crate::ids::TraceId;
 use crate::measure::ingest_clock::{Phase, PollPlan, Watched, watch};
 use crate::query::grafana::explore_link;
@@ -151,11 +152,19 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
     let emitter = OtlpHttpEmitter::new(ctx.http.clone(), collector.clone(), limits.request_timeout);
     let first_sent_unix = unix_now().as_secs();
     let mut acked: Vec<(u64, Instant)> = Vec::with_capacity(settings.traces as usize);
+    let full = TraceBatchTemplate::new(&spec, TRACES_PER_BATCH.min(settings.traces));
+    let rest = settings.traces % full.traces();
+    let last = (rest != 0).then(|| TraceBatchTemplate::new(&spec, rest));
     let mut slot = 0;
     while slot < settings.traces {
-        let end = (slot + TRACES_PER_BATCH).min(settings.traces);
-        let request = spec.request(slot..end, unix_now().as_nanos() as u64);
-        match emitter.send_traces(&request).await {
+        let template = match &last {
+            Some(last) if settings.traces - slot < full.traces() => last,
+            _ => &full,
+        };
+        let end = slot + template.traces();
+        let mut body = Vec::new();
+        template.fill(slot, unix_now().as_nanos() as u64, &mut body);
+        match emitter.send_encoded(body.into()).await {
             Ok(ack) => acked.extend((slot..end).map(|s| (s, ack.at))),
             Err(err) => {
                 let verdict = if err.is_unreachable() {

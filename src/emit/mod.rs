@@ -2,3 +2,4 @@
 
 pub mod otlp;
 pub mod synthetic;
+pub mod template;

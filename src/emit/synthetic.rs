@@ -59,7 +59,20 @@ impl TraceSpec {
     /// One export request holding the traces of `slots`, starting at
     /// `start_unix_nanos`.
     pub fn request(&self, slots: Range<u64>, start_unix_nanos: u64) -> ExportTraceServiceRequest {
-        let spans = slots.flat_map(|slot| self.spans(slot, start_unix_nanos)).collect();
+        self.request_with_seq(slots, start_unix_nanos, |slot| slot as i64)
+    }
+
+    /// `request` with the value of `pillars.seq` chosen per slot, so the
+    /// template builder can plant markers it finds again in the bytes.
+    pub(crate) fn request_with_seq(
+        &self,
+        slots: Range<u64>,
+        start_unix_nanos: u64,
+        seq: impl Fn(u64) -> i64,
+    ) -> ExportTraceServiceRequest {
+        let spans = slots
+            .flat_map(|slot| self.spans(slot, start_unix_nanos, seq(slot)))
+            .collect();
         ExportTraceServiceRequest {
             resource_spans: vec![ResourceSpans {
                 resource: Some(Resource {
@@ -84,17 +97,14 @@ impl TraceSpec {
         }
     }
 
-    fn spans(&self, slot: u64, start: u64) -> impl Iterator<Item = Span> + '_ {
+    fn spans(&self, slot: u64, start: u64, seq: i64) -> impl Iterator<Item = Span> + '_ {
         let expected = self.expected(slot);
         let root = expected.span_ids[0];
         let trace_id = expected.trace_id.0.to_vec();
         expected.span_ids.into_iter().enumerate().map(move |(i, span_id)| {
             let is_root = i == 0;
             let offset = i as u64 * 1_000_000;
-            let mut attributes = vec![
-                string_attr("pillars.run", &self.run_id),
-                int_attr("pillars.seq", slot as i64),
-            ];
+            let mut attributes = vec![string_attr("pillars.run", &self.run_id), int_attr("pillars.seq", seq)];
             if is_root {
                 attributes.push(string_attr("http.request.method", "GET"));
                 attributes.push(string_attr("http.route", "/api/delay/fast"));
