@@ -5,7 +5,9 @@
 
 use std::sync::Arc;
 
+use crate::checks::ledger::IngestLedger;
 use crate::ids::Seed;
+use crate::query::loki::LokiClient;
 use crate::query::tempo::TempoClient;
 use crate::target::{Store, Target};
 
@@ -25,6 +27,8 @@ pub struct CheckSettings {
     /// Synthetic traces `traces.roundtrip` sends.
     pub traces: u64,
     pub spans_per_trace: u32,
+    /// Synthetic log records `logs.roundtrip` sends.
+    pub logs: u64,
     pub trace_lookup: TraceLookup,
 }
 
@@ -33,6 +37,7 @@ impl Default for CheckSettings {
         CheckSettings {
             traces: 20,
             spans_per_trace: 3,
+            logs: 20,
             trace_lookup: TraceLookup::Both,
         }
     }
@@ -45,6 +50,8 @@ pub struct CheckCtx {
     pub seed: Seed,
     pub http: reqwest::Client,
     pub settings: CheckSettings,
+    /// What the round trips of this run measured, per pillar.
+    pub ledger: Arc<IngestLedger>,
 }
 
 impl CheckCtx {
@@ -56,6 +63,7 @@ impl CheckCtx {
             seed,
             http,
             settings,
+            ledger: Arc::default(),
         }
     }
 
@@ -63,6 +71,15 @@ impl CheckCtx {
     /// checks never read each other's data.
     pub fn service_name(&self, check: &str) -> String {
         format!("pillars-{}-{:08x}", check.replace('.', "-"), self.seed.0 as u32)
+    }
+
+    pub fn loki(&self) -> Option<LokiClient> {
+        let endpoint = self.target.read(Store::Loki)?;
+        Some(LokiClient::new(
+            self.http.clone(),
+            endpoint,
+            self.target.limits.request_timeout,
+        ))
     }
 
     pub fn tempo(&self) -> Option<TempoClient> {

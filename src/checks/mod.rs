@@ -4,7 +4,10 @@
 //! matches on id strings. One file per check, as `shared/DESIGN.md` lists them.
 
 pub mod context;
+pub mod ledger;
+pub mod logs_roundtrip;
 pub mod outcome;
+pub mod roundtrip;
 pub mod spec;
 pub mod stack_ready;
 pub mod traces_roundtrip;
@@ -27,6 +30,12 @@ pub static CATALOG: &[CheckSpec] = &[
         pillar: Pillar::Traces,
         summary: "synthetic backend traces are found in Tempo by id and by TraceQL search",
         run: check_fn!(traces_roundtrip::run),
+    },
+    CheckSpec {
+        id: "logs.roundtrip",
+        pillar: Pillar::Logs,
+        summary: "synthetic OTLP log records sent through the collector are found in Loki",
+        run: check_fn!(logs_roundtrip::run),
     },
 ];
 

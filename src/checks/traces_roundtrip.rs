@@ -19,6 +19,7 @@ use futures::StreamExt;
 use serde::Serialize;
 use tokio::time::Instant;
 
+use crate::checks::roundtrip::{LISTED, LookupEvidence, ingest_of, send_verdict, unreachable};
 use crate::checks::{CheckCtx, Outcome, TraceLookup, Verdict};
 use crate::emit::otlp::{EmitError, OtlpHttpEmitter};
 use crate::emit::synthetic::{ExpectedTrace, TraceSpec};
@@ -30,11 +31,10 @@ use crate::query::http::HttpError;
 use crate::query::tempo::{ReadTrace, TempoClient};
 use crate::target::{Signal, Store};
 
-/// Why `traces.roundtrip` did not pass.
+/// Why `traces.roundtrip` did not pass. A refused send is `rejected`, from
+/// `roundtrip::send_verdict`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reason {
-    /// The collector refused a batch (non-2xx or partial success).
-    Rejected,
     NotFoundById,
     /// Found by id, but without every span that was sent.
     MissingSpans,
@@ -48,7 +48,6 @@ pub enum Reason {
 impl Reason {
     pub const fn as_str(self) -> &'static str {
         match self {
-            Reason::Rejected => "rejected",
             Reason::NotFoundById => "not_found_by_id",
             Reason::MissingSpans => "missing_spans",
             Reason::IncorrectResult => "incorrect_result",
@@ -59,18 +58,10 @@ impl Reason {
     }
 }
 
-/// Traces listed by id in evidence, at most.
-const LISTED: usize = 10;
 /// Traces per export request.
 const TRACES_PER_BATCH: u64 = 50;
 /// By-id lookups in flight at once.
 const LOOKUP_CONCURRENCY: usize = 8;
-
-#[derive(Debug, Serialize)]
-struct Listed {
-    slot: u64,
-    trace_id: TraceId,
-}
 
 #[derive(Debug, Serialize, Clone)]
 struct Observation {
@@ -80,17 +71,6 @@ struct Observation {
     spans_found: usize,
     /// What did not match, when the spans were there but wrong.
     problem: Option<String>,
-}
-
-#[derive(Debug, Serialize, Default)]
-struct LookupEvidence {
-    found: usize,
-    missing: Vec<Listed>,
-    missing_total: usize,
-    /// Found only by the confirming query after `wait`.
-    confirmed_late: usize,
-    polls: u32,
-    last_error: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -167,11 +147,7 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
         match emitter.send_encoded(body.into()).await {
             Ok(ack) => acked.extend((slot..end).map(|s| (s, ack.at))),
             Err(err) => {
-                let verdict = if err.is_unreachable() {
-                    Verdict::Error(Reason::Unreachable.as_str())
-                } else {
-                    Verdict::Fail(Reason::Rejected.as_str())
-                };
+                let verdict = send_verdict(&err);
                 let summary = match &err {
                     EmitError::Rejected { rejected, .. } => {
                         format!("the collector rejected {rejected} span(s) of traces {slot}..{end}")
@@ -219,8 +195,12 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
 
     let mismatched: Vec<Observation> = mismatched.into_inner().unwrap_or_default().into_values().collect();
     let mut outcome_latency = Vec::new();
-    evidence.by_id = by_id.as_ref().map(|w| lookup_evidence(&spec, w));
-    evidence.search = search.as_ref().map(|w| lookup_evidence(&spec, w));
+    let id_of = |slot: u64| spec.expected(slot).trace_id.to_string();
+    evidence.by_id = by_id.as_ref().map(|w| LookupEvidence::new(w, id_of));
+    evidence.search = search.as_ref().map(|w| LookupEvidence::new(w, id_of));
+    if let Some(w) = by_id.as_ref().or(search.as_ref()) {
+        ctx.ledger.record("traces", ingest_of(settings.traces, w, id_of));
+    }
     if let Some(w) = &by_id {
         outcome_latency.push(("traces.by_id", w.histogram.clone()));
     }
@@ -244,15 +224,7 @@ fn judge(
     search: Option<&Watched<u64>>,
     mismatched: &[Observation],
 ) -> (Verdict, String) {
-    let unreachable = by_id.is_some_and(|w| w.unreachable && w.found.is_empty())
-        || search.is_some_and(|w| w.unreachable && w.found.is_empty());
-    if unreachable {
-        let err = [by_id, search]
-            .into_iter()
-            .flatten()
-            .find_map(|w| w.last_error.as_ref())
-            .map(|e| e.to_string())
-            .unwrap_or_default();
+    if let Some(err) = [by_id, search].into_iter().flatten().find_map(unreachable) {
         return (Verdict::Error(Reason::Unreachable.as_str()), err);
     }
     if let Some(w) = by_id
@@ -294,25 +266,6 @@ fn judge(
         Verdict::Pass,
         format!("{sent}/{sent} traces found; {}", parts.join(", ")),
     )
-}
-
-fn lookup_evidence(spec: &TraceSpec, w: &Watched<u64>) -> LookupEvidence {
-    LookupEvidence {
-        found: w.found.len(),
-        missing: w
-            .missing
-            .iter()
-            .take(LISTED)
-            .map(|&slot| Listed {
-                slot,
-                trace_id: spec.expected(slot).trace_id,
-            })
-            .collect(),
-        missing_total: w.missing.len(),
-        confirmed_late: w.confirmed_late,
-        polls: w.polls,
-        last_error: w.last_error.as_ref().map(|e| e.to_string()),
-    }
 }
 
 /// Looks each slot's trace up by id; a slot counts as found when the trace

@@ -1,5 +1,6 @@
 //! Building and sending synthetic telemetry to the stack.
 
+pub mod log_records;
 pub mod otlp;
 pub mod synthetic;
 pub mod template;

@@ -12,7 +12,6 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
 use tokio::time::Instant;
 use url::Url;
@@ -63,7 +62,8 @@ impl OtlpHttpEmitter {
         &self.endpoint
     }
 
-    pub async fn send_traces(&self, request: &ExportTraceServiceRequest) -> Result<Ack, EmitError> {
+    /// Encodes and posts one export request of any signal.
+    pub async fn send<M: Message>(&self, request: &M) -> Result<Ack, EmitError> {
         self.send_encoded(Bytes::from(request.encode_to_vec())).await
     }
 

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use url::Url;
 
-use crate::target::Credential;
+use crate::target::{Credential, ReadEndpoint, join_path};
 
 /// Builds the client for a run: one connection pool, bounded connect and
 /// request timeouts, no redirects.
@@ -32,6 +32,118 @@ pub fn authorize(req: reqwest::RequestBuilder, credential: Option<&Credential>) 
         Some(Credential::Bearer(token)) => req.bearer_auth(token.expose()),
         Some(Credential::Basic { user, password }) => req.basic_auth(user, Some(password.expose())),
         None => req,
+    }
+}
+
+/// A store's read API: the base URL (the store itself or Grafana's proxy for
+/// it), its credential, and the name errors use.
+#[derive(Debug, Clone)]
+pub struct ReadClient {
+    http: reqwest::Client,
+    base: Url,
+    credential: Option<Credential>,
+    timeout: Duration,
+    what: &'static str,
+}
+
+/// What came back from one call.
+#[derive(Debug)]
+pub struct Answer {
+    pub url: Url,
+    pub status: u16,
+    pub body: Vec<u8>,
+}
+
+impl Answer {
+    /// The error for an answer that was not what the caller expected.
+    pub fn unexpected(&self, what: &str) -> HttpError {
+        HttpError::status(what, &self.url, self.status, &self.body)
+    }
+
+    /// Parses a 2xx JSON body, or says what came back instead.
+    pub fn json<T: serde::de::DeserializeOwned>(&self, what: &str) -> Result<T, HttpError> {
+        if !(200..300).contains(&self.status) {
+            return Err(self.unexpected(what));
+        }
+        serde_json::from_slice(&self.body).map_err(|e| HttpError::decode(what, &self.url, e))
+    }
+}
+
+impl ReadClient {
+    pub fn new(http: reqwest::Client, endpoint: &ReadEndpoint, timeout: Duration, what: &'static str) -> Self {
+        ReadClient {
+            http,
+            base: endpoint.base.clone(),
+            credential: endpoint.credential.clone(),
+            timeout,
+            what,
+        }
+    }
+
+    pub fn base(&self) -> &Url {
+        &self.base
+    }
+
+    pub fn what(&self) -> &'static str {
+        self.what
+    }
+
+    pub fn url(&self, path: &str, query: &[(&str, String)]) -> Url {
+        let mut url = join_path(&self.base, path);
+        if !query.is_empty() {
+            url.query_pairs_mut()
+                .extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
+        }
+        url
+    }
+
+    /// `GET <base>/<path>?<query>` with extra headers.
+    pub async fn get(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        headers: &[(&str, &str)],
+    ) -> Result<Answer, HttpError> {
+        let url = self.url(path, query);
+        let mut req = self.http.get(url.clone()).header("accept", "application/json");
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        self.send(url, req).await
+    }
+
+    /// `POST <base>/<path>` with a JSON body (Connect RPC, Grafana's APIs).
+    pub async fn post_json(&self, path: &str, body: &serde_json::Value) -> Result<Answer, HttpError> {
+        let url = self.url(path, &[]);
+        let req = self.http.post(url.clone()).json(body);
+        self.send(url, req).await
+    }
+
+    async fn send(&self, url: Url, req: reqwest::RequestBuilder) -> Result<Answer, HttpError> {
+        let resp = authorize(req, self.credential.as_ref())
+            .send()
+            .await
+            .map_err(|e| HttpError::from_reqwest(self.what, &url, self.timeout, e))?;
+        let status = resp.status().as_u16();
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| HttpError::from_reqwest(self.what, &url, self.timeout, e))?;
+        Ok(Answer {
+            url,
+            status,
+            body: body.to_vec(),
+        })
+    }
+
+    /// `GET <path>` must answer 200 (readiness endpoints).
+    pub async fn expect_ok(&self, path: &str) -> Result<(), HttpError> {
+        let answer = self.get(path, &[], &[]).await?;
+        if answer.status == 200 {
+            Ok(())
+        } else {
+            Err(answer.unexpected(self.what))
+        }
     }
 }
 

@@ -3,4 +3,5 @@
 
 pub mod grafana;
 pub mod http;
+pub mod loki;
 pub mod tempo;

@@ -15,8 +15,8 @@ use serde::Deserialize;
 use url::Url;
 
 use crate::ids::{SpanId, TraceId};
-use crate::query::http::{HttpError, authorize};
-use crate::target::{Credential, ReadEndpoint, join_path};
+use crate::query::http::{HttpError, ReadClient};
+use crate::target::ReadEndpoint;
 
 /// A span as read back, ids decoded, attributes flattened to strings.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -46,10 +46,7 @@ pub struct SearchHit {
 
 #[derive(Debug, Clone)]
 pub struct TempoClient {
-    http: reqwest::Client,
-    base: Url,
-    credential: Option<Credential>,
-    timeout: Duration,
+    read: ReadClient,
 }
 
 const WHAT: &str = "Tempo";
@@ -57,84 +54,53 @@ const WHAT: &str = "Tempo";
 impl TempoClient {
     pub fn new(http: reqwest::Client, endpoint: &ReadEndpoint, timeout: Duration) -> Self {
         TempoClient {
-            http,
-            base: endpoint.base.clone(),
-            credential: endpoint.credential.clone(),
-            timeout,
+            read: ReadClient::new(http, endpoint, timeout, WHAT),
         }
     }
 
     pub fn base(&self) -> &Url {
-        &self.base
-    }
-
-    async fn get(&self, path: &str, query: &[(&str, String)]) -> Result<(Url, u16, Vec<u8>), HttpError> {
-        let mut url = join_path(&self.base, path);
-        if !query.is_empty() {
-            url.query_pairs_mut()
-                .extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
-        }
-        let req = authorize(self.http.get(url.clone()), self.credential.as_ref()).header("accept", "application/json");
-        let resp = req
-            .send()
-            .await
-            .map_err(|e| HttpError::from_reqwest(WHAT, &url, self.timeout, e))?;
-        let status = resp.status().as_u16();
-        let body = resp
-            .bytes()
-            .await
-            .map_err(|e| HttpError::from_reqwest(WHAT, &url, self.timeout, e))?;
-        Ok((url, status, body.to_vec()))
+        self.read.base()
     }
 
     /// `GET /ready`: 200 `ready` once the ring is up.
     pub async fn ready(&self) -> Result<(), HttpError> {
-        self.expect_ok("ready").await
+        self.read.expect_ok("ready").await
     }
 
     /// `GET /api/echo`: 200 `echo` when the query frontend serves. Through
     /// Grafana this is what stands in for a Tempo health check.
     pub async fn echo(&self) -> Result<(), HttpError> {
-        self.expect_ok("api/echo").await
-    }
-
-    async fn expect_ok(&self, path: &str) -> Result<(), HttpError> {
-        let (url, status, body) = self.get(path, &[]).await?;
-        if status == 200 {
-            Ok(())
-        } else {
-            Err(HttpError::status(WHAT, &url, status, &body))
-        }
+        self.read.expect_ok("api/echo").await
     }
 
     /// `GET /api/traces/<id>`; `None` when Tempo answers 404.
     pub async fn trace_v1(&self, id: TraceId, range: Option<(u64, u64)>) -> Result<Option<ReadTrace>, HttpError> {
-        let (url, status, body) = self.get(&format!("api/traces/{id}"), &range_query(range)).await?;
-        match status {
-            404 => Ok(None),
-            200 => {
-                let parsed: TraceV1 = serde_json::from_slice(&body).map_err(|e| HttpError::decode(WHAT, &url, e))?;
-                let trace = flatten(parsed.batches).map_err(|e| HttpError::decode(WHAT, &url, e))?;
-                Ok((!trace.spans.is_empty()).then_some(trace))
-            }
-            _ => Err(HttpError::status(WHAT, &url, status, &body)),
+        let answer = self
+            .read
+            .get(&format!("api/traces/{id}"), &range_query(range), &[])
+            .await?;
+        if answer.status == 404 {
+            return Ok(None);
         }
+        let parsed: TraceV1 = answer.json(WHAT)?;
+        let trace = flatten(parsed.batches).map_err(|e| HttpError::decode(WHAT, &answer.url, e))?;
+        Ok((!trace.spans.is_empty()).then_some(trace))
     }
 
     /// `GET /api/v2/traces/<id>`; `None` when the `trace` object is empty.
     pub async fn trace_v2(&self, id: TraceId, range: Option<(u64, u64)>) -> Result<Option<ReadTrace>, HttpError> {
-        let (url, status, body) = self.get(&format!("api/v2/traces/{id}"), &range_query(range)).await?;
-        match status {
-            // Newer frontends do answer 404; treat it as the empty trace.
-            404 => Ok(None),
-            200 => {
-                let parsed: TraceV2 = serde_json::from_slice(&body).map_err(|e| HttpError::decode(WHAT, &url, e))?;
-                let batches = parsed.trace.map(|t| t.resource_spans).unwrap_or_default();
-                let trace = flatten(batches).map_err(|e| HttpError::decode(WHAT, &url, e))?;
-                Ok((!trace.spans.is_empty()).then_some(trace))
-            }
-            _ => Err(HttpError::status(WHAT, &url, status, &body)),
+        let answer = self
+            .read
+            .get(&format!("api/v2/traces/{id}"), &range_query(range), &[])
+            .await?;
+        // Newer frontends do answer 404; treat it as the empty trace.
+        if answer.status == 404 {
+            return Ok(None);
         }
+        let parsed: TraceV2 = answer.json(WHAT)?;
+        let batches = parsed.trace.map(|t| t.resource_spans).unwrap_or_default();
+        let trace = flatten(batches).map_err(|e| HttpError::decode(WHAT, &answer.url, e))?;
+        Ok((!trace.spans.is_empty()).then_some(trace))
     }
 
     /// `GET /api/search?q=<TraceQL>&start&end&limit`.
@@ -146,17 +112,15 @@ impl TempoClient {
     ) -> Result<Vec<SearchHit>, HttpError> {
         let mut query = vec![("q", traceql.to_owned()), ("limit", limit.to_string())];
         query.extend(range_query(range));
-        let (url, status, body) = self.get("api/search", &query).await?;
-        if status != 200 {
-            return Err(HttpError::status(WHAT, &url, status, &body));
-        }
-        let parsed: SearchResponse = serde_json::from_slice(&body).map_err(|e| HttpError::decode(WHAT, &url, e))?;
+        let answer = self.read.get("api/search", &query, &[]).await?;
+        let parsed: SearchResponse = answer.json(WHAT)?;
         parsed
             .traces
             .into_iter()
             .map(|t| {
                 Ok(SearchHit {
-                    trace_id: TraceId::from_trimmed_hex(&t.trace_id).map_err(|e| HttpError::decode(WHAT, &url, e))?,
+                    trace_id: TraceId::from_trimmed_hex(&t.trace_id)
+                        .map_err(|e| HttpError::decode(WHAT, &answer.url, e))?,
                     root_service_name: t.root_service_name,
                     root_trace_name: t.root_trace_name,
                 })

@@ -12,6 +12,7 @@ use crate::common::{SEED, run, sim};
 pub const ROWS: &[(&str, &str, &str)] = &[
     ("stack.ready", "not_ready=tempo", "not_ready"),
     ("traces.roundtrip", "drop_traces=1", "not_found_by_id"),
+    ("logs.roundtrip", "drop_logs=1", "not_found"),
 ];
 
 async fn assert_row(id: &str, fault: &str, reason: &str) {
@@ -37,6 +38,26 @@ async fn stack_ready_fails_when_tempo_is_not_ready() {
 #[tokio::test]
 async fn traces_roundtrip_fails_when_the_collector_drops_traces() {
     assert_row(ROWS[1].0, ROWS[1].1, ROWS[1].2).await;
+}
+
+#[tokio::test]
+async fn logs_roundtrip_fails_when_the_pipeline_drops_lines() {
+    assert_row(ROWS[2].0, ROWS[2].1, ROWS[2].2).await;
+}
+
+#[tokio::test]
+async fn half_dropped_log_lines_are_named() {
+    let (sim, ctx) = sim(&["drop_logs=0.5"], CheckSettings::default()).await;
+    let outcome = run("logs.roundtrip", &ctx).await;
+    assert_eq!(outcome.verdict.reason(), Some("not_found"), "{outcome:?}");
+    let counts = sim.log_counts();
+    assert_eq!(counts.entries_received, 20);
+    let lookup = &outcome.evidence["lookup"];
+    assert_eq!(lookup["missing_total"].as_u64().unwrap(), 20 - counts.entries_stored);
+    assert!(
+        lookup["missing"][0]["id"].as_str().unwrap().contains("seq="),
+        "{lookup}"
+    );
 }
 
 #[test]
@@ -74,7 +95,7 @@ async fn issue_2_half_dropped_traces_are_listed_by_id() {
     for entry in listed {
         let slot = entry["slot"].as_u64().unwrap();
         assert!(dropped.contains(&slot), "slot {slot} listed but not dropped");
-        assert_eq!(entry["trace_id"], TraceId::from_seed(SEED, slot).to_string());
+        assert_eq!(entry["id"], TraceId::from_seed(SEED, slot).to_string());
     }
     assert!(
         outcome.summary.contains(&format!("{} of 40", dropped.len())),
@@ -114,6 +135,7 @@ async fn sent_spans_match_what_the_stack_received() {
         traces: 120,
         spans_per_trace: 4,
         trace_lookup: TraceLookup::ById,
+        ..CheckSettings::default()
     };
     let (sim, ctx) = sim(&[], settings).await;
     let outcome = run("traces.roundtrip", &ctx).await;

@@ -1,5 +1,5 @@
-//! The reference stack's collector role: OTLP/HTTP `/v1/traces` in protobuf
-//! or JSON, routed to the trace store, answering as an OTLP receiver does
+//! The reference stack's collector role: OTLP/HTTP `/v1/traces` and
+//! `/v1/logs` in protobuf or JSON (optionally gzipped), routed to the stores, answering as an OTLP receiver does
 //! (an empty export response in the request's encoding).
 //!
 //! Uses: emit::otlp (response encoding), stack::sim::state.
@@ -9,13 +9,15 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use prost::Message;
 
 use crate::emit::otlp::encode_partial_success;
+use crate::stack::sim::faults::drops;
+use crate::stack::sim::otlp_body;
 use crate::stack::sim::state::SimState;
 
 /// Largest export request accepted, as collectors cap request size.
@@ -24,40 +26,43 @@ const MAX_BODY: usize = 16 * 1024 * 1024;
 pub fn router(state: Arc<SimState>) -> Router {
     Router::new()
         .route("/v1/traces", post(traces))
+        .route("/v1/logs", post(logs))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
 }
 
 async fn traces(State(state): State<Arc<SimState>>, headers: HeaderMap, body: Bytes) -> Response {
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    if headers.contains_key(header::CONTENT_ENCODING) {
-        return (
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "the reference collector accepts uncompressed OTLP only",
-        )
-            .into_response();
+    if let Some(refusal) = state.reject_ingest() {
+        return refusal;
     }
-    let json = content_type.starts_with("application/json");
-    let request = if json {
-        serde_json::from_slice::<ExportTraceServiceRequest>(&body).map_err(|e| e.to_string())
-    } else if content_type.starts_with("application/x-protobuf") {
-        ExportTraceServiceRequest::decode(body).map_err(|e| e.to_string())
-    } else {
-        return (
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            format!("unsupported content type {content_type:?}: use application/x-protobuf or application/json"),
-        )
-            .into_response();
-    };
-    let request = match request {
-        Ok(r) => r,
-        Err(e) => return (StatusCode::BAD_REQUEST, format!("invalid OTLP traces request: {e}")).into_response(),
-    };
-    state.traces.ingest(request, &state.faults());
-    if json {
+    match otlp_body::decode::<ExportTraceServiceRequest>(&headers, &body) {
+        Ok(request) => {
+            state.traces.ingest(request, &state.faults());
+            accepted(&headers)
+        }
+        Err(refusal) => refusal,
+    }
+}
+
+/// OTLP logs go to the log store as Loki's OTLP endpoint keeps them, as an
+/// Alloy `otelcol.exporter.otlphttp` pointed at Loki would send them.
+async fn logs(State(state): State<Arc<SimState>>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Some(refusal) = state.reject_ingest() {
+        return refusal;
+    }
+    match otlp_body::decode::<ExportLogsServiceRequest>(&headers, &body) {
+        Ok(request) => {
+            let ratio = state.faults().drop_logs;
+            state.logs.ingest_otlp(request, |line| drops(ratio, line.as_bytes()));
+            accepted(&headers)
+        }
+        Err(refusal) => refusal,
+    }
+}
+
+/// The empty export response, in the request's encoding.
+fn accepted(headers: &HeaderMap) -> Response {
+    if otlp_body::is_json(headers) {
         ([(header::CONTENT_TYPE, "application/json")], "{}").into_response()
     } else {
         (

@@ -14,8 +14,40 @@ pub const KNOWN: &[(&str, &str)] = [
         "ratio (0-1, default 1) of traces the collector acknowledges but never stores",
     ),
     (
+        "drop_logs",
+        "ratio (0-1, default 1) of log lines acknowledged but never stored",
+    ),
+    (
+        "drop_metrics",
+        "ratio (0-1, default 1) of metric series acknowledged but never stored",
+    ),
+    (
+        "drop_profiles",
+        "ratio (0-1, default 1) of profiles acknowledged but never stored",
+    ),
+    (
+        "drop_faro",
+        "ratio (0-1, default 1) of Faro payloads the receiver answers 202 for but never exports",
+    ),
+    (
+        "faro_export_fails",
+        "the Faro receiver answers 202 `ok` and stores nothing (its exporters fail)",
+    ),
+    (
+        "datasource_unhealthy",
+        "a Grafana datasource uid whose health check answers ERROR",
+    ),
+    (
+        "datasource_unqueryable",
+        "a Grafana datasource uid whose health check is OK but whose queries fail",
+    ),
+    (
+        "reject_ratio",
+        "ratio (0-1, default 0.5) of ingest requests answered 429 or 503",
+    ),
+    (
         "not_ready",
-        "a role (tempo) whose readiness endpoint answers 503, as while its ring warms up",
+        "a role (tempo, loki, mimir, pyroscope, faro, grafana) whose readiness endpoint answers 503",
     ),
     (
         "delay_ms",
@@ -32,22 +64,68 @@ pub struct Faults {
     pub drop_traces: f64,
     /// Extra time before stored data is visible to queries.
     pub delay: Duration,
+    pub drop_logs: f64,
+    pub drop_metrics: f64,
+    pub drop_profiles: f64,
+    pub drop_faro: f64,
+    pub faro_export_fails: bool,
+    /// Datasource uids whose Grafana health check fails.
+    pub datasource_unhealthy: Vec<String>,
+    /// Datasource uids that pass health but fail every query.
+    pub datasource_unqueryable: Vec<String>,
+    /// Fraction of ingest requests refused with 429 or 503.
+    pub reject_ratio: f64,
     /// Roles whose readiness endpoint answers 503.
     pub not_ready: Vec<Role>,
+}
+
+/// Whether a fault with drop `ratio` drops the item `key` names; the same
+/// key always gets the same answer, so reads agree with each other.
+pub fn drops(ratio: f64, key: &[u8]) -> bool {
+    if ratio <= 0.0 {
+        return false;
+    }
+    // FNV-1a, then the splitmix finalizer for an even spread.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in key {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h = (h ^ (h >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    h = (h ^ (h >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    h ^= h >> 31;
+    ((h >> 11) as f64 / (1u64 << 53) as f64) < ratio
 }
 
 /// A role of the reference stack that a fault can name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
     Tempo,
+    Loki,
+    Mimir,
+    Pyroscope,
+    Faro,
+    Grafana,
 }
 
 impl Role {
-    const ALL: [Role; 1] = [Role::Tempo];
+    const ALL: [Role; 6] = [
+        Role::Tempo,
+        Role::Loki,
+        Role::Mimir,
+        Role::Pyroscope,
+        Role::Faro,
+        Role::Grafana,
+    ];
 
     pub const fn as_str(self) -> &'static str {
         match self {
             Role::Tempo => "tempo",
+            Role::Loki => "loki",
+            Role::Mimir => "mimir",
+            Role::Pyroscope => "pyroscope",
+            Role::Faro => "faro",
+            Role::Grafana => "grafana",
         }
     }
 }
@@ -84,7 +162,26 @@ impl Faults {
             None => (spec.trim(), None),
         };
         match name {
-            "drop_traces" => self.drop_traces = ratio(name, value)?,
+            "drop_traces" => self.drop_traces = ratio(name, value, 1.0)?,
+            "drop_logs" => self.drop_logs = ratio(name, value, 1.0)?,
+            "drop_metrics" => self.drop_metrics = ratio(name, value, 1.0)?,
+            "drop_profiles" => self.drop_profiles = ratio(name, value, 1.0)?,
+            "drop_faro" => self.drop_faro = ratio(name, value, 1.0)?,
+            "reject_ratio" => self.reject_ratio = ratio(name, value, 0.5)?,
+            "faro_export_fails" => self.faro_export_fails = true,
+            "datasource_unhealthy" | "datasource_unqueryable" => {
+                let uid = value.filter(|v| !v.is_empty()).ok_or_else(|| FaultError::BadValue {
+                    name: name.to_owned(),
+                    value: String::new(),
+                    expected: "a datasource uid, e.g. loki",
+                })?;
+                let list = if name == "datasource_unhealthy" {
+                    &mut self.datasource_unhealthy
+                } else {
+                    &mut self.datasource_unqueryable
+                };
+                list.push(uid.to_owned());
+            }
             "delay_ms" => {
                 let ms = match value {
                     None => 1000,
@@ -104,7 +201,7 @@ impl Faults {
                     .ok_or_else(|| FaultError::BadValue {
                         name: name.to_owned(),
                         value: role.to_owned(),
-                        expected: "a role with a readiness endpoint: tempo",
+                        expected: "a role with a readiness endpoint: tempo, loki, mimir, pyroscope, faro or grafana",
                     })?;
                 if !self.not_ready.contains(&role) {
                     self.not_ready.push(role);
@@ -118,8 +215,26 @@ impl Faults {
     /// The faults as `NAME=VALUE` specs, for banners and reports.
     pub fn specs(&self) -> Vec<String> {
         let mut out = Vec::new();
-        if self.drop_traces > 0.0 {
-            out.push(format!("drop_traces={}", self.drop_traces));
+        for (name, ratio) in [
+            ("drop_traces", self.drop_traces),
+            ("drop_logs", self.drop_logs),
+            ("drop_metrics", self.drop_metrics),
+            ("drop_profiles", self.drop_profiles),
+            ("drop_faro", self.drop_faro),
+            ("reject_ratio", self.reject_ratio),
+        ] {
+            if ratio > 0.0 {
+                out.push(format!("{name}={ratio}"));
+            }
+        }
+        if self.faro_export_fails {
+            out.push("faro_export_fails".into());
+        }
+        for uid in &self.datasource_unhealthy {
+            out.push(format!("datasource_unhealthy={uid}"));
+        }
+        for uid in &self.datasource_unqueryable {
+            out.push(format!("datasource_unqueryable={uid}"));
         }
         for role in &self.not_ready {
             out.push(format!("not_ready={}", role.as_str()));
@@ -131,8 +246,8 @@ impl Faults {
     }
 }
 
-fn ratio(name: &str, value: Option<&str>) -> Result<f64, FaultError> {
-    let Some(v) = value else { return Ok(1.0) };
+fn ratio(name: &str, value: Option<&str>, default: f64) -> Result<f64, FaultError> {
+    let Some(v) = value else { return Ok(default) };
     match v.parse::<f64>() {
         Ok(r) if (0.0..=1.0).contains(&r) => Ok(r),
         _ => Err(FaultError::BadValue {
@@ -162,7 +277,7 @@ mod tests {
         assert!(err.contains("drop_traces") && err.contains("delay_ms"), "{err}");
         assert!(Faults::parse(["drop_traces=2"]).is_err());
         assert!(Faults::parse(["delay_ms=soon"]).is_err());
-        assert!(Faults::parse(["not_ready=grafana"]).is_err());
+        assert!(Faults::parse(["not_ready=alloy"]).is_err());
         assert_eq!(Faults::parse(["not_ready"]).unwrap().not_ready, vec![Role::Tempo]);
     }
 }

@@ -6,6 +6,10 @@
 
 mod collector;
 pub mod faults;
+pub mod logql;
+pub mod logs;
+mod loki;
+mod otlp_body;
 mod stack;
 mod state;
 mod tempo;

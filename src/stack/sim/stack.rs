@@ -13,9 +13,10 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::stack::sim::faults::Faults;
+use crate::stack::sim::logs::LogCounts;
 use crate::stack::sim::state::SimState;
 use crate::stack::sim::traces::TraceCounts;
-use crate::stack::sim::{collector, tempo};
+use crate::stack::sim::{collector, loki, tempo};
 use crate::target::{Env, Target, TargetError, TargetKind};
 
 /// How to start the reference stack.
@@ -56,6 +57,7 @@ pub enum SimError {
 pub struct SimStack {
     collector: SocketAddr,
     tempo: SocketAddr,
+    loki: SocketAddr,
     state: Arc<SimState>,
     stop: watch::Sender<bool>,
     servers: Vec<JoinHandle<()>>,
@@ -82,9 +84,18 @@ impl SimStack {
             &mut servers,
         )
         .await?;
+        let loki = serve(
+            "loki",
+            options.bind,
+            loki::router(state.clone()),
+            &stopped,
+            &mut servers,
+        )
+        .await?;
         Ok(SimStack {
             collector,
             tempo,
+            loki,
             state,
             stop,
             servers,
@@ -102,6 +113,10 @@ impl SimStack {
 
     pub fn trace_counts(&self) -> TraceCounts {
         self.state.traces.counts()
+    }
+
+    pub fn log_counts(&self) -> LogCounts {
+        self.state.logs.counts()
     }
 
     /// The target file that points at this stack, as `pillars sim` prints it.
@@ -122,6 +137,7 @@ otlp_http = "http://{collector}"
 
 [read]
 tempo = "http://{tempo}"
+loki = "http://{loki}"
 
 [limits]
 wait = "5s"
@@ -132,6 +148,7 @@ ingest_slo = "5s"
 "#,
             collector = self.collector,
             tempo = self.tempo,
+            loki = self.loki,
             search_ready = self.state.search_idle.as_millis(),
         )
     }

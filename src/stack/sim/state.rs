@@ -3,9 +3,14 @@
 //! Uses: stack::sim::{faults, traces}.
 
 use std::sync::RwLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use crate::stack::sim::faults::Faults;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+use crate::stack::sim::faults::{Faults, Role};
+use crate::stack::sim::logs::LogStore;
 use crate::stack::sim::traces::TraceStore;
 
 #[derive(Debug, Default)]
@@ -16,6 +21,9 @@ pub struct SimState {
     /// `trace_idle_period` plus a flush tick).
     pub search_idle: Duration,
     pub traces: TraceStore,
+    pub logs: LogStore,
+    /// Ingest requests seen, for `reject_ratio`.
+    ingest_requests: AtomicU64,
 }
 
 impl SimState {
@@ -24,7 +32,38 @@ impl SimState {
             faults: RwLock::new(faults),
             search_idle,
             traces: TraceStore::default(),
+            logs: LogStore::default(),
+            ingest_requests: AtomicU64::new(0),
         }
+    }
+
+    /// What a role's readiness endpoint answers: 200 `ready`, or 503 with
+    /// the component's own message under the `not_ready` fault.
+    pub fn readiness(&self, role: Role, not_ready_message: &'static str) -> Response {
+        if self.faults().not_ready.contains(&role) {
+            (StatusCode::SERVICE_UNAVAILABLE, not_ready_message).into_response()
+        } else {
+            "ready".into_response()
+        }
+    }
+
+    /// Under `reject_ratio`, the refusal this ingest request gets: spread
+    /// evenly over requests, alternating 429 and 503.
+    pub fn reject_ingest(&self) -> Option<Response> {
+        let ratio = self.faults().reject_ratio;
+        if ratio <= 0.0 {
+            return None;
+        }
+        let n = self.ingest_requests.fetch_add(1, Ordering::Relaxed);
+        let crossed = ((n + 1) as f64 * ratio).floor() > (n as f64 * ratio).floor();
+        crossed.then(|| {
+            let rejected = ((n + 1) as f64 * ratio).floor() as u64;
+            if rejected % 2 == 1 {
+                (StatusCode::TOO_MANY_REQUESTS, "ingestion rate limit exceeded").into_response()
+            } else {
+                (StatusCode::SERVICE_UNAVAILABLE, "ingester unavailable").into_response()
+            }
+        })
     }
 
     /// The faults in force now.

@@ -1,0 +1,199 @@
+//! `logs.roundtrip`: N synthetic OTLP log records sent through the collector
+//! are found in Loki, each exactly once, within the target's deadlines.
+//!
+//! The query selects the run's service both as Loki's OTLP endpoint indexes
+//! it (`service_name="<svc>"`) and as `otelcol.exporter.loki` ends up with it
+//! (`service_name="<namespace>/<svc>"`), then filters on the run marker in
+//! the line; the slot is read back from the line
+//! (`shared/reference/api/05-loki.md` §5.1–5.3).
+//!
+//! Uses: checks, emit::{otlp, log_records}, query::loki, measure.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+
+use crate::checks::roundtrip::{LookupEvidence, ingest_of, send_verdict, unreachable};
+use crate::checks::{CheckCtx, Outcome, Verdict};
+use crate::emit::log_records::LogSpec;
+use crate::emit::otlp::OtlpHttpEmitter;
+use crate::measure::ingest_clock::{PollPlan, watch};
+use crate::query::grafana::explore_link;
+use crate::query::http::HttpError;
+use crate::query::loki::LokiClient;
+use crate::target::{Signal, Store};
+
+/// Why `logs.roundtrip` did not pass. A refused send is `rejected`, from
+/// `roundtrip::send_verdict`.
+#[derive(Debug, Clone, Copy)]
+enum Reason {
+    NotFound,
+    Duplicate,
+    Unreachable,
+    NotConfigured,
+}
+
+impl Reason {
+    const fn as_str(self) -> &'static str {
+        match self {
+            Reason::NotFound => "not_found",
+            Reason::Duplicate => "duplicate",
+            Reason::Unreachable => "unreachable",
+            Reason::NotConfigured => "not_configured",
+        }
+    }
+}
+
+const RECORDS_PER_BATCH: u64 = 100;
+
+#[derive(Debug, Serialize)]
+struct Evidence {
+    seed: u64,
+    run_id: String,
+    service_name: String,
+    collector: String,
+    loki: String,
+    logql: String,
+    sent: u64,
+    lookup: Option<LookupEvidence>,
+    /// Slots read back more than once, with how often.
+    duplicates: BTreeMap<u64, usize>,
+    send_error: Option<String>,
+    explore: Option<String>,
+}
+
+pub async fn run(ctx: &CheckCtx) -> Outcome {
+    let (Some(collector), Some(loki)) = (ctx.target.otlp(Signal::Logs), ctx.loki()) else {
+        return Outcome::new(
+            Verdict::Skip(Reason::NotConfigured.as_str()),
+            "the target names no OTLP logs endpoint or no Loki read endpoint",
+        );
+    };
+    let spec = LogSpec {
+        seed: ctx.seed,
+        run_id: ctx.run_id.clone(),
+        service_name: ctx.service_name("logs"),
+    };
+    let logql = format!(
+        "{{service_name=~\"(.+/)?{}\"}} |= \"{}\"",
+        regex::escape(&spec.service_name),
+        spec.run_marker()
+    );
+    let limits = &ctx.target.limits;
+    let sent = ctx.settings.logs;
+    let mut evidence = Evidence {
+        seed: ctx.seed.0,
+        run_id: ctx.run_id.clone(),
+        service_name: spec.service_name.clone(),
+        collector: collector.to_string(),
+        loki: loki.base().to_string(),
+        logql: logql.clone(),
+        sent: 0,
+        lookup: None,
+        duplicates: BTreeMap::new(),
+        send_error: None,
+        explore: ctx
+            .target
+            .grafana
+            .as_ref()
+            .map(|g| explore_link(g, Store::Loki, &logql).to_string()),
+    };
+
+    let emitter = OtlpHttpEmitter::new(ctx.http.clone(), collector.clone(), limits.request_timeout);
+    let first_sent = unix_now();
+    let mut acked = Vec::with_capacity(sent as usize);
+    let mut slot = 0;
+    while slot < sent {
+        let end = (slot + RECORDS_PER_BATCH).min(sent);
+        match emitter
+            .send(&spec.request(slot..end, unix_now().as_nanos() as u64))
+            .await
+        {
+            Ok(ack) => acked.extend((slot..end).map(|s| (s, ack.at))),
+            Err(err) => {
+                evidence.sent = slot;
+                evidence.send_error = Some(err.to_string());
+                let summary = format!("sending log records {slot}..{end} failed: {err}");
+                return Outcome::new(send_verdict(&err), summary).with_evidence(evidence);
+            }
+        }
+        slot = end;
+    }
+    evidence.sent = sent;
+
+    let range = (
+        first_sent.saturating_sub(Duration::from_secs(300)).as_nanos() as u64,
+        (unix_now() + Duration::from_secs(60)).as_nanos() as u64,
+    );
+    let seen = Mutex::new(BTreeMap::<u64, usize>::new());
+    let plan = PollPlan::new(Duration::ZERO, limits.wait, limits.max_wait);
+    let limit = (sent * 2).clamp(100, 5000) as u32;
+    let watched = watch(&plan, acked, |_, slots| {
+        find(&loki, &spec, &logql, range, limit, slots, &seen)
+    })
+    .await;
+
+    let id_of = |slot: u64| spec.body(slot);
+    ctx.ledger.record("logs", ingest_of(sent, &watched, id_of));
+    evidence.lookup = Some(LookupEvidence::new(&watched, id_of));
+    evidence.duplicates = seen
+        .into_inner()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|(_, n)| *n > 1)
+        .collect();
+
+    let (verdict, summary) = if let Some(err) = unreachable(&watched) {
+        (Verdict::Error(Reason::Unreachable.as_str()), err)
+    } else if !watched.missing.is_empty() {
+        (
+            Verdict::Fail(Reason::NotFound.as_str()),
+            format!("{} of {sent} log lines not found in Loki", watched.missing.len()),
+        )
+    } else if !evidence.duplicates.is_empty() {
+        (
+            Verdict::Fail(Reason::Duplicate.as_str()),
+            format!("{} log lines came back more than once", evidence.duplicates.len()),
+        )
+    } else {
+        (
+            Verdict::Pass,
+            format!(
+                "{sent}/{sent} log lines found; p99 {} ms",
+                watched.histogram.percentile_ms(99.0)
+            ),
+        )
+    };
+    Outcome::new(verdict, summary)
+        .with_evidence(evidence)
+        .with_latency("logs", &watched.histogram)
+}
+
+/// One query for the run's lines; returns the pending slots it found and
+/// counts how often each slot came back.
+async fn find(
+    loki: &LokiClient,
+    spec: &LogSpec,
+    logql: &str,
+    range: (u64, u64),
+    limit: u32,
+    pending: Vec<u64>,
+    seen: &Mutex<BTreeMap<u64, usize>>,
+) -> Result<Vec<u64>, HttpError> {
+    let lines = loki.query_range(logql, range, limit).await?;
+    let mut counts = BTreeMap::<u64, usize>::new();
+    for line in &lines {
+        if let Some(slot) = spec.slot_of(&line.line) {
+            *counts.entry(slot).or_default() += 1;
+        }
+    }
+    let found: HashSet<u64> = counts.keys().copied().collect();
+    seen.lock().expect("not poisoned").extend(counts);
+    Ok(pending.into_iter().filter(|s| found.contains(s)).collect())
+}
+
+fn unix_now() -> Duration {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default()
+}
