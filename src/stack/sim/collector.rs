@@ -40,7 +40,7 @@ async fn traces(State(state): State<Arc<SimState>>, headers: HeaderMap, body: By
             state.traces.ingest(request, &state.faults());
             accepted(&headers)
         }
-        Err(refusal) => refusal,
+        Err(refusal) => refusal.into_response(),
     }
 }
 
@@ -56,7 +56,7 @@ async fn logs(State(state): State<Arc<SimState>>, headers: HeaderMap, body: Byte
             state.logs.ingest_otlp(request, |line| drops(ratio, line.as_bytes()));
             accepted(&headers)
         }
-        Err(refusal) => refusal,
+        Err(refusal) => refusal.into_response(),
     }
 }
 

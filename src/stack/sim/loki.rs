@@ -111,8 +111,10 @@ fn parse_label_string(text: &str) -> Result<BTreeMap<String, String>, String> {
 }
 
 type Entries = Vec<(u64, String, BTreeMap<String, String>)>;
+/// A stream's labels and entries.
+type Stream = (BTreeMap<String, String>, Entries);
 
-fn decode_json_push(body: &[u8]) -> Result<Vec<(BTreeMap<String, String>, Entries)>, String> {
+fn decode_json_push(body: &[u8]) -> Result<Vec<Stream>, String> {
     #[derive(serde::Deserialize)]
     struct Push {
         streams: Vec<JsonStream>,
@@ -151,7 +153,7 @@ fn decode_json_push(body: &[u8]) -> Result<Vec<(BTreeMap<String, String>, Entrie
         .collect()
 }
 
-fn decode_proto_push(body: &[u8]) -> Result<Vec<(BTreeMap<String, String>, Entries)>, String> {
+fn decode_proto_push(body: &[u8]) -> Result<Vec<Stream>, String> {
     let raw = snap::raw::Decoder::new()
         .decompress_vec(body)
         .map_err(|e| format!("snappy: {e}"))?;
@@ -213,7 +215,7 @@ async fn otlp_logs(State(state): State<Arc<SimState>>, headers: HeaderMap, body:
             state.logs.ingest_otlp(request, |line| drops(ratio, line.as_bytes()));
             StatusCode::NO_CONTENT.into_response()
         }
-        Err(refusal) => refusal,
+        Err(refusal) => refusal.into_response(),
     }
 }
 

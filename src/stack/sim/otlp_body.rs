@@ -7,7 +7,6 @@
 use std::io::Read;
 
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
 
 /// Whether the request body is OTLP/JSON.
 pub fn is_json(headers: &HeaderMap) -> bool {
@@ -21,7 +20,10 @@ fn content_type(headers: &HeaderMap) -> &str {
         .unwrap_or_default()
 }
 
-pub fn decode<T>(headers: &HeaderMap, body: &[u8]) -> Result<T, Response>
+/// Why a body was refused: the status and message to answer with.
+pub type Refusal = (StatusCode, String);
+
+pub fn decode<T>(headers: &HeaderMap, body: &[u8]) -> Result<T, Refusal>
 where
     T: prost::Message + Default + serde::de::DeserializeOwned,
 {
@@ -36,7 +38,7 @@ where
             let mut out = Vec::new();
             flate2::read::GzDecoder::new(body)
                 .read_to_end(&mut out)
-                .map_err(|e| (StatusCode::BAD_REQUEST, format!("invalid gzip body: {e}")).into_response())?;
+                .map_err(|e| (StatusCode::BAD_REQUEST, format!("invalid gzip body: {e}")))?;
             inflated = out;
             &inflated
         }
@@ -44,22 +46,18 @@ where
             return Err((
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 format!("unsupported content encoding {other:?}"),
-            )
-                .into_response());
+            ));
         }
     };
     let content_type = content_type(headers);
     if content_type.starts_with("application/json") {
-        serde_json::from_slice(body)
-            .map_err(|e| (StatusCode::BAD_REQUEST, format!("invalid OTLP/JSON body: {e}")).into_response())
+        serde_json::from_slice(body).map_err(|e| (StatusCode::BAD_REQUEST, format!("invalid OTLP/JSON body: {e}")))
     } else if content_type.starts_with("application/x-protobuf") {
-        T::decode(body)
-            .map_err(|e| (StatusCode::BAD_REQUEST, format!("invalid OTLP protobuf body: {e}")).into_response())
+        T::decode(body).map_err(|e| (StatusCode::BAD_REQUEST, format!("invalid OTLP protobuf body: {e}")))
     } else {
         Err((
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             format!("unsupported content type {content_type:?}: use application/x-protobuf or application/json"),
-        )
-            .into_response())
+        ))
     }
 }
