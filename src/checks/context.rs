@@ -8,6 +8,7 @@ use std::sync::Arc;
 use crate::checks::ledger::IngestLedger;
 use crate::ids::Seed;
 use crate::query::loki::LokiClient;
+use crate::query::mimir::MimirClient;
 use crate::query::tempo::TempoClient;
 use crate::target::{Store, Target};
 
@@ -29,6 +30,8 @@ pub struct CheckSettings {
     pub spans_per_trace: u32,
     /// Synthetic log records `logs.roundtrip` sends.
     pub logs: u64,
+    /// Synthetic metric series `metrics.roundtrip` sends.
+    pub metrics: u64,
     pub trace_lookup: TraceLookup,
 }
 
@@ -38,6 +41,7 @@ impl Default for CheckSettings {
             traces: 20,
             spans_per_trace: 3,
             logs: 20,
+            metrics: 20,
             trace_lookup: TraceLookup::Both,
         }
     }
@@ -76,6 +80,15 @@ impl CheckCtx {
     pub fn loki(&self) -> Option<LokiClient> {
         let endpoint = self.target.read(Store::Loki)?;
         Some(LokiClient::new(
+            self.http.clone(),
+            endpoint,
+            self.target.limits.request_timeout,
+        ))
+    }
+
+    pub fn mimir(&self) -> Option<MimirClient> {
+        let endpoint = self.target.read(Store::Mimir)?;
+        Some(MimirClient::new(
             self.http.clone(),
             endpoint,
             self.target.limits.request_timeout,

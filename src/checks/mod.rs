@@ -6,6 +6,7 @@
 pub mod context;
 pub mod ledger;
 pub mod logs_roundtrip;
+pub mod metrics_roundtrip;
 pub mod outcome;
 pub mod roundtrip;
 pub mod spec;
@@ -36,6 +37,12 @@ pub static CATALOG: &[CheckSpec] = &[
         pillar: Pillar::Logs,
         summary: "synthetic OTLP log records sent through the collector are found in Loki",
         run: check_fn!(logs_roundtrip::run),
+    },
+    CheckSpec {
+        id: "metrics.roundtrip",
+        pillar: Pillar::Metrics,
+        summary: "synthetic OTLP metric series sent through the collector are found in Mimir with their values",
+        run: check_fn!(metrics_roundtrip::run),
     },
 ];
 

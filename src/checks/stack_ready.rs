@@ -87,14 +87,29 @@ fn components(ctx: &CheckCtx) -> Vec<Probed> {
     }
     for store in Store::ALL {
         let Some(read) = target.read(store) else { continue };
-        let (path, via) = match (&read.path, store) {
-            (ReadPath::GrafanaProxy { .. }, Store::Tempo) => ("api/echo", " via Grafana"),
-            (ReadPath::GrafanaProxy { .. }, _) => ("ready", " via Grafana"),
-            (ReadPath::Direct, _) => ("ready", ""),
+        // Through the proxy only the datasource URL's own API is reachable;
+        // Mimir's is its Prometheus API under /prometheus.
+        let (url, via) = match (&read.path, store) {
+            (ReadPath::GrafanaProxy { .. }, Store::Tempo) => (join_path(&read.base, "api/echo"), " via Grafana"),
+            (ReadPath::GrafanaProxy { .. }, Store::Mimir) => {
+                (join_path(&read.base, "api/v1/status/buildinfo"), " via Grafana")
+            }
+            (ReadPath::GrafanaProxy { .. }, _) => (join_path(&read.base, "ready"), " via Grafana"),
+            (ReadPath::Direct, Store::Mimir) => {
+                let mut root = read.base.clone();
+                let path = root
+                    .path()
+                    .trim_end_matches('/')
+                    .trim_end_matches("/prometheus")
+                    .to_owned();
+                root.set_path(&path);
+                (join_path(&root, "ready"), "")
+            }
+            (ReadPath::Direct, _) => (join_path(&read.base, "ready"), ""),
         };
         out.push(Probed {
             name: format!("{}{via}", store.as_str()),
-            url: join_path(&read.base, path),
+            url,
             credential: read.credential.clone(),
             expect: Expect::Ok,
         });

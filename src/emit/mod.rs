@@ -1,6 +1,7 @@
 //! Building and sending synthetic telemetry to the stack.
 
 pub mod log_records;
+pub mod metric_points;
 pub mod otlp;
 pub mod synthetic;
 pub mod template;

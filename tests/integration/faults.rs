@@ -13,6 +13,7 @@ pub const ROWS: &[(&str, &str, &str)] = &[
     ("stack.ready", "not_ready=tempo", "not_ready"),
     ("traces.roundtrip", "drop_traces=1", "not_found_by_id"),
     ("logs.roundtrip", "drop_logs=1", "not_found"),
+    ("metrics.roundtrip", "drop_metrics=1", "not_found"),
 ];
 
 async fn assert_row(id: &str, fault: &str, reason: &str) {
@@ -43,6 +44,11 @@ async fn traces_roundtrip_fails_when_the_collector_drops_traces() {
 #[tokio::test]
 async fn logs_roundtrip_fails_when_the_pipeline_drops_lines() {
     assert_row(ROWS[2].0, ROWS[2].1, ROWS[2].2).await;
+}
+
+#[tokio::test]
+async fn metrics_roundtrip_fails_when_the_pipeline_drops_series() {
+    assert_row(ROWS[3].0, ROWS[3].1, ROWS[3].2).await;
 }
 
 #[tokio::test]

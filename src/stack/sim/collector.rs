@@ -13,12 +13,13 @@ use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 
 use crate::emit::otlp::encode_partial_success;
 use crate::stack::sim::faults::drops;
-use crate::stack::sim::otlp_body;
 use crate::stack::sim::state::SimState;
+use crate::stack::sim::{mimir, otlp_body};
 
 /// Largest export request accepted, as collectors cap request size.
 const MAX_BODY: usize = 16 * 1024 * 1024;
@@ -27,6 +28,7 @@ pub fn router(state: Arc<SimState>) -> Router {
     Router::new()
         .route("/v1/traces", post(traces))
         .route("/v1/logs", post(logs))
+        .route("/v1/metrics", post(metrics))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
 }
@@ -54,6 +56,20 @@ async fn logs(State(state): State<Arc<SimState>>, headers: HeaderMap, body: Byte
         Ok(request) => {
             let ratio = state.faults().drop_logs;
             state.logs.ingest_otlp(request, |line| drops(ratio, line.as_bytes()));
+            accepted(&headers)
+        }
+        Err(refusal) => refusal.into_response(),
+    }
+}
+
+/// OTLP metrics go to the metric store as Mimir's OTLP endpoint keeps them.
+async fn metrics(State(state): State<Arc<SimState>>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Some(refusal) = state.reject_ingest() {
+        return refusal;
+    }
+    match otlp_body::decode::<ExportMetricsServiceRequest>(&headers, &body) {
+        Ok(request) => {
+            mimir::ingest(&state, request);
             accepted(&headers)
         }
         Err(refusal) => refusal.into_response(),

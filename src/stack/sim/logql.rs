@@ -196,6 +196,47 @@ pub fn logfmt_pairs(line: &str) -> Vec<(String, String)> {
     out
 }
 
+/// Parses a Prometheus instant-vector selector, `name{a="b"}`, `name` or
+/// `{__name__="name"}`, into matchers.
+pub fn parse_series_selector(text: &str) -> Result<Vec<Matcher>, String> {
+    let text = text.trim();
+    let (name, braces) = match text.find('{') {
+        Some(i) => (text[..i].trim(), Some(&text[i..])),
+        None => (text, None),
+    };
+    if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':') {
+        return Err(format!("only instant vector selectors are served, not {text:?}"));
+    }
+    let mut matchers = Vec::new();
+    if !name.is_empty() {
+        matchers.push(Matcher {
+            name: "__name__".into(),
+            op: MatchOp::Eq(name.to_owned()),
+        });
+    }
+    if let Some(braces) = braces {
+        let mut p = Parser { src: braces, pos: 0 };
+        p.expect("{")?;
+        if !p.eat("}") {
+            loop {
+                matchers.push(p.matcher()?);
+                if p.eat("}") {
+                    break;
+                }
+                p.expect(",")?;
+            }
+        }
+        p.skip_ws();
+        if !p.done() {
+            return Err(format!("only instant vector selectors are served, not {text:?}"));
+        }
+    }
+    if matchers.is_empty() {
+        return Err("a selector needs a metric name or a matcher".into());
+    }
+    Ok(matchers)
+}
+
 /// Parses a log query, or says what part is not served.
 pub fn parse(query: &str) -> Result<LogQuery, String> {
     let mut p = Parser { src: query, pos: 0 };
@@ -459,6 +500,16 @@ mod tests {
         assert_eq!(pairs[0], ("timestamp".into(), "2025-01-01 00:00:00 +0000 UTC".into()));
         assert_eq!(pairs[2], ("message".into(), "a \"b\"".into()));
         assert_eq!(pairs[3], ("empty".into(), "".into()));
+    }
+
+    #[test]
+    fn series_selectors() {
+        let m = parse_series_selector(r#"pillars_marker{pillars_run="r1", le!="+Inf"}"#).unwrap();
+        assert_eq!(m.len(), 3);
+        assert!(parse_series_selector("up").is_ok());
+        assert!(parse_series_selector(r#"{__name__="up"}"#).is_ok());
+        assert!(parse_series_selector("rate(up[1m])").is_err());
+        assert!(parse_series_selector("up + 1").is_err());
     }
 
     #[test]

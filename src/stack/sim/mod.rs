@@ -9,6 +9,8 @@ pub mod faults;
 pub mod logql;
 pub mod logs;
 mod loki;
+pub mod metrics;
+mod mimir;
 mod otlp_body;
 mod stack;
 mod state;

@@ -14,9 +14,10 @@ use tokio::task::JoinHandle;
 
 use crate::stack::sim::faults::Faults;
 use crate::stack::sim::logs::LogCounts;
+use crate::stack::sim::metrics::MetricCounts;
 use crate::stack::sim::state::SimState;
 use crate::stack::sim::traces::TraceCounts;
-use crate::stack::sim::{collector, loki, tempo};
+use crate::stack::sim::{collector, loki, mimir, tempo};
 use crate::target::{Env, Target, TargetError, TargetKind};
 
 /// How to start the reference stack.
@@ -58,6 +59,7 @@ pub struct SimStack {
     collector: SocketAddr,
     tempo: SocketAddr,
     loki: SocketAddr,
+    mimir: SocketAddr,
     state: Arc<SimState>,
     stop: watch::Sender<bool>,
     servers: Vec<JoinHandle<()>>,
@@ -68,34 +70,24 @@ impl SimStack {
         let state = Arc::new(SimState::new(options.faults, options.search_idle));
         let (stop, stopped) = watch::channel(false);
         let mut servers = Vec::new();
-        let collector = serve(
-            "collector",
-            options.bind,
-            collector::router(state.clone()),
-            &stopped,
-            &mut servers,
-        )
-        .await?;
-        let tempo = serve(
-            "tempo",
-            options.bind,
-            tempo::router(state.clone()),
-            &stopped,
-            &mut servers,
-        )
-        .await?;
-        let loki = serve(
-            "loki",
-            options.bind,
-            loki::router(state.clone()),
-            &stopped,
-            &mut servers,
-        )
-        .await?;
+        let routers = [
+            ("collector", collector::router(state.clone())),
+            ("tempo", tempo::router(state.clone())),
+            ("loki", loki::router(state.clone())),
+            ("mimir", mimir::router(state.clone())),
+        ];
+        let mut addrs = Vec::with_capacity(routers.len());
+        for (role, router) in routers {
+            addrs.push(serve(role, options.bind, router, &stopped, &mut servers).await?);
+        }
+        let [collector, tempo, loki, mimir] = addrs[..] else {
+            unreachable!("one address per role")
+        };
         Ok(SimStack {
             collector,
             tempo,
             loki,
+            mimir,
             state,
             stop,
             servers,
@@ -119,6 +111,10 @@ impl SimStack {
         self.state.logs.counts()
     }
 
+    pub fn metric_counts(&self) -> MetricCounts {
+        self.state.metrics.counts()
+    }
+
     /// The target file that points at this stack, as `pillars sim` prints it.
     pub fn target_toml(&self) -> String {
         let faults = self.state.faults().specs();
@@ -138,6 +134,7 @@ otlp_http = "http://{collector}"
 [read]
 tempo = "http://{tempo}"
 loki = "http://{loki}"
+mimir = "http://{mimir}/prometheus"
 
 [limits]
 wait = "5s"
@@ -149,6 +146,7 @@ ingest_slo = "5s"
             collector = self.collector,
             tempo = self.tempo,
             loki = self.loki,
+            mimir = self.mimir,
             search_ready = self.state.search_idle.as_millis(),
         )
     }

@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::stack::sim::faults::{Faults, Role};
 use crate::stack::sim::logs::LogStore;
+use crate::stack::sim::metrics::MetricStore;
 use crate::stack::sim::traces::TraceStore;
 
 #[derive(Debug, Default)]
@@ -22,6 +23,7 @@ pub struct SimState {
     pub search_idle: Duration,
     pub traces: TraceStore,
     pub logs: LogStore,
+    pub metrics: MetricStore,
     /// Ingest requests seen, for `reject_ratio`.
     ingest_requests: AtomicU64,
 }
@@ -33,6 +35,7 @@ impl SimState {
             search_idle,
             traces: TraceStore::default(),
             logs: LogStore::default(),
+            metrics: MetricStore::default(),
             ingest_requests: AtomicU64::new(0),
         }
     }

@@ -1,0 +1,191 @@
+//! `metrics.roundtrip`: N synthetic gauge series sent over OTLP through the
+//! collector are found in Mimir with the values that were sent.
+//!
+//! One series per slot, `pillars_roundtrip_marker{pillars_run, pillars_seq}`
+//! (Mimir's default OTLP naming, `shared/reference/api/04-mimir.md` §4.3);
+//! each value derives from the seed, so a series that comes back with
+//! another value is an incorrect result, not a found one.
+//!
+//! Uses: checks, emit::{otlp, metric_points}, query::mimir, measure.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+
+use crate::checks::roundtrip::{LISTED, LookupEvidence, ingest_of, send_verdict, unreachable};
+use crate::checks::{CheckCtx, Outcome, Verdict};
+use crate::emit::metric_points::MetricSpec;
+use crate::emit::otlp::OtlpHttpEmitter;
+use crate::measure::ingest_clock::{PollPlan, watch};
+use crate::query::grafana::explore_link;
+use crate::query::http::HttpError;
+use crate::query::mimir::MimirClient;
+use crate::target::{Signal, Store};
+
+/// Why `metrics.roundtrip` did not pass. A refused send is `rejected`, from
+/// `roundtrip::send_verdict`.
+#[derive(Debug, Clone, Copy)]
+enum Reason {
+    NotFound,
+    IncorrectResult,
+    Unreachable,
+    NotConfigured,
+}
+
+impl Reason {
+    const fn as_str(self) -> &'static str {
+        match self {
+            Reason::NotFound => "not_found",
+            Reason::IncorrectResult => "incorrect_result",
+            Reason::Unreachable => "unreachable",
+            Reason::NotConfigured => "not_configured",
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Clone)]
+struct WrongValue {
+    slot: u64,
+    expected: f64,
+    got: f64,
+}
+
+#[derive(Debug, Serialize)]
+struct Evidence {
+    seed: u64,
+    run_id: String,
+    service_name: String,
+    collector: String,
+    mimir: String,
+    promql: String,
+    sent: u64,
+    lookup: Option<LookupEvidence>,
+    wrong_values: Vec<WrongValue>,
+    send_error: Option<String>,
+    explore: Option<String>,
+}
+
+pub async fn run(ctx: &CheckCtx) -> Outcome {
+    let (Some(collector), Some(mimir)) = (ctx.target.otlp(Signal::Metrics), ctx.mimir()) else {
+        return Outcome::new(
+            Verdict::Skip(Reason::NotConfigured.as_str()),
+            "the target names no OTLP metrics endpoint or no Mimir read endpoint",
+        );
+    };
+    let spec = MetricSpec {
+        seed: ctx.seed,
+        run_id: ctx.run_id.clone(),
+        service_name: ctx.service_name("metrics"),
+    };
+    let promql = spec.selector();
+    let limits = &ctx.target.limits;
+    let sent = ctx.settings.metrics;
+    let mut evidence = Evidence {
+        seed: ctx.seed.0,
+        run_id: ctx.run_id.clone(),
+        service_name: spec.service_name.clone(),
+        collector: collector.to_string(),
+        mimir: mimir.base().to_string(),
+        promql: promql.clone(),
+        sent: 0,
+        lookup: None,
+        wrong_values: Vec::new(),
+        send_error: None,
+        explore: ctx
+            .target
+            .grafana
+            .as_ref()
+            .map(|g| explore_link(g, Store::Mimir, &promql).to_string()),
+    };
+
+    let emitter = OtlpHttpEmitter::new(ctx.http.clone(), collector.clone(), limits.request_timeout);
+    let acked = match emitter.send(&spec.request(0..sent, unix_now().as_nanos() as u64)).await {
+        Ok(ack) => (0..sent).map(|s| (s, ack.at)).collect::<Vec<_>>(),
+        Err(err) => {
+            evidence.send_error = Some(err.to_string());
+            let summary = format!("sending {sent} metric points failed: {err}");
+            return Outcome::new(send_verdict(&err), summary).with_evidence(evidence);
+        }
+    };
+    evidence.sent = sent;
+
+    let wrong = Mutex::new(BTreeMap::<u64, WrongValue>::new());
+    let plan = PollPlan::new(Duration::ZERO, limits.wait, limits.max_wait);
+    let watched = watch(&plan, acked, |_, slots| find(&mimir, &spec, &promql, slots, &wrong)).await;
+    let id_of = |slot: u64| format!("{}{{pillars_seq=\"{slot}\"}}", spec.selector());
+    ctx.ledger.record("metrics", ingest_of(sent, &watched, id_of));
+    evidence.lookup = Some(LookupEvidence::new(&watched, id_of));
+    let wrong: Vec<WrongValue> = wrong.into_inner().unwrap_or_default().into_values().collect();
+    evidence.wrong_values = wrong.iter().take(LISTED).cloned().collect();
+
+    let (verdict, summary) = if let Some(err) = unreachable(&watched) {
+        (Verdict::Error(Reason::Unreachable.as_str()), err)
+    } else if !wrong.is_empty() {
+        (
+            Verdict::Fail(Reason::IncorrectResult.as_str()),
+            format!(
+                "{} of {sent} series came back with another value than was sent",
+                wrong.len()
+            ),
+        )
+    } else if !watched.missing.is_empty() {
+        (
+            Verdict::Fail(Reason::NotFound.as_str()),
+            format!("{} of {sent} metric series not found in Mimir", watched.missing.len()),
+        )
+    } else {
+        (
+            Verdict::Pass,
+            format!(
+                "{sent}/{sent} metric series found; p99 {} ms",
+                watched.histogram.percentile_ms(99.0)
+            ),
+        )
+    };
+    Outcome::new(verdict, summary)
+        .with_evidence(evidence)
+        .with_latency("metrics", &watched.histogram)
+}
+
+/// One instant query for the run's series; a slot is found when its series
+/// carries the value that was sent.
+async fn find(
+    mimir: &MimirClient,
+    spec: &MetricSpec,
+    promql: &str,
+    pending: Vec<u64>,
+    wrong: &Mutex<BTreeMap<u64, WrongValue>>,
+) -> Result<Vec<u64>, HttpError> {
+    let samples = mimir.query(promql, unix_now().as_secs_f64()).await?;
+    let mut found = Vec::new();
+    for sample in samples {
+        let Some(slot) = sample.labels.get("pillars_seq").and_then(|s| s.parse::<u64>().ok()) else {
+            continue;
+        };
+        if !pending.contains(&slot) {
+            continue;
+        }
+        let expected = spec.value(slot);
+        let mut wrong = wrong.lock().expect("not poisoned");
+        if sample.value == expected {
+            wrong.remove(&slot);
+            found.push(slot);
+        } else {
+            wrong.insert(
+                slot,
+                WrongValue {
+                    slot,
+                    expected,
+                    got: sample.value,
+                },
+            );
+        }
+    }
+    Ok(found)
+}
+
+fn unix_now() -> Duration {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default()
+}
