@@ -50,7 +50,7 @@ pub struct MetricCounts {
 
 #[derive(Debug, Default)]
 pub struct MetricStore {
-    series: Mutex<BTreeMap<Vec<(String, String)>, (Labels, Series)>>,
+    series: Mutex<BTreeMap<Labels, Series>>,
     counts: Mutex<MetricCounts>,
 }
 
@@ -102,15 +102,9 @@ impl MetricStore {
                 return;
             }
             stored += 1;
-            let key: Vec<(String, String)> = labels.clone().into_iter().collect();
-            let (_, s) = series.entry(key).or_insert_with(|| {
-                (
-                    labels,
-                    Series {
-                        samples: Vec::new(),
-                        exemplars: Vec::new(),
-                    },
-                )
+            let s = series.entry(labels).or_insert_with(|| Series {
+                samples: Vec::new(),
+                exemplars: Vec::new(),
             });
             s.samples.push((ts_ms, value, now));
             s.exemplars.extend(exemplars.into_iter().map(|e| (e, now)));
@@ -210,7 +204,7 @@ impl MetricStore {
         let now = Instant::now();
         let series = self.series.lock().expect("metric store lock");
         series
-            .values()
+            .iter()
             .filter(|(labels, _)| selects(matchers, labels))
             .filter_map(|(labels, s)| {
                 s.samples
@@ -236,7 +230,7 @@ impl MetricStore {
         let now = Instant::now();
         let series = self.series.lock().expect("metric store lock");
         series
-            .values()
+            .iter()
             .filter(|(labels, _)| selects(matchers, labels))
             .filter_map(|(labels, s)| {
                 let found: Vec<StoredExemplar> = s
