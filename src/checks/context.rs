@@ -9,6 +9,7 @@ use crate::checks::ledger::IngestLedger;
 use crate::ids::Seed;
 use crate::query::loki::LokiClient;
 use crate::query::mimir::MimirClient;
+use crate::query::pyroscope::PyroscopeClient;
 use crate::query::tempo::TempoClient;
 use crate::target::{Store, Target};
 
@@ -32,6 +33,8 @@ pub struct CheckSettings {
     pub logs: u64,
     /// Synthetic metric series `metrics.roundtrip` sends.
     pub metrics: u64,
+    /// Synthetic profiles `profiles.roundtrip` pushes.
+    pub profiles: u64,
     pub trace_lookup: TraceLookup,
 }
 
@@ -42,6 +45,7 @@ impl Default for CheckSettings {
             spans_per_trace: 3,
             logs: 20,
             metrics: 20,
+            profiles: 20,
             trace_lookup: TraceLookup::Both,
         }
     }
@@ -89,6 +93,15 @@ impl CheckCtx {
     pub fn mimir(&self) -> Option<MimirClient> {
         let endpoint = self.target.read(Store::Mimir)?;
         Some(MimirClient::new(
+            self.http.clone(),
+            endpoint,
+            self.target.limits.request_timeout,
+        ))
+    }
+
+    pub fn pyroscope(&self) -> Option<PyroscopeClient> {
+        let endpoint = self.target.read(Store::Pyroscope)?;
+        Some(PyroscopeClient::new(
             self.http.clone(),
             endpoint,
             self.target.limits.request_timeout,

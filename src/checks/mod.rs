@@ -8,6 +8,7 @@ pub mod ledger;
 pub mod logs_roundtrip;
 pub mod metrics_roundtrip;
 pub mod outcome;
+pub mod profiles_roundtrip;
 pub mod roundtrip;
 pub mod spec;
 pub mod stack_ready;
@@ -43,6 +44,12 @@ pub static CATALOG: &[CheckSpec] = &[
         pillar: Pillar::Metrics,
         summary: "synthetic OTLP metric series sent through the collector are found in Mimir with their values",
         run: check_fn!(metrics_roundtrip::run),
+    },
+    CheckSpec {
+        id: "profiles.roundtrip",
+        pillar: Pillar::Profiles,
+        summary: "synthetic CPU profiles pushed to Pyroscope are found in its flame graph",
+        run: check_fn!(profiles_roundtrip::run),
     },
 ];
 

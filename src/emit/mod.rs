@@ -3,5 +3,7 @@
 pub mod log_records;
 pub mod metric_points;
 pub mod otlp;
+pub mod pprof;
+pub mod profile_push;
 pub mod synthetic;
 pub mod template;

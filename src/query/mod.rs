@@ -5,4 +5,5 @@ pub mod grafana;
 pub mod http;
 pub mod loki;
 pub mod mimir;
+pub mod pyroscope;
 pub mod tempo;

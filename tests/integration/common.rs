@@ -41,6 +41,10 @@ pub fn dead_target_toml() -> String {
         r#"name = "dead"
 [ingest]
 otlp_http = "http://127.0.0.1:{port}"
+pyroscope = "http://127.0.0.1:{port}"
+faro = "http://127.0.0.1:{port}/collect"
+[app]
+base_url = "http://127.0.0.1:{port}"
 [read]
 tempo = "http://127.0.0.1:{port}"
 loki = "http://127.0.0.1:{port}"

@@ -14,6 +14,7 @@ pub const ROWS: &[(&str, &str, &str)] = &[
     ("traces.roundtrip", "drop_traces=1", "not_found_by_id"),
     ("logs.roundtrip", "drop_logs=1", "not_found"),
     ("metrics.roundtrip", "drop_metrics=1", "not_found"),
+    ("profiles.roundtrip", "drop_profiles=1", "not_found"),
 ];
 
 async fn assert_row(id: &str, fault: &str, reason: &str) {
@@ -49,6 +50,11 @@ async fn logs_roundtrip_fails_when_the_pipeline_drops_lines() {
 #[tokio::test]
 async fn metrics_roundtrip_fails_when_the_pipeline_drops_series() {
     assert_row(ROWS[3].0, ROWS[3].1, ROWS[3].2).await;
+}
+
+#[tokio::test]
+async fn profiles_roundtrip_fails_when_profiles_are_dropped() {
+    assert_row(ROWS[4].0, ROWS[4].1, ROWS[4].2).await;
 }
 
 #[tokio::test]

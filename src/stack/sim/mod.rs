@@ -12,6 +12,8 @@ mod loki;
 pub mod metrics;
 mod mimir;
 mod otlp_body;
+pub mod profiles;
+mod pyroscope;
 mod stack;
 mod state;
 mod tempo;

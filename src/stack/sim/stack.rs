@@ -15,9 +15,10 @@ use tokio::task::JoinHandle;
 use crate::stack::sim::faults::Faults;
 use crate::stack::sim::logs::LogCounts;
 use crate::stack::sim::metrics::MetricCounts;
+use crate::stack::sim::profiles::ProfileCounts;
 use crate::stack::sim::state::SimState;
 use crate::stack::sim::traces::TraceCounts;
-use crate::stack::sim::{collector, loki, mimir, tempo};
+use crate::stack::sim::{collector, loki, mimir, pyroscope, tempo};
 use crate::target::{Env, Target, TargetError, TargetKind};
 
 /// How to start the reference stack.
@@ -60,6 +61,7 @@ pub struct SimStack {
     tempo: SocketAddr,
     loki: SocketAddr,
     mimir: SocketAddr,
+    pyroscope: SocketAddr,
     state: Arc<SimState>,
     stop: watch::Sender<bool>,
     servers: Vec<JoinHandle<()>>,
@@ -75,12 +77,13 @@ impl SimStack {
             ("tempo", tempo::router(state.clone())),
             ("loki", loki::router(state.clone())),
             ("mimir", mimir::router(state.clone())),
+            ("pyroscope", pyroscope::router(state.clone())),
         ];
         let mut addrs = Vec::with_capacity(routers.len());
         for (role, router) in routers {
             addrs.push(serve(role, options.bind, router, &stopped, &mut servers).await?);
         }
-        let [collector, tempo, loki, mimir] = addrs[..] else {
+        let [collector, tempo, loki, mimir, pyroscope] = addrs[..] else {
             unreachable!("one address per role")
         };
         Ok(SimStack {
@@ -88,6 +91,7 @@ impl SimStack {
             tempo,
             loki,
             mimir,
+            pyroscope,
             state,
             stop,
             servers,
@@ -115,6 +119,10 @@ impl SimStack {
         self.state.metrics.counts()
     }
 
+    pub fn profile_counts(&self) -> ProfileCounts {
+        self.state.profiles.counts()
+    }
+
     /// The target file that points at this stack, as `pillars sim` prints it.
     pub fn target_toml(&self) -> String {
         let faults = self.state.faults().specs();
@@ -130,11 +138,13 @@ description = "embedded reference stack (in-process test double)"
 
 [ingest]
 otlp_http = "http://{collector}"
+pyroscope = "http://{pyroscope}"
 
 [read]
 tempo = "http://{tempo}"
 loki = "http://{loki}"
 mimir = "http://{mimir}/prometheus"
+pyroscope = "http://{pyroscope}"
 
 [limits]
 wait = "5s"
@@ -147,6 +157,7 @@ ingest_slo = "5s"
             tempo = self.tempo,
             loki = self.loki,
             mimir = self.mimir,
+            pyroscope = self.pyroscope,
             search_ready = self.state.search_idle.as_millis(),
         )
     }

@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use crate::stack::sim::faults::{Faults, Role};
 use crate::stack::sim::logs::LogStore;
 use crate::stack::sim::metrics::MetricStore;
+use crate::stack::sim::profiles::ProfileStore;
 use crate::stack::sim::traces::TraceStore;
 
 #[derive(Debug, Default)]
@@ -24,6 +25,7 @@ pub struct SimState {
     pub traces: TraceStore,
     pub logs: LogStore,
     pub metrics: MetricStore,
+    pub profiles: ProfileStore,
     /// Ingest requests seen, for `reject_ratio`.
     ingest_requests: AtomicU64,
 }
@@ -36,6 +38,7 @@ impl SimState {
             traces: TraceStore::default(),
             logs: LogStore::default(),
             metrics: MetricStore::default(),
+            profiles: ProfileStore::default(),
             ingest_requests: AtomicU64::new(0),
         }
     }

@@ -1,0 +1,147 @@
+//! `profiles.roundtrip`: N synthetic CPU profiles pushed to Pyroscope are
+//! found in its merged flame graph for the run.
+//!
+//! Each profile's leaf frame names its slot (`pillars_slot_<n>`), so one
+//! `SelectMergeStacktraces` for the run's series tells which profiles
+//! arrived (`shared/reference/api/06-pyroscope.md` §6.2–6.3).
+//!
+//! Uses: checks, emit::{profile_push, pprof}, query::pyroscope, measure.
+
+use std::collections::HashSet;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+
+use crate::checks::roundtrip::{LookupEvidence, ingest_of, send_verdict, unreachable};
+use crate::checks::{CheckCtx, Outcome, Verdict};
+use crate::emit::pprof::PROFILE_TYPE;
+use crate::emit::profile_push::{ProfileSpec, PyroscopePusher};
+use crate::measure::ingest_clock::{PollPlan, watch};
+use crate::query::http::HttpError;
+use crate::query::pyroscope::PyroscopeClient;
+
+/// Why `profiles.roundtrip` did not pass. A refused push is `rejected`, from
+/// `roundtrip::send_verdict`.
+#[derive(Debug, Clone, Copy)]
+enum Reason {
+    NotFound,
+    Unreachable,
+    NotConfigured,
+}
+
+impl Reason {
+    const fn as_str(self) -> &'static str {
+        match self {
+            Reason::NotFound => "not_found",
+            Reason::Unreachable => "unreachable",
+            Reason::NotConfigured => "not_configured",
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct Evidence {
+    seed: u64,
+    run_id: String,
+    service_name: String,
+    push: String,
+    pyroscope: String,
+    profile_type: &'static str,
+    label_selector: String,
+    sent: u64,
+    lookup: Option<LookupEvidence>,
+    send_error: Option<String>,
+}
+
+pub async fn run(ctx: &CheckCtx) -> Outcome {
+    let (Some(ingest), Some(pyroscope)) = (ctx.target.pyroscope_ingest.as_ref(), ctx.pyroscope()) else {
+        return Outcome::new(
+            Verdict::Skip(Reason::NotConfigured.as_str()),
+            "the target names no Pyroscope ingest endpoint or no Pyroscope read endpoint",
+        );
+    };
+    let spec = ProfileSpec {
+        seed: ctx.seed,
+        run_id: ctx.run_id.clone(),
+        service_name: ctx.service_name("profiles"),
+    };
+    let limits = &ctx.target.limits;
+    let sent = ctx.settings.profiles;
+    let pusher = PyroscopePusher::new(ctx.http.clone(), ingest, limits.request_timeout);
+    let selector = spec.label_selector();
+    let mut evidence = Evidence {
+        seed: ctx.seed.0,
+        run_id: ctx.run_id.clone(),
+        service_name: spec.service_name.clone(),
+        push: pusher.url().to_string(),
+        pyroscope: pyroscope.base().to_string(),
+        profile_type: PROFILE_TYPE,
+        label_selector: selector.clone(),
+        sent: 0,
+        lookup: None,
+        send_error: None,
+    };
+
+    let started = unix_now();
+    let acked = match pusher.push(&[spec.series(0..sent, started.as_nanos() as u64)]).await {
+        Ok(ack) => (0..sent).map(|s| (s, ack.at)).collect::<Vec<_>>(),
+        Err(err) => {
+            evidence.send_error = Some(err.to_string());
+            let summary = format!("pushing {sent} profiles failed: {err}");
+            return Outcome::new(send_verdict(&err), summary).with_evidence(evidence);
+        }
+    };
+    evidence.sent = sent;
+
+    let range = (
+        (started.as_millis() as i64) - 3_600_000,
+        (unix_now().as_millis() as i64) + 60_000,
+    );
+    let plan = PollPlan::new(Duration::ZERO, limits.wait, limits.max_wait);
+    let watched = watch(&plan, acked, |_, slots| {
+        find(&pyroscope, &spec, &selector, range, slots)
+    })
+    .await;
+    let id_of = |slot: u64| spec.leaf(slot);
+    ctx.ledger.record("profiles", ingest_of(sent, &watched, id_of));
+    evidence.lookup = Some(LookupEvidence::new(&watched, id_of));
+
+    let (verdict, summary) = if let Some(err) = unreachable(&watched) {
+        (Verdict::Error(Reason::Unreachable.as_str()), err)
+    } else if !watched.missing.is_empty() {
+        (
+            Verdict::Fail(Reason::NotFound.as_str()),
+            format!("{} of {sent} profiles not found in Pyroscope", watched.missing.len()),
+        )
+    } else {
+        (
+            Verdict::Pass,
+            format!(
+                "{sent}/{sent} profiles found; p99 {} ms",
+                watched.histogram.percentile_ms(99.0)
+            ),
+        )
+    };
+    Outcome::new(verdict, summary)
+        .with_evidence(evidence)
+        .with_latency("profiles", &watched.histogram)
+}
+
+async fn find(
+    pyroscope: &PyroscopeClient,
+    spec: &ProfileSpec,
+    selector: &str,
+    range: (i64, i64),
+    pending: Vec<u64>,
+) -> Result<Vec<u64>, HttpError> {
+    let graph = pyroscope.flamegraph(PROFILE_TYPE, selector, range).await?;
+    let names: HashSet<&str> = graph.names.iter().map(String::as_str).collect();
+    Ok(pending
+        .into_iter()
+        .filter(|&slot| names.contains(spec.leaf(slot).as_str()))
+        .collect())
+}
+
+fn unix_now() -> Duration {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default()
+}

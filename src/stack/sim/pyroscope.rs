@@ -1,0 +1,356 @@
+//! The reference stack's Pyroscope API (1.10 shapes,
+//! `shared/reference/api/06-pyroscope.md`): Connect push
+//! `POST /push.v1.PusherService/Push` (JSON or protobuf), legacy
+//! `POST /ingest?format=pprof&name=app{k=v}`, the querier's
+//! `ProfileTypes`, `LabelValues`, `SelectMergeStacktraces` and
+//! `SelectMergeSpanProfile` (JSON, epoch-millisecond times), `/ready`.
+//! Connect errors answer `{"code","message"}`.
+//!
+//! Uses: emit::pprof, stack::sim::{profiles, logql, state, faults}.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Json, Response};
+use axum::routing::{get, post};
+use base64::Engine as _;
+use prost::Message;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::emit::pprof;
+use crate::stack::sim::faults::{Role, drops};
+use crate::stack::sim::logql::{self, Matcher};
+use crate::stack::sim::logs::unix_nanos;
+use crate::stack::sim::profiles::{Labels, Selection};
+use crate::stack::sim::state::SimState;
+
+pub fn router(state: Arc<SimState>) -> Router {
+    Router::new()
+        .route("/ready", get(ready))
+        .route("/push.v1.PusherService/Push", post(push))
+        .route("/ingest", post(ingest))
+        .route("/querier.v1.QuerierService/ProfileTypes", post(profile_types))
+        .route("/querier.v1.QuerierService/LabelValues", post(label_values))
+        .route(
+            "/querier.v1.QuerierService/SelectMergeStacktraces",
+            post(select_merge_stacktraces),
+        )
+        .route(
+            "/querier.v1.QuerierService/SelectMergeSpanProfile",
+            post(select_merge_span_profile),
+        )
+        .layer(axum::extract::DefaultBodyLimit::max(16 * 1024 * 1024))
+        .with_state(state)
+}
+
+async fn ready(State(state): State<Arc<SimState>>) -> Response {
+    state.readiness(Role::Pyroscope, "Ingester not ready")
+}
+
+fn connect_error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
+    (status, Json(json!({ "code": code, "message": message.into() }))).into_response()
+}
+
+fn invalid(message: impl Into<String>) -> Response {
+    connect_error(StatusCode::BAD_REQUEST, "invalid_argument", message)
+}
+
+// push.v1.PushRequest as protobuf.
+#[derive(Clone, PartialEq, prost::Message)]
+struct PushRequest {
+    #[prost(message, repeated, tag = "1")]
+    series: Vec<RawProfileSeries>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct RawProfileSeries {
+    #[prost(message, repeated, tag = "1")]
+    labels: Vec<LabelPair>,
+    #[prost(message, repeated, tag = "2")]
+    samples: Vec<RawSample>,
+}
+
+#[derive(Clone, PartialEq, prost::Message, serde::Deserialize)]
+struct LabelPair {
+    #[prost(string, tag = "1")]
+    name: String,
+    #[prost(string, tag = "2")]
+    value: String,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct RawSample {
+    #[prost(bytes = "vec", tag = "1")]
+    raw_profile: Vec<u8>,
+    #[prost(string, tag = "2")]
+    id: String,
+}
+
+#[derive(Deserialize)]
+struct JsonPush {
+    #[serde(default)]
+    series: Vec<JsonSeries>,
+}
+
+#[derive(Deserialize)]
+struct JsonSeries {
+    #[serde(default)]
+    labels: Vec<LabelPair>,
+    #[serde(default)]
+    samples: Vec<JsonSample>,
+}
+
+#[derive(Deserialize)]
+struct JsonSample {
+    #[serde(rename = "rawProfile")]
+    raw_profile: String,
+}
+
+fn store(state: &SimState, labels: Labels, raw: &[u8]) -> Result<(), Response> {
+    let profile = pprof::decode(raw).map_err(invalid)?;
+    let key: String = labels.iter().map(|(k, v)| format!("{k}={v},")).collect();
+    let dropped = drops(
+        state.faults().drop_profiles,
+        format!("{key}{}", profile.time_nanos).as_bytes(),
+    );
+    state.profiles.push(labels, &profile, dropped).map_err(invalid)
+}
+
+async fn push(State(state): State<Arc<SimState>>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Some(refusal) = state.reject_ingest() {
+        return refusal;
+    }
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    let series: Vec<(Labels, Vec<Vec<u8>>)> = if is_json {
+        let push: JsonPush = match serde_json::from_slice(&body) {
+            Ok(p) => p,
+            Err(e) => return invalid(format!("invalid push request: {e}")),
+        };
+        let mut out = Vec::new();
+        for s in push.series {
+            let mut raws = Vec::new();
+            for sample in s.samples {
+                match base64::engine::general_purpose::STANDARD.decode(sample.raw_profile.as_bytes()) {
+                    Ok(raw) => raws.push(raw),
+                    Err(e) => return invalid(format!("rawProfile is not base64: {e}")),
+                }
+            }
+            out.push((s.labels.into_iter().map(|l| (l.name, l.value)).collect(), raws));
+        }
+        out
+    } else {
+        match PushRequest::decode(body) {
+            Ok(p) => p
+                .series
+                .into_iter()
+                .map(|s| {
+                    (
+                        s.labels.into_iter().map(|l| (l.name, l.value)).collect(),
+                        s.samples.into_iter().map(|r| r.raw_profile).collect(),
+                    )
+                })
+                .collect(),
+            Err(e) => return invalid(format!("invalid push request: {e}")),
+        }
+    };
+    for (labels, raws) in series {
+        for raw in raws {
+            if let Err(refusal) = store(&state, labels.clone(), &raw) {
+                return refusal;
+            }
+        }
+    }
+    Json(json!({})).into_response()
+}
+
+/// `name=app{k=v}`: the application name becomes `service_name`.
+fn ingest_labels(name: &str) -> Result<Labels, String> {
+    let (app, rest) = match name.find('{') {
+        Some(i) => (&name[..i], &name[i..]),
+        None => (name, ""),
+    };
+    let mut labels = Labels::new();
+    if !rest.is_empty() {
+        let inner = rest.trim_start_matches('{').trim_end_matches('}');
+        for pair in inner.split(',').filter(|p| !p.trim().is_empty()) {
+            let (k, v) = pair
+                .split_once('=')
+                .ok_or_else(|| format!("bad label {pair:?} in name"))?;
+            labels.insert(k.trim().to_owned(), v.trim().trim_matches('"').to_owned());
+        }
+    }
+    labels.insert("service_name".into(), app.to_owned());
+    Ok(labels)
+}
+
+async fn ingest(
+    State(state): State<Arc<SimState>>,
+    Query(params): Query<HashMap<String, String>>,
+    body: Bytes,
+) -> Response {
+    if let Some(refusal) = state.reject_ingest() {
+        return refusal;
+    }
+    let Some(name) = params.get("name") else {
+        return (StatusCode::BAD_REQUEST, "name is required").into_response();
+    };
+    if params.get("format").map(String::as_str) != Some("pprof") {
+        return (StatusCode::BAD_REQUEST, "the reference stack ingests format=pprof only").into_response();
+    }
+    let mut labels = match ingest_labels(name) {
+        Ok(l) => l,
+        Err(e) => return (StatusCode::BAD_REQUEST, e).into_response(),
+    };
+    let profile = match pprof::decode(&body) {
+        Ok(p) => p,
+        Err(e) => return (StatusCode::BAD_REQUEST, e).into_response(),
+    };
+    let metric = if profile.type_suffix().contains("cpu") {
+        "process_cpu"
+    } else {
+        "wall"
+    };
+    labels.insert("__name__".into(), metric.into());
+    match store(&state, labels, &body) {
+        Ok(()) => StatusCode::OK.into_response(),
+        Err(_) => (StatusCode::UNPROCESSABLE_ENTITY, "profile rejected").into_response(),
+    }
+}
+
+/// Request times are epoch milliseconds, as numbers or strings.
+fn millis(v: Option<&Value>, default: i64) -> Result<i64, Response> {
+    match v {
+        None => Ok(default),
+        Some(Value::Number(n)) => n.as_i64().ok_or_else(|| invalid("times are epoch milliseconds")),
+        Some(Value::String(s)) => s.parse().map_err(|_| invalid("times are epoch milliseconds")),
+        Some(_) => Err(invalid("times are epoch milliseconds")),
+    }
+}
+
+fn range(body: &Value) -> Result<(i64, i64), Response> {
+    let now = (unix_nanos() / 1_000_000) as i64;
+    Ok((
+        millis(body.get("start"), now - 3_600_000)?,
+        millis(body.get("end"), now)?,
+    ))
+}
+
+fn request(body: &[u8]) -> Result<Value, Response> {
+    serde_json::from_slice(body).map_err(|e| invalid(format!("invalid request: {e}")))
+}
+
+async fn profile_types(State(state): State<Arc<SimState>>, body: Bytes) -> Response {
+    let result = request(&body).and_then(|b| range(&b));
+    let range = match result {
+        Ok(r) => r,
+        Err(e) => return e,
+    };
+    let types: Vec<Value> = state
+        .profiles
+        .types(range)
+        .into_iter()
+        .map(|id| {
+            let parts: Vec<&str> = id.split(':').collect();
+            json!({
+                "ID": id,
+                "name": parts.first(),
+                "sampleType": parts.get(1),
+                "sampleUnit": parts.get(2),
+                "periodType": parts.get(3),
+                "periodUnit": parts.get(4),
+            })
+        })
+        .collect();
+    Json(json!({ "profileTypes": types })).into_response()
+}
+
+async fn label_values(State(state): State<Arc<SimState>>, body: Bytes) -> Response {
+    let body = match request(&body) {
+        Ok(b) => b,
+        Err(e) => return e,
+    };
+    let Some(name) = body.get("name").and_then(Value::as_str) else {
+        return invalid("name is required");
+    };
+    Json(json!({ "names": state.profiles.label_values(name) })).into_response()
+}
+
+fn selector(body: &Value) -> Result<Vec<Matcher>, Response> {
+    let text = body.get("labelSelector").and_then(Value::as_str).unwrap_or("{}");
+    if text.trim() == "{}" {
+        return Ok(Vec::new());
+    }
+    logql::parse(text)
+        .map(|q| q.selector)
+        .map_err(|e| invalid(format!("invalid labelSelector: {e}")))
+}
+
+fn select(state: &SimState, body: &[u8], with_spans: bool) -> Response {
+    if state
+        .faults()
+        .datasource_unqueryable
+        .iter()
+        .any(|uid| uid == "pyroscope")
+    {
+        return connect_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "store-gateway unavailable",
+        );
+    }
+    let body = match request(body) {
+        Ok(b) => b,
+        Err(e) => return e,
+    };
+    let Some(type_id) = body.get("profileTypeID").and_then(Value::as_str) else {
+        return invalid("profileTypeID is required");
+    };
+    let (matchers, range) = match (selector(&body), range(&body)) {
+        (Ok(m), Ok(r)) => (m, r),
+        (Err(e), _) | (_, Err(e)) => return e,
+    };
+    let spans: Option<Vec<String>> = with_spans.then(|| {
+        body.get("spanSelector")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+            .unwrap_or_default()
+    });
+    let graph = state.profiles.flamegraph(&Selection {
+        type_id,
+        matchers: &matchers,
+        range_ms: range,
+        spans: spans.as_deref(),
+        delay: state.faults().delay,
+    });
+    Json(json!({ "flamegraph": graph })).into_response()
+}
+
+async fn select_merge_stacktraces(State(state): State<Arc<SimState>>, body: Bytes) -> Response {
+    select(&state, &body, false)
+}
+
+async fn select_merge_span_profile(State(state): State<Arc<SimState>>, body: Bytes) -> Response {
+    select(&state, &body, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ingest_name_carries_labels() {
+        let labels = ingest_labels("harness-backend{run=r42,env=\"test\"}").unwrap();
+        assert_eq!(labels["service_name"], "harness-backend");
+        assert_eq!(labels["run"], "r42");
+        assert_eq!(labels["env"], "test");
+        assert_eq!(ingest_labels("app").unwrap().len(), 1);
+    }
+}
