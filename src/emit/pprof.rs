@@ -90,6 +90,16 @@ pub struct Function {
     pub filename: i64,
 }
 
+/// One sample as a flame graph sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stack {
+    /// Function names, root first.
+    pub frames: Vec<String>,
+    pub value: i64,
+    /// Sample labels, e.g. `span_id`.
+    pub labels: Vec<(String, String)>,
+}
+
 /// The profile type every synthetic profile has.
 pub const PROFILE_TYPE: &str = "process_cpu:cpu:nanoseconds:cpu:nanoseconds";
 /// CPU time one synthetic sample stands for.
@@ -102,7 +112,7 @@ impl Profile {
 
     /// Each sample's stack, root first, as function names, with its first
     /// value and its labels.
-    pub fn stacks(&self) -> Vec<(Vec<String>, i64, Vec<(String, String)>)> {
+    pub fn stacks(&self) -> Vec<Stack> {
         self.sample
             .iter()
             .map(|s| {
@@ -120,7 +130,11 @@ impl Profile {
                     .iter()
                     .map(|l| (self.string(l.key).to_owned(), self.string(l.str).to_owned()))
                     .collect();
-                (frames, s.value.first().copied().unwrap_or(0), labels)
+                Stack {
+                    frames,
+                    value: s.value.first().copied().unwrap_or(0),
+                    labels,
+                }
             })
             .collect()
     }
@@ -239,9 +253,12 @@ mod tests {
         let span: SpanId = "00f067aa0ba902b7".parse().unwrap();
         let profile = decode(&gzip(&cpu_profile(&["main", "handler", "leaf"], Some(span), 1, "x.py"))).unwrap();
         let stacks = profile.stacks();
-        assert_eq!(stacks[0].0, vec!["main", "handler", "leaf"]);
-        assert_eq!(stacks[0].1, SAMPLE_NANOS);
-        assert_eq!(stacks[0].2, vec![("span_id".to_owned(), "00f067aa0ba902b7".to_owned())]);
+        assert_eq!(stacks[0].frames, vec!["main", "handler", "leaf"]);
+        assert_eq!(stacks[0].value, SAMPLE_NANOS);
+        assert_eq!(
+            stacks[0].labels,
+            vec![("span_id".to_owned(), "00f067aa0ba902b7".to_owned())]
+        );
         assert_eq!(profile.type_suffix(), "cpu:nanoseconds:cpu:nanoseconds");
     }
 }

@@ -14,7 +14,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use crate::emit::pprof::Profile;
+use crate::emit::pprof::{Profile, Stack};
 use crate::stack::sim::logql::Matcher;
 
 pub type Labels = BTreeMap<String, String>;
@@ -23,8 +23,7 @@ pub type Labels = BTreeMap<String, String>;
 struct StoredProfile {
     labels: Labels,
     type_id: String,
-    /// Root-first stacks with their value and sample labels.
-    stacks: Vec<(Vec<String>, i64, Vec<(String, String)>)>,
+    stacks: Vec<Stack>,
     time_ms: i64,
     received: Instant,
 }
@@ -108,14 +107,14 @@ impl ProfileStore {
         let profiles = self.profiles.lock().expect("profile store lock");
         let mut tree = Node::default();
         for p in self.selected(&profiles, s) {
-            for (frames, value, labels) in &p.stacks {
+            for stack in &p.stacks {
                 if let Some(spans) = s.spans {
-                    let span = labels.iter().find(|(k, _)| k == "span_id").map(|(_, v)| v);
+                    let span = stack.labels.iter().find(|(k, _)| k == "span_id").map(|(_, v)| v);
                     if !span.is_some_and(|span| spans.iter().any(|want| want.eq_ignore_ascii_case(span))) {
                         continue;
                     }
                 }
-                tree.add(frames, *value);
+                tree.add(&stack.frames, stack.value);
             }
         }
         tree.flamegraph()

@@ -52,11 +52,14 @@ async fn ready(State(state): State<Arc<SimState>>) -> Response {
     state.readiness(Role::Pyroscope, "Ingester not ready")
 }
 
-fn connect_error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
-    (status, Json(json!({ "code": code, "message": message.into() }))).into_response()
+/// A Connect error: the status and the `{"code","message"}` body.
+type ConnectError = (StatusCode, Json<Value>);
+
+fn connect_error(status: StatusCode, code: &str, message: impl Into<String>) -> ConnectError {
+    (status, Json(json!({ "code": code, "message": message.into() })))
 }
 
-fn invalid(message: impl Into<String>) -> Response {
+fn invalid(message: impl Into<String>) -> ConnectError {
     connect_error(StatusCode::BAD_REQUEST, "invalid_argument", message)
 }
 
@@ -111,7 +114,7 @@ struct JsonSample {
     raw_profile: String,
 }
 
-fn store(state: &SimState, labels: Labels, raw: &[u8]) -> Result<(), Response> {
+fn store(state: &SimState, labels: Labels, raw: &[u8]) -> Result<(), ConnectError> {
     let profile = pprof::decode(raw).map_err(invalid)?;
     let key: String = labels.iter().map(|(k, v)| format!("{k}={v},")).collect();
     let dropped = drops(
@@ -132,7 +135,7 @@ async fn push(State(state): State<Arc<SimState>>, headers: HeaderMap, body: Byte
     let series: Vec<(Labels, Vec<Vec<u8>>)> = if is_json {
         let push: JsonPush = match serde_json::from_slice(&body) {
             Ok(p) => p,
-            Err(e) => return invalid(format!("invalid push request: {e}")),
+            Err(e) => return invalid_response(format!("invalid push request: {e}")),
         };
         let mut out = Vec::new();
         for s in push.series {
@@ -140,7 +143,7 @@ async fn push(State(state): State<Arc<SimState>>, headers: HeaderMap, body: Byte
             for sample in s.samples {
                 match base64::engine::general_purpose::STANDARD.decode(sample.raw_profile.as_bytes()) {
                     Ok(raw) => raws.push(raw),
-                    Err(e) => return invalid(format!("rawProfile is not base64: {e}")),
+                    Err(e) => return invalid_response(format!("rawProfile is not base64: {e}")),
                 }
             }
             out.push((s.labels.into_iter().map(|l| (l.name, l.value)).collect(), raws));
@@ -158,13 +161,13 @@ async fn push(State(state): State<Arc<SimState>>, headers: HeaderMap, body: Byte
                     )
                 })
                 .collect(),
-            Err(e) => return invalid(format!("invalid push request: {e}")),
+            Err(e) => return invalid_response(format!("invalid push request: {e}")),
         }
     };
     for (labels, raws) in series {
         for raw in raws {
             if let Err(refusal) = store(&state, labels.clone(), &raw) {
-                return refusal;
+                return refusal.into_response();
             }
         }
     }
@@ -225,8 +228,12 @@ async fn ingest(
     }
 }
 
+fn invalid_response(message: impl Into<String>) -> Response {
+    invalid(message).into_response()
+}
+
 /// Request times are epoch milliseconds, as numbers or strings.
-fn millis(v: Option<&Value>, default: i64) -> Result<i64, Response> {
+fn millis(v: Option<&Value>, default: i64) -> Result<i64, ConnectError> {
     match v {
         None => Ok(default),
         Some(Value::Number(n)) => n.as_i64().ok_or_else(|| invalid("times are epoch milliseconds")),
@@ -235,7 +242,7 @@ fn millis(v: Option<&Value>, default: i64) -> Result<i64, Response> {
     }
 }
 
-fn range(body: &Value) -> Result<(i64, i64), Response> {
+fn range(body: &Value) -> Result<(i64, i64), ConnectError> {
     let now = (unix_nanos() / 1_000_000) as i64;
     Ok((
         millis(body.get("start"), now - 3_600_000)?,
@@ -243,7 +250,7 @@ fn range(body: &Value) -> Result<(i64, i64), Response> {
     ))
 }
 
-fn request(body: &[u8]) -> Result<Value, Response> {
+fn request(body: &[u8]) -> Result<Value, ConnectError> {
     serde_json::from_slice(body).map_err(|e| invalid(format!("invalid request: {e}")))
 }
 
@@ -251,7 +258,7 @@ async fn profile_types(State(state): State<Arc<SimState>>, body: Bytes) -> Respo
     let result = request(&body).and_then(|b| range(&b));
     let range = match result {
         Ok(r) => r,
-        Err(e) => return e,
+        Err(e) => return e.into_response(),
     };
     let types: Vec<Value> = state
         .profiles
@@ -275,15 +282,15 @@ async fn profile_types(State(state): State<Arc<SimState>>, body: Bytes) -> Respo
 async fn label_values(State(state): State<Arc<SimState>>, body: Bytes) -> Response {
     let body = match request(&body) {
         Ok(b) => b,
-        Err(e) => return e,
+        Err(e) => return e.into_response(),
     };
     let Some(name) = body.get("name").and_then(Value::as_str) else {
-        return invalid("name is required");
+        return invalid_response("name is required");
     };
     Json(json!({ "names": state.profiles.label_values(name) })).into_response()
 }
 
-fn selector(body: &Value) -> Result<Vec<Matcher>, Response> {
+fn selector(body: &Value) -> Result<Vec<Matcher>, ConnectError> {
     let text = body.get("labelSelector").and_then(Value::as_str).unwrap_or("{}");
     if text.trim() == "{}" {
         return Ok(Vec::new());
@@ -304,18 +311,19 @@ fn select(state: &SimState, body: &[u8], with_spans: bool) -> Response {
             StatusCode::SERVICE_UNAVAILABLE,
             "unavailable",
             "store-gateway unavailable",
-        );
+        )
+        .into_response();
     }
     let body = match request(body) {
         Ok(b) => b,
-        Err(e) => return e,
+        Err(e) => return e.into_response(),
     };
     let Some(type_id) = body.get("profileTypeID").and_then(Value::as_str) else {
-        return invalid("profileTypeID is required");
+        return invalid_response("profileTypeID is required");
     };
     let (matchers, range) = match (selector(&body), range(&body)) {
         (Ok(m), Ok(r)) => (m, r),
-        (Err(e), _) | (_, Err(e)) => return e,
+        (Err(e), _) | (_, Err(e)) => return e.into_response(),
     };
     let spans: Option<Vec<String>> = with_spans.then(|| {
         body.get("spanSelector")
