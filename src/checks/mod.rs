@@ -4,6 +4,7 @@
 //! matches on id strings. One file per check, as `shared/DESIGN.md` lists them.
 
 pub mod context;
+pub mod datasources_healthy;
 pub mod ledger;
 pub mod logs_roundtrip;
 pub mod metrics_roundtrip;
@@ -26,6 +27,12 @@ pub static CATALOG: &[CheckSpec] = &[
         pillar: Pillar::Stack,
         summary: "every component the target names answers ready",
         run: check_fn!(stack_ready::run),
+    },
+    CheckSpec {
+        id: "datasources.healthy",
+        pillar: Pillar::Stack,
+        summary: "Grafana and each datasource are healthy, and each answers a real query through the proxy",
+        run: check_fn!(datasources_healthy::run),
     },
     CheckSpec {
         id: "traces.roundtrip",

@@ -85,6 +85,14 @@ fn components(ctx: &CheckCtx) -> Vec<Probed> {
             expect: Expect::Listening,
         });
     }
+    if let Some(grafana) = &target.grafana {
+        out.push(Probed {
+            name: "grafana".into(),
+            url: join_path(&grafana.url, "api/health"),
+            credential: None,
+            expect: Expect::Ok,
+        });
+    }
     for store in Store::ALL {
         let Some(read) = target.read(store) else { continue };
         // Through the proxy only the datasource URL's own API is reachable;

@@ -1,13 +1,165 @@
-//! Grafana: links into Explore for evidence.
+//! Grafana: health, datasources and their health checks, the datasource
+//! model as the HTTP API and provisioning files both spell it, and links
+//! into Explore (`shared/reference/api/02-grafana-http-api.md`).
 //!
-//! Follows `shared/reference/api/02-grafana-http-api.md`; Grafana 11 Explore
-//! takes its state in the `panes` query parameter.
+//! Grafana is always called at its sub-path (`…/grafana/api/…`) and
+//! redirects are never followed (§2.5).
 //!
-//! Uses: target.
+//! Uses: target, query::http.
 
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
 use url::Url;
 
-use crate::target::{Grafana, Store, join_path};
+use crate::query::http::{HttpError, ReadClient};
+use crate::target::{Grafana, ReadEndpoint, ReadPath, Store, join_path};
+
+const WHAT: &str = "Grafana";
+
+/// A datasource as `GET /api/datasources` lists it and a provisioning file
+/// declares it. `jsonData` holds the correlation settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Datasource {
+    #[serde(default)]
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub uid: String,
+    #[serde(default)]
+    pub url: String,
+    #[serde(default)]
+    pub access: String,
+    #[serde(default)]
+    pub is_default: bool,
+    #[serde(default)]
+    pub json_data: serde_json::Value,
+}
+
+impl Datasource {
+    /// The store this datasource reads, by its plugin type.
+    pub fn store(&self) -> Option<Store> {
+        match self.kind.as_str() {
+            "prometheus" => Some(Store::Mimir),
+            "loki" => Some(Store::Loki),
+            "tempo" => Some(Store::Tempo),
+            "grafana-pyroscope-datasource" => Some(Store::Pyroscope),
+            _ => None,
+        }
+    }
+}
+
+/// A provisioning file: `apiVersion: 1`, `datasources: [...]`.
+#[derive(Debug, Deserialize)]
+struct Provisioning {
+    #[serde(default)]
+    datasources: Vec<Datasource>,
+}
+
+/// Reads the datasources of a Grafana provisioning file, in the format
+/// Grafana reads from `provisioning/datasources/*.yaml`.
+pub fn parse_provisioning(yaml: &str) -> Result<Vec<Datasource>, String> {
+    let file: Provisioning = serde_yaml::from_str(yaml).map_err(|e| e.to_string())?;
+    for ds in &file.datasources {
+        if ds.uid.is_empty() {
+            return Err(format!("datasource {:?} has no uid", ds.name));
+        }
+    }
+    Ok(file.datasources)
+}
+
+/// The answer of a datasource health check.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Health {
+    pub status: String,
+    #[serde(default)]
+    pub message: String,
+}
+
+/// What a health check call came to.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum HealthCheck {
+    /// 200 with `status: OK`.
+    Ok(Health),
+    /// 400 with `status: ERROR`, or another answer.
+    Failed { status: u16, health: Option<Health> },
+    /// The plugin has no backend health check (Tempo in Grafana 11.4).
+    NotImplemented,
+}
+
+#[derive(Debug, Clone)]
+pub struct GrafanaClient {
+    api: ReadClient,
+    grafana: Grafana,
+    http: reqwest::Client,
+    timeout: Duration,
+}
+
+impl GrafanaClient {
+    pub fn new(http: reqwest::Client, grafana: &Grafana, timeout: Duration) -> Self {
+        let endpoint = ReadEndpoint {
+            base: grafana.url.clone(),
+            path: ReadPath::Direct,
+            credential: grafana.credential.clone(),
+        };
+        GrafanaClient {
+            api: ReadClient::new(http.clone(), &endpoint, timeout, WHAT),
+            grafana: grafana.clone(),
+            http,
+            timeout,
+        }
+    }
+
+    pub fn url(&self) -> &Url {
+        self.api.base()
+    }
+
+    /// `GET /api/health`: `database` must be `ok`.
+    pub async fn health(&self) -> Result<serde_json::Value, HttpError> {
+        let answer = self.api.get("api/health", &[], &[]).await?;
+        answer.json(WHAT)
+    }
+
+    /// `GET /api/datasources`.
+    pub async fn datasources(&self) -> Result<Vec<Datasource>, HttpError> {
+        self.api.get("api/datasources", &[], &[]).await?.json(WHAT)
+    }
+
+    /// `GET /api/datasources/uid/<uid>/health`.
+    pub async fn datasource_health(&self, uid: &str) -> Result<HealthCheck, HttpError> {
+        let answer = self
+            .api
+            .get(&format!("api/datasources/uid/{uid}/health"), &[], &[])
+            .await?;
+        let health: Option<Health> = serde_json::from_slice(&answer.body).ok();
+        let message = serde_json::from_slice::<serde_json::Value>(&answer.body)
+            .ok()
+            .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(str::to_lowercase))
+            .unwrap_or_default();
+        Ok(match (answer.status, health) {
+            (200, Some(h)) if h.status == "OK" => HealthCheck::Ok(h),
+            // An unknown uid is an error; a plugin without a backend health
+            // check answers "Not found" (or 501 on some versions).
+            (404, _) if message.contains("data source not found") => HealthCheck::Failed {
+                status: 404,
+                health: None,
+            },
+            (404 | 501, _) => HealthCheck::NotImplemented,
+            (status, health) => HealthCheck::Failed { status, health },
+        })
+    }
+
+    /// A client for the datasource proxy of `uid`.
+    pub fn proxy(&self, uid: &str) -> ReadClient {
+        let endpoint = ReadEndpoint {
+            base: join_path(&self.grafana.url, &format!("api/datasources/proxy/uid/{uid}")),
+            path: ReadPath::GrafanaProxy { uid: uid.to_owned() },
+            credential: self.grafana.credential.clone(),
+        };
+        ReadClient::new(self.http.clone(), &endpoint, self.timeout, WHAT)
+    }
+}
 
 /// A link that opens `query` against the datasource of `store` in Explore.
 pub fn explore_link(grafana: &Grafana, store: Store, query: &str) -> Url {
@@ -33,4 +185,39 @@ pub fn explore_link(grafana: &Grafana, store: Store, query: &str) -> Url {
         .append_pair("orgId", "1")
         .append_pair("panes", &panes.to_string());
     url
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn provisioning_files_parse() {
+        let yaml = r#"
+apiVersion: 1
+datasources:
+  - name: Mimir
+    type: prometheus
+    uid: mimir
+    access: proxy
+    url: http://mimir:9009/prometheus
+    isDefault: true
+    jsonData:
+      exemplarTraceIdDestinations:
+        - name: trace_id
+          datasourceUid: tempo
+  - name: Tempo
+    type: tempo
+    uid: tempo
+    url: http://tempo:3200
+    editable: false
+"#;
+        let ds = parse_provisioning(yaml).unwrap();
+        assert_eq!(ds.len(), 2);
+        assert_eq!(ds[0].store(), Some(Store::Mimir));
+        assert!(ds[0].is_default);
+        assert_eq!(ds[0].json_data["exemplarTraceIdDestinations"][0]["name"], "trace_id");
+        assert!(parse_provisioning("datasources:\n  - name: x\n    type: loki\n    uid: ''\n").is_err());
+        assert!(parse_provisioning("datasources: [").is_err());
+    }
 }

@@ -46,6 +46,7 @@ faro = "http://127.0.0.1:{port}/collect"
 [app]
 base_url = "http://127.0.0.1:{port}"
 [read]
+grafana = "http://127.0.0.1:{port}/grafana"
 tempo = "http://127.0.0.1:{port}"
 loki = "http://127.0.0.1:{port}"
 mimir = "http://127.0.0.1:{port}"

@@ -15,6 +15,8 @@ pub const ROWS: &[(&str, &str, &str)] = &[
     ("logs.roundtrip", "drop_logs=1", "not_found"),
     ("metrics.roundtrip", "drop_metrics=1", "not_found"),
     ("profiles.roundtrip", "drop_profiles=1", "not_found"),
+    ("datasources.healthy", "datasource_unhealthy=loki", "unhealthy"),
+    ("datasources.healthy", "datasource_unqueryable=pyroscope", "unqueryable"),
 ];
 
 async fn assert_row(id: &str, fault: &str, reason: &str) {
@@ -55,6 +57,19 @@ async fn metrics_roundtrip_fails_when_the_pipeline_drops_series() {
 #[tokio::test]
 async fn profiles_roundtrip_fails_when_profiles_are_dropped() {
     assert_row(ROWS[4].0, ROWS[4].1, ROWS[4].2).await;
+}
+
+#[tokio::test]
+async fn datasources_healthy_fails_on_an_unhealthy_datasource() {
+    assert_row(ROWS[5].0, ROWS[5].1, ROWS[5].2).await;
+}
+
+#[tokio::test]
+async fn datasources_healthy_fails_on_a_healthy_but_unqueryable_datasource() {
+    assert_row(ROWS[6].0, ROWS[6].1, ROWS[6].2).await;
+    let (_sim, ctx) = sim(&["datasource_unqueryable=pyroscope"], CheckSettings::default()).await;
+    let outcome = run("datasources.healthy", &ctx).await;
+    assert!(outcome.summary.contains("pyroscope"), "{}", outcome.summary);
 }
 
 #[tokio::test]
@@ -173,4 +188,46 @@ async fn visibility_delay_shows_in_the_ingest_latency() {
     let latency = &outcome.latency["traces.by_id"];
     assert!(latency.min >= 1500, "{latency:?}");
     assert!(latency.max < 5000, "{latency:?}");
+}
+
+/// Every round trip reads through Grafana's datasource proxy when the
+/// target names only Grafana, as the AWS deploy does.
+#[tokio::test]
+async fn roundtrips_read_through_grafanas_datasource_proxy() {
+    use pillars::target::{Env, Target, TargetKind};
+    let (sim, _) = sim(&[], CheckSettings::default()).await;
+    let direct = sim.target(&Env::default()).unwrap();
+    let grafana = direct.grafana.as_ref().unwrap().url.clone();
+    let toml = format!(
+        "[ingest]\notlp_http = \"{}\"\npyroscope = \"{}\"\n[read]\ngrafana = \"{grafana}\"\n[limits]\nwait = \"5s\"\nmax_wait = \"8s\"\nsearch_ready_after = \"2s\"\n",
+        direct
+            .otlp_traces
+            .as_ref()
+            .unwrap()
+            .as_str()
+            .trim_end_matches("/v1/traces"),
+        direct.pyroscope_ingest.as_ref().unwrap(),
+    );
+    let target = Target::from_toml(&toml, TargetKind::File("proxy.toml".into()), &Env::default()).unwrap();
+    assert!(
+        target
+            .reads
+            .values()
+            .all(|r| matches!(r.path, pillars::target::ReadPath::GrafanaProxy { .. }))
+    );
+    let ctx = pillars::checks::CheckCtx::new(
+        std::sync::Arc::new(target),
+        "proxy".into(),
+        SEED,
+        CheckSettings::default(),
+    );
+    for spec in CATALOG {
+        let outcome = spec.run(&ctx).await;
+        assert_eq!(
+            outcome.status(),
+            Status::Pass,
+            "{} through Grafana: {outcome:?}",
+            spec.id
+        );
+    }
 }

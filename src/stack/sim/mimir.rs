@@ -107,13 +107,6 @@ async fn query_form(state: State<Arc<SimState>>, body: Bytes) -> Response {
 }
 
 async fn query(State(state): State<Arc<SimState>>, Query(params): Query<HashMap<String, String>>) -> Response {
-    if state.faults().datasource_unqueryable.iter().any(|uid| uid == "mimir") {
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"status":"error","errorType":"unavailable","error":"store-gateway unavailable"})),
-        )
-            .into_response();
-    }
     let Some(text) = params.get("query") else {
         return bad_data("parameter \"query\" is required".into());
     };

@@ -6,6 +6,7 @@
 
 mod collector;
 pub mod faults;
+pub mod grafana;
 pub mod logql;
 pub mod logs;
 mod loki;
@@ -20,4 +21,5 @@ mod tempo;
 pub mod traces;
 
 pub use faults::{FaultError, Faults};
-pub use stack::{SimError, SimOptions, SimStack};
+pub use grafana::GrafanaAuth;
+pub use stack::{GRAFANA_SUB_PATH, SimError, SimOptions, SimStack};

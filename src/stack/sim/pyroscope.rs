@@ -301,19 +301,6 @@ fn selector(body: &Value) -> Result<Vec<Matcher>, ConnectError> {
 }
 
 fn select(state: &SimState, body: &[u8], with_spans: bool) -> Response {
-    if state
-        .faults()
-        .datasource_unqueryable
-        .iter()
-        .any(|uid| uid == "pyroscope")
-    {
-        return connect_error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            "store-gateway unavailable",
-        )
-        .into_response();
-    }
     let body = match request(body) {
         Ok(b) => b,
         Err(e) => return e.into_response(),

@@ -4,6 +4,7 @@
 //!
 //! Uses: target, stack::sim::{collector, tempo, state, faults}.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,15 +12,21 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use url::Url;
 
+use crate::query::grafana::parse_provisioning;
 use crate::stack::sim::faults::Faults;
+use crate::stack::sim::grafana::{self, GrafanaAuth};
 use crate::stack::sim::logs::LogCounts;
 use crate::stack::sim::metrics::MetricCounts;
 use crate::stack::sim::profiles::ProfileCounts;
 use crate::stack::sim::state::SimState;
 use crate::stack::sim::traces::TraceCounts;
 use crate::stack::sim::{collector, loki, mimir, pyroscope, tempo};
-use crate::target::{Env, Target, TargetError, TargetKind};
+use crate::target::{Env, Store, Target, TargetError, TargetKind};
+
+/// Where the reference stack's Grafana is served, as the deployment's is.
+pub const GRAFANA_SUB_PATH: &str = "/grafana";
 
 /// How to start the reference stack.
 #[derive(Debug, Clone)]
@@ -29,6 +36,10 @@ pub struct SimOptions {
     pub search_idle: Duration,
     /// Address to bind every role on; port 0 picks free ports.
     pub bind: SocketAddr,
+    /// Grafana's datasources, as a provisioning file; the built-in one
+    /// matches the deployment.
+    pub grafana_datasources: Option<String>,
+    pub grafana_auth: GrafanaAuth,
 }
 
 impl Default for SimOptions {
@@ -37,6 +48,8 @@ impl Default for SimOptions {
             faults: Faults::default(),
             search_idle: Duration::from_secs(2),
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            grafana_datasources: None,
+            grafana_auth: GrafanaAuth::default(),
         }
     }
 }
@@ -52,6 +65,8 @@ pub enum SimError {
     },
     #[error(transparent)]
     Target(#[from] TargetError),
+    #[error("the Grafana datasource provisioning file is not valid: {0}")]
+    Provisioning(String),
 }
 
 /// A running reference stack. Dropping it stops its servers.
@@ -62,6 +77,7 @@ pub struct SimStack {
     loki: SocketAddr,
     mimir: SocketAddr,
     pyroscope: SocketAddr,
+    grafana: SocketAddr,
     state: Arc<SimState>,
     stop: watch::Sender<bool>,
     servers: Vec<JoinHandle<()>>,
@@ -86,12 +102,33 @@ impl SimStack {
         let [collector, tempo, loki, mimir, pyroscope] = addrs[..] else {
             unreachable!("one address per role")
         };
+        let yaml = options
+            .grafana_datasources
+            .as_deref()
+            .unwrap_or(grafana::DEFAULT_PROVISIONING);
+        let datasources = parse_provisioning(yaml).map_err(SimError::Provisioning)?;
+        let url = |addr: SocketAddr, path: &str| Url::parse(&format!("http://{addr}{path}")).expect("loopback URL");
+        let backends = BTreeMap::from([
+            (Store::Tempo, url(tempo, "")),
+            (Store::Loki, url(loki, "")),
+            (Store::Mimir, url(mimir, "/prometheus")),
+            (Store::Pyroscope, url(pyroscope, "")),
+        ]);
+        let grafana_router = grafana::router(
+            state.clone(),
+            datasources,
+            backends,
+            options.grafana_auth,
+            GRAFANA_SUB_PATH,
+        );
+        let grafana = serve("grafana", options.bind, grafana_router, &stopped, &mut servers).await?;
         Ok(SimStack {
             collector,
             tempo,
             loki,
             mimir,
             pyroscope,
+            grafana,
             state,
             stop,
             servers,
@@ -145,6 +182,7 @@ tempo = "http://{tempo}"
 loki = "http://{loki}"
 mimir = "http://{mimir}/prometheus"
 pyroscope = "http://{pyroscope}"
+grafana = "http://{grafana}{GRAFANA_SUB_PATH}"
 
 [limits]
 wait = "5s"
@@ -158,6 +196,7 @@ ingest_slo = "5s"
             loki = self.loki,
             mimir = self.mimir,
             pyroscope = self.pyroscope,
+            grafana = self.grafana,
             search_ready = self.state.search_idle.as_millis(),
         )
     }

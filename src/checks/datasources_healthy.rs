@@ -1,0 +1,282 @@
+//! `datasources.healthy`: Grafana is healthy, every datasource it serves for
+//! a store passes its health check, **and** answers one real query through
+//! the datasource proxy. A datasource that is healthy but cannot be queried
+//! fails, and the outcome names it.
+//!
+//! Tempo has no backend health check in Grafana 11.4; its proxied
+//! `/api/echo` stands in (`shared/reference/api/02-grafana-http-api.md` §2.3).
+//!
+//! Uses: checks, query::{grafana, http}, target.
+
+use std::time::SystemTime;
+
+use serde::Serialize;
+use serde_json::json;
+use tokio::time::Instant;
+
+use crate::checks::{CheckCtx, Outcome, Verdict};
+use crate::query::grafana::{Datasource, GrafanaClient, HealthCheck};
+use crate::query::http::{HttpError, ReadClient};
+use crate::target::Store;
+
+/// Why `datasources.healthy` did not pass.
+#[derive(Debug, Clone, Copy)]
+enum Reason {
+    GrafanaUnhealthy,
+    Unauthorized,
+    MissingDatasource,
+    Unhealthy,
+    Unqueryable,
+    Unreachable,
+    NotConfigured,
+}
+
+impl Reason {
+    const fn as_str(self) -> &'static str {
+        match self {
+            Reason::GrafanaUnhealthy => "grafana_unhealthy",
+            Reason::Unauthorized => "unauthorized",
+            Reason::MissingDatasource => "missing_datasource",
+            Reason::Unhealthy => "unhealthy",
+            Reason::Unqueryable => "unqueryable",
+            Reason::Unreachable => "unreachable",
+            Reason::NotConfigured => "not_configured",
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct Probe {
+    ok: bool,
+    detail: String,
+    latency_ms: u64,
+}
+
+#[derive(Debug, Serialize)]
+struct DatasourceEvidence {
+    uid: String,
+    #[serde(rename = "type")]
+    kind: String,
+    health: Probe,
+    /// What was queried through the proxy.
+    query: String,
+    query_result: Probe,
+}
+
+#[derive(Debug, Serialize, Default)]
+struct Evidence {
+    grafana: String,
+    grafana_health: Option<serde_json::Value>,
+    datasources: Vec<DatasourceEvidence>,
+    missing: Vec<String>,
+    error: Option<String>,
+}
+
+pub async fn run(ctx: &CheckCtx) -> Outcome {
+    let Some(grafana) = &ctx.target.grafana else {
+        return Outcome::new(
+            Verdict::Skip(Reason::NotConfigured.as_str()),
+            "the target names no Grafana",
+        );
+    };
+    let client = GrafanaClient::new(ctx.http.clone(), grafana, ctx.target.limits.request_timeout);
+    let mut evidence = Evidence {
+        grafana: client.url().to_string(),
+        ..Evidence::default()
+    };
+    let fail =
+        |evidence: Evidence, verdict: Verdict, summary: String| Outcome::new(verdict, summary).with_evidence(evidence);
+
+    match client.health().await {
+        Err(e) => {
+            let reason = if e.is_unreachable() {
+                Reason::Unreachable
+            } else {
+                Reason::GrafanaUnhealthy
+            };
+            let verdict = if e.is_unreachable() {
+                Verdict::Error(reason.as_str())
+            } else {
+                Verdict::Fail(reason.as_str())
+            };
+            let summary = e.to_string();
+            evidence.error = Some(summary.clone());
+            return fail(evidence, verdict, summary);
+        }
+        Ok(health) => {
+            let ok = health.get("database").and_then(|d| d.as_str()) == Some("ok");
+            evidence.grafana_health = Some(health);
+            if !ok {
+                return fail(
+                    evidence,
+                    Verdict::Fail(Reason::GrafanaUnhealthy.as_str()),
+                    "Grafana's /api/health does not report its database ok".into(),
+                );
+            }
+        }
+    }
+
+    let listed = match client.datasources().await {
+        Ok(list) => list,
+        Err(e) => {
+            let reason = match &e {
+                HttpError::Status { status: 401 | 403, .. } => Verdict::Error(Reason::Unauthorized.as_str()),
+                e if e.is_unreachable() => Verdict::Error(Reason::Unreachable.as_str()),
+                _ => Verdict::Fail(Reason::GrafanaUnhealthy.as_str()),
+            };
+            let summary = format!("cannot list datasources: {e}");
+            evidence.error = Some(e.to_string());
+            return fail(evidence, reason, summary);
+        }
+    };
+
+    // The datasources the target reads through must be there.
+    evidence.missing = grafana
+        .datasources
+        .iter()
+        .filter(|(store, uid)| ctx.target.read(**store).is_some() && !listed.iter().any(|d| &d.uid == *uid))
+        .map(|(_, uid)| uid.clone())
+        .collect();
+
+    let checks = listed
+        .iter()
+        .filter_map(|ds| ds.store().map(|store| check_one(&client, ds, store)));
+    evidence.datasources = futures::future::join_all(checks).await;
+
+    let unhealthy: Vec<&str> = evidence
+        .datasources
+        .iter()
+        .filter(|d| !d.health.ok)
+        .map(|d| d.uid.as_str())
+        .collect();
+    let unqueryable: Vec<&str> = evidence
+        .datasources
+        .iter()
+        .filter(|d| d.health.ok && !d.query_result.ok)
+        .map(|d| d.uid.as_str())
+        .collect();
+    let (verdict, summary) = if !evidence.missing.is_empty() {
+        (
+            Verdict::Fail(Reason::MissingDatasource.as_str()),
+            format!("Grafana has no datasource with uid {}", evidence.missing.join(", ")),
+        )
+    } else if !unhealthy.is_empty() {
+        (
+            Verdict::Fail(Reason::Unhealthy.as_str()),
+            format!("health check failed: {}", unhealthy.join(", ")),
+        )
+    } else if !unqueryable.is_empty() {
+        (
+            Verdict::Fail(Reason::Unqueryable.as_str()),
+            format!("healthy but unqueryable: {}", unqueryable.join(", ")),
+        )
+    } else {
+        (
+            Verdict::Pass,
+            format!(
+                "Grafana ok; {} datasource(s) healthy and queryable",
+                evidence.datasources.len()
+            ),
+        )
+    };
+    Outcome::new(verdict, summary).with_evidence(evidence)
+}
+
+async fn check_one(client: &GrafanaClient, ds: &Datasource, store: Store) -> DatasourceEvidence {
+    let proxy = client.proxy(&ds.uid);
+    let started = Instant::now();
+    let health = match client.datasource_health(&ds.uid).await {
+        Ok(HealthCheck::Ok(h)) => Ok(h.message),
+        Ok(HealthCheck::NotImplemented) if store == Store::Tempo => proxy
+            .expect_ok("api/echo")
+            .await
+            .map(|()| "no backend health check in this Grafana; the proxied /api/echo answered".to_owned())
+            .map_err(|e| e.to_string()),
+        Ok(HealthCheck::NotImplemented) => Err("the plugin has no health check".to_owned()),
+        Ok(HealthCheck::Failed { status, health }) => Err(format!(
+            "{status}: {}",
+            health.map(|h| h.message).unwrap_or_else(|| "no health answer".into())
+        )),
+        Err(e) => Err(e.to_string()),
+    };
+    let health = probe(health, started);
+    let started = Instant::now();
+    let (query, result) = query_one(&proxy, store).await;
+    DatasourceEvidence {
+        uid: ds.uid.clone(),
+        kind: ds.kind.clone(),
+        health,
+        query,
+        query_result: probe(result.map_err(|e| e.to_string()), started),
+    }
+}
+
+fn probe(result: Result<String, String>, started: Instant) -> Probe {
+    let latency_ms = started.elapsed().as_millis() as u64;
+    match result {
+        Ok(detail) => Probe {
+            ok: true,
+            detail,
+            latency_ms,
+        },
+        Err(detail) => Probe {
+            ok: false,
+            detail,
+            latency_ms,
+        },
+    }
+}
+
+/// One cheap but real query per store, through the proxy.
+async fn query_one(proxy: &ReadClient, store: Store) -> (String, Result<String, HttpError>) {
+    let now_ms = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+    let what = proxy.what();
+    match store {
+        Store::Mimir => {
+            let q = "1+1";
+            let r = proxy.get("api/v1/query", &[("query", q.into())], &[]).await;
+            (
+                format!("GET api/v1/query?query={q}"),
+                r.and_then(|a| a.json::<serde_json::Value>(what)).map(status_of),
+            )
+        }
+        Store::Loki => {
+            let q = r#"{service_name=~".+"}"#;
+            let params = [
+                ("query", q.to_owned()),
+                ("limit", "1".into()),
+                ("start", ((now_ms - 300_000) * 1_000_000).to_string()),
+                ("end", (now_ms * 1_000_000).to_string()),
+            ];
+            let r = proxy.get("loki/api/v1/query_range", &params, &[]).await;
+            (
+                format!("GET loki/api/v1/query_range?query={q}"),
+                r.and_then(|a| a.json::<serde_json::Value>(what)).map(status_of),
+            )
+        }
+        Store::Tempo => {
+            let r = proxy
+                .get("api/search", &[("q", "{}".into()), ("limit", "1".into())], &[])
+                .await;
+            (
+                "GET api/search?q={}".to_owned(),
+                r.and_then(|a| a.json::<serde_json::Value>(what)).map(|_| "ok".into()),
+            )
+        }
+        Store::Pyroscope => {
+            let body = json!({ "start": now_ms - 3_600_000, "end": now_ms });
+            let r = proxy.post_json("querier.v1.QuerierService/ProfileTypes", &body).await;
+            (
+                "POST querier.v1.QuerierService/ProfileTypes".to_owned(),
+                r.and_then(|a| a.json::<serde_json::Value>(what)).map(|_| "ok".into()),
+            )
+        }
+    }
+}
+
+fn status_of(v: serde_json::Value) -> String {
+    v.get("status").and_then(|s| s.as_str()).unwrap_or("ok").to_owned()
+}

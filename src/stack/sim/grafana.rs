@@ -1,0 +1,276 @@
+//! The reference stack's Grafana (11.4 shapes,
+//! `shared/reference/api/02-grafana-http-api.md`), served under a sub-path
+//! (`/grafana`) as the deployment serves it: `/api/health`,
+//! `/api/datasources`, `/api/datasources/uid/<uid>`, the per-type health
+//! checks (none for Tempo, as in 11.4), and the datasource proxy
+//! `/api/datasources/proxy/uid/<uid>/…`, which forwards to the reference
+//! stack's own store of the datasource's type. Datasources come from a
+//! provisioning file; a bearer token or basic auth is required when set.
+//!
+//! Uses: query::grafana (datasource model), stack::sim::{state, faults}.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::response::{IntoResponse, Json, Response};
+use axum::routing::{any, get};
+use base64::Engine as _;
+use serde_json::json;
+use url::Url;
+
+use crate::query::grafana::Datasource;
+use crate::stack::sim::faults::Role;
+use crate::stack::sim::state::SimState;
+use crate::target::{Store, join_path};
+
+/// The datasources the reference stack's Grafana is provisioned with by
+/// default.
+pub const DEFAULT_PROVISIONING: &str = include_str!("datasources.yaml");
+
+/// How clients must authenticate, when at all.
+#[derive(Debug, Clone, Default)]
+pub struct GrafanaAuth {
+    pub token: Option<String>,
+    pub basic: Option<(String, String)>,
+}
+
+impl GrafanaAuth {
+    fn allows(&self, headers: &HeaderMap) -> bool {
+        if self.token.is_none() && self.basic.is_none() {
+            return true;
+        }
+        let Some(value) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
+            return false;
+        };
+        if let (Some(token), Some(given)) = (&self.token, value.strip_prefix("Bearer ")) {
+            return given == token;
+        }
+        if let (Some((user, password)), Some(given)) = (&self.basic, value.strip_prefix("Basic ")) {
+            let expected = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+            return given == expected;
+        }
+        false
+    }
+}
+
+struct GrafanaState {
+    sim: Arc<SimState>,
+    datasources: Vec<Datasource>,
+    backends: BTreeMap<Store, Url>,
+    auth: GrafanaAuth,
+    http: reqwest::Client,
+}
+
+/// The router, with every route under `sub_path`.
+pub fn router(
+    sim: Arc<SimState>,
+    datasources: Vec<Datasource>,
+    backends: BTreeMap<Store, Url>,
+    auth: GrafanaAuth,
+    sub_path: &str,
+) -> Router {
+    let state = Arc::new(GrafanaState {
+        sim,
+        datasources,
+        backends,
+        auth,
+        http: crate::query::http::client(std::time::Duration::from_secs(10)),
+    });
+    let api = Router::new()
+        .route("/api/health", get(health))
+        .route("/api/datasources", get(list))
+        .route("/api/datasources/uid/{uid}", get(one))
+        .route("/api/datasources/uid/{uid}/health", get(datasource_health))
+        .route("/api/datasources/proxy/uid/{uid}/{*rest}", any(proxy))
+        .with_state(state);
+    let sub_path = format!("/{}", sub_path.trim_matches('/'));
+    if sub_path == "/" {
+        api
+    } else {
+        Router::new().nest(&sub_path, api)
+    }
+}
+
+fn unauthorized() -> Response {
+    (StatusCode::UNAUTHORIZED, Json(json!({ "message": "Unauthorized" }))).into_response()
+}
+
+async fn health(State(state): State<Arc<GrafanaState>>) -> Response {
+    if state.sim.faults().not_ready.contains(&Role::Grafana) {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "database": "failing", "version": "11.4.0", "commit": "pillars-sim" })),
+        )
+            .into_response();
+    }
+    Json(json!({ "database": "ok", "version": "11.4.0", "commit": "pillars-sim" })).into_response()
+}
+
+fn listed(ds: &Datasource, id: usize) -> serde_json::Value {
+    let mut v = serde_json::to_value(ds).unwrap_or_default();
+    v["id"] = json!(id + 1);
+    v["orgId"] = json!(1);
+    v["readOnly"] = json!(true);
+    v
+}
+
+async fn list(State(state): State<Arc<GrafanaState>>, headers: HeaderMap) -> Response {
+    if !state.auth.allows(&headers) {
+        return unauthorized();
+    }
+    let all: Vec<_> = state
+        .datasources
+        .iter()
+        .enumerate()
+        .map(|(i, d)| listed(d, i))
+        .collect();
+    Json(all).into_response()
+}
+
+fn find<'a>(state: &'a GrafanaState, uid: &str) -> Option<(usize, &'a Datasource)> {
+    state.datasources.iter().enumerate().find(|(_, d)| d.uid == uid)
+}
+
+fn not_found() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        Json(json!({ "message": "Data source not found" })),
+    )
+        .into_response()
+}
+
+async fn one(State(state): State<Arc<GrafanaState>>, headers: HeaderMap, Path(uid): Path<String>) -> Response {
+    if !state.auth.allows(&headers) {
+        return unauthorized();
+    }
+    match find(&state, &uid) {
+        Some((i, ds)) => Json(listed(ds, i)).into_response(),
+        None => not_found(),
+    }
+}
+
+/// What the datasource's backend health check does in Grafana 11.4: a real
+/// call to the store, with the plugin's own success message.
+async fn datasource_health(
+    State(state): State<Arc<GrafanaState>>,
+    headers: HeaderMap,
+    Path(uid): Path<String>,
+) -> Response {
+    if !state.auth.allows(&headers) {
+        return unauthorized();
+    }
+    let Some((_, ds)) = find(&state, &uid) else {
+        return not_found();
+    };
+    let error = |message: String| {
+        (
+            StatusCode::BAD_REQUEST,
+            Json(json!({ "status": "ERROR", "message": message })),
+        )
+            .into_response()
+    };
+    if state.sim.faults().datasource_unhealthy.iter().any(|u| *u == uid) {
+        return error(format!("{}: connection refused", ds.url));
+    }
+    let (Some(store), Some(backend)) = (ds.store(), ds.store().and_then(|s| state.backends.get(&s))) else {
+        return error(format!("plugin {} is not served by the reference stack", ds.kind));
+    };
+    let (probe, message) = match store {
+        // Grafana 11.4's Tempo plugin has no backend health check.
+        Store::Tempo => {
+            return (StatusCode::NOT_FOUND, Json(json!({ "message": "Not found" }))).into_response();
+        }
+        Store::Mimir => (
+            state
+                .http
+                .get(join_path(backend, "api/v1/query"))
+                .query(&[("query", "1+1")]),
+            "Successfully queried the Prometheus API.",
+        ),
+        Store::Loki => (
+            state.http.get(join_path(backend, "loki/api/v1/labels")),
+            "Data source successfully connected.",
+        ),
+        Store::Pyroscope => (
+            state
+                .http
+                .post(join_path(backend, "querier.v1.QuerierService/ProfileTypes"))
+                .json(&json!({})),
+            "Data source is working",
+        ),
+    };
+    match probe.send().await {
+        Ok(resp) if resp.status().is_success() => Json(json!({ "status": "OK", "message": message })).into_response(),
+        Ok(resp) => error(format!("{} answered {}", ds.url, resp.status())),
+        Err(e) => error(format!("{}: {e}", ds.url)),
+    }
+}
+
+async fn proxy(
+    State(state): State<Arc<GrafanaState>>,
+    method: Method,
+    headers: HeaderMap,
+    Path((uid, rest)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+    body: Bytes,
+) -> Response {
+    if !state.auth.allows(&headers) {
+        return unauthorized();
+    }
+    let Some((_, ds)) = find(&state, &uid) else {
+        return not_found();
+    };
+    let Some(backend) = ds.store().and_then(|s| state.backends.get(&s)) else {
+        return (StatusCode::BAD_GATEWAY, Json(json!({ "message": "Bad Gateway" }))).into_response();
+    };
+    if state.sim.faults().datasource_unqueryable.iter().any(|u| *u == uid) {
+        return (
+            StatusCode::BAD_GATEWAY,
+            Json(json!({ "message": format!("datasource {uid}: upstream answered 500") })),
+        )
+            .into_response();
+    }
+    let mut url = join_path(backend, &rest);
+    url.set_query(query.as_deref());
+    let mut forward = state.http.request(method, url);
+    for name in [
+        header::CONTENT_TYPE.as_str(),
+        header::ACCEPT.as_str(),
+        "x-loki-response-encoding-flags",
+    ] {
+        if let Some(v) = headers.get(name) {
+            forward = forward.header(name, v);
+        }
+    }
+    match forward.body(body).send().await {
+        Ok(resp) => {
+            let status = StatusCode::from_u16(resp.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+            let mut out_headers = HashMap::new();
+            for name in [header::CONTENT_TYPE.as_str(), "x-loki-response-encoding-flags"] {
+                if let Some(v) = resp.headers().get(name).and_then(|v| v.to_str().ok()) {
+                    out_headers.insert(name.to_owned(), v.to_owned());
+                }
+            }
+            let bytes = resp.bytes().await.unwrap_or_default();
+            let mut response = (status, bytes).into_response();
+            for (k, v) in out_headers {
+                if let (Ok(name), Ok(value)) = (
+                    axum::http::HeaderName::try_from(k),
+                    axum::http::HeaderValue::try_from(v),
+                ) {
+                    response.headers_mut().insert(name, value);
+                }
+            }
+            response
+        }
+        Err(e) => (
+            StatusCode::BAD_GATEWAY,
+            Json(json!({ "message": format!("Bad Gateway: {e}") })),
+        )
+            .into_response(),
+    }
+}
