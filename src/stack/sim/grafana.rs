@@ -173,7 +173,7 @@ async fn datasource_health(
         )
             .into_response()
     };
-    if state.sim.faults().datasource_unhealthy.iter().any(|u| *u == uid) {
+    if state.sim.faults().datasource_unhealthy.contains(&uid) {
         return error(format!("{}: connection refused", ds.url));
     }
     let (Some(store), Some(backend)) = (ds.store(), ds.store().and_then(|s| state.backends.get(&s))) else {
@@ -227,7 +227,7 @@ async fn proxy(
     let Some(backend) = ds.store().and_then(|s| state.backends.get(&s)) else {
         return (StatusCode::BAD_GATEWAY, Json(json!({ "message": "Bad Gateway" }))).into_response();
     };
-    if state.sim.faults().datasource_unqueryable.iter().any(|u| *u == uid) {
+    if state.sim.faults().datasource_unqueryable.contains(&uid) {
         return (
             StatusCode::BAD_GATEWAY,
             Json(json!({ "message": format!("datasource {uid}: upstream answered 500") })),
