@@ -157,6 +157,8 @@ pub struct Limits {
     pub request_timeout: Duration,
     /// Memory the instance leaves for containers.
     pub memory_budget_bytes: Option<u64>,
+    /// Share (0–1) of sent items each pillar must read back.
+    pub completeness: f64,
 }
 
 impl Limits {
@@ -179,6 +181,7 @@ impl Default for Limits {
             search_ready_after: Duration::from_secs(10),
             request_timeout: Duration::from_secs(10),
             memory_budget_bytes: None,
+            completeness: 1.0,
         }
     }
 }
@@ -395,6 +398,7 @@ struct RawLimits {
     search_ready_after: Option<String>,
     request_timeout: Option<String>,
     memory_budget_mb: Option<u64>,
+    completeness: Option<f64>,
 }
 
 struct Resolver<'a> {
@@ -580,6 +584,17 @@ impl Resolver<'_> {
                 defaults.request_timeout,
             )?,
             memory_budget_bytes: l.memory_budget_mb.map(|mb| mb * 1024 * 1024),
+            completeness: match l.completeness {
+                None => defaults.completeness,
+                Some(c) if (0.0..=1.0).contains(&c) => c,
+                Some(c) => {
+                    return Err(self.invalid(
+                        "limits.completeness",
+                        format!("is {c}"),
+                        "use a share between 0 and 1, e.g. 0.999",
+                    ));
+                }
+            },
         };
         if limits.max_wait < limits.wait {
             return Err(self.invalid(

@@ -2,13 +2,14 @@
 //! what went missing, and the write-to-read latency. Round-trip checks
 //! record here; `ingest.latency` and `ingest.completeness` judge from it.
 //!
-//! Uses: measure::latency.
+//! Uses: checks::spec, measure::latency.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use serde::Serialize;
 
+use crate::checks::spec::Pillar;
 use crate::measure::latency::LatencyHistogram;
 
 /// One pillar's ingest as a round trip measured it.
@@ -23,14 +24,14 @@ pub struct PillarIngest {
 }
 
 #[derive(Debug, Default)]
-pub struct IngestLedger(Mutex<BTreeMap<&'static str, PillarIngest>>);
+pub struct IngestLedger(Mutex<BTreeMap<Pillar, PillarIngest>>);
 
 impl IngestLedger {
-    pub fn record(&self, pillar: &'static str, ingest: PillarIngest) {
+    pub fn record(&self, pillar: Pillar, ingest: PillarIngest) {
         self.0.lock().expect("ledger lock").insert(pillar, ingest);
     }
 
-    pub fn get(&self, pillar: &str) -> Option<PillarIngest> {
-        self.0.lock().expect("ledger lock").get(pillar).cloned()
+    pub fn get(&self, pillar: Pillar) -> Option<PillarIngest> {
+        self.0.lock().expect("ledger lock").get(&pillar).cloned()
     }
 }

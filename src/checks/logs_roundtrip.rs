@@ -16,7 +16,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 
 use crate::checks::roundtrip::{LookupEvidence, ingest_of, send_verdict, unreachable};
-use crate::checks::{CheckCtx, Outcome, Verdict};
+use crate::checks::{CheckCtx, Outcome, Pillar, Verdict};
 use crate::emit::log_records::LogSpec;
 use crate::emit::otlp::OtlpHttpEmitter;
 use crate::measure::ingest_clock::{PollPlan, watch};
@@ -136,7 +136,7 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
     .await;
 
     let id_of = |slot: u64| spec.body(slot);
-    ctx.ledger.record("logs", ingest_of(sent, &watched, id_of));
+    ctx.ledger.record(Pillar::Logs, ingest_of(sent, &watched, id_of));
     evidence.lookup = Some(LookupEvidence::new(&watched, id_of));
     evidence.duplicates = seen
         .into_inner()

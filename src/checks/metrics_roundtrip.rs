@@ -15,7 +15,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 
 use crate::checks::roundtrip::{LISTED, LookupEvidence, ingest_of, send_verdict, unreachable};
-use crate::checks::{CheckCtx, Outcome, Verdict};
+use crate::checks::{CheckCtx, Outcome, Pillar, Verdict};
 use crate::emit::metric_points::MetricSpec;
 use crate::emit::otlp::OtlpHttpEmitter;
 use crate::measure::ingest_clock::{PollPlan, watch};
@@ -115,7 +115,7 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
     let plan = PollPlan::new(Duration::ZERO, limits.wait, limits.max_wait);
     let watched = watch(&plan, acked, |_, slots| find(&mimir, &spec, &promql, slots, &wrong)).await;
     let id_of = |slot: u64| format!("{}{{pillars_seq=\"{slot}\"}}", spec.selector());
-    ctx.ledger.record("metrics", ingest_of(sent, &watched, id_of));
+    ctx.ledger.record(Pillar::Metrics, ingest_of(sent, &watched, id_of));
     evidence.lookup = Some(LookupEvidence::new(&watched, id_of));
     let wrong: Vec<WrongValue> = wrong.into_inner().unwrap_or_default().into_values().collect();
     evidence.wrong_values = wrong.iter().take(LISTED).cloned().collect();

@@ -5,6 +5,9 @@
 
 pub mod context;
 pub mod datasources_healthy;
+pub mod ingest;
+pub mod ingest_completeness;
+pub mod ingest_latency;
 pub mod ledger;
 pub mod logs_roundtrip;
 pub mod metrics_roundtrip;
@@ -24,39 +27,59 @@ use spec::check_fn;
 pub static CATALOG: &[CheckSpec] = &[
     CheckSpec {
         id: "stack.ready",
+        records_ingest: false,
         pillar: Pillar::Stack,
         summary: "every component the target names answers ready",
         run: check_fn!(stack_ready::run),
     },
     CheckSpec {
         id: "datasources.healthy",
+        records_ingest: false,
         pillar: Pillar::Stack,
         summary: "Grafana and each datasource are healthy, and each answers a real query through the proxy",
         run: check_fn!(datasources_healthy::run),
     },
     CheckSpec {
         id: "traces.roundtrip",
+        records_ingest: true,
         pillar: Pillar::Traces,
         summary: "synthetic backend traces are found in Tempo by id and by TraceQL search",
         run: check_fn!(traces_roundtrip::run),
     },
     CheckSpec {
         id: "logs.roundtrip",
+        records_ingest: true,
         pillar: Pillar::Logs,
         summary: "synthetic OTLP log records sent through the collector are found in Loki",
         run: check_fn!(logs_roundtrip::run),
     },
     CheckSpec {
         id: "metrics.roundtrip",
+        records_ingest: true,
         pillar: Pillar::Metrics,
         summary: "synthetic OTLP metric series sent through the collector are found in Mimir with their values",
         run: check_fn!(metrics_roundtrip::run),
     },
     CheckSpec {
         id: "profiles.roundtrip",
+        records_ingest: true,
         pillar: Pillar::Profiles,
         summary: "synthetic CPU profiles pushed to Pyroscope are found in its flame graph",
         run: check_fn!(profiles_roundtrip::run),
+    },
+    CheckSpec {
+        id: "ingest.latency",
+        records_ingest: false,
+        pillar: Pillar::Ingest,
+        summary: "per pillar, p99 write-to-queryable latency is under the target's SLO",
+        run: check_fn!(ingest_latency::run),
+    },
+    CheckSpec {
+        id: "ingest.completeness",
+        records_ingest: false,
+        pillar: Pillar::Ingest,
+        summary: "per pillar, the share of sent items read back is at least the threshold",
+        run: check_fn!(ingest_completeness::run),
     },
 ];
 

@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 
 use crate::checks::roundtrip::{LookupEvidence, ingest_of, send_verdict, unreachable};
-use crate::checks::{CheckCtx, Outcome, Verdict};
+use crate::checks::{CheckCtx, Outcome, Pillar, Verdict};
 use crate::emit::pprof::PROFILE_TYPE;
 use crate::emit::profile_push::{ProfileSpec, PyroscopePusher};
 use crate::measure::ingest_clock::{PollPlan, watch};
@@ -103,7 +103,7 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
     })
     .await;
     let id_of = |slot: u64| spec.leaf(slot);
-    ctx.ledger.record("profiles", ingest_of(sent, &watched, id_of));
+    ctx.ledger.record(Pillar::Profiles, ingest_of(sent, &watched, id_of));
     evidence.lookup = Some(LookupEvidence::new(&watched, id_of));
 
     let (verdict, summary) = if let Some(err) = unreachable(&watched) {

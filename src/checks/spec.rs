@@ -15,7 +15,7 @@ use crate::checks::outcome::{Outcome, Verdict};
 pub type CheckFuture<'a> = Pin<Box<dyn Future<Output = Outcome> + Send + 'a>>;
 
 /// The part of the stack a check is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Pillar {
     Stack,
@@ -29,6 +29,22 @@ pub enum Pillar {
     Capacity,
 }
 
+impl Pillar {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Pillar::Stack => "stack",
+            Pillar::Traces => "traces",
+            Pillar::Logs => "logs",
+            Pillar::Metrics => "metrics",
+            Pillar::Profiles => "profiles",
+            Pillar::Frontend => "frontend",
+            Pillar::Correlation => "correlation",
+            Pillar::Ingest => "ingest",
+            Pillar::Capacity => "capacity",
+        }
+    }
+}
+
 /// One entry of the check catalog.
 pub struct CheckSpec {
     /// Stable id used by features, `--only` and reports.
@@ -36,6 +52,9 @@ pub struct CheckSpec {
     pub pillar: Pillar,
     /// What passing means, in one line.
     pub summary: &'static str,
+    /// A round trip that records its pillar's ingest in the run's ledger,
+    /// for `ingest.latency` and `ingest.completeness` to judge.
+    pub records_ingest: bool,
     pub run: for<'a> fn(&'a CheckCtx) -> CheckFuture<'a>,
 }
 

@@ -20,7 +20,7 @@ use serde::Serialize;
 use tokio::time::Instant;
 
 use crate::checks::roundtrip::{LISTED, LookupEvidence, ingest_of, send_verdict, unreachable};
-use crate::checks::{CheckCtx, Outcome, TraceLookup, Verdict};
+use crate::checks::{CheckCtx, Outcome, Pillar, TraceLookup, Verdict};
 use crate::emit::otlp::{EmitError, OtlpHttpEmitter};
 use crate::emit::synthetic::{ExpectedTrace, TraceSpec};
 use crate::emit::template::TraceBatchTemplate;
@@ -199,7 +199,7 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
     evidence.by_id = by_id.as_ref().map(|w| LookupEvidence::new(w, id_of));
     evidence.search = search.as_ref().map(|w| LookupEvidence::new(w, id_of));
     if let Some(w) = by_id.as_ref().or(search.as_ref()) {
-        ctx.ledger.record("traces", ingest_of(settings.traces, w, id_of));
+        ctx.ledger.record(Pillar::Traces, ingest_of(settings.traces, w, id_of));
     }
     if let Some(w) = &by_id {
         outcome_latency.push(("traces.by_id", w.histogram.clone()));

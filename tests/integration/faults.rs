@@ -17,6 +17,8 @@ pub const ROWS: &[(&str, &str, &str)] = &[
     ("profiles.roundtrip", "drop_profiles=1", "not_found"),
     ("datasources.healthy", "datasource_unhealthy=loki", "unhealthy"),
     ("datasources.healthy", "datasource_unqueryable=pyroscope", "unqueryable"),
+    ("ingest.latency", "delay_ms=6000", "over_slo"),
+    ("ingest.completeness", "drop_logs=0.5", "incomplete"),
 ];
 
 async fn assert_row(id: &str, fault: &str, reason: &str) {
@@ -70,6 +72,23 @@ async fn datasources_healthy_fails_on_a_healthy_but_unqueryable_datasource() {
     let (_sim, ctx) = sim(&["datasource_unqueryable=pyroscope"], CheckSettings::default()).await;
     let outcome = run("datasources.healthy", &ctx).await;
     assert!(outcome.summary.contains("pyroscope"), "{}", outcome.summary);
+}
+
+#[tokio::test]
+async fn ingest_latency_fails_when_data_turns_visible_after_the_slo() {
+    assert_row(ROWS[7].0, ROWS[7].1, ROWS[7].2).await;
+}
+
+#[tokio::test]
+async fn ingest_completeness_fails_and_lists_missing_ids() {
+    assert_row(ROWS[8].0, ROWS[8].1, ROWS[8].2).await;
+    let (_sim, ctx) = sim(&["drop_logs=0.5"], CheckSettings::default()).await;
+    let outcome = run("ingest.completeness", &ctx).await;
+    let logs = &outcome.evidence["pillars"]["logs"];
+    assert!(logs["ratio"].as_f64().unwrap() < 1.0, "{logs}");
+    assert!(!logs["missing"].as_array().unwrap().is_empty(), "{logs}");
+    assert_eq!(outcome.evidence["pillars"]["traces"]["ratio"], 1.0);
+    assert!(outcome.summary.contains("logs"), "{}", outcome.summary);
 }
 
 #[tokio::test]

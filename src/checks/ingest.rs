@@ -1,0 +1,49 @@
+//! What `ingest.latency` and `ingest.completeness` share: each pillar's
+//! round trip as the ledger has it, running the round trips this run has
+//! not run yet (side by side), so either check also works on its own.
+//!
+//! Uses: checks::{ledger, spec, outcome}.
+
+use serde::Serialize;
+
+use crate::checks::ledger::PillarIngest;
+use crate::checks::{CATALOG, CheckCtx, CheckSpec, Pillar, Status};
+
+/// One pillar's round trip, measured or not.
+#[derive(Debug, Clone)]
+pub struct PillarRound {
+    pub pillar: Pillar,
+    pub check: &'static str,
+    pub measured: Result<PillarIngest, NotMeasured>,
+}
+
+/// Why a pillar has no measurement.
+#[derive(Debug, Clone, Serialize)]
+pub struct NotMeasured {
+    pub status: Status,
+    pub reason: Option<&'static str>,
+    pub summary: String,
+}
+
+pub async fn gather(ctx: &CheckCtx) -> Vec<PillarRound> {
+    let specs: Vec<&CheckSpec> = CATALOG.iter().filter(|s| s.records_ingest).collect();
+    let rounds = specs.iter().map(|spec| async move {
+        let measured = match ctx.ledger.get(spec.pillar) {
+            Some(ingest) => Ok(ingest),
+            None => {
+                let outcome = spec.run(ctx).await;
+                ctx.ledger.get(spec.pillar).ok_or(NotMeasured {
+                    status: outcome.status(),
+                    reason: outcome.verdict.reason(),
+                    summary: outcome.summary,
+                })
+            }
+        };
+        PillarRound {
+            pillar: spec.pillar,
+            check: spec.id,
+            measured,
+        }
+    });
+    futures::future::join_all(rounds).await
+}

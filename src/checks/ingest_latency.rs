@@ -1,0 +1,148 @@
+//! `ingest.latency`: per pillar, the p99 write-to-queryable latency of its
+//! round trip stays under the target's SLO (`limits.ingest_slo`).
+//!
+//! Latency is measured by the ingest clock from the acknowledged write to
+//! the first read that finds the item; a pillar whose round trip found
+//! nothing has no latency and fails as `no_data`.
+//!
+//! Uses: checks::{ingest, ledger}.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::checks::ingest::{NotMeasured, gather};
+use crate::checks::{CheckCtx, Outcome, Status, Verdict};
+
+#[derive(Debug, Clone, Copy)]
+enum Reason {
+    OverSlo,
+    NoData,
+    Unreachable,
+    NotConfigured,
+}
+
+impl Reason {
+    const fn as_str(self) -> &'static str {
+        match self {
+            Reason::OverSlo => "over_slo",
+            Reason::NoData => "no_data",
+            Reason::Unreachable => "unreachable",
+            Reason::NotConfigured => "not_configured",
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct PillarLatency {
+    check: &'static str,
+    found: u64,
+    p50_ms: Option<u64>,
+    p99_ms: Option<u64>,
+    max_ms: Option<u64>,
+    within_slo: Option<bool>,
+    not_measured: Option<NotMeasured>,
+}
+
+#[derive(Debug, Serialize)]
+struct Evidence {
+    seed: u64,
+    slo_ms: u64,
+    pillars: BTreeMap<&'static str, PillarLatency>,
+}
+
+pub async fn run(ctx: &CheckCtx) -> Outcome {
+    let slo = ctx.target.limits.ingest_slo;
+    let slo_ms = slo.as_millis() as u64;
+    let rounds = gather(ctx).await;
+    let mut evidence = Evidence {
+        seed: ctx.seed.0,
+        slo_ms,
+        pillars: BTreeMap::new(),
+    };
+    let mut over = Vec::new();
+    let mut no_data = Vec::new();
+    let mut unreachable = Vec::new();
+    let mut outcome_series = Vec::new();
+    for round in rounds {
+        let name = round.pillar.as_str();
+        let entry = match round.measured {
+            Ok(ingest) if ingest.latency.count() > 0 => {
+                let p99 = ingest.latency.percentile_ms(99.0);
+                if p99 > slo_ms {
+                    over.push(format!("{name} p99 {p99} ms"));
+                }
+                outcome_series.push((name, ingest.latency.clone()));
+                PillarLatency {
+                    check: round.check,
+                    found: ingest.found,
+                    p50_ms: Some(ingest.latency.percentile_ms(50.0)),
+                    p99_ms: Some(p99),
+                    max_ms: Some(ingest.latency.percentile_ms(100.0)),
+                    within_slo: Some(p99 <= slo_ms),
+                    not_measured: None,
+                }
+            }
+            Ok(ingest) => {
+                no_data.push(name);
+                PillarLatency {
+                    check: round.check,
+                    found: ingest.found,
+                    p50_ms: None,
+                    p99_ms: None,
+                    max_ms: None,
+                    within_slo: None,
+                    not_measured: None,
+                }
+            }
+            Err(not) => {
+                if not.status == Status::Error {
+                    unreachable.push(name);
+                }
+                PillarLatency {
+                    check: round.check,
+                    found: 0,
+                    p50_ms: None,
+                    p99_ms: None,
+                    max_ms: None,
+                    within_slo: None,
+                    not_measured: Some(not),
+                }
+            }
+        };
+        evidence.pillars.insert(name, entry);
+    }
+    let measured = outcome_series.len();
+    let slo_text = humantime::format_duration(slo);
+    let (verdict, summary) = if !over.is_empty() {
+        (
+            Verdict::Fail(Reason::OverSlo.as_str()),
+            format!("over the {slo_text} SLO: {}", over.join(", ")),
+        )
+    } else if !no_data.is_empty() {
+        (
+            Verdict::Fail(Reason::NoData.as_str()),
+            format!("nothing was read back, so no latency: {}", no_data.join(", ")),
+        )
+    } else if !unreachable.is_empty() {
+        (
+            Verdict::Error(Reason::Unreachable.as_str()),
+            format!("could not measure: {}", unreachable.join(", ")),
+        )
+    } else if measured == 0 {
+        (
+            Verdict::Skip(Reason::NotConfigured.as_str()),
+            "the target has no pillar whose round trip can run".to_owned(),
+        )
+    } else {
+        (
+            Verdict::Pass,
+            format!("{measured} pillar(s) under the {slo_text} p99 SLO"),
+        )
+    };
+    let mut outcome = Outcome::new(verdict, summary).with_evidence(evidence);
+    for (name, histogram) in outcome_series {
+        outcome = outcome.with_latency(name, &histogram);
+    }
+    outcome
+}
