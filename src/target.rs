@@ -199,6 +199,10 @@ pub struct Target {
     pub faro: Option<Url>,
     pub pyroscope_ingest: Option<Url>,
     pub app: Option<Url>,
+    /// `service.name` of the frontend (Faro `app` label and trace service).
+    pub frontend_service: String,
+    /// `service.name` of the backend tier.
+    pub backend_service: String,
     pub grafana: Option<Grafana>,
     pub reads: BTreeMap<Store, ReadEndpoint>,
     pub limits: Limits,
@@ -357,6 +361,8 @@ struct RawIngest {
 #[serde(deny_unknown_fields)]
 struct RawApp {
     base_url: Option<String>,
+    frontend_service: Option<String>,
+    backend_service: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -626,6 +632,11 @@ impl Resolver<'_> {
             faro: self.url("ingest.faro", raw.ingest.faro.as_deref())?,
             pyroscope_ingest: self.url("ingest.pyroscope", raw.ingest.pyroscope.as_deref())?,
             app: self.url("app.base_url", raw.app.base_url.as_deref())?,
+            frontend_service: raw
+                .app
+                .frontend_service
+                .unwrap_or_else(|| "durable-code-frontend".into()),
+            backend_service: raw.app.backend_service.unwrap_or_else(|| "durable-code-backend".into()),
             grafana,
             reads,
             limits,

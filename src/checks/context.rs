@@ -35,6 +35,8 @@ pub struct CheckSettings {
     pub metrics: u64,
     /// Synthetic profiles `profiles.roundtrip` pushes.
     pub profiles: u64,
+    /// Synthetic browser sessions `frontend.roundtrip` sends.
+    pub frontend_sessions: u64,
     pub trace_lookup: TraceLookup,
 }
 
@@ -46,6 +48,7 @@ impl Default for CheckSettings {
             logs: 20,
             metrics: 20,
             profiles: 20,
+            frontend_sessions: 3,
             trace_lookup: TraceLookup::Both,
         }
     }

@@ -5,6 +5,7 @@
 
 pub mod context;
 pub mod datasources_healthy;
+pub mod frontend_roundtrip;
 pub mod ingest;
 pub mod ingest_completeness;
 pub mod ingest_latency;
@@ -66,6 +67,13 @@ pub static CATALOG: &[CheckSpec] = &[
         pillar: Pillar::Profiles,
         summary: "synthetic CPU profiles pushed to Pyroscope are found in its flame graph",
         run: check_fn!(profiles_roundtrip::run),
+    },
+    CheckSpec {
+        id: "frontend.roundtrip",
+        records_ingest: true,
+        pillar: Pillar::Frontend,
+        summary: "a synthetic Faro session lands in Loki as Alloy writes it, per kind, and its spans in Tempo",
+        run: check_fn!(frontend_roundtrip::run),
     },
     CheckSpec {
         id: "ingest.latency",

@@ -19,6 +19,7 @@ pub const ROWS: &[(&str, &str, &str)] = &[
     ("datasources.healthy", "datasource_unqueryable=pyroscope", "unqueryable"),
     ("ingest.latency", "delay_ms=6000", "over_slo"),
     ("ingest.completeness", "drop_logs=0.5", "incomplete"),
+    ("frontend.roundtrip", "faro_export_fails", "missing_lines"),
 ];
 
 async fn assert_row(id: &str, fault: &str, reason: &str) {
@@ -89,6 +90,28 @@ async fn ingest_completeness_fails_and_lists_missing_ids() {
     assert!(!logs["missing"].as_array().unwrap().is_empty(), "{logs}");
     assert_eq!(outcome.evidence["pillars"]["traces"]["ratio"], 1.0);
     assert!(outcome.summary.contains("logs"), "{}", outcome.summary);
+}
+
+#[tokio::test]
+async fn frontend_roundtrip_fails_when_faro_answers_202_but_exports_nothing() {
+    assert_row(ROWS[9].0, ROWS[9].1, ROWS[9].2).await;
+    let (sim, ctx) = sim(&["faro_export_fails"], CheckSettings::default()).await;
+    let outcome = run("frontend.roundtrip", &ctx).await;
+    assert!(outcome.summary.contains("202"), "{}", outcome.summary);
+    assert_eq!(sim.log_counts().entries_received, 0);
+}
+
+#[tokio::test]
+async fn frontend_lines_are_written_in_alloys_layout_under_app_and_kind() {
+    let (sim, ctx) = sim(&[], CheckSettings::default()).await;
+    let outcome = run("frontend.roundtrip", &ctx).await;
+    assert_eq!(outcome.status(), Status::Pass, "{outcome:?}");
+    // 3 sessions x (1 log + 1 exception + 5 vitals + 1 event).
+    assert_eq!(sim.log_counts().entries_stored, 24);
+    let found = &outcome.evidence["lines_found"];
+    for (_, kinds) in found.as_object().unwrap() {
+        assert_eq!(kinds["measurement"], 5, "{found}");
+    }
 }
 
 #[tokio::test]
@@ -213,26 +236,28 @@ async fn visibility_delay_shows_in_the_ingest_latency() {
 /// target names only Grafana, as the AWS deploy does.
 #[tokio::test]
 async fn roundtrips_read_through_grafanas_datasource_proxy() {
-    use pillars::target::{Env, Target, TargetKind};
+    use pillars::target::{Env, ReadPath, Target, TargetKind};
     let (sim, _) = sim(&[], CheckSettings::default()).await;
-    let direct = sim.target(&Env::default()).unwrap();
-    let grafana = direct.grafana.as_ref().unwrap().url.clone();
-    let toml = format!(
-        "[ingest]\notlp_http = \"{}\"\npyroscope = \"{}\"\n[read]\ngrafana = \"{grafana}\"\n[limits]\nwait = \"5s\"\nmax_wait = \"8s\"\nsearch_ready_after = \"2s\"\n",
-        direct
-            .otlp_traces
-            .as_ref()
-            .unwrap()
-            .as_str()
-            .trim_end_matches("/v1/traces"),
-        direct.pyroscope_ingest.as_ref().unwrap(),
-    );
+    // The sim's own target, less its direct read URLs.
+    let mut section = "";
+    let toml: String = sim
+        .target_toml()
+        .lines()
+        .filter(|line| {
+            if line.starts_with('[') {
+                section = line;
+            }
+            section != "[read]" || !line.contains("://") || line.starts_with("grafana")
+        })
+        .map(|line| format!("{line}\n"))
+        .collect();
     let target = Target::from_toml(&toml, TargetKind::File("proxy.toml".into()), &Env::default()).unwrap();
+    assert_eq!(target.reads.len(), 4);
     assert!(
         target
             .reads
             .values()
-            .all(|r| matches!(r.path, pillars::target::ReadPath::GrafanaProxy { .. }))
+            .all(|r| matches!(r.path, ReadPath::GrafanaProxy { .. }))
     );
     let ctx = pillars::checks::CheckCtx::new(
         std::sync::Arc::new(target),

@@ -5,6 +5,8 @@
 //! stack: banners and reports name it.
 
 mod collector;
+mod faro;
+pub mod faro_lines;
 pub mod faults;
 pub mod grafana;
 pub mod logql;
@@ -20,6 +22,7 @@ mod state;
 mod tempo;
 pub mod traces;
 
+pub use faro::FaroSettings;
 pub use faults::{FaultError, Faults};
 pub use grafana::GrafanaAuth;
 pub use stack::{GRAFANA_SUB_PATH, SimError, SimOptions, SimStack};

@@ -15,6 +15,7 @@ use tokio::task::JoinHandle;
 use url::Url;
 
 use crate::query::grafana::parse_provisioning;
+use crate::stack::sim::faro::{self, FaroSettings};
 use crate::stack::sim::faults::Faults;
 use crate::stack::sim::grafana::{self, GrafanaAuth};
 use crate::stack::sim::logs::LogCounts;
@@ -40,6 +41,7 @@ pub struct SimOptions {
     /// matches the deployment.
     pub grafana_datasources: Option<String>,
     pub grafana_auth: GrafanaAuth,
+    pub faro: FaroSettings,
 }
 
 impl Default for SimOptions {
@@ -50,6 +52,7 @@ impl Default for SimOptions {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             grafana_datasources: None,
             grafana_auth: GrafanaAuth::default(),
+            faro: FaroSettings::default(),
         }
     }
 }
@@ -78,6 +81,7 @@ pub struct SimStack {
     mimir: SocketAddr,
     pyroscope: SocketAddr,
     grafana: SocketAddr,
+    faro: SocketAddr,
     state: Arc<SimState>,
     stop: watch::Sender<bool>,
     servers: Vec<JoinHandle<()>>,
@@ -94,12 +98,13 @@ impl SimStack {
             ("loki", loki::router(state.clone())),
             ("mimir", mimir::router(state.clone())),
             ("pyroscope", pyroscope::router(state.clone())),
+            ("faro", faro::router(state.clone(), options.faro.clone())),
         ];
         let mut addrs = Vec::with_capacity(routers.len());
         for (role, router) in routers {
             addrs.push(serve(role, options.bind, router, &stopped, &mut servers).await?);
         }
-        let [collector, tempo, loki, mimir, pyroscope] = addrs[..] else {
+        let [collector, tempo, loki, mimir, pyroscope, faro] = addrs[..] else {
             unreachable!("one address per role")
         };
         let yaml = options
@@ -129,6 +134,7 @@ impl SimStack {
             mimir,
             pyroscope,
             grafana,
+            faro,
             state,
             stop,
             servers,
@@ -176,6 +182,7 @@ description = "embedded reference stack (in-process test double)"
 [ingest]
 otlp_http = "http://{collector}"
 pyroscope = "http://{pyroscope}"
+faro = "http://{faro}/collect"
 
 [read]
 tempo = "http://{tempo}"
@@ -197,6 +204,7 @@ ingest_slo = "5s"
             mimir = self.mimir,
             pyroscope = self.pyroscope,
             grafana = self.grafana,
+            faro = self.faro,
             search_ready = self.state.search_idle.as_millis(),
         )
     }
