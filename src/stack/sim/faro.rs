@@ -22,7 +22,7 @@ use tokio::time::Instant;
 
 use crate::stack::sim::faro_lines::{self, Payload};
 use crate::stack::sim::faults::{Role, drops};
-use crate::stack::sim::logs::unix_nanos;
+use crate::stack::sim::logs::{Entry, unix_nanos};
 use crate::stack::sim::state::SimState;
 
 const ALLOWED_HEADERS: &str = "content-type, traceparent, x-api-key, x-faro-session-id, x-scope-orgid";
@@ -139,7 +139,7 @@ async fn collect(State(state): State<Arc<FaroState>>, headers: HeaderMap, body: 
 
 fn export(state: &FaroState, payload: &Payload) {
     let now = unix_nanos();
-    let mut by_kind: BTreeMap<&str, Vec<(u64, String, BTreeMap<String, String>)>> = BTreeMap::new();
+    let mut by_kind: BTreeMap<&str, Vec<Entry>> = BTreeMap::new();
     for (kind, line) in faro_lines::lines(payload) {
         // Entry time is the receive time, not the payload's.
         by_kind

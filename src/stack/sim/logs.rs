@@ -57,6 +57,8 @@ const SERVICE_NAME_SOURCES: &[&str] = &[
 ];
 
 pub type Labels = BTreeMap<String, String>;
+/// A pushed entry: unix-nanosecond timestamp, line, structured metadata.
+pub type Entry = (u64, String, Labels);
 
 #[derive(Debug, Clone)]
 pub struct LogEntry {
@@ -99,12 +101,7 @@ pub struct LogStore {
 impl LogStore {
     /// Stores push-API entries of one stream; `drop` says which lines a
     /// fault discards after they were accepted.
-    pub fn push(
-        &self,
-        mut labels: Labels,
-        entries: Vec<(u64, String, Labels)>,
-        drop: impl Fn(&str) -> bool,
-    ) -> Result<(), PushError> {
+    pub fn push(&self, mut labels: Labels, entries: Vec<Entry>, drop: impl Fn(&str) -> bool) -> Result<(), PushError> {
         if labels.is_empty() {
             return Err(PushError::NoLabels);
         }

@@ -25,7 +25,7 @@ use serde_json::{Value, json};
 
 use crate::stack::sim::faults::{Role, drops};
 use crate::stack::sim::logql;
-use crate::stack::sim::logs::{LogHit, unix_nanos};
+use crate::stack::sim::logs::{Entry, LogHit, unix_nanos};
 use crate::stack::sim::otlp_body;
 use crate::stack::sim::state::SimState;
 
@@ -110,7 +110,7 @@ fn parse_label_string(text: &str) -> Result<BTreeMap<String, String>, String> {
         .collect()
 }
 
-type Entries = Vec<(u64, String, BTreeMap<String, String>)>;
+type Entries = Vec<Entry>;
 /// A stream's labels and entries.
 type Stream = (BTreeMap<String, String>, Entries);
 
