@@ -30,6 +30,7 @@ use crate::target::{Signal, Store};
 enum Reason {
     NotFound,
     IncorrectResult,
+    MissingExemplars,
     Unreachable,
     NotConfigured,
 }
@@ -39,6 +40,7 @@ impl Reason {
         match self {
             Reason::NotFound => "not_found",
             Reason::IncorrectResult => "incorrect_result",
+            Reason::MissingExemplars => "missing_exemplars",
             Reason::Unreachable => "unreachable",
             Reason::NotConfigured => "not_configured",
         }
@@ -63,6 +65,11 @@ struct Evidence {
     sent: u64,
     lookup: Option<LookupEvidence>,
     wrong_values: Vec<WrongValue>,
+    /// The histogram's exemplar: where it was looked for and what came back.
+    exemplar_query: String,
+    exemplar_trace_id: String,
+    exemplar: Option<LookupEvidence>,
+    exemplar_labels_seen: Vec<String>,
     send_error: Option<String>,
     explore: Option<String>,
 }
@@ -92,6 +99,10 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
         sent: 0,
         lookup: None,
         wrong_values: Vec::new(),
+        exemplar_query: spec.histogram_selector(),
+        exemplar_trace_id: spec.exemplar_context().0.to_string(),
+        exemplar: None,
+        exemplar_labels_seen: Vec::new(),
         send_error: None,
         explore: ctx
             .target
@@ -113,7 +124,18 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
 
     let wrong = Mutex::new(BTreeMap::<u64, WrongValue>::new());
     let plan = PollPlan::new(Duration::ZERO, limits.wait, limits.max_wait);
-    let watched = watch(&plan, acked, |_, slots| find(&mimir, &spec, &promql, slots, &wrong)).await;
+    let exemplar_ack = acked.first().map(|(_, at)| vec![(0u64, *at)]).unwrap_or_default();
+    let label_names = Mutex::new(Vec::<String>::new());
+    let sent_at = unix_now().as_secs_f64();
+    let series = watch(&plan, acked, |_, slots| find(&mimir, &spec, &promql, slots, &wrong));
+    let exemplar = watch(&plan, exemplar_ack, |_, _| {
+        find_exemplar(&mimir, &spec, (sent_at - 600.0, sent_at + 600.0), &label_names)
+    });
+    let (watched, exemplar) = tokio::join!(series, exemplar);
+    evidence.exemplar = Some(LookupEvidence::new(&exemplar, |_| {
+        spec.exemplar_context().0.to_string()
+    }));
+    evidence.exemplar_labels_seen = label_names.into_inner().unwrap_or_default();
     let id_of = |slot: u64| format!("{}{{pillars_seq=\"{slot}\"}}", spec.selector());
     ctx.ledger.record(Pillar::Metrics, ingest_of(sent, &watched, id_of));
     evidence.lookup = Some(LookupEvidence::new(&watched, id_of));
@@ -135,11 +157,19 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
             Verdict::Fail(Reason::NotFound.as_str()),
             format!("{} of {sent} metric series not found in Mimir", watched.missing.len()),
         )
+    } else if !exemplar.missing.is_empty() {
+        (
+            Verdict::Fail(Reason::MissingExemplars.as_str()),
+            format!(
+                "the histogram's exemplar (trace_id {}) is not in Mimir's query_exemplars; are exemplars enabled (max_global_exemplars_per_user)?",
+                spec.exemplar_context().0
+            ),
+        )
     } else {
         (
             Verdict::Pass,
             format!(
-                "{sent}/{sent} metric series found; p99 {} ms",
+                "{sent}/{sent} metric series found with their values, and the exemplar; p99 {} ms",
                 watched.histogram.percentile_ms(99.0)
             ),
         )
@@ -184,6 +214,29 @@ async fn find(
         }
     }
     Ok(found)
+}
+
+/// The run's exemplar, by the trace id it carries under any label name.
+async fn find_exemplar(
+    mimir: &MimirClient,
+    spec: &MetricSpec,
+    range: (f64, f64),
+    label_names: &Mutex<Vec<String>>,
+) -> Result<Vec<u64>, HttpError> {
+    let series = mimir.query_exemplars(&spec.histogram_selector(), range).await?;
+    let want = spec.exemplar_context().0.to_string();
+    let mut names: Vec<String> = series
+        .iter()
+        .flat_map(|s| s.exemplars.iter().flat_map(|e| e.labels.keys().cloned()))
+        .collect();
+    names.sort();
+    names.dedup();
+    *label_names.lock().expect("not poisoned") = names;
+    let found = series
+        .iter()
+        .flat_map(|s| &s.exemplars)
+        .any(|e| e.labels.values().any(|v| *v == want));
+    Ok(if found { vec![0] } else { Vec::new() })
 }
 
 fn unix_now() -> Duration {

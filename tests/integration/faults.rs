@@ -20,6 +20,7 @@ pub const ROWS: &[(&str, &str, &str)] = &[
     ("ingest.latency", "delay_ms=6000", "over_slo"),
     ("ingest.completeness", "drop_logs=0.5", "incomplete"),
     ("frontend.roundtrip", "faro_export_fails", "missing_lines"),
+    ("metrics.roundtrip", "drop_exemplars", "missing_exemplars"),
 ];
 
 async fn assert_row(id: &str, fault: &str, reason: &str) {
@@ -112,6 +113,34 @@ async fn frontend_lines_are_written_in_alloys_layout_under_app_and_kind() {
     for (_, kinds) in found.as_object().unwrap() {
         assert_eq!(kinds["measurement"], 5, "{found}");
     }
+}
+
+#[tokio::test]
+async fn metrics_roundtrip_fails_when_mimir_keeps_no_exemplars() {
+    assert_row(ROWS[10].0, ROWS[10].1, ROWS[10].2).await;
+}
+
+#[tokio::test]
+async fn rejected_ingest_is_a_failure_not_a_delivery() {
+    let (_sim, ctx) = sim(&["reject_ratio=1"], CheckSettings::default()).await;
+    for id in [
+        "traces.roundtrip",
+        "logs.roundtrip",
+        "metrics.roundtrip",
+        "profiles.roundtrip",
+    ] {
+        let outcome = run(id, &ctx).await;
+        assert_eq!(outcome.verdict.reason(), Some("rejected"), "{id}: {outcome:?}");
+        let error = outcome.evidence["send_error"].as_str().unwrap();
+        assert!(error.contains("429") || error.contains("503"), "{id}: {error}");
+    }
+}
+
+#[tokio::test]
+async fn dropped_faro_payloads_are_missing_lines() {
+    let (_sim, ctx) = sim(&["drop_faro=1"], CheckSettings::default()).await;
+    let outcome = run("frontend.roundtrip", &ctx).await;
+    assert_eq!(outcome.verdict.reason(), Some("missing_lines"), "{outcome:?}");
 }
 
 #[tokio::test]

@@ -22,6 +22,10 @@ pub const KNOWN: &[(&str, &str)] = [
         "ratio (0-1, default 1) of metric series acknowledged but never stored",
     ),
     (
+        "drop_exemplars",
+        "Mimir keeps samples but no exemplars, as with max_global_exemplars_per_user = 0",
+    ),
+    (
         "drop_profiles",
         "ratio (0-1, default 1) of profiles acknowledged but never stored",
     ),
@@ -66,6 +70,7 @@ pub struct Faults {
     pub delay: Duration,
     pub drop_logs: f64,
     pub drop_metrics: f64,
+    pub drop_exemplars: bool,
     pub drop_profiles: f64,
     pub drop_faro: f64,
     pub faro_export_fails: bool,
@@ -169,6 +174,7 @@ impl Faults {
             "drop_faro" => self.drop_faro = ratio(name, value, 1.0)?,
             "reject_ratio" => self.reject_ratio = ratio(name, value, 0.5)?,
             "faro_export_fails" => self.faro_export_fails = true,
+            "drop_exemplars" => self.drop_exemplars = true,
             "datasource_unhealthy" | "datasource_unqueryable" => {
                 let uid = value.filter(|v| !v.is_empty()).ok_or_else(|| FaultError::BadValue {
                     name: name.to_owned(),
@@ -229,6 +235,9 @@ impl Faults {
         }
         if self.faro_export_fails {
             out.push("faro_export_fails".into());
+        }
+        if self.drop_exemplars {
+            out.push("drop_exemplars".into());
         }
         for uid in &self.datasource_unhealthy {
             out.push(format!("datasource_unhealthy={uid}"));

@@ -91,7 +91,12 @@ pub fn format_le(bound: f64) -> String {
 impl MetricStore {
     /// Stores an OTLP export; `drop` says which series a fault discards
     /// after accepting them.
-    pub fn ingest_otlp(&self, request: ExportMetricsServiceRequest, drop: impl Fn(&Labels) -> bool) {
+    pub fn ingest_otlp(
+        &self,
+        request: ExportMetricsServiceRequest,
+        drop: impl Fn(&Labels) -> bool,
+        keep_exemplars: bool,
+    ) {
         let now = Instant::now();
         let mut received = 0;
         let mut stored = 0;
@@ -107,7 +112,9 @@ impl MetricStore {
                 exemplars: Vec::new(),
             });
             s.samples.push((ts_ms, value, now));
-            s.exemplars.extend(exemplars.into_iter().map(|e| (e, now)));
+            if keep_exemplars {
+                s.exemplars.extend(exemplars.into_iter().map(|e| (e, now)));
+            }
         };
         for rm in request.resource_metrics {
             let resource = rm.resource.map(|r| r.attributes).unwrap_or_default();
@@ -323,7 +330,7 @@ mod tests {
             }
         }
         let store = MetricStore::default();
-        store.ingest_otlp(request, |_| false);
+        store.ingest_otlp(request, |_| false, true);
         let now_ms = ms(now_ns);
         let buckets = store.instant(
             &parse_series_selector("harness_request_duration_bucket").unwrap(),

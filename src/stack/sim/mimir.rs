@@ -51,11 +51,16 @@ async fn ready(State(state): State<Arc<SimState>>) -> Response {
 /// Stores an OTLP metrics export, as Mimir's OTLP endpoint or a collector
 /// forwarding to it does.
 pub fn ingest(state: &SimState, request: ExportMetricsServiceRequest) {
-    let ratio = state.faults().drop_metrics;
-    state.metrics.ingest_otlp(request, |labels: &Labels| {
-        let key: String = labels.iter().map(|(k, v)| format!("{k}={v},")).collect();
-        drops(ratio, key.as_bytes())
-    });
+    let faults = state.faults();
+    let ratio = faults.drop_metrics;
+    state.metrics.ingest_otlp(
+        request,
+        |labels: &Labels| {
+            let key: String = labels.iter().map(|(k, v)| format!("{k}={v},")).collect();
+            drops(ratio, key.as_bytes())
+        },
+        !faults.drop_exemplars,
+    );
 }
 
 async fn otlp_metrics(State(state): State<Arc<SimState>>, headers: HeaderMap, body: Bytes) -> Response {
