@@ -105,6 +105,11 @@ pub struct VerifyArgs {
     #[arg(long, value_enum, default_value_t = Lookup::Both)]
     pub trace_lookup: Lookup,
 
+    /// With `--target sim`: provision Grafana's datasources from this file
+    /// (Grafana's provisioning YAML) instead of the built-in one.
+    #[arg(long, value_name = "FILE")]
+    pub sim_datasources: Option<PathBuf>,
+
     /// Run the Gherkin features in this directory instead of the catalog
     /// (as `cargo test` does), against the same target.
     #[arg(long, value_name = "DIR")]
@@ -129,6 +134,28 @@ pub struct SimArgs {
     /// Also write the target file to this path.
     #[arg(long, value_name = "PATH")]
     pub write_target: Option<PathBuf>,
+
+    /// Provision Grafana's datasources from this file (Grafana's
+    /// provisioning YAML) instead of the built-in one.
+    #[arg(long, value_name = "FILE")]
+    pub grafana_datasources: Option<PathBuf>,
+
+    /// Where Grafana is served.
+    #[arg(long, default_value = crate::stack::sim::DEFAULT_GRAFANA_SUB_PATH, value_name = "PATH")]
+    pub grafana_sub_path: String,
+
+    /// Require this bearer token (read from the named environment variable)
+    /// on Grafana's API; the printed target names the same variable.
+    #[arg(long, value_name = "VAR")]
+    pub grafana_token_env: Option<String>,
+
+    /// The Faro receiver's rate limit: requests per second refilled.
+    #[arg(long, default_value_t = 50.0)]
+    pub faro_rate: f64,
+
+    /// The Faro receiver's rate limit: burst size.
+    #[arg(long, default_value_t = 100.0)]
+    pub faro_burst: f64,
 }
 
 fn sim_faults_help() -> String {

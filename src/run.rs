@@ -8,7 +8,7 @@ use std::io::Write;
 use crate::cli::{BenchCommand, Cli, Command, SimArgs};
 use crate::console::Console;
 use crate::report::ReportError;
-use crate::stack::sim::{FaultError, Faults, SimError, SimOptions, SimStack};
+use crate::stack::sim::{FaroSettings, FaultError, Faults, GrafanaAuth, SimError, SimOptions, SimStack};
 use crate::target::{Env, TargetError};
 use crate::{acceptance, bench, checks, exit, verify};
 
@@ -49,7 +49,15 @@ impl RunError {
 pub async fn run(cli: Cli, console: &mut Console) -> Result<u8, RunError> {
     match cli.command {
         Command::Verify(args) => {
-            let plan = verify::VerifyPlan::from_args(&args)?;
+            let mut plan = verify::VerifyPlan::from_args(&args)?;
+            if let Some(path) = &args.sim_datasources {
+                match &mut plan.target {
+                    verify::TargetChoice::Sim(options) => options.grafana_datasources = Some(read_provisioning(path)?),
+                    verify::TargetChoice::File(_) => {
+                        return Err(RunError::Usage("--sim-datasources only applies to --target sim".into()));
+                    }
+                }
+            }
             match &args.features {
                 Some(dir) => acceptance::run_features_cli(dir, plan.target, console).await,
                 None => verify::verify(plan, console).await,
@@ -77,11 +85,47 @@ pub async fn run(cli: Cli, console: &mut Console) -> Result<u8, RunError> {
     }
 }
 
+/// Reads a Grafana datasource provisioning file.
+pub fn read_provisioning(path: &std::path::Path) -> Result<String, RunError> {
+    std::fs::read_to_string(path).map_err(|source| RunError::Io {
+        what: format!(
+            "cannot read the datasource provisioning file `{}`; pass a Grafana provisioning YAML",
+            path.display()
+        ),
+        source,
+    })
+}
+
 async fn serve_sim(args: SimArgs, console: &mut Console) -> Result<u8, RunError> {
     let faults = Faults::parse(args.faults.iter().map(String::as_str))?;
+    let grafana_auth = match &args.grafana_token_env {
+        None => GrafanaAuth::default(),
+        Some(var) => GrafanaAuth {
+            token: Some(std::env::var(var).map_err(|_| {
+                RunError::Usage(format!(
+                    "--grafana-token-env names `{var}`, which is not set; export {var}=<token>"
+                ))
+            })?),
+            basic: None,
+        },
+    };
+    if !(args.faro_rate > 0.0 && args.faro_burst >= 1.0) {
+        return Err(RunError::Usage(
+            "--faro-rate must be above 0 and --faro-burst at least 1".into(),
+        ));
+    }
     let sim = SimStack::start(SimOptions {
         faults,
         search_idle: args.search_idle,
+        grafana_datasources: args.grafana_datasources.as_deref().map(read_provisioning).transpose()?,
+        grafana_auth,
+        grafana_token_env: args.grafana_token_env.clone(),
+        grafana_sub_path: args.grafana_sub_path.clone(),
+        faro: FaroSettings {
+            rate: args.faro_rate,
+            burst: args.faro_burst,
+            ..FaroSettings::default()
+        },
         ..SimOptions::default()
     })
     .await?;

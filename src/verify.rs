@@ -19,9 +19,9 @@ use crate::stack::sim::{Faults, SimOptions, SimStack};
 use crate::target::{Env, Target, TargetKind};
 
 /// Which target a run is against, before anything is started.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub enum TargetChoice {
-    Sim(Faults),
+    Sim(Box<SimOptions>),
     File(PathBuf),
 }
 
@@ -29,7 +29,13 @@ impl TargetChoice {
     /// `sim`, `compose`, `aws` or a path; sim faults only go with `sim`.
     pub fn parse(name: &str, sim_faults: &[String]) -> Result<TargetChoice, RunError> {
         let choice = match name {
-            "sim" => return Ok(TargetChoice::Sim(Faults::parse(sim_faults.iter().map(String::as_str))?)),
+            "sim" => {
+                let faults = Faults::parse(sim_faults.iter().map(String::as_str))?;
+                return Ok(TargetChoice::Sim(Box::new(SimOptions {
+                    faults,
+                    ..SimOptions::default()
+                })));
+            }
             "compose" => TargetChoice::File(PathBuf::from("compose/target.toml")),
             "aws" => TargetChoice::File(PathBuf::from("infra/target.toml")),
             path => TargetChoice::File(PathBuf::from(path)),
@@ -46,12 +52,8 @@ impl TargetChoice {
     /// running for as long as the returned handle lives.
     pub async fn open(&self, env: &Env) -> Result<(Target, Option<SimStack>), RunError> {
         match self {
-            TargetChoice::Sim(faults) => {
-                let sim = SimStack::start(SimOptions {
-                    faults: faults.clone(),
-                    ..SimOptions::default()
-                })
-                .await?;
+            TargetChoice::Sim(options) => {
+                let sim = SimStack::start(options.as_ref().clone()).await?;
                 Ok((sim.target(env)?, Some(sim)))
             }
             TargetChoice::File(path) => Ok((Target::from_file(path, env)?, None)),

@@ -11,7 +11,7 @@ use std::sync::{Arc, RwLock};
 
 use crate::checks::{self, CheckCtx, CheckSettings, Outcome, Status};
 use crate::ids::Seed;
-use crate::stack::sim::{Faults, SimStack};
+use crate::stack::sim::SimStack;
 use crate::target::{Env, Target};
 use crate::verify::TargetChoice;
 
@@ -64,7 +64,7 @@ impl PillarsWorld {
             .read()
             .expect("target lock")
             .clone()
-            .unwrap_or(TargetChoice::Sim(Faults::default()));
+            .unwrap_or_else(|| TargetChoice::Sim(Box::default()));
         let n = SCENARIO.fetch_add(1, Ordering::Relaxed);
         let seed = Seed(Seed::from_time().word(n, 0));
         PillarsWorld {
@@ -79,12 +79,12 @@ impl PillarsWorld {
 
     /// Turns on a fault of the reference stack, running or not yet started.
     pub fn add_fault(&mut self, spec: &str) -> Result<(), AcceptanceError> {
-        let TargetChoice::Sim(faults) = &mut self.choice else {
+        let TargetChoice::Sim(options) = &mut self.choice else {
             return Err(AcceptanceError::NotSim);
         };
-        faults.apply(spec)?;
+        options.faults.apply(spec)?;
         if let Some((_, Some(sim))) = &self.opened {
-            sim.set_faults(faults.clone());
+            sim.set_faults(options.faults.clone());
         }
         Ok(())
     }

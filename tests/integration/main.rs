@@ -6,4 +6,5 @@ mod cli;
 mod common;
 mod compliance;
 mod faults;
+mod grafana;
 mod report;

@@ -25,4 +25,4 @@ pub mod traces;
 pub use faro::FaroSettings;
 pub use faults::{FaultError, Faults};
 pub use grafana::GrafanaAuth;
-pub use stack::{GRAFANA_SUB_PATH, SimError, SimOptions, SimStack};
+pub use stack::{DEFAULT_GRAFANA_SUB_PATH, SimError, SimOptions, SimStack};

@@ -27,7 +27,7 @@ use crate::stack::sim::{collector, loki, mimir, pyroscope, tempo};
 use crate::target::{Env, Store, Target, TargetError, TargetKind};
 
 /// Where the reference stack's Grafana is served, as the deployment's is.
-pub const GRAFANA_SUB_PATH: &str = "/grafana";
+pub const DEFAULT_GRAFANA_SUB_PATH: &str = "/grafana";
 
 /// How to start the reference stack.
 #[derive(Debug, Clone)]
@@ -41,6 +41,11 @@ pub struct SimOptions {
     /// matches the deployment.
     pub grafana_datasources: Option<String>,
     pub grafana_auth: GrafanaAuth,
+    /// The environment variable the printed target names for Grafana's
+    /// token, when `grafana_auth` has one.
+    pub grafana_token_env: Option<String>,
+    /// Where Grafana is served (`root_url`'s path, `serve_from_sub_path`).
+    pub grafana_sub_path: String,
     pub faro: FaroSettings,
 }
 
@@ -52,6 +57,8 @@ impl Default for SimOptions {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             grafana_datasources: None,
             grafana_auth: GrafanaAuth::default(),
+            grafana_token_env: None,
+            grafana_sub_path: DEFAULT_GRAFANA_SUB_PATH.into(),
             faro: FaroSettings::default(),
         }
     }
@@ -81,6 +88,8 @@ pub struct SimStack {
     mimir: SocketAddr,
     pyroscope: SocketAddr,
     grafana: SocketAddr,
+    grafana_sub_path: String,
+    grafana_token_env: Option<String>,
     faro: SocketAddr,
     state: Arc<SimState>,
     stop: watch::Sender<bool>,
@@ -124,7 +133,7 @@ impl SimStack {
             datasources,
             backends,
             options.grafana_auth,
-            GRAFANA_SUB_PATH,
+            &options.grafana_sub_path,
         );
         let grafana = serve("grafana", options.bind, grafana_router, &stopped, &mut servers).await?;
         Ok(SimStack {
@@ -134,6 +143,8 @@ impl SimStack {
             mimir,
             pyroscope,
             grafana,
+            grafana_sub_path: format!("/{}", options.grafana_sub_path.trim_matches('/')),
+            grafana_token_env: options.grafana_token_env,
             faro,
             state,
             stop,
@@ -189,8 +200,8 @@ tempo = "http://{tempo}"
 loki = "http://{loki}"
 mimir = "http://{mimir}/prometheus"
 pyroscope = "http://{pyroscope}"
-grafana = "http://{grafana}{GRAFANA_SUB_PATH}"
-
+grafana = "http://{grafana}{grafana_path}"
+{auth}
 [limits]
 wait = "5s"
 max_wait = "8s"
@@ -204,6 +215,11 @@ ingest_slo = "5s"
             mimir = self.mimir,
             pyroscope = self.pyroscope,
             grafana = self.grafana,
+            grafana_path = self.grafana_sub_path.trim_end_matches('/'),
+            auth = match &self.grafana_token_env {
+                Some(var) => format!("\n[auth]\ngrafana_token_env = \"{var}\"\n"),
+                None => String::new(),
+            },
             faro = self.faro,
             search_ready = self.state.search_idle.as_millis(),
         )
