@@ -204,6 +204,9 @@ pub struct Target {
     /// `service.name` of the backend tier.
     pub backend_service: String,
     pub grafana: Option<Grafana>,
+    /// A Grafana datasource provisioning file, for the correlation settings
+    /// when the target has no Grafana to ask.
+    pub provisioning: Option<PathBuf>,
     pub reads: BTreeMap<Store, ReadEndpoint>,
     pub limits: Limits,
 }
@@ -373,6 +376,7 @@ struct RawRead {
     loki: Option<String>,
     mimir: Option<String>,
     pyroscope: Option<String>,
+    provisioning: Option<PathBuf>,
     #[serde(default)]
     datasources: RawDatasources,
 }
@@ -484,6 +488,11 @@ impl Resolver<'_> {
     }
 
     fn resolve(&self, raw: RawTarget, kind: TargetKind) -> Result<Target, TargetError> {
+        // Paths in a target file are relative to the file.
+        let kind_dir = match &kind {
+            TargetKind::File(path) => path.parent().map(Path::to_path_buf),
+            TargetKind::Sim => None,
+        };
         let base = match self.env.get("OTEL_EXPORTER_OTLP_ENDPOINT").filter(|_| self.apply_env) {
             Some(v) => self.url("OTEL_EXPORTER_OTLP_ENDPOINT", Some(v))?,
             None => self.url("ingest.otlp_http", raw.ingest.otlp_http.as_deref())?,
@@ -638,6 +647,10 @@ impl Resolver<'_> {
                 .unwrap_or_else(|| "durable-code-frontend".into()),
             backend_service: raw.app.backend_service.unwrap_or_else(|| "durable-code-backend".into()),
             grafana,
+            provisioning: raw.read.provisioning.map(|p| match &kind_dir {
+                Some(dir) if p.is_relative() => dir.join(p),
+                _ => p,
+            }),
             reads,
             limits,
         };

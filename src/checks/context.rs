@@ -37,6 +37,10 @@ pub struct CheckSettings {
     pub profiles: u64,
     /// Synthetic browser sessions `frontend.roundtrip` sends.
     pub frontend_sessions: u64,
+    /// Sessions each correlation check follows through the app.
+    pub correlation_sessions: u64,
+    /// The backend path those sessions call through the app's base URL.
+    pub api_path: String,
     pub trace_lookup: TraceLookup,
 }
 
@@ -49,6 +53,8 @@ impl Default for CheckSettings {
             metrics: 20,
             profiles: 20,
             frontend_sessions: 3,
+            correlation_sessions: 3,
+            api_path: "/api/delay/fast".into(),
             trace_lookup: TraceLookup::Both,
         }
     }

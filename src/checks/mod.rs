@@ -4,6 +4,7 @@
 //! matches on id strings. One file per check, as `shared/DESIGN.md` lists them.
 
 pub mod context;
+pub mod correlation;
 pub mod datasources_healthy;
 pub mod frontend_roundtrip;
 pub mod ingest;
@@ -74,6 +75,34 @@ pub static CATALOG: &[CheckSpec] = &[
         pillar: Pillar::Frontend,
         summary: "a synthetic Faro session lands in Loki as Alloy writes it, per kind, and its spans in Tempo",
         run: check_fn!(frontend_roundtrip::run),
+    },
+    CheckSpec {
+        id: "correlation.trace_across_tiers",
+        records_ingest: false,
+        pillar: Pillar::Correlation,
+        summary: "a frontend fetch span and the backend server span it caused are one trace, parent and child",
+        run: check_fn!(correlation::trace_across_tiers::run),
+    },
+    CheckSpec {
+        id: "correlation.exemplar_to_trace",
+        records_ingest: false,
+        pillar: Pillar::Correlation,
+        summary: "backend latency exemplars, read as the Mimir datasource reads them, resolve to traces in Tempo",
+        run: check_fn!(correlation::exemplar_to_trace::run),
+    },
+    CheckSpec {
+        id: "correlation.trace_to_logs",
+        records_ingest: false,
+        pillar: Pillar::Correlation,
+        summary: "Grafana's trace-to-logs query finds the request's lines, and the derived field leads back to the trace",
+        run: check_fn!(correlation::trace_to_logs::run),
+    },
+    CheckSpec {
+        id: "correlation.trace_to_profile",
+        records_ingest: false,
+        pillar: Pillar::Correlation,
+        summary: "the backend span carries pyroscope.profile.id and Grafana's span-profile query is not empty",
+        run: check_fn!(correlation::trace_to_profile::run),
     },
     CheckSpec {
         id: "ingest.latency",

@@ -1,5 +1,6 @@
 //! Building and sending synthetic telemetry to the stack.
 
+pub mod app;
 pub mod faro;
 pub mod log_records;
 pub mod metric_points;

@@ -27,7 +27,11 @@ pub struct ReadSpan {
     pub name: String,
     pub kind: String,
     pub service_name: Option<String>,
+    /// Resource attributes of the span's batch.
+    pub resource: BTreeMap<String, String>,
     pub attributes: BTreeMap<String, String>,
+    pub start_unix_nanos: u64,
+    pub end_unix_nanos: u64,
 }
 
 /// A trace as read back: its spans, in the order Tempo returned them.
@@ -191,6 +195,10 @@ struct WireSpan {
     kind: Option<serde_json::Value>,
     #[serde(default)]
     attributes: Vec<KeyValue>,
+    #[serde(default)]
+    start_time_unix_nano: Option<serde_json::Value>,
+    #[serde(default)]
+    end_time_unix_nano: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -247,15 +255,30 @@ fn kind_text(kind: Option<&serde_json::Value>) -> String {
     }
 }
 
+/// A 64-bit time that JSON writes as a string (or, from some encoders, a
+/// number).
+fn nanos(v: Option<&serde_json::Value>) -> u64 {
+    match v {
+        Some(serde_json::Value::String(s)) => s.parse().unwrap_or(0),
+        Some(serde_json::Value::Number(n)) => n.as_u64().unwrap_or(0),
+        _ => 0,
+    }
+}
+
 fn flatten(batches: Vec<Batch>) -> Result<ReadTrace, crate::ids::IdError> {
     let mut spans = Vec::new();
     for batch in batches {
-        let service_name = batch.resource.as_ref().and_then(|r| {
-            r.attributes
-                .iter()
-                .find(|kv| kv.key == "service.name")
-                .map(|kv| any_value_text(&kv.value))
-        });
+        let resource: BTreeMap<String, String> = batch
+            .resource
+            .as_ref()
+            .map(|r| {
+                r.attributes
+                    .iter()
+                    .map(|kv| (kv.key.clone(), any_value_text(&kv.value)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let service_name = resource.get("service.name").cloned();
         for scope in batch.scope_spans {
             for span in scope.spans {
                 let parent_span_id = match span.parent_span_id.as_deref() {
@@ -269,6 +292,9 @@ fn flatten(batches: Vec<Batch>) -> Result<ReadTrace, crate::ids::IdError> {
                     name: span.name,
                     kind: kind_text(span.kind.as_ref()),
                     service_name: service_name.clone(),
+                    resource: resource.clone(),
+                    start_unix_nanos: nanos(span.start_time_unix_nano.as_ref()),
+                    end_unix_nanos: nanos(span.end_time_unix_nano.as_ref()),
                     attributes: span
                         .attributes
                         .iter()
@@ -302,6 +328,8 @@ mod tests {
         assert_eq!(span.kind, "SPAN_KIND_SERVER");
         assert_eq!(span.service_name.as_deref(), Some("harness-backend"));
         assert_eq!(span.attributes["pillars.seq"], "7");
+        assert_eq!(span.start_unix_nanos, 1_735_689_600_000_000_000);
+        assert_eq!(span.end_unix_nanos - span.start_unix_nanos, 250_000_000);
     }
 
     #[test]

@@ -21,6 +21,18 @@ pub const ROWS: &[(&str, &str, &str)] = &[
     ("ingest.completeness", "drop_logs=0.5", "incomplete"),
     ("frontend.roundtrip", "faro_export_fails", "missing_lines"),
     ("metrics.roundtrip", "drop_exemplars", "missing_exemplars"),
+    (
+        "correlation.trace_across_tiers",
+        "ignore_traceparent",
+        "backend_not_in_trace",
+    ),
+    ("correlation.exemplar_to_trace", "exemplar_label=traceID", "wrong_label"),
+    ("correlation.trace_to_logs", "logs_without_trace_id", "no_lines"),
+    (
+        "correlation.trace_to_profile",
+        "profiles_without_span_id",
+        "empty_flamegraph",
+    ),
 ];
 
 async fn assert_row(id: &str, fault: &str, reason: &str) {
@@ -141,6 +153,46 @@ async fn dropped_faro_payloads_are_missing_lines() {
     let (_sim, ctx) = sim(&["drop_faro=1"], CheckSettings::default()).await;
     let outcome = run("frontend.roundtrip", &ctx).await;
     assert_eq!(outcome.verdict.reason(), Some("missing_lines"), "{outcome:?}");
+}
+
+#[tokio::test]
+async fn trace_across_tiers_fails_when_the_backend_ignores_traceparent() {
+    assert_row(ROWS[11].0, ROWS[11].1, ROWS[11].2).await;
+}
+
+#[tokio::test]
+async fn exemplar_to_trace_fails_and_names_both_labels() {
+    assert_row(ROWS[12].0, ROWS[12].1, ROWS[12].2).await;
+    let (_sim, ctx) = sim(&["exemplar_label=traceID"], CheckSettings::default()).await;
+    let outcome = run("correlation.exemplar_to_trace", &ctx).await;
+    assert_eq!(
+        outcome.summary, "exemplars carry `traceID`, the Mimir datasource looks for `trace_id`",
+        "{outcome:?}"
+    );
+}
+
+#[tokio::test]
+async fn trace_to_logs_fails_when_logs_carry_no_trace_id() {
+    assert_row(ROWS[13].0, ROWS[13].1, ROWS[13].2).await;
+}
+
+#[tokio::test]
+async fn trace_to_profile_fails_when_profiles_carry_no_span_id() {
+    assert_row(ROWS[14].0, ROWS[14].1, ROWS[14].2).await;
+}
+
+#[tokio::test]
+async fn a_ratio_sampler_breaks_some_sessions_and_the_ratio_is_reported() {
+    let settings = CheckSettings {
+        correlation_sessions: 12,
+        ..CheckSettings::default()
+    };
+    let (_sim, ctx) = sim(&["sampler_ratio=0.5"], settings).await;
+    let outcome = run("correlation.trace_across_tiers", &ctx).await;
+    assert_eq!(outcome.verdict.reason(), Some("backend_not_in_trace"), "{outcome:?}");
+    let ratio = outcome.evidence["stitched_ratio"].as_f64().unwrap();
+    assert!(ratio > 0.0 && ratio < 1.0, "{ratio}");
+    assert!(outcome.summary.contains("/12 sessions stitched"), "{}", outcome.summary);
 }
 
 #[tokio::test]

@@ -5,6 +5,7 @@
 mod cli;
 mod common;
 mod compliance;
+mod correlation;
 mod faults;
 mod grafana;
 mod report;

@@ -55,13 +55,23 @@ struct FaroState {
     bucket: Mutex<(f64, Instant)>,
 }
 
-pub fn router(sim: Arc<SimState>, settings: FaroSettings) -> Router {
-    let bucket = Mutex::new((settings.burst, Instant::now()));
-    let state = Arc::new(FaroState { sim, settings, bucket });
-    Router::new()
-        .route("/collect", post(collect).options(preflight))
-        .route("/-/ready", any(ready))
-        .with_state(state)
+/// One receiver, with one rate limit, however many ports route to it (its
+/// own, and the ALB's `/collect` on the app role).
+#[derive(Clone)]
+pub struct FaroReceiver(Arc<FaroState>);
+
+impl FaroReceiver {
+    pub fn new(sim: Arc<SimState>, settings: FaroSettings) -> Self {
+        let bucket = Mutex::new((settings.burst, Instant::now()));
+        FaroReceiver(Arc::new(FaroState { sim, settings, bucket }))
+    }
+
+    pub fn router(&self) -> Router {
+        Router::new()
+            .route("/collect", post(collect).options(preflight))
+            .route("/-/ready", any(ready))
+            .with_state(self.0.clone())
+    }
 }
 
 async fn ready(State(state): State<Arc<FaroState>>) -> Response {

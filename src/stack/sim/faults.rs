@@ -50,6 +50,26 @@ pub const KNOWN: &[(&str, &str)] = [
         "ratio (0-1, default 0.5) of ingest requests answered 429 or 503",
     ),
     (
+        "ignore_traceparent",
+        "the app starts a new trace instead of continuing the caller's traceparent",
+    ),
+    (
+        "logs_without_trace_id",
+        "the app's log records carry no trace_id/span_id",
+    ),
+    (
+        "exemplar_label",
+        "the label name the app's exemplars carry the trace id under (default traceID)",
+    ),
+    (
+        "profiles_without_span_id",
+        "the app's profiles carry no span_id sample label",
+    ),
+    (
+        "sampler_ratio",
+        "ratio (0-1, default 0.1) of traces the app samples, deciding by trace id like traceidratio",
+    ),
+    (
         "not_ready",
         "a role (tempo, loki, mimir, pyroscope, faro, grafana) whose readiness endpoint answers 503",
     ),
@@ -80,6 +100,13 @@ pub struct Faults {
     pub datasource_unqueryable: Vec<String>,
     /// Fraction of ingest requests refused with 429 or 503.
     pub reject_ratio: f64,
+    pub ignore_traceparent: bool,
+    pub logs_without_trace_id: bool,
+    /// The exemplar label of the app's trace ids, when not `trace_id`.
+    pub exemplar_label: Option<String>,
+    pub profiles_without_span_id: bool,
+    /// The app's trace-id-ratio sampler, when it drops traces.
+    pub sampler_ratio: Option<f64>,
     /// Roles whose readiness endpoint answers 503.
     pub not_ready: Vec<Role>,
 }
@@ -175,6 +202,21 @@ impl Faults {
             "reject_ratio" => self.reject_ratio = ratio(name, value, 0.5)?,
             "faro_export_fails" => self.faro_export_fails = true,
             "drop_exemplars" => self.drop_exemplars = true,
+            "ignore_traceparent" => self.ignore_traceparent = true,
+            "logs_without_trace_id" => self.logs_without_trace_id = true,
+            "profiles_without_span_id" => self.profiles_without_span_id = true,
+            "sampler_ratio" => self.sampler_ratio = Some(ratio(name, value, 0.1)?),
+            "exemplar_label" => {
+                let label = value.unwrap_or("traceID");
+                if label.is_empty() || !label.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                    return Err(FaultError::BadValue {
+                        name: name.to_owned(),
+                        value: label.to_owned(),
+                        expected: "a label name such as traceID",
+                    });
+                }
+                self.exemplar_label = Some(label.to_owned());
+            }
             "datasource_unhealthy" | "datasource_unqueryable" => {
                 let uid = value.filter(|v| !v.is_empty()).ok_or_else(|| FaultError::BadValue {
                     name: name.to_owned(),
@@ -236,8 +278,21 @@ impl Faults {
         if self.faro_export_fails {
             out.push("faro_export_fails".into());
         }
-        if self.drop_exemplars {
-            out.push("drop_exemplars".into());
+        for (flag, name) in [
+            (self.drop_exemplars, "drop_exemplars"),
+            (self.ignore_traceparent, "ignore_traceparent"),
+            (self.logs_without_trace_id, "logs_without_trace_id"),
+            (self.profiles_without_span_id, "profiles_without_span_id"),
+        ] {
+            if flag {
+                out.push(name.into());
+            }
+        }
+        if let Some(label) = &self.exemplar_label {
+            out.push(format!("exemplar_label={label}"));
+        }
+        if let Some(r) = self.sampler_ratio {
+            out.push(format!("sampler_ratio={r}"));
         }
         for uid in &self.datasource_unhealthy {
             out.push(format!("datasource_unhealthy={uid}"));

@@ -57,6 +57,12 @@ enum Stage {
     LineNotMatches(Regex),
     Logfmt,
     Json,
+    /// `| label_format NAME=`{{ contains "TEXT" __line__ }}``, the one
+    /// template Grafana's trace-to-logs query uses.
+    LabelContains {
+        name: String,
+        text: String,
+    },
     /// Alternatives of conjunctions: `a="x" and b="y" or c="z"`.
     LabelFilter(Vec<Vec<Matcher>>),
 }
@@ -111,6 +117,10 @@ impl LogQuery {
                     } else {
                         parsed.insert("__error__".into(), "JSONParserErr".into());
                     }
+                    true
+                }
+                Stage::LabelContains { name, text } => {
+                    parsed.insert(name.clone(), line.contains(text.as_str()).to_string());
                     true
                 }
                 Stage::LabelFilter(alternatives) => alternatives
@@ -427,6 +437,26 @@ impl Parser<'_> {
                 self.pos += word_end;
                 Ok(Stage::Json)
             }
+            "label_format" if !is_filter => {
+                self.pos += word_end;
+                let name = self.ident()?;
+                self.expect("=")?;
+                let template = self.string()?;
+                let text = template
+                    .trim()
+                    .strip_prefix("{{")
+                    .and_then(|t| t.strip_suffix("}}"))
+                    .map(str::trim)
+                    .and_then(|t| t.strip_prefix("contains"))
+                    .and_then(|t| t.trim().strip_suffix("__line__"))
+                    .map(str::trim)
+                    .and_then(|t| t.strip_prefix('"').and_then(|t| t.strip_suffix('"')))
+                    .ok_or_else(|| format!("the label_format template {template:?} is not served; only {{{{ contains \"…\" __line__ }}}}"))?;
+                Ok(Stage::LabelContains {
+                    name,
+                    text: text.to_owned(),
+                })
+            }
             _ if is_filter => self.label_filter(),
             other => Err(format!("the stage `| {other}` is not served by the reference stack")),
         }
@@ -492,6 +522,23 @@ mod tests {
         assert!(q.pipeline(&stream, &meta, "kind=event").is_some());
         let q = parse(r#"{app="a"} | json | body_seq="3""#).unwrap();
         assert!(q.pipeline(&stream, &none, r#"{"body":{"seq":"3"}}"#).is_some());
+    }
+
+    #[test]
+    fn grafanas_trace_to_logs_query_runs() {
+        let q = parse(
+            "{service_name=\"svc\"} | label_format log_line_contains_trace_id=`{{ contains \"abc\" __line__ }}` | log_line_contains_trace_id=\"true\" OR trace_id=\"abc\"",
+        )
+        .unwrap();
+        let stream = labels(&[("service_name", "svc")]);
+        let none = BTreeMap::new();
+        assert!(q.pipeline(&stream, &none, "line with abc").is_some());
+        assert!(
+            q.pipeline(&stream, &labels(&[("trace_id", "abc")]), "plain line")
+                .is_some()
+        );
+        assert!(q.pipeline(&stream, &none, "plain line").is_none());
+        assert!(parse("{a=\"b\"} | label_format x=`{{ .foo }}`").is_err());
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! one fault knob per checked property. It is never presented as the real
 //! stack: banners and reports name it.
 
+mod app;
 mod collector;
 mod faro;
 pub mod faro_lines;

@@ -15,7 +15,7 @@ use tokio::task::JoinHandle;
 use url::Url;
 
 use crate::query::grafana::parse_provisioning;
-use crate::stack::sim::faro::{self, FaroSettings};
+use crate::stack::sim::faro::{FaroReceiver, FaroSettings};
 use crate::stack::sim::faults::Faults;
 use crate::stack::sim::grafana::{self, GrafanaAuth};
 use crate::stack::sim::logs::LogCounts;
@@ -23,7 +23,7 @@ use crate::stack::sim::metrics::MetricCounts;
 use crate::stack::sim::profiles::ProfileCounts;
 use crate::stack::sim::state::SimState;
 use crate::stack::sim::traces::TraceCounts;
-use crate::stack::sim::{collector, loki, mimir, pyroscope, tempo};
+use crate::stack::sim::{app, collector, loki, mimir, pyroscope, tempo};
 use crate::target::{Env, Store, Target, TargetError, TargetKind};
 
 /// Where the reference stack's Grafana is served, as the deployment's is.
@@ -47,6 +47,8 @@ pub struct SimOptions {
     /// Where Grafana is served (`root_url`'s path, `serve_from_sub_path`).
     pub grafana_sub_path: String,
     pub faro: FaroSettings,
+    /// `service.name` of the app role's backend tier.
+    pub backend_service: String,
 }
 
 impl Default for SimOptions {
@@ -60,6 +62,7 @@ impl Default for SimOptions {
             grafana_token_env: None,
             grafana_sub_path: DEFAULT_GRAFANA_SUB_PATH.into(),
             faro: FaroSettings::default(),
+            backend_service: "durable-code-backend".into(),
         }
     }
 }
@@ -91,6 +94,7 @@ pub struct SimStack {
     grafana_sub_path: String,
     grafana_token_env: Option<String>,
     faro: SocketAddr,
+    app: SocketAddr,
     state: Arc<SimState>,
     stop: watch::Sender<bool>,
     servers: Vec<JoinHandle<()>>,
@@ -101,19 +105,25 @@ impl SimStack {
         let state = Arc::new(SimState::new(options.faults, options.search_idle));
         let (stop, stopped) = watch::channel(false);
         let mut servers = Vec::new();
+        let faro_receiver = FaroReceiver::new(state.clone(), options.faro.clone());
         let routers = [
             ("collector", collector::router(state.clone())),
             ("tempo", tempo::router(state.clone())),
             ("loki", loki::router(state.clone())),
             ("mimir", mimir::router(state.clone())),
             ("pyroscope", pyroscope::router(state.clone())),
-            ("faro", faro::router(state.clone(), options.faro.clone())),
+            ("faro", faro_receiver.router()),
+            // The ALB: the backend's paths and `/collect` on one port.
+            (
+                "app",
+                app::router(state.clone(), &options.backend_service).merge(faro_receiver.router()),
+            ),
         ];
         let mut addrs = Vec::with_capacity(routers.len());
         for (role, router) in routers {
             addrs.push(serve(role, options.bind, router, &stopped, &mut servers).await?);
         }
-        let [collector, tempo, loki, mimir, pyroscope, faro] = addrs[..] else {
+        let [collector, tempo, loki, mimir, pyroscope, faro, app] = addrs[..] else {
             unreachable!("one address per role")
         };
         let yaml = options
@@ -146,6 +156,7 @@ impl SimStack {
             grafana_sub_path: format!("/{}", options.grafana_sub_path.trim_matches('/')),
             grafana_token_env: options.grafana_token_env,
             faro,
+            app,
             state,
             stop,
             servers,
@@ -195,6 +206,9 @@ otlp_http = "http://{collector}"
 pyroscope = "http://{pyroscope}"
 faro = "http://{faro}/collect"
 
+[app]
+base_url = "http://{app}"
+
 [read]
 tempo = "http://{tempo}"
 loki = "http://{loki}"
@@ -221,6 +235,7 @@ ingest_slo = "5s"
                 None => String::new(),
             },
             faro = self.faro,
+            app = self.app,
             search_ready = self.state.search_idle.as_millis(),
         )
     }

@@ -1,0 +1,193 @@
+//! `correlation.exemplar_to_trace`: exemplars of the backend's latency
+//! histogram, read under the label name the Mimir datasource's
+//! `exemplarTraceIdDestinations` names, resolve to traces in Tempo — the
+//! link a person clicks on an exemplar dot in Grafana.
+//!
+//! OTLP → Mimir exemplars carry `trace_id`; Tempo's metrics generator writes
+//! `traceID` (`shared/reference/api/04-mimir.md` §4.2), so a destination
+//! named for the wrong one is a dead link, and the outcome says which.
+//!
+//! Uses: checks::correlation::{session, settings, links}, query::{mimir, tempo}.
+
+use std::collections::BTreeSet;
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+
+use crate::checks::correlation::links::{ExemplarDestination, exemplar_destinations};
+use crate::checks::correlation::session::drive;
+use crate::checks::correlation::settings::Correlations;
+use crate::checks::roundtrip::unreachable;
+use crate::checks::{CheckCtx, Outcome, Verdict};
+use crate::ids::TraceId;
+use crate::measure::ingest_clock::{PollPlan, watch};
+use crate::query::http::HttpError;
+use crate::target::Store;
+
+#[derive(Debug, Clone, Copy)]
+enum Reason {
+    NoDestination,
+    NoExemplars,
+    WrongLabel,
+    Unresolved,
+    Unreachable,
+    NotConfigured,
+}
+
+impl Reason {
+    const fn as_str(self) -> &'static str {
+        match self {
+            Reason::NoDestination => "no_destination",
+            Reason::NoExemplars => "no_exemplars",
+            Reason::WrongLabel => "wrong_label",
+            Reason::Unresolved => "unresolved",
+            Reason::Unreachable => "unreachable",
+            Reason::NotConfigured => "not_configured",
+        }
+    }
+}
+
+#[derive(Debug, Default, Serialize)]
+struct Evidence {
+    settings_from: String,
+    destinations: Vec<ExemplarDestination>,
+    query: String,
+    exemplars_seen: usize,
+    /// Label names present on the exemplars of this run's requests.
+    label_names: BTreeSet<String>,
+    /// Trace ids read under the configured label, and whether Tempo has them.
+    resolved: Vec<(String, bool)>,
+    resolved_ratio: f64,
+    error: Option<String>,
+}
+
+pub async fn run(ctx: &CheckCtx) -> Outcome {
+    let (Some(mimir), Some(tempo)) = (ctx.mimir(), ctx.tempo()) else {
+        return Outcome::new(
+            Verdict::Skip(Reason::NotConfigured.as_str()),
+            "the target names no Mimir or no Tempo read endpoint",
+        );
+    };
+    let settings = match Correlations::load(ctx).await {
+        Ok(s) => s,
+        Err(outcome) => return outcome,
+    };
+    let mut evidence = Evidence {
+        settings_from: settings.source.clone(),
+        query: format!(
+            "http_request_duration_seconds_bucket{{job=~\"(.+/)?{}\"}}",
+            regex::escape(&ctx.target.backend_service)
+        ),
+        ..Evidence::default()
+    };
+    let tempo_uid = settings
+        .of(ctx, Store::Tempo)
+        .map(|d| d.uid.clone())
+        .unwrap_or_default();
+    evidence.destinations = settings
+        .of(ctx, Store::Mimir)
+        .map(|d| exemplar_destinations(&d.json_data))
+        .unwrap_or_default();
+    let Some(label) = evidence
+        .destinations
+        .iter()
+        .find(|d| d.datasource_uid == tempo_uid)
+        .map(|d| d.name.clone())
+    else {
+        let summary =
+            format!("the Mimir datasource has no exemplarTraceIdDestinations entry pointing at Tempo ({tempo_uid})");
+        return Outcome::new(Verdict::Fail(Reason::NoDestination.as_str()), summary).with_evidence(evidence);
+    };
+
+    let (_, driven) = match drive(ctx).await {
+        Ok(d) => d,
+        Err(outcome) => return outcome,
+    };
+    let ours: BTreeSet<String> = driven.iter().map(|d| d.session.trace_id.to_string()).collect();
+    let now = unix_secs();
+    let range = (now - 600.0, now + 60.0);
+    let limits = &ctx.target.limits;
+    let plan = PollPlan::new(Duration::ZERO, limits.wait, limits.max_wait);
+    let acked = driven.iter().map(|d| (d.session.slot, d.acked)).collect();
+    // slot -> the label names on that session's exemplar.
+    let seen = Mutex::new(Vec::<(u64, Vec<(String, String)>)>::new());
+    let (query, driven_ref, seen_ref, mimir_ref) = (&evidence.query, &driven, &seen, &mimir);
+    let watched = watch(&plan, acked, move |_, pending: Vec<u64>| async move {
+        let (driven, seen) = (driven_ref, seen_ref);
+        let series = mimir_ref.query_exemplars(query, range).await?;
+        let mut found = Vec::new();
+        let mut all = Vec::new();
+        for e in series.iter().flat_map(|s| &s.exemplars) {
+            let labels: Vec<(String, String)> = e.labels.clone().into_iter().collect();
+            if let Some(d) = driven
+                .iter()
+                .find(|d| e.labels.values().any(|v| *v == d.session.trace_id.to_string()))
+            {
+                all.push((d.session.slot, labels));
+                if pending.contains(&d.session.slot) {
+                    found.push(d.session.slot);
+                }
+            }
+        }
+        seen.lock().expect("not poisoned").extend(all);
+        Ok::<_, HttpError>(found)
+    })
+    .await;
+    let seen = seen.into_inner().unwrap_or_default();
+    evidence.exemplars_seen = seen.len();
+    evidence.label_names = seen
+        .iter()
+        .flat_map(|(_, l)| l.iter().map(|(k, _)| k.clone()))
+        .collect();
+    evidence.error = watched.last_error.as_ref().map(|e| e.to_string());
+    if let Some(err) = unreachable(&watched) {
+        return Outcome::new(Verdict::Error(Reason::Unreachable.as_str()), err).with_evidence(evidence);
+    }
+    if seen.is_empty() {
+        let summary = format!(
+            "no exemplar of this run's {} requests reached Mimir ({})",
+            driven.len(),
+            evidence.query
+        );
+        return Outcome::new(Verdict::Fail(Reason::NoExemplars.as_str()), summary).with_evidence(evidence);
+    }
+    let under_label: BTreeSet<String> = seen
+        .iter()
+        .flat_map(|(_, labels)| labels.iter().filter(|(k, _)| *k == label).map(|(_, v)| v.clone()))
+        .filter(|v| ours.contains(v))
+        .collect();
+    if under_label.is_empty() {
+        let carried: Vec<String> = evidence.label_names.iter().map(|n| format!("`{n}`")).collect();
+        let summary = format!(
+            "exemplars carry {}, the Mimir datasource looks for `{label}`",
+            carried.join(", ")
+        );
+        return Outcome::new(Verdict::Fail(Reason::WrongLabel.as_str()), summary).with_evidence(evidence);
+    }
+    for id in &under_label {
+        let resolved = match id.parse::<TraceId>() {
+            Ok(trace_id) => tempo.trace_v1(trace_id, None).await.ok().flatten().is_some(),
+            Err(_) => false,
+        };
+        evidence.resolved.push((id.clone(), resolved));
+    }
+    let resolved = evidence.resolved.iter().filter(|(_, r)| *r).count();
+    evidence.resolved_ratio = resolved as f64 / evidence.resolved.len() as f64;
+    if resolved < evidence.resolved.len() {
+        let summary = format!(
+            "{resolved}/{} exemplar trace ids resolve in Tempo",
+            evidence.resolved.len()
+        );
+        return Outcome::new(Verdict::Fail(Reason::Unresolved.as_str()), summary).with_evidence(evidence);
+    }
+    let summary = format!("{resolved}/{resolved} exemplars read under `{label}` resolve to traces in Tempo");
+    Outcome::new(Verdict::Pass, summary).with_evidence(evidence)
+}
+
+fn unix_secs() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs_f64()
+}

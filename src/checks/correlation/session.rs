@@ -1,0 +1,153 @@
+//! What every correlation check starts with: synthetic frontend sessions
+//! that do what the React app does — a Faro trace with a client `fetch`
+//! span, a call to the backend through the app's base URL with
+//! `traceparent: 00-<trace>-<fetch span>-01`, then the Faro payload posted
+//! to `/collect` — and the spans of those requests read back from Tempo.
+//!
+//! Uses: checks, emit::{app, faro}, query::tempo, measure::ingest_clock.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::time::Instant;
+
+use crate::checks::roundtrip::send_verdict;
+use crate::checks::{CheckCtx, Outcome, Verdict};
+use crate::emit::app::AppClient;
+use crate::emit::faro::{FaroSender, FrontendSession, FrontendSpec};
+use crate::measure::ingest_clock::{PollPlan, Watched, watch};
+use crate::query::http::HttpError;
+use crate::query::tempo::{ReadSpan, TempoClient};
+use crate::target::join_path;
+
+/// A session that ran: its ids and when its backend call was acknowledged.
+#[derive(Debug, Clone, Serialize)]
+pub struct Driven {
+    #[serde(flatten)]
+    pub session: FrontendSession,
+    #[serde(skip)]
+    pub acked: Instant,
+    pub backend_ms: u64,
+}
+
+/// Runs `ctx.settings.correlation_sessions` sessions, or returns the
+/// outcome that says why they could not run.
+pub async fn drive(ctx: &CheckCtx) -> Result<(FrontendSpec, Vec<Driven>), Outcome> {
+    let target = &ctx.target;
+    let Some(base) = target.app.clone() else {
+        return Err(Outcome::new(
+            Verdict::Skip("not_configured"),
+            "the target names no app base URL (`app.base_url`) to send requests through",
+        ));
+    };
+    let spec = FrontendSpec {
+        seed: ctx.seed,
+        run_id: ctx.run_id.clone(),
+        app_name: target.frontend_service.clone(),
+        page_url: base.to_string(),
+    };
+    let timeout = target.limits.request_timeout;
+    let app = AppClient::new(ctx.http.clone(), base.clone(), timeout);
+    // The ALB routes /collect to the Faro receiver.
+    let collect = target.faro.clone().unwrap_or_else(|| join_path(&base, "collect"));
+    let faro = FaroSender::new(ctx.http.clone(), collect, timeout);
+    let path = &ctx.settings.api_path;
+    let mut driven = Vec::new();
+    for slot in 0..ctx.settings.correlation_sessions {
+        let session = spec.session(slot);
+        let traceparent = spec.traceparent(&session);
+        let answer = app.get(path, &traceparent).await.map_err(|err| {
+            Outcome::new(
+                send_verdict(&err),
+                format!("calling the backend at {} failed: {err}", app.url(path)),
+            )
+            .with_evidence(serde_json::json!({
+                "seed": ctx.seed.0,
+                "app": app.url(path).to_string(),
+                "traceparent": traceparent,
+                "error": err.to_string(),
+            }))
+        })?;
+        let acked = Instant::now();
+        let key = format!("{}-{}", ctx.run_id, slot);
+        faro.send(&session.session_id, &key, &spec.payload(&session, path))
+            .await
+            .map_err(|err| {
+                Outcome::new(send_verdict(&err), format!("posting the Faro payload failed: {err}")).with_evidence(
+                    serde_json::json!({
+                        "seed": ctx.seed.0,
+                        "faro": faro.url().to_string(),
+                        "session_id": session.session_id,
+                        "error": err.to_string(),
+                    }),
+                )
+            })?;
+        driven.push(Driven {
+            session,
+            acked,
+            backend_ms: answer.latency.as_millis() as u64,
+        });
+    }
+    Ok((spec, driven))
+}
+
+/// The spans of one session's trace, as read back.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SessionSpans {
+    pub frontend: Option<ReadSpan>,
+    /// Backend server spans in the trace.
+    pub backend: Vec<ReadSpan>,
+}
+
+impl SessionSpans {
+    /// The backend server span whose parent is the session's fetch span.
+    pub fn stitched(&self, session: &FrontendSession) -> Option<&ReadSpan> {
+        self.backend
+            .iter()
+            .find(|s| s.parent_span_id == Some(session.fetch_span))
+    }
+}
+
+/// Polls Tempo until every session's trace holds its fetch span and a
+/// backend server span that is its child, or the deadline passes; returns
+/// what each trace held.
+pub async fn find_spans(
+    ctx: &CheckCtx,
+    tempo: &TempoClient,
+    driven: &[Driven],
+) -> (Watched<u64>, BTreeMap<u64, SessionSpans>) {
+    let seen = Mutex::new(BTreeMap::<u64, SessionSpans>::new());
+    let limits = &ctx.target.limits;
+    let plan = PollPlan::new(Duration::ZERO, limits.wait, limits.max_wait);
+    let items = driven.iter().map(|d| (d.session.slot, d.acked)).collect();
+    let backend = ctx.target.backend_service.as_str();
+    let seen_ref = &seen;
+    let watched = watch(&plan, items, move |_, slots: Vec<u64>| async move {
+        let seen = seen_ref;
+        let mut found = Vec::new();
+        for slot in slots {
+            let session = &driven[slot as usize].session;
+            let Some(trace) = tempo.trace_v1(session.trace_id, None).await? else {
+                continue;
+            };
+            let spans = SessionSpans {
+                frontend: trace.spans.iter().find(|s| s.span_id == session.fetch_span).cloned(),
+                backend: trace
+                    .spans
+                    .iter()
+                    .filter(|s| s.service_name.as_deref() == Some(backend) && s.kind == "SPAN_KIND_SERVER")
+                    .cloned()
+                    .collect(),
+            };
+            if spans.frontend.is_some() && spans.stitched(session).is_some() {
+                found.push(slot);
+            }
+            seen.lock().expect("not poisoned").insert(slot, spans);
+        }
+        Ok::<_, HttpError>(found)
+    })
+    .await;
+    (watched, seen.into_inner().unwrap_or_default())
+}

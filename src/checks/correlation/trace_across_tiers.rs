@@ -1,0 +1,135 @@
+//! `correlation.trace_across_tiers`: a frontend fetch span and the backend
+//! server span it caused share one trace, and the backend span's parent is
+//! the fetch span. Reports how many of N sessions stitched: with a backend
+//! sampler that is not parent-based (prod's `traceidratio` at 0.1), that
+//! ratio is the finding.
+//!
+//! Uses: checks::correlation::session.
+
+use serde::Serialize;
+
+use crate::checks::correlation::session::{SessionSpans, drive, find_spans};
+use crate::checks::roundtrip::unreachable;
+use crate::checks::{CheckCtx, Outcome, Verdict};
+
+#[derive(Debug, Clone, Copy)]
+enum Reason {
+    MissingFrontendSpan,
+    WrongParent,
+    BackendNotInTrace,
+    Unreachable,
+    NotConfigured,
+}
+
+impl Reason {
+    const fn as_str(self) -> &'static str {
+        match self {
+            Reason::MissingFrontendSpan => "missing_frontend_span",
+            Reason::WrongParent => "wrong_parent",
+            Reason::BackendNotInTrace => "backend_not_in_trace",
+            Reason::Unreachable => "unreachable",
+            Reason::NotConfigured => "not_configured",
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct SessionEvidence {
+    session_id: String,
+    trace_id: String,
+    fetch_span: String,
+    frontend_span_found: bool,
+    backend_span: Option<String>,
+    backend_parent: Option<String>,
+    stitched: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct Evidence {
+    seed: u64,
+    frontend_service: String,
+    backend_service: String,
+    sessions: u64,
+    stitched: u64,
+    stitched_ratio: f64,
+    traces: Vec<SessionEvidence>,
+    last_error: Option<String>,
+}
+
+pub async fn run(ctx: &CheckCtx) -> Outcome {
+    let Some(tempo) = ctx.tempo() else {
+        return Outcome::new(
+            Verdict::Skip(Reason::NotConfigured.as_str()),
+            "the target names no Tempo read endpoint",
+        );
+    };
+    let (_, driven) = match drive(ctx).await {
+        Ok(d) => d,
+        Err(outcome) => return outcome,
+    };
+    let (watched, seen) = find_spans(ctx, &tempo, &driven).await;
+    let n = driven.len() as u64;
+    let traces: Vec<SessionEvidence> = driven
+        .iter()
+        .map(|d| {
+            let spans = seen.get(&d.session.slot).cloned().unwrap_or_default();
+            let backend = spans.stitched(&d.session).or_else(|| spans.backend.first());
+            SessionEvidence {
+                session_id: d.session.session_id.clone(),
+                trace_id: d.session.trace_id.to_string(),
+                fetch_span: d.session.fetch_span.to_string(),
+                frontend_span_found: spans.frontend.is_some(),
+                backend_span: backend.map(|s| s.span_id.to_string()),
+                backend_parent: backend.and_then(|s| s.parent_span_id).map(|p| p.to_string()),
+                stitched: spans.frontend.is_some() && spans.stitched(&d.session).is_some(),
+            }
+        })
+        .collect();
+    let stitched = traces.iter().filter(|t| t.stitched).count() as u64;
+    let reason_of = |spans: &SessionSpans| {
+        if spans.frontend.is_none() {
+            Reason::MissingFrontendSpan
+        } else if !spans.backend.is_empty() {
+            Reason::WrongParent
+        } else {
+            Reason::BackendNotInTrace
+        }
+    };
+    let first_broken = driven
+        .iter()
+        .find(|d| !traces[d.session.slot as usize].stitched)
+        .map(|d| reason_of(&seen.get(&d.session.slot).cloned().unwrap_or_default()));
+    let evidence = Evidence {
+        seed: ctx.seed.0,
+        frontend_service: ctx.target.frontend_service.clone(),
+        backend_service: ctx.target.backend_service.clone(),
+        sessions: n,
+        stitched,
+        stitched_ratio: if n == 0 { 0.0 } else { stitched as f64 / n as f64 },
+        traces,
+        last_error: watched.last_error.as_ref().map(|e| e.to_string()),
+    };
+    let (verdict, summary) = match (unreachable(&watched), first_broken) {
+        (Some(err), _) => (Verdict::Error(Reason::Unreachable.as_str()), err),
+        (None, None) => (
+            Verdict::Pass,
+            format!("{stitched}/{n} sessions are one trace across the frontend and the backend"),
+        ),
+        (None, Some(reason)) => {
+            let hint = match reason {
+                Reason::BackendNotInTrace => {
+                    "the backend's span is not in the frontend's trace: does the backend continue `traceparent`, and is its sampler parent-based?"
+                }
+                Reason::WrongParent => "the backend span is in the trace but its parent is not the fetch span",
+                _ => "the frontend's fetch span did not reach Tempo (Faro traces export)",
+            };
+            (
+                Verdict::Fail(reason.as_str()),
+                format!("{stitched}/{n} sessions stitched; {hint}"),
+            )
+        }
+    };
+    Outcome::new(verdict, summary)
+        .with_evidence(evidence)
+        .with_latency("correlation.trace", &watched.histogram)
+}

@@ -1,0 +1,65 @@
+//! Calls to the app through the ALB's paths (`/api/*` goes to the backend)
+//! with the `traceparent` a frontend fetch span puts on them.
+//!
+//! Uses: query::http (errors), emit::otlp (acks), target.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+use url::Url;
+
+use crate::emit::otlp::EmitError;
+use crate::query::http::HttpError;
+use crate::target::join_path;
+
+#[derive(Debug, Clone)]
+pub struct AppClient {
+    http: reqwest::Client,
+    base: Url,
+    timeout: Duration,
+}
+
+/// A backend call that answered 2xx.
+#[derive(Debug, Clone, Copy)]
+pub struct AppAnswer {
+    pub status: u16,
+    pub latency: Duration,
+}
+
+const WHAT: &str = "the app";
+
+impl AppClient {
+    pub fn new(http: reqwest::Client, base: Url, timeout: Duration) -> Self {
+        AppClient { http, base, timeout }
+    }
+
+    pub fn url(&self, path: &str) -> Url {
+        join_path(&self.base, path)
+    }
+
+    /// `GET <base><path>` with `traceparent`; a non-2xx is an error.
+    pub async fn get(&self, path: &str, traceparent: &str) -> Result<AppAnswer, EmitError> {
+        let url = self.url(path);
+        let started = Instant::now();
+        let resp = self
+            .http
+            .get(url.clone())
+            .header("traceparent", traceparent)
+            .send()
+            .await
+            .map_err(|e| HttpError::from_reqwest(WHAT, &url, self.timeout, e))?;
+        let status = resp.status().as_u16();
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| HttpError::from_reqwest(WHAT, &url, self.timeout, e))?;
+        if (200..300).contains(&status) {
+            Ok(AppAnswer {
+                status,
+                latency: started.elapsed(),
+            })
+        } else {
+            Err(HttpError::status(WHAT, &url, status, &body).into())
+        }
+    }
+}
