@@ -8,4 +8,5 @@ mod compliance;
 mod correlation;
 mod faults;
 mod grafana;
+mod reference_backend;
 mod report;

@@ -132,6 +132,20 @@ async fn push(State(state): State<Arc<SimState>>, headers: HeaderMap, body: Byte
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
+    // Connect clients (pyroscope-rs among them) may gzip the whole request.
+    let gzipped = headers
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("gzip"));
+    let body = if gzipped {
+        let mut out = Vec::new();
+        if let Err(e) = std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&body[..]), &mut out) {
+            return invalid_response(format!("invalid gzip body: {e}"));
+        }
+        Bytes::from(out)
+    } else {
+        body
+    };
     let series: Vec<(Labels, Vec<Vec<u8>>)> = if is_json {
         let push: JsonPush = match serde_json::from_slice(&body) {
             Ok(p) => p,
