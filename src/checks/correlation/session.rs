@@ -50,7 +50,9 @@ pub async fn drive(ctx: &CheckCtx) -> Result<(FrontendSpec, Vec<Driven>), Outcom
     };
     let timeout = target.limits.request_timeout;
     let app = AppClient::new(ctx.http.clone(), base.clone(), timeout);
-    // The ALB routes /collect to the Faro receiver.
+    // The React app posts to `/collect` on its own origin, which the ALB
+    // routes to the Faro receiver; a target that names the receiver's URL
+    // (the ALB's, or the receiver's own port) decides.
     let collect = target.faro.clone().unwrap_or_else(|| join_path(&base, "collect"));
     let faro = FaroSender::new(ctx.http.clone(), collect, timeout);
     let path = &ctx.settings.api_path;
