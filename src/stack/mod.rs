@@ -1,3 +1,4 @@
 //! Standing a target up and down.
 
+pub mod compose;
 pub mod sim;

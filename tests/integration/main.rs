@@ -5,6 +5,7 @@
 mod cli;
 mod common;
 mod compliance;
+mod compose;
 mod correlation;
 mod faults;
 mod grafana;

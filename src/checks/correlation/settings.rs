@@ -76,3 +76,111 @@ impl Correlations {
         self.datasources.iter().find(|d| d.uid == uid)
     }
 }
+
+/// What the stack's telemetry looks like, which the links must match.
+#[derive(Debug, Clone)]
+pub struct Telemetry<'a> {
+    /// The exemplar label OTLP → Mimir exemplars carry.
+    pub exemplar_label: &'a str,
+    /// The Loki label (or structured metadata) holding the trace id.
+    pub log_trace_id_label: &'a str,
+    /// The Loki label the backend's `service.name` becomes.
+    pub log_service_label: &'a str,
+    /// The Pyroscope label of the application name, the only one the SDK sets.
+    pub profile_service_label: &'a str,
+    pub profile_type: &'a str,
+}
+
+/// The same judgement the correlation checks make of the settings, without
+/// traffic: every problem that would break a link, as a sentence.
+pub fn problems(datasources: &[Datasource], t: &Telemetry<'_>) -> Vec<String> {
+    use crate::checks::correlation::links::{
+        derived_fields, exemplar_destinations, traces_to_logs, traces_to_profiles,
+    };
+    let mut out = Vec::new();
+    let of = |store: Store| datasources.iter().find(|d| d.store() == Some(store));
+    let (Some(mimir), Some(loki), Some(tempo), Some(pyroscope)) = (
+        of(Store::Mimir),
+        of(Store::Loki),
+        of(Store::Tempo),
+        of(Store::Pyroscope),
+    ) else {
+        return vec![
+            "a datasource of each type (prometheus, loki, tempo, grafana-pyroscope-datasource) is needed".into(),
+        ];
+    };
+    let destinations = exemplar_destinations(&mimir.json_data);
+    if !destinations
+        .iter()
+        .any(|d| d.name == t.exemplar_label && d.datasource_uid == tempo.uid)
+    {
+        out.push(format!(
+            "{}: no exemplarTraceIdDestinations entry named `{}` pointing at {}",
+            mimir.uid, t.exemplar_label, tempo.uid
+        ));
+    }
+    match traces_to_logs(&tempo.json_data) {
+        None => out.push(format!("{}: no tracesToLogsV2", tempo.uid)),
+        Some(cfg) => {
+            if cfg.datasource_uid != loki.uid {
+                out.push(format!(
+                    "{}: tracesToLogsV2 points at {}, not {}",
+                    tempo.uid, cfg.datasource_uid, loki.uid
+                ));
+            }
+            if !cfg.custom_query
+                && !cfg
+                    .tags
+                    .iter()
+                    .any(|tag| tag.key == "service.name" && tag.value == t.log_service_label)
+            {
+                out.push(format!(
+                    "{}: tracesToLogsV2 does not map service.name to the `{}` label",
+                    tempo.uid, t.log_service_label
+                ));
+            }
+            if !cfg.custom_query && !cfg.filter_by_trace_id {
+                out.push(format!("{}: tracesToLogsV2 does not filter by trace id", tempo.uid));
+            }
+        }
+    }
+    let fields = derived_fields(&loki.json_data);
+    let extracts = fields.iter().any(|f| {
+        f.matcher_type.as_deref() == Some("label")
+            && f.matcher_regex == t.log_trace_id_label
+            && f.datasource_uid.as_deref() == Some(tempo.uid.as_str())
+    });
+    if !extracts {
+        out.push(format!(
+            "{}: no derived field reads the `{}` label into {}",
+            loki.uid, t.log_trace_id_label, tempo.uid
+        ));
+    }
+    match traces_to_profiles(&tempo.json_data) {
+        None => out.push(format!("{}: no tracesToProfiles", tempo.uid)),
+        Some(cfg) => {
+            if cfg.datasource_uid != pyroscope.uid {
+                out.push(format!(
+                    "{}: tracesToProfiles points at {}",
+                    tempo.uid, cfg.datasource_uid
+                ));
+            }
+            if cfg.profile_type_id != t.profile_type {
+                out.push(format!(
+                    "{}: tracesToProfiles profile type {:?}",
+                    tempo.uid, cfg.profile_type_id
+                ));
+            }
+            let only_service = cfg.tags.len() == 1
+                && cfg.tags[0].key == "service.name"
+                && cfg.tags[0].value == t.profile_service_label;
+            if !cfg.custom_query && !only_service {
+                out.push(format!(
+                    "{}: tracesToProfiles must select by service.name -> {} alone (the SDK sets no other label)",
+                    tempo.uid, t.profile_service_label
+                ));
+            }
+        }
+    }
+    out
+}

@@ -29,7 +29,8 @@ use crate::target::{Store, join_path};
 
 /// The datasources the reference stack's Grafana is provisioned with by
 /// default.
-pub const DEFAULT_PROVISIONING: &str = include_str!("datasources.yaml");
+pub const DEFAULT_PROVISIONING: &str =
+    include_str!("../../../compose/grafana/provisioning/datasources/datasources.yaml");
 
 /// How clients must authenticate, when at all.
 #[derive(Debug, Clone, Default)]

@@ -1,0 +1,186 @@
+//! Offline validation of `compose/`: what can be checked without Docker.
+//! The file passes a compose schema validation, its memory limits fit the
+//! instance budget, every port the target names is published by the service
+//! it belongs to, Grafana's datasources carry the uids the harness reads
+//! through and correlation settings the correlation checks accept, and the
+//! edge proxy routes the ALB's four paths.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+use pillars::checks::correlation::settings::{Telemetry, problems};
+use pillars::emit::pprof::PROFILE_TYPE;
+use pillars::query::grafana::parse_provisioning;
+use pillars::target::{Env, Target, TargetKind};
+use serde_yaml::Value;
+
+fn compose_dir() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/compose"))
+}
+
+fn compose() -> Value {
+    serde_yaml::from_str(&std::fs::read_to_string(compose_dir().join("docker-compose.yml")).unwrap()).unwrap()
+}
+
+fn target() -> Target {
+    let env = Env::from_pairs([("PILLARS_GRAFANA_USER", "admin"), ("PILLARS_GRAFANA_PASSWORD", "x")]);
+    Target::from_file(&compose_dir().join("target.toml"), &env).unwrap()
+}
+
+/// `704m`, `1g`, `64M` in MiB.
+fn mebibytes(text: &str) -> u64 {
+    let text = text.trim().to_lowercase();
+    let (number, unit) = text.split_at(text.find(|c: char| c.is_alphabetic()).unwrap_or(text.len()));
+    let n: u64 = number.parse().unwrap();
+    match unit {
+        "m" | "mb" => n,
+        "g" | "gb" => n * 1024,
+        "k" | "kb" => n / 1024,
+        other => panic!("unknown memory unit {other:?}"),
+    }
+}
+
+fn services() -> BTreeMap<String, Value> {
+    compose()["services"]
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.as_str().unwrap().to_owned(), v.clone()))
+        .collect()
+}
+
+#[test]
+fn the_compose_file_passes_schema_validation() {
+    match Command::new("docker-compose")
+        .args(["config", "-q"])
+        .current_dir(compose_dir())
+        .output()
+    {
+        Ok(out) => assert!(
+            out.status.success(),
+            "docker-compose config rejects compose/docker-compose.yml: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ),
+        // CI installs it (.ci/run); elsewhere say how.
+        Err(_) if std::env::var_os("CI").is_none() => {
+            eprintln!("docker-compose is not installed (apt-get install docker-compose): schema validation skipped");
+        }
+        Err(e) => panic!("docker-compose is needed to validate compose/docker-compose.yml: {e}"),
+    }
+}
+
+#[test]
+fn memory_limits_fit_the_instance_budget() {
+    let budget_mib = target().limits.memory_budget_bytes.unwrap() / 1024 / 1024;
+    let mut sum = 0;
+    for (name, service) in services() {
+        let excluded = service["labels"]["pillars.budget"].as_str() == Some("exclude");
+        let limit = service["mem_limit"]
+            .as_str()
+            .unwrap_or_else(|| panic!("service {name} has no mem_limit"));
+        // A one-shot job needs no health check.
+        assert!(
+            service["healthcheck"]["test"].is_sequence() || name == "minio-init",
+            "service {name} has no health check"
+        );
+        if !excluded {
+            sum += mebibytes(limit);
+        }
+    }
+    assert!(
+        sum <= budget_mib,
+        "the instance's containers may use {sum} MiB, over the {budget_mib} MiB budget"
+    );
+    assert!(sum > budget_mib / 2, "{sum} MiB: are the limits read at all?");
+}
+
+#[test]
+fn every_port_in_the_target_is_published_by_its_service() {
+    let target = target();
+    let expected = [
+        ("otlp_traces", "alloy"),
+        ("faro", "edge"),
+        ("pyroscope_ingest", "pyroscope"),
+        ("app", "edge"),
+        ("grafana", "edge"),
+        ("read.tempo", "tempo"),
+        ("read.loki", "loki"),
+        ("read.mimir", "mimir"),
+        ("read.pyroscope", "pyroscope"),
+    ];
+    let services = services();
+    let endpoints = target.endpoints();
+    for (role, service) in expected {
+        let url = url::Url::parse(&endpoints[role]).unwrap();
+        let port = url.port().unwrap();
+        let published: Vec<String> = services[service]["ports"]
+            .as_sequence()
+            .map(|p| p.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+            .unwrap_or_default();
+        assert!(
+            published.iter().any(|p| p.split(':').next() == Some(&port.to_string())),
+            "{role} uses port {port}, which {service} does not publish ({published:?})"
+        );
+    }
+}
+
+#[test]
+fn grafana_datasources_have_the_uids_and_correlations_the_checks_need() {
+    let yaml =
+        std::fs::read_to_string(compose_dir().join("grafana/provisioning/datasources/datasources.yaml")).unwrap();
+    let datasources = parse_provisioning(&yaml).unwrap();
+    let target = target();
+    for uid in target.grafana.as_ref().unwrap().datasources.values() {
+        assert!(
+            datasources.iter().any(|d| &d.uid == uid),
+            "no datasource with uid {uid}"
+        );
+    }
+    let telemetry = Telemetry {
+        exemplar_label: "trace_id",
+        log_trace_id_label: "trace_id",
+        log_service_label: "service_name",
+        profile_service_label: "service_name",
+        profile_type: PROFILE_TYPE,
+    };
+    assert_eq!(problems(&datasources, &telemetry), Vec::<String>::new());
+    // The validation can fail: a datasource that looks for Tempo's label.
+    let wrong = parse_provisioning(&yaml.replacen("- name: trace_id", "- name: traceID", 1)).unwrap();
+    assert_eq!(problems(&wrong, &telemetry).len(), 1);
+}
+
+#[test]
+fn the_edge_proxy_routes_the_albs_four_paths() {
+    let conf = std::fs::read_to_string(compose_dir().join("edge/nginx.conf")).unwrap();
+    let route = |location: &str| {
+        let start = conf
+            .find(&format!("location {location} "))
+            .unwrap_or_else(|| panic!("no location {location}"));
+        let block = &conf[start..start + conf[start..].find('}').unwrap()];
+        block
+            .split("proxy_pass")
+            .nth(1)
+            .and_then(|rest| rest.split(';').next())
+            .map(|target| target.trim().to_owned())
+            .unwrap_or_else(|| panic!("location {location} proxies nowhere"))
+    };
+    assert_eq!(route("/collect"), "http://alloy:12347");
+    assert_eq!(route("/grafana/"), "http://grafana:3001");
+    assert_eq!(route("/api/"), "http://app:8000");
+    assert_eq!(route("= /health"), "http://app:8000");
+}
+
+#[test]
+fn alloy_writes_what_the_checks_read() {
+    let alloy = std::fs::read_to_string(compose_dir().join("alloy/config.alloy")).unwrap();
+    // Faro lines under {app, kind}, as frontend.roundtrip queries them.
+    assert!(alloy.contains(r#"extra_log_labels = { app = "durable-code-frontend", kind = "" }"#));
+    // Logs through Loki's OTLP endpoint, so trace_id is structured metadata.
+    assert!(alloy.contains(r#"endpoint = "http://loki:3100/otlp""#));
+    // Metrics through Mimir's OTLP endpoint, which keeps exemplars as trace_id.
+    assert!(alloy.contains(r#"endpoint = "http://mimir:9009/otlp""#));
+    let mimir = std::fs::read_to_string(compose_dir().join("mimir/mimir.yaml")).unwrap();
+    assert!(mimir.contains("max_global_exemplars_per_user: 100000"));
+    assert!(mimir.contains("multitenancy_enabled: false"));
+}
