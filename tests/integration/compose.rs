@@ -12,7 +12,7 @@ use std::process::Command;
 use pillars::checks::correlation::settings::{Telemetry, problems};
 use pillars::emit::pprof::PROFILE_TYPE;
 use pillars::query::grafana::parse_provisioning;
-use pillars::target::{Env, Target, TargetKind};
+use pillars::target::{Env, Target};
 use serde_yaml::Value;
 
 fn compose_dir() -> &'static Path {
