@@ -297,12 +297,12 @@ impl Env {
             return Ok(1.0);
         };
         match text.parse::<f64>() {
-            Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+            Ok(v) if (0.001..=1000.0).contains(&v) => Ok(v),
             _ => Err(TargetError::Invalid {
                 origin: "the environment".into(),
                 key: "PILLARS_TIMEOUT_SCALE".into(),
                 problem: format!("is {text:?}"),
-                fix: "set a positive number such as 2 or 0.5, or unset it".into(),
+                fix: "set a number between 0.001 and 1000 such as 2 or 0.5, or unset it".into(),
             }),
         }
     }
@@ -430,9 +430,14 @@ impl Resolver<'_> {
     fn url(&self, key: &str, text: Option<&str>) -> Result<Option<Url>, TargetError> {
         let Some(text) = text else { return Ok(None) };
         let url = Url::parse(text.trim()).map_err(|e| {
+            // The text may hold credentials: show only what follows them.
+            let shown = match text.rsplit_once('@') {
+                Some((_, host)) => format!("***@{host}"),
+                None => text.to_owned(),
+            };
             self.invalid(
                 key,
-                format!("is not a URL ({text:?}: {e})"),
+                format!("is not a URL ({shown:?}: {e})"),
                 "write a full URL such as \"http://127.0.0.1:4318\"",
             )
         })?;
@@ -584,21 +589,34 @@ impl Resolver<'_> {
 
         let defaults = Limits::default();
         let l = &raw.limits;
+        let max_wait = self.duration("limits.max_wait", l.max_wait.as_deref(), defaults.max_wait)?;
         let limits = Limits {
             ingest_slo: self.duration("limits.ingest_slo", l.ingest_slo.as_deref(), defaults.ingest_slo)?,
             wait: self.duration("limits.wait", l.wait.as_deref(), defaults.wait)?,
-            max_wait: self.duration("limits.max_wait", l.max_wait.as_deref(), defaults.max_wait)?,
+            max_wait,
+            // Unset, it fits inside a short max_wait rather than outlast it.
             search_ready_after: self.duration(
                 "limits.search_ready_after",
                 l.search_ready_after.as_deref(),
-                defaults.search_ready_after,
+                defaults.search_ready_after.min(max_wait / 2),
             )?,
             request_timeout: self.duration(
                 "limits.request_timeout",
                 l.request_timeout.as_deref(),
                 defaults.request_timeout,
             )?,
-            memory_budget_bytes: l.memory_budget_mb.map(|mb| mb * 1024 * 1024),
+            memory_budget_bytes: l
+                .memory_budget_mb
+                .map(|mb| {
+                    mb.checked_mul(1024 * 1024).ok_or_else(|| {
+                        self.invalid(
+                            "limits.memory_budget_mb",
+                            format!("is {mb}"),
+                            "use the instance's budget in MiB, e.g. 2700",
+                        )
+                    })
+                })
+                .transpose()?,
             completeness: match l.completeness {
                 None => defaults.completeness,
                 Some(c) if (0.0..=1.0).contains(&c) => c,
@@ -622,14 +640,21 @@ impl Resolver<'_> {
                 "make max_wait at least as long as wait: it is the confirmation window after it",
             ));
         }
-        if limits.request_timeout.is_zero() {
+        if limits.search_ready_after >= limits.max_wait {
             return Err(self.invalid(
-                "limits.request_timeout",
-                "is zero".into(),
-                "use a positive duration such as \"10s\"",
+                "limits.search_ready_after",
+                "is not shorter than `limits.max_wait`, so search would never run".into(),
+                "make max_wait longer than search_ready_after",
             ));
         }
         let limits = limits.scaled(self.env.timeout_scale()?);
+        if limits.request_timeout < Duration::from_millis(10) {
+            return Err(self.invalid(
+                "limits.request_timeout",
+                "is under 10 ms (after PILLARS_TIMEOUT_SCALE)".into(),
+                "use a duration such as \"10s\"",
+            ));
+        }
 
         let target = Target {
             name: raw.name.unwrap_or_else(|| default_name(&kind)),

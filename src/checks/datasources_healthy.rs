@@ -17,7 +17,7 @@ use tokio::time::Instant;
 use crate::checks::{CheckCtx, Outcome, Verdict};
 use crate::query::grafana::{Datasource, GrafanaClient, HealthCheck};
 use crate::query::http::{HttpError, ReadClient};
-use crate::target::Store;
+use crate::target::{ReadPath, Store};
 
 /// Why `datasources.healthy` did not pass.
 #[derive(Debug, Clone, Copy)]
@@ -134,7 +134,13 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
     evidence.missing = grafana
         .datasources
         .iter()
-        .filter(|(store, uid)| ctx.target.read(**store).is_some() && !listed.iter().any(|d| &d.uid == *uid))
+        .filter(|(store, uid)| {
+            let proxied = matches!(
+                ctx.target.read(**store).map(|r| &r.path),
+                Some(ReadPath::GrafanaProxy { .. })
+            );
+            proxied && !listed.iter().any(|d| &d.uid == *uid)
+        })
         .map(|(_, uid)| uid.clone())
         .collect();
 

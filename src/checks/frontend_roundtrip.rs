@@ -132,7 +132,9 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
     let lines = watch(&plan, acked.clone(), |_, slots| {
         find_lines(&loki, &sessions, &logql, range, limit, slots, &counts)
     });
-    let spans = watch(&plan, acked, |_, slots| find_spans(&tempo, &sessions, slots));
+    let spans = watch(&plan, acked, |_, slots| {
+        find_spans(&tempo, &sessions, &ctx.run_id, slots)
+    });
     let (lines, spans) = tokio::join!(lines, spans);
 
     let session_id = |slot: u64| sessions[slot as usize].session_id.clone();
@@ -242,21 +244,36 @@ async fn find_lines(
 }
 
 /// Each session's trace must hold its fetch span.
+/// A seed replay finds the earlier run's span under the same ids, so the
+/// span must carry this run.
 async fn find_spans(
     tempo: &TempoClient,
     sessions: &[crate::emit::faro::FrontendSession],
+    run_id: &str,
     pending: Vec<u64>,
 ) -> Result<Vec<u64>, HttpError> {
     let mut found = Vec::new();
+    let mut first_error = None;
     for slot in pending {
         let session = &sessions[slot as usize];
-        if let Some(trace) = tempo.trace_v1(session.trace_id, None).await?
-            && trace.spans.iter().any(|s| s.span_id == session.fetch_span)
-        {
-            found.push(slot);
+        match tempo.trace_v1(session.trace_id, None).await {
+            Ok(Some(trace))
+                if trace.spans.iter().any(|s| {
+                    s.span_id == session.fetch_span && s.resource.get("pillars.run").map(String::as_str) == Some(run_id)
+                }) =>
+            {
+                found.push(slot)
+            }
+            Ok(_) => {}
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
         }
     }
-    Ok(found)
+    match first_error {
+        Some(e) if found.is_empty() => Err(e),
+        _ => Ok(found),
+    }
 }
 
 fn unix_now() -> Duration {

@@ -81,8 +81,12 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
                 }
             }
             Err(not) => {
-                if not.status == Status::Error {
-                    unreachable.push(name);
+                match not.status {
+                    Status::Error => unreachable.push(name),
+                    // The round trip failed before reading back (e.g. its
+                    // data was rejected): nothing arrived.
+                    Status::Fail => short.push(format!("{name} ({})", not.reason.unwrap_or("failed"))),
+                    Status::Pass | Status::Skip => {}
                 }
                 PillarCompleteness {
                     check: round.check,

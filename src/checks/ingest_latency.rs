@@ -96,8 +96,12 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
                 }
             }
             Err(not) => {
-                if not.status == Status::Error {
-                    unreachable.push(name);
+                match not.status {
+                    Status::Error => unreachable.push(name),
+                    // The round trip ran and failed before reading anything
+                    // back (e.g. its data was rejected): no latency.
+                    Status::Fail => no_data.push(name),
+                    Status::Pass | Status::Skip => {}
                 }
                 PillarLatency {
                     check: round.check,

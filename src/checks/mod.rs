@@ -30,6 +30,7 @@ pub static CATALOG: &[CheckSpec] = &[
     CheckSpec {
         id: "stack.ready",
         records_ingest: false,
+        waits: 1,
         pillar: Pillar::Stack,
         summary: "every component the target names answers ready",
         run: check_fn!(stack_ready::run),
@@ -37,6 +38,7 @@ pub static CATALOG: &[CheckSpec] = &[
     CheckSpec {
         id: "datasources.healthy",
         records_ingest: false,
+        waits: 1,
         pillar: Pillar::Stack,
         summary: "Grafana and each datasource are healthy, and each answers a real query through the proxy",
         run: check_fn!(datasources_healthy::run),
@@ -44,6 +46,7 @@ pub static CATALOG: &[CheckSpec] = &[
     CheckSpec {
         id: "traces.roundtrip",
         records_ingest: true,
+        waits: 1,
         pillar: Pillar::Traces,
         summary: "synthetic backend traces are found in Tempo by id and by TraceQL search",
         run: check_fn!(traces_roundtrip::run),
@@ -51,6 +54,7 @@ pub static CATALOG: &[CheckSpec] = &[
     CheckSpec {
         id: "logs.roundtrip",
         records_ingest: true,
+        waits: 1,
         pillar: Pillar::Logs,
         summary: "synthetic OTLP log records sent through the collector are found in Loki",
         run: check_fn!(logs_roundtrip::run),
@@ -58,6 +62,7 @@ pub static CATALOG: &[CheckSpec] = &[
     CheckSpec {
         id: "metrics.roundtrip",
         records_ingest: true,
+        waits: 1,
         pillar: Pillar::Metrics,
         summary: "synthetic OTLP metric series sent through the collector are found in Mimir with their values",
         run: check_fn!(metrics_roundtrip::run),
@@ -65,6 +70,7 @@ pub static CATALOG: &[CheckSpec] = &[
     CheckSpec {
         id: "profiles.roundtrip",
         records_ingest: true,
+        waits: 1,
         pillar: Pillar::Profiles,
         summary: "synthetic CPU profiles pushed to Pyroscope are found in its flame graph",
         run: check_fn!(profiles_roundtrip::run),
@@ -72,6 +78,7 @@ pub static CATALOG: &[CheckSpec] = &[
     CheckSpec {
         id: "frontend.roundtrip",
         records_ingest: true,
+        waits: 1,
         pillar: Pillar::Frontend,
         summary: "a synthetic Faro session lands in Loki as Alloy writes it, per kind, and its spans in Tempo",
         run: check_fn!(frontend_roundtrip::run),
@@ -79,6 +86,7 @@ pub static CATALOG: &[CheckSpec] = &[
     CheckSpec {
         id: "correlation.trace_across_tiers",
         records_ingest: false,
+        waits: 3,
         pillar: Pillar::Correlation,
         summary: "a frontend fetch span and the backend server span it caused are one trace, parent and child",
         run: check_fn!(correlation::trace_across_tiers::run),
@@ -86,6 +94,7 @@ pub static CATALOG: &[CheckSpec] = &[
     CheckSpec {
         id: "correlation.exemplar_to_trace",
         records_ingest: false,
+        waits: 3,
         pillar: Pillar::Correlation,
         summary: "backend latency exemplars, read as the Mimir datasource reads them, resolve to traces in Tempo",
         run: check_fn!(correlation::exemplar_to_trace::run),
@@ -93,6 +102,7 @@ pub static CATALOG: &[CheckSpec] = &[
     CheckSpec {
         id: "correlation.trace_to_logs",
         records_ingest: false,
+        waits: 3,
         pillar: Pillar::Correlation,
         summary: "Grafana's trace-to-logs query finds the request's lines, and the derived field leads back to the trace",
         run: check_fn!(correlation::trace_to_logs::run),
@@ -100,6 +110,7 @@ pub static CATALOG: &[CheckSpec] = &[
     CheckSpec {
         id: "correlation.trace_to_profile",
         records_ingest: false,
+        waits: 3,
         pillar: Pillar::Correlation,
         summary: "the backend span carries pyroscope.profile.id and Grafana's span-profile query is not empty",
         run: check_fn!(correlation::trace_to_profile::run),
@@ -107,6 +118,7 @@ pub static CATALOG: &[CheckSpec] = &[
     CheckSpec {
         id: "ingest.latency",
         records_ingest: false,
+        waits: 1,
         pillar: Pillar::Ingest,
         summary: "per pillar, p99 write-to-queryable latency is under the target's SLO",
         run: check_fn!(ingest_latency::run),
@@ -114,6 +126,7 @@ pub static CATALOG: &[CheckSpec] = &[
     CheckSpec {
         id: "ingest.completeness",
         records_ingest: false,
+        waits: 1,
         pillar: Pillar::Ingest,
         summary: "per pillar, the share of sent items read back is at least the threshold",
         run: check_fn!(ingest_completeness::run),

@@ -55,6 +55,9 @@ pub struct CheckSpec {
     /// A round trip that records its pillar's ingest in the run's ledger,
     /// for `ingest.latency` and `ingest.completeness` to judge.
     pub records_ingest: bool,
+    /// How many `max_wait` windows the check may spend waiting in turn
+    /// (a correlation check waits for spans, then for the linked data).
+    pub waits: u32,
     pub run: for<'a> fn(&'a CheckCtx) -> CheckFuture<'a>,
 }
 
@@ -70,7 +73,10 @@ const DEADLINE_SLACK: Duration = Duration::from_secs(15);
 impl CheckSpec {
     /// The time after which the check is stopped and reported as an error.
     pub fn deadline(&self, ctx: &CheckCtx) -> Duration {
-        ctx.target.limits.max_wait + ctx.target.limits.request_timeout + DEADLINE_SLACK
+        let limits = &ctx.target.limits;
+        // Sends happen one by one before the waiting starts.
+        let sends = 2 + ctx.settings.correlation_sessions as u32 * 2;
+        limits.max_wait * self.waits.max(1) + limits.request_timeout * sends + DEADLINE_SLACK
     }
 
     /// Runs the check under its deadline and times it.

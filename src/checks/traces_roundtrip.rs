@@ -186,7 +186,7 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
         }
         Some(
             watch(&search_plan, acked.clone(), |phase, slots| {
-                find_by_search(&tempo, &spec, phase, range, slots)
+                find_by_search(&tempo, &spec, phase, range, settings.traces, slots)
             })
             .await,
         )
@@ -292,14 +292,15 @@ async fn find_by_id(
     let mut first_error = None;
     for result in lookups {
         match result {
-            Ok((expected, Some(trace))) => match compare(&expected, &trace) {
+            Ok((expected, Some(trace))) => match compare(&expected, &spec.run_id, &trace) {
                 None => {
                     mismatched.lock().expect("not poisoned").remove(&expected.slot);
                     found.push(expected.slot);
                 }
-                Some(obs) => {
+                Some(Some(obs)) => {
                     mismatched.lock().expect("not poisoned").insert(expected.slot, obs);
                 }
+                Some(None) => {}
             },
             Ok((_, None)) => {}
             Err(e) => {
@@ -314,15 +315,22 @@ async fn find_by_id(
 }
 
 /// Compares a trace read back with the one sent; `None` when it matches.
-fn compare(expected: &ExpectedTrace, trace: &ReadTrace) -> Option<Observation> {
-    let seen: HashSet<_> = trace
+/// Ids derive from the seed, so a replayed seed also finds the earlier
+/// run's spans under the same ids: only spans of this run count, and a
+/// trace with none of them is not found yet rather than wrong.
+fn compare(expected: &ExpectedTrace, run_id: &str, trace: &ReadTrace) -> Option<Option<Observation>> {
+    let ours: Vec<_> = trace
         .spans
         .iter()
         .filter(|s| s.trace_id == expected.trace_id)
-        .map(|s| s.span_id)
+        .filter(|s| s.attributes.get("pillars.run").map(String::as_str) == Some(run_id))
         .collect();
+    if ours.is_empty() {
+        return Some(None);
+    }
+    let seen: HashSet<_> = ours.iter().map(|s| s.span_id).collect();
     let spans_found = expected.span_ids.iter().filter(|id| seen.contains(id)).count();
-    let root = trace.spans.iter().find(|s| s.span_id == expected.span_ids[0]);
+    let root = ours.iter().find(|s| s.span_id == expected.span_ids[0]);
     let problem = match root {
         Some(root) if root.attributes.get("pillars.seq").map(String::as_str) != Some(&expected.slot.to_string()) => {
             Some(format!(
@@ -336,13 +344,13 @@ fn compare(expected: &ExpectedTrace, trace: &ReadTrace) -> Option<Observation> {
     if spans_found == expected.span_ids.len() && problem.is_none() {
         return None;
     }
-    Some(Observation {
+    Some(Some(Observation {
         slot: expected.slot,
         trace_id: expected.trace_id,
         spans_expected: expected.span_ids.len(),
         spans_found,
         problem,
-    })
+    }))
 }
 
 /// One TraceQL search for the run's traces; the confirming phase adds a time
@@ -352,10 +360,12 @@ async fn find_by_search(
     spec: &TraceSpec,
     phase: Phase,
     range: (u64, u64),
+    sent: u64,
     slots: Vec<u64>,
 ) -> Result<Vec<u64>, HttpError> {
     let range = (phase == Phase::Confirm).then_some(range);
-    let limit = (slots.len() as u32).saturating_mul(2).max(20);
+    // The query matches every trace of the run, found or not.
+    let limit = (sent as u32).saturating_mul(2).max(20);
     let hits = tempo.search(&spec.traceql(), range, limit).await?;
     let ids: HashSet<TraceId> = hits.into_iter().map(|h| h.trace_id).collect();
     Ok(slots

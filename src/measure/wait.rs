@@ -24,6 +24,8 @@ pub struct WaitError {
     pub what: String,
     pub waited: Duration,
     pub last: String,
+    /// The probe said waiting could not help (e.g. nothing listens).
+    pub gave_up: bool,
 }
 
 pub async fn wait_for<T, F, Fut>(deadline: Duration, what: &str, mut probe: F) -> Result<T, WaitError>
@@ -43,6 +45,7 @@ where
                     what: what.to_owned(),
                     waited: start.elapsed(),
                     last,
+                    gave_up: true,
                 });
             }
             Err(_) => "no answer before the deadline".to_owned(),
@@ -52,6 +55,7 @@ where
                 what: what.to_owned(),
                 waited: start.elapsed(),
                 last,
+                gave_up: false,
             });
         }
         tokio::time::sleep(backoff).await;

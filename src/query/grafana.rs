@@ -164,11 +164,17 @@ impl GrafanaClient {
 /// A link that opens `query` against the datasource of `store` in Explore.
 pub fn explore_link(grafana: &Grafana, store: Store, query: &str) -> Url {
     let uid = &grafana.datasources[&store];
+    let (plugin, key) = match store {
+        Store::Mimir => ("prometheus", "expr"),
+        Store::Loki => ("loki", "expr"),
+        Store::Tempo => ("tempo", "query"),
+        Store::Pyroscope => ("grafana-pyroscope-datasource", "labelSelector"),
+    };
     let mut query_obj = serde_json::json!({
         "refId": "A",
-        "datasource": { "type": store.as_str(), "uid": uid },
-        "query": query,
+        "datasource": { "type": plugin, "uid": uid },
     });
+    query_obj[key] = query.into();
     if store == Store::Tempo {
         query_obj["queryType"] = "traceql".into();
     }

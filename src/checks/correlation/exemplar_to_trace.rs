@@ -22,6 +22,7 @@ use crate::checks::roundtrip::unreachable;
 use crate::checks::{CheckCtx, Outcome, Verdict};
 use crate::ids::TraceId;
 use crate::measure::ingest_clock::{PollPlan, watch};
+use crate::measure::wait::{Probe, wait_for};
 use crate::query::http::HttpError;
 use crate::target::Store;
 
@@ -165,12 +166,30 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
         );
         return Outcome::new(Verdict::Fail(Reason::WrongLabel.as_str()), summary).with_evidence(evidence);
     }
+    // The trace may still be on its way to Tempo (collector batching), so
+    // each id gets the target's wait.
     for id in &under_label {
-        let resolved = match id.parse::<TraceId>() {
-            Ok(trace_id) => tempo.trace_v1(trace_id, None).await.ok().flatten().is_some(),
-            Err(_) => false,
+        let Ok(trace_id) = id.parse::<TraceId>() else {
+            evidence.resolved.push((id.clone(), false));
+            continue;
         };
-        evidence.resolved.push((id.clone(), resolved));
+        let resolved = wait_for(limits.wait, &format!("trace {id} in Tempo"), || async {
+            match tempo.trace_v1(trace_id, None).await {
+                Ok(Some(_)) => Probe::Ready(()),
+                Ok(None) => Probe::NotYet("404".into()),
+                Err(e) if e.is_unreachable() => Probe::GiveUp(e.to_string()),
+                Err(e) => Probe::NotYet(e.to_string()),
+            }
+        })
+        .await;
+        match resolved {
+            Ok(()) => evidence.resolved.push((id.clone(), true)),
+            Err(e) if e.gave_up => {
+                let summary = e.to_string();
+                return Outcome::new(Verdict::Error(Reason::Unreachable.as_str()), summary).with_evidence(evidence);
+            }
+            Err(_) => evidence.resolved.push((id.clone(), false)),
+        }
     }
     let resolved = evidence.resolved.iter().filter(|(_, r)| *r).count();
     evidence.resolved_ratio = resolved as f64 / evidence.resolved.len() as f64;

@@ -22,6 +22,9 @@ use crate::query::http::HttpError;
 use crate::query::tempo::{ReadSpan, TempoClient};
 use crate::target::join_path;
 
+/// How far the backend's clock may be behind ours.
+const CLOCK_SKEW_NANOS: u64 = 5_000_000_000;
+
 /// A session that ran: its ids and when its backend call was acknowledged.
 #[derive(Debug, Clone, Serialize)]
 pub struct Driven {
@@ -29,6 +32,9 @@ pub struct Driven {
     pub session: FrontendSession,
     #[serde(skip)]
     pub acked: Instant,
+    /// When the backend call started, unix ns: a backend span that started
+    /// before is another run's.
+    pub started_unix_nanos: u64,
     pub backend_ms: u64,
 }
 
@@ -60,6 +66,10 @@ pub async fn drive(ctx: &CheckCtx) -> Result<(FrontendSpec, Vec<Driven>), Outcom
     for slot in 0..ctx.settings.correlation_sessions {
         let session = spec.session(slot);
         let traceparent = spec.traceparent(&session);
+        let started_unix_nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0);
         let answer = app.get(path, &traceparent).await.map_err(|err| {
             Outcome::new(
                 send_verdict(&err),
@@ -89,6 +99,7 @@ pub async fn drive(ctx: &CheckCtx) -> Result<(FrontendSpec, Vec<Driven>), Outcom
         driven.push(Driven {
             session,
             acked,
+            started_unix_nanos,
             backend_ms: answer.latency.as_millis() as u64,
         });
     }
@@ -125,21 +136,39 @@ pub async fn find_spans(
     let plan = PollPlan::new(Duration::ZERO, limits.wait, limits.max_wait);
     let items = driven.iter().map(|d| (d.session.slot, d.acked)).collect();
     let backend = ctx.target.backend_service.as_str();
+    let run_id = ctx.run_id.as_str();
     let seen_ref = &seen;
     let watched = watch(&plan, items, move |_, slots: Vec<u64>| async move {
         let seen = seen_ref;
         let mut found = Vec::new();
+        let mut first_error = None;
         for slot in slots {
-            let session = &driven[slot as usize].session;
-            let Some(trace) = tempo.trace_v1(session.trace_id, None).await? else {
-                continue;
+            let d = &driven[slot as usize];
+            let session = &d.session;
+            let trace = match tempo.trace_v1(session.trace_id, None).await {
+                Ok(Some(trace)) => trace,
+                Ok(None) => continue,
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                    continue;
+                }
             };
+            // Ids come from the seed: spans of an earlier run with the same
+            // seed share them, so only this run's count.
+            let this_run = |s: &&ReadSpan| s.resource.get("pillars.run").map(String::as_str) == Some(run_id);
+            let recent = |s: &&ReadSpan| s.start_unix_nanos + CLOCK_SKEW_NANOS >= d.started_unix_nanos;
             let spans = SessionSpans {
-                frontend: trace.spans.iter().find(|s| s.span_id == session.fetch_span).cloned(),
+                frontend: trace
+                    .spans
+                    .iter()
+                    .filter(this_run)
+                    .find(|s| s.span_id == session.fetch_span)
+                    .cloned(),
                 backend: trace
                     .spans
                     .iter()
                     .filter(|s| s.service_name.as_deref() == Some(backend) && s.kind == "SPAN_KIND_SERVER")
+                    .filter(recent)
                     .cloned()
                     .collect(),
             };
@@ -148,7 +177,10 @@ pub async fn find_spans(
             }
             seen.lock().expect("not poisoned").insert(slot, spans);
         }
-        Ok::<_, HttpError>(found)
+        match first_error {
+            Some(e) if found.is_empty() => Err::<Vec<u64>, HttpError>(e),
+            _ => Ok(found),
+        }
     })
     .await;
     (watched, seen.into_inner().unwrap_or_default())

@@ -147,6 +147,10 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
     .await;
     let lines = match lines {
         Ok(lines) => lines,
+        Err(e) if e.gave_up => {
+            evidence.error = Some(e.to_string());
+            return Outcome::new(Verdict::Error(Reason::Unreachable.as_str()), e.to_string()).with_evidence(evidence);
+        }
         Err(e) => {
             evidence.error = Some(e.to_string());
             let summary = format!(

@@ -153,6 +153,10 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
             )
             .with_evidence(evidence)
         }
+        Err(e) if e.gave_up => {
+            evidence.error = Some(e.to_string());
+            Outcome::new(Verdict::Error(Reason::Unreachable.as_str()), e.to_string()).with_evidence(evidence)
+        }
         Err(e) => {
             evidence.error = Some(e.to_string());
             let summary = format!(

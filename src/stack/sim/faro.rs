@@ -131,6 +131,16 @@ async fn collect(State(state): State<Arc<FaroState>>, headers: HeaderMap, body: 
         Ok(p) => p,
         Err(e) => return answer(StatusCode::BAD_REQUEST, e.to_string()),
     };
+    // Alloy decodes the traces with the payload: bad ids fail the request.
+    let traces = match payload
+        .traces
+        .clone()
+        .map(serde_json::from_value::<ExportTraceServiceRequest>)
+    {
+        None => None,
+        Some(Ok(t)) => Some(t),
+        Some(Err(e)) => return answer(StatusCode::BAD_REQUEST, format!("invalid traces: {e}")),
+    };
     let length = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -142,12 +152,12 @@ async fn collect(State(state): State<Arc<FaroState>>, headers: HeaderMap, body: 
     let faults = state.sim.faults();
     // Alloy answers 202 whatever its exporters do with the payload.
     if !faults.faro_export_fails && !drops(faults.drop_faro, &body) {
-        export(&state, &payload);
+        export(&state, &payload, traces);
     }
     answer(StatusCode::ACCEPTED, "ok".into())
 }
 
-fn export(state: &FaroState, payload: &Payload) {
+fn export(state: &FaroState, payload: &Payload, traces: Option<ExportTraceServiceRequest>) {
     let now = unix_nanos();
     let mut by_kind: BTreeMap<&str, Vec<Entry>> = BTreeMap::new();
     for (kind, line) in faro_lines::lines(payload) {
@@ -165,9 +175,7 @@ fn export(state: &FaroState, payload: &Payload) {
         // Both labels are set, so the push cannot be refused.
         let _ = state.sim.logs.push(labels, entries, |_| false);
     }
-    if let Some(traces) = &payload.traces
-        && let Ok(request) = serde_json::from_value::<ExportTraceServiceRequest>(traces.clone())
-    {
+    if let Some(request) = traces {
         state.sim.traces.ingest(request, &state.sim.faults());
     }
 }
