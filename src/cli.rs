@@ -40,6 +40,33 @@ pub enum Command {
     /// Measure the harness's own throughput against a loopback sink.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Stand the Compose stack (compose/docker-compose.yml) up or down, or
+    /// show it. Needs a Docker engine (DOCKER_HOST).
+    #[command(subcommand)]
+    Stack(StackCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StackCommand {
+    /// Build and start every service, then wait for each on its health
+    /// endpoint.
+    Up {
+        /// How long each service may take to become healthy.
+        #[arg(long, default_value = "4m", value_parser = humantime::parse_duration)]
+        per_service: std::time::Duration,
+        #[arg(long, default_value = "compose/docker-compose.yml")]
+        file: PathBuf,
+    },
+    /// Stop every service and remove its volumes.
+    Down {
+        #[arg(long, default_value = "compose/docker-compose.yml")]
+        file: PathBuf,
+    },
+    /// The Docker engine's version and the services' state.
+    Status {
+        #[arg(long, default_value = "compose/docker-compose.yml")]
+        file: PathBuf,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

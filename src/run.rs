@@ -5,9 +5,10 @@
 
 use std::io::Write;
 
-use crate::cli::{BenchCommand, Cli, Command, SimArgs};
+use crate::cli::{BenchCommand, Cli, Command, SimArgs, StackCommand};
 use crate::console::Console;
 use crate::report::ReportError;
+use crate::stack::compose::{ComposeError, ComposeStack, docker_preflight};
 use crate::stack::sim::{FaroSettings, FaultError, Faults, GrafanaAuth, SimError, SimOptions, SimStack};
 use crate::target::{Env, TargetError};
 use crate::{acceptance, bench, checks, exit, verify};
@@ -34,12 +35,16 @@ pub enum RunError {
     },
     #[error(transparent)]
     Bench(#[from] bench::BenchError),
+    #[error(transparent)]
+    Compose(#[from] ComposeError),
 }
 
 impl RunError {
     pub fn exit_code(&self) -> u8 {
         match self {
             RunError::Bench(_) => exit::CHECK_FAILED,
+            RunError::Compose(ComposeError::NoDocker { .. }) => exit::UNREACHABLE,
+            RunError::Compose(_) => exit::CHECK_FAILED,
             _ => exit::USAGE,
         }
     }
@@ -77,12 +82,38 @@ pub async fn run(cli: Cli, console: &mut Console) -> Result<u8, RunError> {
             }
             Ok(exit::OK)
         }
+        Command::Stack(command) => stack(command, console).await,
         Command::Bench(BenchCommand::Emit(args)) => {
             let result = bench::emit::run(&args, console).await?;
             let _ = write!(console.out, "{result}");
             Ok(exit::OK)
         }
     }
+}
+
+async fn stack(command: StackCommand, console: &mut Console) -> Result<u8, RunError> {
+    let docker_host = std::env::var("DOCKER_HOST").ok();
+    let version = docker_preflight(docker_host.as_deref()).await?;
+    let _ = writeln!(console.err, "Docker engine {version}");
+    match command {
+        StackCommand::Up { per_service, file } => {
+            let stack = ComposeStack::new(&file).await?;
+            let _ = writeln!(console.err, "starting {}; waiting for each service …", file.display());
+            stack.up(per_service).await?;
+            let _ = writeln!(
+                console.out,
+                "the stack is up; verify it with: pillars verify --target compose"
+            );
+        }
+        StackCommand::Down { file } => {
+            ComposeStack::new(&file).await?.down().await?;
+            let _ = writeln!(console.out, "the stack is down");
+        }
+        StackCommand::Status { file } => {
+            let _ = write!(console.out, "{}", ComposeStack::new(&file).await?.status().await?);
+        }
+    }
+    Ok(exit::OK)
 }
 
 /// Reads a Grafana datasource provisioning file.

@@ -195,3 +195,23 @@ fn sim_serves_until_interrupted_and_prints_a_valid_target() {
     );
     assert!(text(&output.stderr).contains("stopped"));
 }
+
+#[test]
+fn the_compose_stack_without_docker_is_one_message_and_exit_3() {
+    let dir = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_pillars"))
+        .args(["stack", "status"])
+        .current_dir(dir.path())
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .output()
+        .unwrap();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("needs a Docker engine") && stderr.contains("DOCKER_HOST"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+}

@@ -356,3 +356,21 @@ async fn roundtrips_read_through_grafanas_datasource_proxy() {
         );
     }
 }
+
+/// A replayed seed writes the same trace ids again: the earlier run's
+/// traces must not make the replay pass when this run's data is lost.
+#[tokio::test]
+async fn a_replayed_seed_does_not_pass_on_the_earlier_runs_data() {
+    use pillars::checks::CheckCtx;
+    let settings = CheckSettings {
+        traces: 5,
+        trace_lookup: TraceLookup::ById,
+        ..CheckSettings::default()
+    };
+    let (sim, first) = sim(&[], settings.clone()).await;
+    assert_eq!(run("traces.roundtrip", &first).await.status(), Status::Pass);
+    sim.set_faults(pillars::stack::sim::Faults::parse(["drop_traces=1"]).unwrap());
+    let replay = CheckCtx::new(first.target.clone(), "replay-run".into(), SEED, settings);
+    let outcome = run("traces.roundtrip", &replay).await;
+    assert_eq!(outcome.verdict.reason(), Some("not_found_by_id"), "{outcome:?}");
+}
