@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
-use crate::checks::roundtrip::{LISTED, LookupEvidence, ingest_of, send_verdict, unreachable};
+use crate::checks::roundtrip::{LISTED, LookupEvidence, ingest_of, send_verdict, tally, unreachable};
 use crate::checks::{CheckCtx, Outcome, Pillar, Verdict};
 use crate::emit::metric_points::MetricSpec;
 use crate::emit::otlp::OtlpHttpEmitter;
@@ -24,11 +24,10 @@ use crate::query::http::HttpError;
 use crate::query::mimir::MimirClient;
 use crate::target::{Signal, Store};
 
-/// Why `metrics.roundtrip` did not pass. A refused send is `rejected`, from
-/// `roundtrip::send_verdict`.
+/// Why `metrics.roundtrip` did not pass, beside the round trips' shared
+/// `rejected` (`roundtrip::send_verdict`) and `not_found` (`roundtrip::tally`).
 #[derive(Debug, Clone, Copy)]
 enum Reason {
-    NotFound,
     IncorrectResult,
     MissingExemplars,
     Unreachable,
@@ -38,7 +37,6 @@ enum Reason {
 impl Reason {
     const fn as_str(self) -> &'static str {
         match self {
-            Reason::NotFound => "not_found",
             Reason::IncorrectResult => "incorrect_result",
             Reason::MissingExemplars => "missing_exemplars",
             Reason::Unreachable => "unreachable",
@@ -152,12 +150,7 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
                 wrong.len()
             ),
         )
-    } else if !watched.missing.is_empty() {
-        (
-            Verdict::Fail(Reason::NotFound.as_str()),
-            format!("{} of {sent} metric series not found in Mimir", watched.missing.len()),
-        )
-    } else if !exemplar.missing.is_empty() {
+    } else if watched.missing.is_empty() && !exemplar.missing.is_empty() {
         (
             Verdict::Fail(Reason::MissingExemplars.as_str()),
             format!(
@@ -166,13 +159,7 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
             ),
         )
     } else {
-        (
-            Verdict::Pass,
-            format!(
-                "{sent}/{sent} metric series found with their values, and the exemplar; p99 {} ms",
-                watched.histogram.percentile_ms(99.0)
-            ),
-        )
+        tally(&watched, sent, "metric series", "Mimir")
     };
     Outcome::new(verdict, summary)
         .with_evidence(evidence)

@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
-use crate::checks::roundtrip::{LookupEvidence, ingest_of, send_verdict, unreachable};
+use crate::checks::roundtrip::{LookupEvidence, ingest_of, send_verdict, tally, unreachable};
 use crate::checks::{CheckCtx, Outcome, Pillar, Verdict};
 use crate::emit::pprof::PROFILE_TYPE;
 use crate::emit::profile_push::{ProfileSpec, PyroscopePusher};
@@ -20,11 +20,10 @@ use crate::measure::ingest_clock::{PollPlan, watch};
 use crate::query::http::HttpError;
 use crate::query::pyroscope::PyroscopeClient;
 
-/// Why `profiles.roundtrip` did not pass. A refused push is `rejected`, from
-/// `roundtrip::send_verdict`.
+/// Why `profiles.roundtrip` did not pass, beside the round trips' shared
+/// `rejected` (`roundtrip::send_verdict`) and `not_found` (`roundtrip::tally`).
 #[derive(Debug, Clone, Copy)]
 enum Reason {
-    NotFound,
     Unreachable,
     NotConfigured,
 }
@@ -32,7 +31,6 @@ enum Reason {
 impl Reason {
     const fn as_str(self) -> &'static str {
         match self {
-            Reason::NotFound => "not_found",
             Reason::Unreachable => "unreachable",
             Reason::NotConfigured => "not_configured",
         }
@@ -106,21 +104,9 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
     ctx.ledger.record(Pillar::Profiles, ingest_of(sent, &watched, id_of));
     evidence.lookup = Some(LookupEvidence::new(&watched, id_of));
 
-    let (verdict, summary) = if let Some(err) = unreachable(&watched) {
-        (Verdict::Error(Reason::Unreachable.as_str()), err)
-    } else if !watched.missing.is_empty() {
-        (
-            Verdict::Fail(Reason::NotFound.as_str()),
-            format!("{} of {sent} profiles not found in Pyroscope", watched.missing.len()),
-        )
-    } else {
-        (
-            Verdict::Pass,
-            format!(
-                "{sent}/{sent} profiles found; p99 {} ms",
-                watched.histogram.percentile_ms(99.0)
-            ),
-        )
+    let (verdict, summary) = match unreachable(&watched) {
+        Some(err) => (Verdict::Error(Reason::Unreachable.as_str()), err),
+        None => tally(&watched, sent, "profiles", "Pyroscope"),
     };
     Outcome::new(verdict, summary)
         .with_evidence(evidence)

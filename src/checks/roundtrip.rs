@@ -69,6 +69,25 @@ pub fn send_verdict(err: &EmitError) -> Verdict {
     }
 }
 
+/// The end of a round trip's verdict: some items never showed up in the
+/// store (`not_found`), or all of them did.
+pub fn tally(w: &Watched<u64>, sent: u64, items: &str, store: &str) -> (Verdict, String) {
+    if w.missing.is_empty() {
+        (
+            Verdict::Pass,
+            format!(
+                "{sent}/{sent} {items} found; p99 {} ms",
+                w.histogram.percentile_ms(99.0)
+            ),
+        )
+    } else {
+        (
+            Verdict::Fail("not_found"),
+            format!("{} of {sent} {items} not found in {store}", w.missing.len()),
+        )
+    }
+}
+
 /// The last error of a lookup that never reached its store, if so.
 pub fn unreachable(w: &Watched<u64>) -> Option<String> {
     (w.unreachable && w.found.is_empty()).then(|| w.last_error.as_ref().map(|e| e.to_string()).unwrap_or_default())

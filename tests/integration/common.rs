@@ -67,3 +67,19 @@ pub fn dead_target() -> Target {
     )
     .expect("valid")
 }
+
+/// The sim's target file less its direct read URLs: every read goes through
+/// Grafana's datasource proxy, as on the AWS deploy.
+pub fn through_grafana(sim: &SimStack) -> String {
+    let mut section = String::new();
+    sim.target_toml()
+        .lines()
+        .filter(|line| {
+            if line.starts_with('[') {
+                section = (*line).to_owned();
+            }
+            section != "[read]" || !line.contains("://") || line.starts_with("grafana")
+        })
+        .map(|line| format!("{line}\n"))
+        .collect()
+}

@@ -319,19 +319,7 @@ async fn visibility_delay_shows_in_the_ingest_latency() {
 async fn roundtrips_read_through_grafanas_datasource_proxy() {
     use pillars::target::{Env, ReadPath, Target, TargetKind};
     let (sim, _) = sim(&[], CheckSettings::default()).await;
-    // The sim's own target, less its direct read URLs.
-    let mut section = "";
-    let toml: String = sim
-        .target_toml()
-        .lines()
-        .filter(|line| {
-            if line.starts_with('[') {
-                section = line;
-            }
-            section != "[read]" || !line.contains("://") || line.starts_with("grafana")
-        })
-        .map(|line| format!("{line}\n"))
-        .collect();
+    let toml = crate::common::through_grafana(&sim);
     let target = Target::from_toml(&toml, TargetKind::File("proxy.toml".into()), &Env::default()).unwrap();
     assert_eq!(target.reads.len(), 4);
     assert!(

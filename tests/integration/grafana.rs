@@ -93,18 +93,7 @@ datasources:
 
     // Reading through Grafana, it needs the uids tempo, mimir, pyroscope and
     // loki, which this Grafana does not have.
-    let mut section = "";
-    let proxied: String = sim
-        .target_toml()
-        .lines()
-        .filter(|line| {
-            if line.starts_with('[') {
-                section = line;
-            }
-            section != "[read]" || !line.contains("://") || line.starts_with("grafana")
-        })
-        .map(|line| format!("{line}\n"))
-        .collect();
+    let proxied = crate::common::through_grafana(&sim);
     let target = Target::from_toml(&proxied, TargetKind::File("proxy.toml".into()), &Env::default()).unwrap();
     let ctx = CheckCtx::new(Arc::new(target), "prov".into(), SEED, CheckSettings::default());
     let outcome = run("datasources.healthy", &ctx).await;

@@ -106,6 +106,39 @@ pub async fn drive(ctx: &CheckCtx) -> Result<(FrontendSpec, Vec<Driven>), Outcom
     Ok((spec, driven))
 }
 
+/// Why there is no backend span to follow a link from.
+pub enum NoSpan {
+    /// The sessions could not run; the outcome says why.
+    NotDriven(Outcome),
+    /// Tempo could not be reached.
+    Unreachable(String),
+    /// No backend server span reached Tempo.
+    Missing(String),
+}
+
+/// Drives the sessions and returns the backend server span a person would
+/// click a link on: the first session's, stitched to its fetch span if one
+/// is.
+pub async fn backend_span(ctx: &CheckCtx, tempo: &TempoClient) -> Result<ReadSpan, NoSpan> {
+    let (_, driven) = drive(ctx).await.map_err(NoSpan::NotDriven)?;
+    let (watched, seen) = find_spans(ctx, tempo, &driven).await;
+    if let Some(err) = crate::checks::roundtrip::unreachable(&watched) {
+        return Err(NoSpan::Unreachable(err));
+    }
+    driven
+        .iter()
+        .find_map(|d| {
+            let spans = seen.get(&d.session.slot)?;
+            spans.stitched(&d.session).or_else(|| spans.backend.first()).cloned()
+        })
+        .ok_or_else(|| {
+            NoSpan::Missing(format!(
+                "no backend server span of {} was found in Tempo to link from",
+                ctx.target.backend_service
+            ))
+        })
+}
+
 /// The spans of one session's trace, as read back.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct SessionSpans {

@@ -9,9 +9,8 @@
 use serde::Serialize;
 
 use crate::checks::correlation::links::{DerivedField, TracesToLogs, derived_fields, loki_query, traces_to_logs};
-use crate::checks::correlation::session::{drive, find_spans};
+use crate::checks::correlation::session::{NoSpan, backend_span};
 use crate::checks::correlation::settings::Correlations;
-use crate::checks::roundtrip::unreachable;
 use crate::checks::{CheckCtx, Outcome, Verdict};
 use crate::measure::wait::{Probe, wait_for};
 use crate::query::loki::LogLine;
@@ -92,29 +91,13 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
         .unwrap_or_default();
     evidence.traces_to_logs = Some(cfg.clone());
 
-    let (_, driven) = match drive(ctx).await {
-        Ok(d) => d,
-        Err(outcome) => return outcome,
-    };
-    let (watched, seen) = find_spans(ctx, &tempo, &driven).await;
-    if let Some(err) = unreachable(&watched) {
-        return Outcome::new(Verdict::Error(Reason::Unreachable.as_str()), err).with_evidence(evidence);
-    }
-    let Some((session, span)) = driven.iter().find_map(|d| {
-        let spans = seen.get(&d.session.slot)?;
-        spans
-            .stitched(&d.session)
-            .or_else(|| spans.backend.first())
-            .map(|s| (&d.session, s.clone()))
-    }) else {
-        return fail(
-            evidence,
-            Reason::NoBackendSpan,
-            format!(
-                "no backend server span of {} was found in Tempo to link from",
-                ctx.target.backend_service
-            ),
-        );
+    let span = match backend_span(ctx, &tempo).await {
+        Ok(span) => span,
+        Err(NoSpan::NotDriven(outcome)) => return outcome,
+        Err(NoSpan::Unreachable(err)) => {
+            return Outcome::new(Verdict::Error(Reason::Unreachable.as_str()), err).with_evidence(evidence);
+        }
+        Err(NoSpan::Missing(summary)) => return fail(evidence, Reason::NoBackendSpan, summary),
     };
     evidence.trace_id = span.trace_id.to_string();
     evidence.span_id = span.span_id.to_string();
@@ -154,8 +137,8 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
         Err(e) => {
             evidence.error = Some(e.to_string());
             let summary = format!(
-                "Grafana's logs link for trace {} (session {}) finds no lines: {logql}",
-                span.trace_id, session.session_id
+                "Grafana's logs link for trace {} finds no lines: {logql}",
+                span.trace_id
             );
             return fail(evidence, Reason::NoLines, summary);
         }

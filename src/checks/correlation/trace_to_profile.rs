@@ -11,9 +11,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 
 use crate::checks::correlation::links::{TracesToProfiles, profile_query, traces_to_profiles};
-use crate::checks::correlation::session::{drive, find_spans};
+use crate::checks::correlation::session::{NoSpan, backend_span};
 use crate::checks::correlation::settings::Correlations;
-use crate::checks::roundtrip::unreachable;
 use crate::checks::{CheckCtx, Outcome, Verdict};
 use crate::emit::pprof::PROFILE_TYPE;
 use crate::measure::wait::{Probe, wait_for};
@@ -90,26 +89,13 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
     };
     evidence.traces_to_profiles = Some(cfg.clone());
 
-    let (_, driven) = match drive(ctx).await {
-        Ok(d) => d,
-        Err(outcome) => return outcome,
-    };
-    let (watched, seen) = find_spans(ctx, &tempo, &driven).await;
-    if let Some(err) = unreachable(&watched) {
-        return Outcome::new(Verdict::Error(Reason::Unreachable.as_str()), err).with_evidence(evidence);
-    }
-    let Some(span) = driven.iter().find_map(|d| {
-        let spans = seen.get(&d.session.slot)?;
-        spans.stitched(&d.session).or_else(|| spans.backend.first()).cloned()
-    }) else {
-        return fail(
-            evidence,
-            Reason::NoBackendSpan,
-            format!(
-                "no backend server span of {} was found in Tempo to link from",
-                ctx.target.backend_service
-            ),
-        );
+    let span = match backend_span(ctx, &tempo).await {
+        Ok(span) => span,
+        Err(NoSpan::NotDriven(outcome)) => return outcome,
+        Err(NoSpan::Unreachable(err)) => {
+            return Outcome::new(Verdict::Error(Reason::Unreachable.as_str()), err).with_evidence(evidence);
+        }
+        Err(NoSpan::Missing(summary)) => return fail(evidence, Reason::NoBackendSpan, summary),
     };
     evidence.span_id = span.span_id.to_string();
     evidence.trace_id = span.trace_id.to_string();

@@ -17,9 +17,8 @@ use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequ
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 
 use crate::emit::otlp::encode_partial_success;
-use crate::stack::sim::faults::drops;
 use crate::stack::sim::state::SimState;
-use crate::stack::sim::{mimir, otlp_body};
+use crate::stack::sim::{loki, mimir, otlp_body};
 
 /// Largest export request accepted, as collectors cap request size.
 const MAX_BODY: usize = 16 * 1024 * 1024;
@@ -54,8 +53,7 @@ async fn logs(State(state): State<Arc<SimState>>, headers: HeaderMap, body: Byte
     }
     match otlp_body::decode::<ExportLogsServiceRequest>(&headers, &body) {
         Ok(request) => {
-            let ratio = state.faults().drop_logs;
-            state.logs.ingest_otlp(request, |line| drops(ratio, line.as_bytes()));
+            loki::ingest(&state, request);
             accepted(&headers)
         }
         Err(refusal) => refusal.into_response(),

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{get, post};
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
@@ -183,11 +183,7 @@ async fn push(State(state): State<Arc<SimState>>, headers: HeaderMap, body: Byte
     if let Some(refusal) = state.reject_ingest() {
         return refusal;
     }
-    let is_json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    let streams = if is_json {
+    let streams = if otlp_body::is_json(&headers) {
         decode_json_push(&body)
     } else {
         decode_proto_push(&body)
@@ -205,14 +201,20 @@ async fn push(State(state): State<Arc<SimState>>, headers: HeaderMap, body: Byte
     StatusCode::NO_CONTENT.into_response()
 }
 
+/// Stores OTLP logs as Loki's OTLP endpoint keeps them, whether they came
+/// here or through the collector.
+pub fn ingest(state: &SimState, request: ExportLogsServiceRequest) {
+    let ratio = state.faults().drop_logs;
+    state.logs.ingest_otlp(request, |line| drops(ratio, line.as_bytes()));
+}
+
 async fn otlp_logs(State(state): State<Arc<SimState>>, headers: HeaderMap, body: Bytes) -> Response {
     if let Some(refusal) = state.reject_ingest() {
         return refusal;
     }
     match otlp_body::decode::<ExportLogsServiceRequest>(&headers, &body) {
         Ok(request) => {
-            let ratio = state.faults().drop_logs;
-            state.logs.ingest_otlp(request, |line| drops(ratio, line.as_bytes()));
+            ingest(&state, request);
             StatusCode::NO_CONTENT.into_response()
         }
         Err(refusal) => refusal.into_response(),

@@ -26,6 +26,7 @@ use crate::emit::pprof;
 use crate::stack::sim::faults::{Role, drops};
 use crate::stack::sim::logql::{self, Matcher};
 use crate::stack::sim::logs::unix_nanos;
+use crate::stack::sim::otlp_body;
 use crate::stack::sim::profiles::{Labels, Selection};
 use crate::stack::sim::state::SimState;
 
@@ -128,10 +129,7 @@ async fn push(State(state): State<Arc<SimState>>, headers: HeaderMap, body: Byte
     if let Some(refusal) = state.reject_ingest() {
         return refusal;
     }
-    let is_json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
+    let is_json = otlp_body::is_json(&headers);
     // Connect clients (pyroscope-rs among them) may gzip the whole request.
     let gzipped = headers
         .get(header::CONTENT_ENCODING)
