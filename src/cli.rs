@@ -144,6 +144,11 @@ pub struct VerifyArgs {
 
     #[arg(long, value_enum, default_value_t = Color::Auto)]
     pub color: Color,
+
+    /// With `--target compose`: leave the stack running if this run stood
+    /// it up (it is stopped otherwise, on failure too).
+    #[arg(long)]
+    pub keep_stack: bool,
 }
 
 #[derive(Debug, Args)]

@@ -58,7 +58,7 @@ pub async fn run(cli: Cli, console: &mut Console) -> Result<u8, RunError> {
             if let Some(path) = &args.sim_datasources {
                 match &mut plan.target {
                     verify::TargetChoice::Sim(options) => options.grafana_datasources = Some(read_provisioning(path)?),
-                    verify::TargetChoice::File(_) => {
+                    verify::TargetChoice::File(_) | verify::TargetChoice::Compose(_) => {
                         return Err(RunError::Usage("--sim-datasources only applies to --target sim".into()));
                     }
                 }

@@ -15,6 +15,7 @@ use crate::exit;
 use crate::ids::Seed;
 use crate::report::{CheckReport, ReportDir, RunReport, TargetReport, Totals, model, terminal};
 use crate::run::RunError;
+use crate::stack::compose::{ComposeStack, docker_preflight, wait_healthy};
 use crate::stack::sim::{Faults, SimOptions, SimStack};
 use crate::target::{Env, Target, TargetKind};
 
@@ -22,6 +23,9 @@ use crate::target::{Env, Target, TargetKind};
 #[derive(Debug, Clone)]
 pub enum TargetChoice {
     Sim(Box<SimOptions>),
+    /// The Compose stack: its target file, and the stack to stand up when
+    /// it is not running yet.
+    Compose(PathBuf),
     File(PathBuf),
 }
 
@@ -36,7 +40,7 @@ impl TargetChoice {
                     ..SimOptions::default()
                 })));
             }
-            "compose" => TargetChoice::File(PathBuf::from("compose/target.toml")),
+            "compose" => TargetChoice::Compose(PathBuf::from("compose/target.toml")),
             "aws" => TargetChoice::File(PathBuf::from("infra/target.toml")),
             path => TargetChoice::File(PathBuf::from(path)),
         };
@@ -56,7 +60,7 @@ impl TargetChoice {
                 let sim = SimStack::start(options.as_ref().clone()).await?;
                 Ok((sim.target(env)?, Some(sim)))
             }
-            TargetChoice::File(path) => Ok((Target::from_file(path, env)?, None)),
+            TargetChoice::File(path) | TargetChoice::Compose(path) => Ok((Target::from_file(path, env)?, None)),
         }
     }
 }
@@ -71,6 +75,8 @@ pub struct VerifyPlan {
     pub run_id: String,
     pub settings: CheckSettings,
     pub color: Color,
+    /// Leave a Compose stack this run stood up running afterwards.
+    pub keep_stack: bool,
 }
 
 impl VerifyPlan {
@@ -116,6 +122,7 @@ impl VerifyPlan {
                 ..CheckSettings::default()
             },
             color: args.color,
+            keep_stack: args.keep_stack,
         })
     }
 }
@@ -152,6 +159,10 @@ pub async fn verify(plan: VerifyPlan, console: &mut Console) -> Result<u8, RunEr
     let env = Env::from_process();
     // Fail on a bad report path before starting anything.
     let report_dir = ReportDir::create(&plan.report_dir)?;
+    let compose = match &plan.target {
+        TargetChoice::Compose(target_file) => compose_up(target_file, console).await?,
+        _ => None,
+    };
     let (target, sim) = plan.target.open(&env).await?;
     let faults = sim.as_ref().map(SimStack::faults);
     let target_report = target_report(&target, faults.as_ref());
@@ -195,6 +206,16 @@ pub async fn verify(plan: VerifyPlan, console: &mut Console) -> Result<u8, RunEr
     if let Some(sim) = sim {
         sim.shutdown().await;
     }
+    if let Some(stack) = compose {
+        if plan.keep_stack {
+            let _ = writeln!(
+                console.err,
+                "--keep-stack: the Compose stack stays up (pillars stack down)"
+            );
+        } else if let Err(e) = stack.down().await {
+            let _ = writeln!(console.err, "warning: tearing the Compose stack down failed: {e}");
+        }
+    }
 
     let report = RunReport {
         schema_version: model::SCHEMA_VERSION,
@@ -220,6 +241,28 @@ pub async fn verify(plan: VerifyPlan, console: &mut Console) -> Result<u8, RunEr
         report_dir.path().join(crate::report::dir::RUN_JSON).display()
     );
     Ok(exit_code(&report))
+}
+
+/// Stands the Compose stack up when it is not already healthy; returns it
+/// when this run started it (and so should stop it).
+async fn compose_up(target_file: &std::path::Path, console: &mut Console) -> Result<Option<ComposeStack>, RunError> {
+    let docker_host = std::env::var("DOCKER_HOST").ok();
+    docker_preflight(docker_host.as_deref()).await?;
+    if wait_healthy(std::time::Duration::from_secs(2)).await.is_ok() {
+        let _ = writeln!(console.err, "the Compose stack is already up; leaving it as it is");
+        return Ok(None);
+    }
+    let file = target_file
+        .parent()
+        .unwrap_or(std::path::Path::new("."))
+        .join("docker-compose.yml");
+    let stack = ComposeStack::new(&file).await?;
+    let _ = writeln!(console.err, "standing up {} …", file.display());
+    if let Err(e) = stack.up(std::time::Duration::from_secs(240)).await {
+        let _ = stack.down().await;
+        return Err(e.into());
+    }
+    Ok(Some(stack))
 }
 
 /// A failed check decides the run (the stack is wrong); otherwise an

@@ -1,14 +1,19 @@
-//! `cargo test --features e2e`: stands the Compose stack up once, runs every
-//! feature in `features/` against it (`compose/target.toml`), tears it down
-//! (unless PILLARS_KEEP_STACK is set) and prints `N passed, N failed`.
-//! Without a Docker engine it stops within seconds with one message.
+//! `cargo test --features e2e`: a Docker preflight first (one message and a
+//! failure within seconds without an engine), then testcontainers'
+//! `DockerCompose` stands `compose/docker-compose.yml` up once — without
+//! compose's 60 s global wait; each service is waited for on its own health
+//! endpoint — every feature in `features/` runs against it
+//! (`compose/target.toml`), and the stack goes down with its volumes, on
+//! failure too (PILLARS_KEEP_STACK=1 keeps it for debugging). Prints
+//! `N passed, N failed`.
 
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use pillars::stack::compose::{ComposeStack, docker_preflight};
+use pillars::stack::compose::{docker_preflight, wait_healthy};
 use pillars::verify::TargetChoice;
+use testcontainers::compose::DockerCompose;
 
 fn main() -> ExitCode {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -31,26 +36,34 @@ fn main() -> ExitCode {
             .await
             .map_err(|e| e.to_string())?;
         eprintln!("Docker {version}: standing up compose/docker-compose.yml");
-        let stack = ComposeStack::new(&root.join("compose/docker-compose.yml"))
-            .await
-            .map_err(|e| e.to_string())?;
-        let up = stack.up(Duration::from_secs(240)).await.map_err(|e| e.to_string());
-        let summary = match up {
-            Ok(()) => pillars::acceptance::run_features(
+        let mut compose = DockerCompose::with_local_client(&[root.join("compose/docker-compose.yml")])
+            .with_build(true)
+            .with_wait(false);
+        compose.with_remove_volumes(true);
+        let ran = async {
+            compose
+                .up()
+                .await
+                .map_err(|e| format!("docker compose up failed: {e}"))?;
+            wait_healthy(Duration::from_secs(240))
+                .await
+                .map_err(|e| e.to_string())?;
+            pillars::acceptance::run_features(
                 &root.join("features"),
                 TargetChoice::File(root.join("compose/target.toml")),
                 None,
             )
             .await
-            .map_err(|e| e.to_string()),
-            Err(e) => Err(e),
-        };
-        if std::env::var_os("PILLARS_KEEP_STACK").is_none()
-            && let Err(e) = stack.down().await
-        {
+            .map_err(|e| e.to_string())
+        }
+        .await;
+        if std::env::var_os("PILLARS_KEEP_STACK").is_some() {
+            eprintln!("PILLARS_KEEP_STACK is set: the stack stays up (pillars stack down removes it)");
+            std::mem::forget(compose);
+        } else if let Err(e) = compose.down().await {
             eprintln!("warning: tearing the stack down failed: {e}");
         }
-        summary
+        ran
     });
     match result {
         Ok(summary) => {

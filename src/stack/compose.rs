@@ -75,6 +75,30 @@ pub async fn docker_preflight(docker_host: Option<&str>) -> Result<String, Compo
         .ok_or_else(|| no_docker("the answer had no Version".into()))
 }
 
+/// Waits for each service on its health endpoint, each with its own
+/// deadline, instead of compose's one global wait.
+pub async fn wait_healthy(per_service: Duration) -> Result<(), ComposeError> {
+    let http = crate::query::http::client(Duration::from_secs(3));
+    for (service, url) in HEALTH {
+        wait_for(per_service, &format!("{service} healthy"), || {
+            let req = http.get(*url);
+            async move {
+                match req.send().await {
+                    Ok(r) if r.status().is_success() => Probe::Ready(()),
+                    Ok(r) => Probe::NotYet(format!("{url} answered {}", r.status())),
+                    Err(e) => Probe::NotYet(format!("{url}: {e}")),
+                }
+            }
+        })
+        .await
+        .map_err(|e| ComposeError::Unhealthy {
+            service: (*service).to_owned(),
+            detail: e.to_string(),
+        })?;
+    }
+    Ok(())
+}
+
 /// The stack's compose file and the CLI that runs it.
 #[derive(Debug, Clone)]
 pub struct ComposeStack {
@@ -142,25 +166,7 @@ impl ComposeStack {
     /// `up -d --build`, then waits for every service on its own endpoint.
     pub async fn up(&self, per_service: Duration) -> Result<(), ComposeError> {
         self.run(&["up", "-d", "--build"]).await?;
-        let http = crate::query::http::client(Duration::from_secs(3));
-        for (service, url) in HEALTH {
-            wait_for(per_service, &format!("{service} healthy"), || {
-                let req = http.get(*url);
-                async move {
-                    match req.send().await {
-                        Ok(r) if r.status().is_success() => Probe::Ready(()),
-                        Ok(r) => Probe::NotYet(format!("{url} answered {}", r.status())),
-                        Err(e) => Probe::NotYet(format!("{url}: {e}")),
-                    }
-                }
-            })
-            .await
-            .map_err(|e| ComposeError::Unhealthy {
-                service: (*service).to_owned(),
-                detail: e.to_string(),
-            })?;
-        }
-        Ok(())
+        wait_healthy(per_service).await
     }
 
     /// `down -v`: containers and volumes go.

@@ -215,3 +215,26 @@ fn the_compose_stack_without_docker_is_one_message_and_exit_3() {
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(started.elapsed() < Duration::from_secs(10));
 }
+
+#[test]
+fn verify_against_compose_without_docker_says_so_and_exits_3() {
+    let dir = tempfile::tempdir().unwrap();
+    let report_dir = dir.path().join("out");
+    let started = Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_pillars"))
+        .args([
+            "verify",
+            "--target",
+            "compose",
+            "--report-dir",
+            report_dir.to_str().unwrap(),
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .output()
+        .unwrap();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("needs a Docker engine"), "{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
