@@ -142,6 +142,7 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "DIR")]
     pub features: Option<PathBuf>,
 
+    /// When to colour the summary table.
     #[arg(long, value_enum, default_value_t = Color::Auto)]
     pub color: Color,
 
