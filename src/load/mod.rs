@@ -1,0 +1,4 @@
+//! Load: scenarios, rate plans and the limiter that paces them.
+
+pub mod rate;
+pub mod scenario;

@@ -1,0 +1,360 @@
+//! Load scenarios (`scenarios/*.toml`): how long, in which steps, and a mix
+//! of traffic kinds with their rates; for capacity searches, the gates that
+//! say where the stack breaks. Parsed strictly, so a typo names its key.
+//!
+//! Uses: load::rate.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::load::rate::{RatePlan, Step};
+
+/// A kind of traffic a scenario can send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TrafficKind {
+    /// Synthetic Faro sessions plus app calls with `traceparent` (sessions/s).
+    FrontendSessions,
+    /// HTTP through the app's `/api/*` paths (requests/s).
+    BackendRequests,
+    /// Spans/s straight to the collector.
+    OtlpTraces,
+    /// Log lines/s straight to the collector.
+    OtlpLogs,
+    /// Metric samples/s straight to the collector.
+    OtlpMetrics,
+    /// Profiles/s to Pyroscope.
+    Profiles,
+}
+
+/// One traffic kind's settings.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Traffic {
+    /// Units per second at scale 1.
+    pub rate: f64,
+    /// Distinct series / services / label values the traffic spreads over.
+    #[serde(default = "one")]
+    pub cardinality: u32,
+    /// For `backend_requests` and `frontend_sessions`: the app path called.
+    #[serde(default)]
+    pub path: Option<String>,
+}
+
+const fn one() -> u32 {
+    1
+}
+
+/// What breaks a capacity step.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Gates {
+    /// p99 write-to-queryable latency, per pillar.
+    #[serde(default = "default_slo", with = "humantime_serde_compat")]
+    pub p99_ingest_latency: Duration,
+    /// Rejections and errors over sent, per traffic kind.
+    #[serde(default = "default_error_ratio")]
+    pub max_error_ratio: f64,
+    /// Found over sent, per pillar.
+    #[serde(default = "default_completeness")]
+    pub min_completeness: f64,
+    /// Free share of each container's memory limit, and of the budget.
+    #[serde(default = "default_headroom")]
+    pub min_memory_headroom: f64,
+}
+
+fn default_slo() -> Duration {
+    Duration::from_secs(30)
+}
+const fn default_error_ratio() -> f64 {
+    0.01
+}
+const fn default_completeness() -> f64 {
+    0.999
+}
+const fn default_headroom() -> f64 {
+    0.15
+}
+
+impl Default for Gates {
+    fn default() -> Self {
+        Gates {
+            p99_ingest_latency: default_slo(),
+            max_error_ratio: default_error_ratio(),
+            min_completeness: default_completeness(),
+            min_memory_headroom: default_headroom(),
+        }
+    }
+}
+
+/// How a capacity search steps the offered rate.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Search {
+    /// Scale of the first step (1.0 = the traffic rates as written).
+    #[serde(default = "scale_one")]
+    pub start_scale: f64,
+    /// Each step multiplies the scale by this.
+    #[serde(default = "factor")]
+    pub factor: f64,
+    #[serde(default = "max_steps")]
+    pub max_steps: u32,
+    /// Bisection steps between the last good and first bad scale.
+    #[serde(default = "bisect_steps")]
+    pub bisect_steps: u32,
+    #[serde(with = "humantime_serde_compat")]
+    pub step_duration: Duration,
+}
+
+const fn scale_one() -> f64 {
+    1.0
+}
+const fn factor() -> f64 {
+    1.5
+}
+const fn max_steps() -> u32 {
+    8
+}
+const fn bisect_steps() -> u32 {
+    3
+}
+
+/// One step of a stepped scenario: the mix scaled, held a while.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStep {
+    pub scale: f64,
+    #[serde(with = "humantime_serde_compat")]
+    pub hold: Duration,
+}
+
+/// A scenario file.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// A constant mix for this long; or `step` entries.
+    #[serde(default, with = "humantime_serde_compat::option")]
+    pub duration: Option<Duration>,
+    #[serde(default, rename = "step")]
+    pub steps: Vec<RawStep>,
+    pub traffic: BTreeMap<TrafficKind, Traffic>,
+    #[serde(default)]
+    pub gates: Gates,
+    #[serde(default)]
+    pub search: Option<Search>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    #[error("cannot read scenario file `{path}`")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("scenario file `{path}` is not a valid scenario: {message}")]
+    Parse { path: String, message: String },
+    #[error("scenario file `{path}`: `{key}` {problem}")]
+    Invalid { path: String, key: String, problem: String },
+}
+
+/// Longest a scenario may run: every load loop is bounded.
+pub const MAX_DURATION: Duration = Duration::from_secs(6 * 3600);
+
+impl Scenario {
+    pub fn from_file(path: &Path) -> Result<Scenario, ScenarioError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Scenario::from_toml(&text, &path.display().to_string())
+    }
+
+    pub fn from_toml(text: &str, origin: &str) -> Result<Scenario, ScenarioError> {
+        let scenario: Scenario = toml::from_str(text).map_err(|e| ScenarioError::Parse {
+            path: origin.to_owned(),
+            message: e.to_string().trim_end().to_owned(),
+        })?;
+        let invalid = |key: &str, problem: String| ScenarioError::Invalid {
+            path: origin.to_owned(),
+            key: key.to_owned(),
+            problem,
+        };
+        if scenario.traffic.is_empty() {
+            return Err(invalid(
+                "traffic",
+                "names no traffic kind; add e.g. [traffic.otlp_traces] rate = 100".into(),
+            ));
+        }
+        for (kind, t) in &scenario.traffic {
+            let key = format!(
+                "traffic.{}.rate",
+                serde_json::to_value(kind)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default()
+            );
+            if !(t.rate.is_finite() && t.rate >= 0.0) {
+                return Err(invalid(
+                    &key,
+                    format!("is {}; use a rate of 0 or more per second", t.rate),
+                ));
+            }
+        }
+        match (scenario.duration, scenario.steps.is_empty(), &scenario.search) {
+            (Some(_), false, _) => return Err(invalid("duration", "and [[step]] are both set; use one".into())),
+            (None, true, None) => {
+                return Err(invalid(
+                    "duration",
+                    "is missing: set a duration, [[step]] entries, or a [search]".into(),
+                ));
+            }
+            _ => {}
+        }
+        for (i, step) in scenario.steps.iter().enumerate() {
+            if !(step.scale.is_finite() && step.scale >= 0.0) {
+                return Err(invalid(&format!("step[{i}].scale"), format!("is {}", step.scale)));
+            }
+        }
+        if let Some(search) = &scenario.search
+            && !(search.factor > 1.0 && search.start_scale > 0.0 && search.max_steps > 0)
+        {
+            return Err(invalid(
+                "search",
+                "needs factor > 1, start_scale > 0 and max_steps > 0".into(),
+            ));
+        }
+        if scenario.total_duration() > MAX_DURATION {
+            return Err(invalid("duration", "is over the 6 h bound on a load run".into()));
+        }
+        Ok(scenario)
+    }
+
+    /// The scale steps of the scenario (a constant one for `duration`).
+    pub fn scale_steps(&self) -> Vec<RawStep> {
+        match self.duration {
+            Some(hold) => vec![RawStep { scale: 1.0, hold }],
+            None => self.steps.clone(),
+        }
+    }
+
+    pub fn total_duration(&self) -> Duration {
+        self.scale_steps().iter().map(|s| s.hold).sum()
+    }
+
+    /// The rate plan of one traffic kind at `scale` times the scenario's
+    /// own steps.
+    pub fn plan(&self, kind: TrafficKind, scale: f64) -> RatePlan {
+        let rate = self.traffic.get(&kind).map_or(0.0, |t| t.rate);
+        RatePlan {
+            steps: self
+                .scale_steps()
+                .iter()
+                .map(|s| Step {
+                    rate: rate * s.scale * scale,
+                    duration: s.hold,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Durations written as "30s", "2m" in scenario files.
+mod humantime_serde_compat {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer};
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let text = String::deserialize(d)?;
+        humantime::parse_duration(&text)
+            .map_err(|e| serde::de::Error::custom(format!("{text:?} is not a duration: {e}")))
+    }
+
+    pub mod option {
+        use super::*;
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+            super::deserialize(d).map(Some)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_scenarios_parse() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                let s = Scenario::from_file(&path).unwrap_or_else(|e| panic!("{e}"));
+                assert!(
+                    s.total_duration() > Duration::ZERO || s.search.is_some(),
+                    "{}",
+                    path.display()
+                );
+                seen += 1;
+            }
+        }
+        assert!(seen >= 3, "smoke, steady and capacity");
+    }
+
+    #[test]
+    fn plans_scale_the_mix() {
+        let s = Scenario::from_toml(
+            r#"name = "x"
+            [[step]]
+            scale = 1.0
+            hold = "10s"
+            [[step]]
+            scale = 2.0
+            hold = "10s"
+            [traffic.otlp_traces]
+            rate = 100"#,
+            "x.toml",
+        )
+        .unwrap();
+        let plan = s.plan(TrafficKind::OtlpTraces, 1.5);
+        assert_eq!(plan.steps[1].rate, 300.0);
+        assert_eq!(s.plan(TrafficKind::OtlpLogs, 1.0).total(), 0);
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let err = Scenario::from_toml(
+            "name = \"x\"\nduration = \"1m\"\n[traffic.otlp_tracez]\nrate = 1",
+            "s.toml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("otlp_tracez"), "{err}");
+        let err = Scenario::from_toml(
+            "name = \"x\"\nduration = \"1m\"\n[traffic.otlp_traces]\nrate = -1",
+            "s.toml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("traffic.otlp_traces.rate"), "{err}");
+        let err = Scenario::from_toml("name = \"x\"\n[traffic.otlp_traces]\nrate = 1", "s.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`duration`"), "{err}");
+        let err = Scenario::from_toml(
+            "name = \"x\"\nduration = \"9h\"\n[traffic.otlp_traces]\nrate = 1",
+            "s.toml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("6 h"), "{err}");
+    }
+}
