@@ -109,6 +109,53 @@ impl MetricSpec {
     }
 }
 
+impl MetricSpec {
+    /// Load traffic: `count` gauge samples spread over `cardinality` series
+    /// (`pillars.load.gauge{pillars.run, series}`), so the series count
+    /// stays what the scenario asks for however long it runs.
+    pub fn load_request(
+        &self,
+        first: u64,
+        count: u64,
+        cardinality: u32,
+        now_unix_nanos: u64,
+    ) -> ExportMetricsServiceRequest {
+        let cardinality = u64::from(cardinality.max(1));
+        let data_points = (first..first + count)
+            .map(|n| NumberDataPoint {
+                attributes: vec![
+                    string_attr("pillars.run", &self.run_id),
+                    string_attr("series", &(n % cardinality).to_string()),
+                ],
+                time_unix_nano: now_unix_nanos,
+                value: Some(number_data_point::Value::AsDouble(n as f64)),
+                ..Default::default()
+            })
+            .collect();
+        ExportMetricsServiceRequest {
+            resource_metrics: vec![ResourceMetrics {
+                resource: Some(Resource {
+                    attributes: vec![string_attr("service.name", &self.service_name)],
+                    ..Default::default()
+                }),
+                scope_metrics: vec![ScopeMetrics {
+                    scope: Some(InstrumentationScope {
+                        name: SCOPE_NAME.into(),
+                        ..Default::default()
+                    }),
+                    metrics: vec![Metric {
+                        name: "pillars.load.gauge".into(),
+                        data: Some(metric::Data::Gauge(Gauge { data_points })),
+                        ..Default::default()
+                    }],
+                    schema_url: String::new(),
+                }],
+                schema_url: String::new(),
+            }],
+        }
+    }
+}
+
 /// A cumulative monotonic sum.
 pub fn counter(name: &str, attributes: Vec<KeyValue>, value: u64, now_unix_nanos: u64) -> Metric {
     Metric {

@@ -1,4 +1,5 @@
 //! Load: scenarios, rate plans and the limiter that paces them.
 
+pub mod ingest;
 pub mod rate;
 pub mod scenario;

@@ -9,5 +9,6 @@ mod compose;
 mod correlation;
 mod faults;
 mod grafana;
+mod load;
 mod reference_backend;
 mod report;

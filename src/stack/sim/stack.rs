@@ -184,6 +184,11 @@ impl SimStack {
         self.state.metrics.counts()
     }
 
+    /// Ingest requests that arrived while `reject_ratio` was set.
+    pub fn refused_candidates(&self) -> u64 {
+        self.state.ingest_requests()
+    }
+
     pub fn profile_counts(&self) -> ProfileCounts {
         self.state.profiles.counts()
     }

@@ -53,6 +53,12 @@ impl SimState {
         }
     }
 
+    /// Ingest requests that reached the stack, refused or not (counted
+    /// under `reject_ratio`, where refusals are decided).
+    pub fn ingest_requests(&self) -> u64 {
+        self.ingest_requests.load(Ordering::Relaxed)
+    }
+
     /// Under `reject_ratio`, the refusal this ingest request gets: spread
     /// evenly over requests, alternating 429 and 503.
     pub fn reject_ingest(&self) -> Option<Response> {

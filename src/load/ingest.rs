@@ -1,0 +1,223 @@
+//! Ingest load: OTLP traces, logs and metrics straight to the collector at
+//! a planned rate. Units (spans, lines, samples) go in batches; batches are
+//! paced by the limiter and sent without waiting for each other (bounded in
+//! flight), and each one's latency is measured from its intended start.
+//! A refused batch (429, 5xx, partial success) is counted by reason and
+//! dropped: never retried, so a struggling stack is not pushed into a storm.
+//!
+//! Uses: emit::{otlp, template, log_records, metric_points}, load::{rate,
+//! scenario}, measure::latency.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use prost::Message;
+use tokio::sync::{Semaphore, watch};
+
+use crate::emit::log_records::LogSpec;
+use crate::emit::metric_points::MetricSpec;
+use crate::emit::otlp::{EmitError, OtlpHttpEmitter};
+use crate::emit::synthetic::TraceSpec;
+use crate::emit::template::TraceBatchTemplate;
+use crate::ids::Seed;
+use crate::load::rate::{Limiter, RatePlan, Step};
+use crate::load::scenario::TrafficKind;
+use crate::measure::latency::LatencyHistogram;
+use crate::query::http::HttpError;
+
+/// Batches in flight at once, per traffic kind.
+const IN_FLIGHT: usize = 32;
+/// Spans per synthetic trace in load traffic.
+const SPANS_PER_TRACE: u32 = 5;
+
+/// What one traffic kind did.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct KindStats {
+    /// Units (spans, lines, samples) offered in accepted batches.
+    pub units_accepted: u64,
+    pub units_refused: u64,
+    pub batches: u64,
+    /// Refusals and errors by reason: `rate_limited`, `server_error`,
+    /// `partial_success`, `client_error`, `unreachable`.
+    pub refused: BTreeMap<&'static str, u64>,
+    #[serde(skip)]
+    pub latency: LatencyHistogram,
+}
+
+impl KindStats {
+    /// Refused over offered units.
+    pub fn error_ratio(&self) -> f64 {
+        let offered = self.units_accepted + self.units_refused;
+        if offered == 0 {
+            0.0
+        } else {
+            self.units_refused as f64 / offered as f64
+        }
+    }
+}
+
+/// The reason a batch was refused, as a bounded label.
+pub fn refusal_reason(err: &EmitError) -> &'static str {
+    match err {
+        EmitError::Rejected { .. } => "partial_success",
+        EmitError::Http(HttpError::Status { status: 429, .. }) => "rate_limited",
+        EmitError::Http(HttpError::Status { status, .. }) if *status >= 500 => "server_error",
+        EmitError::Http(HttpError::Status { .. }) => "client_error",
+        EmitError::Http(_) => "unreachable",
+    }
+}
+
+/// Units per batch for a rate: about twenty batches a second, 1 to 500.
+pub fn batch_size(rate: f64) -> u64 {
+    ((rate / 20.0).ceil() as u64).clamp(1, 500)
+}
+
+/// Builds the encoded batch `n` of `size` units for one traffic kind.
+enum Batcher {
+    Traces(TraceBatchTemplate),
+    Logs(LogSpec),
+    Metrics { spec: MetricSpec, cardinality: u32 },
+}
+
+impl Batcher {
+    fn new(kind: TrafficKind, seed: Seed, run_id: &str, size: u64, cardinality: u32) -> Option<Batcher> {
+        let service_name = |what: &str| format!("pillars-load-{what}");
+        Some(match kind {
+            TrafficKind::OtlpTraces => {
+                let spec = TraceSpec {
+                    seed,
+                    run_id: run_id.to_owned(),
+                    service_name: service_name("traces"),
+                    spans_per_trace: SPANS_PER_TRACE,
+                };
+                Batcher::Traces(TraceBatchTemplate::new(
+                    &spec,
+                    size.div_ceil(u64::from(SPANS_PER_TRACE)).max(1),
+                ))
+            }
+            TrafficKind::OtlpLogs => Batcher::Logs(LogSpec {
+                seed,
+                run_id: run_id.to_owned(),
+                service_name: service_name("logs"),
+            }),
+            TrafficKind::OtlpMetrics => Batcher::Metrics {
+                spec: MetricSpec {
+                    seed,
+                    run_id: run_id.to_owned(),
+                    service_name: service_name("metrics"),
+                },
+                cardinality,
+            },
+            _ => return None,
+        })
+    }
+
+    /// Units in one batch.
+    fn units(&self, size: u64) -> u64 {
+        match self {
+            Batcher::Traces(t) => t.traces() * u64::from(SPANS_PER_TRACE),
+            _ => size,
+        }
+    }
+
+    fn encode(&self, n: u64, size: u64) -> Bytes {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos() as u64;
+        match self {
+            Batcher::Traces(template) => {
+                let mut out = Vec::new();
+                template.fill(n * template.traces(), now, &mut out);
+                Bytes::from(out)
+            }
+            Batcher::Logs(spec) => Bytes::from(spec.request(n * size..(n + 1) * size, now).encode_to_vec()),
+            Batcher::Metrics { spec, cardinality } => {
+                Bytes::from(spec.load_request(n * size, size, *cardinality, now).encode_to_vec())
+            }
+        }
+    }
+}
+
+/// Sends one OTLP traffic kind to `emitter` along `plan` (units per second)
+/// until the plan ends or `stop` turns true.
+pub async fn run_otlp(
+    kind: TrafficKind,
+    plan: &RatePlan,
+    cardinality: u32,
+    emitter: OtlpHttpEmitter,
+    seed: Seed,
+    run_id: &str,
+    mut stop: watch::Receiver<bool>,
+) -> KindStats {
+    let peak = plan.steps.iter().map(|s| s.rate).fold(0.0, f64::max);
+    let size = batch_size(peak);
+    let Some(batcher) = Batcher::new(kind, seed, run_id, size, cardinality) else {
+        return KindStats::default();
+    };
+    let units = batcher.units(size);
+    // The limiter paces batches: the plan's rates divided by the batch size.
+    let batches = RatePlan {
+        steps: plan
+            .steps
+            .iter()
+            .map(|s| Step {
+                rate: s.rate / units as f64,
+                duration: s.duration,
+            })
+            .collect(),
+    };
+    let mut limiter = Limiter::new(batches);
+    let slots = Arc::new(Semaphore::new(IN_FLIGHT));
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(Duration, Result<(), EmitError>)>();
+    let mut n = 0u64;
+    loop {
+        let intended = tokio::select! {
+            next = limiter.next() => match next {
+                Some(at) => at,
+                None => break,
+            },
+            _ = stop.wait_for(|s| *s) => break,
+        };
+        let Ok(permit) = slots.clone().acquire_owned().await else {
+            break;
+        };
+        let body = batcher.encode(n, size);
+        n += 1;
+        let (emitter, tx) = (emitter.clone(), tx.clone());
+        tokio::spawn(async move {
+            let result = emitter.send_encoded(body).await.map(drop);
+            // From the intended start: a late send counts its wait too.
+            let _ = tx.send((intended.elapsed(), result));
+            drop(permit);
+        });
+    }
+    drop(tx);
+    let mut stats = KindStats::default();
+    while let Some((latency, result)) = rx.recv().await {
+        stats.batches += 1;
+        stats.latency.record(latency);
+        match result {
+            Ok(()) => stats.units_accepted += units,
+            Err(err) => {
+                stats.units_refused += units;
+                *stats.refused.entry(refusal_reason(&err)).or_default() += 1;
+            }
+        }
+    }
+    stats
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_stay_small_and_frequent() {
+        assert_eq!(batch_size(1.0), 1);
+        assert_eq!(batch_size(1000.0), 50);
+        assert_eq!(batch_size(1e6), 500);
+    }
+}
