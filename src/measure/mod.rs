@@ -3,4 +3,5 @@
 
 pub mod ingest_clock;
 pub mod latency;
+pub mod memory;
 pub mod wait;

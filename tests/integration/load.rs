@@ -74,3 +74,69 @@ async fn a_stop_signal_ends_the_load_early() {
     assert!(started.elapsed() < Duration::from_secs(5));
     assert!(stats.units_accepted > 0 && stats.units_accepted < 100, "{stats:?}");
 }
+
+/// cAdvisor's series, as Mimir holds them, become per-container headroom.
+#[tokio::test]
+async fn memory_headroom_from_cadvisor_series_in_mimir() {
+    use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+    use opentelemetry_proto::tonic::metrics::v1::{
+        Gauge, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics, metric, number_data_point,
+    };
+    use pillars::emit::synthetic::string_attr;
+
+    let (stack, ctx) = sim(&[], Default::default()).await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
+    let gauge = |name: &str, points: &[(&str, f64)]| Metric {
+        name: name.into(),
+        data: Some(metric::Data::Gauge(Gauge {
+            data_points: points
+                .iter()
+                .map(|(container, v)| NumberDataPoint {
+                    attributes: vec![string_attr("name", container)],
+                    time_unix_nano: now,
+                    value: Some(number_data_point::Value::AsDouble(*v)),
+                    ..Default::default()
+                })
+                .collect(),
+        })),
+        ..Default::default()
+    };
+    let request = ExportMetricsServiceRequest {
+        resource_metrics: vec![ResourceMetrics {
+            scope_metrics: vec![ScopeMetrics {
+                metrics: vec![
+                    gauge(
+                        "container_memory_working_set_bytes",
+                        &[("loki", 300e6), ("tempo", 100e6)],
+                    ),
+                    gauge("container_spec_memory_limit_bytes", &[("loki", 400e6), ("tempo", 0.0)]),
+                ],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    };
+    let target = stack.target(&pillars::target::Env::default()).unwrap();
+    let emitter = OtlpHttpEmitter::new(
+        ctx.http.clone(),
+        target.otlp(Signal::Metrics).unwrap().clone(),
+        Duration::from_secs(5),
+    );
+    emitter.send(&request).await.unwrap();
+    let samples = pillars::measure::memory::from_cadvisor(&ctx.mimir().unwrap(), now as f64 / 1e9 + 1.0)
+        .await
+        .unwrap();
+    let h = pillars::measure::memory::headroom(&samples, Some(2_700_000_000));
+    assert_eq!(samples.len(), 2, "{samples:?}");
+    assert_eq!(h.min_container, Some(("loki".to_owned(), 0.25)));
+    assert_eq!(h.total_bytes, 400_000_000);
+    // tempo reports no limit (0), so it has no headroom of its own.
+    assert!(
+        samples
+            .iter()
+            .any(|s| s.container == "tempo" && s.limit_bytes.is_none())
+    );
+}

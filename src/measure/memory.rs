@@ -1,0 +1,167 @@
+//! Memory headroom: each container's working set against its limit, and
+//! their sum against the instance budget, from the best source the target
+//! has — cAdvisor's series in Mimir (`container_memory_working_set_bytes`,
+//! `container_spec_memory_limit_bytes`; the AWS deploy), the Docker Engine's
+//! stats (the Compose stack), or this process itself (the embedded stack).
+//! See `shared/reference/api/08-container-memory.md`.
+//!
+//! Uses: query::mimir.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::query::http::HttpError;
+use crate::query::mimir::MimirClient;
+
+/// One container's memory at one moment.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ContainerMemory {
+    pub container: String,
+    pub working_set_bytes: u64,
+    /// None when the container has no limit.
+    pub limit_bytes: Option<u64>,
+}
+
+impl ContainerMemory {
+    /// Free share of the limit (0–1); None without a limit.
+    pub fn headroom(&self) -> Option<f64> {
+        let limit = self.limit_bytes.filter(|l| *l > 0)? as f64;
+        Some(1.0 - self.working_set_bytes as f64 / limit)
+    }
+}
+
+/// The least headroom among containers, and the budget's.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Headroom {
+    pub min_container: Option<(String, f64)>,
+    pub total_bytes: u64,
+    /// Free share of the instance budget.
+    pub budget: Option<f64>,
+}
+
+pub fn headroom(samples: &[ContainerMemory], budget_bytes: Option<u64>) -> Headroom {
+    let min_container = samples
+        .iter()
+        .filter_map(|s| s.headroom().map(|h| (s.container.clone(), h)))
+        .min_by(|a, b| a.1.total_cmp(&b.1));
+    let total_bytes = samples.iter().map(|s| s.working_set_bytes).sum();
+    Headroom {
+        min_container,
+        total_bytes,
+        budget: budget_bytes
+            .filter(|b| *b > 0)
+            .map(|b| 1.0 - total_bytes as f64 / b as f64),
+    }
+}
+
+/// This process's resident memory, for the embedded reference stack.
+pub fn own_process() -> Option<ContainerMemory> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()?;
+    Some(ContainerMemory {
+        container: "pillars (embedded reference stack)".into(),
+        working_set_bytes: kib * 1024,
+        limit_bytes: None,
+    })
+}
+
+/// cAdvisor's view, read back from Mimir: working set and limit per
+/// container `name`.
+pub async fn from_cadvisor(mimir: &MimirClient, at_secs: f64) -> Result<Vec<ContainerMemory>, HttpError> {
+    let working = mimir
+        .query(r#"container_memory_working_set_bytes{name!=""}"#, at_secs)
+        .await?;
+    let limits = mimir
+        .query(r#"container_spec_memory_limit_bytes{name!=""}"#, at_secs)
+        .await?;
+    let limit_of: BTreeMap<&str, u64> = limits
+        .iter()
+        .filter_map(|s| Some((s.labels.get("name")?.as_str(), s.value as u64)))
+        .collect();
+    Ok(working
+        .iter()
+        .filter_map(|s| {
+            let name = s.labels.get("name")?;
+            Some(ContainerMemory {
+                container: name.clone(),
+                working_set_bytes: s.value as u64,
+                // cAdvisor reports 0 for "no limit".
+                limit_bytes: limit_of.get(name.as_str()).copied().filter(|l| *l > 0),
+            })
+        })
+        .collect())
+}
+
+/// The Docker Engine's `GET /containers/<id>/stats?stream=false` body as a
+/// sample: working set is usage less inactive file cache, as `docker stats`
+/// computes it (cgroup v2 `inactive_file`, v1 `total_inactive_file`).
+pub fn from_docker_stats(name: &str, stats: &serde_json::Value) -> Option<ContainerMemory> {
+    let memory = stats.get("memory_stats")?;
+    let usage = memory.get("usage")?.as_u64()?;
+    let inactive = memory
+        .get("stats")
+        .and_then(|s| s.get("inactive_file").or_else(|| s.get("total_inactive_file")))
+        .and_then(|v| v.as_u64())
+        .unwrap_or(0);
+    Some(ContainerMemory {
+        container: name.trim_start_matches('/').to_owned(),
+        working_set_bytes: usage.saturating_sub(inactive),
+        limit_bytes: memory.get("limit").and_then(|v| v.as_u64()).filter(|l| *l > 0),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn docker_stats_give_the_working_set() {
+        let stats = serde_json::json!({
+            "memory_stats": { "usage": 300_000_000u64, "limit": 402_653_184u64, "stats": { "inactive_file": 50_000_000u64 } }
+        });
+        let m = from_docker_stats("/pillars-loki-1", &stats).unwrap();
+        assert_eq!(m.container, "pillars-loki-1");
+        assert_eq!(m.working_set_bytes, 250_000_000);
+        let h = m.headroom().unwrap();
+        assert!((h - (1.0 - 250_000_000.0 / 402_653_184.0)).abs() < 1e-9);
+        assert!(from_docker_stats("x", &serde_json::json!({})).is_none());
+    }
+
+    #[test]
+    fn headroom_is_the_tightest_container_and_the_budget() {
+        let samples = [
+            ContainerMemory {
+                container: "loki".into(),
+                working_set_bytes: 300,
+                limit_bytes: Some(400),
+            },
+            ContainerMemory {
+                container: "tempo".into(),
+                working_set_bytes: 100,
+                limit_bytes: Some(400),
+            },
+            ContainerMemory {
+                container: "free".into(),
+                working_set_bytes: 100,
+                limit_bytes: None,
+            },
+        ];
+        let h = headroom(&samples, Some(1000));
+        assert_eq!(h.min_container, Some(("loki".into(), 0.25)));
+        assert_eq!(h.total_bytes, 500);
+        assert_eq!(h.budget, Some(0.5));
+    }
+
+    #[test]
+    fn own_process_memory_is_read() {
+        let m = own_process().unwrap();
+        assert!(m.working_set_bytes > 1024 * 1024, "{m:?}");
+    }
+}
