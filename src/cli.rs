@@ -40,6 +40,10 @@ pub enum Command {
     /// Measure the harness's own throughput against a loopback sink.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Drive a load scenario (scenarios/*.toml) against a stack and report
+    /// what each kind of traffic offered, got accepted and got refused,
+    /// with memory headroom over the run.
+    Load(LoadArgs),
     /// Stand the Compose stack (compose/docker-compose.yml) up or down, or
     /// show it. Needs a Docker engine (DOCKER_HOST).
     #[command(subcommand)]
@@ -150,6 +154,28 @@ pub struct VerifyArgs {
     /// it up (it is stopped otherwise, on failure too).
     #[arg(long)]
     pub keep_stack: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// The scenario file, e.g. scenarios/smoke.toml.
+    #[arg(long, value_name = "FILE")]
+    pub scenario: PathBuf,
+
+    /// Where the stack lives, as for `verify`.
+    #[arg(long, env = "PILLARS_TARGET", default_value = "sim")]
+    pub target: String,
+
+    /// Directory for load.json [default: reports/<run-id>].
+    #[arg(long, value_name = "DIR")]
+    pub report_dir: Option<PathBuf>,
+
+    #[arg(long)]
+    pub seed: Option<u64>,
+
+    /// A fault of the embedded reference stack, NAME[=VALUE] (repeatable).
+    #[arg(long = "sim-fault", value_name = "NAME[=VALUE]")]
+    pub sim_faults: Vec<String>,
 }
 
 #[derive(Debug, Args)]

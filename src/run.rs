@@ -5,8 +5,10 @@
 
 use std::io::Write;
 
-use crate::cli::{BenchCommand, Cli, Command, SimArgs, StackCommand};
+use crate::cli::{BenchCommand, Cli, Command, LoadArgs, SimArgs, StackCommand};
 use crate::console::Console;
+use crate::ids::Seed;
+use crate::load::scenario::Scenario;
 use crate::report::ReportError;
 use crate::stack::compose::{ComposeError, ComposeStack, docker_preflight};
 use crate::stack::sim::{FaroSettings, FaultError, Faults, GrafanaAuth, SimError, SimOptions, SimStack};
@@ -83,6 +85,7 @@ pub async fn run(cli: Cli, console: &mut Console) -> Result<u8, RunError> {
             Ok(exit::OK)
         }
         Command::Stack(command) => stack(command, console).await,
+        Command::Load(args) => load(args, console).await,
         Command::Bench(BenchCommand::Emit(args)) => {
             let result = bench::emit::run(&args, console).await?;
             let _ = write!(console.out, "{result}");
@@ -114,6 +117,57 @@ async fn stack(command: StackCommand, console: &mut Console) -> Result<u8, RunEr
         }
     }
     Ok(exit::OK)
+}
+
+async fn load(args: LoadArgs, console: &mut Console) -> Result<u8, RunError> {
+    let scenario = Scenario::from_file(&args.scenario).map_err(|e| RunError::Usage(e.to_string()))?;
+    let choice = verify::TargetChoice::parse(&args.target, &args.sim_faults)?;
+    let seed = args.seed.map(Seed).unwrap_or_else(Seed::from_time);
+    let run_id = verify::run_id(seed);
+    let dir = args
+        .report_dir
+        .unwrap_or_else(|| std::path::PathBuf::from("reports").join(&run_id));
+    std::fs::create_dir_all(&dir).map_err(|source| RunError::Io {
+        what: format!(
+            "cannot create the report directory `{}`; pass a writable --report-dir",
+            dir.display()
+        ),
+        source,
+    })?;
+    let report_path = dir.join("load.json");
+    std::fs::File::create(&report_path).map_err(|source| RunError::Io {
+        what: format!(
+            "cannot create `{}`; pass a writable --report-dir",
+            report_path.display()
+        ),
+        source,
+    })?;
+    let (target, sim) = choice.open(&Env::from_process()).await?;
+    let _ = writeln!(
+        console.err,
+        "pillars load: scenario `{}` against `{}` for {}; Ctrl-C stops it",
+        scenario.name,
+        target.name,
+        humantime::format_duration(scenario.total_duration())
+    );
+    let report = crate::load::run::run(&scenario, std::sync::Arc::new(target), seed, run_id, console).await;
+    if let Some(sim) = sim {
+        sim.shutdown().await;
+    }
+    let json = serde_json::to_string_pretty(&report).expect("the load report serializes");
+    std::fs::write(&report_path, json).map_err(|source| RunError::Io {
+        what: format!("cannot write `{}`", report_path.display()),
+        source,
+    })?;
+    let _ = write!(console.out, "{}", crate::load::run::render(&report));
+    let _ = writeln!(console.out, "report: {}", report_path.display());
+    Ok(if report.interrupted {
+        exit::INTERRUPTED
+    } else if report.worst_error_ratio() > scenario.gates.max_error_ratio {
+        exit::CHECK_FAILED
+    } else {
+        exit::OK
+    })
 }
 
 /// Reads a Grafana datasource provisioning file.

@@ -128,7 +128,7 @@ impl VerifyPlan {
 }
 
 /// `<UTC timestamp>-<4 hex of the seed>`: sorts by time, unique per seed.
-fn run_id(seed: Seed) -> String {
+pub fn run_id(seed: Seed) -> String {
     let stamp: String = humantime::format_rfc3339_seconds(std::time::SystemTime::now())
         .to_string()
         .chars()

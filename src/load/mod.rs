@@ -2,4 +2,5 @@
 
 pub mod ingest;
 pub mod rate;
+pub mod run;
 pub mod scenario;

@@ -238,3 +238,40 @@ fn verify_against_compose_without_docker_says_so_and_exits_3() {
     assert!(stderr.contains("needs a Docker engine"), "{stderr}");
     assert!(started.elapsed() < Duration::from_secs(10));
 }
+
+#[test]
+fn load_reports_refusals_and_exits_1_over_the_error_gate() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("s.toml"),
+        "name = \"t\"\nduration = \"2s\"\n[traffic.otlp_logs]\nrate = 200\n[gates]\nmax_error_ratio = 0.1\n",
+    )
+    .unwrap();
+    let out = pillars(
+        &[
+            "load",
+            "--scenario",
+            "s.toml",
+            "--sim-fault",
+            "reject_ratio=0.5",
+            "--report-dir",
+            "out",
+        ],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(1), "{}{}", text(&out.stdout), text(&out.stderr));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("out/load.json")).unwrap()).unwrap();
+    let logs = &report["kinds"]["otlp_logs"];
+    assert!(logs["refused_units"].as_u64().unwrap() > 0, "{logs}");
+    assert!((logs["error_ratio"].as_f64().unwrap() - 0.5).abs() < 0.1, "{logs}");
+
+    std::fs::write(
+        dir.path().join("bad.toml"),
+        "name = \"t\"\nduration = \"2s\"\n[traffic.otlp_logz]\nrate = 1\n",
+    )
+    .unwrap();
+    let out = pillars(&["load", "--scenario", "bad.toml"], dir.path());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("otlp_logz"), "{}", text(&out.stderr));
+}
