@@ -44,6 +44,10 @@ pub enum Command {
     /// what each kind of traffic offered, got accepted and got refused,
     /// with memory headroom over the run.
     Load(LoadArgs),
+    /// Search for the breaking point: step a scenario's rate up until a gate
+    /// (refused share, memory headroom) breaks, bisect, and say what it
+    /// means for the instance.
+    Capacity(LoadArgs),
     /// Stand the Compose stack (compose/docker-compose.yml) up or down, or
     /// show it. Needs a Docker engine (DOCKER_HOST).
     #[command(subcommand)]

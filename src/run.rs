@@ -86,6 +86,7 @@ pub async fn run(cli: Cli, console: &mut Console) -> Result<u8, RunError> {
         }
         Command::Stack(command) => stack(command, console).await,
         Command::Load(args) => load(args, console).await,
+        Command::Capacity(args) => capacity(args, console).await,
         Command::Bench(BenchCommand::Emit(args)) => {
             let result = bench::emit::run(&args, console).await?;
             let _ = write!(console.out, "{result}");
@@ -168,6 +169,67 @@ async fn load(args: LoadArgs, console: &mut Console) -> Result<u8, RunError> {
     } else {
         exit::OK
     })
+}
+
+async fn capacity(args: LoadArgs, console: &mut Console) -> Result<u8, RunError> {
+    let scenario = Scenario::from_file(&args.scenario).map_err(|e| RunError::Usage(e.to_string()))?;
+    if scenario.search.is_none() {
+        return Err(RunError::Usage(format!(
+            "scenario `{}` has no [search] section; see scenarios/capacity.toml",
+            args.scenario.display()
+        )));
+    }
+    let choice = verify::TargetChoice::parse(&args.target, &args.sim_faults)?;
+    let seed = args.seed.map(Seed).unwrap_or_else(Seed::from_time);
+    let run_id = verify::run_id(seed);
+    let dir = args
+        .report_dir
+        .unwrap_or_else(|| std::path::PathBuf::from("reports").join(&run_id));
+    let report_path = dir.join("capacity.json");
+    std::fs::create_dir_all(&dir)
+        .and_then(|()| std::fs::File::create(&report_path).map(drop))
+        .map_err(|source| RunError::Io {
+            what: format!(
+                "cannot create `{}`; pass a writable --report-dir",
+                report_path.display()
+            ),
+            source,
+        })?;
+    let (target, sim) = choice.open(&Env::from_process()).await?;
+    let _ = writeln!(
+        console.err,
+        "pillars capacity: scenario `{}` against `{}`",
+        scenario.name, target.name
+    );
+    let err = &mut console.err;
+    let report = crate::load::capacity::search(&scenario, std::sync::Arc::new(target), seed, run_id, |step| {
+        let headroom = step
+            .min_headroom
+            .as_ref()
+            .map(|(c, h)| format!("{c} {:.0} % headroom", h * 100.0))
+            .unwrap_or_else(|| "no memory limit seen".into());
+        let _ = writeln!(
+            err,
+            "  x{:.2}: {:.0} units/s, refused {:.1} %, {headroom}{}",
+            step.scale,
+            step.offered_rate,
+            step.worst_error_ratio * 100.0,
+            if step.broken.is_some() { "  <- gate broken" } else { "" }
+        );
+    })
+    .await
+    .map_err(RunError::Usage)?;
+    if let Some(sim) = sim {
+        sim.shutdown().await;
+    }
+    let json = serde_json::to_string_pretty(&report).expect("the capacity report serializes");
+    std::fs::write(&report_path, json).map_err(|source| RunError::Io {
+        what: format!("cannot write `{}`", report_path.display()),
+        source,
+    })?;
+    let _ = writeln!(console.out, "{}", report.recommendation);
+    let _ = writeln!(console.out, "report: {}", report_path.display());
+    Ok(exit::OK)
 }
 
 /// Reads a Grafana datasource provisioning file.

@@ -56,6 +56,7 @@ pub struct PillarsWorld {
     run_id: String,
     settings: CheckSettings,
     last: Option<(&'static str, Outcome)>,
+    capacity: Option<crate::load::capacity::CapacityReport>,
 }
 
 impl PillarsWorld {
@@ -74,6 +75,7 @@ impl PillarsWorld {
             run_id: format!("scenario-{n}-{:08x}", seed.0 as u32),
             settings: CheckSettings::default(),
             last: None,
+            capacity: None,
         }
     }
 
@@ -145,6 +147,41 @@ impl PillarsWorld {
             outcome.summary,
             outcome.evidence
         )))
+    }
+
+    /// Runs a capacity search of `rate` spans/s stepped by `factor`.
+    pub async fn run_capacity(&mut self, rate: u64, factor: f64) -> Result<(), AcceptanceError> {
+        let scenario = crate::load::scenario::Scenario::from_toml(
+            &format!(
+                "name = \"acceptance\"\n[traffic.otlp_traces]\nrate = {rate}\n[search]\nfactor = {factor}\nmax_steps = 8\nbisect_steps = 3\nstep_duration = \"2s\"\n"
+            ),
+            "capacity.feature",
+        )
+        .map_err(|e| AcceptanceError::Setup(e.to_string()))?;
+        let ctx = self.ctx().await?;
+        let report =
+            crate::load::capacity::search(&scenario, ctx.target.clone(), self.seed, self.run_id.clone(), |_| {})
+                .await
+                .map_err(AcceptanceError::Setup)?;
+        self.capacity = Some(report);
+        Ok(())
+    }
+
+    /// The last capacity search brackets `expected` units/s within `share`.
+    pub fn expect_bracket(&self, expected: f64, share: f64) -> Result<(), AcceptanceError> {
+        let report = self.capacity.as_ref().ok_or(AcceptanceError::NoOutcome)?;
+        let good = report.last_good_rate.unwrap_or(0.0);
+        let bad = report.first_bad.as_ref().map_or(f64::INFINITY, |(b, _)| *b);
+        let close = |r: f64| (r - expected).abs() / expected <= share;
+        if close(good) && close(bad) && good < bad {
+            Ok(())
+        } else {
+            Err(AcceptanceError::Verdict(format!(
+                "the search bracketed [{good:.0}, {bad:.0}] units/s, not within {:.0} % of {expected:.0}: {}",
+                share * 100.0,
+                report.recommendation
+            )))
+        }
     }
 
     /// A number in the last outcome's evidence, by JSON pointer.

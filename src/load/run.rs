@@ -79,19 +79,22 @@ fn signal(kind: TrafficKind) -> Option<Signal> {
     }
 }
 
-/// Samples memory from the best source the target has.
-async fn sample_memory(ctx: &CheckCtx) -> Vec<ContainerMemory> {
-    if ctx.target.kind == TargetKind::Sim {
-        return memory::own_process().into_iter().collect();
-    }
+/// Samples memory from the best source the target has: cAdvisor's series
+/// in Mimir (the deployment's, or the reference stack's own), else this
+/// process on the embedded stack.
+pub async fn sample_memory(ctx: &CheckCtx) -> Vec<ContainerMemory> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default()
         .as_secs_f64();
-    match ctx.mimir() {
+    let from_mimir = match ctx.mimir() {
         Some(mimir) => memory::from_cadvisor(&mimir, now).await.unwrap_or_default(),
         None => Vec::new(),
+    };
+    if from_mimir.is_empty() && ctx.target.kind == TargetKind::Sim {
+        return memory::own_process().into_iter().collect();
     }
+    from_mimir
 }
 
 /// Runs `scenario` against `target`.

@@ -126,9 +126,13 @@ async fn memory_headroom_from_cadvisor_series_in_mimir() {
         Duration::from_secs(5),
     );
     emitter.send(&request).await.unwrap();
-    let samples = pillars::measure::memory::from_cadvisor(&ctx.mimir().unwrap(), now as f64 / 1e9 + 1.0)
+    let samples: Vec<_> = pillars::measure::memory::from_cadvisor(&ctx.mimir().unwrap(), now as f64 / 1e9 + 1.0)
         .await
-        .unwrap();
+        .unwrap()
+        .into_iter()
+        // The reference stack's own simulated container is there too.
+        .filter(|s| s.container != pillars::stack::sim::cadvisor::CONTAINER)
+        .collect();
     let h = pillars::measure::memory::headroom(&samples, Some(2_700_000_000));
     assert_eq!(samples.len(), 2, "{samples:?}");
     assert_eq!(h.min_container, Some(("loki".to_owned(), 0.25)));
@@ -139,4 +143,48 @@ async fn memory_headroom_from_cadvisor_series_in_mimir() {
             .iter()
             .any(|s| s.container == "tempo" && s.limit_bytes.is_none())
     );
+}
+
+/// A memory gate that breaks at a known rate is bracketed within 10 %.
+#[tokio::test]
+async fn issue_6_capacity_search_brackets_the_injected_breaking_point() {
+    use pillars::load::capacity::{Broken, search};
+    use pillars::load::scenario::Scenario;
+    use pillars::stack::sim::cadvisor::{BASE_BYTES, LIMIT_BYTES};
+
+    let growth = 65_536.0;
+    let (stack, _) = sim(&["memory_growth_per_item=65536"], Default::default()).await;
+    let target = std::sync::Arc::new(stack.target(&pillars::target::Env::default()).unwrap());
+    let scenario = Scenario::from_toml(
+        r#"name = "ramp"
+        [traffic.otlp_traces]
+        rate = 1000
+        [gates]
+        min_memory_headroom = 0.15
+        [search]
+        factor = 1.5
+        max_steps = 8
+        bisect_steps = 3
+        step_duration = "2s""#,
+        "ramp.toml",
+    )
+    .unwrap();
+    // Working set = base + growth x rate reaches 85 % of the limit here.
+    let expected = (0.85 * LIMIT_BYTES as f64 - BASE_BYTES as f64) / growth;
+    let report = search(&scenario, target, SEED, "capacity".into(), |_| {})
+        .await
+        .unwrap();
+    let good = report.last_good_rate.unwrap();
+    let (bad, gate) = report.first_bad.clone().unwrap();
+    assert!(matches!(gate, Broken::MemoryHeadroom { .. }), "{report:?}");
+    for rate in [good, bad] {
+        assert!(
+            (rate - expected).abs() / expected <= 0.10,
+            "bracket [{good}, {bad}] vs {expected}: {report:?}"
+        );
+    }
+    assert!(good < bad);
+    let slope = report.memory_bytes_per_unit.unwrap();
+    assert!((slope - growth).abs() / growth < 0.2, "slope {slope}");
+    assert!(report.recommendation.contains("holds"), "{}", report.recommendation);
 }

@@ -1,5 +1,6 @@
 //! Step definitions, grouped by domain. Each step is a line or three: one
 //! call into the World (which runs a catalog check) and an assertion.
 
+mod load;
 mod stack;
 mod traces;

@@ -70,6 +70,10 @@ pub const KNOWN: &[(&str, &str)] = [
         "ratio (0-1, default 0.1) of traces the app samples, deciding by trace id like traceidratio",
     ),
     (
+        "memory_growth_per_item",
+        "bytes of the simulated ingest container's working set per item/s ingested (its limit is 384 MiB)",
+    ),
+    (
         "not_ready",
         "a role (tempo, loki, mimir, pyroscope, faro, grafana) whose readiness endpoint answers 503",
     ),
@@ -107,6 +111,8 @@ pub struct Faults {
     pub profiles_without_span_id: bool,
     /// The app's trace-id-ratio sampler, when it drops traces.
     pub sampler_ratio: Option<f64>,
+    /// Working-set bytes per item/s of ingest, for the simulated container.
+    pub memory_growth_per_item: u64,
     /// Roles whose readiness endpoint answers 503.
     pub not_ready: Vec<Role>,
 }
@@ -203,6 +209,14 @@ impl Faults {
             "faro_export_fails" => self.faro_export_fails = true,
             "drop_exemplars" => self.drop_exemplars = true,
             "ignore_traceparent" => self.ignore_traceparent = true,
+            "memory_growth_per_item" => {
+                let v = value.unwrap_or("65536");
+                self.memory_growth_per_item = v.parse().map_err(|_| FaultError::BadValue {
+                    name: name.to_owned(),
+                    value: v.to_owned(),
+                    expected: "a whole number of bytes",
+                })?;
+            }
             "logs_without_trace_id" => self.logs_without_trace_id = true,
             "profiles_without_span_id" => self.profiles_without_span_id = true,
             "sampler_ratio" => self.sampler_ratio = Some(ratio(name, value, 0.1)?),
@@ -290,6 +304,9 @@ impl Faults {
         }
         if let Some(label) = &self.exemplar_label {
             out.push(format!("exemplar_label={label}"));
+        }
+        if self.memory_growth_per_item > 0 {
+            out.push(format!("memory_growth_per_item={}", self.memory_growth_per_item));
         }
         if let Some(r) = self.sampler_ratio {
             out.push(format!("sampler_ratio={r}"));

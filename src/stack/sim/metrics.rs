@@ -205,6 +205,21 @@ impl MetricStore {
         counts.samples_stored += stored;
     }
 
+    /// Stores one sample the stack writes about itself (its cAdvisor view),
+    /// not counted as ingest.
+    pub fn put_own(&self, labels: Labels, ts_ms: i64, value: f64) {
+        let mut series = self.series.lock().expect("metric store lock");
+        let s = series.entry(labels).or_insert_with(|| Series {
+            samples: Vec::new(),
+            exemplars: Vec::new(),
+        });
+        s.samples.push((ts_ms, value, Instant::now()));
+        // Only the recent past matters for an instant query.
+        if s.samples.len() > 1000 {
+            s.samples.drain(..500);
+        }
+    }
+
     /// The latest sample of each selected series at `time_ms`, visible after
     /// `delay`.
     pub fn instant(&self, matchers: &[Matcher], time_ms: i64, delay: Duration) -> Vec<SampleHit> {

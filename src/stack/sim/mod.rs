@@ -5,6 +5,7 @@
 //! stack: banners and reports name it.
 
 mod app;
+pub mod cadvisor;
 mod collector;
 mod faro;
 pub mod faro_lines;

@@ -146,6 +146,10 @@ impl SimStack {
             &options.grafana_sub_path,
         );
         let grafana = serve("grafana", options.bind, grafana_router, &stopped, &mut servers).await?;
+        servers.push(tokio::spawn(crate::stack::sim::cadvisor::run(
+            state.clone(),
+            stopped.clone(),
+        )));
         Ok(SimStack {
             collector,
             tempo,
