@@ -17,13 +17,12 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::checks::CheckCtx;
-use crate::emit::otlp::OtlpHttpEmitter;
 use crate::ids::Seed;
-use crate::load::ingest::run_otlp;
 use crate::load::rate::RatePlan;
 use crate::load::run::sample_memory;
 use crate::load::scenario::{Scenario, TrafficKind};
-use crate::target::{Signal, Target};
+use crate::load::traffic;
+use crate::target::Target;
 
 /// The gate a step broke.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -57,41 +56,17 @@ pub struct CapacityReport {
     pub recommendation: String,
 }
 
-fn signal(kind: TrafficKind) -> Option<Signal> {
-    match kind {
-        TrafficKind::OtlpTraces => Some(Signal::Traces),
-        TrafficKind::OtlpLogs => Some(Signal::Logs),
-        TrafficKind::OtlpMetrics => Some(Signal::Metrics),
-        _ => None,
-    }
-}
-
 /// Runs the scenario's mix at `scale` for `hold` and judges the gates.
 pub async fn run_step(scenario: &Scenario, ctx: &CheckCtx, scale: f64, hold: Duration) -> StepResult {
     let (stop, stopped) = watch::channel(false);
     let mut tasks = Vec::new();
     let mut offered_rate = 0.0;
     for (kind, traffic) in &scenario.traffic {
-        let Some(endpoint) = signal(*kind).and_then(|s| ctx.target.otlp(s).cloned()) else {
-            continue;
-        };
         let rate = traffic.rate * scale;
-        offered_rate += rate;
-        let emitter = OtlpHttpEmitter::new(ctx.http.clone(), endpoint, ctx.target.limits.request_timeout);
-        let (kind, cardinality, stopped, seed, run_id) = (
-            *kind,
-            traffic.cardinality,
-            stopped.clone(),
-            ctx.seed,
-            ctx.run_id.clone(),
-        );
-        tasks.push(tokio::spawn(async move {
-            let plan = RatePlan::constant(rate, hold);
-            (
-                kind,
-                run_otlp(kind, &plan, cardinality, emitter, seed, &run_id, stopped).await,
-            )
-        }));
+        if let Some(task) = traffic::spawn(*kind, traffic, RatePlan::constant(rate, hold), ctx, stopped.clone()) {
+            offered_rate += rate;
+            tasks.push(task);
+        }
     }
     // Memory over the second half of the step, once the rate has settled.
     let started = Instant::now();
@@ -112,7 +87,7 @@ pub async fn run_step(scenario: &Scenario, ctx: &CheckCtx, scale: f64, hold: Dur
     let _ = stop.send(true);
     let mut worst: Option<(TrafficKind, f64)> = None;
     for task in tasks {
-        if let Ok((kind, stats)) = task.await {
+        if let Ok((kind, _, stats)) = task.await {
             let ratio = stats.error_ratio();
             if worst.is_none_or(|(_, w)| ratio > w) {
                 worst = Some((kind, ratio));

@@ -150,7 +150,7 @@ pub async fn run_otlp(
     emitter: OtlpHttpEmitter,
     seed: Seed,
     run_id: &str,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) -> KindStats {
     let peak = plan.steps.iter().map(|s| s.rate).fold(0.0, f64::max);
     let size = batch_size(peak);
@@ -158,6 +158,24 @@ pub async fn run_otlp(
         return KindStats::default();
     };
     let units = batcher.units(size);
+    let batcher = Arc::new(batcher);
+    drive(plan, units, stop, move |n| {
+        let body = batcher.encode(n, size);
+        let emitter = emitter.clone();
+        async move { emitter.send_encoded(body).await.map(drop) }
+    })
+    .await
+}
+
+/// Paces batches of `units` along `plan` (units per second), sends batch
+/// `n` with `send(n)` without waiting for earlier ones (bounded in flight),
+/// and tallies the results, until the plan ends or `stop` turns true.
+pub async fn drive<F, Fut>(plan: &RatePlan, units: u64, mut stop: watch::Receiver<bool>, send: F) -> KindStats
+where
+    F: Fn(u64) -> Fut,
+    Fut: std::future::Future<Output = Result<(), EmitError>> + Send + 'static,
+{
+    let units = units.max(1);
     // The limiter paces batches: the plan's rates divided by the batch size.
     let batches = RatePlan {
         steps: plan
@@ -184,11 +202,11 @@ pub async fn run_otlp(
         let Ok(permit) = slots.clone().acquire_owned().await else {
             break;
         };
-        let body = batcher.encode(n, size);
+        let sending = send(n);
         n += 1;
-        let (emitter, tx) = (emitter.clone(), tx.clone());
+        let tx = tx.clone();
         tokio::spawn(async move {
-            let result = emitter.send_encoded(body).await.map(drop);
+            let result = sending.await;
             // From the intended start: a late send counts its wait too.
             let _ = tx.send((intended.elapsed(), result));
             drop(permit);

@@ -5,3 +5,4 @@ pub mod ingest;
 pub mod rate;
 pub mod run;
 pub mod scenario;
+pub mod traffic;

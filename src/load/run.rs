@@ -2,8 +2,8 @@
 //! side by side, sample memory every few seconds, stop at the plan's end or
 //! on Ctrl-C, and report per kind what was offered, accepted and refused.
 //!
-//! Driven today: `otlp_traces`, `otlp_logs`, `otlp_metrics`. The other kinds
-//! of a scenario are listed as not driven, never silently dropped.
+//! A kind the target has no endpoint for is listed as not driven, never
+//! silently dropped.
 //!
 //! Uses: load::{ingest, scenario}, measure::{latency, memory}, emit::otlp,
 //! target.
@@ -19,13 +19,13 @@ use tokio::time::Instant;
 
 use crate::checks::CheckCtx;
 use crate::console::Console;
-use crate::emit::otlp::OtlpHttpEmitter;
 use crate::ids::Seed;
-use crate::load::ingest::{KindStats, run_otlp};
+use crate::load::ingest::KindStats;
 use crate::load::scenario::{Scenario, TrafficKind};
+use crate::load::traffic;
 use crate::measure::latency::LatencySummary;
 use crate::measure::memory::{self, ContainerMemory, Headroom};
-use crate::target::{Signal, Target, TargetKind};
+use crate::target::{Target, TargetKind};
 
 /// How often memory is sampled.
 const MEMORY_EVERY: Duration = Duration::from_secs(2);
@@ -58,7 +58,7 @@ pub struct LoadReport {
     pub duration_secs: f64,
     pub interrupted: bool,
     pub kinds: BTreeMap<TrafficKind, KindReport>,
-    /// Kinds the scenario names that this version does not drive yet.
+    /// Kinds the scenario names that the target has no endpoint for.
     pub not_driven: Vec<TrafficKind>,
     pub memory: Vec<MemoryPoint>,
 }
@@ -67,15 +67,6 @@ impl LoadReport {
     /// The largest refused share of any kind.
     pub fn worst_error_ratio(&self) -> f64 {
         self.kinds.values().map(|k| k.error_ratio).fold(0.0, f64::max)
-    }
-}
-
-fn signal(kind: TrafficKind) -> Option<Signal> {
-    match kind {
-        TrafficKind::OtlpTraces => Some(Signal::Traces),
-        TrafficKind::OtlpLogs => Some(Signal::Logs),
-        TrafficKind::OtlpMetrics => Some(Signal::Metrics),
-        _ => None,
     }
 }
 
@@ -111,25 +102,21 @@ pub async fn run(
     let mut tasks = Vec::new();
     let mut not_driven = Vec::new();
     for (kind, traffic) in &scenario.traffic {
-        let endpoint = signal(*kind).and_then(|s| target.otlp(s).cloned());
-        let Some(endpoint) = endpoint else {
-            not_driven.push(*kind);
-            continue;
-        };
-        let emitter = OtlpHttpEmitter::new(ctx.http.clone(), endpoint, target.limits.request_timeout);
-        let plan = scenario.plan(*kind, 1.0);
-        let (kind, cardinality, stopped, run_id) = (*kind, traffic.cardinality, stopped.clone(), run_id.clone());
-        tasks.push(tokio::spawn(async move {
-            let stats = run_otlp(kind, &plan, cardinality, emitter, seed, &run_id, stopped).await;
-            (kind, plan.total(), stats)
-        }));
+        match traffic::spawn(*kind, traffic, scenario.plan(*kind, 1.0), &ctx, stopped.clone()) {
+            Some(task) => tasks.push(task),
+            None => not_driven.push(*kind),
+        }
     }
     if !not_driven.is_empty() {
         let names: Vec<String> = not_driven
             .iter()
             .filter_map(|k| serde_json::to_value(k).ok()?.as_str().map(str::to_owned))
             .collect();
-        let _ = writeln!(console.err, "not driven by this version, skipped: {}", names.join(", "));
+        let _ = writeln!(
+            console.err,
+            "the target has no endpoint for, so not driven: {}",
+            names.join(", ")
+        );
     }
 
     // Memory every few seconds until the plan ends or Ctrl-C.
@@ -195,7 +182,7 @@ fn report(stats: &KindStats, offered: u64, duration_secs: f64) -> KindReport {
 /// The summary table of a load run.
 pub fn render(report: &LoadReport) -> String {
     let mut out = format!(
-        "scenario {} for {:.1}s{}\n  {:<14} {:>10} {:>10} {:>10} {:>8} {:>9}\n",
+        "scenario {} for {:.1}s{}\n  {:<18} {:>10} {:>10} {:>10} {:>8} {:>9}\n",
         report.scenario,
         report.duration_secs,
         if report.interrupted { " (interrupted)" } else { "" },
@@ -212,7 +199,7 @@ pub fn render(report: &LoadReport) -> String {
             .and_then(|v| v.as_str().map(str::to_owned))
             .unwrap_or_default();
         out.push_str(&format!(
-            "  {name:<14} {:>10} {:>10} {:>10} {:>8.0} {:>9}\n",
+            "  {name:<18} {:>10} {:>10} {:>10} {:>8.1} {:>9}\n",
             k.offered_units, k.accepted_units, k.refused_units, k.achieved_rate, k.latency_ms.p99
         ));
     }

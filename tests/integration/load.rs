@@ -188,3 +188,46 @@ async fn issue_6_capacity_search_brackets_the_injected_breaking_point() {
     assert!((slope - growth).abs() / growth < 0.2, "slope {slope}");
     assert!(report.recommendation.contains("holds"), "{}", report.recommendation);
 }
+
+/// The Faro receiver's rate limit shows up as counted rejections, and the
+/// sessions it refused are not sent again.
+#[tokio::test]
+async fn faro_rate_limits_are_counted_not_retried() {
+    use pillars::load::scenario::Scenario;
+    use pillars::stack::sim::{FaroSettings, SimOptions, SimStack};
+
+    let stack = SimStack::start(SimOptions {
+        faro: FaroSettings {
+            rate: 2.0,
+            burst: 2.0,
+            ..FaroSettings::default()
+        },
+        ..SimOptions::default()
+    })
+    .await
+    .unwrap();
+    let target = std::sync::Arc::new(stack.target(&pillars::target::Env::default()).unwrap());
+    let scenario = Scenario::from_toml(
+        "name = \"faro\"\nduration = \"1s\"\n[traffic.frontend_sessions]\nrate = 20\n",
+        "faro.toml",
+    )
+    .unwrap();
+    let report = pillars::load::run::run(
+        &scenario,
+        target,
+        SEED,
+        "faro-load".into(),
+        &mut pillars::Console::sink(),
+    )
+    .await;
+    let sessions = &report.kinds[&TrafficKind::FrontendSessions];
+    assert_eq!(sessions.offered_units, 20);
+    assert!(
+        sessions.refused.get("rate_limited").copied().unwrap_or(0) >= 10,
+        "{sessions:?}"
+    );
+    assert_eq!(sessions.accepted_units + sessions.refused_units, 20, "{sessions:?}");
+    // Each accepted session's payload wrote its 8 lines once, refused ones
+    // none; every session's backend call logged one line.
+    assert_eq!(stack.log_counts().entries_received, 8 * sessions.accepted_units + 20);
+}
