@@ -120,29 +120,51 @@ async fn stack(command: StackCommand, console: &mut Console) -> Result<u8, RunEr
     Ok(exit::OK)
 }
 
+/// What `load` and `capacity` settle before they start: the target, the
+/// seed and run id, and the report file, created so a bad path fails first.
+struct LoadRun {
+    choice: verify::TargetChoice,
+    seed: Seed,
+    run_id: String,
+    report_path: std::path::PathBuf,
+}
+
+impl LoadRun {
+    fn prepare(args: &LoadArgs, file: &str) -> Result<LoadRun, RunError> {
+        let choice = verify::TargetChoice::parse(&args.target, &args.sim_faults)?;
+        let seed = args.seed.map(Seed).unwrap_or_else(Seed::from_time);
+        let run_id = verify::run_id(seed);
+        let dir = args
+            .report_dir
+            .clone()
+            .unwrap_or_else(|| std::path::PathBuf::from("reports").join(&run_id));
+        let report_path = dir.join(file);
+        std::fs::create_dir_all(&dir)
+            .and_then(|()| std::fs::File::create(&report_path).map(drop))
+            .map_err(|source| RunError::Io {
+                what: format!(
+                    "cannot create `{}`; pass a writable --report-dir",
+                    report_path.display()
+                ),
+                source,
+            })?;
+        Ok(LoadRun {
+            choice,
+            seed,
+            run_id,
+            report_path,
+        })
+    }
+}
+
 async fn load(args: LoadArgs, console: &mut Console) -> Result<u8, RunError> {
     let scenario = Scenario::from_file(&args.scenario).map_err(|e| RunError::Usage(e.to_string()))?;
-    let choice = verify::TargetChoice::parse(&args.target, &args.sim_faults)?;
-    let seed = args.seed.map(Seed).unwrap_or_else(Seed::from_time);
-    let run_id = verify::run_id(seed);
-    let dir = args
-        .report_dir
-        .unwrap_or_else(|| std::path::PathBuf::from("reports").join(&run_id));
-    std::fs::create_dir_all(&dir).map_err(|source| RunError::Io {
-        what: format!(
-            "cannot create the report directory `{}`; pass a writable --report-dir",
-            dir.display()
-        ),
-        source,
-    })?;
-    let report_path = dir.join("load.json");
-    std::fs::File::create(&report_path).map_err(|source| RunError::Io {
-        what: format!(
-            "cannot create `{}`; pass a writable --report-dir",
-            report_path.display()
-        ),
-        source,
-    })?;
+    let LoadRun {
+        choice,
+        seed,
+        run_id,
+        report_path,
+    } = LoadRun::prepare(&args, "load.json")?;
     let (target, sim) = choice.open(&Env::from_process()).await?;
     let _ = writeln!(
         console.err,
@@ -179,22 +201,12 @@ async fn capacity(args: LoadArgs, console: &mut Console) -> Result<u8, RunError>
             args.scenario.display()
         )));
     }
-    let choice = verify::TargetChoice::parse(&args.target, &args.sim_faults)?;
-    let seed = args.seed.map(Seed).unwrap_or_else(Seed::from_time);
-    let run_id = verify::run_id(seed);
-    let dir = args
-        .report_dir
-        .unwrap_or_else(|| std::path::PathBuf::from("reports").join(&run_id));
-    let report_path = dir.join("capacity.json");
-    std::fs::create_dir_all(&dir)
-        .and_then(|()| std::fs::File::create(&report_path).map(drop))
-        .map_err(|source| RunError::Io {
-            what: format!(
-                "cannot create `{}`; pass a writable --report-dir",
-                report_path.display()
-            ),
-            source,
-        })?;
+    let LoadRun {
+        choice,
+        seed,
+        run_id,
+        report_path,
+    } = LoadRun::prepare(&args, "capacity.json")?;
     let (target, sim) = choice.open(&Env::from_process()).await?;
     let _ = writeln!(
         console.err,
