@@ -73,6 +73,28 @@ impl MetricSpec {
                 ..Default::default()
             })
             .collect();
+        self.export(vec![
+            Metric {
+                name: OTLP_NAME.into(),
+                description: "pillars round-trip marker: one series per slot".into(),
+                data: Some(metric::Data::Gauge(Gauge { data_points })),
+                ..Default::default()
+            },
+            counter(COUNTER_OTLP_NAME, run_attr(), count, now_unix_nanos),
+            histogram(
+                HISTOGRAM_OTLP_NAME,
+                run_attr(),
+                &[0.1, 0.25],
+                now_unix_nanos,
+                (trace_id, span_id),
+            ),
+        ])
+    }
+}
+
+impl MetricSpec {
+    /// One export request of `metrics` from this run's service.
+    fn export(&self, metrics: Vec<Metric>) -> ExportMetricsServiceRequest {
         ExportMetricsServiceRequest {
             resource_metrics: vec![ResourceMetrics {
                 resource: Some(Resource {
@@ -85,31 +107,14 @@ impl MetricSpec {
                         version: env!("CARGO_PKG_VERSION").into(),
                         ..Default::default()
                     }),
-                    metrics: vec![
-                        Metric {
-                            name: OTLP_NAME.into(),
-                            description: "pillars round-trip marker: one series per slot".into(),
-                            data: Some(metric::Data::Gauge(Gauge { data_points })),
-                            ..Default::default()
-                        },
-                        counter(COUNTER_OTLP_NAME, run_attr(), count, now_unix_nanos),
-                        histogram(
-                            HISTOGRAM_OTLP_NAME,
-                            run_attr(),
-                            &[0.1, 0.25],
-                            now_unix_nanos,
-                            (trace_id, span_id),
-                        ),
-                    ],
+                    metrics,
                     schema_url: String::new(),
                 }],
                 schema_url: String::new(),
             }],
         }
     }
-}
 
-impl MetricSpec {
     /// Load traffic: `count` gauge samples spread over `cardinality` series
     /// (`pillars.load.gauge{pillars.run, series}`), so the series count
     /// stays what the scenario asks for however long it runs.
@@ -132,27 +137,11 @@ impl MetricSpec {
                 ..Default::default()
             })
             .collect();
-        ExportMetricsServiceRequest {
-            resource_metrics: vec![ResourceMetrics {
-                resource: Some(Resource {
-                    attributes: vec![string_attr("service.name", &self.service_name)],
-                    ..Default::default()
-                }),
-                scope_metrics: vec![ScopeMetrics {
-                    scope: Some(InstrumentationScope {
-                        name: SCOPE_NAME.into(),
-                        ..Default::default()
-                    }),
-                    metrics: vec![Metric {
-                        name: "pillars.load.gauge".into(),
-                        data: Some(metric::Data::Gauge(Gauge { data_points })),
-                        ..Default::default()
-                    }],
-                    schema_url: String::new(),
-                }],
-                schema_url: String::new(),
-            }],
-        }
+        self.export(vec![Metric {
+            name: "pillars.load.gauge".into(),
+            data: Some(metric::Data::Gauge(Gauge { data_points })),
+            ..Default::default()
+        }])
     }
 }
 

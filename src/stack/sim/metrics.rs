@@ -144,58 +144,49 @@ impl MetricStore {
                         labels.insert("__name__".into(), name.to_owned());
                         labels
                     };
-                    match m.data {
-                        Some(metric::Data::Gauge(g)) => {
-                            for p in g.data_points {
-                                put(
-                                    with(&p.attributes, &name),
-                                    ms(p.time_unix_nano),
-                                    number(&p.value),
-                                    exemplars(&p.exemplars),
-                                );
+                    // Gauges and sums store the same way: one sample per point.
+                    let numbers = match &m.data {
+                        Some(metric::Data::Gauge(g)) => g.data_points.as_slice(),
+                        Some(metric::Data::Sum(sum)) => sum.data_points.as_slice(),
+                        _ => &[],
+                    };
+                    for p in numbers {
+                        put(
+                            with(&p.attributes, &name),
+                            ms(p.time_unix_nano),
+                            number(&p.value),
+                            exemplars(&p.exemplars),
+                        );
+                    }
+                    if let Some(metric::Data::Histogram(h)) = m.data {
+                        for p in h.data_points {
+                            let ts = ms(p.time_unix_nano);
+                            let bucket_name = format!("{name}_bucket");
+                            let mut cumulative = 0u64;
+                            let mut exemplars = exemplars(&p.exemplars);
+                            let bounds = p.explicit_bounds.iter().copied().chain([f64::INFINITY]);
+                            for (bound, count) in bounds.zip(p.bucket_counts.iter().copied()) {
+                                cumulative += count;
+                                let mut labels = with(&p.attributes, &bucket_name);
+                                labels.insert("le".into(), format_le(bound));
+                                let (here, rest): (Vec<_>, Vec<_>) =
+                                    exemplars.into_iter().partition(|e| e.value <= bound);
+                                exemplars = rest;
+                                put(labels, ts, cumulative as f64, here);
                             }
+                            put(
+                                with(&p.attributes, &format!("{name}_sum")),
+                                ts,
+                                p.sum.unwrap_or(0.0),
+                                Vec::new(),
+                            );
+                            put(
+                                with(&p.attributes, &format!("{name}_count")),
+                                ts,
+                                p.count as f64,
+                                Vec::new(),
+                            );
                         }
-                        Some(metric::Data::Sum(sum)) => {
-                            for p in sum.data_points {
-                                put(
-                                    with(&p.attributes, &name),
-                                    ms(p.time_unix_nano),
-                                    number(&p.value),
-                                    exemplars(&p.exemplars),
-                                );
-                            }
-                        }
-                        Some(metric::Data::Histogram(h)) => {
-                            for p in h.data_points {
-                                let ts = ms(p.time_unix_nano);
-                                let bucket_name = format!("{name}_bucket");
-                                let mut cumulative = 0u64;
-                                let mut exemplars = exemplars(&p.exemplars);
-                                let bounds = p.explicit_bounds.iter().copied().chain([f64::INFINITY]);
-                                for (bound, count) in bounds.zip(p.bucket_counts.iter().copied()) {
-                                    cumulative += count;
-                                    let mut labels = with(&p.attributes, &bucket_name);
-                                    labels.insert("le".into(), format_le(bound));
-                                    let (here, rest): (Vec<_>, Vec<_>) =
-                                        exemplars.into_iter().partition(|e| e.value <= bound);
-                                    exemplars = rest;
-                                    put(labels, ts, cumulative as f64, here);
-                                }
-                                put(
-                                    with(&p.attributes, &format!("{name}_sum")),
-                                    ts,
-                                    p.sum.unwrap_or(0.0),
-                                    Vec::new(),
-                                );
-                                put(
-                                    with(&p.attributes, &format!("{name}_count")),
-                                    ts,
-                                    p.count as f64,
-                                    Vec::new(),
-                                );
-                            }
-                        }
-                        _ => {}
                     }
                 }
             }
