@@ -67,7 +67,7 @@ fn main() -> ExitCode {
     });
     match result {
         Ok(summary) => {
-            println!("{} passed, {} failed", summary.passed, summary.failed);
+            println!("{summary}");
             if summary.succeeded() {
                 ExitCode::SUCCESS
             } else {

@@ -24,6 +24,13 @@ pub struct FeatureSummary {
     pub parse_errors: usize,
 }
 
+/// The closing line test runners are read by.
+impl std::fmt::Display for FeatureSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} passed, {} failed", self.passed, self.failed)
+    }
+}
+
 impl FeatureSummary {
     pub fn succeeded(&self) -> bool {
         self.failed == 0 && self.parse_errors == 0 && self.passed > 0
@@ -95,7 +102,7 @@ impl<O: Write> writer::NonTransforming for JUnitQuiet<O> {}
 /// `pillars verify --features DIR`.
 pub async fn run_features_cli(dir: &Path, target: TargetChoice, console: &mut Console) -> Result<u8, RunError> {
     let summary = run_features(dir, target, None).await?;
-    let _ = writeln!(console.out, "{} passed, {} failed", summary.passed, summary.failed);
+    let _ = writeln!(console.out, "{summary}");
     Ok(if summary.succeeded() {
         exit::OK
     } else {

@@ -7,7 +7,7 @@
 use serde::Serialize;
 
 use crate::checks::ledger::PillarIngest;
-use crate::checks::{CATALOG, CheckCtx, CheckSpec, Pillar, Status};
+use crate::checks::{CATALOG, CheckCtx, CheckSpec, Pillar, Status, Verdict};
 
 /// One pillar's round trip, measured or not.
 #[derive(Debug, Clone)]
@@ -23,6 +23,24 @@ pub struct NotMeasured {
     pub status: Status,
     pub reason: Option<&'static str>,
     pub summary: String,
+}
+
+/// The end of both ingest checks' verdicts: pillars that could not be
+/// measured make an error, no pillar at all a skip, else the pass.
+pub fn settle(unreachable: &[&str], measured: usize, pass: String) -> (Verdict, String) {
+    if !unreachable.is_empty() {
+        (
+            Verdict::Error("unreachable"),
+            format!("could not measure: {}", unreachable.join(", ")),
+        )
+    } else if measured == 0 {
+        (
+            Verdict::Skip("not_configured"),
+            "the target has no pillar whose round trip can run".to_owned(),
+        )
+    } else {
+        (Verdict::Pass, pass)
+    }
 }
 
 pub async fn gather(ctx: &CheckCtx) -> Vec<PillarRound> {

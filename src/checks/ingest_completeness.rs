@@ -9,22 +9,20 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::checks::ingest::{NotMeasured, gather};
+use crate::checks::ingest::{NotMeasured, gather, settle};
 use crate::checks::{CheckCtx, Outcome, Status, Verdict};
 
+/// Why `ingest.completeness` did not pass, beside `unreachable` and `not_configured`
+/// from `ingest::settle`.
 #[derive(Debug, Clone, Copy)]
 enum Reason {
     Incomplete,
-    Unreachable,
-    NotConfigured,
 }
 
 impl Reason {
     const fn as_str(self) -> &'static str {
         match self {
             Reason::Incomplete => "incomplete",
-            Reason::Unreachable => "unreachable",
-            Reason::NotConfigured => "not_configured",
         }
     }
 }
@@ -105,18 +103,8 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
             Verdict::Fail(Reason::Incomplete.as_str()),
             format!("below {:.0} % arrived: {}", threshold * 100.0, short.join(", ")),
         )
-    } else if !unreachable.is_empty() {
-        (
-            Verdict::Error(Reason::Unreachable.as_str()),
-            format!("could not measure: {}", unreachable.join(", ")),
-        )
-    } else if measured == 0 {
-        (
-            Verdict::Skip(Reason::NotConfigured.as_str()),
-            "the target has no pillar whose round trip can run".to_owned(),
-        )
     } else {
-        (Verdict::Pass, format!("{measured} pillar(s) complete"))
+        settle(&unreachable, measured, format!("{measured} pillar(s) complete"))
     };
     Outcome::new(verdict, summary).with_evidence(evidence)
 }

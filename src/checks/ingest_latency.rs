@@ -11,15 +11,15 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::checks::ingest::{NotMeasured, gather};
+use crate::checks::ingest::{NotMeasured, gather, settle};
 use crate::checks::{CheckCtx, Outcome, Status, Verdict};
 
+/// Why `ingest.latency` did not pass, beside `unreachable` and `not_configured`
+/// from `ingest::settle`.
 #[derive(Debug, Clone, Copy)]
 enum Reason {
     OverSlo,
     NoData,
-    Unreachable,
-    NotConfigured,
 }
 
 impl Reason {
@@ -27,8 +27,6 @@ impl Reason {
         match self {
             Reason::OverSlo => "over_slo",
             Reason::NoData => "no_data",
-            Reason::Unreachable => "unreachable",
-            Reason::NotConfigured => "not_configured",
         }
     }
 }
@@ -128,19 +126,10 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
             Verdict::Fail(Reason::NoData.as_str()),
             format!("nothing was read back, so no latency: {}", no_data.join(", ")),
         )
-    } else if !unreachable.is_empty() {
-        (
-            Verdict::Error(Reason::Unreachable.as_str()),
-            format!("could not measure: {}", unreachable.join(", ")),
-        )
-    } else if measured == 0 {
-        (
-            Verdict::Skip(Reason::NotConfigured.as_str()),
-            "the target has no pillar whose round trip can run".to_owned(),
-        )
     } else {
-        (
-            Verdict::Pass,
+        settle(
+            &unreachable,
+            measured,
             format!("{measured} pillar(s) under the {slo_text} p99 SLO"),
         )
     };
