@@ -234,6 +234,28 @@ pub enum BenchCommand {
     /// OTLP/HTTP spans per second through the harness's emitter, side by side
     /// with a raw POST of the same pre-encoded bytes, against a loopback sink.
     Emit(BenchEmitArgs),
+    /// The load path against a loopback server: HTTP requests/s through
+    /// pillars' goose users (traceparent and recording) beside plain goose,
+    /// OTLP spans/s beside a raw POST, and this process's peak memory at
+    /// 10k spans/s + 1k lines/s + 100 req/s. Build with --release for
+    /// representative figures.
+    Load(BenchLoadArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct BenchLoadArgs {
+    /// Seconds each measured HTTP round lasts (whole seconds, goose's run time).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=60))]
+    pub seconds: u64,
+    /// Rounds per HTTP path; the paths alternate, and the best round counts.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub rounds: u32,
+    /// goose users in the HTTP rounds.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..=1024))]
+    pub users: u64,
+    /// Seconds the mixed load runs while memory is sampled.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub mixed_seconds: u64,
 }
 
 #[derive(Debug, Args, Clone)]

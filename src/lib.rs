@@ -15,6 +15,7 @@ pub mod console;
 pub mod emit;
 pub mod exit;
 pub mod ids;
+pub mod interrupt;
 pub mod load;
 pub mod measure;
 pub mod query;

@@ -8,6 +8,7 @@ use std::io::Write;
 use crate::cli::{BenchCommand, Cli, Command, LoadArgs, SimArgs, StackCommand};
 use crate::console::Console;
 use crate::ids::Seed;
+use crate::load::progress::Progress;
 use crate::load::scenario::Scenario;
 use crate::report::ReportError;
 use crate::stack::compose::{ComposeError, ComposeStack, docker_preflight};
@@ -54,6 +55,7 @@ impl RunError {
 
 /// Runs one command. Returns the exit code for runs that finished.
 pub async fn run(cli: Cli, console: &mut Console) -> Result<u8, RunError> {
+    crate::interrupt::install();
     match cli.command {
         Command::Verify(args) => {
             let mut plan = verify::VerifyPlan::from_args(&args)?;
@@ -92,6 +94,11 @@ pub async fn run(cli: Cli, console: &mut Console) -> Result<u8, RunError> {
             let _ = write!(console.out, "{result}");
             Ok(exit::OK)
         }
+        Command::Bench(BenchCommand::Load(args)) => {
+            let result = bench::load::run(&args, console).await?;
+            let _ = write!(console.out, "{result}");
+            Ok(exit::OK)
+        }
     }
 }
 
@@ -121,12 +128,14 @@ async fn stack(command: StackCommand, console: &mut Console) -> Result<u8, RunEr
 }
 
 /// What `load` and `capacity` settle before they start: the target, the
-/// seed and run id, and the report file, created so a bad path fails first.
+/// seed and run id, and the report files, created so a bad path fails in
+/// the first second rather than after the load.
 struct LoadRun {
     choice: verify::TargetChoice,
     seed: Seed,
     run_id: String,
-    report_path: std::path::PathBuf,
+    json_path: std::path::PathBuf,
+    html_path: std::path::PathBuf,
 }
 
 impl LoadRun {
@@ -138,55 +147,71 @@ impl LoadRun {
             .report_dir
             .clone()
             .unwrap_or_else(|| std::path::PathBuf::from("reports").join(&run_id));
-        let report_path = dir.join(file);
-        std::fs::create_dir_all(&dir)
-            .and_then(|()| std::fs::File::create(&report_path).map(drop))
-            .map_err(|source| RunError::Io {
-                what: format!(
-                    "cannot create `{}`; pass a writable --report-dir",
-                    report_path.display()
-                ),
-                source,
-            })?;
+        let (json_path, html_path) = (dir.join(file), dir.join("report.html"));
+        for path in [&json_path, &html_path] {
+            std::fs::create_dir_all(&dir)
+                .and_then(|()| std::fs::File::create(path).map(drop))
+                .map_err(|source| RunError::Io {
+                    what: format!("cannot create `{}`; pass a writable --report-dir", path.display()),
+                    source,
+                })?;
+        }
         Ok(LoadRun {
             choice,
             seed,
             run_id,
-            report_path,
+            json_path,
+            html_path,
         })
+    }
+
+    /// Writes the JSON record and the HTML page rendered from it.
+    fn write(&self, json: String, html: String, console: &mut Console) -> Result<(), RunError> {
+        for (path, text) in [(&self.json_path, json), (&self.html_path, html)] {
+            std::fs::write(path, text).map_err(|source| RunError::Io {
+                what: format!("cannot write `{}`", path.display()),
+                source,
+            })?;
+        }
+        let _ = writeln!(
+            console.out,
+            "report: {} and {}",
+            self.json_path.display(),
+            self.html_path.display()
+        );
+        Ok(())
     }
 }
 
 async fn load(args: LoadArgs, console: &mut Console) -> Result<u8, RunError> {
     let scenario = Scenario::from_file(&args.scenario).map_err(|e| RunError::Usage(e.to_string()))?;
-    let LoadRun {
-        choice,
-        seed,
-        run_id,
-        report_path,
-    } = LoadRun::prepare(&args, "load.json")?;
-    let (target, sim) = choice.open(&Env::from_process()).await?;
+    let run = LoadRun::prepare(&args, "load.json")?;
+    let (target, sim) = run.choice.open(&Env::from_process()).await?;
     let _ = writeln!(
         console.err,
-        "pillars load: scenario `{}` against `{}` for {}; Ctrl-C stops it",
+        "pillars load: scenario `{}` against `{}` for {}; Ctrl-C stops it and writes what it has",
         scenario.name,
         target.name,
         humantime::format_duration(scenario.total_duration())
     );
-    let report = crate::load::run::run(&scenario, std::sync::Arc::new(target), seed, run_id, console).await;
+    let progress = Progress::for_stderr();
+    let report = crate::load::run::run(
+        &scenario,
+        std::sync::Arc::new(target),
+        run.seed,
+        run.run_id.clone(),
+        &progress,
+    )
+    .await;
     if let Some(sim) = sim {
         sim.shutdown().await;
     }
     let json = serde_json::to_string_pretty(&report).expect("the load report serializes");
-    std::fs::write(&report_path, json).map_err(|source| RunError::Io {
-        what: format!("cannot write `{}`", report_path.display()),
-        source,
-    })?;
     let _ = write!(console.out, "{}", crate::load::run::render(&report));
-    let _ = writeln!(console.out, "report: {}", report_path.display());
+    run.write(json, crate::report::load_html::render_load(&report), console)?;
     Ok(if report.interrupted {
         exit::INTERRUPTED
-    } else if report.worst_error_ratio() > scenario.gates.max_error_ratio {
+    } else if report.broken.is_some() {
         exit::CHECK_FAILED
     } else {
         exit::OK
@@ -201,47 +226,43 @@ async fn capacity(args: LoadArgs, console: &mut Console) -> Result<u8, RunError>
             args.scenario.display()
         )));
     }
-    let LoadRun {
-        choice,
-        seed,
-        run_id,
-        report_path,
-    } = LoadRun::prepare(&args, "capacity.json")?;
-    let (target, sim) = choice.open(&Env::from_process()).await?;
+    let run = LoadRun::prepare(&args, "capacity.json")?;
+    let (target, sim) = run.choice.open(&Env::from_process()).await?;
     let _ = writeln!(
         console.err,
-        "pillars capacity: scenario `{}` against `{}`",
+        "pillars capacity: scenario `{}` against `{}`; Ctrl-C ends the search with the steps so far",
         scenario.name, target.name
     );
+    let progress = Progress::for_stderr();
     let err = &mut console.err;
-    let report = crate::load::capacity::search(&scenario, std::sync::Arc::new(target), seed, run_id, |step| {
-        let headroom = step
-            .min_headroom
-            .as_ref()
-            .map(|(c, h)| format!("{c} {:.0} % headroom", h * 100.0))
-            .unwrap_or_else(|| "no memory limit seen".into());
-        let _ = writeln!(
-            err,
-            "  x{:.2}: {:.0} units/s, refused {:.1} %, {headroom}{}",
-            step.scale,
-            step.offered_rate,
-            step.worst_error_ratio * 100.0,
-            if step.broken.is_some() { "  <- gate broken" } else { "" }
-        );
-    })
+    let report = crate::load::capacity::search(
+        &scenario,
+        std::sync::Arc::new(target),
+        run.seed,
+        run.run_id.clone(),
+        &progress,
+        |step| {
+            let line = crate::load::capacity::step_line(step);
+            if progress.is_hidden() {
+                let _ = writeln!(err, "{line}");
+            } else {
+                progress.println(&line);
+            }
+        },
+    )
     .await
     .map_err(RunError::Usage)?;
     if let Some(sim) = sim {
         sim.shutdown().await;
     }
     let json = serde_json::to_string_pretty(&report).expect("the capacity report serializes");
-    std::fs::write(&report_path, json).map_err(|source| RunError::Io {
-        what: format!("cannot write `{}`", report_path.display()),
-        source,
-    })?;
     let _ = writeln!(console.out, "{}", report.recommendation);
-    let _ = writeln!(console.out, "report: {}", report_path.display());
-    Ok(exit::OK)
+    run.write(json, crate::report::load_html::render_capacity(&report), console)?;
+    Ok(if report.interrupted {
+        exit::INTERRUPTED
+    } else {
+        exit::OK
+    })
 }
 
 /// Reads a Grafana datasource provisioning file.
@@ -303,7 +324,7 @@ async fn serve_sim(args: SimArgs, console: &mut Console) -> Result<u8, RunError>
         console.err,
         "serving the embedded reference stack (a test double, not a deployment); Ctrl-C stops it"
     );
-    let _ = tokio::signal::ctrl_c().await;
+    crate::interrupt::pressed().await;
     let counts = sim.trace_counts();
     sim.shutdown().await;
     let _ = writeln!(

@@ -176,7 +176,7 @@ pub async fn verify(plan: VerifyPlan, console: &mut Console) -> Result<u8, RunEr
     let started_at = model::now_rfc3339();
     let mut reports = Vec::with_capacity(plan.checks.len());
     let mut interrupted = false;
-    let ctrl_c = tokio::signal::ctrl_c();
+    let ctrl_c = crate::interrupt::pressed();
     tokio::pin!(ctrl_c);
     for spec in &plan.checks {
         if interrupted {

@@ -159,10 +159,16 @@ impl PillarsWorld {
         )
         .map_err(|e| AcceptanceError::Setup(e.to_string()))?;
         let ctx = self.ctx().await?;
-        let report =
-            crate::load::capacity::search(&scenario, ctx.target.clone(), self.seed, self.run_id.clone(), |_| {})
-                .await
-                .map_err(AcceptanceError::Setup)?;
+        let report = crate::load::capacity::search(
+            &scenario,
+            ctx.target.clone(),
+            self.seed,
+            self.run_id.clone(),
+            &crate::load::progress::Progress::new(false),
+            |_| {},
+        )
+        .await
+        .map_err(AcceptanceError::Setup)?;
         self.capacity = Some(report);
         Ok(())
     }

@@ -2,6 +2,7 @@
 //! always beside a baseline measured in the same run.
 
 pub mod emit;
+pub mod load;
 pub mod sink;
 
 #[derive(Debug, thiserror::Error)]
@@ -10,4 +11,6 @@ pub enum BenchError {
     Sink(#[source] std::io::Error),
     #[error("the loopback sink refused a request; the benchmark stopped")]
     SinkRefused,
+    #[error("goose could not run the benchmark: {0}")]
+    Goose(String),
 }

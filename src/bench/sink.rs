@@ -1,5 +1,6 @@
-//! A loopback OTLP/HTTP sink for benchmarks: reads each body whole, counts
-//! bytes and requests, answers an empty protobuf export response.
+//! A loopback sink for benchmarks: OTLP/HTTP traces and logs (each body
+//! read whole, bytes and requests counted, an empty protobuf export response
+//! answered) and `GET /api/bench`, standing in for the app.
 //!
 //! Uses: emit::otlp (response encoding).
 
@@ -12,7 +13,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
-use axum::routing::post;
+use axum::routing::{get, post};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
@@ -22,6 +23,8 @@ use crate::emit::otlp::encode_partial_success;
 pub struct SinkCounts {
     pub requests: AtomicU64,
     pub bytes: AtomicU64,
+    /// `GET /api/bench` requests.
+    pub gets: AtomicU64,
 }
 
 pub struct Sink {
@@ -37,6 +40,8 @@ impl Sink {
         let addr = listener.local_addr()?;
         let app = Router::new()
             .route("/v1/traces", post(receive))
+            .route("/v1/logs", post(receive))
+            .route("/api/bench", get(answer))
             .layer(axum::extract::DefaultBodyLimit::max(64 * 1024 * 1024))
             .with_state(counts.clone());
         let (stop, stopped) = oneshot::channel::<()>();
@@ -70,4 +75,9 @@ async fn receive(State(counts): State<Arc<SinkCounts>>, body: Bytes) -> impl Int
         [(header::CONTENT_TYPE, "application/x-protobuf")],
         encode_partial_success(0, ""),
     )
+}
+
+async fn answer(State(counts): State<Arc<SinkCounts>>) -> &'static str {
+    counts.gets.fetch_add(1, Ordering::Relaxed);
+    "ok"
 }

@@ -6,11 +6,10 @@
 //! dropped: never retried, so a struggling stack is not pushed into a storm.
 //!
 //! Uses: emit::{otlp, template, log_records, metric_points}, load::{rate,
-//! scenario}, measure::latency.
+//! scenario, tally}.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use prost::Message;
@@ -24,50 +23,12 @@ use crate::emit::template::TraceBatchTemplate;
 use crate::ids::Seed;
 use crate::load::rate::{Limiter, RatePlan, Step};
 use crate::load::scenario::TrafficKind;
-use crate::measure::latency::LatencyHistogram;
-use crate::query::http::HttpError;
+use crate::load::tally::{Recorder, refusal_reason};
 
 /// Batches in flight at once, per traffic kind.
 const IN_FLIGHT: usize = 32;
 /// Spans per synthetic trace in load traffic.
 const SPANS_PER_TRACE: u32 = 5;
-
-/// What one traffic kind did.
-#[derive(Debug, Clone, Default, serde::Serialize)]
-pub struct KindStats {
-    /// Units (spans, lines, samples) offered in accepted batches.
-    pub units_accepted: u64,
-    pub units_refused: u64,
-    pub batches: u64,
-    /// Refusals and errors by reason: `rate_limited`, `server_error`,
-    /// `partial_success`, `client_error`, `unreachable`.
-    pub refused: BTreeMap<&'static str, u64>,
-    #[serde(skip)]
-    pub latency: LatencyHistogram,
-}
-
-impl KindStats {
-    /// Refused over offered units.
-    pub fn error_ratio(&self) -> f64 {
-        let offered = self.units_accepted + self.units_refused;
-        if offered == 0 {
-            0.0
-        } else {
-            self.units_refused as f64 / offered as f64
-        }
-    }
-}
-
-/// The reason a batch was refused, as a bounded label.
-pub fn refusal_reason(err: &EmitError) -> &'static str {
-    match err {
-        EmitError::Rejected { .. } => "partial_success",
-        EmitError::Http(HttpError::Status { status: 429, .. }) => "rate_limited",
-        EmitError::Http(HttpError::Status { status, .. }) if *status >= 500 => "server_error",
-        EmitError::Http(HttpError::Status { .. }) => "client_error",
-        EmitError::Http(_) => "unreachable",
-    }
-}
 
 /// Units per batch for a rate: about twenty batches a second, 1 to 500.
 pub fn batch_size(rate: f64) -> u64 {
@@ -141,25 +102,33 @@ impl Batcher {
     }
 }
 
-/// Sends one OTLP traffic kind to `emitter` along `plan` (units per second)
-/// until the plan ends or `stop` turns true.
+/// What one OTLP traffic kind sends: the kind, how many series or
+/// services it spreads over, and the run's seed and id.
+#[derive(Debug, Clone)]
+pub struct OtlpLoad {
+    pub kind: TrafficKind,
+    pub cardinality: u32,
+    pub seed: Seed,
+    pub run_id: String,
+}
+
+/// Sends `load` to `emitter` along `plan` (units per second) until the plan
+/// ends or `stop` turns true.
 pub async fn run_otlp(
-    kind: TrafficKind,
+    load: &OtlpLoad,
     plan: &RatePlan,
-    cardinality: u32,
     emitter: OtlpHttpEmitter,
-    seed: Seed,
-    run_id: &str,
     stop: watch::Receiver<bool>,
-) -> KindStats {
+    rec: Recorder,
+) {
     let peak = plan.steps.iter().map(|s| s.rate).fold(0.0, f64::max);
     let size = batch_size(peak);
-    let Some(batcher) = Batcher::new(kind, seed, run_id, size, cardinality) else {
-        return KindStats::default();
+    let Some(batcher) = Batcher::new(load.kind, load.seed, &load.run_id, size, load.cardinality) else {
+        return;
     };
     let units = batcher.units(size);
     let batcher = Arc::new(batcher);
-    drive(plan, units, stop, move |n| {
+    drive(plan, units, stop, rec, move |n| {
         let body = batcher.encode(n, size);
         let emitter = emitter.clone();
         async move { emitter.send_encoded(body).await.map(drop) }
@@ -169,8 +138,9 @@ pub async fn run_otlp(
 
 /// Paces batches of `units` along `plan` (units per second), sends batch
 /// `n` with `send(n)` without waiting for earlier ones (bounded in flight),
-/// and tallies the results, until the plan ends or `stop` turns true.
-pub async fn drive<F, Fut>(plan: &RatePlan, units: u64, mut stop: watch::Receiver<bool>, send: F) -> KindStats
+/// and records each outcome, until the plan ends or `stop` turns true;
+/// returns once the sends in flight have ended.
+pub async fn drive<F, Fut>(plan: &RatePlan, units: u64, mut stop: watch::Receiver<bool>, rec: Recorder, send: F)
 where
     F: Fn(u64) -> Fut,
     Fut: std::future::Future<Output = Result<(), EmitError>> + Send + 'static,
@@ -189,7 +159,6 @@ where
     };
     let mut limiter = Limiter::new(batches);
     let slots = Arc::new(Semaphore::new(IN_FLIGHT));
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(Duration, Result<(), EmitError>)>();
     let mut n = 0u64;
     loop {
         let intended = tokio::select! {
@@ -202,30 +171,19 @@ where
         let Ok(permit) = slots.clone().acquire_owned().await else {
             break;
         };
+        rec.offered(units);
         let sending = send(n);
         n += 1;
-        let tx = tx.clone();
+        let rec = rec.clone();
         tokio::spawn(async move {
             let result = sending.await;
             // From the intended start: a late send counts its wait too.
-            let _ = tx.send((intended.elapsed(), result));
+            rec.record(intended.elapsed(), units, result.err().as_ref().map(refusal_reason));
             drop(permit);
         });
     }
-    drop(tx);
-    let mut stats = KindStats::default();
-    while let Some((latency, result)) = rx.recv().await {
-        stats.batches += 1;
-        stats.latency.record(latency);
-        match result {
-            Ok(()) => stats.units_accepted += units,
-            Err(err) => {
-                stats.units_refused += units;
-                *stats.refused.entry(refusal_reason(&err)).or_default() += 1;
-            }
-        }
-    }
-    stats
+    // Every permit back means every send in flight has ended.
+    let _ = slots.acquire_many(IN_FLIGHT as u32).await;
 }
 
 #[cfg(test)]

@@ -1,8 +1,16 @@
-//! Load: scenarios, rate plans and the limiter that paces them.
+//! Load: scenarios, rate plans and the limiter that paces them, the
+//! senders of each traffic kind, the watched session they run in, the gates
+//! that judge it, and the capacity search built on those.
 
+pub mod api;
 pub mod capacity;
+pub mod gate;
 pub mod ingest;
+pub mod markers;
+pub mod progress;
 pub mod rate;
 pub mod run;
 pub mod scenario;
+pub mod session;
+pub mod tally;
 pub mod traffic;

@@ -1,34 +1,33 @@
 //! `pillars load`: run a scenario's traffic against a target, every kind
-//! side by side, sample memory every few seconds, stop at the plan's end or
-//! on Ctrl-C, and report per kind what was offered, accepted and refused.
+//! side by side, watched by ingest markers and memory samples, stop at the
+//! plan's end or on Ctrl-C, and report per kind what was offered, accepted
+//! and refused, per pillar the ingest latency and completeness, and the
+//! gate the run broke, if any.
 //!
 //! A kind the target has no endpoint for is listed as not driven, never
 //! silently dropped.
 //!
-//! Uses: load::{ingest, scenario}, measure::{latency, memory}, emit::otlp,
-//! target.
+//! Uses: load::{gate, session, scenario, progress}, measure::latency, checks.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde::Serialize;
-use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::checks::CheckCtx;
-use crate::console::Console;
+use crate::checks::{CheckCtx, Pillar};
 use crate::ids::Seed;
-use crate::load::ingest::KindStats;
+use crate::load::gate::{self, Broken};
+use crate::load::markers::PillarMarkers;
+use crate::load::progress::Progress;
 use crate::load::scenario::{Scenario, TrafficKind};
-use crate::load::traffic;
+use crate::load::session::{self, KindOutcome, Observed, Timeline};
 use crate::measure::latency::LatencySummary;
-use crate::measure::memory::{self, ContainerMemory, Headroom};
-use crate::target::{Target, TargetKind};
+use crate::target::Target;
 
-/// How often memory is sampled.
-const MEMORY_EVERY: Duration = Duration::from_secs(2);
+/// Bumped whenever a field of `load.json` or `capacity.json` changes
+/// meaning or goes away.
+pub const LOAD_SCHEMA_VERSION: u32 = 1;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct KindReport {
@@ -39,20 +38,56 @@ pub struct KindReport {
     pub error_ratio: f64,
     /// Accepted units per second over the run.
     pub achieved_rate: f64,
-    /// Send latency from each batch's intended start, ms.
+    /// Send latency from each send's intended start, ms.
+    pub latency_ms: LatencySummary,
+    /// Why the kind's sender stopped early, if it did.
+    pub failed: Option<String>,
+}
+
+impl KindReport {
+    pub fn of(outcome: &KindOutcome, duration_secs: f64) -> KindReport {
+        let stats = &outcome.stats;
+        KindReport {
+            offered_units: stats.units_accepted + stats.units_refused,
+            accepted_units: stats.units_accepted,
+            refused_units: stats.units_refused,
+            refused: stats.refused.clone(),
+            error_ratio: stats.error_ratio(),
+            achieved_rate: stats.units_accepted as f64 / duration_secs,
+            latency_ms: stats.latency.summary(),
+            failed: stats.failed.clone(),
+        }
+    }
+}
+
+/// One pillar's ingest markers.
+#[derive(Debug, Clone, Serialize)]
+pub struct IngestReport {
+    pub sent: u64,
+    pub found: u64,
+    pub errors: u64,
+    pub completeness: f64,
+    /// Write-to-queryable latency, ms.
     pub latency_ms: LatencySummary,
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct MemoryPoint {
-    pub at_secs: f64,
-    pub containers: Vec<ContainerMemory>,
-    pub headroom: Headroom,
+impl IngestReport {
+    pub fn of(markers: &PillarMarkers) -> IngestReport {
+        IngestReport {
+            sent: markers.sent,
+            found: markers.found,
+            errors: markers.errors,
+            completeness: markers.completeness(),
+            latency_ms: markers.latency.summary(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct LoadReport {
+    pub schema_version: u32,
     pub scenario: String,
+    pub target: String,
     pub seed: u64,
     pub run_id: String,
     pub duration_secs: f64,
@@ -60,7 +95,14 @@ pub struct LoadReport {
     pub kinds: BTreeMap<TrafficKind, KindReport>,
     /// Kinds the scenario names that the target has no endpoint for.
     pub not_driven: Vec<TrafficKind>,
-    pub memory: Vec<MemoryPoint>,
+    pub ingest: BTreeMap<Pillar, IngestReport>,
+    /// The least memory headroom seen, and where.
+    pub min_headroom: Option<(String, f64)>,
+    /// The scenario's gate the run broke, if any.
+    pub broken: Option<Broken>,
+    /// The scenario's p99 ingest latency gate, ms.
+    pub p99_slo_ms: u64,
+    pub timeline: Timeline,
 }
 
 impl LoadReport {
@@ -70,120 +112,75 @@ impl LoadReport {
     }
 }
 
-/// Samples memory from the best source the target has: cAdvisor's series
-/// in Mimir (the deployment's, or the reference stack's own), else this
-/// process on the embedded stack.
-pub async fn sample_memory(ctx: &CheckCtx) -> Vec<ContainerMemory> {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs_f64();
-    let from_mimir = match ctx.mimir() {
-        Some(mimir) => memory::from_cadvisor(&mimir, now).await.unwrap_or_default(),
-        None => Vec::new(),
-    };
-    if from_mimir.is_empty() && ctx.target.kind == TargetKind::Sim {
-        return memory::own_process().into_iter().collect();
-    }
-    from_mimir
-}
-
 /// Runs `scenario` against `target`.
 pub async fn run(
     scenario: &Scenario,
     target: Arc<Target>,
     seed: Seed,
     run_id: String,
-    console: &mut Console,
+    progress: &Progress,
 ) -> LoadReport {
     let ctx = CheckCtx::new(target.clone(), run_id.clone(), seed, Default::default());
-    let (stop, stopped) = watch::channel(false);
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    let mut not_driven = Vec::new();
-    for (kind, traffic) in &scenario.traffic {
-        match traffic::spawn(*kind, traffic, scenario.plan(*kind, 1.0), &ctx, stopped.clone()) {
-            Some(task) => tasks.push(task),
-            None => not_driven.push(*kind),
-        }
-    }
-    if !not_driven.is_empty() {
-        let names: Vec<String> = not_driven
-            .iter()
-            .filter_map(|k| serde_json::to_value(k).ok()?.as_str().map(str::to_owned))
-            .collect();
-        let _ = writeln!(
-            console.err,
-            "the target has no endpoint for, so not driven: {}",
-            names.join(", ")
-        );
-    }
+    let mix = scenario
+        .traffic
+        .iter()
+        .map(|(kind, traffic)| (*kind, traffic.clone(), scenario.plan(*kind, 1.0)))
+        .collect();
+    let observed = session::observe(
+        &ctx,
+        mix,
+        scenario.total_duration(),
+        Instant::now(),
+        progress,
+        &scenario.name,
+    )
+    .await;
+    progress.finish();
+    let broken = gate::judge(&scenario.gates, &observed, 0.0);
+    report(scenario, &target, seed, run_id, observed, broken)
+}
 
-    // Memory every few seconds until the plan ends or Ctrl-C.
-    let until = started + scenario.total_duration();
-    let mut memory_points = Vec::new();
-    let mut interrupted = false;
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
-    loop {
-        let containers = sample_memory(&ctx).await;
-        memory_points.push(MemoryPoint {
-            at_secs: started.elapsed().as_secs_f64(),
-            headroom: memory::headroom(&containers, target.limits.memory_budget_bytes),
-            containers,
-        });
-        let next = (Instant::now() + MEMORY_EVERY).min(until);
-        if next >= until {
-            tokio::time::sleep_until(until).await;
-            break;
-        }
-        tokio::select! {
-            _ = tokio::time::sleep_until(next) => {}
-            _ = &mut ctrl_c => {
-                interrupted = true;
-                let _ = writeln!(console.err, "interrupted: stopping the load and writing a partial report");
-                break;
-            }
-        }
-    }
-    let _ = stop.send(true);
-    let duration = started.elapsed().as_secs_f64().max(1e-3);
-    let mut kinds = BTreeMap::new();
-    for task in tasks {
-        let Ok((kind, offered, stats)) = task.await else {
-            continue;
-        };
-        kinds.insert(kind, report(&stats, offered, duration));
-    }
+fn report(
+    scenario: &Scenario,
+    target: &Target,
+    seed: Seed,
+    run_id: String,
+    observed: Observed,
+    broken: Option<Broken>,
+) -> LoadReport {
+    let duration = observed.duration_secs;
     LoadReport {
+        schema_version: LOAD_SCHEMA_VERSION,
         scenario: scenario.name.clone(),
+        target: target.name.clone(),
         seed: seed.0,
         run_id,
         duration_secs: duration,
-        interrupted,
-        kinds,
-        not_driven,
-        memory: memory_points,
-    }
-}
-
-fn report(stats: &KindStats, offered: u64, duration_secs: f64) -> KindReport {
-    KindReport {
-        offered_units: offered,
-        accepted_units: stats.units_accepted,
-        refused_units: stats.units_refused,
-        refused: stats.refused.clone(),
-        error_ratio: stats.error_ratio(),
-        achieved_rate: stats.units_accepted as f64 / duration_secs,
-        latency_ms: stats.latency.summary(),
+        interrupted: observed.interrupted,
+        kinds: observed
+            .kinds
+            .iter()
+            .map(|(k, o)| (*k, KindReport::of(o, duration)))
+            .collect(),
+        not_driven: observed.not_driven.clone(),
+        ingest: observed
+            .markers
+            .iter()
+            .map(|(p, m)| (*p, IngestReport::of(m)))
+            .collect(),
+        min_headroom: gate::min_headroom(&observed, 0.0),
+        broken,
+        p99_slo_ms: scenario.gates.p99_ingest_latency.as_millis() as u64,
+        timeline: observed.timeline,
     }
 }
 
 /// The summary table of a load run.
 pub fn render(report: &LoadReport) -> String {
     let mut out = format!(
-        "scenario {} for {:.1}s{}\n  {:<18} {:>10} {:>10} {:>10} {:>8} {:>9}\n",
+        "scenario {} against {} for {:.1}s{}\n  {:<18} {:>10} {:>10} {:>10} {:>8} {:>9}\n",
         report.scenario,
+        report.target,
         report.duration_secs,
         if report.interrupted { " (interrupted)" } else { "" },
         "KIND",
@@ -194,26 +191,48 @@ pub fn render(report: &LoadReport) -> String {
         "p99 ms"
     );
     for (kind, k) in &report.kinds {
-        let name = serde_json::to_value(kind)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
         out.push_str(&format!(
-            "  {name:<18} {:>10} {:>10} {:>10} {:>8.1} {:>9}\n",
-            k.offered_units, k.accepted_units, k.refused_units, k.achieved_rate, k.latency_ms.p99
+            "  {:<18} {:>10} {:>10} {:>10} {:>8.1} {:>9}\n",
+            kind.as_str(),
+            k.offered_units,
+            k.accepted_units,
+            k.refused_units,
+            k.achieved_rate,
+            k.latency_ms.p99
         ));
+        if let Some(why) = &k.failed {
+            out.push_str(&format!("    stopped early: {why}\n"));
+        }
     }
-    if let Some(last) = report.memory.last() {
-        if let Some((container, headroom)) = &last.headroom.min_container {
+    if !report.not_driven.is_empty() {
+        let names: Vec<&str> = report.not_driven.iter().map(|k| k.as_str()).collect();
+        out.push_str(&format!("  not driven (no endpoint): {}\n", names.join(", ")));
+    }
+    if !report.ingest.is_empty() {
+        out.push_str(&format!(
+            "  {:<18} {:>10} {:>10} {:>10} {:>9}\n",
+            "INGEST", "MARKERS", "FOUND", "p50 ms", "p99 ms"
+        ));
+        for (pillar, i) in &report.ingest {
             out.push_str(&format!(
-                "  least memory headroom: {container} {:.0} %\n",
-                headroom * 100.0
+                "  {:<18} {:>10} {:>10} {:>10} {:>9}\n",
+                pillar.as_str(),
+                i.sent,
+                i.found,
+                i.latency_ms.p50,
+                i.latency_ms.p99
             ));
         }
+    }
+    if let Some((container, headroom)) = &report.min_headroom {
         out.push_str(&format!(
-            "  memory in use: {} MiB\n",
-            last.headroom.total_bytes / (1024 * 1024)
+            "  least memory headroom: {container} {:.0} %\n",
+            headroom * 100.0
         ));
+    }
+    match &report.broken {
+        Some(b) => out.push_str(&format!("  gate broken: {b}\n")),
+        None => out.push_str("  every gate held\n"),
     }
     out
 }

@@ -30,6 +30,20 @@ pub enum TrafficKind {
     Profiles,
 }
 
+impl TrafficKind {
+    /// The kind as scenario files and reports spell it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            TrafficKind::FrontendSessions => "frontend_sessions",
+            TrafficKind::BackendRequests => "backend_requests",
+            TrafficKind::OtlpTraces => "otlp_traces",
+            TrafficKind::OtlpLogs => "otlp_logs",
+            TrafficKind::OtlpMetrics => "otlp_metrics",
+            TrafficKind::Profiles => "profiles",
+        }
+    }
+}
+
 /// One traffic kind's settings.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -193,13 +207,7 @@ impl Scenario {
             ));
         }
         for (kind, t) in &scenario.traffic {
-            let key = format!(
-                "traffic.{}.rate",
-                serde_json::to_value(kind)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_owned))
-                    .unwrap_or_default()
-            );
+            let key = format!("traffic.{}.rate", kind.as_str());
             if !(t.rate.is_finite() && t.rate >= 0.0) {
                 return Err(invalid(
                     &key,

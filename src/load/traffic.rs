@@ -1,11 +1,11 @@
 //! One place that turns a scenario's traffic kind into a running sender:
 //! OTLP straight to the collector, profiles to Pyroscope, backend requests
-//! through the app's `/api/*` paths with `traceparent`, and frontend
-//! sessions (an app call with `traceparent`, then the Faro payload to
-//! `/collect`). A kind the target has no endpoint for is not driven.
+//! through the app's `/api/*` paths as goose users with `traceparent`, and
+//! frontend sessions (an app call with `traceparent`, then the Faro payload
+//! to `/collect`). A kind the target has no endpoint for is not driven.
 //!
-//! Uses: load::{ingest, rate, scenario}, emit::{otlp, profile_push, app,
-//! faro}, checks (context).
+//! Uses: load::{api, ingest, rate, scenario, tally}, emit::{otlp,
+//! profile_push, app, faro}, checks (context).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -19,14 +19,21 @@ use crate::emit::app::AppClient;
 use crate::emit::faro::{FaroSender, FrontendSpec};
 use crate::emit::otlp::OtlpHttpEmitter;
 use crate::emit::profile_push::{ProfileSpec, PyroscopePusher};
-use crate::ids::{Seed, SpanId, TraceId, Traceparent};
-use crate::load::ingest::{KindStats, drive, run_otlp};
+use crate::ids::Seed;
+use crate::load::ingest::{OtlpLoad, drive, run_otlp};
 use crate::load::rate::RatePlan;
 use crate::load::scenario::{Traffic, TrafficKind};
+use crate::load::tally::{self, KindStats, Live};
 use crate::target::{Signal, join_path};
 
-/// A running sender: its kind, the units its plan offers, and its tally.
-pub type Running = JoinHandle<(TrafficKind, u64, KindStats)>;
+/// A running sender: its kind, the units its plan offers, its live
+/// counters, and its stats once it has stopped.
+pub struct Running {
+    pub kind: TrafficKind,
+    pub planned: u64,
+    pub live: Arc<Live>,
+    pub done: JoinHandle<KindStats>,
+}
 
 const DEFAULT_PATH: &str = "/api/delay/fast";
 
@@ -49,23 +56,28 @@ pub fn spawn(
     let target = &ctx.target;
     let timeout = target.limits.request_timeout;
     let (seed, run_id) = (ctx.seed, ctx.run_id.clone());
-    let offered = plan.total();
+    let planned = plan.total();
     let path = traffic.path.clone().unwrap_or_else(|| DEFAULT_PATH.to_owned());
     let http = ctx.http.clone();
     let cardinality = traffic.cardinality;
-    let signal = match kind {
-        TrafficKind::OtlpTraces => Some(Signal::Traces),
-        TrafficKind::OtlpLogs => Some(Signal::Logs),
-        TrafficKind::OtlpMetrics => Some(Signal::Metrics),
-        _ => None,
-    };
-    let task = match kind {
-        _ if signal.is_some() => {
-            let endpoint = target.otlp(signal?)?.clone();
-            let emitter = OtlpHttpEmitter::new(http, endpoint, timeout);
+    let (rec, live, collector) = tally::recorder();
+    let sending = match kind {
+        TrafficKind::OtlpTraces | TrafficKind::OtlpLogs | TrafficKind::OtlpMetrics => {
+            let signal = match kind {
+                TrafficKind::OtlpTraces => Signal::Traces,
+                TrafficKind::OtlpLogs => Signal::Logs,
+                _ => Signal::Metrics,
+            };
+            let emitter = OtlpHttpEmitter::new(http, target.otlp(signal)?.clone(), timeout);
+            let load = OtlpLoad {
+                kind,
+                cardinality,
+                seed,
+                run_id,
+            };
             tokio::spawn(async move {
-                let stats = run_otlp(kind, &plan, cardinality, emitter, seed, &run_id, stopped).await;
-                (kind, offered, stats)
+                run_otlp(&load, &plan, emitter, stopped, rec).await;
+                None
             })
         }
         TrafficKind::Profiles => {
@@ -76,30 +88,22 @@ pub fn spawn(
                 service_name: "pillars-load-profiles".into(),
             });
             tokio::spawn(async move {
-                let stats = drive(&plan, 1, stopped, move |n| {
+                drive(&plan, 1, stopped, rec, move |n| {
                     let (pusher, series) = (pusher.clone(), spec.series(n..n + 1, now_nanos()));
                     async move { pusher.push(&[series]).await.map(drop) }
                 })
                 .await;
-                (kind, offered, stats)
+                None
             })
         }
         TrafficKind::BackendRequests => {
-            let app = Arc::new(AppClient::new(http, target.app.clone()?, timeout));
+            let url = join_path(target.app.as_ref()?, &path);
             let trace_seed = Seed(seed.word(0, 0xBAC));
             tokio::spawn(async move {
-                let stats = drive(&plan, 1, stopped, move |n| {
-                    let (app, path) = (app.clone(), path.clone());
-                    let traceparent = Traceparent {
-                        trace_id: TraceId::from_seed(trace_seed, n),
-                        parent_id: SpanId::from_seed(trace_seed, n, 0),
-                        sampled: true,
-                    }
-                    .to_string();
-                    async move { app.get(&path, &traceparent).await.map(drop) }
-                })
-                .await;
-                (kind, offered, stats)
+                crate::load::api::run(url, &plan, timeout, trace_seed, rec)
+                    .await
+                    .err()
+                    .map(|e| format!("goose could not run the backend requests: {e}"))
             })
         }
         TrafficKind::FrontendSessions => {
@@ -115,7 +119,7 @@ pub fn spawn(
             });
             let sessions = Arc::new(AtomicU64::new(0));
             tokio::spawn(async move {
-                let stats = drive(&plan, 1, stopped, move |_| {
+                drive(&plan, 1, stopped, rec, move |_| {
                     let n = sessions.fetch_add(1, Ordering::Relaxed);
                     let (app, faro, spec, path) = (app.clone(), faro.clone(), spec.clone(), path.clone());
                     async move {
@@ -128,10 +132,22 @@ pub fn spawn(
                     }
                 })
                 .await;
-                (kind, offered, stats)
+                None
             })
         }
-        _ => return None,
     };
-    Some(task)
+    let done = tokio::spawn(async move {
+        let failed = sending
+            .await
+            .unwrap_or_else(|e| Some(format!("the sender stopped: {e}")));
+        let mut stats = collector.await.unwrap_or_default();
+        stats.failed = failed;
+        stats
+    });
+    Some(Running {
+        kind,
+        planned,
+        live,
+        done,
+    })
 }

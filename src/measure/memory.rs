@@ -117,6 +117,35 @@ pub fn from_docker_stats(name: &str, stats: &serde_json::Value) -> Option<Contai
     })
 }
 
+/// The Compose project `pillars stack` runs the stack as (`-p`), whose
+/// containers the Docker Engine stats cover.
+pub const COMPOSE_PROJECT: &str = "pillars";
+
+/// Each running container of the Compose project, from the Docker Engine's
+/// stats; empty when no engine answers.
+pub async fn from_docker_engine(docker_host: Option<&str>) -> Vec<ContainerMemory> {
+    let host = crate::query::docker::host(docker_host);
+    let timeout = std::time::Duration::from_secs(3);
+    // filters={"label":["com.docker.compose.project=pillars"]}, encoded.
+    let list = format!(
+        "/containers/json?filters=%7B%22label%22%3A%5B%22com.docker.compose.project%3D{COMPOSE_PROJECT}%22%5D%7D"
+    );
+    let Ok(containers) = crate::query::docker::get_json(&host, &list, timeout).await else {
+        return Vec::new();
+    };
+    let stats = containers.as_array().into_iter().flatten().filter_map(|c| {
+        let id = c.get("Id")?.as_str()?.to_owned();
+        let name = c.get("Names")?.get(0)?.as_str()?.to_owned();
+        let host = host.clone();
+        Some(async move {
+            let path = format!("/containers/{id}/stats?stream=false&one-shot=true");
+            let stats = crate::query::docker::get_json(&host, &path, timeout).await.ok()?;
+            from_docker_stats(&name, &stats)
+        })
+    });
+    futures::future::join_all(stats).await.into_iter().flatten().collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,7 @@
 //! Reading back from the stack. Every client takes a base URL that is either
 //! the store itself or Grafana's datasource proxy for it; the target decides.
 
+pub mod docker;
 pub mod grafana;
 pub mod http;
 pub mod loki;

@@ -1,9 +1,11 @@
 //! Reports: `run.json` is the source of truth; `junit.xml`, `report.html`
 //! and the terminal summary render from it and nothing else.
 
+pub mod chart;
 pub mod dir;
 pub mod html;
 pub mod junit;
+pub mod load_html;
 pub mod model;
 pub mod terminal;
 

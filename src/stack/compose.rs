@@ -9,7 +9,6 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::Command;
 
 use crate::measure::wait::{Probe, wait_for};
@@ -37,37 +36,14 @@ pub enum ComposeError {
 
 /// Asks the Docker engine for its version, as `docker version` would.
 pub async fn docker_preflight(docker_host: Option<&str>) -> Result<String, ComposeError> {
-    let host = docker_host
-        .filter(|h| !h.is_empty())
-        .unwrap_or("unix:///var/run/docker.sock")
-        .to_owned();
+    let host = crate::query::docker::host(docker_host);
     let no_docker = |detail: String| ComposeError::NoDocker {
         host: host.clone(),
         detail,
     };
-    let request = b"GET /version HTTP/1.0\r\nHost: docker\r\n\r\n";
-    let exchange = async {
-        let mut response = Vec::new();
-        if let Some(path) = host.strip_prefix("unix://") {
-            let mut stream = tokio::net::UnixStream::connect(path).await?;
-            stream.write_all(request).await?;
-            stream.read_to_end(&mut response).await?;
-        } else {
-            let addr = host.strip_prefix("tcp://").unwrap_or(&host);
-            let mut stream = tokio::net::TcpStream::connect(addr).await?;
-            stream.write_all(request).await?;
-            stream.read_to_end(&mut response).await?;
-        }
-        Ok::<_, std::io::Error>(response)
-    };
-    let response = tokio::time::timeout(PREFLIGHT_TIMEOUT, exchange)
+    let version = crate::query::docker::get_json(&host, "/version", PREFLIGHT_TIMEOUT)
         .await
-        .map_err(|_| no_docker(format!("no answer within {}s", PREFLIGHT_TIMEOUT.as_secs())))?
-        .map_err(|e| no_docker(e.to_string()))?;
-    let text = String::from_utf8_lossy(&response);
-    let body = text.split("\r\n\r\n").nth(1).unwrap_or_default();
-    let version: serde_json::Value =
-        serde_json::from_str(body).map_err(|_| no_docker("the answer was not Docker's /version".into()))?;
+        .map_err(no_docker)?;
     version
         .get("Version")
         .and_then(|v| v.as_str())
@@ -142,7 +118,7 @@ impl ComposeStack {
     async fn run(&self, args: &[&str]) -> Result<String, ComposeError> {
         let output = Command::new(&self.cli[0])
             .args(&self.cli[1..])
-            .arg("-f")
+            .args(["-p", crate::measure::memory::COMPOSE_PROJECT, "-f"])
             .arg(&self.file)
             .args(args)
             .output()

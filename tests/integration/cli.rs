@@ -275,3 +275,50 @@ fn load_reports_refusals_and_exits_1_over_the_error_gate() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("otlp_logz"), "{}", text(&out.stderr));
 }
+
+/// Ctrl-C stops a load run, goose users included, and still writes its
+/// report, marked interrupted.
+#[test]
+fn issue_6_load_stops_on_sigint_with_a_partial_report() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("long.toml"),
+        "name = \"long\"\nduration = \"60s\"\n[traffic.backend_requests]\nrate = 5\n[traffic.otlp_traces]\nrate = 100\n",
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pillars"))
+        .args(["load", "--scenario", "long.toml", "--report-dir", "r"])
+        .current_dir(dir.path())
+        .env_remove("PILLARS_TARGET")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let code = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status.code();
+        }
+        assert!(Instant::now() < deadline, "pillars load did not stop on SIGINT");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(code, Some(130), "{}", text(&output.stderr));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("r/load.json")).unwrap()).unwrap();
+    assert_eq!(report["interrupted"], true);
+    assert!(report["duration_secs"].as_f64().unwrap() < 30.0, "{report}");
+    assert!(
+        report["kinds"]["backend_requests"]["accepted_units"].as_u64().unwrap() > 0,
+        "{report}"
+    );
+    let html = std::fs::read_to_string(dir.path().join("r/report.html")).unwrap();
+    assert!(html.contains("<svg") && html.contains("interrupted"), "{html}");
+    assert!(text(&output.stdout).contains("(interrupted)"));
+}

@@ -4,12 +4,39 @@
 use std::time::Duration;
 
 use pillars::emit::otlp::OtlpHttpEmitter;
-use pillars::load::ingest::run_otlp;
+use pillars::load::ingest::{OtlpLoad, run_otlp};
 use pillars::load::rate::RatePlan;
 use pillars::load::scenario::TrafficKind;
+use pillars::load::tally::{self, KindStats};
 use pillars::target::{Env, Signal};
 
 use crate::common::{SEED, sim};
+
+/// Runs one OTLP kind to its end and collects what it did.
+async fn otlp(
+    kind: TrafficKind,
+    plan: &RatePlan,
+    cardinality: u32,
+    emitter: OtlpHttpEmitter,
+    stopped: tokio::sync::watch::Receiver<bool>,
+) -> KindStats {
+    let (rec, live, collector) = tally::recorder();
+    let load = OtlpLoad {
+        kind,
+        cardinality,
+        seed: SEED,
+        run_id: "load".into(),
+    };
+    run_otlp(&load, plan, emitter, stopped, rec).await;
+    let stats = collector.await.unwrap();
+    let counts = live.counts();
+    assert_eq!(counts.offered, counts.accepted + counts.refused, "{counts:?}");
+    assert_eq!(
+        (counts.accepted, counts.refused),
+        (stats.units_accepted, stats.units_refused)
+    );
+    stats
+}
 
 #[tokio::test]
 async fn ingest_load_delivers_the_planned_units() {
@@ -22,7 +49,7 @@ async fn ingest_load_delivers_the_planned_units() {
     );
     let (_stop, stopped) = tokio::sync::watch::channel(false);
     let plan = RatePlan::constant(400.0, Duration::from_secs(1));
-    let stats = run_otlp(TrafficKind::OtlpTraces, &plan, 5, emitter, SEED, "load", stopped).await;
+    let stats = otlp(TrafficKind::OtlpTraces, &plan, 5, emitter, stopped).await;
     assert_eq!(stats.units_refused, 0, "{stats:?}");
     assert!((380..=420).contains(&stats.units_accepted), "{stats:?}");
     assert_eq!(stack.trace_counts().spans_received, stats.units_accepted);
@@ -40,7 +67,7 @@ async fn issue_6_rejections_are_counted_and_not_retried() {
     );
     let (_stop, stopped) = tokio::sync::watch::channel(false);
     let plan = RatePlan::constant(200.0, Duration::from_secs(1));
-    let stats = run_otlp(TrafficKind::OtlpLogs, &plan, 5, emitter, SEED, "load", stopped).await;
+    let stats = otlp(TrafficKind::OtlpLogs, &plan, 5, emitter, stopped).await;
     assert_eq!(stats.units_accepted, 0, "{stats:?}");
     assert_eq!(stats.error_ratio(), 1.0);
     let refused: u64 = stats.refused.values().sum();
@@ -66,8 +93,7 @@ async fn a_stop_signal_ends_the_load_early() {
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let plan = RatePlan::constant(100.0, Duration::from_secs(60));
     let started = std::time::Instant::now();
-    let load =
-        tokio::spawn(async move { run_otlp(TrafficKind::OtlpMetrics, &plan, 3, emitter, SEED, "load", stopped).await });
+    let load = tokio::spawn(async move { otlp(TrafficKind::OtlpMetrics, &plan, 3, emitter, stopped).await });
     tokio::time::sleep(Duration::from_millis(300)).await;
     stop.send(true).unwrap();
     let stats = load.await.unwrap();
@@ -148,7 +174,9 @@ async fn memory_headroom_from_cadvisor_series_in_mimir() {
 /// A memory gate that breaks at a known rate is bracketed within 10 %.
 #[tokio::test]
 async fn issue_6_capacity_search_brackets_the_injected_breaking_point() {
-    use pillars::load::capacity::{Broken, search};
+    use pillars::load::capacity::search;
+    use pillars::load::gate::Broken;
+    use pillars::load::progress::Progress;
     use pillars::load::scenario::Scenario;
     use pillars::stack::sim::cadvisor::{BASE_BYTES, LIMIT_BYTES};
 
@@ -171,9 +199,16 @@ async fn issue_6_capacity_search_brackets_the_injected_breaking_point() {
     .unwrap();
     // Working set = base + growth x rate reaches 85 % of the limit here.
     let expected = (0.85 * LIMIT_BYTES as f64 - BASE_BYTES as f64) / growth;
-    let report = search(&scenario, target, SEED, "capacity".into(), |_| {})
-        .await
-        .unwrap();
+    let report = search(
+        &scenario,
+        target,
+        SEED,
+        "capacity".into(),
+        &Progress::new(false),
+        |_| {},
+    )
+    .await
+    .unwrap();
     let good = report.last_good_rate.unwrap();
     let (bad, gate) = report.first_bad.clone().unwrap();
     assert!(matches!(gate, Broken::MemoryHeadroom { .. }), "{report:?}");
@@ -217,7 +252,7 @@ async fn faro_rate_limits_are_counted_not_retried() {
         target,
         SEED,
         "faro-load".into(),
-        &mut pillars::Console::sink(),
+        &pillars::load::progress::Progress::new(false),
     )
     .await;
     let sessions = &report.kinds[&TrafficKind::FrontendSessions];
@@ -228,6 +263,104 @@ async fn faro_rate_limits_are_counted_not_retried() {
     );
     assert_eq!(sessions.accepted_units + sessions.refused_units, 20, "{sessions:?}");
     // Each accepted session's payload wrote its 8 lines once, refused ones
-    // none; every session's backend call logged one line.
-    assert_eq!(stack.log_counts().entries_received, 8 * sessions.accepted_units + 20);
+    // none; every session's backend call logged one line; each logs marker
+    // wrote one.
+    let markers = report.ingest[&pillars::checks::Pillar::Logs].sent;
+    assert!(markers >= 1, "{:?}", report.ingest);
+    assert_eq!(
+        stack.log_counts().entries_received,
+        8 * sessions.accepted_units + 20 + markers
+    );
+}
+
+fn scenario(toml: &str) -> pillars::load::scenario::Scenario {
+    pillars::load::scenario::Scenario::from_toml(toml, "test.toml").unwrap()
+}
+
+async fn load(ctx: &pillars::checks::CheckCtx, toml: &str) -> pillars::load::run::LoadReport {
+    pillars::load::run::run(
+        &scenario(toml),
+        ctx.target.clone(),
+        SEED,
+        "load-test".into(),
+        &pillars::load::progress::Progress::new(false),
+    )
+    .await
+}
+
+/// Backend requests run as goose users; each carries its own traceparent,
+/// which the app continues; markers through every pillar hold the gates.
+#[tokio::test]
+async fn issue_6_backend_requests_are_goose_users_with_traceparent() {
+    use pillars::ids::{Seed, TraceId};
+
+    let (_stack, ctx) = sim(&[], Default::default()).await;
+    let report = load(
+        &ctx,
+        "name = \"api\"\nduration = \"2s\"\n[traffic.backend_requests]\nrate = 10\n",
+    )
+    .await;
+    let api = &report.kinds[&TrafficKind::BackendRequests];
+    assert_eq!((api.refused_units, api.failed.as_deref()), (0, None), "{api:?}");
+    // goose's throttle starts with a full bucket, so up to one second's
+    // worth more than the plan.
+    assert!((15..=32).contains(&api.accepted_units), "{api:?}");
+    let first = TraceId::from_seed(Seed(SEED.word(0, 0xBAC)), 0);
+    let tempo = ctx.tempo().unwrap();
+    let mut found = None;
+    for _ in 0..30 {
+        found = tempo.trace_v2(first, None).await.unwrap();
+        if found.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(found.is_some(), "the app did not continue the first request's trace");
+    assert_eq!(report.broken, None, "{:?}", report.ingest);
+    assert!(
+        report.ingest.len() >= 4,
+        "markers ran through every pillar: {:?}",
+        report.ingest
+    );
+}
+
+/// Markers read back later than the SLO break the latency gate.
+#[tokio::test]
+async fn issue_6_ingest_latency_over_the_slo_breaks_its_gate() {
+    use pillars::load::gate::Broken;
+
+    let (_stack, ctx) = sim(&["delay_ms=1500"], Default::default()).await;
+    let report = load(
+        &ctx,
+        "name = \"slow\"\nduration = \"2s\"\n[traffic.otlp_logs]\nrate = 10\n[gates]\np99_ingest_latency = \"1s\"\n",
+    )
+    .await;
+    assert!(
+        matches!(report.broken, Some(Broken::IngestLatency { p99_ms, slo_ms: 1000, .. }) if p99_ms >= 1500),
+        "{:?}",
+        report.broken
+    );
+}
+
+/// Markers never read back break the completeness gate.
+#[tokio::test]
+async fn issue_6_lost_markers_break_the_completeness_gate() {
+    use pillars::checks::Pillar;
+    use pillars::load::gate::Broken;
+
+    let (_stack, ctx) = sim(&["drop_logs=1"], Default::default()).await;
+    let report = load(
+        &ctx,
+        "name = \"lossy\"\nduration = \"1s\"\n[traffic.otlp_traces]\nrate = 10\n",
+    )
+    .await;
+    assert_eq!(
+        report.broken,
+        Some(Broken::Completeness {
+            pillar: Pillar::Logs,
+            ratio: 0.0
+        }),
+        "{:?}",
+        report.ingest
+    );
 }

@@ -1,0 +1,223 @@
+//! `pillars bench load`: the load path measured against a loopback server,
+//! each figure beside its baseline from the same run.
+//!
+//! - HTTP: requests/s through pillars' goose users (a `traceparent` per
+//!   request, every outcome recorded) beside plain goose (a bare `GET`),
+//!   same users, same server; rounds alternate and the best of each counts.
+//!   Both are counted by the server, so they are measured alike.
+//! - OTLP: spans/s through the emitter beside a raw POST (`bench emit`).
+//! - Memory: this process's peak resident set while it sends 10k spans/s,
+//!   1k lines/s and 100 requests/s, beside its resident set before.
+//!   The loopback server runs in the same process and is counted too.
+//!
+//! Uses: bench::{emit, sink}, load::{api, traffic, rate}, measure::memory.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::time::Instant;
+use url::Url;
+
+use crate::bench::BenchError;
+use crate::bench::emit::EmitBench;
+use crate::bench::sink::Sink;
+use crate::checks::CheckCtx;
+use crate::cli::{BenchEmitArgs, BenchLoadArgs};
+use crate::console::Console;
+use crate::ids::Seed;
+use crate::load::api::{self, Attack, Flavor};
+use crate::load::rate::RatePlan;
+use crate::load::scenario::{Traffic, TrafficKind};
+use crate::load::{tally, traffic};
+use crate::target::{Env, Target, TargetKind};
+
+/// Goals on a 2-core machine, release build.
+pub const GOAL_HTTP_RATIO: f64 = 0.9;
+pub const GOAL_PEAK_RSS_BYTES: u64 = 64 * 1024 * 1024;
+
+/// The mixed load memory is measured under.
+const MIX: [(TrafficKind, f64); 3] = [
+    (TrafficKind::OtlpTraces, 10_000.0),
+    (TrafficKind::OtlpLogs, 1_000.0),
+    (TrafficKind::BackendRequests, 100.0),
+];
+
+#[derive(Debug, Clone)]
+pub struct LoadBench {
+    pub plain_goose_rps: f64,
+    pub pillars_rps: f64,
+    pub users: u64,
+    pub rounds: u32,
+    pub emit: EmitBench,
+    pub idle_rss_bytes: u64,
+    pub peak_rss_bytes: u64,
+    /// Units per second each kind of the mix achieved.
+    pub mixed_rates: Vec<(TrafficKind, f64)>,
+    pub release_build: bool,
+}
+
+impl LoadBench {
+    pub fn http_ratio(&self) -> f64 {
+        if self.plain_goose_rps == 0.0 {
+            0.0
+        } else {
+            self.pillars_rps / self.plain_goose_rps
+        }
+    }
+}
+
+impl fmt::Display for LoadBench {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let verdict = |ok: bool| if ok { "met" } else { "NOT met" };
+        let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
+        if !self.release_build {
+            writeln!(f, "(debug build: rates are not representative; use --release)")?;
+        }
+        writeln!(
+            f,
+            "HTTP GET to a loopback server, {} goose users, best of {} round(s)",
+            self.users, self.rounds
+        )?;
+        writeln!(
+            f,
+            "  plain goose                    {:>12.0} req/s",
+            self.plain_goose_rps
+        )?;
+        writeln!(f, "  pillars (traceparent, record)  {:>12.0} req/s", self.pillars_rps)?;
+        writeln!(
+            f,
+            "  ratio {:.2} (goal >= {GOAL_HTTP_RATIO}: {})",
+            self.http_ratio(),
+            verdict(self.http_ratio() >= GOAL_HTTP_RATIO)
+        )?;
+        write!(f, "{}", self.emit)?;
+        let mix: Vec<String> = self
+            .mixed_rates
+            .iter()
+            .map(|(k, r)| format!("{} {r:.0}/s", k.as_str()))
+            .collect();
+        writeln!(f, "Memory under mixed load ({})", mix.join(", "))?;
+        writeln!(
+            f,
+            "  resident before {:.1} MiB, peak {:.1} MiB (goal <= {:.0} MiB: {})",
+            mib(self.idle_rss_bytes),
+            mib(self.peak_rss_bytes),
+            mib(GOAL_PEAK_RSS_BYTES),
+            verdict(self.peak_rss_bytes <= GOAL_PEAK_RSS_BYTES)
+        )
+    }
+}
+
+pub async fn run(args: &BenchLoadArgs, console: &mut Console) -> Result<LoadBench, BenchError> {
+    use std::io::Write as _;
+    let sink = Sink::start().await.map_err(BenchError::Sink)?;
+    let url = Url::parse(&format!("http://{}/api/bench", sink.addr)).expect("loopback URL");
+    let attack = Attack {
+        url,
+        rate: None,
+        users: args.users as usize,
+        run_time: Duration::from_secs(args.seconds),
+        timeout: Duration::from_secs(10),
+    };
+    let (mut plain, mut pillars) = (0.0f64, 0.0f64);
+    for r in 1..=args.rounds {
+        for traced in [false, true] {
+            let (rec, _, collector) = tally::recorder();
+            let flavor = if traced {
+                Flavor::Traced {
+                    trace_seed: Seed(0xBE4C),
+                    rec,
+                }
+            } else {
+                drop(rec);
+                Flavor::Plain
+            };
+            let before = sink.counts.gets.load(Ordering::Relaxed);
+            let started = Instant::now();
+            api::execute(&attack, flavor, Arc::new(AtomicU64::new(0)))
+                .await
+                .map_err(|e| BenchError::Goose(e.to_string()))?;
+            let rps = (sink.counts.gets.load(Ordering::Relaxed) - before) as f64 / started.elapsed().as_secs_f64();
+            let _ = collector.await;
+            let name = if traced {
+                pillars = pillars.max(rps);
+                "pillars"
+            } else {
+                plain = plain.max(rps);
+                "plain goose"
+            };
+            let _ = writeln!(console.err, "round {r}/{}: {name:<11} {rps:>10.0} req/s", args.rounds);
+        }
+    }
+    let emit = crate::bench::emit::run(
+        &BenchEmitArgs {
+            seconds: args.seconds as f64,
+            rounds: args.rounds,
+            batch_traces: 100,
+            spans_per_trace: 5,
+            concurrency: 4,
+        },
+        console,
+    )
+    .await?;
+    let _ = writeln!(console.err, "mixed load for {} s …", args.mixed_seconds);
+    let (idle, peak, mixed_rates) = mixed(&sink, Duration::from_secs(args.mixed_seconds)).await?;
+    Ok(LoadBench {
+        plain_goose_rps: plain,
+        pillars_rps: pillars,
+        users: args.users,
+        rounds: args.rounds,
+        emit,
+        idle_rss_bytes: idle,
+        peak_rss_bytes: peak,
+        mixed_rates,
+        release_build: !cfg!(debug_assertions),
+    })
+}
+
+/// Runs the mix against `sink` for `length`; returns the resident set
+/// before, its peak during, and each kind's achieved rate.
+async fn mixed(sink: &Sink, length: Duration) -> Result<(u64, u64, Vec<(TrafficKind, f64)>), BenchError> {
+    let rss = || crate::measure::memory::own_process().map_or(0, |m| m.working_set_bytes);
+    let toml = format!(
+        "name = \"bench sink\"\n[ingest]\notlp_http = \"http://{addr}\"\n[app]\nbase_url = \"http://{addr}\"\n",
+        addr = sink.addr
+    );
+    let target = Target::from_toml(&toml, TargetKind::Sim, &Env::default())
+        .map_err(|e| BenchError::Goose(format!("the bench target: {e}")))?;
+    let ctx = CheckCtx::new(Arc::new(target), "bench".into(), Seed(0xBE4C), Default::default());
+    let idle = rss();
+    let (_stop, stopped) = tokio::sync::watch::channel(false);
+    let running: Vec<_> = MIX
+        .iter()
+        .filter_map(|(kind, rate)| {
+            let traffic = Traffic {
+                rate: *rate,
+                cardinality: 10,
+                path: Some("/api/bench".into()),
+            };
+            traffic::spawn(
+                *kind,
+                &traffic,
+                RatePlan::constant(*rate, length),
+                &ctx,
+                stopped.clone(),
+            )
+        })
+        .collect();
+    let started = Instant::now();
+    let mut peak = idle;
+    while started.elapsed() < length {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        peak = peak.max(rss());
+    }
+    let mut rates = Vec::new();
+    for r in running {
+        let stats = r.done.await.unwrap_or_default();
+        rates.push((r.kind, stats.units_accepted as f64 / length.as_secs_f64()));
+    }
+    peak = peak.max(rss());
+    Ok((idle, peak, rates))
+}

@@ -1,0 +1,170 @@
+//! Ingest markers while load runs: every second, for each pillar, one item
+//! goes through that pillar's own round trip (the same code as its
+//! `*.roundtrip` check, one item wide) and its write-to-queryable latency
+//! lands in the pillar's HdrHistogram. Markers that are never read back count
+//! against completeness.
+//!
+//! Each marker has its own run id and seed, so no marker can be satisfied by
+//! an earlier one's data; the seed keeps the run's low 32 bits, which name
+//! the service, so markers add no new services or streams to the stores.
+//!
+//! Uses: checks (catalog, context, ledger), measure::latency.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use crate::checks::ledger::IngestLedger;
+use crate::checks::{CATALOG, CheckCtx, CheckSettings, CheckSpec, Pillar, Status, TraceLookup};
+use crate::ids::Seed;
+use crate::measure::latency::LatencyHistogram;
+
+/// One marker: when it was written and how long until it could be read;
+/// `None` when it never could.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct MarkerPoint {
+    pub at_secs: f64,
+    pub latency_ms: Option<f64>,
+}
+
+/// One pillar's markers.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PillarMarkers {
+    /// Markers whose write was acknowledged.
+    pub sent: u64,
+    /// Of those, read back within the round trip's deadline.
+    pub found: u64,
+    /// Markers the stack refused or could not be asked about.
+    pub errors: u64,
+    #[serde(skip)]
+    pub latency: LatencyHistogram,
+    #[serde(skip)]
+    pub points: Vec<MarkerPoint>,
+}
+
+impl PillarMarkers {
+    /// Found over sent; 1 when nothing was sent.
+    pub fn completeness(&self) -> f64 {
+        if self.sent == 0 {
+            1.0
+        } else {
+            self.found as f64 / self.sent as f64
+        }
+    }
+
+    pub fn p99_ms(&self) -> Option<u64> {
+        (self.latency.count() > 0).then(|| self.latency.percentile_ms(99.0))
+    }
+}
+
+type Board = Arc<Mutex<BTreeMap<Pillar, PillarMarkers>>>;
+
+/// Markers being sent, and what they have shown so far.
+pub struct Markers {
+    board: Board,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// The pillars markers run through: those with a round trip that records
+/// ingest, except the browser one (its receiver rate-limits by design).
+fn marker_checks() -> impl Iterator<Item = &'static CheckSpec> {
+    CATALOG
+        .iter()
+        .filter(|s| s.records_ingest && s.pillar != Pillar::Frontend)
+}
+
+/// A marker's settings: every round trip one item wide.
+fn one_each() -> CheckSettings {
+    CheckSettings {
+        traces: 1,
+        spans_per_trace: 1,
+        logs: 1,
+        metrics: 1,
+        profiles: 1,
+        trace_lookup: TraceLookup::ById,
+        ..CheckSettings::default()
+    }
+}
+
+impl Markers {
+    /// Sends a marker per pillar every `every`, from now until `stop`
+    /// turns true; times are seconds since `origin`.
+    pub fn start(ctx: &CheckCtx, every: Duration, origin: Instant, mut stop: watch::Receiver<bool>) -> Markers {
+        let board: Board = Arc::default();
+        let (ctx, shared) = (ctx.clone(), board.clone());
+        let task = tokio::spawn(async move {
+            let mut rounds = JoinSet::new();
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            let mut disabled: Vec<Pillar> = Vec::new();
+            for n in 0u64.. {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = stop.wait_for(|s| *s) => break,
+                }
+                for spec in marker_checks().filter(|s| !disabled.contains(&s.pillar)) {
+                    let marker = CheckCtx {
+                        run_id: format!("{}-m{n}", ctx.run_id),
+                        seed: Seed(ctx.seed.0 ^ ((n + 1) << 32)),
+                        settings: one_each(),
+                        ledger: Arc::new(IngestLedger::default()),
+                        ..ctx.clone()
+                    };
+                    let board = shared.clone();
+                    rounds.spawn(async move {
+                        let at_secs = origin.elapsed().as_secs_f64();
+                        let outcome = spec.run(&marker).await;
+                        let mut board = board.lock().expect("marker board");
+                        let entry = board.entry(spec.pillar).or_default();
+                        match marker.ledger.get(spec.pillar) {
+                            Some(ingest) => {
+                                entry.sent += ingest.sent;
+                                entry.found += ingest.found;
+                                entry.latency.merge(&ingest.latency);
+                                let latency_ms = (ingest.found > 0).then(|| ingest.latency.percentile_ms(100.0) as f64);
+                                entry.points.push(MarkerPoint { at_secs, latency_ms });
+                                None
+                            }
+                            None if outcome.status() == Status::Skip => Some(spec.pillar),
+                            None => {
+                                entry.errors += 1;
+                                None
+                            }
+                        }
+                    });
+                }
+                while let Some(done) = rounds.try_join_next() {
+                    if let Ok(Some(pillar)) = done {
+                        disabled.push(pillar);
+                    }
+                }
+            }
+            // Every marker gets its round trip's full deadline.
+            while rounds.join_next().await.is_some() {}
+        });
+        Markers { board, task }
+    }
+
+    /// Each pillar's p99 so far, ms.
+    pub fn p99_ms(&self) -> BTreeMap<Pillar, u64> {
+        let board = self.board.lock().expect("marker board");
+        board.iter().filter_map(|(p, m)| Some((*p, m.p99_ms()?))).collect()
+    }
+
+    /// Waits for the markers in flight and returns what every pillar showed,
+    /// its points in time order. Call after `stop` turned true.
+    pub async fn finish(self) -> BTreeMap<Pillar, PillarMarkers> {
+        let _ = self.task.await;
+        let mut board = std::mem::take(&mut *self.board.lock().expect("marker board"));
+        for m in board.values_mut() {
+            m.points.sort_by(|a, b| a.at_secs.total_cmp(&b.at_secs));
+        }
+        board.retain(|_, m| m.sent + m.errors > 0);
+        board
+    }
+}

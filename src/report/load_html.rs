@@ -1,0 +1,231 @@
+//! `report.html` for `pillars load` and `pillars capacity`: one
+//! self-contained page rendered from `load.json` or `capacity.json` alone,
+//! with the figures as tables and three charts over time: offered against
+//! achieved rate per traffic kind, each pillar's ingest latency (its
+//! markers), and each container's memory with its limit.
+//!
+//! Uses: report::{chart, html (style), junit (escaping)}, load::{run,
+//! capacity, session}.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use crate::load::capacity::CapacityReport;
+use crate::load::run::LoadReport;
+use crate::load::session::Timeline;
+use crate::report::chart::{Limit, Series, line_chart};
+use crate::report::html::STYLE;
+use crate::report::junit::escape;
+
+const MIB: f64 = 1024.0 * 1024.0;
+
+fn page(title: &str, body: &str) -> String {
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t}</title><style>{STYLE}</style></head><body>\n<h1>{t}</h1>\n{body}</body></html>\n",
+        t = escape(title)
+    )
+}
+
+/// The three charts of a timeline; `slo_ms` draws the ingest SLO.
+pub fn charts(timeline: &Timeline, slo_ms: u64) -> String {
+    let mut rates = Vec::new();
+    for (color, (kind, points)) in timeline.rates.iter().enumerate() {
+        rates.push(Series {
+            name: format!("{} offered", kind.as_str()),
+            color,
+            dashed: true,
+            points: points.iter().map(|p| (p.at_secs, Some(p.offered))).collect(),
+        });
+        rates.push(Series {
+            name: format!("{} achieved", kind.as_str()),
+            color,
+            dashed: false,
+            points: points.iter().map(|p| (p.at_secs, Some(p.achieved))).collect(),
+        });
+    }
+    let ingest: Vec<Series> = timeline
+        .ingest
+        .iter()
+        .enumerate()
+        .map(|(color, (pillar, points))| Series {
+            name: pillar.as_str().to_owned(),
+            color,
+            dashed: false,
+            points: points.iter().map(|p| (p.at_secs, p.latency_ms)).collect(),
+        })
+        .collect();
+    let mut memory: BTreeMap<&str, Vec<(f64, Option<f64>)>> = BTreeMap::new();
+    let mut limits: BTreeMap<&str, u64> = BTreeMap::new();
+    for point in &timeline.memory {
+        for c in &point.containers {
+            memory
+                .entry(&c.container)
+                .or_default()
+                .push((point.at_secs, Some(c.working_set_bytes as f64 / MIB)));
+            if let Some(limit) = c.limit_bytes {
+                limits.insert(&c.container, limit);
+            }
+        }
+    }
+    let color_of: BTreeMap<&str, usize> = memory.keys().enumerate().map(|(i, name)| (*name, i)).collect();
+    let memory: Vec<Series> = memory
+        .into_iter()
+        .map(|(name, points)| Series {
+            name: name.to_owned(),
+            color: color_of[name],
+            dashed: false,
+            points,
+        })
+        .collect();
+    let limits: Vec<Limit> = limits
+        .into_iter()
+        .map(|(name, bytes)| Limit {
+            color: color_of[name],
+            name: format!("{name} limit"),
+            y: bytes as f64 / MIB,
+        })
+        .collect();
+    // The SLO line only when it is near the data; far above, it would
+    // flatten every marker to the axis.
+    let slowest = timeline
+        .ingest
+        .values()
+        .flatten()
+        .filter_map(|p| p.latency_ms)
+        .fold(0.0, f64::max);
+    let slo: Vec<Limit> = (slo_ms as f64 <= slowest * 4.0)
+        .then(|| Limit {
+            name: "p99 SLO".into(),
+            color: 2,
+            y: slo_ms as f64,
+        })
+        .into_iter()
+        .collect();
+    let mut out = String::from("<h2>Over time</h2>\n");
+    out.push_str(&line_chart("Offered vs achieved rate", "units/s", &rates, &[]));
+    out.push_str(&line_chart(
+        &format!("Ingest latency per pillar (one marker a second; × never read back; SLO {slo_ms} ms)"),
+        "ms",
+        &ingest,
+        &slo,
+    ));
+    out.push_str(&line_chart("Memory working set per container", "MiB", &memory, &limits));
+    out
+}
+
+pub fn render_load(report: &LoadReport) -> String {
+    let mut body = String::new();
+    let _ = writeln!(
+        body,
+        "<p>Scenario <b>{}</b> against <b>{}</b> · seed <code>{}</code> · {:.1} s{}</p>",
+        escape(&report.scenario),
+        escape(&report.target),
+        report.seed,
+        report.duration_secs,
+        if report.interrupted {
+            " · <b>interrupted</b>"
+        } else {
+            ""
+        }
+    );
+    let verdict = match &report.broken {
+        Some(b) => format!("<p class=\"fail\">Gate broken: {}</p>", escape(&b.to_string())),
+        None => "<p class=\"pass\">Every gate held.</p>".to_owned(),
+    };
+    body.push_str(&verdict);
+    body.push_str("<h2>Traffic</h2>\n<table><tr><th>kind</th><th>offered</th><th>accepted</th><th>refused</th><th>by reason</th><th>units/s</th><th>send p99 ms</th></tr>\n");
+    for (kind, k) in &report.kinds {
+        let reasons: Vec<String> = k.refused.iter().map(|(r, n)| format!("{r}: {n}")).collect();
+        let _ = writeln!(
+            body,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.1}</td><td>{}</td></tr>",
+            kind.as_str(),
+            k.offered_units,
+            k.accepted_units,
+            k.refused_units,
+            escape(&reasons.join(", ")),
+            k.achieved_rate,
+            k.latency_ms.p99
+        );
+    }
+    body.push_str("</table>\n<h2>Ingest markers</h2>\n<table><tr><th>pillar</th><th>sent</th><th>found</th><th>errors</th><th>completeness</th><th>p50 ms</th><th>p99 ms</th></tr>\n");
+    for (pillar, i) in &report.ingest {
+        let _ = writeln!(
+            body,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.1} %</td><td>{}</td><td>{}</td></tr>",
+            pillar.as_str(),
+            i.sent,
+            i.found,
+            i.errors,
+            i.completeness * 100.0,
+            i.latency_ms.p50,
+            i.latency_ms.p99
+        );
+    }
+    body.push_str("</table>\n");
+    if let Some((container, h)) = &report.min_headroom {
+        let _ = writeln!(
+            body,
+            "<p>Least memory headroom: {} {:.0} %</p>",
+            escape(container),
+            h * 100.0
+        );
+    }
+    body.push_str(&charts(&report.timeline, report.p99_slo_ms));
+    page(&format!("pillars load {}", report.run_id), &body)
+}
+
+pub fn render_capacity(report: &CapacityReport) -> String {
+    let mut body = String::new();
+    let _ = writeln!(
+        body,
+        "<p>Scenario <b>{}</b> against <b>{}</b> · seed <code>{}</code>{}</p>\n<p class=\"note\">{}</p>",
+        escape(&report.scenario),
+        escape(&report.target),
+        report.seed,
+        if report.interrupted {
+            " · <b>interrupted</b>"
+        } else {
+            ""
+        },
+        escape(&report.recommendation)
+    );
+    body.push_str("<h2>Steps</h2>\n<table><tr><th>scale</th><th>from</th><th>offered units/s</th><th>achieved</th><th>refused</th><th>ingest p99 ms</th><th>completeness</th><th>least headroom</th><th>gate</th></tr>\n");
+    for s in &report.steps {
+        let p99: Vec<String> = s
+            .ingest_p99_ms
+            .iter()
+            .map(|(p, ms)| format!("{} {ms}", p.as_str()))
+            .collect();
+        let complete: Vec<String> = s
+            .completeness
+            .iter()
+            .map(|(p, c)| format!("{} {:.1} %", p.as_str(), c * 100.0))
+            .collect();
+        let headroom = s
+            .min_headroom
+            .as_ref()
+            .map(|(c, h)| format!("{c} {:.0} %", h * 100.0))
+            .unwrap_or_default();
+        let (class, gate) = match &s.broken {
+            Some(b) => ("fail", b.to_string()),
+            None => ("pass", "held".to_owned()),
+        };
+        let _ = writeln!(
+            body,
+            "<tr><td>x{:.2}</td><td>{:.0} s</td><td>{:.0}</td><td>{:.0}</td><td>{:.2} %</td><td>{}</td><td>{}</td><td>{}</td><td class=\"{class}\">{}</td></tr>",
+            s.scale,
+            s.started_secs,
+            s.offered_rate,
+            s.achieved_rate,
+            s.worst_error_ratio * 100.0,
+            escape(&p99.join(", ")),
+            escape(&complete.join(", ")),
+            escape(&headroom),
+            escape(&gate)
+        );
+    }
+    body.push_str("</table>\n");
+    body.push_str(&charts(&report.timeline, report.p99_slo_ms));
+    page(&format!("pillars capacity {}", report.run_id), &body)
+}
