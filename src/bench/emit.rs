@@ -42,11 +42,7 @@ pub struct EmitBench {
 
 impl EmitBench {
     pub fn ratio(&self) -> f64 {
-        if self.raw_spans_per_sec == 0.0 {
-            0.0
-        } else {
-            self.harness_spans_per_sec / self.raw_spans_per_sec
-        }
+        crate::bench::ratio(self.harness_spans_per_sec, self.raw_spans_per_sec)
     }
 }
 

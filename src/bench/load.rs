@@ -60,11 +60,7 @@ pub struct LoadBench {
 
 impl LoadBench {
     pub fn http_ratio(&self) -> f64 {
-        if self.plain_goose_rps == 0.0 {
-            0.0
-        } else {
-            self.pillars_rps / self.plain_goose_rps
-        }
+        crate::bench::ratio(self.pillars_rps, self.plain_goose_rps)
     }
 }
 

@@ -14,3 +14,8 @@ pub enum BenchError {
     #[error("goose could not run the benchmark: {0}")]
     Goose(String),
 }
+
+/// `part` over `whole`; 0 when nothing was measured.
+pub fn ratio(part: f64, whole: f64) -> f64 {
+    if whole == 0.0 { 0.0 } else { part / whole }
+}

@@ -16,6 +16,24 @@ fn pillars(args: &[&str], dir: &Path) -> Output {
         .expect("run pillars")
 }
 
+/// Sends SIGINT to `child` and returns its exit code, failing when it has
+/// not exited within `within`.
+fn interrupt(child: &mut std::process::Child, within: Duration) -> Option<i32> {
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status.code();
+        }
+        assert!(Instant::now() < deadline, "pillars did not stop on SIGINT");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -173,19 +191,7 @@ fn sim_serves_until_interrupted_and_prints_a_valid_target() {
     );
     assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
 
-    let status = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let code = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status.code();
-        }
-        assert!(Instant::now() < deadline, "pillars sim did not stop on SIGINT");
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let code = interrupt(&mut child, Duration::from_secs(10));
     assert_eq!(code, Some(0));
     let output = child.wait_with_output().unwrap();
     let stdout = text(&output.stdout);
@@ -295,19 +301,7 @@ fn issue_6_load_stops_on_sigint_with_a_partial_report() {
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_secs(3));
-    let status = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let code = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status.code();
-        }
-        assert!(Instant::now() < deadline, "pillars load did not stop on SIGINT");
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let code = interrupt(&mut child, Duration::from_secs(15));
     let output = child.wait_with_output().unwrap();
     assert_eq!(code, Some(130), "{}", text(&output.stderr));
     let report: serde_json::Value =
