@@ -42,8 +42,11 @@ pub enum Flavor {
 pub struct Attack {
     /// The full URL each request fetches.
     pub url: Url,
-    /// Requests per second, whole (goose's throttle); `None` runs unthrottled.
-    pub rate: Option<usize>,
+    /// Requests per second; `None` runs unthrottled. From one a second up,
+    /// goose's throttle holds it (to the whole request); below that, one
+    /// user waits `1 / rate` between requests, so an app's per-IP limit of
+    /// e.g. 30 a minute is kept.
+    pub rate: Option<f64>,
     pub users: usize,
     pub run_time: Duration,
     pub timeout: Duration,
@@ -52,8 +55,8 @@ pub struct Attack {
 impl Attack {
     /// Enough users that each sends at most two requests a second, so an
     /// app answering within half a second still gets the full rate.
-    pub fn users_for(rate: usize) -> usize {
-        rate.div_ceil(2).clamp(1, 2_000)
+    pub fn users_for(rate: f64) -> usize {
+        ((rate / 2.0).ceil() as usize).clamp(1, 2_000)
     }
 }
 
@@ -72,11 +75,14 @@ pub async fn run(
         if *interrupted.borrow() {
             break;
         }
-        let rate = step.rate.round().max(1.0) as usize;
+        if step.rate <= 0.0 {
+            tokio::time::sleep(step.duration).await;
+            continue;
+        }
         let attack = Attack {
             url: url.clone(),
-            rate: Some(rate),
-            users: Attack::users_for(rate),
+            rate: Some(step.rate),
+            users: Attack::users_for(step.rate),
             run_time: step.duration,
             timeout,
         };
@@ -127,16 +133,30 @@ pub async fn execute(attack: &Attack, flavor: Flavor, counter: Arc<AtomicU64>) -
             })
         }),
     };
-    let scenario = scenario!("BackendRequests").register_transaction(Transaction::new(transaction).set_name(ROUTE));
+    let mut scenario = scenario!("BackendRequests").register_transaction(Transaction::new(transaction).set_name(ROUTE));
+    let mut users = attack.users.max(1);
+    let mut throttle = None;
+    match attack.rate {
+        Some(rate) if rate >= 1.0 => throttle = Some(rate.round() as usize),
+        Some(rate) if rate > 0.0 => {
+            users = 1;
+            let pause = Duration::from_secs_f64(1.0 / rate);
+            scenario = scenario.set_wait_time(pause, pause)?;
+        }
+        _ => {}
+    }
     let host = attack.url[..url::Position::BeforePath].to_owned();
-    let users = attack.users.max(1);
     let mut goose = GooseAttack::initialize_with_config(GooseConfiguration::default())?
         .register_scenario(scenario)
         .set_default(GooseDefault::Host, host.as_str())?
         .set_default(GooseDefault::Users, users)?
-        // Every user at once: the throttle, not the hatch, shapes the rate.
-        .set_default(GooseDefault::IncreaseRate, users.to_string().as_str())?
-        .set_default(GooseDefault::RunTime, attack.run_time.as_secs().max(1) as usize)?
+        // Every user within 10 ms: the throttle, not the ramp, shapes the
+        // rate, and the attack lasts its run time, not a second more.
+        .set_default(GooseDefault::IncreaseRate, (users * 100).to_string().as_str())?
+        .set_default(
+            GooseDefault::RunTime,
+            attack.run_time.as_secs_f64().round().max(1.0) as usize,
+        )?
         .set_default(
             GooseDefault::Timeout,
             attack.timeout.as_secs().max(1).to_string().as_str(),
@@ -145,8 +165,8 @@ pub async fn execute(attack: &Attack, flavor: Flavor, counter: Arc<AtomicU64>) -
         .set_default(GooseDefault::NoWebSocket, true)?
         .set_default(GooseDefault::NoPrintMetrics, true)?
         .set_default(GooseDefault::Quiet, 1)?;
-    if let Some(rate) = attack.rate {
-        goose = goose.set_default(GooseDefault::ThrottleRequests, rate.max(1))?;
+    if let Some(rate) = throttle {
+        goose = goose.set_default(GooseDefault::ThrottleRequests, rate)?;
     }
     goose.execute().await
 }
@@ -175,8 +195,8 @@ mod tests {
 
     #[test]
     fn users_cover_the_rate_at_half_a_second_per_request() {
-        assert_eq!(Attack::users_for(1), 1);
-        assert_eq!(Attack::users_for(100), 50);
-        assert_eq!(Attack::users_for(1_000_000), 2_000);
+        assert_eq!(Attack::users_for(0.4), 1);
+        assert_eq!(Attack::users_for(100.0), 50);
+        assert_eq!(Attack::users_for(1e6), 2_000);
     }
 }

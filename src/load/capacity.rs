@@ -23,7 +23,7 @@ use crate::load::progress::Progress;
 use crate::load::rate::RatePlan;
 use crate::load::run::LOAD_SCHEMA_VERSION;
 use crate::load::scenario::{Scenario, TrafficKind};
-use crate::load::session::{self, Observed, Timeline};
+use crate::load::session::{self, Observed, Timeline, Watch};
 use crate::target::Target;
 
 #[derive(Debug, Clone, Serialize)]
@@ -131,7 +131,13 @@ pub async fn search(
             .map(|(k, t)| (*k, t.clone(), RatePlan::constant(t.rate * scale, search.step_duration)))
             .collect();
         let name = format!("x{scale:.2}");
-        let observed = session::observe(&ctx, mix, search.step_duration, origin, progress, &name).await;
+        let watch = Watch {
+            origin,
+            marker_give_up: Watch::give_up_for(&scenario.gates),
+            progress,
+            name: &name,
+        };
+        let observed = session::observe(&ctx, mix, search.step_duration, watch).await;
         if observed.interrupted {
             return None;
         }

@@ -93,10 +93,26 @@ fn one_each() -> CheckSettings {
 
 impl Markers {
     /// Sends a marker per pillar every `every`, from now until `stop`
-    /// turns true; times are seconds since `origin`.
-    pub fn start(ctx: &CheckCtx, every: Duration, origin: Instant, mut stop: watch::Receiver<bool>) -> Markers {
+    /// turns true; times are seconds since `origin`. A marker not read back
+    /// within `give_up` (or the target's own `max_wait`, if shorter) counts
+    /// as missing, so a stack past its breaking point cannot stretch a
+    /// capacity step by the full deadline of every marker in flight.
+    pub fn start(
+        ctx: &CheckCtx,
+        every: Duration,
+        give_up: Duration,
+        origin: Instant,
+        mut stop: watch::Receiver<bool>,
+    ) -> Markers {
         let board: Board = Arc::default();
-        let (ctx, shared) = (ctx.clone(), board.clone());
+        let mut target = (*ctx.target).clone();
+        target.limits.wait = target.limits.wait.min(give_up);
+        target.limits.max_wait = target.limits.max_wait.min(give_up);
+        let ctx = CheckCtx {
+            target: Arc::new(target),
+            ..ctx.clone()
+        };
+        let shared = board.clone();
         let task = tokio::spawn(async move {
             let mut rounds = JoinSet::new();
             let mut tick = tokio::time::interval(every);

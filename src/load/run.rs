@@ -21,7 +21,7 @@ use crate::load::gate::{self, Broken};
 use crate::load::markers::PillarMarkers;
 use crate::load::progress::Progress;
 use crate::load::scenario::{Scenario, TrafficKind};
-use crate::load::session::{self, KindOutcome, Observed, Timeline};
+use crate::load::session::{self, KindOutcome, Observed, Timeline, Watch};
 use crate::measure::latency::LatencySummary;
 use crate::target::Target;
 
@@ -126,15 +126,13 @@ pub async fn run(
         .iter()
         .map(|(kind, traffic)| (*kind, traffic.clone(), scenario.plan(*kind, 1.0)))
         .collect();
-    let observed = session::observe(
-        &ctx,
-        mix,
-        scenario.total_duration(),
-        Instant::now(),
+    let watch = Watch {
+        origin: Instant::now(),
+        marker_give_up: Watch::give_up_for(&scenario.gates),
         progress,
-        &scenario.name,
-    )
-    .await;
+        name: &scenario.name,
+    };
+    let observed = session::observe(&ctx, mix, scenario.total_duration(), watch).await;
     progress.finish();
     let broken = gate::judge(&scenario.gates, &observed, 0.0);
     report(scenario, &target, seed, run_id, observed, broken)

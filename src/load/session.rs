@@ -110,16 +110,39 @@ pub async fn sample_memory(ctx: &CheckCtx) -> Vec<ContainerMemory> {
     }
 }
 
-/// Sends `mix` (each kind along its plan) for `length`, from `origin`'s
-/// clock, until the plans end or Ctrl-C; `name` titles the progress phase.
+/// How a session is run and shown.
+pub struct Watch<'a> {
+    /// Times in the timeline are seconds since this.
+    pub origin: Instant,
+    /// A marker not read back by then counts as missing.
+    pub marker_give_up: Duration,
+    pub progress: &'a Progress,
+    /// The progress phase's title.
+    pub name: &'a str,
+}
+
+impl Watch<'_> {
+    /// Markers give up at twice the latency gate: late enough that a slow
+    /// marker shows as latency over the SLO, not as lost.
+    pub fn give_up_for(gates: &crate::load::scenario::Gates) -> Duration {
+        gates.p99_ingest_latency * 2
+    }
+}
+
+/// Sends `mix` (each kind along its plan) for `length` until the plans end
+/// or Ctrl-C, watched as `watch` says.
 pub async fn observe(
     ctx: &CheckCtx,
     mix: Vec<(TrafficKind, Traffic, RatePlan)>,
     length: Duration,
-    origin: Instant,
-    progress: &Progress,
-    name: &str,
+    watch: Watch<'_>,
 ) -> Observed {
+    let Watch {
+        origin,
+        marker_give_up,
+        progress,
+        name,
+    } = watch;
     let (stop, stopped) = watch::channel(false);
     let started = Instant::now();
     let started_secs = started.duration_since(origin).as_secs_f64();
@@ -131,7 +154,7 @@ pub async fn observe(
             None => not_driven.push(kind),
         }
     }
-    let markers = Markers::start(ctx, TICK, origin, stopped.clone());
+    let markers = Markers::start(ctx, TICK, marker_give_up, origin, stopped.clone());
     let memory = tokio::spawn(sample_memory_until(
         ctx.clone(),
         origin,

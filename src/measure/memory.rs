@@ -163,6 +163,72 @@ mod tests {
         assert!(from_docker_stats("x", &serde_json::json!({})).is_none());
     }
 
+    /// A Docker Engine on a socket, answering as the real one does over
+    /// HTTP/1.0: the project's containers, then each one's stats.
+    #[tokio::test]
+    async fn the_docker_engine_gives_each_compose_container() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("docker.sock");
+        let listener = tokio::net::UnixListener::bind(&socket).unwrap();
+        let engine = tokio::spawn(async move {
+            let mut paths = Vec::new();
+            for _ in 0..3 {
+                let (mut stream, _) = listener.accept().await.unwrap();
+                let mut request = vec![0u8; 4096];
+                let n = stream.read(&mut request).await.unwrap();
+                let line = String::from_utf8_lossy(&request[..n])
+                    .lines()
+                    .next()
+                    .unwrap()
+                    .to_owned();
+                let path = line.split_whitespace().nth(1).unwrap().to_owned();
+                let body = if path.starts_with("/containers/json") {
+                    r#"[{"Id":"a1","Names":["/pillars-loki-1"]},{"Id":"b2","Names":["/pillars-tempo-1"]}]"#.to_owned()
+                } else if path.starts_with("/containers/a1/stats") {
+                    r#"{"memory_stats":{"usage":300,"limit":400,"stats":{"inactive_file":100}}}"#.to_owned()
+                } else {
+                    r#"{"memory_stats":{"usage":50,"limit":0}}"#.to_owned()
+                };
+                let answer = format!("HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n{body}");
+                stream.write_all(answer.as_bytes()).await.unwrap();
+                paths.push(path);
+            }
+            paths
+        });
+        let host = format!("unix://{}", socket.display());
+        let mut found = from_docker_engine(Some(&host)).await;
+        found.sort_by(|a, b| a.container.cmp(&b.container));
+        assert_eq!(
+            found,
+            vec![
+                ContainerMemory {
+                    container: "pillars-loki-1".into(),
+                    working_set_bytes: 200,
+                    limit_bytes: Some(400),
+                },
+                ContainerMemory {
+                    container: "pillars-tempo-1".into(),
+                    working_set_bytes: 50,
+                    limit_bytes: None,
+                },
+            ]
+        );
+        let paths = engine.await.unwrap();
+        assert!(
+            paths[0].contains("com.docker.compose.project%3Dpillars"),
+            "the list is filtered to the project: {}",
+            paths[0]
+        );
+        // No engine at all: nothing, quickly.
+        assert!(
+            from_docker_engine(Some("unix:///nonexistent/docker.sock"))
+                .await
+                .is_empty()
+        );
+    }
+
     #[test]
     fn headroom_is_the_tightest_container_and_the_budget() {
         let samples = [
