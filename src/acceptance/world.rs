@@ -177,7 +177,7 @@ impl PillarsWorld {
     pub fn expect_bracket(&self, expected: f64, share: f64) -> Result<(), AcceptanceError> {
         let report = self.capacity.as_ref().ok_or(AcceptanceError::NoOutcome)?;
         let good = report.last_good_rate.unwrap_or(0.0);
-        let bad = report.first_bad.as_ref().map_or(f64::INFINITY, |(b, _)| *b);
+        let bad = report.first_bad.as_ref().map_or(f64::INFINITY, |b| b.rate);
         let close = |r: f64| (r - expected).abs() / expected <= share;
         if close(good) && close(bad) && good < bad {
             Ok(())

@@ -24,6 +24,7 @@ use crate::load::rate::RatePlan;
 use crate::load::run::LOAD_SCHEMA_VERSION;
 use crate::load::scenario::{Scenario, TrafficKind};
 use crate::load::session::{self, Observed, Timeline, Watch};
+use crate::measure::memory::Least;
 use crate::target::Target;
 
 #[derive(Debug, Clone, Serialize)]
@@ -41,9 +42,18 @@ pub struct StepResult {
     pub worst_error_ratio: f64,
     pub ingest_p99_ms: BTreeMap<Pillar, u64>,
     pub completeness: BTreeMap<Pillar, f64>,
-    pub min_headroom: Option<(String, f64)>,
+    pub min_headroom: Option<Least>,
     pub max_working_set_bytes: u64,
     pub broken: Option<Broken>,
+}
+
+/// The lowest offered rate that broke a gate, and the gate.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FirstBad {
+    /// Units per second.
+    pub rate: f64,
+    #[serde(flatten)]
+    pub broken: Broken,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -59,7 +69,7 @@ pub struct CapacityReport {
     /// Highest offered rate that broke no gate.
     pub last_good_rate: Option<f64>,
     /// Lowest offered rate that broke one, and the gate.
-    pub first_bad: Option<(f64, Broken)>,
+    pub first_bad: Option<FirstBad>,
     /// Working-set bytes per unit/s of offered load, fitted over the steps.
     pub memory_bytes_per_unit: Option<f64>,
     pub recommendation: String,
@@ -188,7 +198,10 @@ pub async fn search(
     let last_good = good.and_then(at);
     let first_bad = bad.and_then(|s| {
         let step = at(s)?;
-        Some((step.offered_rate, step.broken.clone()?))
+        Some(FirstBad {
+            rate: step.offered_rate,
+            broken: step.broken.clone()?,
+        })
     });
     let memory_bytes_per_unit = slope(&steps);
     let recommendation = recommend(&target, last_good, first_bad.as_ref(), memory_bytes_per_unit);
@@ -214,7 +227,7 @@ pub fn step_line(step: &StepResult) -> String {
     let headroom = step
         .min_headroom
         .as_ref()
-        .map(|(c, h)| format!("{c} {:.0} % headroom", h * 100.0))
+        .map(|least| format!("{least} headroom"))
         .unwrap_or_else(|| "no memory limit seen".into());
     let p99: Vec<String> = step
         .ingest_p99_ms
@@ -260,14 +273,14 @@ fn mix_text(mix: &BTreeMap<TrafficKind, f64>) -> String {
     parts.join(" + ")
 }
 
-fn recommend(target: &Target, good: Option<&StepResult>, bad: Option<&(f64, Broken)>, slope: Option<f64>) -> String {
+fn recommend(target: &Target, good: Option<&StepResult>, bad: Option<&FirstBad>, slope: Option<f64>) -> String {
     let mib = |b: f64| b / (1024.0 * 1024.0);
     let mut text = match (good, bad) {
-        (Some(g), Some((b, gate))) => {
+        (Some(g), Some(FirstBad { rate: b, broken: gate })) => {
             let headroom = g
                 .min_headroom
                 .as_ref()
-                .map(|(c, h)| format!(" with {:.0} % memory headroom ({c})", h * 100.0))
+                .map(|l| format!(" with {:.0} % memory headroom ({})", l.headroom * 100.0, l.container))
                 .unwrap_or_default();
             format!(
                 "{} holds {} ({:.0} units/s){headroom}; the next gate is at ~{b:.0} units/s: {gate}",
@@ -276,7 +289,7 @@ fn recommend(target: &Target, good: Option<&StepResult>, bad: Option<&(f64, Brok
                 g.offered_rate
             )
         }
-        (None, Some((b, gate))) => format!(
+        (None, Some(FirstBad { rate: b, broken: gate })) => format!(
             "{} broke already at the first step, {b:.0} units/s: {gate}; start the search lower",
             target.name
         ),

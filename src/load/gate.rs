@@ -10,6 +10,7 @@ use serde::Serialize;
 use crate::checks::Pillar;
 use crate::load::scenario::{Gates, TrafficKind};
 use crate::load::session::Observed;
+use crate::measure::memory::Least;
 
 /// The gate a stretch of load broke, with the figure that broke it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -47,17 +48,20 @@ impl std::fmt::Display for Broken {
 
 /// The least memory headroom from `from_secs` on: the tightest container's,
 /// or the budget's when that is tighter.
-pub fn min_headroom(observed: &Observed, from_secs: f64) -> Option<(String, f64)> {
+pub fn min_headroom(observed: &Observed, from_secs: f64) -> Option<Least> {
     observed
         .timeline
         .memory
         .iter()
         .filter(|m| m.at_secs >= from_secs)
         .flat_map(|m| {
-            let budget = m.headroom.budget.map(|b| ("instance budget".to_owned(), b));
+            let budget = m.headroom.budget.map(|headroom| Least {
+                container: "instance budget".to_owned(),
+                headroom,
+            });
             m.headroom.min_container.clone().into_iter().chain(budget)
         })
-        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .min_by(|a, b| a.headroom.total_cmp(&b.headroom))
 }
 
 /// The worst refused share among the kinds.
@@ -98,7 +102,7 @@ pub fn judge(gates: &Gates, observed: &Observed, settled_secs: f64) -> Option<Br
         }
     }
     match min_headroom(observed, settled_secs) {
-        Some((container, headroom)) if headroom < gates.min_memory_headroom => {
+        Some(Least { container, headroom }) if headroom < gates.min_memory_headroom => {
             Some(Broken::MemoryHeadroom { container, headroom })
         }
         _ => None,

@@ -23,6 +23,7 @@ use crate::load::progress::Progress;
 use crate::load::scenario::{Scenario, TrafficKind};
 use crate::load::session::{self, KindOutcome, Observed, Timeline, Watch};
 use crate::measure::latency::LatencySummary;
+use crate::measure::memory::Least;
 use crate::target::Target;
 
 /// Bumped whenever a field of `load.json` or `capacity.json` changes
@@ -97,7 +98,7 @@ pub struct LoadReport {
     pub not_driven: Vec<TrafficKind>,
     pub ingest: BTreeMap<Pillar, IngestReport>,
     /// The least memory headroom seen, and where.
-    pub min_headroom: Option<(String, f64)>,
+    pub min_headroom: Option<Least>,
     /// The scenario's gate the run broke, if any.
     pub broken: Option<Broken>,
     /// The scenario's p99 ingest latency gate, ms.
@@ -222,11 +223,8 @@ pub fn render(report: &LoadReport) -> String {
             ));
         }
     }
-    if let Some((container, headroom)) = &report.min_headroom {
-        out.push_str(&format!(
-            "  least memory headroom: {container} {:.0} %\n",
-            headroom * 100.0
-        ));
+    if let Some(least) = &report.min_headroom {
+        out.push_str(&format!("  least memory headroom: {least}\n"));
     }
     match &report.broken {
         Some(b) => out.push_str(&format!("  gate broken: {b}\n")),

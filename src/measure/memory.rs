@@ -31,10 +31,24 @@ impl ContainerMemory {
     }
 }
 
+/// The container (or the instance budget) with the least free memory.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Least {
+    pub container: String,
+    /// Free share of its limit, 0–1.
+    pub headroom: f64,
+}
+
+impl std::fmt::Display for Least {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {:.0} %", self.container, self.headroom * 100.0)
+    }
+}
+
 /// The least headroom among containers, and the budget's.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Headroom {
-    pub min_container: Option<(String, f64)>,
+    pub min_container: Option<Least>,
     pub total_bytes: u64,
     /// Free share of the instance budget.
     pub budget: Option<f64>,
@@ -43,8 +57,13 @@ pub struct Headroom {
 pub fn headroom(samples: &[ContainerMemory], budget_bytes: Option<u64>) -> Headroom {
     let min_container = samples
         .iter()
-        .filter_map(|s| s.headroom().map(|h| (s.container.clone(), h)))
-        .min_by(|a, b| a.1.total_cmp(&b.1));
+        .filter_map(|s| {
+            s.headroom().map(|headroom| Least {
+                container: s.container.clone(),
+                headroom,
+            })
+        })
+        .min_by(|a, b| a.headroom.total_cmp(&b.headroom));
     let total_bytes = samples.iter().map(|s| s.working_set_bytes).sum();
     Headroom {
         min_container,
@@ -249,7 +268,13 @@ mod tests {
             },
         ];
         let h = headroom(&samples, Some(1000));
-        assert_eq!(h.min_container, Some(("loki".into(), 0.25)));
+        assert_eq!(
+            h.min_container,
+            Some(Least {
+                container: "loki".into(),
+                headroom: 0.25
+            })
+        );
         assert_eq!(h.total_bytes, 500);
         assert_eq!(h.budget, Some(0.5));
     }

@@ -13,6 +13,7 @@ use std::fmt::Write as _;
 use crate::load::capacity::CapacityReport;
 use crate::load::run::LoadReport;
 use crate::load::session::Timeline;
+use crate::measure::memory::Least;
 use crate::report::chart::{Limit, Series, line_chart};
 use crate::report::html::STYLE;
 use crate::report::junit::escape;
@@ -163,13 +164,8 @@ pub fn render_load(report: &LoadReport) -> String {
         );
     }
     body.push_str("</table>\n");
-    if let Some((container, h)) = &report.min_headroom {
-        let _ = writeln!(
-            body,
-            "<p>Least memory headroom: {} {:.0} %</p>",
-            escape(container),
-            h * 100.0
-        );
+    if let Some(least) = &report.min_headroom {
+        let _ = writeln!(body, "<p>Least memory headroom: {}</p>", escape(&least.to_string()));
     }
     body.push_str(&charts(&report.timeline, report.p99_slo_ms));
     page(&format!("pillars load {}", report.run_id), &body)
@@ -202,11 +198,7 @@ pub fn render_capacity(report: &CapacityReport) -> String {
             .iter()
             .map(|(p, c)| format!("{} {:.1} %", p.as_str(), c * 100.0))
             .collect();
-        let headroom = s
-            .min_headroom
-            .as_ref()
-            .map(|(c, h)| format!("{c} {:.0} %", h * 100.0))
-            .unwrap_or_default();
+        let headroom = s.min_headroom.as_ref().map(Least::to_string).unwrap_or_default();
         let (class, gate) = match &s.broken {
             Some(b) => ("fail", b.to_string()),
             None => ("pass", "held".to_owned()),

@@ -161,7 +161,13 @@ async fn memory_headroom_from_cadvisor_series_in_mimir() {
         .collect();
     let h = pillars::measure::memory::headroom(&samples, Some(2_700_000_000));
     assert_eq!(samples.len(), 2, "{samples:?}");
-    assert_eq!(h.min_container, Some(("loki".to_owned(), 0.25)));
+    assert_eq!(
+        h.min_container,
+        Some(pillars::measure::memory::Least {
+            container: "loki".to_owned(),
+            headroom: 0.25
+        })
+    );
     assert_eq!(h.total_bytes, 400_000_000);
     // tempo reports no limit (0), so it has no headroom of its own.
     assert!(
@@ -210,7 +216,10 @@ async fn issue_6_capacity_search_brackets_the_injected_breaking_point() {
     .await
     .unwrap();
     let good = report.last_good_rate.unwrap();
-    let (bad, gate) = report.first_bad.clone().unwrap();
+    let pillars::load::capacity::FirstBad {
+        rate: bad,
+        broken: gate,
+    } = report.first_bad.clone().unwrap();
     assert!(matches!(gate, Broken::MemoryHeadroom { .. }), "{report:?}");
     for rate in [good, bad] {
         assert!(
@@ -222,6 +231,9 @@ async fn issue_6_capacity_search_brackets_the_injected_breaking_point() {
     let slope = report.memory_bytes_per_unit.unwrap();
     assert!((slope - growth).abs() / growth < 0.2, "slope {slope}");
     assert!(report.recommendation.contains("holds"), "{}", report.recommendation);
+    let record = assert_follows_the_schema(&report);
+    assert_eq!(record["first_bad"]["gate"], "memory_headroom");
+    assert!(!record["timeline"]["memory"].as_array().unwrap().is_empty());
 }
 
 /// The Faro receiver's rate limit shows up as counted rejections, and the
@@ -273,6 +285,20 @@ async fn faro_rate_limits_are_counted_not_retried() {
     );
 }
 
+fn load_schema() -> serde_json::Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/load.schema.json");
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// `load.json` and `capacity.json` follow `schema/load.schema.json`.
+fn assert_follows_the_schema(record: &impl serde::Serialize) -> serde_json::Value {
+    let validator = jsonschema::validator_for(&load_schema()).unwrap();
+    let value = serde_json::to_value(record).unwrap();
+    let errors: Vec<String> = validator.iter_errors(&value).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    value
+}
+
 fn scenario(toml: &str) -> pillars::load::scenario::Scenario {
     pillars::load::scenario::Scenario::from_toml(toml, "test.toml").unwrap()
 }
@@ -321,6 +347,12 @@ async fn issue_6_backend_requests_are_goose_users_with_traceparent() {
         report.ingest.len() >= 4,
         "markers ran through every pillar: {:?}",
         report.ingest
+    );
+    let mut record = assert_follows_the_schema(&report);
+    record["kinds"]["backend_requests"]["refused"]["timeout"] = 1.into();
+    assert!(
+        !jsonschema::is_valid(&load_schema(), &record),
+        "a refusal reason outside the bounded set passed the schema"
     );
 }
 
