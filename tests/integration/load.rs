@@ -396,3 +396,41 @@ async fn issue_6_lost_markers_break_the_completeness_gate() {
         report.ingest
     );
 }
+
+/// The app's per-client limit answers 429: goose users count each one as
+/// rate limited, and every refused request reached the app once.
+#[tokio::test]
+async fn issue_6_the_apps_rate_limit_is_counted_not_retried() {
+    use pillars::load::gate::Broken;
+
+    let (stack, ctx) = sim(&["app_rate_limit=5"], Default::default()).await;
+    let report = load(
+        &ctx,
+        "name = \"limited\"\nduration = \"2s\"\n[traffic.backend_requests]\nrate = 10\n",
+    )
+    .await;
+    let api = &report.kinds[&TrafficKind::BackendRequests];
+    assert_eq!(api.accepted_units, 5, "{api:?}");
+    assert_eq!(
+        api.refused.get("rate_limited").copied(),
+        Some(api.refused_units),
+        "{api:?}"
+    );
+    assert!(api.refused_units >= 10, "{api:?}");
+    assert_eq!(
+        stack.app_requests(),
+        api.offered_units,
+        "one request per offer: no retries"
+    );
+    assert!(
+        matches!(
+            report.broken,
+            Some(Broken::ErrorRatio {
+                kind: TrafficKind::BackendRequests,
+                ..
+            })
+        ),
+        "{:?}",
+        report.broken
+    );
+}

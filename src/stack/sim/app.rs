@@ -50,6 +50,8 @@ struct AppState {
     service: String,
     seed: Seed,
     requests: AtomicU64,
+    /// The `app_rate_limit` window: when it opened and the requests in it.
+    window: Mutex<(std::time::Instant, u32)>,
     /// Cumulative histogram per (path, status).
     histograms: Mutex<BTreeMap<(String, u16), RouteHistogram>>,
 }
@@ -67,6 +69,7 @@ pub fn router(sim: Arc<SimState>, backend_service: &str) -> Router {
         service: backend_service.to_owned(),
         seed: Seed::from_time(),
         requests: AtomicU64::new(0),
+        window: Mutex::new((std::time::Instant::now(), 0)),
         histograms: Mutex::new(BTreeMap::new()),
     });
     Router::new()
@@ -77,6 +80,18 @@ pub fn router(sim: Arc<SimState>, backend_service: &str) -> Router {
         )
         .route("/api/delay/{speed}", get(delay))
         .with_state(state)
+}
+
+impl AppState {
+    /// Whether one more request fits the minute's window of `limit`.
+    fn admit(&self, limit: u32) -> bool {
+        let mut window = self.window.lock().expect("rate window");
+        if window.0.elapsed() >= std::time::Duration::from_secs(60) {
+            *window = (std::time::Instant::now(), 0);
+        }
+        window.1 += 1;
+        window.1 <= limit
+    }
 }
 
 fn resource(service: &str) -> Resource {
@@ -98,6 +113,14 @@ fn scope() -> Option<InstrumentationScope> {
 }
 
 async fn delay(State(app): State<Arc<AppState>>, Path(speed): Path<String>, headers: HeaderMap) -> Response {
+    app.sim.app_requests.fetch_add(1, Ordering::Relaxed);
+    if let Some(limit) = app.sim.faults().app_rate_limit
+        && !app.admit(limit)
+    {
+        // Every client of the embedded stack is loopback: one window.
+        let detail = format!("Rate limit exceeded: {limit} per 1 minute");
+        return (StatusCode::TOO_MANY_REQUESTS, Json(json!({ "error": detail }))).into_response();
+    }
     let n = app.requests.fetch_add(1, Ordering::Relaxed);
     let millis = match speed.as_str() {
         "fast" => 50 + n % 50,

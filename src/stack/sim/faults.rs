@@ -78,6 +78,10 @@ pub const KNOWN: &[(&str, &str)] = [
         "a role (tempo, loki, mimir, pyroscope, faro, grafana) whose readiness endpoint answers 503",
     ),
     (
+        "app_rate_limit",
+        "requests a minute the app answers per client before 429, as its per-IP limiter does (default 30)",
+    ),
+    (
         "delay_ms",
         "milliseconds before anything stored becomes queryable (default 1000)",
     ),
@@ -115,6 +119,9 @@ pub struct Faults {
     pub memory_growth_per_item: u64,
     /// Roles whose readiness endpoint answers 503.
     pub not_ready: Vec<Role>,
+    /// The app's per-client limit, requests a minute, past which it
+    /// answers 429.
+    pub app_rate_limit: Option<u32>,
 }
 
 /// Whether a fault with drop `ratio` drops the item `key` names; the same
@@ -244,6 +251,14 @@ impl Faults {
                 };
                 list.push(uid.to_owned());
             }
+            "app_rate_limit" => {
+                let v = value.unwrap_or("30");
+                self.app_rate_limit = Some(v.parse().ok().filter(|n| *n > 0).ok_or_else(|| FaultError::BadValue {
+                    name: name.to_owned(),
+                    value: v.to_owned(),
+                    expected: "a whole number of requests a minute, 1 or more",
+                })?);
+            }
             "delay_ms" => {
                 let ms = match value {
                     None => 1000,
@@ -307,6 +322,9 @@ impl Faults {
         }
         if self.memory_growth_per_item > 0 {
             out.push(format!("memory_growth_per_item={}", self.memory_growth_per_item));
+        }
+        if let Some(n) = self.app_rate_limit {
+            out.push(format!("app_rate_limit={n}"));
         }
         if let Some(r) = self.sampler_ratio {
             out.push(format!("sampler_ratio={r}"));

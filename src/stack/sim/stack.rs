@@ -188,6 +188,11 @@ impl SimStack {
         self.state.metrics.counts()
     }
 
+    /// Requests the app's `/api/*` routes received, 429s included.
+    pub fn app_requests(&self) -> u64 {
+        self.state.app_requests.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Ingest requests that arrived while `reject_ratio` was set.
     pub fn refused_candidates(&self) -> u64 {
         self.state.ingest_requests()

@@ -28,6 +28,8 @@ pub struct SimState {
     pub profiles: ProfileStore,
     /// Ingest requests seen, for `reject_ratio`.
     ingest_requests: AtomicU64,
+    /// Requests the app's `/api/*` routes received, answered or refused.
+    pub app_requests: AtomicU64,
 }
 
 impl SimState {
@@ -40,6 +42,7 @@ impl SimState {
             metrics: MetricStore::default(),
             profiles: ProfileStore::default(),
             ingest_requests: AtomicU64::new(0),
+            app_requests: AtomicU64::new(0),
         }
     }
 
