@@ -11,6 +11,7 @@ use std::sync::{Arc, RwLock};
 
 use crate::checks::{self, CheckCtx, CheckSettings, Outcome, Status};
 use crate::ids::Seed;
+use crate::load::scenario::TrafficKind;
 use crate::stack::sim::SimStack;
 use crate::target::{Env, Target};
 use crate::verify::TargetChoice;
@@ -57,6 +58,8 @@ pub struct PillarsWorld {
     settings: CheckSettings,
     last: Option<(&'static str, Outcome)>,
     capacity: Option<crate::load::capacity::CapacityReport>,
+    gates: crate::load::scenario::Gates,
+    load: Option<crate::load::run::LoadReport>,
 }
 
 impl PillarsWorld {
@@ -76,6 +79,8 @@ impl PillarsWorld {
             settings: CheckSettings::default(),
             last: None,
             capacity: None,
+            gates: Default::default(),
+            load: None,
         }
     }
 
@@ -171,6 +176,90 @@ impl PillarsWorld {
         .map_err(AcceptanceError::Setup)?;
         self.capacity = Some(report);
         Ok(())
+    }
+
+    /// Load runs are judged against this p99 ingest latency.
+    pub fn set_latency_gate(&mut self, gate: std::time::Duration) {
+        self.gates.p99_ingest_latency = gate;
+    }
+
+    /// Sends `kind` at `rate` a second for `seconds`, watched and judged by
+    /// the scenario's gates.
+    pub async fn run_load(&mut self, kind: TrafficKind, rate: f64, seconds: u64) -> Result<(), AcceptanceError> {
+        let mut scenario = crate::load::scenario::Scenario::from_toml(
+            &format!(
+                "name = \"acceptance\"\nduration = \"{seconds}s\"\n[traffic.{}]\nrate = {rate}\n",
+                kind.as_str()
+            ),
+            "load.feature",
+        )
+        .map_err(|e| AcceptanceError::Setup(e.to_string()))?;
+        scenario.gates = self.gates.clone();
+        let ctx = self.ctx().await?;
+        let progress = crate::load::progress::Progress::new(false);
+        let report =
+            crate::load::run::run(&scenario, ctx.target.clone(), self.seed, self.run_id.clone(), &progress).await;
+        self.load = Some(report);
+        Ok(())
+    }
+
+    /// The last load broke `gate`, or held every gate when `None`.
+    pub fn expect_gate(&self, gate: Option<&str>) -> Result<(), AcceptanceError> {
+        let report = self.load.as_ref().ok_or(AcceptanceError::NoOutcome)?;
+        let broken = report.broken.as_ref();
+        if broken.map(|b| b.name()) == gate {
+            return Ok(());
+        }
+        Err(AcceptanceError::Verdict(format!(
+            "expected {}, but {}\n{}",
+            gate.map_or("every gate to hold".to_owned(), |g| format!("the {g} gate to break")),
+            broken.map_or("every gate held".to_owned(), |b| format!("the load broke: {b}")),
+            crate::load::run::render(report)
+        )))
+    }
+
+    /// Every pillar's markers of the last load were read back.
+    pub fn expect_markers_read_back(&self) -> Result<(), AcceptanceError> {
+        let report = self.load.as_ref().ok_or(AcceptanceError::NoOutcome)?;
+        let short: Vec<String> = report
+            .ingest
+            .iter()
+            .filter(|(_, i)| i.sent == 0 || i.found < i.sent)
+            .map(|(p, i)| format!("{}: {} of {}", p.as_str(), i.found, i.sent))
+            .collect();
+        if report.ingest.len() >= 4 && short.is_empty() {
+            Ok(())
+        } else {
+            Err(AcceptanceError::Verdict(format!(
+                "markers not all read back ({}): {}",
+                short.join(", "),
+                crate::load::run::render(report)
+            )))
+        }
+    }
+
+    /// Every refusal of `kind` in the last load was `reason`, and the app
+    /// received each request once: none was retried.
+    pub fn expect_refused_once(&self, kind: TrafficKind, reason: &str) -> Result<(), AcceptanceError> {
+        let report = self.load.as_ref().ok_or(AcceptanceError::NoOutcome)?;
+        let k = report
+            .kinds
+            .get(&kind)
+            .ok_or_else(|| AcceptanceError::Verdict(format!("{} was not driven", kind.as_str())))?;
+        let received = match &self.opened {
+            Some((_, Some(sim))) => sim.app_requests(),
+            _ => return Err(AcceptanceError::NotSim),
+        };
+        if k.refused_units > 0 && k.refused.get(reason) == Some(&k.refused_units) && received == k.offered_units {
+            Ok(())
+        } else {
+            Err(AcceptanceError::Verdict(format!(
+                "{}: offered {}, refused {:?}; the app received {received}",
+                kind.as_str(),
+                k.offered_units,
+                k.refused
+            )))
+        }
     }
 
     /// The last capacity search brackets `expected` units/s within `share`.

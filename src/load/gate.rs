@@ -22,6 +22,18 @@ pub enum Broken {
     MemoryHeadroom { container: String, headroom: f64 },
 }
 
+impl Broken {
+    /// The gate's name, as `load.json` spells it.
+    pub const fn name(&self) -> &'static str {
+        match self {
+            Broken::ErrorRatio { .. } => "error_ratio",
+            Broken::IngestLatency { .. } => "ingest_latency",
+            Broken::Completeness { .. } => "completeness",
+            Broken::MemoryHeadroom { .. } => "memory_headroom",
+        }
+    }
+}
+
 impl std::fmt::Display for Broken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
