@@ -40,13 +40,16 @@ pub enum Command {
     /// Measure the harness's own throughput against a loopback sink.
     #[command(subcommand)]
     Bench(BenchCommand),
-    /// Drive a load scenario (scenarios/*.toml) against a stack and report
-    /// what each kind of traffic offered, got accepted and got refused,
-    /// with memory headroom over the run.
+    /// Drive a load scenario (scenarios/*.toml) against a stack, watched:
+    /// a marker a second through each pillar, memory headroom, live rates.
+    /// Reports what each kind offered, got accepted and got refused, each
+    /// pillar's ingest latency, and exits 1 when a gate of the scenario
+    /// breaks. Writes load.json and report.html; Ctrl-C writes what it has.
     Load(LoadArgs),
     /// Search for the breaking point: step a scenario's rate up until a gate
-    /// (refused share, memory headroom) breaks, bisect, and say what it
-    /// means for the instance.
+    /// (refused share, p99 ingest latency, completeness, memory headroom)
+    /// breaks, bisect, and say what it means for the instance. Writes
+    /// capacity.json and report.html; Ctrl-C ends it with the steps so far.
     Capacity(LoadArgs),
     /// Stand the Compose stack (compose/docker-compose.yml) up or down, or
     /// show it. Needs a Docker engine (DOCKER_HOST).
@@ -170,10 +173,13 @@ pub struct LoadArgs {
     #[arg(long, env = "PILLARS_TARGET", default_value = "sim")]
     pub target: String,
 
-    /// Directory for load.json [default: reports/<run-id>].
+    /// Directory for load.json or capacity.json and report.html
+    /// [default: reports/<run-id>].
     #[arg(long, value_name = "DIR")]
     pub report_dir: Option<PathBuf>,
 
+    /// The run's seed (ids, payloads); replaying it sends the same data
+    /// [default: from the clock].
     #[arg(long)]
     pub seed: Option<u64>,
 

@@ -35,8 +35,14 @@ const RIGHT: f64 = 16.0;
 const TOP: f64 = 16.0;
 const BOTTOM: f64 = 32.0;
 
+/// A vertical line at a moment, such as the start of a capacity step.
+pub struct Mark {
+    pub x: f64,
+    pub label: String,
+}
+
 /// A chart titled `title`, its y axis in `unit`, x in seconds.
-pub fn line_chart(title: &str, unit: &str, series: &[Series], limits: &[Limit]) -> String {
+pub fn line_chart(title: &str, unit: &str, series: &[Series], limits: &[Limit], marks: &[Mark]) -> String {
     let xs = series.iter().flat_map(|s| s.points.iter().map(|p| p.0));
     let ys = series
         .iter()
@@ -58,7 +64,7 @@ pub fn line_chart(title: &str, unit: &str, series: &[Series], limits: &[Limit]) 
         svg,
         "<line x1=\"{LEFT}\" y1=\"{b}\" x2=\"{r}\" y2=\"{b}\" stroke=\"#555\"/>\
          <line x1=\"{LEFT}\" y1=\"{TOP}\" x2=\"{LEFT}\" y2=\"{b}\" stroke=\"#555\"/>\
-         <text x=\"{lx}\" y=\"{ty}\" font-size=\"11\" text-anchor=\"end\">{} {}</text>\
+         <text x=\"{tx}\" y=\"{ty}\" font-size=\"11\">{} {}</text>\
          <text x=\"{lx}\" y=\"{b}\" font-size=\"11\" text-anchor=\"end\">0</text>\
          <text x=\"{LEFT}\" y=\"{tb}\" font-size=\"11\">{x0:.0} s</text>\
          <text x=\"{r}\" y=\"{tb}\" font-size=\"11\" text-anchor=\"end\">{x1:.0} s</text>",
@@ -67,6 +73,7 @@ pub fn line_chart(title: &str, unit: &str, series: &[Series], limits: &[Limit]) 
         b = H - BOTTOM,
         r = W - RIGHT,
         lx = LEFT - 4.0,
+        tx = LEFT + 4.0,
         ty = TOP + 8.0,
         tb = H - 10.0,
     );
@@ -76,6 +83,18 @@ pub fn line_chart(title: &str, unit: &str, series: &[Series], limits: &[Limit]) 
             "<text x=\"{}\" y=\"{}\" font-size=\"12\">nothing measured</text>",
             W / 2.0 - 50.0,
             H / 2.0
+        );
+    }
+    for mark in marks {
+        let x = sx(mark.x);
+        let _ = write!(
+            svg,
+            "<line x1=\"{x:.1}\" y1=\"{TOP}\" x2=\"{x:.1}\" y2=\"{}\" stroke=\"#bbb\" stroke-dasharray=\"1 3\"/>\
+             <text x=\"{:.1}\" y=\"{}\" font-size=\"9\" fill=\"#777\">{}</text>",
+            H - BOTTOM,
+            x + 2.0,
+            TOP + 20.0,
+            escape(&mark.label)
         );
     }
     for limit in limits {
@@ -152,12 +171,12 @@ fn bounds(values: impl Iterator<Item = f64>) -> (f64, f64) {
         .map_or((0.0, 1.0), |(lo, hi)| (lo.min(0.0), hi))
 }
 
-/// 1234567 as "1.2M", 1500 as "1.5k".
+/// 1234567 as "1.2M", 1500 as "1.5k", 15 as "15".
 fn short(v: f64) -> String {
     match v {
         v if v >= 1e9 => format!("{:.1}G", v / 1e9),
         v if v >= 1e6 => format!("{:.1}M", v / 1e6),
-        v if v >= 1e4 => format!("{:.0}k", v / 1e3),
+        v if v >= 1e3 => format!("{:.1}k", v / 1e3),
         v => format!("{v:.0}"),
     }
 }
@@ -190,14 +209,23 @@ mod tests {
                 color: 0,
                 y: 400.0,
             }],
+            &[Mark {
+                x: 1.0,
+                label: "x1.50".into(),
+            }],
         );
         assert_eq!(svg.matches("<path").count(), 2, "{svg}");
         let loki = svg.split("<path d=\"").nth(1).unwrap().split('"').next().unwrap();
         assert_eq!(loki.matches('M').count(), 2, "loki's gap splits its line: {loki}");
-        assert_eq!(svg.matches("stroke-dasharray").count(), 2, "the limit and tempo's line");
+        assert_eq!(
+            svg.matches("stroke-dasharray").count(),
+            3,
+            "the mark, the limit and tempo's line"
+        );
+        assert!(svg.contains(">x1.50</text>"));
         assert!(svg.contains("memory &lt;per container&gt;"));
         assert!(svg.contains("×"));
-        let empty = line_chart("nothing", "ms", &[], &[]);
+        let empty = line_chart("nothing", "ms", &[], &[], &[]);
         assert!(empty.contains("nothing measured"));
     }
 }

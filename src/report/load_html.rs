@@ -14,7 +14,7 @@ use crate::load::capacity::CapacityReport;
 use crate::load::run::LoadReport;
 use crate::load::session::Timeline;
 use crate::measure::memory::Least;
-use crate::report::chart::{Limit, Series, line_chart};
+use crate::report::chart::{Limit, Mark, Series, line_chart};
 use crate::report::html::STYLE;
 use crate::report::junit::escape;
 
@@ -27,8 +27,9 @@ fn page(title: &str, body: &str) -> String {
     )
 }
 
-/// The three charts of a timeline; `slo_ms` draws the ingest SLO.
-pub fn charts(timeline: &Timeline, slo_ms: u64) -> String {
+/// The three charts of a timeline; `slo_ms` draws the ingest SLO, `marks`
+/// the start of each capacity step.
+pub fn charts(timeline: &Timeline, slo_ms: u64, marks: &[Mark]) -> String {
     let mut rates = Vec::new();
     for (color, (kind, points)) in timeline.rates.iter().enumerate() {
         rates.push(Series {
@@ -103,14 +104,21 @@ pub fn charts(timeline: &Timeline, slo_ms: u64) -> String {
         .into_iter()
         .collect();
     let mut out = String::from("<h2>Over time</h2>\n");
-    out.push_str(&line_chart("Offered vs achieved rate", "units/s", &rates, &[]));
+    out.push_str(&line_chart("Offered vs achieved rate", "units/s", &rates, &[], marks));
     out.push_str(&line_chart(
         &format!("Ingest latency per pillar (one marker a second; × never read back; SLO {slo_ms} ms)"),
         "ms",
         &ingest,
         &slo,
+        marks,
     ));
-    out.push_str(&line_chart("Memory working set per container", "MiB", &memory, &limits));
+    out.push_str(&line_chart(
+        "Memory working set per container",
+        "MiB",
+        &memory,
+        &limits,
+        marks,
+    ));
     out
 }
 
@@ -167,7 +175,7 @@ pub fn render_load(report: &LoadReport) -> String {
     if let Some(least) = &report.min_headroom {
         let _ = writeln!(body, "<p>Least memory headroom: {}</p>", escape(&least.to_string()));
     }
-    body.push_str(&charts(&report.timeline, report.p99_slo_ms));
+    body.push_str(&charts(&report.timeline, report.p99_slo_ms, &[]));
     page(&format!("pillars load {}", report.run_id), &body)
 }
 
@@ -218,6 +226,14 @@ pub fn render_capacity(report: &CapacityReport) -> String {
         );
     }
     body.push_str("</table>\n");
-    body.push_str(&charts(&report.timeline, report.p99_slo_ms));
+    let marks: Vec<Mark> = report
+        .steps
+        .iter()
+        .map(|s| Mark {
+            x: s.started_secs,
+            label: format!("x{:.2}", s.scale),
+        })
+        .collect();
+    body.push_str(&charts(&report.timeline, report.p99_slo_ms, &marks));
     page(&format!("pillars capacity {}", report.run_id), &body)
 }
