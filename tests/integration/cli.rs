@@ -316,3 +316,36 @@ fn issue_6_load_stops_on_sigint_with_a_partial_report() {
     assert!(html.contains("<svg") && html.contains("interrupted"), "{html}");
     assert!(text(&output.stdout).contains("(interrupted)"));
 }
+
+/// Ctrl-C ends a capacity search with the steps it finished, in both files.
+#[test]
+fn issue_6_capacity_stops_on_sigint_with_the_steps_so_far() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("ramp.toml"),
+        "name = \"ramp\"\n[traffic.otlp_traces]\nrate = 100\n[search]\nmax_steps = 8\nstep_duration = \"2s\"\n",
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pillars"))
+        .args(["capacity", "--scenario", "ramp.toml", "--report-dir", "r"])
+        .current_dir(dir.path())
+        .env_remove("PILLARS_TARGET")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(5));
+    let code = interrupt(&mut child, Duration::from_secs(15));
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(code, Some(130), "{}", text(&output.stderr));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("r/capacity.json")).unwrap()).unwrap();
+    assert_eq!(report["interrupted"], true);
+    let steps = report["steps"].as_array().unwrap();
+    assert!((1..8).contains(&steps.len()), "{report}");
+    assert!(
+        std::fs::read_to_string(dir.path().join("r/report.html"))
+            .unwrap()
+            .contains("interrupted")
+    );
+}
