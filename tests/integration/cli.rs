@@ -282,70 +282,71 @@ fn load_reports_refusals_and_exits_1_over_the_error_gate() {
     assert!(text(&out.stderr).contains("otlp_logz"), "{}", text(&out.stderr));
 }
 
-/// Ctrl-C stops a load run, goose users included, and still writes its
-/// report, marked interrupted.
-#[test]
-fn issue_6_load_stops_on_sigint_with_a_partial_report() {
+/// What an interrupted `load` or `capacity` run left: its JSON record,
+/// its report page and its stdout.
+struct Interrupted {
+    record: serde_json::Value,
+    html: String,
+    stdout: String,
+}
+
+/// Runs `pillars <command>` on `scenario`, presses Ctrl-C after `after`,
+/// and expects exit 130 within 15 s with `file` and report.html written.
+fn interrupted(command: &str, scenario: &str, after: Duration, file: &str) -> Interrupted {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("long.toml"),
-        "name = \"long\"\nduration = \"60s\"\n[traffic.backend_requests]\nrate = 5\n[traffic.otlp_traces]\nrate = 100\n",
-    )
-    .unwrap();
+    std::fs::write(dir.path().join("scenario.toml"), scenario).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_pillars"))
-        .args(["load", "--scenario", "long.toml", "--report-dir", "r"])
+        .args([command, "--scenario", "scenario.toml", "--report-dir", "r"])
         .current_dir(dir.path())
         .env_remove("PILLARS_TARGET")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_secs(3));
+    std::thread::sleep(after);
     let code = interrupt(&mut child, Duration::from_secs(15));
     let output = child.wait_with_output().unwrap();
     assert_eq!(code, Some(130), "{}", text(&output.stderr));
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("r/load.json")).unwrap()).unwrap();
-    assert_eq!(report["interrupted"], true);
-    assert!(report["duration_secs"].as_f64().unwrap() < 30.0, "{report}");
-    assert!(
-        report["kinds"]["backend_requests"]["accepted_units"].as_u64().unwrap() > 0,
-        "{report}"
+    let read = |name: &str| std::fs::read_to_string(dir.path().join("r").join(name)).unwrap();
+    let run = Interrupted {
+        record: serde_json::from_str(&read(file)).unwrap(),
+        html: read("report.html"),
+        stdout: text(&output.stdout),
+    };
+    assert_eq!(run.record["interrupted"], true, "{}", run.record);
+    assert!(run.html.contains("interrupted"));
+    run
+}
+
+/// Ctrl-C stops a load run, goose users included, and still writes its
+/// report, marked interrupted.
+#[test]
+fn issue_6_load_stops_on_sigint_with_a_partial_report() {
+    let run = interrupted(
+        "load",
+        "name = \"long\"\nduration = \"60s\"\n[traffic.backend_requests]\nrate = 5\n[traffic.otlp_traces]\nrate = 100\n",
+        Duration::from_secs(3),
+        "load.json",
     );
-    let html = std::fs::read_to_string(dir.path().join("r/report.html")).unwrap();
-    assert!(html.contains("<svg") && html.contains("interrupted"), "{html}");
-    assert!(text(&output.stdout).contains("(interrupted)"));
+    let record = &run.record;
+    assert!(record["duration_secs"].as_f64().unwrap() < 30.0, "{record}");
+    assert!(
+        record["kinds"]["backend_requests"]["accepted_units"].as_u64().unwrap() > 0,
+        "{record}"
+    );
+    assert!(run.html.contains("<svg"));
+    assert!(run.stdout.contains("(interrupted)"));
 }
 
 /// Ctrl-C ends a capacity search with the steps it finished, in both files.
 #[test]
 fn issue_6_capacity_stops_on_sigint_with_the_steps_so_far() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("ramp.toml"),
+    let run = interrupted(
+        "capacity",
         "name = \"ramp\"\n[traffic.otlp_traces]\nrate = 100\n[search]\nmax_steps = 8\nstep_duration = \"2s\"\n",
-    )
-    .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pillars"))
-        .args(["capacity", "--scenario", "ramp.toml", "--report-dir", "r"])
-        .current_dir(dir.path())
-        .env_remove("PILLARS_TARGET")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_secs(5));
-    let code = interrupt(&mut child, Duration::from_secs(15));
-    let output = child.wait_with_output().unwrap();
-    assert_eq!(code, Some(130), "{}", text(&output.stderr));
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("r/capacity.json")).unwrap()).unwrap();
-    assert_eq!(report["interrupted"], true);
-    let steps = report["steps"].as_array().unwrap();
-    assert!((1..8).contains(&steps.len()), "{report}");
-    assert!(
-        std::fs::read_to_string(dir.path().join("r/report.html"))
-            .unwrap()
-            .contains("interrupted")
+        Duration::from_secs(5),
+        "capacity.json",
     );
+    let steps = run.record["steps"].as_array().unwrap();
+    assert!((1..8).contains(&steps.len()), "{}", run.record);
 }
