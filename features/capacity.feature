@@ -10,3 +10,15 @@ Feature: Capacity search
     Given the reference stack has the fault "memory_growth_per_item=65536"
     When a capacity search steps 1000 spans per second up by 1.5 times each step
     Then it brackets the breaking point within 10 % of 4198 units per second
+
+  Scenario: Every container keeps its memory headroom
+    Given the stack is ready
+    When the check "capacity.memory_headroom" runs
+    Then the check "capacity.memory_headroom" passes
+
+  @sim
+  Scenario: A container near its memory limit fails the headroom check
+    # The simulated ingest container holds 95 % of its limit at rest.
+    Given the reference stack has the fault "memory_pressure=0.95"
+    When the check "capacity.memory_headroom" runs
+    Then the check "capacity.memory_headroom" fails with reason "low_headroom"

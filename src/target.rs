@@ -159,6 +159,9 @@ pub struct Limits {
     pub memory_budget_bytes: Option<u64>,
     /// Share (0–1) of sent items each pillar must read back.
     pub completeness: f64,
+    /// Share (0–1) of each container's memory limit, and of the budget,
+    /// that must stay free.
+    pub memory_headroom: f64,
 }
 
 impl Limits {
@@ -182,6 +185,7 @@ impl Default for Limits {
             request_timeout: Duration::from_secs(10),
             memory_budget_bytes: None,
             completeness: 1.0,
+            memory_headroom: 0.15,
         }
     }
 }
@@ -409,6 +413,7 @@ struct RawLimits {
     request_timeout: Option<String>,
     memory_budget_mb: Option<u64>,
     completeness: Option<f64>,
+    memory_headroom: Option<f64>,
 }
 
 struct Resolver<'a> {
@@ -418,6 +423,19 @@ struct Resolver<'a> {
 }
 
 impl Resolver<'_> {
+    /// A share between 0 and 1, or `default` when unset.
+    fn share(&self, key: &str, value: Option<f64>, default: f64, example: &str) -> Result<f64, TargetError> {
+        match value {
+            None => Ok(default),
+            Some(v) if (0.0..=1.0).contains(&v) => Ok(v),
+            Some(v) => Err(self.invalid(
+                key,
+                format!("is {v}"),
+                &format!("use a share between 0 and 1, e.g. {example}"),
+            )),
+        }
+    }
+
     fn invalid(&self, key: &str, problem: String, fix: &str) -> TargetError {
         TargetError::Invalid {
             origin: self.origin.to_owned(),
@@ -617,17 +635,13 @@ impl Resolver<'_> {
                     })
                 })
                 .transpose()?,
-            completeness: match l.completeness {
-                None => defaults.completeness,
-                Some(c) if (0.0..=1.0).contains(&c) => c,
-                Some(c) => {
-                    return Err(self.invalid(
-                        "limits.completeness",
-                        format!("is {c}"),
-                        "use a share between 0 and 1, e.g. 0.999",
-                    ));
-                }
-            },
+            completeness: self.share("limits.completeness", l.completeness, defaults.completeness, "0.999")?,
+            memory_headroom: self.share(
+                "limits.memory_headroom",
+                l.memory_headroom,
+                defaults.memory_headroom,
+                "0.15",
+            )?,
         };
         if limits.max_wait < limits.wait {
             return Err(self.invalid(
@@ -842,6 +856,20 @@ mod tests {
         let t = load(DIRECT, &[("PILLARS_TIMEOUT_SCALE", "2")]).unwrap();
         assert_eq!(t.limits.wait, Duration::from_secs(10));
         assert!(load(DIRECT, &[("PILLARS_TIMEOUT_SCALE", "-1")]).is_err());
+    }
+
+    #[test]
+    fn shares_are_between_0_and_1_and_name_their_key() {
+        let t = load(&format!("{DIRECT}memory_headroom = 0.2\n"), &[]).unwrap();
+        assert_eq!(t.limits.memory_headroom, 0.2);
+        assert_eq!(load(DIRECT, &[]).unwrap().limits.memory_headroom, 0.15);
+        for key in ["memory_headroom", "completeness"] {
+            let err = load(&format!("{DIRECT}{key} = 1.5\n"), &[]).unwrap_err().to_string();
+            assert!(
+                err.contains(&format!("limits.{key}")) && err.contains("between 0 and 1"),
+                "{err}"
+            );
+        }
     }
 
     #[test]

@@ -117,6 +117,16 @@ impl CheckCtx {
         ))
     }
 
+    /// Where this target's container memory can be read, best first.
+    pub fn memory_sources(&self) -> crate::measure::memory::Sources {
+        let embedded = self.target.kind == crate::target::TargetKind::Sim;
+        crate::measure::memory::Sources {
+            mimir: self.mimir(),
+            docker: !embedded,
+            own_process: embedded,
+        }
+    }
+
     pub fn tempo(&self) -> Option<TempoClient> {
         let endpoint = self.target.read(Store::Tempo)?;
         Some(TempoClient::new(

@@ -3,6 +3,7 @@
 //! Features, `--only`, reports and tests look checks up here; nothing else
 //! matches on id strings. One file per check, as `shared/DESIGN.md` lists them.
 
+pub mod capacity_memory_headroom;
 pub mod context;
 pub mod correlation;
 pub mod datasources_healthy;
@@ -130,6 +131,14 @@ pub static CATALOG: &[CheckSpec] = &[
         pillar: Pillar::Ingest,
         summary: "per pillar, the share of sent items read back is at least the threshold",
         run: check_fn!(ingest_completeness::run),
+    },
+    CheckSpec {
+        id: "capacity.memory_headroom",
+        records_ingest: false,
+        waits: 1,
+        pillar: Pillar::Capacity,
+        summary: "every container keeps its working set under its limit by the margin, and the sum under the instance budget",
+        run: check_fn!(capacity_memory_headroom::run),
     },
 ];
 

@@ -22,7 +22,6 @@ use crate::load::scenario::{Traffic, TrafficKind};
 use crate::load::tally::{Counts, KindStats};
 use crate::load::traffic;
 use crate::measure::memory::{self, ContainerMemory, Headroom};
-use crate::target::TargetKind;
 
 /// How often memory is sampled at most: every 2 s, and at least eight
 /// times a session, so a short capacity step still has a settled half.
@@ -89,24 +88,11 @@ pub struct Observed {
     pub timeline: Timeline,
 }
 
-/// Samples memory from the best source the target has: cAdvisor's series
-/// in Mimir (the deployment's, or the reference stack's own), the Docker
-/// Engine's stats (the Compose stack), else this process on the embedded
-/// stack.
+/// Each container's memory from the best source the target has, or none.
 pub async fn sample_memory(ctx: &CheckCtx) -> Vec<ContainerMemory> {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs_f64();
-    if let Some(mimir) = ctx.mimir()
-        && let Ok(found) = memory::from_cadvisor(&mimir, now).await
-        && !found.is_empty()
-    {
-        return found;
-    }
-    match ctx.target.kind {
-        TargetKind::Sim => memory::own_process().into_iter().collect(),
-        TargetKind::File(_) => memory::from_docker_engine(std::env::var("DOCKER_HOST").ok().as_deref()).await,
+    match ctx.memory_sources().sample().await {
+        Ok(Some((_, containers))) => containers,
+        _ => Vec::new(),
     }
 }
 

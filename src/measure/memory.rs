@@ -74,6 +74,55 @@ pub fn headroom(samples: &[ContainerMemory], budget_bytes: Option<u64>) -> Headr
     }
 }
 
+/// Where memory figures came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    /// cAdvisor's series, read back from Mimir.
+    Cadvisor,
+    /// The Docker Engine's stats for the Compose project.
+    DockerEngine,
+    /// This process, which serves the embedded reference stack.
+    OwnProcess,
+}
+
+/// The sources a target has, best first.
+#[derive(Debug, Clone)]
+pub struct Sources {
+    pub mimir: Option<MimirClient>,
+    /// Ask the Docker Engine at `DOCKER_HOST` (or its default socket).
+    pub docker: bool,
+    pub own_process: bool,
+}
+
+impl Sources {
+    /// Each container's memory from the best source that has any: none
+    /// when no source does. An error means Mimir could not be asked.
+    pub async fn sample(&self) -> Result<Option<(Source, Vec<ContainerMemory>)>, HttpError> {
+        if let Some(mimir) = &self.mimir {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_secs_f64();
+            let found = from_cadvisor(mimir, now).await?;
+            if !found.is_empty() {
+                return Ok(Some((Source::Cadvisor, found)));
+            }
+        }
+        if self.docker {
+            let found = from_docker_engine(std::env::var("DOCKER_HOST").ok().as_deref()).await;
+            if !found.is_empty() {
+                return Ok(Some((Source::DockerEngine, found)));
+            }
+        }
+        Ok(self
+            .own_process
+            .then(own_process)
+            .flatten()
+            .map(|m| (Source::OwnProcess, vec![m])))
+    }
+}
+
 /// This process's resident memory, for the embedded reference stack.
 pub fn own_process() -> Option<ContainerMemory> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;

@@ -33,6 +33,7 @@ pub const ROWS: &[(&str, &str, &str)] = &[
         "profiles_without_span_id",
         "empty_flamegraph",
     ),
+    ("capacity.memory_headroom", "memory_pressure=0.95", "low_headroom"),
 ];
 
 async fn assert_row(id: &str, fault: &str, reason: &str) {
@@ -208,6 +209,15 @@ async fn half_dropped_log_lines_are_named() {
         lookup["missing"][0]["id"].as_str().unwrap().contains("seq="),
         "{lookup}"
     );
+}
+
+#[tokio::test]
+async fn memory_headroom_fails_for_a_container_near_its_limit() {
+    assert_row(ROWS[15].0, ROWS[15].1, ROWS[15].2).await;
+    let (_stack, ctx) = sim(&[ROWS[15].1], CheckSettings::default()).await;
+    let outcome = run(ROWS[15].0, &ctx).await;
+    assert!(outcome.summary.contains("sim-ingest 5 %"), "{}", outcome.summary);
+    assert_eq!(outcome.evidence["source"], "cadvisor", "{}", outcome.evidence);
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! `sim-ingest`, whose working set is a base plus, under the
 //! `memory_growth_per_item` fault, a number of bytes per item/s currently
 //! ingested — so a capacity search has a memory gate that breaks at a known
-//! rate. Written into Mimir as cAdvisor's series are
+//! rate — or, under `memory_pressure`, a share of its limit at rest. Written into Mimir as cAdvisor's series are
 //! (`container_memory_working_set_bytes`, `container_spec_memory_limit_bytes`),
 //! so headroom is read back the way it is on the deployment.
 //!
@@ -47,7 +47,9 @@ pub async fn run(state: Arc<SimState>, mut stop: tokio::sync::watch::Receiver<bo
         } else {
             0.0
         };
-        let working = BASE_BYTES as f64 + state.faults().memory_growth_per_item as f64 * rate;
+        let faults = state.faults();
+        let working = (BASE_BYTES as f64 + faults.memory_growth_per_item as f64 * rate)
+            .max(faults.memory_pressure * LIMIT_BYTES as f64);
         let ts_ms = (unix_nanos() / 1_000_000) as i64;
         let labels = |name: &str| {
             BTreeMap::from([

@@ -78,6 +78,10 @@ pub const KNOWN: &[(&str, &str)] = [
         "a role (tempo, loki, mimir, pyroscope, faro, grafana) whose readiness endpoint answers 503",
     ),
     (
+        "memory_pressure",
+        "share (0-1, default 0.9) of its limit the simulated ingest container's working set holds at rest",
+    ),
+    (
         "app_rate_limit",
         "requests a minute the app answers per client before 429, as its per-IP limiter does (default 30)",
     ),
@@ -122,6 +126,8 @@ pub struct Faults {
     /// The app's per-client limit, requests a minute, past which it
     /// answers 429.
     pub app_rate_limit: Option<u32>,
+    /// Share of its limit the simulated ingest container holds at rest.
+    pub memory_pressure: f64,
 }
 
 /// Whether a fault with drop `ratio` drops the item `key` names; the same
@@ -213,6 +219,7 @@ impl Faults {
             "drop_profiles" => self.drop_profiles = ratio(name, value, 1.0)?,
             "drop_faro" => self.drop_faro = ratio(name, value, 1.0)?,
             "reject_ratio" => self.reject_ratio = ratio(name, value, 0.5)?,
+            "memory_pressure" => self.memory_pressure = ratio(name, value, 0.9)?,
             "faro_export_fails" => self.faro_export_fails = true,
             "drop_exemplars" => self.drop_exemplars = true,
             "ignore_traceparent" => self.ignore_traceparent = true,
@@ -299,6 +306,7 @@ impl Faults {
             ("drop_profiles", self.drop_profiles),
             ("drop_faro", self.drop_faro),
             ("reject_ratio", self.reject_ratio),
+            ("memory_pressure", self.memory_pressure),
         ] {
             if ratio > 0.0 {
                 out.push(format!("{name}={ratio}"));
