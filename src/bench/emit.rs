@@ -143,6 +143,7 @@ async fn measure(
     let template = Arc::new(TraceBatchTemplate::new(spec, args.batch_traces));
     let spans_per_request = args.batch_traces * u64::from(args.spans_per_trace);
     let next_batch = Arc::new(AtomicU64::new(0));
+    let pool = crate::emit::pool::BodyPool::default();
     let failed = Arc::new(AtomicBool::new(false));
     let started = Instant::now();
     let until = started + round;
@@ -155,7 +156,7 @@ async fn measure(
             raw_body.clone(),
             template.clone(),
         );
-        let (next_batch, failed) = (next_batch.clone(), failed.clone());
+        let (next_batch, failed, pool) = (next_batch.clone(), failed.clone(), pool.clone());
         workers.push(tokio::spawn(async move {
             let mut sent = 0u64;
             while Instant::now() < until && !failed.load(Ordering::Relaxed) {
@@ -170,9 +171,9 @@ async fn measure(
                         .is_ok(),
                     Path::Harness => {
                         let batch = next_batch.fetch_add(1, Ordering::Relaxed);
-                        let mut body = Vec::with_capacity(raw_body.len());
+                        let mut body = pool.take();
                         template.fill(batch * template.traces(), unix_nanos(), &mut body);
-                        emitter.send_encoded(body.into()).await.is_ok()
+                        emitter.send_encoded(pool.freeze(body)).await.is_ok()
                     }
                 };
                 if !ok {

@@ -18,6 +18,7 @@ use tokio::sync::{Semaphore, watch};
 use crate::emit::log_records::LogSpec;
 use crate::emit::metric_points::MetricSpec;
 use crate::emit::otlp::{EmitError, OtlpHttpEmitter};
+use crate::emit::pool::BodyPool;
 use crate::emit::synthetic::TraceSpec;
 use crate::emit::template::TraceBatchTemplate;
 use crate::ids::Seed;
@@ -37,7 +38,7 @@ pub fn batch_size(rate: f64) -> u64 {
 
 /// Builds the encoded batch `n` of `size` units for one traffic kind.
 enum Batcher {
-    Traces(TraceBatchTemplate),
+    Traces(TraceBatchTemplate, BodyPool),
     Logs(LogSpec),
     Metrics { spec: MetricSpec, cardinality: u32 },
 }
@@ -53,10 +54,10 @@ impl Batcher {
                     service_name: service_name("traces"),
                     spans_per_trace: SPANS_PER_TRACE,
                 };
-                Batcher::Traces(TraceBatchTemplate::new(
-                    &spec,
-                    size.div_ceil(u64::from(SPANS_PER_TRACE)).max(1),
-                ))
+                Batcher::Traces(
+                    TraceBatchTemplate::new(&spec, size.div_ceil(u64::from(SPANS_PER_TRACE)).max(1)),
+                    BodyPool::default(),
+                )
             }
             TrafficKind::OtlpLogs => Batcher::Logs(LogSpec {
                 seed,
@@ -78,7 +79,7 @@ impl Batcher {
     /// Units in one batch.
     fn units(&self, size: u64) -> u64 {
         match self {
-            Batcher::Traces(t) => t.traces() * u64::from(SPANS_PER_TRACE),
+            Batcher::Traces(t, _) => t.traces() * u64::from(SPANS_PER_TRACE),
             _ => size,
         }
     }
@@ -89,10 +90,10 @@ impl Batcher {
             .unwrap_or_default()
             .as_nanos() as u64;
         match self {
-            Batcher::Traces(template) => {
-                let mut out = Vec::new();
+            Batcher::Traces(template, pool) => {
+                let mut out = pool.take();
                 template.fill(n * template.traces(), now, &mut out);
-                Bytes::from(out)
+                pool.freeze(out)
             }
             Batcher::Logs(spec) => Bytes::from(spec.request(n * size..(n + 1) * size, now).encode_to_vec()),
             Batcher::Metrics { spec, cardinality } => {
