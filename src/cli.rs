@@ -253,8 +253,8 @@ pub struct BenchLoadArgs {
     /// Seconds each measured HTTP round lasts (whole seconds, goose's run time).
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=60))]
     pub seconds: u64,
-    /// Rounds per HTTP path; the paths alternate, and the best round counts.
-    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=20))]
+    /// Rounds per path; the paths alternate, and the best round counts.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=20))]
     pub rounds: u32,
     /// goose users in the HTTP rounds.
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..=1024))]
