@@ -40,6 +40,17 @@ pub enum RunError {
     Bench(#[from] bench::BenchError),
     #[error(transparent)]
     Compose(#[from] ComposeError),
+    /// The stack failed `stack.ready` before any load was sent.
+    #[error(
+        "not loading `{target}`{origin}: stack.ready {}: {summary}; start the stack (pillars stack up, pillars sim) or fix the target file", status.as_str()
+    )]
+    NotReady {
+        target: String,
+        /// ` (path)` of a target file, else empty.
+        origin: String,
+        status: checks::Status,
+        summary: String,
+    },
 }
 
 impl RunError {
@@ -48,6 +59,8 @@ impl RunError {
             RunError::Bench(_) => exit::CHECK_FAILED,
             RunError::Compose(ComposeError::NoDocker { .. }) => exit::UNREACHABLE,
             RunError::Compose(_) => exit::CHECK_FAILED,
+            RunError::NotReady { status, .. } if *status == checks::Status::Fail => exit::CHECK_FAILED,
+            RunError::NotReady { .. } => exit::UNREACHABLE,
             _ => exit::USAGE,
         }
     }
@@ -165,6 +178,39 @@ impl LoadRun {
         })
     }
 
+    /// Opens the target and checks it is ready before any load is sent, so
+    /// a stack that is down is one clear message, not a report full of
+    /// refusals.
+    async fn open(&self) -> Result<(crate::target::Target, Option<SimStack>), RunError> {
+        let (target, sim) = self.choice.open(&Env::from_process()).await?;
+        let ready = checks::find("stack.ready").expect("stack.ready is in the catalog");
+        let ctx = checks::CheckCtx::new(
+            std::sync::Arc::new(target.clone()),
+            self.run_id.clone(),
+            self.seed,
+            Default::default(),
+        );
+        let outcome = ready.run(&ctx).await;
+        match outcome.status() {
+            checks::Status::Pass | checks::Status::Skip => Ok((target, sim)),
+            status => {
+                if let Some(sim) = sim {
+                    sim.shutdown().await;
+                }
+                let origin = match &target.kind {
+                    crate::target::TargetKind::File(path) => format!(" ({})", path.display()),
+                    crate::target::TargetKind::Sim => String::new(),
+                };
+                Err(RunError::NotReady {
+                    target: target.name.clone(),
+                    origin,
+                    status,
+                    summary: outcome.summary,
+                })
+            }
+        }
+    }
+
     /// Writes the JSON record and the HTML page rendered from it.
     fn write(&self, json: String, html: String, console: &mut Console) -> Result<(), RunError> {
         for (path, text) in [(&self.json_path, json), (&self.html_path, html)] {
@@ -186,7 +232,7 @@ impl LoadRun {
 async fn load(args: LoadArgs, console: &mut Console) -> Result<u8, RunError> {
     let scenario = Scenario::from_file(&args.scenario).map_err(|e| RunError::Usage(e.to_string()))?;
     let run = LoadRun::prepare(&args, "load.json")?;
-    let (target, sim) = run.choice.open(&Env::from_process()).await?;
+    let (target, sim) = run.open().await?;
     let _ = writeln!(
         console.err,
         "pillars load: scenario `{}` against `{}` for {}; Ctrl-C stops it and writes what it has",
@@ -227,7 +273,7 @@ async fn capacity(args: LoadArgs, console: &mut Console) -> Result<u8, RunError>
         )));
     }
     let run = LoadRun::prepare(&args, "capacity.json")?;
-    let (target, sim) = run.choice.open(&Env::from_process()).await?;
+    let (target, sim) = run.open().await?;
     let _ = writeln!(
         console.err,
         "pillars capacity: scenario `{}` against `{}`; Ctrl-C ends the search with the steps so far",

@@ -85,6 +85,58 @@ fn unreachable_target_exits_3_within_10_seconds() {
     assert_eq!(run["checks"][0]["reason"], "unreachable");
 }
 
+/// Load and capacity check the stack is ready before sending anything: a
+/// dead target is one message and exit 3, a stack that answers not ready
+/// exit 1, and neither sends load.
+#[test]
+fn issue_6_load_against_a_stack_that_is_not_up_is_one_message() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("dead.toml"), dead_target_toml()).unwrap();
+    std::fs::write(
+        dir.path().join("s.toml"),
+        "name = \"s\"\nduration = \"60s\"\n[traffic.otlp_traces]\nrate = 10\n[search]\nstep_duration = \"60s\"\n",
+    )
+    .unwrap();
+    for command in ["load", "capacity"] {
+        let started = Instant::now();
+        let out = pillars(
+            &[
+                command,
+                "--target",
+                "dead.toml",
+                "--scenario",
+                "s.toml",
+                "--report-dir",
+                "r",
+            ],
+            dir.path(),
+        );
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{command}: {err}");
+        assert!(started.elapsed() < Duration::from_secs(10), "{command}");
+        assert!(
+            err.contains("not loading `dead` (dead.toml)")
+                && err.contains("collector")
+                && err.contains("pillars stack up"),
+            "{err}"
+        );
+    }
+    let out = pillars(
+        &[
+            "load",
+            "--sim-fault",
+            "not_ready=loki",
+            "--scenario",
+            "s.toml",
+            "--report-dir",
+            "r",
+        ],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("loki"), "{}", text(&out.stderr));
+}
+
 #[test]
 fn a_failed_check_exits_1_and_the_report_says_why() {
     let dir = tempfile::tempdir().unwrap();
