@@ -4,7 +4,6 @@ Feature: Load, watched
   traffic kind, p99 ingest latency and completeness per pillar, and memory
   headroom. Refusals are counted by reason and never retried.
 
-  @sim
   Scenario: A healthy stack holds every gate under load
     When otlp_traces run at 200 per second for 2 seconds
     Then every gate holds

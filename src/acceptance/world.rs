@@ -227,7 +227,8 @@ impl PillarsWorld {
             .filter(|(_, i)| i.sent == 0 || i.found < i.sent)
             .map(|(p, i)| format!("{}: {} of {}", p.as_str(), i.found, i.sent))
             .collect();
-        if report.ingest.len() >= 4 && short.is_empty() {
+        // Pillars the target has no round trip for send no markers.
+        if !report.ingest.is_empty() && short.is_empty() {
             Ok(())
         } else {
             Err(AcceptanceError::Verdict(format!(
