@@ -87,7 +87,7 @@ fn step_result(scenario: &Scenario, scale: f64, observed: &Observed) -> StepResu
         .filter(|(k, _)| observed.kinds.contains_key(k))
         .map(|(k, t)| (*k, t.rate * scale))
         .collect();
-    let accepted: u64 = observed.kinds.values().map(|o| o.stats.units_accepted).sum();
+    let accepted: u64 = observed.kinds.values().map(|stats| stats.units_accepted).sum();
     let max_working_set_bytes = observed
         .timeline
         .memory

@@ -81,7 +81,7 @@ pub fn worst_error_ratio(observed: &Observed) -> Option<(TrafficKind, f64)> {
     observed
         .kinds
         .iter()
-        .map(|(k, o)| (*k, o.stats.error_ratio()))
+        .map(|(k, stats)| (*k, stats.error_ratio()))
         .max_by(|a, b| a.1.total_cmp(&b.1))
 }
 

@@ -43,8 +43,6 @@ pub struct PillarMarkers {
     pub errors: u64,
     #[serde(skip)]
     pub latency: LatencyHistogram,
-    #[serde(skip)]
-    pub points: Vec<MarkerPoint>,
 }
 
 impl PillarMarkers {
@@ -62,7 +60,8 @@ impl PillarMarkers {
     }
 }
 
-type Board = Arc<Mutex<BTreeMap<Pillar, PillarMarkers>>>;
+/// Each pillar's tally and its markers as they came back.
+type Board = Arc<Mutex<BTreeMap<Pillar, (PillarMarkers, Vec<MarkerPoint>)>>>;
 
 /// Markers being sent, and what they have shown so far.
 pub struct Markers {
@@ -136,14 +135,14 @@ impl Markers {
                         let at_secs = origin.elapsed().as_secs_f64();
                         let outcome = spec.run(&marker).await;
                         let mut board = board.lock().expect("marker board");
-                        let entry = board.entry(spec.pillar).or_default();
+                        let (entry, points) = board.entry(spec.pillar).or_default();
                         match marker.ledger.get(spec.pillar) {
                             Some(ingest) => {
                                 entry.sent += ingest.sent;
                                 entry.found += ingest.found;
                                 entry.latency.merge(&ingest.latency);
                                 let latency_ms = (ingest.found > 0).then(|| ingest.latency.percentile_ms(100.0) as f64);
-                                entry.points.push(MarkerPoint { at_secs, latency_ms });
+                                points.push(MarkerPoint { at_secs, latency_ms });
                                 None
                             }
                             None if outcome.status() == Status::Skip => Some(spec.pillar),
@@ -169,18 +168,21 @@ impl Markers {
     /// Each pillar's p99 so far, ms.
     pub fn p99_ms(&self) -> BTreeMap<Pillar, u64> {
         let board = self.board.lock().expect("marker board");
-        board.iter().filter_map(|(p, m)| Some((*p, m.p99_ms()?))).collect()
+        board.iter().filter_map(|(p, (m, _))| Some((*p, m.p99_ms()?))).collect()
     }
 
-    /// Waits for the markers in flight and returns what every pillar showed,
-    /// its points in time order. Call after `stop` turned true.
-    pub async fn finish(self) -> BTreeMap<Pillar, PillarMarkers> {
+    /// Waits for the markers in flight and returns each pillar's tally and
+    /// its markers in time order. Call after `stop` turned true.
+    pub async fn finish(self) -> (BTreeMap<Pillar, PillarMarkers>, BTreeMap<Pillar, Vec<MarkerPoint>>) {
         let _ = self.task.await;
-        let mut board = std::mem::take(&mut *self.board.lock().expect("marker board"));
-        for m in board.values_mut() {
-            m.points.sort_by(|a, b| a.at_secs.total_cmp(&b.at_secs));
-        }
-        board.retain(|_, m| m.sent + m.errors > 0);
+        let board = std::mem::take(&mut *self.board.lock().expect("marker board"));
         board
+            .into_iter()
+            .filter(|(_, (m, _))| m.sent + m.errors > 0)
+            .map(|(pillar, (m, mut points))| {
+                points.sort_by(|a, b| a.at_secs.total_cmp(&b.at_secs));
+                ((pillar, m), (pillar, points))
+            })
+            .unzip()
     }
 }

@@ -21,7 +21,8 @@ use crate::load::gate::{self, Broken};
 use crate::load::markers::PillarMarkers;
 use crate::load::progress::Progress;
 use crate::load::scenario::{Scenario, TrafficKind};
-use crate::load::session::{self, KindOutcome, Observed, Timeline, Watch};
+use crate::load::session::{self, Observed, Timeline, Watch};
+use crate::load::tally::KindStats;
 use crate::measure::latency::LatencySummary;
 use crate::measure::memory::Least;
 use crate::target::Target;
@@ -46,8 +47,7 @@ pub struct KindReport {
 }
 
 impl KindReport {
-    pub fn of(outcome: &KindOutcome, duration_secs: f64) -> KindReport {
-        let stats = &outcome.stats;
+    pub fn of(stats: &KindStats, duration_secs: f64) -> KindReport {
         KindReport {
             offered_units: stats.units_accepted + stats.units_refused,
             accepted_units: stats.units_accepted,

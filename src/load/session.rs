@@ -68,32 +68,17 @@ impl Timeline {
     }
 }
 
-/// A kind in a session: what its plan offered, and what it did.
-#[derive(Debug, Clone)]
-pub struct KindOutcome {
-    pub planned: u64,
-    pub stats: KindStats,
-}
-
 /// What a session saw.
 #[derive(Debug, Clone)]
 pub struct Observed {
     pub started_secs: f64,
     pub duration_secs: f64,
     pub interrupted: bool,
-    pub kinds: BTreeMap<TrafficKind, KindOutcome>,
+    pub kinds: BTreeMap<TrafficKind, KindStats>,
     /// Kinds the mix names that the target has no endpoint for.
     pub not_driven: Vec<TrafficKind>,
     pub markers: BTreeMap<Pillar, PillarMarkers>,
     pub timeline: Timeline,
-}
-
-/// Each container's memory from the best source the target has, or none.
-pub async fn sample_memory(ctx: &CheckCtx) -> Vec<ContainerMemory> {
-    match ctx.memory_sources().sample().await {
-        Ok(Some((_, containers))) => containers,
-        _ => Vec::new(),
-    }
 }
 
 /// How a session is run and shown.
@@ -183,19 +168,12 @@ pub async fn observe(
     let duration_secs = started.elapsed().as_secs_f64().max(1e-3);
     let mut kinds = BTreeMap::new();
     for r in running {
-        let stats = r.done.await.unwrap_or_default();
-        kinds.insert(
-            r.kind,
-            KindOutcome {
-                planned: r.planned,
-                stats,
-            },
-        );
+        kinds.insert(r.kind, r.done.await.unwrap_or_default());
     }
-    let markers = markers.finish().await;
+    let (markers, ingest) = markers.finish().await;
     let timeline = Timeline {
         rates,
-        ingest: markers.iter().map(|(p, m)| (*p, m.points.clone())).collect(),
+        ingest,
         memory: memory.await.unwrap_or_default(),
     };
     Observed {
@@ -215,9 +193,14 @@ async fn sample_memory_until(
     every: Duration,
     mut stop: watch::Receiver<bool>,
 ) -> Vec<MemoryPoint> {
+    let sources = ctx.memory_sources();
     let mut points = Vec::new();
     loop {
-        let containers = sample_memory(&ctx).await;
+        // A source that cannot be read leaves a reading with no containers.
+        let containers = match sources.sample().await {
+            Ok(Some((_, containers))) => containers,
+            _ => Vec::new(),
+        };
         points.push(MemoryPoint {
             at_secs: origin.elapsed().as_secs_f64(),
             headroom: memory::headroom(&containers, ctx.target.limits.memory_budget_bytes),

@@ -26,11 +26,10 @@ use crate::load::scenario::{Traffic, TrafficKind};
 use crate::load::tally::{self, KindStats, Live};
 use crate::target::{Signal, join_path};
 
-/// A running sender: its kind, the units its plan offers, its live
-/// counters, and its stats once it has stopped.
+/// A running sender: its kind, its live counters, and its stats once it has
+/// stopped.
 pub struct Running {
     pub kind: TrafficKind,
-    pub planned: u64,
     pub live: Arc<Live>,
     pub done: JoinHandle<KindStats>,
 }
@@ -56,7 +55,6 @@ pub fn spawn(
     let target = &ctx.target;
     let timeout = target.limits.request_timeout;
     let (seed, run_id) = (ctx.seed, ctx.run_id.clone());
-    let planned = plan.total();
     let path = traffic.path.clone().unwrap_or_else(|| DEFAULT_PATH.to_owned());
     let http = ctx.http.clone();
     let cardinality = traffic.cardinality;
@@ -144,10 +142,5 @@ pub fn spawn(
         stats.failed = failed;
         stats
     });
-    Some(Running {
-        kind,
-        planned,
-        live,
-        done,
-    })
+    Some(Running { kind, live, done })
 }
