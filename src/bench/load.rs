@@ -124,6 +124,7 @@ pub async fn run(args: &BenchLoadArgs, console: &mut Console) -> Result<LoadBenc
             let flavor = if traced {
                 Flavor::Traced {
                     trace_seed: Seed(0xBE4C),
+                    next: Arc::new(AtomicU64::new(0)),
                     rec,
                 }
             } else {
@@ -132,7 +133,7 @@ pub async fn run(args: &BenchLoadArgs, console: &mut Console) -> Result<LoadBenc
             };
             let before = sink.counts.gets.load(Ordering::Relaxed);
             let started = Instant::now();
-            api::execute(&attack, flavor, Arc::new(AtomicU64::new(0)))
+            api::execute(&attack, flavor)
                 .await
                 .map_err(|e| BenchError::Goose(e.to_string()))?;
             let rps = (sink.counts.gets.load(Ordering::Relaxed) - before) as f64 / started.elapsed().as_secs_f64();
@@ -181,7 +182,7 @@ async fn mixed(sink: &Sink, length: Duration) -> Result<(u64, u64, Vec<(TrafficK
         "name = \"bench sink\"\n[ingest]\notlp_http = \"http://{addr}\"\n[app]\nbase_url = \"http://{addr}\"\n",
         addr = sink.addr
     );
-    let target = Target::from_toml(&toml, TargetKind::Sim, &Env::default())
+    let target = Target::from_toml(&toml, TargetKind::File("bench sink".into()), &Env::default())
         .map_err(|e| BenchError::Goose(format!("the bench target: {e}")))?;
     let ctx = CheckCtx::new(Arc::new(target), "bench".into(), Seed(0xBE4C), Default::default());
     let idle = rss();

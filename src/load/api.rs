@@ -15,7 +15,6 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use goose::config::GooseConfiguration;
-use goose::metrics::GooseMetrics;
 use goose::prelude::*;
 use url::Url;
 
@@ -29,9 +28,14 @@ const ROUTE: &str = "GET /api/%";
 /// What one transaction does.
 #[derive(Debug, Clone)]
 pub enum Flavor {
-    /// pillars' load path: `traceparent` from the seed, every outcome
-    /// recorded.
-    Traced { trace_seed: Seed, rec: Recorder },
+    /// pillars' load path: request `n` carries the `traceparent` of slot
+    /// `n` of `trace_seed` (`next` counts across attacks), and every
+    /// outcome is recorded.
+    Traced {
+        trace_seed: Seed,
+        next: Arc<AtomicU64>,
+        rec: Recorder,
+    },
     /// A bare `GET`, as a plain goose load test writes it: the baseline
     /// `pillars bench load` compares against.
     Plain,
@@ -70,7 +74,7 @@ pub async fn run(
     rec: Recorder,
 ) -> Result<(), GooseError> {
     let interrupted = crate::interrupt::watcher();
-    let counter = Arc::new(AtomicU64::new(0));
+    let next = Arc::new(AtomicU64::new(0));
     for step in &plan.steps {
         if *interrupted.borrow() {
             break;
@@ -88,15 +92,16 @@ pub async fn run(
         };
         let flavor = Flavor::Traced {
             trace_seed,
+            next: next.clone(),
             rec: rec.clone(),
         };
-        execute(&attack, flavor, counter.clone()).await?;
+        execute(&attack, flavor).await?;
     }
     Ok(())
 }
 
-/// Runs one goose attack and returns goose's own metrics.
-pub async fn execute(attack: &Attack, flavor: Flavor, counter: Arc<AtomicU64>) -> Result<GooseMetrics, GooseError> {
+/// Runs one goose attack.
+pub async fn execute(attack: &Attack, flavor: Flavor) -> Result<(), GooseError> {
     silence_goose_logger();
     let url = attack.url.to_string();
     let transaction: TransactionFunction = match flavor {
@@ -107,9 +112,9 @@ pub async fn execute(attack: &Attack, flavor: Flavor, counter: Arc<AtomicU64>) -
                 Ok(())
             })
         }),
-        Flavor::Traced { trace_seed, rec } => Arc::new(move |user| {
+        Flavor::Traced { trace_seed, next, rec } => Arc::new(move |user| {
             let (url, rec) = (url.clone(), rec.clone());
-            let n = counter.fetch_add(1, Ordering::Relaxed);
+            let n = next.fetch_add(1, Ordering::Relaxed);
             Box::pin(async move {
                 let traceparent = Traceparent {
                     trace_id: TraceId::from_seed(trace_seed, n),
@@ -168,7 +173,7 @@ pub async fn execute(attack: &Attack, flavor: Flavor, counter: Arc<AtomicU64>) -
     if let Some(rate) = throttle {
         goose = goose.set_default(GooseDefault::ThrottleRequests, rate)?;
     }
-    goose.execute().await
+    goose.execute().await.map(drop)
 }
 
 /// goose logs to stdout unless a logger is already set; pillars' output is
