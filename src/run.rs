@@ -162,7 +162,8 @@ impl LoadRun {
             .unwrap_or_else(|| std::path::PathBuf::from("reports").join(&run_id));
         let (json_path, html_path) = (dir.join(file), dir.join("report.html"));
         for path in [&json_path, &html_path] {
-            std::fs::create_dir_all(&dir)
+            path.parent()
+                .map_or(Ok(()), std::fs::create_dir_all)
                 .and_then(|()| std::fs::File::create(path).map(drop))
                 .map_err(|source| RunError::Io {
                     what: format!("cannot create `{}`; pass a writable --report-dir", path.display()),
@@ -181,15 +182,11 @@ impl LoadRun {
     /// Opens the target and checks it is ready before any load is sent, so
     /// a stack that is down is one clear message, not a report full of
     /// refusals.
-    async fn open(&self) -> Result<(crate::target::Target, Option<SimStack>), RunError> {
+    async fn open(&self) -> Result<(std::sync::Arc<crate::target::Target>, Option<SimStack>), RunError> {
         let (target, sim) = self.choice.open(&Env::from_process()).await?;
+        let target = std::sync::Arc::new(target);
         let ready = checks::find("stack.ready").expect("stack.ready is in the catalog");
-        let ctx = checks::CheckCtx::new(
-            std::sync::Arc::new(target.clone()),
-            self.run_id.clone(),
-            self.seed,
-            Default::default(),
-        );
+        let ctx = checks::CheckCtx::new(target.clone(), self.run_id.clone(), self.seed, Default::default());
         let outcome = ready.run(&ctx).await;
         match outcome.status() {
             checks::Status::Pass | checks::Status::Skip => Ok((target, sim)),
@@ -241,14 +238,7 @@ async fn load(args: LoadArgs, console: &mut Console) -> Result<u8, RunError> {
         humantime::format_duration(scenario.total_duration())
     );
     let progress = Progress::for_stderr();
-    let report = crate::load::run::run(
-        &scenario,
-        std::sync::Arc::new(target),
-        run.seed,
-        run.run_id.clone(),
-        &progress,
-    )
-    .await;
+    let report = crate::load::run::run(&scenario, target, run.seed, run.run_id.clone(), &progress).await;
     if let Some(sim) = sim {
         sim.shutdown().await;
     }
@@ -281,21 +271,14 @@ async fn capacity(args: LoadArgs, console: &mut Console) -> Result<u8, RunError>
     );
     let progress = Progress::for_stderr();
     let err = &mut console.err;
-    let report = crate::load::capacity::search(
-        &scenario,
-        std::sync::Arc::new(target),
-        run.seed,
-        run.run_id.clone(),
-        &progress,
-        |step| {
-            let line = crate::load::capacity::step_line(step);
-            if progress.is_hidden() {
-                let _ = writeln!(err, "{line}");
-            } else {
-                progress.println(&line);
-            }
-        },
-    )
+    let report = crate::load::capacity::search(&scenario, target, run.seed, run.run_id.clone(), &progress, |step| {
+        let line = crate::load::capacity::step_line(step);
+        if progress.is_hidden() {
+            let _ = writeln!(err, "{line}");
+        } else {
+            progress.println(&line);
+        }
+    })
     .await
     .map_err(RunError::Usage)?;
     if let Some(sim) = sim {

@@ -106,13 +106,6 @@ pub struct LoadReport {
     pub timeline: Timeline,
 }
 
-impl LoadReport {
-    /// The largest refused share of any kind.
-    pub fn worst_error_ratio(&self) -> f64 {
-        self.kinds.values().map(|k| k.error_ratio).fold(0.0, f64::max)
-    }
-}
-
 /// Runs `scenario` against `target`.
 pub async fn run(
     scenario: &Scenario,
