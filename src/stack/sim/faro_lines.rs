@@ -14,211 +14,160 @@ use serde::Deserialize;
 /// A Faro payload as Alloy decodes it: unknown fields ignored, string-only
 /// context maps, RFC 3339 timestamps (a type mismatch is a 400).
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct Payload {
-    #[serde(default)]
     pub exceptions: Vec<Exception>,
-    #[serde(default)]
     pub logs: Vec<Log>,
-    #[serde(default)]
     pub measurements: Vec<Measurement>,
-    #[serde(default)]
     pub events: Vec<Event>,
-    #[serde(default)]
     pub meta: Meta,
-    #[serde(default)]
     pub traces: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct TraceContext {
-    #[serde(default)]
     pub trace_id: String,
-    #[serde(default)]
     pub span_id: String,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct Log {
-    #[serde(default)]
     pub message: String,
-    #[serde(default)]
     pub level: String,
-    #[serde(default)]
     pub context: BTreeMap<String, String>,
-    #[serde(default)]
     pub timestamp: Option<String>,
-    #[serde(default)]
     pub trace: TraceContext,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct Frame {
-    #[serde(default)]
     pub function: String,
-    #[serde(default)]
     pub module: String,
-    #[serde(default)]
     pub filename: String,
-    #[serde(default)]
     pub lineno: i64,
-    #[serde(default)]
     pub colno: i64,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct Stacktrace {
-    #[serde(default)]
     pub frames: Vec<Frame>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct Exception {
-    #[serde(default, rename = "type")]
+    #[serde(rename = "type")]
     pub kind: String,
-    #[serde(default)]
     pub value: String,
-    #[serde(default)]
     pub stacktrace: Option<Stacktrace>,
-    #[serde(default)]
     pub timestamp: Option<String>,
-    #[serde(default)]
     pub trace: TraceContext,
-    #[serde(default)]
     pub context: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct Measurement {
-    #[serde(default, rename = "type")]
+    #[serde(rename = "type")]
     pub kind: String,
-    #[serde(default)]
     pub values: BTreeMap<String, f64>,
-    #[serde(default)]
     pub timestamp: Option<String>,
-    #[serde(default)]
     pub trace: TraceContext,
-    #[serde(default)]
     pub context: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct Event {
-    #[serde(default)]
     pub name: String,
-    #[serde(default)]
     pub domain: String,
-    #[serde(default)]
     pub attributes: BTreeMap<String, String>,
-    #[serde(default)]
     pub timestamp: Option<String>,
-    #[serde(default)]
     pub trace: TraceContext,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct Integration {
-    #[serde(default)]
     pub name: String,
-    #[serde(default)]
     pub version: String,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct Sdk {
-    #[serde(default)]
     pub name: String,
-    #[serde(default)]
     pub version: String,
-    #[serde(default)]
     pub integrations: Vec<Integration>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct App {
-    #[serde(default)]
     pub name: String,
-    #[serde(default)]
     pub namespace: String,
-    #[serde(default)]
     pub release: String,
-    #[serde(default)]
     pub version: String,
-    #[serde(default)]
     pub environment: String,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct User {
-    #[serde(default)]
     pub email: String,
-    #[serde(default)]
     pub id: String,
-    #[serde(default)]
     pub username: String,
-    #[serde(default)]
     pub attributes: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct Session {
-    #[serde(default)]
     pub id: String,
-    #[serde(default)]
     pub attributes: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct Page {
-    #[serde(default)]
     pub id: String,
-    #[serde(default)]
     pub url: String,
-    #[serde(default)]
     pub attributes: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 #[serde(rename_all = "camelCase")]
 pub struct Browser {
-    #[serde(default)]
     pub name: String,
-    #[serde(default)]
     pub version: String,
-    #[serde(default)]
     pub os: String,
-    #[serde(default)]
     pub mobile: bool,
-    #[serde(default)]
     pub user_agent: String,
-    #[serde(default)]
     pub language: String,
-    #[serde(default)]
     pub viewport_width: String,
-    #[serde(default)]
     pub viewport_height: String,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct View {
-    #[serde(default)]
     pub name: String,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct Meta {
-    #[serde(default)]
     pub sdk: Sdk,
-    #[serde(default)]
     pub app: App,
-    #[serde(default)]
     pub user: User,
-    #[serde(default)]
     pub session: Session,
-    #[serde(default)]
     pub page: Page,
-    #[serde(default)]
     pub browser: Browser,
-    #[serde(default)]
     pub view: View,
 }
 
