@@ -112,13 +112,6 @@ impl TraceId {
     pub fn to_base64(self) -> String {
         BASE64.encode(self.0)
     }
-
-    /// A number in `[0, 1)` fixed by the id, for deterministic sampling
-    /// decisions (the way a trace-id ratio sampler decides).
-    pub fn unit_fraction(self) -> f64 {
-        let lo = u64::from_be_bytes(self.0[8..].try_into().expect("8 bytes"));
-        (mix(lo) >> 11) as f64 / (1u64 << 53) as f64
-    }
 }
 
 impl SpanId {
@@ -381,14 +374,5 @@ mod tests {
         ] {
             assert!(bad.parse::<Traceparent>().is_err(), "{bad:?} parsed");
         }
-    }
-
-    #[test]
-    fn unit_fraction_spreads_over_zero_to_one() {
-        let seed = Seed(9);
-        let below_half = (0..1000)
-            .filter(|&n| TraceId::from_seed(seed, n).unit_fraction() < 0.5)
-            .count();
-        assert!((400..600).contains(&below_half), "{below_half}");
     }
 }

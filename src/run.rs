@@ -12,7 +12,7 @@ use crate::load::progress::Progress;
 use crate::load::scenario::Scenario;
 use crate::report::ReportError;
 use crate::stack::compose::{ComposeError, ComposeStack, docker_preflight};
-use crate::stack::sim::{FaroSettings, FaultError, Faults, GrafanaAuth, SimError, SimOptions, SimStack};
+use crate::stack::sim::{FaroSettings, FaultError, Faults, GrafanaAuth, SimError, SimOptions, SimStack, SimTarget};
 use crate::target::{Env, TargetError};
 use crate::{acceptance, bench, checks, exit, verify};
 

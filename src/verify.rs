@@ -16,7 +16,7 @@ use crate::ids::Seed;
 use crate::report::{CheckReport, ReportDir, RunReport, TargetReport, Totals, model, terminal};
 use crate::run::RunError;
 use crate::stack::compose::{ComposeStack, docker_preflight, wait_healthy};
-use crate::stack::sim::{Faults, SimOptions, SimStack};
+use crate::stack::sim::{Faults, SimOptions, SimStack, SimTarget};
 use crate::target::{Env, Target, TargetKind};
 
 /// Which target a run is against, before anything is started.

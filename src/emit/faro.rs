@@ -274,8 +274,8 @@ mod tests {
         let tp = spec.traceparent(&session);
         assert!(tp.starts_with(&format!("00-{}-{}", session.trace_id, session.fetch_span)));
         // The reference receiver decodes it and writes every kind.
-        let decoded: crate::stack::sim::faro_lines::Payload = serde_json::from_value(p).unwrap();
-        let lines = crate::stack::sim::faro_lines::lines(&decoded);
+        let decoded: pillars_sim::faro_lines::Payload = serde_json::from_value(p).unwrap();
+        let lines = pillars_sim::faro_lines::lines(&decoded);
         assert_eq!(lines.len(), 8);
         assert!(lines.iter().all(|(_, l)| l.contains(&spec.run_marker())));
     }

@@ -1,6 +1,7 @@
 //! Shared fixtures: a reference stack with faults, a check context on it, a
 //! target nobody listens on.
 
+use pillars::stack::sim::SimTarget;
 use std::net::TcpListener;
 use std::sync::Arc;
 

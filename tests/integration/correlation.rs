@@ -2,12 +2,13 @@
 //! with a wrong exemplar label, a derived-field regex that cannot match, or
 //! a tag rename that matches no log label makes the matching check fail.
 
+use pillars::stack::sim::SimTarget;
 use std::sync::Arc;
 
 use pillars::checks::{CheckCtx, CheckSettings, Outcome, Status};
-use pillars::stack::sim::grafana::DEFAULT_PROVISIONING;
 use pillars::stack::sim::{SimOptions, SimStack};
 use pillars::target::Env;
+use pillars_sim::grafana::DEFAULT_PROVISIONING;
 
 use crate::common::{SEED, run};
 

@@ -1,6 +1,7 @@
 //! Every check passes on a healthy reference stack and fails, with its own
 //! reason, under the fault that breaks the property it verifies.
 
+use pillars::stack::sim::SimTarget;
 use std::collections::HashSet;
 
 use pillars::checks::{CATALOG, CheckSettings, Status, TraceLookup};
@@ -245,7 +246,7 @@ async fn issue_2_half_dropped_traces_are_listed_by_id() {
 
     // The fault drops by trace id, so the missing ids are known in advance.
     let dropped: Vec<u64> = (0..40)
-        .filter(|&slot| TraceId::from_seed(SEED, slot).unit_fraction() < 0.5)
+        .filter(|&slot| pillars_sim::faults::drops(0.5, &TraceId::from_seed(SEED, slot).0))
         .collect();
     let by_id = &outcome.evidence["by_id"];
     assert_eq!(by_id["missing_total"], dropped.len(), "{by_id}");

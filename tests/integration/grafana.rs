@@ -1,6 +1,7 @@
 //! The reference stack's Grafana as clients meet it: auth when configured,
 //! a sub-path, and provisioning files.
 
+use pillars::stack::sim::SimTarget;
 use std::sync::Arc;
 
 use pillars::checks::{CheckCtx, CheckSettings, Status};

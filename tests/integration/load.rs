@@ -1,6 +1,7 @@
 //! Ingest load against the reference stack: units are delivered at the
 //! planned rate, and refusals are counted by reason — never retried.
 
+use pillars::stack::sim::SimTarget;
 use std::time::Duration;
 
 use pillars::emit::otlp::OtlpHttpEmitter;

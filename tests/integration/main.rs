@@ -7,6 +7,7 @@ mod common;
 mod compliance;
 mod compose;
 mod correlation;
+mod crates;
 mod faults;
 mod grafana;
 mod load;

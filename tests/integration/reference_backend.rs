@@ -6,6 +6,7 @@
 //! Needs Python 3 with `compose/app/requirements.txt`; the venv in `.venv`
 //! is created on first use (`bash .ci/run` creates it too).
 
+use pillars::stack::sim::SimTarget;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -1,6 +1,6 @@
 //! What the reference stack's servers share: its stores, faults and timings.
 //!
-//! Uses: stack::sim::{faults, traces}.
+//! Uses: faults, traces.
 
 use std::sync::RwLock;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -9,11 +9,11 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
-use crate::stack::sim::faults::{Faults, Role};
-use crate::stack::sim::logs::LogStore;
-use crate::stack::sim::metrics::MetricStore;
-use crate::stack::sim::profiles::ProfileStore;
-use crate::stack::sim::traces::TraceStore;
+use crate::faults::{Faults, Role};
+use crate::logs::LogStore;
+use crate::metrics::MetricStore;
+use crate::profiles::ProfileStore;
+use crate::traces::TraceStore;
 
 #[derive(Debug, Default)]
 pub struct SimState {

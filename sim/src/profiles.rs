@@ -5,7 +5,7 @@
 //! name]` with offsets relative to the previous node of the level), and
 //! span profiles selected by the pprof `span_id` sample label.
 //!
-//! Uses: emit::pprof, stack::sim::logql (matchers).
+//! Uses: pprof, logql (matchers).
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -14,8 +14,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use crate::emit::pprof::{Profile, Stack};
-use crate::stack::sim::logql::Matcher;
+use crate::logql::Matcher;
+use crate::pprof::{Decoded, Stack};
 
 pub type Labels = BTreeMap<String, String>;
 
@@ -53,7 +53,7 @@ pub struct Selection<'a> {
 impl ProfileStore {
     /// Validates and stores one pushed profile, as the Push and ingest
     /// APIs do; `dropped` says a fault discards it after accepting it.
-    pub fn push(&self, labels: Labels, profile: &Profile, dropped: bool) -> Result<(), String> {
+    pub fn push(&self, labels: Labels, profile: &Decoded, dropped: bool) -> Result<(), String> {
         let name = labels.get("__name__").cloned().unwrap_or_default();
         if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':') {
             return Err(format!("invalid metric name {name:?}"));
@@ -61,7 +61,7 @@ impl ProfileStore {
         if labels.get("service_name").is_none_or(|s| s.is_empty()) {
             return Err("service_name is required".into());
         }
-        let now_ms = (crate::stack::sim::logs::unix_nanos() / 1_000_000) as i64;
+        let now_ms = (crate::logs::unix_nanos() / 1_000_000) as i64;
         let time_ms = if profile.time_nanos == 0 {
             now_ms
         } else {
@@ -77,9 +77,9 @@ impl ProfileStore {
         }
         counts.profiles_stored += 1;
         let stored = StoredProfile {
-            type_id: format!("{name}:{}", profile.type_suffix()),
+            type_id: format!("{name}:{}", profile.type_suffix),
             labels,
-            stacks: profile.stacks(),
+            stacks: profile.stacks.clone(),
             time_ms,
             received: Instant::now(),
         };

@@ -8,7 +8,7 @@
 //! metadata and parsed labels; without it they are merged into `stream`,
 //! which splits one stream into one result per distinct label set.
 //!
-//! Uses: stack::sim::{logs, logql, state, faults, otlp_body}.
+//! Uses: logs, logql, state, faults, otlp_body.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -23,11 +23,11 @@ use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use prost::Message;
 use serde_json::{Value, json};
 
-use crate::stack::sim::faults::{Role, drops};
-use crate::stack::sim::logql;
-use crate::stack::sim::logs::{Entry, LogHit, unix_nanos};
-use crate::stack::sim::otlp_body;
-use crate::stack::sim::state::SimState;
+use crate::faults::{Role, drops};
+use crate::logql;
+use crate::logs::{Entry, LogHit, unix_nanos};
+use crate::otlp_body;
+use crate::state::SimState;
 
 pub const CATEGORIZE_LABELS: &str = "categorize-labels";
 const ENCODING_FLAGS: &str = "x-loki-response-encoding-flags";
@@ -369,7 +369,7 @@ mod tests {
 
     #[test]
     fn the_reference_push_example_decodes() {
-        let body = include_bytes!("../../../tests/fixtures/reference/loki-push.json");
+        let body = include_bytes!("../../tests/fixtures/reference/loki-push.json");
         let streams = decode_json_push(body).unwrap();
         assert!(!streams.is_empty());
         assert!(

@@ -3,7 +3,7 @@
 //! lookups (at once, plus any `delay_ms` fault) and to search (after the
 //! trace has been idle, as Tempo's ingester flushes it).
 //!
-//! Uses: ids, stack::sim::faults.
+//! Uses: ids, faults.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -15,8 +15,8 @@ use opentelemetry_proto::tonic::common::v1::{KeyValue, any_value};
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use tokio::time::Instant;
 
+use crate::faults::{Faults, drops};
 use crate::ids::TraceId;
-use crate::stack::sim::faults::Faults;
 
 /// One trace's spans, grouped as they arrived.
 #[derive(Debug, Clone)]
@@ -82,7 +82,7 @@ impl TraceStore {
                         continue;
                     };
                     let id = TraceId(bytes);
-                    if faults.drop_traces > 0.0 && id.unit_fraction() < faults.drop_traces {
+                    if drops(faults.drop_traces, &id.0) {
                         continue;
                     }
                     stored += 1;

@@ -133,10 +133,13 @@ pub struct Faults {
 /// Whether a fault with drop `ratio` drops the item `key` names; the same
 /// key always gets the same answer, so reads agree with each other.
 pub fn drops(ratio: f64, key: &[u8]) -> bool {
-    if ratio <= 0.0 {
-        return false;
-    }
-    // FNV-1a, then the splitmix finalizer for an even spread.
+    ratio > 0.0 && fraction(key) < ratio
+}
+
+/// A number in `[0, 1)` fixed by `key`: FNV-1a, then the splitmix
+/// finalizer for an even spread. A trace-id ratio sampler keeps a trace
+/// when its id's fraction is under the ratio.
+pub fn fraction(key: &[u8]) -> f64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in key {
         h ^= u64::from(*b);
@@ -145,7 +148,7 @@ pub fn drops(ratio: f64, key: &[u8]) -> bool {
     h = (h ^ (h >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     h = (h ^ (h >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     h ^= h >> 31;
-    ((h >> 11) as f64 / (1u64 << 53) as f64) < ratio
+    (h >> 11) as f64 / (1u64 << 53) as f64
 }
 
 /// A role of the reference stack that a fault can name.

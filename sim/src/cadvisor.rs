@@ -6,7 +6,7 @@
 //! (`container_memory_working_set_bytes`, `container_spec_memory_limit_bytes`),
 //! so headroom is read back the way it is on the deployment.
 //!
-//! Uses: stack::sim::{state, metrics}.
+//! Uses: state, metrics.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::stack::sim::logs::unix_nanos;
-use crate::stack::sim::state::SimState;
+use crate::logs::unix_nanos;
+use crate::state::SimState;
 
 pub const CONTAINER: &str = "sim-ingest";
 pub const LIMIT_BYTES: u64 = 384 * 1024 * 1024;

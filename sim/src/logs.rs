@@ -5,7 +5,7 @@
 //! metadata, `trace_id`/`span_id` in hex). See
 //! `shared/reference/api/05-loki.md` §5.1–5.2.
 //!
-//! Uses: stack::sim::logql.
+//! Uses: logql.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -16,7 +16,7 @@ use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use tokio::time::Instant;
 
-use crate::stack::sim::logql::LogQuery;
+use crate::logql::LogQuery;
 
 /// Resource attributes Loki 3.3 indexes by default (dots become `_`).
 const INDEXED_RESOURCE_ATTRIBUTES: &[&str] = &[

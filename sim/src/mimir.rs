@@ -4,7 +4,7 @@
 //! selectors, `query_exemplars`), `/ready`. Errors use Prometheus'
 //! `{"status":"error","errorType":"bad_data"}` shape.
 //!
-//! Uses: stack::sim::{metrics, logql, state, faults, otlp_body}.
+//! Uses: metrics, logql, state, faults, otlp_body.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -18,12 +18,12 @@ use axum::routing::{get, post};
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use serde_json::{Value, json};
 
-use crate::stack::sim::faults::{Role, drops};
-use crate::stack::sim::logql::parse_series_selector;
-use crate::stack::sim::logs::unix_nanos;
-use crate::stack::sim::metrics::Labels;
-use crate::stack::sim::otlp_body;
-use crate::stack::sim::state::SimState;
+use crate::faults::{Role, drops};
+use crate::logql::parse_series_selector;
+use crate::logs::unix_nanos;
+use crate::metrics::Labels;
+use crate::otlp_body;
+use crate::state::SimState;
 
 pub fn router(state: Arc<SimState>) -> Router {
     Router::new()

@@ -2,7 +2,7 @@
 //! `/v1/logs` in protobuf or JSON (optionally gzipped), routed to the stores, answering as an OTLP receiver does
 //! (an empty export response in the request's encoding).
 //!
-//! Uses: emit::otlp (response encoding), stack::sim::state.
+//! Uses: state, loki, mimir, otlp_body.
 
 use std::sync::Arc;
 
@@ -16,9 +16,8 @@ use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 
-use crate::emit::otlp::encode_partial_success;
-use crate::stack::sim::state::SimState;
-use crate::stack::sim::{loki, mimir, otlp_body};
+use crate::state::SimState;
+use crate::{loki, mimir, otlp_body};
 
 /// Largest export request accepted, as collectors cap request size.
 const MAX_BODY: usize = 16 * 1024 * 1024;
@@ -81,7 +80,8 @@ fn accepted(headers: &HeaderMap) -> Response {
     } else {
         (
             [(header::CONTENT_TYPE, "application/x-protobuf")],
-            encode_partial_success(0, ""),
+            // An export response with no partial_success is empty.
+            Vec::<u8>::new(),
         )
             .into_response()
     }

@@ -6,7 +6,7 @@
 //! `SelectMergeSpanProfile` (JSON, epoch-millisecond times), `/ready`.
 //! Connect errors answer `{"code","message"}`.
 //!
-//! Uses: emit::pprof, stack::sim::{profiles, logql, state, faults}.
+//! Uses: pprof, profiles, logql, state, faults, otlp_body.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -22,13 +22,13 @@ use prost::Message;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::emit::pprof;
-use crate::stack::sim::faults::{Role, drops};
-use crate::stack::sim::logql::{self, Matcher};
-use crate::stack::sim::logs::unix_nanos;
-use crate::stack::sim::otlp_body;
-use crate::stack::sim::profiles::{Labels, Selection};
-use crate::stack::sim::state::SimState;
+use crate::faults::{Role, drops};
+use crate::logql::{self, Matcher};
+use crate::logs::unix_nanos;
+use crate::otlp_body;
+use crate::pprof;
+use crate::profiles::{Labels, Selection};
+use crate::state::SimState;
 
 pub fn router(state: Arc<SimState>) -> Router {
     Router::new()
@@ -228,7 +228,7 @@ async fn ingest(
         Ok(p) => p,
         Err(e) => return (StatusCode::BAD_REQUEST, e).into_response(),
     };
-    let metric = if profile.type_suffix().contains("cpu") {
+    let metric = if profile.type_suffix.contains("cpu") {
         "process_cpu"
     } else {
         "wall"

@@ -6,7 +6,7 @@
 //! Alloy does. Lines go to the log store under `{app, kind}`, traces to the
 //! trace store.
 //!
-//! Uses: stack::sim::{faro_lines, state, faults}.
+//! Uses: faro_lines, state, faults.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -20,10 +20,10 @@ use axum::routing::{any, post};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use tokio::time::Instant;
 
-use crate::stack::sim::faro_lines::{self, Payload};
-use crate::stack::sim::faults::{Role, drops};
-use crate::stack::sim::logs::{Entry, unix_nanos};
-use crate::stack::sim::state::SimState;
+use crate::faro_lines::{self, Payload};
+use crate::faults::{Role, drops};
+use crate::logs::{Entry, unix_nanos};
+use crate::state::SimState;
 
 const ALLOWED_HEADERS: &str = "content-type, traceparent, x-api-key, x-faro-session-id, x-scope-orgid";
 
@@ -187,7 +187,7 @@ mod tests {
     #[test]
     fn reference_payload_traces_decode() {
         let payload: Payload =
-            serde_json::from_str(include_str!("../../../tests/fixtures/reference/faro-payload.json")).unwrap();
+            serde_json::from_str(include_str!("../../tests/fixtures/reference/faro-payload.json")).unwrap();
         let traces: ExportTraceServiceRequest = serde_json::from_value(payload.traces.unwrap()).unwrap();
         let span = &traces.resource_spans[0].scope_spans[0].spans[0];
         assert_eq!(span.name, "documentLoad");

@@ -6,7 +6,7 @@
 //! `&&`-joined equality conditions on `resource.*`, `span.*`, `.*` and
 //! `name`, hex ids with leading zeros trimmed.
 //!
-//! Uses: ids, stack::sim::{traces, state}.
+//! Uses: ids, traces, state.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -20,10 +20,10 @@ use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, Span};
 use serde_json::{Value, json};
 
+use crate::faults::Role;
 use crate::ids::TraceId;
-use crate::stack::sim::faults::Role;
-use crate::stack::sim::state::SimState;
-use crate::stack::sim::traces::{StoredTrace, attribute_text};
+use crate::state::SimState;
+use crate::traces::{StoredTrace, attribute_text};
 
 pub fn router(state: Arc<SimState>) -> Router {
     Router::new()
@@ -61,7 +61,7 @@ async fn buildinfo() -> Json<Value> {
 }
 
 fn parse_id(text: &str) -> Result<TraceId, (StatusCode, String)> {
-    TraceId::from_trimmed_hex(text).map_err(|e| (StatusCode::BAD_REQUEST, format!("invalid trace id: {e}")))
+    TraceId::parse_tempo(text).map_err(|e| (StatusCode::BAD_REQUEST, e))
 }
 
 async fn trace_v1(State(state): State<Arc<SimState>>, Path(id): Path<String>) -> Response {
@@ -278,7 +278,7 @@ fn search_hit(id: TraceId, trace: &StoredTrace, matched: &[&Span]) -> Value {
     let start = trace.start_unix_nanos();
     let mut obj = json!({
         // Tempo trims leading zeros (pkg/util/traceid.go).
-        "traceID": id.to_string().trim_start_matches('0'),
+        "traceID": id.trimmed_hex(),
         "startTimeUnixNano": start.to_string(),
         "durationMs": (trace.end_unix_nanos().saturating_sub(start)) / 1_000_000,
         "spanSets": [{

@@ -8,7 +8,7 @@
 //! `ignore_traceparent`, `logs_without_trace_id`, `exemplar_label`,
 //! `profiles_without_span_id` and `sampler_ratio` break one link each.
 //!
-//! Uses: ids, emit::{synthetic, metric_points, pprof}, stack::sim::state.
+//! Uses: ids, pprof (stacks), traces, logs, mimir, profiles, state.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -35,12 +35,14 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, span::SpanKind};
 use serde_json::json;
 
-use crate::emit::pprof;
-use crate::emit::synthetic::{int_attr, string_attr};
-use crate::ids::{Seed, SpanId, TraceId, Traceparent};
-use crate::stack::sim::logs::unix_nanos;
-use crate::stack::sim::mimir;
-use crate::stack::sim::state::SimState;
+use opentelemetry_proto::tonic::common::v1::KeyValue;
+
+use crate::faults::fraction;
+use crate::ids::{IdSource, Traceparent};
+use crate::logs::unix_nanos;
+use crate::mimir;
+use crate::pprof::{Decoded, Stack};
+use crate::state::SimState;
 
 /// `http_request_duration_seconds` buckets of the deployment (.005 … 10 s).
 const BOUNDS: [f64; 11] = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
@@ -48,7 +50,7 @@ const BOUNDS: [f64; 11] = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0,
 struct AppState {
     sim: Arc<SimState>,
     service: String,
-    seed: Seed,
+    ids: IdSource,
     requests: AtomicU64,
     /// The `app_rate_limit` window: when it opened and the requests in it.
     window: Mutex<(std::time::Instant, u32)>,
@@ -67,7 +69,7 @@ pub fn router(sim: Arc<SimState>, backend_service: &str) -> Router {
     let state = Arc::new(AppState {
         sim,
         service: backend_service.to_owned(),
-        seed: Seed::from_time(),
+        ids: IdSource::new(),
         requests: AtomicU64::new(0),
         window: Mutex::new((std::time::Instant::now(), 0)),
         histograms: Mutex::new(BTreeMap::new()),
@@ -91,6 +93,26 @@ impl AppState {
         }
         window.1 += 1;
         window.1 <= limit
+    }
+}
+
+fn string_attr(key: &str, value: &str) -> KeyValue {
+    KeyValue {
+        key: key.into(),
+        value: Some(AnyValue {
+            value: Some(any_value::Value::StringValue(value.into())),
+        }),
+        ..Default::default()
+    }
+}
+
+fn int_attr(key: &str, value: i64) -> KeyValue {
+    KeyValue {
+        key: key.into(),
+        value: Some(AnyValue {
+            value: Some(any_value::Value::IntValue(value)),
+        }),
+        ..Default::default()
     }
 }
 
@@ -132,16 +154,14 @@ async fn delay(State(app): State<Arc<AppState>>, Path(speed): Path<String>, head
     let caller = headers
         .get("traceparent")
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<Traceparent>().ok())
+        .and_then(Traceparent::parse)
         .filter(|_| !faults.ignore_traceparent);
-    let trace_id = caller
-        .map(|c| c.trace_id)
-        .unwrap_or_else(|| TraceId::from_seed(app.seed, n));
-    let span_id = SpanId::from_seed(app.seed, n, 1);
+    let trace_id = caller.map(|c| c.trace_id).unwrap_or_else(|| app.ids.trace_id(n));
+    let span_id = app.ids.span_id(n);
     // A trace-id-ratio sampler decides by trace id alone, whatever the
     // caller sampled (that is what breaks cross-tier traces).
     let sampled = match faults.sampler_ratio {
-        Some(r) => trace_id.unit_fraction() < r,
+        Some(r) => fraction(&trace_id.0) < r,
         None => caller.is_none_or(|c| c.sampled),
     };
     let start = unix_nanos();
@@ -285,12 +305,19 @@ async fn delay(State(app): State<Arc<AppState>>, Path(speed): Path<String>, head
 
     let span_label = (sampled && !faults.profiles_without_span_id).then_some(span_id);
     let leaf = format!("delay_{speed}");
-    let profile = pprof::cpu_profile(
-        &["main", "handle_request", &leaf],
-        span_label,
-        end as i64,
-        "app/routes.py",
-    );
+    // What pyroscope-otel's profiler would push for the request: one CPU
+    // sample of the handler's stack, labelled with the span.
+    let profile = Decoded {
+        type_suffix: "cpu:nanoseconds:cpu:nanoseconds".into(),
+        stacks: vec![Stack {
+            frames: vec!["main".into(), "handle_request".into(), leaf],
+            value: 20_000_000,
+            labels: span_label
+                .map(|id| vec![("span_id".to_owned(), id.to_string())])
+                .unwrap_or_default(),
+        }],
+        time_nanos: end as i64,
+    };
     let labels = BTreeMap::from([
         ("__name__".to_owned(), "process_cpu".to_owned()),
         ("service_name".to_owned(), app.service.clone()),

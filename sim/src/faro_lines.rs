@@ -425,7 +425,7 @@ mod tests {
     #[test]
     fn reference_payload_gives_alloys_lines_byte_for_byte() {
         let payload: Payload =
-            serde_json::from_str(include_str!("../../../tests/fixtures/reference/faro-payload.json")).unwrap();
+            serde_json::from_str(include_str!("../../tests/fixtures/reference/faro-payload.json")).unwrap();
         let got = lines(&payload);
         let expected = [
             (

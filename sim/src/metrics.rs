@@ -5,7 +5,7 @@
 //! histograms as `_bucket{le}`/`_sum`/`_count` with exemplars on the bucket
 //! they fall in, labelled `trace_id`/`span_id`.
 //!
-//! Uses: stack::sim::{logql (matchers), logs (value text)}.
+//! Uses: logql (matchers), logs (value text).
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -16,8 +16,8 @@ use opentelemetry_proto::tonic::common::v1::KeyValue;
 use opentelemetry_proto::tonic::metrics::v1::{Exemplar, exemplar, metric, number_data_point};
 use tokio::time::Instant;
 
-use crate::stack::sim::logql::Matcher;
-use crate::stack::sim::logs::{any_text, hex};
+use crate::logql::Matcher;
+use crate::logs::{any_text, hex};
 
 pub type Labels = BTreeMap<String, String>;
 
@@ -310,12 +310,12 @@ fn exemplars(list: &[Exemplar]) -> Vec<StoredExemplar> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stack::sim::logql::parse_series_selector;
+    use crate::logql::parse_series_selector;
 
     #[test]
     fn the_reference_histogram_lands_as_mimir_names_it() {
         // shared/reference/api/04-mimir.md §4.4, timestamps moved to now.
-        let text = include_str!("../../../tests/fixtures/reference/otlp-metrics-histogram-exemplar.json");
+        let text = include_str!("../../tests/fixtures/reference/otlp-metrics-histogram-exemplar.json");
         let mut request: ExportMetricsServiceRequest = serde_json::from_str(text).unwrap();
         let now_ns = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

@@ -2,7 +2,7 @@
 //! loopback port (port 0, so tests never collide), and the target that points
 //! at it.
 //!
-//! Uses: target, stack::sim::{collector, tempo, state, faults}.
+//! Uses: every role's module, provisioning, state, faults.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -14,17 +14,16 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use url::Url;
 
-use crate::query::grafana::parse_provisioning;
-use crate::stack::sim::faro::{FaroReceiver, FaroSettings};
-use crate::stack::sim::faults::Faults;
-use crate::stack::sim::grafana::{self, GrafanaAuth};
-use crate::stack::sim::logs::LogCounts;
-use crate::stack::sim::metrics::MetricCounts;
-use crate::stack::sim::profiles::ProfileCounts;
-use crate::stack::sim::state::SimState;
-use crate::stack::sim::traces::TraceCounts;
-use crate::stack::sim::{app, collector, loki, mimir, pyroscope, tempo};
-use crate::target::{Env, Store, Target, TargetError, TargetKind};
+use crate::faro::{FaroReceiver, FaroSettings};
+use crate::faults::Faults;
+use crate::grafana::{self, GrafanaAuth};
+use crate::logs::LogCounts;
+use crate::metrics::MetricCounts;
+use crate::profiles::ProfileCounts;
+use crate::provisioning::{self, Backend};
+use crate::state::SimState;
+use crate::traces::TraceCounts;
+use crate::{app, cadvisor, collector, loki, mimir, pyroscope, tempo};
 
 /// Where the reference stack's Grafana is served, as the deployment's is.
 pub const DEFAULT_GRAFANA_SUB_PATH: &str = "/grafana";
@@ -76,8 +75,6 @@ pub enum SimError {
         #[source]
         source: std::io::Error,
     },
-    #[error(transparent)]
-    Target(#[from] TargetError),
     #[error("the Grafana datasource provisioning file is not valid: {0}")]
     Provisioning(String),
 }
@@ -130,13 +127,13 @@ impl SimStack {
             .grafana_datasources
             .as_deref()
             .unwrap_or(grafana::DEFAULT_PROVISIONING);
-        let datasources = parse_provisioning(yaml).map_err(SimError::Provisioning)?;
+        let datasources = provisioning::parse(yaml).map_err(SimError::Provisioning)?;
         let url = |addr: SocketAddr, path: &str| Url::parse(&format!("http://{addr}{path}")).expect("loopback URL");
         let backends = BTreeMap::from([
-            (Store::Tempo, url(tempo, "")),
-            (Store::Loki, url(loki, "")),
-            (Store::Mimir, url(mimir, "/prometheus")),
-            (Store::Pyroscope, url(pyroscope, "")),
+            (Backend::Tempo, url(tempo, "")),
+            (Backend::Loki, url(loki, "")),
+            (Backend::Prometheus, url(mimir, "/prometheus")),
+            (Backend::Pyroscope, url(pyroscope, "")),
         ]);
         let grafana_router = grafana::router(
             state.clone(),
@@ -146,10 +143,7 @@ impl SimStack {
             &options.grafana_sub_path,
         );
         let grafana = serve("grafana", options.bind, grafana_router, &stopped, &mut servers).await?;
-        servers.push(tokio::spawn(crate::stack::sim::cadvisor::run(
-            state.clone(),
-            stopped.clone(),
-        )));
+        servers.push(tokio::spawn(cadvisor::run(state.clone(), stopped.clone())));
         Ok(SimStack {
             collector,
             tempo,
@@ -254,12 +248,6 @@ ingest_slo = "5s"
             // slower than that.
             search_ready = self.state.search_idle.min(Duration::from_secs(4)).as_millis(),
         )
-    }
-
-    /// The target for this stack; only `PILLARS_TIMEOUT_SCALE` is read from
-    /// `env`, never the OTLP endpoint variables.
-    pub fn target(&self, env: &Env) -> Result<Target, SimError> {
-        Ok(Target::from_toml(&self.target_toml(), TargetKind::Sim, env)?)
     }
 
     /// Stops the servers and waits for them to finish.

@@ -7,7 +7,7 @@
 //! stack's own store of the datasource's type. Datasources come from a
 //! provisioning file; a bearer token or basic auth is required when set.
 //!
-//! Uses: query::grafana (datasource model), stack::sim::{state, faults}.
+//! Uses: provisioning (datasource model), state, faults.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -22,15 +22,13 @@ use base64::Engine as _;
 use serde_json::json;
 use url::Url;
 
-use crate::query::grafana::Datasource;
-use crate::stack::sim::faults::Role;
-use crate::stack::sim::state::SimState;
-use crate::target::{Store, join_path};
+use crate::faults::Role;
+use crate::provisioning::{Backend, Datasource};
+use crate::state::SimState;
 
 /// The datasources the reference stack's Grafana is provisioned with by
 /// default.
-pub const DEFAULT_PROVISIONING: &str =
-    include_str!("../../../compose/grafana/provisioning/datasources/datasources.yaml");
+pub const DEFAULT_PROVISIONING: &str = include_str!("../../compose/grafana/provisioning/datasources/datasources.yaml");
 
 /// How clients must authenticate, when at all.
 #[derive(Debug, Clone, Default)]
@@ -61,7 +59,7 @@ impl GrafanaAuth {
 struct GrafanaState {
     sim: Arc<SimState>,
     datasources: Vec<Datasource>,
-    backends: BTreeMap<Store, Url>,
+    backends: BTreeMap<Backend, Url>,
     auth: GrafanaAuth,
     http: reqwest::Client,
 }
@@ -70,7 +68,7 @@ struct GrafanaState {
 pub fn router(
     sim: Arc<SimState>,
     datasources: Vec<Datasource>,
-    backends: BTreeMap<Store, Url>,
+    backends: BTreeMap<Backend, Url>,
     auth: GrafanaAuth,
     sub_path: &str,
 ) -> Router {
@@ -79,7 +77,11 @@ pub fn router(
         datasources,
         backends,
         auth,
-        http: crate::query::http::client(std::time::Duration::from_secs(10)),
+        http: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(std::time::Duration::from_secs(10))
+            .build()
+            .expect("a client with a timeout always builds"),
     });
     let api = Router::new()
         .route("/api/health", get(health))
@@ -94,6 +96,18 @@ pub fn router(
     } else {
         Router::new().nest(&sub_path, api)
     }
+}
+
+/// `base` with `path` appended to its path, as the proxy forwards
+/// `/api/datasources/proxy/uid/<uid>/<path>` to the datasource URL.
+fn join_path(base: &Url, path: &str) -> Url {
+    let mut url = base.clone();
+    url.set_path(&format!(
+        "{}/{}",
+        base.path().trim_end_matches('/'),
+        path.trim_start_matches('/')
+    ));
+    url
 }
 
 fn unauthorized() -> Response {
@@ -177,26 +191,26 @@ async fn datasource_health(
     if state.sim.faults().datasource_unhealthy.contains(&uid) {
         return error(format!("{}: connection refused", ds.url));
     }
-    let (Some(store), Some(backend)) = (ds.store(), ds.store().and_then(|s| state.backends.get(&s))) else {
+    let (Some(store), Some(backend)) = (ds.backend(), ds.backend().and_then(|s| state.backends.get(&s))) else {
         return error(format!("plugin {} is not served by the reference stack", ds.kind));
     };
     let (probe, message) = match store {
         // Grafana 11.4's Tempo plugin has no backend health check.
-        Store::Tempo => {
+        Backend::Tempo => {
             return (StatusCode::NOT_FOUND, Json(json!({ "message": "Not found" }))).into_response();
         }
-        Store::Mimir => (
+        Backend::Prometheus => (
             state
                 .http
                 .get(join_path(backend, "api/v1/query"))
                 .query(&[("query", "1+1")]),
             "Successfully queried the Prometheus API.",
         ),
-        Store::Loki => (
+        Backend::Loki => (
             state.http.get(join_path(backend, "loki/api/v1/labels")),
             "Data source successfully connected.",
         ),
-        Store::Pyroscope => (
+        Backend::Pyroscope => (
             state
                 .http
                 .post(join_path(backend, "querier.v1.QuerierService/ProfileTypes"))
@@ -225,7 +239,7 @@ async fn proxy(
     let Some((_, ds)) = find(&state, &uid) else {
         return not_found();
     };
-    let Some(backend) = ds.store().and_then(|s| state.backends.get(&s)) else {
+    let Some(backend) = ds.backend().and_then(|s| state.backends.get(&s)) else {
         return (StatusCode::BAD_GATEWAY, Json(json!({ "message": "Bad Gateway" }))).into_response();
     };
     if state.sim.faults().datasource_unqueryable.contains(&uid) {
