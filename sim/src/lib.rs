@@ -16,6 +16,7 @@ pub mod faro_lines;
 pub mod faults;
 pub mod grafana;
 pub mod ids;
+pub mod lang;
 pub mod logql;
 pub mod logs;
 mod loki;
