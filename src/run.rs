@@ -249,6 +249,9 @@ async fn load(args: LoadArgs, console: &mut Console) -> Result<u8, RunError> {
         exit::INTERRUPTED
     } else if report.broken.is_some() {
         exit::CHECK_FAILED
+    } else if report.ingest.values().any(|i| i.completeness.is_none()) {
+        // No gate broke, but a pillar's could not be judged at all.
+        exit::UNREACHABLE
     } else {
         exit::OK
     })

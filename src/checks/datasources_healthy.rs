@@ -6,6 +6,13 @@
 //! Tempo has no backend health check in Grafana 11.4; its proxied
 //! `/api/echo` stands in (`shared/reference/api/02-grafana-http-api.md` §2.3).
 //!
+//! This check judges the serving status of those endpoints itself, so a
+//! 5xx from a health check or a proxied query is the stack's failure
+//! (`unhealthy`, `unqueryable`). Anything else that keeps pillars from
+//! reading an answer — a 4xx (a query the store rejects is pillars' own
+//! bug), a 429, a redirect, an HTML page, a body that does not decode — is
+//! `error` (`read_failed`), never a verdict on the stack.
+//!
 //! Uses: checks, query::{grafana, http}, target.
 
 use std::time::SystemTime;
@@ -17,6 +24,10 @@ use tokio::time::Instant;
 use crate::checks::{CheckCtx, Outcome, Verdict};
 use crate::query::grafana::{Datasource, GrafanaClient, HealthCheck};
 use crate::query::http::{HttpError, ReadClient};
+use crate::query::lang::logql::{LogQuery, Selector};
+use crate::query::lang::promql::Expr;
+use crate::query::lang::traceql::SpansetFilter;
+use crate::query::lang::{MatchOp, Matcher};
 use crate::target::{ReadPath, Store};
 
 /// Why `datasources.healthy` did not pass.
@@ -48,6 +59,9 @@ impl Reason {
 #[derive(Debug, Serialize)]
 struct Probe {
     ok: bool,
+    /// When not ok: whether the store's side failed (5xx, an unhealthy
+    /// answer), as opposed to pillars not being able to read the answer.
+    stack_failed: bool,
     detail: String,
     latency_ms: u64,
 }
@@ -89,16 +103,7 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
 
     match client.health().await {
         Err(e) => {
-            let reason = if e.is_unreachable() {
-                Reason::Unreachable
-            } else {
-                Reason::GrafanaUnhealthy
-            };
-            let verdict = if e.is_unreachable() {
-                Verdict::Error(reason.as_str())
-            } else {
-                Verdict::Fail(reason.as_str())
-            };
+            let verdict = grafana_verdict(&e);
             let summary = e.to_string();
             evidence.error = Some(summary.clone());
             return fail(evidence, verdict, summary);
@@ -119,14 +124,9 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
     let listed = match client.datasources().await {
         Ok(list) => list,
         Err(e) => {
-            let reason = match &e {
-                HttpError::Status { status: 401 | 403, .. } => Verdict::Error(Reason::Unauthorized.as_str()),
-                e if e.is_unreachable() => Verdict::Error(Reason::Unreachable.as_str()),
-                _ => Verdict::Fail(Reason::GrafanaUnhealthy.as_str()),
-            };
             let summary = format!("cannot list datasources: {e}");
             evidence.error = Some(e.to_string());
-            return fail(evidence, reason, summary);
+            return fail(evidence, grafana_verdict(&e), summary);
         }
     };
 
@@ -152,14 +152,21 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
     let unhealthy: Vec<&str> = evidence
         .datasources
         .iter()
-        .filter(|d| !d.health.ok)
+        .filter(|d| !d.health.ok && d.health.stack_failed)
         .map(|d| d.uid.as_str())
         .collect();
     let unqueryable: Vec<&str> = evidence
         .datasources
         .iter()
-        .filter(|d| d.health.ok && !d.query_result.ok)
+        .filter(|d| d.health.ok && !d.query_result.ok && d.query_result.stack_failed)
         .map(|d| d.uid.as_str())
+        .collect();
+    let unreadable: Vec<String> = evidence
+        .datasources
+        .iter()
+        .flat_map(|d| [(&d.health, "health"), (&d.query_result, "query")].map(|(p, what)| (d, p, what)))
+        .filter(|(_, p, _)| !p.ok && !p.stack_failed)
+        .map(|(d, p, what)| format!("{} {what}: {}", d.uid, p.detail))
         .collect();
     let (verdict, summary) = if !evidence.missing.is_empty() {
         (
@@ -175,6 +182,11 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
         (
             Verdict::Fail(Reason::Unqueryable.as_str()),
             format!("healthy but unqueryable: {}", unqueryable.join(", ")),
+        )
+    } else if !unreadable.is_empty() {
+        (
+            Verdict::Error("read_failed"),
+            format!("could not read what Grafana answered: {}", unreadable.join("; ")),
         )
     } else {
         (
@@ -197,13 +209,17 @@ async fn check_one(client: &GrafanaClient, ds: &Datasource, store: Store) -> Dat
             .expect_ok("api/echo")
             .await
             .map(|()| "no backend health check in this Grafana; the proxied /api/echo answered".to_owned())
-            .map_err(|e| e.to_string()),
-        Ok(HealthCheck::NotImplemented) => Err("the plugin has no health check".to_owned()),
-        Ok(HealthCheck::Failed { status, health }) => Err(format!(
-            "{status}: {}",
-            health.map(|h| h.message).unwrap_or_else(|| "no health answer".into())
+            .map_err(|e| (stack_failed(&e), e.to_string())),
+        Ok(HealthCheck::NotImplemented) => Err((true, "the plugin has no health check".to_owned())),
+        // Grafana's own verdict: a 400 with `status: ERROR`, or a 5xx.
+        Ok(HealthCheck::Failed { status, health }) => Err((
+            health.is_some() || status >= 500,
+            format!(
+                "{status}: {}",
+                health.map(|h| h.message).unwrap_or_else(|| "no health answer".into())
+            ),
         )),
-        Err(e) => Err(e.to_string()),
+        Err(e) => Err((stack_failed(&e), e.to_string())),
     };
     let health = probe(health, started);
     let started = Instant::now();
@@ -213,20 +229,40 @@ async fn check_one(client: &GrafanaClient, ds: &Datasource, store: Store) -> Dat
         kind: ds.kind.clone(),
         health,
         query,
-        query_result: probe(result.map_err(|e| e.to_string()), started),
+        query_result: probe(result.map_err(|e| (stack_failed(&e), e.to_string())), started),
     }
 }
 
-fn probe(result: Result<String, String>, started: Instant) -> Probe {
+/// What a failed call to Grafana's own API says: a 5xx is Grafana
+/// failing (`grafana_unhealthy`); refused credentials, no answer, or an
+/// answer pillars cannot read are errors.
+fn grafana_verdict(e: &HttpError) -> Verdict {
+    match e.status_code() {
+        Some(401 | 403) => Verdict::Error(Reason::Unauthorized.as_str()),
+        Some(500..) => Verdict::Fail(Reason::GrafanaUnhealthy.as_str()),
+        _ if e.is_unreachable() => Verdict::Error(Reason::Unreachable.as_str()),
+        _ => Verdict::Error("read_failed"),
+    }
+}
+
+/// A 5xx is the store's (or Grafana's proxy's) failure to serve; anything
+/// else is pillars not managing to read the answer.
+fn stack_failed(e: &HttpError) -> bool {
+    e.status_code().is_some_and(|s| s >= 500)
+}
+
+fn probe(result: Result<String, (bool, String)>, started: Instant) -> Probe {
     let latency_ms = started.elapsed().as_millis() as u64;
     match result {
         Ok(detail) => Probe {
             ok: true,
+            stack_failed: false,
             detail,
             latency_ms,
         },
-        Err(detail) => Probe {
+        Err((stack_failed, detail)) => Probe {
             ok: false,
+            stack_failed,
             detail,
             latency_ms,
         },
@@ -242,17 +278,17 @@ async fn query_one(proxy: &ReadClient, store: Store) -> (String, Result<String, 
     let what = proxy.what();
     match store {
         Store::Mimir => {
-            let q = "1+1";
-            let r = proxy.get("api/v1/query", &[("query", q.into())], &[]).await;
+            let q = Expr::one_plus_one();
+            let r = proxy.get("api/v1/query", &[("query", q.to_string())], &[]).await;
             (
                 format!("GET api/v1/query?query={q}"),
                 r.and_then(|a| a.json::<serde_json::Value>(what)).map(status_of),
             )
         }
         Store::Loki => {
-            let q = r#"{service_name=~".+"}"#;
+            let q = any_stream();
             let params = [
-                ("query", q.to_owned()),
+                ("query", q.to_string()),
                 ("limit", "1".into()),
                 ("start", ((now_ms - 300_000) * 1_000_000).to_string()),
                 ("end", (now_ms * 1_000_000).to_string()),
@@ -264,11 +300,12 @@ async fn query_one(proxy: &ReadClient, store: Store) -> (String, Result<String, 
             )
         }
         Store::Tempo => {
+            let q = SpansetFilter::all();
             let r = proxy
-                .get("api/search", &[("q", "{}".into()), ("limit", "1".into())], &[])
+                .get("api/search", &[("q", q.to_string()), ("limit", "1".into())], &[])
                 .await;
             (
-                "GET api/search?q={}".to_owned(),
+                format!("GET api/search?q={q}"),
                 r.and_then(|a| a.json::<serde_json::Value>(what)).map(|_| "ok".into()),
             )
         }
@@ -281,6 +318,12 @@ async fn query_one(proxy: &ReadClient, store: Store) -> (String, Result<String, 
             )
         }
     }
+}
+
+/// Every stream with a `service_name`, which Loki gives every stream.
+pub fn any_stream() -> LogQuery {
+    let matcher = Matcher::new("service_name", MatchOp::Re, ".+").expect("a valid label name");
+    LogQuery::new(Selector::new(vec![matcher]).expect("`.+` does not match the empty string"))
 }
 
 fn status_of(v: serde_json::Value) -> String {

@@ -12,22 +12,24 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
-use crate::checks::roundtrip::{LookupEvidence, ingest_of, send_verdict, unreachable};
+use crate::checks::roundtrip::{LookupEvidence, ingest_of, send_verdict, undecided};
 use crate::checks::{CheckCtx, Outcome, Pillar, Verdict};
 use crate::emit::faro::{FaroSender, FrontendSpec, Refusal, refusal};
-use crate::measure::ingest_clock::{PollPlan, watch};
+use crate::measure::ingest_clock::{PollPlan, Reads, watch};
 use crate::query::http::HttpError;
+use crate::query::lang::logql::{LogQuery, Selector, Stage};
+use crate::query::lang::{LangError, Matcher};
 use crate::query::loki::LokiClient;
 use crate::query::tempo::TempoClient;
 
 /// Why `frontend.roundtrip` did not pass. A refused post is `rejected`, from
-/// `roundtrip::send_verdict`.
+/// `roundtrip::send_verdict`; reads that all failed are `read_failed` or
+/// `unreachable`, from `roundtrip::undecided`.
 #[derive(Debug, Clone, Copy)]
 enum Reason {
     RateLimited,
     MissingLines,
     MissingSpans,
-    Unreachable,
     NotConfigured,
 }
 
@@ -37,10 +39,15 @@ impl Reason {
             Reason::RateLimited => "rate_limited",
             Reason::MissingLines => "missing_lines",
             Reason::MissingSpans => "missing_spans",
-            Reason::Unreachable => "unreachable",
             Reason::NotConfigured => "not_configured",
         }
     }
+}
+
+/// The run's Faro lines: the receiver's `app` label, then the run marker.
+pub fn query(app_label: &str, run_marker: &str) -> Result<LogQuery, LangError> {
+    let selector = Selector::new(vec![Matcher::eq("app", app_label)?])?;
+    Ok(LogQuery::new(selector).then(Stage::Contains(run_marker.to_owned())))
 }
 
 #[derive(Debug, Serialize)]
@@ -78,7 +85,15 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
             .map(|u| u.to_string())
             .unwrap_or_else(|| "http://pillars.invalid/".into()),
     };
-    let logql = format!("{{app=\"{}\"}} |= \"{}\"", target.frontend_service, spec.run_marker());
+    let logql = match query(&target.frontend_service, &spec.run_marker()) {
+        Ok(q) => q,
+        Err(e) => {
+            return Outcome::new(
+                Verdict::Error("bad_query"),
+                format!("cannot build the log query for the frontend's lines: {e}"),
+            );
+        }
+    };
     let sent = ctx.settings.frontend_sessions;
     let sessions: Vec<_> = (0..sent).map(|slot| spec.session(slot)).collect();
     let sender = FaroSender::new(ctx.http.clone(), faro.clone(), target.limits.request_timeout);
@@ -87,7 +102,7 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
         run_id: ctx.run_id.clone(),
         faro: faro.to_string(),
         app_label: target.frontend_service.clone(),
-        logql: logql.clone(),
+        logql: logql.to_string(),
         sessions: sessions.clone(),
         sent: 0,
         lines_found: BTreeMap::new(),
@@ -150,9 +165,7 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
         .map(|(slot, kinds)| (session_id(slot), kinds))
         .collect();
 
-    let (verdict, summary) = if let Some(err) = unreachable(&lines).or_else(|| unreachable(&spans)) {
-        (Verdict::Error(Reason::Unreachable.as_str()), err)
-    } else if !lines.missing.is_empty() {
+    let (verdict, summary) = if !lines.missing.is_empty() {
         let short: Vec<String> = lines
             .missing
             .iter()
@@ -181,6 +194,9 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
             Verdict::Fail(Reason::MissingSpans.as_str()),
             format!("{} of {sent} sessions' spans not found in Tempo", spans.missing.len()),
         )
+    } else if let Some(verdict) = undecided(&lines, "sessions' lines").or_else(|| undecided(&spans, "sessions' spans"))
+    {
+        verdict
     } else {
         (
             Verdict::Pass,
@@ -201,7 +217,7 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
 async fn find_lines(
     loki: &LokiClient,
     sessions: &[crate::emit::faro::FrontendSession],
-    logql: &str,
+    logql: &LogQuery,
     range: (u64, u64),
     limit: u32,
     pending: Vec<u64>,
@@ -251,29 +267,20 @@ async fn find_spans(
     sessions: &[crate::emit::faro::FrontendSession],
     run_id: &str,
     pending: Vec<u64>,
-) -> Result<Vec<u64>, HttpError> {
-    let mut found = Vec::new();
-    let mut first_error = None;
+) -> Reads<u64> {
+    let mut results = Vec::with_capacity(pending.len());
     for slot in pending {
         let session = &sessions[slot as usize];
-        match tempo.trace_v1(session.trace_id, None).await {
-            Ok(Some(trace))
-                if trace.spans.iter().any(|s| {
+        let seen = tempo.trace_v1(session.trace_id, None).await.map(|trace| {
+            trace.is_some_and(|trace| {
+                trace.spans.iter().any(|s| {
                     s.span_id == session.fetch_span && s.resource.get("pillars.run").map(String::as_str) == Some(run_id)
-                }) =>
-            {
-                found.push(slot)
-            }
-            Ok(_) => {}
-            Err(e) => {
-                first_error.get_or_insert(e);
-            }
-        }
+                })
+            })
+        });
+        results.push((slot, seen));
     }
-    match first_error {
-        Some(e) if found.is_empty() => Err(e),
-        _ => Ok(found),
-    }
+    Reads::of(results)
 }
 
 fn unix_now() -> Duration {

@@ -25,13 +25,22 @@ pub struct NotMeasured {
     pub summary: String,
 }
 
+/// A pillar that could not be measured: its name, the error reason
+/// (`unreachable`, `read_failed`) and why.
+pub type Unmeasured = (&'static str, &'static str, String);
+
 /// The end of both ingest checks' verdicts: pillars that could not be
-/// measured make an error, no pillar at all a skip, else the pass.
-pub fn settle(unreachable: &[&str], measured: usize, pass: String) -> (Verdict, String) {
-    if !unreachable.is_empty() {
+/// measured (their stores could not be reached or read) make an error, no
+/// pillar at all a skip, else the pass.
+pub fn settle(unmeasured: &[Unmeasured], measured: usize, pass: String) -> (Verdict, String) {
+    if let Some((_, reason, _)) = unmeasured.first() {
+        let parts: Vec<String> = unmeasured
+            .iter()
+            .map(|(pillar, _, why)| format!("{pillar} ({why})"))
+            .collect();
         (
-            Verdict::Error("unreachable"),
-            format!("could not measure: {}", unreachable.join(", ")),
+            Verdict::Error(reason),
+            format!("could not measure: {}", parts.join(", ")),
         )
     } else if measured == 0 {
         (

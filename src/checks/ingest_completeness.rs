@@ -1,7 +1,9 @@
 //! `ingest.completeness`: per pillar, the share of what its round trip sent
 //! that was read back is at least the target's threshold
 //! (`limits.completeness`, default 1.0). Ids are derived from the seed, so a
-//! restart of the stack never makes present data look missing.
+//! restart of the stack never makes present data look missing. Items whose
+//! reads failed are undecided: they count neither way, and a pillar with
+//! nothing decided is an error of the read path, not a short pillar.
 //!
 //! Uses: checks::{ingest, ledger}.
 
@@ -9,7 +11,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::checks::ingest::{NotMeasured, gather, settle};
+use crate::checks::ingest::{NotMeasured, Unmeasured, gather, settle};
 use crate::checks::{CheckCtx, Outcome, Status, Verdict};
 
 /// Why `ingest.completeness` did not pass, beside `unreachable` and `not_configured`
@@ -32,6 +34,10 @@ struct PillarCompleteness {
     check: &'static str,
     sent: u64,
     found: u64,
+    missing_total: u64,
+    /// Items no read could decide.
+    undecided: u64,
+    /// Found over found and missing.
     ratio: Option<f64>,
     /// Ids of missing items, at most ten.
     missing: Vec<String>,
@@ -54,33 +60,43 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
         pillars: BTreeMap::new(),
     };
     let mut short = Vec::new();
-    let mut unreachable = Vec::new();
+    let mut unmeasured: Vec<Unmeasured> = Vec::new();
     let mut measured = 0;
     for round in rounds {
         let name = round.pillar.as_str();
         let entry = match round.measured {
             Ok(ingest) => {
-                measured += 1;
-                let ratio = if ingest.sent == 0 {
-                    1.0
-                } else {
-                    ingest.found as f64 / ingest.sent as f64
-                };
-                if ratio < threshold {
-                    short.push(format!("{name} {}/{}", ingest.found, ingest.sent));
+                let ratio = ingest.completeness();
+                match ratio {
+                    Some(r) if r < threshold => {
+                        measured += 1;
+                        let decided = ingest.found + ingest.missing_total;
+                        short.push(format!("{name} {}/{decided}", ingest.found));
+                    }
+                    Some(_) => measured += 1,
+                    None => unmeasured.push((
+                        name,
+                        "read_failed",
+                        ingest
+                            .read_error
+                            .clone()
+                            .unwrap_or_else(|| format!("{} undecided", ingest.undecided)),
+                    )),
                 }
                 PillarCompleteness {
                     check: round.check,
                     sent: ingest.sent,
                     found: ingest.found,
-                    ratio: Some(ratio),
+                    missing_total: ingest.missing_total,
+                    undecided: ingest.undecided,
+                    ratio,
                     missing: ingest.missing,
                     not_measured: None,
                 }
             }
             Err(not) => {
                 match not.status {
-                    Status::Error => unreachable.push(name),
+                    Status::Error => unmeasured.push((name, not.reason.unwrap_or("read_failed"), not.summary.clone())),
                     // The round trip failed before reading back (e.g. its
                     // data was rejected): nothing arrived.
                     Status::Fail => short.push(format!("{name} ({})", not.reason.unwrap_or("failed"))),
@@ -90,6 +106,8 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
                     check: round.check,
                     sent: 0,
                     found: 0,
+                    missing_total: 0,
+                    undecided: 0,
                     ratio: None,
                     missing: Vec::new(),
                     not_measured: Some(not),
@@ -104,7 +122,7 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
             format!("below {:.0} % arrived: {}", threshold * 100.0, short.join(", ")),
         )
     } else {
-        settle(&unreachable, measured, format!("{measured} pillar(s) complete"))
+        settle(&unmeasured, measured, format!("{measured} pillar(s) complete"))
     };
     Outcome::new(verdict, summary).with_evidence(evidence)
 }

@@ -3,7 +3,8 @@
 //!
 //! Latency is measured by the ingest clock from the acknowledged write to
 //! the first read that finds the item; a pillar whose round trip found
-//! nothing has no latency and fails as `no_data`.
+//! nothing has no latency and fails as `no_data` — unless its reads
+//! failed, which is an error of the read path, not of the stack.
 //!
 //! Uses: checks::{ingest, ledger}.
 
@@ -11,7 +12,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::checks::ingest::{NotMeasured, gather, settle};
+use crate::checks::ingest::{NotMeasured, Unmeasured, gather, settle};
 use crate::checks::{CheckCtx, Outcome, Status, Verdict};
 
 /// Why `ingest.latency` did not pass, beside `unreachable` and `not_configured`
@@ -60,7 +61,7 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
     };
     let mut over = Vec::new();
     let mut no_data = Vec::new();
-    let mut unreachable = Vec::new();
+    let mut unmeasured: Vec<Unmeasured> = Vec::new();
     let mut outcome_series = Vec::new();
     for round in rounds {
         let name = round.pillar.as_str();
@@ -82,7 +83,18 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
                 }
             }
             Ok(ingest) => {
-                no_data.push(name);
+                if ingest.missing_total > 0 {
+                    no_data.push(name);
+                } else {
+                    unmeasured.push((
+                        name,
+                        "read_failed",
+                        ingest
+                            .read_error
+                            .clone()
+                            .unwrap_or_else(|| format!("{} undecided", ingest.undecided)),
+                    ));
+                }
                 PillarLatency {
                     check: round.check,
                     found: ingest.found,
@@ -95,7 +107,7 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
             }
             Err(not) => {
                 match not.status {
-                    Status::Error => unreachable.push(name),
+                    Status::Error => unmeasured.push((name, not.reason.unwrap_or("read_failed"), not.summary.clone())),
                     // The round trip ran and failed before reading anything
                     // back (e.g. its data was rejected): no latency.
                     Status::Fail => no_data.push(name),
@@ -128,7 +140,7 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
         )
     } else {
         settle(
-            &unreachable,
+            &unmeasured,
             measured,
             format!("{measured} pillar(s) under the {slo_text} p99 SLO"),
         )

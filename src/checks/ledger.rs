@@ -12,19 +12,40 @@ use serde::Serialize;
 use crate::checks::spec::Pillar;
 use crate::measure::latency::LatencyHistogram;
 
-/// One pillar's ingest as a round trip measured it.
+/// One pillar's ingest as a round trip measured it: every sent item was
+/// found, missing (the store answered without it) or undecided (its reads
+/// failed).
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct PillarIngest {
     pub sent: u64,
     pub found: u64,
     /// Ids of missing items, at most ten.
     pub missing: Vec<String>,
+    pub missing_total: u64,
+    pub undecided: u64,
+    /// Why reads failed, when some did.
+    pub read_error: Option<String>,
     #[serde(skip)]
     pub latency: LatencyHistogram,
 }
 
 #[derive(Debug, Default)]
 pub struct IngestLedger(Mutex<BTreeMap<Pillar, PillarIngest>>);
+
+impl PillarIngest {
+    /// Found over found and missing: undecided items are left out, as
+    /// they say nothing about the stack. `None` when nothing was decided.
+    pub fn completeness(&self) -> Option<f64> {
+        let decided = self.found + self.missing_total;
+        if self.sent == 0 {
+            Some(1.0)
+        } else if decided == 0 {
+            None
+        } else {
+            Some(self.found as f64 / decided as f64)
+        }
+    }
+}
 
 impl IngestLedger {
     pub fn record(&self, pillar: Pillar, ingest: PillarIngest) {

@@ -14,23 +14,25 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
-use crate::checks::roundtrip::{LISTED, LookupEvidence, ingest_of, send_verdict, tally, unreachable};
+use crate::checks::roundtrip::{LISTED, LookupEvidence, ingest_of, send_verdict, tally, undecided};
 use crate::checks::{CheckCtx, Outcome, Pillar, Verdict};
-use crate::emit::metric_points::MetricSpec;
+use crate::emit::metric_points::{HISTOGRAM_PROMETHEUS_NAME, MetricSpec, PROMETHEUS_NAME};
 use crate::emit::otlp::OtlpHttpEmitter;
 use crate::measure::ingest_clock::{PollPlan, watch};
 use crate::query::grafana::explore_link;
 use crate::query::http::HttpError;
+use crate::query::lang::promql::{Expr, Selector};
+use crate::query::lang::{LangError, Matcher};
 use crate::query::mimir::MimirClient;
 use crate::target::{Signal, Store};
 
 /// Why `metrics.roundtrip` did not pass, beside the round trips' shared
-/// `rejected` (`roundtrip::send_verdict`) and `not_found` (`roundtrip::tally`).
+/// `rejected` (`roundtrip::send_verdict`), `not_found`, `read_failed` and
+/// `unreachable` (`roundtrip::tally`).
 #[derive(Debug, Clone, Copy)]
 enum Reason {
     IncorrectResult,
     MissingExemplars,
-    Unreachable,
     NotConfigured,
 }
 
@@ -39,10 +41,27 @@ impl Reason {
         match self {
             Reason::IncorrectResult => "incorrect_result",
             Reason::MissingExemplars => "missing_exemplars",
-            Reason::Unreachable => "unreachable",
             Reason::NotConfigured => "not_configured",
         }
     }
+}
+
+/// The run's marker series (Mimir's default OTLP naming).
+pub fn series_selector(run_id: &str) -> Result<Selector, LangError> {
+    Selector::metric(PROMETHEUS_NAME, vec![Matcher::eq("pillars_run", run_id)?])
+}
+
+/// One slot's series, as evidence names it.
+pub fn slot_selector(run_id: &str, slot: u64) -> Result<Selector, LangError> {
+    Ok(series_selector(run_id)?.and(Matcher::eq("pillars_seq", slot.to_string())?))
+}
+
+/// The buckets of the run's latency histogram, whose exemplar is read back.
+pub fn histogram_selector(run_id: &str) -> Result<Selector, LangError> {
+    Selector::metric(
+        &format!("{HISTOGRAM_PROMETHEUS_NAME}_bucket"),
+        vec![Matcher::eq("pillars_run", run_id)?],
+    )
 }
 
 #[derive(Debug, Serialize, Clone)]
@@ -84,7 +103,15 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
         run_id: ctx.run_id.clone(),
         service_name: ctx.service_name("metrics"),
     };
-    let promql = spec.selector();
+    let (promql, histogram) = match (series_selector(&spec.run_id), histogram_selector(&spec.run_id)) {
+        (Ok(series), Ok(histogram)) => (Expr::from(series), histogram),
+        (Err(e), _) | (_, Err(e)) => {
+            return Outcome::new(
+                Verdict::Error("bad_query"),
+                format!("cannot build the metric queries for run {}: {e}", spec.run_id),
+            );
+        }
+    };
     let limits = &ctx.target.limits;
     let sent = ctx.settings.metrics;
     let mut evidence = Evidence {
@@ -93,11 +120,11 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
         service_name: spec.service_name.clone(),
         collector: collector.to_string(),
         mimir: mimir.base().to_string(),
-        promql: promql.clone(),
+        promql: promql.to_string(),
         sent: 0,
         lookup: None,
         wrong_values: Vec::new(),
-        exemplar_query: spec.histogram_selector(),
+        exemplar_query: histogram.to_string(),
         exemplar_trace_id: spec.exemplar_context().0.to_string(),
         exemplar: None,
         exemplar_labels_seen: Vec::new(),
@@ -106,7 +133,7 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
             .target
             .grafana
             .as_ref()
-            .map(|g| explore_link(g, Store::Mimir, &promql).to_string()),
+            .map(|g| explore_link(g, Store::Mimir, &promql.to_string()).to_string()),
     };
 
     let emitter = OtlpHttpEmitter::new(ctx.http.clone(), collector.clone(), limits.request_timeout);
@@ -127,22 +154,30 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
     let sent_at = unix_now().as_secs_f64();
     let series = watch(&plan, acked, |_, slots| find(&mimir, &spec, &promql, slots, &wrong));
     let exemplar = watch(&plan, exemplar_ack, |_, _| {
-        find_exemplar(&mimir, &spec, (sent_at - 600.0, sent_at + 600.0), &label_names)
+        find_exemplar(
+            &mimir,
+            &spec,
+            &histogram,
+            (sent_at - 600.0, sent_at + 600.0),
+            &label_names,
+        )
     });
     let (watched, exemplar) = tokio::join!(series, exemplar);
     evidence.exemplar = Some(LookupEvidence::new(&exemplar, |_| {
         spec.exemplar_context().0.to_string()
     }));
     evidence.exemplar_labels_seen = label_names.into_inner().unwrap_or_default();
-    let id_of = |slot: u64| format!("{}{{pillars_seq=\"{slot}\"}}", spec.selector());
+    let id_of = |slot: u64| {
+        slot_selector(&spec.run_id, slot)
+            .map(|s| s.to_string())
+            .unwrap_or_else(|_| format!("slot {slot}"))
+    };
     ctx.ledger.record(Pillar::Metrics, ingest_of(sent, &watched, id_of));
     evidence.lookup = Some(LookupEvidence::new(&watched, id_of));
     let wrong: Vec<WrongValue> = wrong.into_inner().unwrap_or_default().into_values().collect();
     evidence.wrong_values = wrong.iter().take(LISTED).cloned().collect();
 
-    let (verdict, summary) = if let Some(err) = unreachable(&watched) {
-        (Verdict::Error(Reason::Unreachable.as_str()), err)
-    } else if !wrong.is_empty() {
+    let (verdict, summary) = if !wrong.is_empty() {
         (
             Verdict::Fail(Reason::IncorrectResult.as_str()),
             format!(
@@ -150,7 +185,9 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
                 wrong.len()
             ),
         )
-    } else if watched.missing.is_empty() && !exemplar.missing.is_empty() {
+    } else if !watched.missing.is_empty() || !watched.undecided.is_empty() {
+        tally(&watched, sent, "metric series", "Mimir")
+    } else if !exemplar.missing.is_empty() {
         (
             Verdict::Fail(Reason::MissingExemplars.as_str()),
             format!(
@@ -158,6 +195,8 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
                 spec.exemplar_context().0
             ),
         )
+    } else if let Some(verdict) = undecided(&exemplar, "histogram's exemplar") {
+        verdict
     } else {
         tally(&watched, sent, "metric series", "Mimir")
     };
@@ -171,7 +210,7 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
 async fn find(
     mimir: &MimirClient,
     spec: &MetricSpec,
-    promql: &str,
+    promql: &Expr,
     pending: Vec<u64>,
     wrong: &Mutex<BTreeMap<u64, WrongValue>>,
 ) -> Result<Vec<u64>, HttpError> {
@@ -207,10 +246,11 @@ async fn find(
 async fn find_exemplar(
     mimir: &MimirClient,
     spec: &MetricSpec,
+    histogram: &Selector,
     range: (f64, f64),
     label_names: &Mutex<Vec<String>>,
 ) -> Result<Vec<u64>, HttpError> {
-    let series = mimir.query_exemplars(&spec.histogram_selector(), range).await?;
+    let series = mimir.query_exemplars(histogram, range).await?;
     let want = spec.exemplar_context().0.to_string();
     let mut names: Vec<String> = series
         .iter()

@@ -12,29 +12,38 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
-use crate::checks::roundtrip::{LookupEvidence, ingest_of, send_verdict, tally, unreachable};
+use crate::checks::roundtrip::{LookupEvidence, ingest_of, send_verdict, tally};
 use crate::checks::{CheckCtx, Outcome, Pillar, Verdict};
 use crate::emit::pprof::PROFILE_TYPE;
 use crate::emit::profile_push::{ProfileSpec, PyroscopePusher};
 use crate::measure::ingest_clock::{PollPlan, watch};
 use crate::query::http::HttpError;
+use crate::query::lang::promql::Selector;
+use crate::query::lang::{LangError, Matcher};
 use crate::query::pyroscope::PyroscopeClient;
 
 /// Why `profiles.roundtrip` did not pass, beside the round trips' shared
-/// `rejected` (`roundtrip::send_verdict`) and `not_found` (`roundtrip::tally`).
+/// `rejected` (`roundtrip::send_verdict`), `not_found`, `read_failed` and
+/// `unreachable` (`roundtrip::tally`).
 #[derive(Debug, Clone, Copy)]
 enum Reason {
-    Unreachable,
     NotConfigured,
 }
 
 impl Reason {
     const fn as_str(self) -> &'static str {
         match self {
-            Reason::Unreachable => "unreachable",
             Reason::NotConfigured => "not_configured",
         }
     }
+}
+
+/// The label selector of the run's profiles.
+pub fn selector(service: &str, run_id: &str) -> Result<Selector, LangError> {
+    Selector::labels(vec![
+        Matcher::eq("service_name", service)?,
+        Matcher::eq("pillars_run", run_id)?,
+    ])
 }
 
 #[derive(Debug, Serialize)]
@@ -66,7 +75,15 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
     let limits = &ctx.target.limits;
     let sent = ctx.settings.profiles;
     let pusher = PyroscopePusher::new(ctx.http.clone(), ingest, limits.request_timeout);
-    let selector = spec.label_selector();
+    let selector = match selector(&spec.service_name, &spec.run_id) {
+        Ok(s) => s,
+        Err(e) => {
+            return Outcome::new(
+                Verdict::Error("bad_query"),
+                format!("cannot build the label selector for {}: {e}", spec.service_name),
+            );
+        }
+    };
     let mut evidence = Evidence {
         seed: ctx.seed.0,
         run_id: ctx.run_id.clone(),
@@ -74,7 +91,7 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
         push: pusher.url().to_string(),
         pyroscope: pyroscope.base().to_string(),
         profile_type: PROFILE_TYPE,
-        label_selector: selector.clone(),
+        label_selector: selector.to_string(),
         sent: 0,
         lookup: None,
         send_error: None,
@@ -104,10 +121,7 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
     ctx.ledger.record(Pillar::Profiles, ingest_of(sent, &watched, id_of));
     evidence.lookup = Some(LookupEvidence::new(&watched, id_of));
 
-    let (verdict, summary) = match unreachable(&watched) {
-        Some(err) => (Verdict::Error(Reason::Unreachable.as_str()), err),
-        None => tally(&watched, sent, "profiles", "Pyroscope"),
-    };
+    let (verdict, summary) = tally(&watched, sent, "profiles", "Pyroscope");
     Outcome::new(verdict, summary)
         .with_evidence(evidence)
         .with_latency("profiles", &watched.histogram)
@@ -116,7 +130,7 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
 async fn find(
     pyroscope: &PyroscopeClient,
     spec: &ProfileSpec,
-    selector: &str,
+    selector: &Selector,
     range: (i64, i64),
     pending: Vec<u64>,
 ) -> Result<Vec<u64>, HttpError> {

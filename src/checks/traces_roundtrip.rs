@@ -19,20 +19,23 @@ use futures::StreamExt;
 use serde::Serialize;
 use tokio::time::Instant;
 
-use crate::checks::roundtrip::{LISTED, LookupEvidence, ingest_of, send_verdict, unreachable};
+use crate::checks::roundtrip::{LISTED, LookupEvidence, ingest_of, send_verdict, undecided};
 use crate::checks::{CheckCtx, Outcome, Pillar, TraceLookup, Verdict};
 use crate::emit::otlp::{EmitError, OtlpHttpEmitter};
 use crate::emit::synthetic::{ExpectedTrace, TraceSpec};
 use crate::emit::template::TraceBatchTemplate;
 use crate::ids::TraceId;
-use crate::measure::ingest_clock::{Phase, PollPlan, Watched, watch};
+use crate::measure::ingest_clock::{Phase, PollPlan, Reads, Watched, watch};
 use crate::query::grafana::explore_link;
 use crate::query::http::HttpError;
+use crate::query::lang::LangError;
+use crate::query::lang::traceql::{Scope, SpansetFilter};
 use crate::query::tempo::{ReadTrace, TempoClient};
 use crate::target::{Signal, Store};
 
 /// Why `traces.roundtrip` did not pass. A refused send is `rejected`, from
-/// `roundtrip::send_verdict`.
+/// `roundtrip::send_verdict`; reads that all failed are `read_failed` or
+/// `unreachable`, from `roundtrip::undecided`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reason {
     NotFoundById,
@@ -41,7 +44,6 @@ pub enum Reason {
     /// Found by id, but not the trace that was sent.
     IncorrectResult,
     NotFoundBySearch,
-    Unreachable,
     NotConfigured,
 }
 
@@ -52,10 +54,16 @@ impl Reason {
             Reason::MissingSpans => "missing_spans",
             Reason::IncorrectResult => "incorrect_result",
             Reason::NotFoundBySearch => "not_found_by_search",
-            Reason::Unreachable => "unreachable",
             Reason::NotConfigured => "not_configured",
         }
     }
+}
+
+/// The TraceQL search that finds the run's traces.
+pub fn traceql(service: &str, run_id: &str) -> Result<SpansetFilter, LangError> {
+    SpansetFilter::all()
+        .and(Scope::Resource, "service.name", service)?
+        .and(Scope::Span, "pillars.run", run_id)
 }
 
 /// Traces per export request.
@@ -107,6 +115,15 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
         spans_per_trace: settings.spans_per_trace.max(1),
     };
     let limits = &ctx.target.limits;
+    let search_query = match traceql(&spec.service_name, &spec.run_id) {
+        Ok(q) => q,
+        Err(e) => {
+            return Outcome::new(
+                Verdict::Error("bad_query"),
+                format!("cannot build the TraceQL search for {}: {e}", spec.service_name),
+            );
+        }
+    };
     let mut evidence = Evidence {
         seed: ctx.seed.0,
         run_id: ctx.run_id.clone(),
@@ -114,7 +131,7 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
         collector: collector.to_string(),
         tempo: tempo.base().to_string(),
         lookup: settings.trace_lookup,
-        traceql: spec.traceql(),
+        traceql: search_query.to_string(),
         sent: 0,
         spans_per_trace: spec.spans_per_trace,
         by_id: None,
@@ -125,7 +142,7 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
             .target
             .grafana
             .as_ref()
-            .map(|g| explore_link(g, Store::Tempo, &spec.traceql()).to_string()),
+            .map(|g| explore_link(g, Store::Tempo, &search_query.to_string()).to_string()),
     };
 
     // Send, recording when each batch was acknowledged.
@@ -186,7 +203,7 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
         }
         Some(
             watch(&search_plan, acked.clone(), |phase, slots| {
-                find_by_search(&tempo, &spec, phase, range, settings.traces, slots)
+                find_by_search(&tempo, &spec, &search_query, phase, range, settings.traces, slots)
             })
             .await,
         )
@@ -224,9 +241,6 @@ fn judge(
     search: Option<&Watched<u64>>,
     mismatched: &[Observation],
 ) -> (Verdict, String) {
-    if let Some(err) = [by_id, search].into_iter().flatten().find_map(unreachable) {
-        return (Verdict::Error(Reason::Unreachable.as_str()), err);
-    }
     if let Some(w) = by_id
         && !w.missing.is_empty()
     {
@@ -257,6 +271,10 @@ fn judge(
             format!("{} of {sent} traces not found by TraceQL search", w.missing.len()),
         );
     }
+    let undecided_by = |w: Option<&Watched<u64>>, items| w.and_then(|w| undecided(w, items));
+    if let Some(verdict) = undecided_by(by_id, "traces by id").or_else(|| undecided_by(search, "traces by search")) {
+        return verdict;
+    }
     let p99 = |w: Option<&Watched<u64>>| w.map(|w| format!("{} ms", w.histogram.percentile_ms(99.0)));
     let parts: Vec<String> = [("by id", p99(by_id)), ("by search", p99(search))]
         .into_iter()
@@ -277,41 +295,32 @@ async fn find_by_id(
     range: (u64, u64),
     slots: Vec<u64>,
     mismatched: &Mutex<BTreeMap<u64, Observation>>,
-) -> Result<Vec<u64>, HttpError> {
+) -> Reads<u64> {
     let range = (phase == Phase::Confirm).then_some(range);
     let lookups = futures::stream::iter(slots)
         .map(|slot| async move {
             let expected = spec.expected(slot);
-            let trace = tempo.trace_v1(expected.trace_id, range).await?;
-            Ok::<_, HttpError>((expected, trace))
+            let trace = tempo.trace_v1(expected.trace_id, range).await;
+            (expected, trace)
         })
         .buffer_unordered(LOOKUP_CONCURRENCY)
         .collect::<Vec<_>>()
         .await;
-    let mut found = Vec::new();
-    let mut first_error = None;
-    for result in lookups {
-        match result {
-            Ok((expected, Some(trace))) => match compare(&expected, &spec.run_id, &trace) {
-                None => {
-                    mismatched.lock().expect("not poisoned").remove(&expected.slot);
-                    found.push(expected.slot);
-                }
-                Some(Some(obs)) => {
-                    mismatched.lock().expect("not poisoned").insert(expected.slot, obs);
-                }
-                Some(None) => {}
-            },
-            Ok((_, None)) => {}
-            Err(e) => {
-                first_error.get_or_insert(e);
+    Reads::of(lookups.into_iter().map(|(expected, trace)| {
+        let slot = expected.slot;
+        let seen = trace.map(|trace| match trace.map(|t| compare(&expected, &spec.run_id, &t)) {
+            Some(None) => {
+                mismatched.lock().expect("not poisoned").remove(&slot);
+                true
             }
-        }
-    }
-    match first_error {
-        Some(e) if found.is_empty() => Err(e),
-        _ => Ok(found),
-    }
+            Some(Some(Some(obs))) => {
+                mismatched.lock().expect("not poisoned").insert(slot, obs);
+                false
+            }
+            Some(Some(None)) | None => false,
+        });
+        (slot, seen)
+    }))
 }
 
 /// Compares a trace read back with the one sent; `None` when it matches.
@@ -358,6 +367,7 @@ fn compare(expected: &ExpectedTrace, run_id: &str, trace: &ReadTrace) -> Option<
 async fn find_by_search(
     tempo: &TempoClient,
     spec: &TraceSpec,
+    query: &SpansetFilter,
     phase: Phase,
     range: (u64, u64),
     sent: u64,
@@ -366,7 +376,7 @@ async fn find_by_search(
     let range = (phase == Phase::Confirm).then_some(range);
     // The query matches every trace of the run, found or not.
     let limit = (sent as u32).saturating_mul(2).max(20);
-    let hits = tempo.search(&spec.traceql(), range, limit).await?;
+    let hits = tempo.search(query, range, limit).await?;
     let ids: HashSet<TraceId> = hits.into_iter().map(|h| h.trace_id).collect();
     Ok(slots
         .into_iter()

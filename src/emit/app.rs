@@ -9,7 +9,7 @@ use tokio::time::Instant;
 use url::Url;
 
 use crate::emit::otlp::EmitError;
-use crate::query::http::HttpError;
+use crate::query::http::{HttpError, read_body};
 use crate::target::join_path;
 
 #[derive(Debug, Clone)]
@@ -48,18 +48,14 @@ impl AppClient {
             .send()
             .await
             .map_err(|e| HttpError::from_reqwest(WHAT, &url, self.timeout, e))?;
-        let status = resp.status().as_u16();
-        let body = resp
-            .bytes()
-            .await
-            .map_err(|e| HttpError::from_reqwest(WHAT, &url, self.timeout, e))?;
-        if (200..300).contains(&status) {
+        let answer = read_body(resp, WHAT, &url, self.timeout).await?;
+        if (200..300).contains(&answer.status) {
             Ok(AppAnswer {
-                status,
+                status: answer.status,
                 latency: started.elapsed(),
             })
         } else {
-            Err(HttpError::status(WHAT, &url, status, &body).into())
+            Err(answer.unexpected(WHAT).into())
         }
     }
 }

@@ -16,7 +16,7 @@ use url::Url;
 
 use crate::emit::otlp::{Ack, EmitError};
 use crate::ids::{Seed, SpanId, TraceId};
-use crate::query::http::HttpError;
+use crate::query::http::{HttpError, read_body};
 
 const FRONTEND_DOMAIN: u64 = 0xFA20;
 /// The web vitals the SDK reports, with plausible good values.
@@ -225,15 +225,11 @@ impl FaroSender {
             .send()
             .await
             .map_err(|e| HttpError::from_reqwest(WHAT, &self.url, self.timeout, e))?;
-        let status = resp.status().as_u16();
-        let body = resp
-            .bytes()
-            .await
-            .map_err(|e| HttpError::from_reqwest(WHAT, &self.url, self.timeout, e))?;
-        if status == 202 {
+        let answer = read_body(resp, WHAT, &self.url, self.timeout).await?;
+        if answer.status == 202 {
             Ok(Ack { at: Instant::now() })
         } else {
-            Err(HttpError::status(WHAT, &self.url, status, &body).into())
+            Err(answer.unexpected(WHAT).into())
         }
     }
 }

@@ -40,20 +40,10 @@ impl MetricSpec {
         (self.seed.word(slot, METRIC_DOMAIN) % 1_000_000) as f64
     }
 
-    /// The selector for this run's series.
-    pub fn selector(&self) -> String {
-        format!("{PROMETHEUS_NAME}{{pillars_run=\"{}\"}}", self.run_id)
-    }
-
     /// The trace context of the run's histogram exemplar.
     pub fn exemplar_context(&self) -> (TraceId, SpanId) {
         let seed = Seed(self.seed.word(0, METRIC_DOMAIN + 1));
         (TraceId::from_seed(seed, 0), SpanId::from_seed(seed, 0, 0))
-    }
-
-    /// The selector of the run's latency histogram buckets in Mimir.
-    pub fn histogram_selector(&self) -> String {
-        format!("{HISTOGRAM_PROMETHEUS_NAME}_bucket{{pillars_run=\"{}\"}}", self.run_id)
     }
 
     /// The gauges of `slots`, a counter of them, and a latency histogram

@@ -16,7 +16,7 @@ use prost::Message;
 use tokio::time::Instant;
 use url::Url;
 
-use crate::query::http::{HttpError, error_chain};
+use crate::query::http::{HttpError, error_chain, read_body};
 
 /// Why a batch was not delivered.
 #[derive(Debug, thiserror::Error)]
@@ -78,21 +78,12 @@ impl OtlpHttpEmitter {
             .send()
             .await
             .map_err(|e| HttpError::from_reqwest(WHAT, url, self.timeout, e))?;
-        let status = resp.status().as_u16();
-        let is_json = resp
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.contains("json"));
-        let bytes = resp
-            .bytes()
-            .await
-            .map_err(|e| HttpError::from_reqwest(WHAT, url, self.timeout, e))?;
+        let answer = read_body(resp, WHAT, url, self.timeout).await?;
         let at = Instant::now();
-        if !(200..300).contains(&status) {
-            return Err(HttpError::status(WHAT, url, status, &bytes).into());
+        if !(200..300).contains(&answer.status) {
+            return Err(answer.unexpected(WHAT).into());
         }
-        match partial_success(&bytes, is_json) {
+        match partial_success(&answer.body, answer.content_type.contains("json")) {
             Ok(None) => Ok(Ack { at }),
             Ok(Some((rejected, message))) => Err(EmitError::Rejected {
                 url: url.clone(),

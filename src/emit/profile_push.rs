@@ -16,7 +16,7 @@ use url::Url;
 use crate::emit::otlp::{Ack, EmitError};
 use crate::emit::pprof::{self, Profile};
 use crate::ids::Seed;
-use crate::query::http::HttpError;
+use crate::query::http::{HttpError, read_body};
 use crate::target::join_path;
 
 /// One profile series: its labels and gzipped pprof samples.
@@ -67,15 +67,11 @@ impl PyroscopePusher {
             .send()
             .await
             .map_err(|e| HttpError::from_reqwest(WHAT, &self.url, self.timeout, e))?;
-        let status = resp.status().as_u16();
-        let bytes = resp
-            .bytes()
-            .await
-            .map_err(|e| HttpError::from_reqwest(WHAT, &self.url, self.timeout, e))?;
-        if (200..300).contains(&status) {
+        let answer = read_body(resp, WHAT, &self.url, self.timeout).await?;
+        if (200..300).contains(&answer.status) {
             Ok(Ack { at: Instant::now() })
         } else {
-            Err(HttpError::status(WHAT, &self.url, status, &bytes).into())
+            Err(answer.unexpected(WHAT).into())
         }
     }
 }
@@ -92,13 +88,6 @@ impl ProfileSpec {
     /// The leaf frame of `slot`'s profile: how a flame graph names it.
     pub fn leaf(&self, slot: u64) -> String {
         format!("pillars_slot_{slot}")
-    }
-
-    pub fn label_selector(&self) -> String {
-        format!(
-            "{{service_name=\"{}\", pillars_run=\"{}\"}}",
-            self.service_name, self.run_id
-        )
     }
 
     /// One series holding the profiles of `slots`.

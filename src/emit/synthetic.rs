@@ -48,14 +48,6 @@ impl TraceSpec {
         }
     }
 
-    /// The TraceQL query that finds this run's traces.
-    pub fn traceql(&self) -> String {
-        format!(
-            "{{ resource.service.name = \"{}\" && span.pillars.run = \"{}\" }}",
-            self.service_name, self.run_id
-        )
-    }
-
     /// One export request holding the traces of `slots`, starting at
     /// `start_unix_nanos`.
     pub fn request(&self, slots: Range<u64>, start_unix_nanos: u64) -> ExportTraceServiceRequest {

@@ -41,7 +41,10 @@ pub struct StepResult {
     pub mix: BTreeMap<TrafficKind, f64>,
     pub worst_error_ratio: f64,
     pub ingest_p99_ms: BTreeMap<Pillar, u64>,
+    /// Found over decided markers, per pillar with any decided.
     pub completeness: BTreeMap<Pillar, f64>,
+    /// Markers whose reads failed, per pillar that had any.
+    pub undecided: BTreeMap<Pillar, u64>,
     pub min_headroom: Option<Least>,
     pub max_working_set_bytes: u64,
     pub broken: Option<Broken>,
@@ -109,7 +112,17 @@ fn step_result(scenario: &Scenario, scale: f64, observed: &Observed) -> StepResu
             .iter()
             .filter_map(|(p, m)| Some((*p, m.p99_ms()?)))
             .collect(),
-        completeness: observed.markers.iter().map(|(p, m)| (*p, m.completeness())).collect(),
+        completeness: observed
+            .markers
+            .iter()
+            .filter_map(|(p, m)| Some((*p, m.completeness()?)))
+            .collect(),
+        undecided: observed
+            .markers
+            .iter()
+            .filter(|(_, m)| m.undecided > 0)
+            .map(|(p, m)| (*p, m.undecided))
+            .collect(),
         min_headroom: gate::min_headroom(observed, settled),
         max_working_set_bytes,
         broken: gate::judge(&scenario.gates, observed, settled),
@@ -331,6 +344,7 @@ mod tests {
             worst_error_ratio: 0.0,
             ingest_p99_ms: BTreeMap::new(),
             completeness: BTreeMap::new(),
+            undecided: BTreeMap::new(),
             min_headroom: None,
             max_working_set_bytes: ws,
             broken: None,

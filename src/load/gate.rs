@@ -76,6 +76,25 @@ pub fn min_headroom(observed: &Observed, from_secs: f64) -> Option<Least> {
         .min_by(|a, b| a.headroom.total_cmp(&b.headroom))
 }
 
+/// The pillars whose markers could not all be read: the gates could not
+/// judge them fully, and the message says the stack could not be read.
+pub fn unread(observed: &Observed) -> Vec<String> {
+    observed
+        .markers
+        .iter()
+        .filter(|(_, m)| m.undecided > 0)
+        .map(|(pillar, m)| {
+            format!(
+                "{}: the stack could not be read for {} of {} markers ({})",
+                pillar.as_str(),
+                m.undecided,
+                m.sent,
+                m.read_error.as_deref().unwrap_or("no read finished")
+            )
+        })
+        .collect()
+}
+
 /// The worst refused share among the kinds.
 pub fn worst_error_ratio(observed: &Observed) -> Option<(TrafficKind, f64)> {
     observed
@@ -105,12 +124,12 @@ pub fn judge(gates: &Gates, observed: &Observed, settled_secs: f64) -> Option<Br
             });
         }
     }
+    // Undecided markers are the read path's failure: they break no gate.
     for (pillar, m) in &observed.markers {
-        if m.completeness() < gates.min_completeness {
-            return Some(Broken::Completeness {
-                pillar: *pillar,
-                ratio: m.completeness(),
-            });
+        if let Some(ratio) = m.completeness()
+            && ratio < gates.min_completeness
+        {
+            return Some(Broken::Completeness { pillar: *pillar, ratio });
         }
     }
     match min_headroom(observed, settled_secs) {

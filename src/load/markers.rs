@@ -1,8 +1,9 @@
 //! Ingest markers while load runs: every second, for each pillar, one item
 //! goes through that pillar's own round trip (the same code as its
 //! `*.roundtrip` check, one item wide) and its write-to-queryable latency
-//! lands in the pillar's HdrHistogram. Markers that are never read back count
-//! against completeness.
+//! lands in the pillar's HdrHistogram. Markers the store answered without
+//! count against completeness; markers whose reads failed are undecided and
+//! count neither way — the read path failed, not the stack.
 //!
 //! Each marker has its own run id and seed, so no marker can be satisfied by
 //! an earlier one's data; the seed keeps the run's low 32 bits, which name
@@ -39,6 +40,10 @@ pub struct PillarMarkers {
     pub sent: u64,
     /// Of those, read back within the round trip's deadline.
     pub found: u64,
+    /// Of those, whose reads all failed: nothing can be said of them.
+    pub undecided: u64,
+    /// Why their reads failed, the last time.
+    pub read_error: Option<String>,
     /// Markers the stack refused or could not be asked about.
     pub errors: u64,
     #[serde(skip)]
@@ -46,12 +51,16 @@ pub struct PillarMarkers {
 }
 
 impl PillarMarkers {
-    /// Found over sent; 1 when nothing was sent.
-    pub fn completeness(&self) -> f64 {
+    /// Found over decided (sent less undecided): 1 when nothing was sent,
+    /// `None` when every marker's reads failed.
+    pub fn completeness(&self) -> Option<f64> {
+        let decided = self.sent - self.undecided.min(self.sent);
         if self.sent == 0 {
-            1.0
+            Some(1.0)
+        } else if decided == 0 {
+            None
         } else {
-            self.found as f64 / self.sent as f64
+            Some(self.found as f64 / decided as f64)
         }
     }
 
@@ -140,6 +149,10 @@ impl Markers {
                             Some(ingest) => {
                                 entry.sent += ingest.sent;
                                 entry.found += ingest.found;
+                                entry.undecided += ingest.undecided;
+                                if ingest.read_error.is_some() {
+                                    entry.read_error = ingest.read_error.clone();
+                                }
                                 entry.latency.merge(&ingest.latency);
                                 let latency_ms = (ingest.found > 0).then(|| ingest.latency.percentile_ms(100.0) as f64);
                                 points.push(MarkerPoint { at_secs, latency_ms });

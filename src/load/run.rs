@@ -66,8 +66,11 @@ impl KindReport {
 pub struct IngestReport {
     pub sent: u64,
     pub found: u64,
+    /// Markers whose reads failed: counted neither found nor missing.
+    pub undecided: u64,
     pub errors: u64,
-    pub completeness: f64,
+    /// Found over decided markers; `null` when none was decided.
+    pub completeness: Option<f64>,
     /// Write-to-queryable latency, ms.
     pub latency_ms: LatencySummary,
 }
@@ -77,6 +80,7 @@ impl IngestReport {
         IngestReport {
             sent: markers.sent,
             found: markers.found,
+            undecided: markers.undecided,
             errors: markers.errors,
             completeness: markers.completeness(),
             latency_ms: markers.latency.summary(),
@@ -101,6 +105,9 @@ pub struct LoadReport {
     pub min_headroom: Option<Least>,
     /// The scenario's gate the run broke, if any.
     pub broken: Option<Broken>,
+    /// Pillars whose markers could not all be read back: the read path
+    /// failed, which the gates do not count against the stack.
+    pub unread: Vec<String>,
     /// The scenario's p99 ingest latency gate, ms.
     pub p99_slo_ms: u64,
     pub timeline: Timeline,
@@ -162,6 +169,7 @@ fn report(
             .collect(),
         min_headroom: gate::min_headroom(&observed, 0.0),
         broken,
+        unread: gate::unread(&observed),
         p99_slo_ms: scenario.gates.p99_ingest_latency.as_millis() as u64,
         timeline: observed.timeline,
     }
@@ -202,15 +210,16 @@ pub fn render(report: &LoadReport) -> String {
     }
     if !report.ingest.is_empty() {
         out.push_str(&format!(
-            "  {:<18} {:>10} {:>10} {:>10} {:>9}\n",
-            "INGEST", "MARKERS", "FOUND", "p50 ms", "p99 ms"
+            "  {:<18} {:>10} {:>10} {:>10} {:>10} {:>9}\n",
+            "INGEST", "MARKERS", "FOUND", "UNDECIDED", "p50 ms", "p99 ms"
         ));
         for (pillar, i) in &report.ingest {
             out.push_str(&format!(
-                "  {:<18} {:>10} {:>10} {:>10} {:>9}\n",
+                "  {:<18} {:>10} {:>10} {:>10} {:>10} {:>9}\n",
                 pillar.as_str(),
                 i.sent,
                 i.found,
+                i.undecided,
                 i.latency_ms.p50,
                 i.latency_ms.p99
             ));
@@ -219,8 +228,14 @@ pub fn render(report: &LoadReport) -> String {
     if let Some(least) = &report.min_headroom {
         out.push_str(&format!("  least memory headroom: {least}\n"));
     }
+    for line in &report.unread {
+        out.push_str(&format!("  undecided: {line}\n"));
+    }
     match &report.broken {
         Some(b) => out.push_str(&format!("  gate broken: {b}\n")),
+        None if !report.unread.is_empty() => {
+            out.push_str("  no gate broke, but the stack could not be read for every marker\n")
+        }
         None => out.push_str("  every gate held\n"),
     }
     out

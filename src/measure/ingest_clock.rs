@@ -8,6 +8,12 @@
 //! until `max_wait` before it is declared missing. Time is tokio's clock, so
 //! tests run this in paused, virtual time.
 //!
+//! Each item ends one of three ways: **found**; **missing**, when the last
+//! read that asked for it succeeded without it (the store answered: it does
+//! not have it); or **undecided**, when the last read that asked for it
+//! failed, or it was never read at all. Only missing items say anything
+//! about the stack; undecided ones say the read path did not work.
+//!
 //! Uses: measure::latency, query::http (errors).
 
 use std::future::Future;
@@ -58,8 +64,10 @@ pub enum Phase {
 pub struct Watched<K> {
     /// Items read back, with their write-to-read latency, in the order found.
     pub found: Vec<(K, Duration)>,
-    /// Items never read back by `max_wait`.
+    /// Items the store, at its last answer by `max_wait`, did not have.
     pub missing: Vec<K>,
+    /// Items whose last read failed, or that were never read.
+    pub undecided: Vec<K>,
     pub histogram: LatencyHistogram,
     /// Items first seen by a confirming probe.
     pub confirmed_late: usize,
@@ -74,17 +82,82 @@ pub struct Watched<K> {
 /// that is down will not come back within a check's deadline.
 const UNREACHABLE_LIMIT: u32 = 3;
 
+/// What one probe learnt about the items it asked for.
+#[derive(Debug)]
+pub struct Reads<K> {
+    /// Items it saw.
+    pub found: Vec<K>,
+    /// Items whose read failed; the rest were answered, without them.
+    pub failed: Vec<K>,
+    /// The first error, kept as evidence.
+    pub error: Option<HttpError>,
+}
+
+/// A probe's result: one read for every item asked (`Result`), or a read
+/// per item (`Reads`).
+pub trait IntoReads<K> {
+    fn into_reads(self, asked: &[K]) -> Reads<K>;
+}
+
+impl<K: Clone> IntoReads<K> for Result<Vec<K>, HttpError> {
+    fn into_reads(self, asked: &[K]) -> Reads<K> {
+        match self {
+            Ok(found) => Reads {
+                found,
+                failed: Vec::new(),
+                error: None,
+            },
+            Err(e) => Reads {
+                found: Vec::new(),
+                failed: asked.to_vec(),
+                error: Some(e),
+            },
+        }
+    }
+}
+
+impl<K> IntoReads<K> for Reads<K> {
+    fn into_reads(self, _asked: &[K]) -> Reads<K> {
+        self
+    }
+}
+
+impl<K> Reads<K> {
+    /// Collects per-item lookups: `Ok(true)` seen, `Ok(false)` answered
+    /// without it, `Err` failed.
+    pub fn of(results: impl IntoIterator<Item = (K, Result<bool, HttpError>)>) -> Reads<K> {
+        let mut reads = Reads {
+            found: Vec::new(),
+            failed: Vec::new(),
+            error: None,
+        };
+        for (key, result) in results {
+            match result {
+                Ok(true) => reads.found.push(key),
+                Ok(false) => {}
+                Err(e) => {
+                    reads.failed.push(key);
+                    reads.error.get_or_insert(e);
+                }
+            }
+        }
+        reads
+    }
+}
+
 /// Polls `probe` with the pending items until each is found or the plan's
-/// deadline passes. `probe` returns the subset of the items it could read.
-pub async fn watch<K, F, Fut>(plan: &PollPlan, items: Vec<(K, Instant)>, mut probe: F) -> Watched<K>
+/// deadline passes. `probe` returns what it could read of the items.
+pub async fn watch<K, F, Fut, R>(plan: &PollPlan, items: Vec<(K, Instant)>, mut probe: F) -> Watched<K>
 where
     K: Clone + Eq + Hash,
     F: FnMut(Phase, Vec<K>) -> Fut,
-    Fut: Future<Output = Result<Vec<K>, HttpError>>,
+    Fut: Future<Output = R>,
+    R: IntoReads<K>,
 {
     let mut out = Watched {
         found: Vec::new(),
         missing: Vec::new(),
+        undecided: Vec::new(),
         histogram: LatencyHistogram::default(),
         confirmed_late: 0,
         polls: 0,
@@ -97,6 +170,8 @@ where
     let wait_until = last_ack + plan.wait;
     let give_up_at = last_ack + plan.max_wait;
     let mut pending = items;
+    // Whether the last read that asked for an item succeeded.
+    let mut answered: std::collections::HashMap<K, bool> = std::collections::HashMap::new();
     let mut backoff = plan.first_backoff;
     let mut unreachable_streak = 0;
 
@@ -118,39 +193,48 @@ where
         }
         let phase = if now < wait_until { Phase::Wait } else { Phase::Confirm };
         out.polls += 1;
-        let result = tokio::time::timeout_at(give_up_at, probe(phase, ready)).await;
+        let asked = ready.clone();
+        // A read still under way at the deadline failed.
+        let Ok(result) = tokio::time::timeout_at(give_up_at, probe(phase, ready)).await else {
+            for k in asked {
+                answered.insert(k, false);
+            }
+            break;
+        };
+        let reads = result.into_reads(&asked);
         let seen_at = Instant::now();
-        match result {
-            Err(_elapsed) => break,
-            Ok(Err(err)) => {
-                unreachable_streak = if err.is_unreachable() {
+        for k in &asked {
+            answered.insert(k.clone(), !reads.failed.contains(k));
+        }
+        let all_failed = reads.found.is_empty() && reads.failed.len() == asked.len();
+        match reads.error {
+            Some(err) => {
+                unreachable_streak = if all_failed && err.is_unreachable() {
                     unreachable_streak + 1
                 } else {
                     0
                 };
                 out.last_error = Some(err);
-                if unreachable_streak >= UNREACHABLE_LIMIT {
-                    out.unreachable = true;
-                    break;
-                }
             }
-            Ok(Ok(found)) => {
-                unreachable_streak = 0;
-                if !found.is_empty() {
-                    pending.retain(|(k, at)| {
-                        if !found.contains(k) {
-                            return true;
-                        }
-                        let latency = seen_at.saturating_duration_since(*at);
-                        out.histogram.record(latency);
-                        out.found.push((k.clone(), latency));
-                        if phase == Phase::Confirm {
-                            out.confirmed_late += 1;
-                        }
-                        false
-                    });
+            None => unreachable_streak = 0,
+        }
+        if !reads.found.is_empty() {
+            pending.retain(|(k, at)| {
+                if !reads.found.contains(k) {
+                    return true;
                 }
-            }
+                let latency = seen_at.saturating_duration_since(*at);
+                out.histogram.record(latency);
+                out.found.push((k.clone(), latency));
+                if phase == Phase::Confirm {
+                    out.confirmed_late += 1;
+                }
+                false
+            });
+        }
+        if unreachable_streak >= UNREACHABLE_LIMIT {
+            out.unreachable = true;
+            break;
         }
         if pending.is_empty() {
             break;
@@ -159,7 +243,13 @@ where
         tokio::time::sleep_until(next).await;
         backoff = (backoff * 2).min(plan.max_backoff);
     }
-    out.missing = pending.into_iter().map(|(k, _)| k).collect();
+    for (k, _) in pending {
+        if answered.get(&k).copied().unwrap_or(false) {
+            out.missing.push(k);
+        } else {
+            out.undecided.push(k);
+        }
+    }
     out
 }
 
@@ -239,7 +329,56 @@ mod tests {
         })
         .await;
         assert!(watched.unreachable);
-        assert_eq!(watched.missing, vec![1]);
+        assert!(watched.missing.is_empty());
+        assert_eq!(watched.undecided, vec![1]);
         assert!(Instant::now() - t0 < Duration::from_secs(5));
+    }
+
+    fn rejected() -> HttpError {
+        HttpError::Status {
+            what: "Loki".into(),
+            url: "http://127.0.0.1:1/loki/api/v1/query_range".into(),
+            status: 400,
+            body: "parse error at line 1, col 16: invalid char escape".into(),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_read_path_that_always_fails_leaves_items_undecided_not_missing() {
+        let t0 = Instant::now();
+        let watched = watch(&plan(), vec![(1u32, t0), (2, t0)], |_, _keys: Vec<u32>| async {
+            Err::<Vec<u32>, _>(rejected())
+        })
+        .await;
+        assert!(watched.missing.is_empty(), "{watched:?}");
+        assert_eq!(watched.undecided.len(), 2);
+        assert!(!watched.unreachable);
+        assert!(watched.last_error.unwrap().to_string().contains("invalid char escape"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_last_read_decides_between_missing_and_undecided() {
+        let t0 = Instant::now();
+        // Item 1's reads succeed without it; item 2's fail from 5 s on;
+        // item 3 is found.
+        let watched = watch(
+            &plan(),
+            vec![(1u32, t0), (2, t0), (3, t0)],
+            |_, keys: Vec<u32>| async move {
+                let late = Instant::now() - t0 >= Duration::from_secs(5);
+                Reads::of(keys.into_iter().map(|k| {
+                    let result = match k {
+                        3 => Ok(true),
+                        2 if late => Err(rejected()),
+                        _ => Ok(false),
+                    };
+                    (k, result)
+                }))
+            },
+        )
+        .await;
+        assert_eq!(watched.found.len(), 1);
+        assert_eq!(watched.missing, vec![1]);
+        assert_eq!(watched.undecided, vec![2]);
     }
 }

@@ -12,6 +12,8 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::query::http::HttpError;
+use crate::query::lang::promql::{Expr, Selector};
+use crate::query::lang::{LangError, MatchOp, Matcher};
 use crate::query::mimir::MimirClient;
 
 /// One container's memory at one moment.
@@ -140,14 +142,23 @@ pub fn own_process() -> Option<ContainerMemory> {
     })
 }
 
+/// cAdvisor's series of one metric, for every named container.
+pub fn cadvisor_query(metric: &str) -> Result<Expr, LangError> {
+    Ok(Selector::metric(metric, vec![Matcher::new("name", MatchOp::Ne, "")?])?.into())
+}
+
 /// cAdvisor's view, read back from Mimir: working set and limit per
 /// container `name`.
 pub async fn from_cadvisor(mimir: &MimirClient, at_secs: f64) -> Result<Vec<ContainerMemory>, HttpError> {
+    let query = |metric: &str| {
+        cadvisor_query(metric)
+            .map_err(|e| HttpError::decode("Mimir", mimir.base(), format!("cannot build the query: {e}")))
+    };
     let working = mimir
-        .query(r#"container_memory_working_set_bytes{name!=""}"#, at_secs)
+        .query(&query("container_memory_working_set_bytes")?, at_secs)
         .await?;
     let limits = mimir
-        .query(r#"container_spec_memory_limit_bytes{name!=""}"#, at_secs)
+        .query(&query("container_spec_memory_limit_bytes")?, at_secs)
         .await?;
     let limit_of: BTreeMap<&str, u64> = limits
         .iter()

@@ -1,8 +1,11 @@
 //! `wait_for`: the one polling helper for conditions that are not ingest
 //! items (a component becoming ready, a sim coming up). Backs off, stops at
-//! its deadline and says what it last saw.
+//! its deadline and says what it last saw. `read_until` polls one read of
+//! the stack the same way and ends it three ways, as the ingest clock does:
+//! found, absent (the last read answered without it) or undecided (the
+//! last read failed).
 //!
-//! Uses: nothing else in the crate.
+//! Uses: query::http (errors).
 
 use std::future::Future;
 use std::time::Duration;
@@ -63,6 +66,54 @@ where
     }
 }
 
+/// How a polled read ended.
+#[derive(Debug)]
+pub enum Looked<T> {
+    Found(T),
+    /// The store answered, to the end, without it.
+    Absent,
+    /// The last read failed (or none finished): nothing can be said.
+    Undecided(crate::query::http::HttpError),
+    /// No read finished before the deadline.
+    NoAnswer,
+}
+
+/// Polls `read` with backoff until it yields a value or `deadline` passes;
+/// a store that cannot be reached three times running is given up on.
+pub async fn read_until<T, F, Fut>(deadline: Duration, mut read: F) -> Looked<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Option<T>, crate::query::http::HttpError>>,
+{
+    let until = Instant::now() + deadline;
+    let mut backoff = Duration::from_millis(100);
+    let mut last = Looked::NoAnswer;
+    let mut unreachable = 0;
+    loop {
+        last = match tokio::time::timeout_at(until, read()).await {
+            Ok(Ok(Some(value))) => return Looked::Found(value),
+            Ok(Ok(None)) => {
+                unreachable = 0;
+                Looked::Absent
+            }
+            Ok(Err(e)) => {
+                unreachable = if e.is_unreachable() { unreachable + 1 } else { 0 };
+                Looked::Undecided(e)
+            }
+            // A read cut off by the deadline decides nothing.
+            Err(_) => match last {
+                Looked::Absent | Looked::NoAnswer => Looked::NoAnswer,
+                other => other,
+            },
+        };
+        if unreachable >= 3 || Instant::now() + backoff >= until {
+            return last;
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(2));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -76,6 +127,22 @@ mod tests {
         .unwrap_err();
         assert!(err.to_string().contains("503 warming up"), "{err}");
         assert!(err.waited <= Duration::from_secs(3));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_read_that_keeps_failing_is_undecided_not_absent() {
+        let looked = read_until(Duration::from_secs(5), || async {
+            Err::<Option<()>, _>(crate::query::http::HttpError::Status {
+                what: "Loki".into(),
+                url: "http://127.0.0.1:1/".into(),
+                status: 400,
+                body: "parse error".into(),
+            })
+        })
+        .await;
+        assert!(matches!(looked, Looked::Undecided(_)), "{looked:?}");
+        let looked = read_until(Duration::from_secs(5), || async { Ok::<Option<()>, _>(None) }).await;
+        assert!(matches!(looked, Looked::Absent), "{looked:?}");
     }
 
     #[tokio::test(start_paused = true)]

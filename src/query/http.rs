@@ -46,11 +46,17 @@ pub struct ReadClient {
     what: &'static str,
 }
 
+/// The largest response body pillars reads; past it the answer is a
+/// read failure, so a misbehaving endpoint cannot fill memory.
+pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+
 /// What came back from one call.
 #[derive(Debug)]
 pub struct Answer {
     pub url: Url,
     pub status: u16,
+    /// The `Content-Type` header, lower-cased.
+    pub content_type: String,
     pub body: Vec<u8>,
 }
 
@@ -65,8 +71,59 @@ impl Answer {
         if !(200..300).contains(&self.status) {
             return Err(self.unexpected(what));
         }
+        if self.content_type.starts_with("text/html") {
+            return Err(HttpError::decode(
+                what,
+                &self.url,
+                format!(
+                    "an HTML page came back where JSON was expected ({}); is a proxy or login page in front of it?",
+                    excerpt(&self.body)
+                ),
+            ));
+        }
         serde_json::from_slice(&self.body).map_err(|e| HttpError::decode(what, &self.url, e))
     }
+}
+
+/// Reads a response to its end, at most [`MAX_BODY_BYTES`].
+pub async fn read_body(
+    mut resp: reqwest::Response,
+    what: &str,
+    url: &Url,
+    timeout: Duration,
+) -> Result<Answer, HttpError> {
+    let status = resp.status().as_u16();
+    let content_type = resp
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let too_big = || HttpError::Oversize {
+        what: what.to_owned(),
+        url: url.to_string(),
+        limit: MAX_BODY_BYTES,
+    };
+    if resp.content_length().is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        return Err(too_big());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|e| HttpError::from_reqwest(what, url, timeout, e))?
+    {
+        if body.len() + chunk.len() > MAX_BODY_BYTES {
+            return Err(too_big());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Answer {
+        url: url.clone(),
+        status,
+        content_type,
+        body,
+    })
 }
 
 impl ReadClient {
@@ -124,16 +181,7 @@ impl ReadClient {
             .send()
             .await
             .map_err(|e| HttpError::from_reqwest(self.what, &url, self.timeout, e))?;
-        let status = resp.status().as_u16();
-        let body = resp
-            .bytes()
-            .await
-            .map_err(|e| HttpError::from_reqwest(self.what, &url, self.timeout, e))?;
-        Ok(Answer {
-            url,
-            status,
-            body: body.to_vec(),
-        })
+        read_body(resp, self.what, &url, self.timeout).await
     }
 
     /// `GET <path>` must answer 200 (readiness endpoints).
@@ -169,6 +217,8 @@ pub enum HttpError {
     },
     #[error("{what} at {url} answered with a body pillars could not read: {detail}")]
     Decode { what: String, url: String, detail: String },
+    #[error("{what} at {url} answered with a body over {} MiB; pillars stopped reading it", limit / (1024 * 1024))]
+    Oversize { what: String, url: String, limit: usize },
 }
 
 impl HttpError {
@@ -176,6 +226,24 @@ impl HttpError {
     /// the component answering wrongly.
     pub fn is_unreachable(&self) -> bool {
         matches!(self, HttpError::Unreachable { .. } | HttpError::Timeout { .. })
+    }
+
+    /// The reason a verdict gives when this error kept pillars from
+    /// reading: `unreachable` when nothing answered, else `read_failed`.
+    pub fn reason(&self) -> &'static str {
+        if self.is_unreachable() {
+            "unreachable"
+        } else {
+            "read_failed"
+        }
+    }
+
+    /// The HTTP status that came back, if one did.
+    pub fn status_code(&self) -> Option<u16> {
+        match self {
+            HttpError::Status { status, .. } => Some(*status),
+            _ => None,
+        }
     }
 
     /// Classifies a transport error from reqwest.

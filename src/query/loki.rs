@@ -12,6 +12,7 @@ use serde::Deserialize;
 use url::Url;
 
 use crate::query::http::{HttpError, ReadClient};
+use crate::query::lang::logql::LogQuery;
 use crate::target::ReadEndpoint;
 
 const WHAT: &str = "Loki";
@@ -50,12 +51,12 @@ impl LokiClient {
     /// `GET /loki/api/v1/query_range`, newest first.
     pub async fn query_range(
         &self,
-        logql: &str,
+        logql: &LogQuery,
         (start_ns, end_ns): (u64, u64),
         limit: u32,
     ) -> Result<Vec<LogLine>, HttpError> {
         let query = [
-            ("query", logql.to_owned()),
+            ("query", logql.to_string()),
             ("start", start_ns.to_string()),
             ("end", end_ns.to_string()),
             ("limit", limit.to_string()),

@@ -12,6 +12,7 @@ use serde::Deserialize;
 use url::Url;
 
 use crate::query::http::{HttpError, ReadClient};
+use crate::query::lang::promql::{Expr, Selector};
 use crate::target::ReadEndpoint;
 
 const WHAT: &str = "Mimir";
@@ -53,12 +54,12 @@ impl MimirClient {
     }
 
     /// `GET /api/v1/query?query=…&time=…` (instant).
-    pub async fn query(&self, promql: &str, time_secs: f64) -> Result<Vec<VectorSample>, HttpError> {
+    pub async fn query(&self, promql: &Expr, time_secs: f64) -> Result<Vec<VectorSample>, HttpError> {
         let answer = self
             .read
             .get(
                 "api/v1/query",
-                &[("query", promql.to_owned()), ("time", format!("{time_secs:.3}"))],
+                &[("query", promql.to_string()), ("time", format!("{time_secs:.3}"))],
                 &[],
             )
             .await?;
@@ -88,7 +89,7 @@ impl MimirClient {
     /// `GET /api/v1/query_exemplars?query=…&start=…&end=…`.
     pub async fn query_exemplars(
         &self,
-        promql: &str,
+        selector: &Selector,
         (start, end): (f64, f64),
     ) -> Result<Vec<ExemplarSeries>, HttpError> {
         let answer = self
@@ -96,7 +97,7 @@ impl MimirClient {
             .get(
                 "api/v1/query_exemplars",
                 &[
-                    ("query", promql.to_owned()),
+                    ("query", selector.to_string()),
                     ("start", format!("{start:.3}")),
                     ("end", format!("{end:.3}")),
                 ],

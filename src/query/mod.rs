@@ -4,6 +4,7 @@
 pub mod docker;
 pub mod grafana;
 pub mod http;
+pub mod lang;
 pub mod loki;
 pub mod mimir;
 pub mod pyroscope;

@@ -12,6 +12,7 @@ use serde_json::json;
 use url::Url;
 
 use crate::query::http::{HttpError, ReadClient};
+use crate::query::lang::promql::Selector;
 use crate::target::ReadEndpoint;
 
 const WHAT: &str = "Pyroscope";
@@ -66,7 +67,7 @@ impl PyroscopeClient {
     pub async fn flamegraph(
         &self,
         profile_type: &str,
-        selector: &str,
+        selector: &Selector,
         range: (i64, i64),
     ) -> Result<Flamegraph, HttpError> {
         self.select("SelectMergeStacktraces", profile_type, selector, None, range)
@@ -77,7 +78,7 @@ impl PyroscopeClient {
     pub async fn span_flamegraph(
         &self,
         profile_type: &str,
-        selector: &str,
+        selector: &Selector,
         span_ids: &[String],
         range: (i64, i64),
     ) -> Result<Flamegraph, HttpError> {
@@ -89,13 +90,13 @@ impl PyroscopeClient {
         &self,
         method: &str,
         profile_type: &str,
-        selector: &str,
+        selector: &Selector,
         spans: Option<&[String]>,
         (start_ms, end_ms): (i64, i64),
     ) -> Result<Flamegraph, HttpError> {
         let mut body = json!({
             "profileTypeID": profile_type,
-            "labelSelector": selector,
+            "labelSelector": selector.to_string(),
             "start": start_ms,
             "end": end_ms,
         });

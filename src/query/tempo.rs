@@ -16,6 +16,7 @@ use url::Url;
 
 use crate::ids::{SpanId, TraceId};
 use crate::query::http::{HttpError, ReadClient};
+use crate::query::lang::traceql::SpansetFilter;
 use crate::target::ReadEndpoint;
 
 /// A span as read back, ids decoded, attributes flattened to strings.
@@ -110,11 +111,11 @@ impl TempoClient {
     /// `GET /api/search?q=<TraceQL>&start&end&limit`.
     pub async fn search(
         &self,
-        traceql: &str,
+        traceql: &SpansetFilter,
         range: Option<(u64, u64)>,
         limit: u32,
     ) -> Result<Vec<SearchHit>, HttpError> {
-        let mut query = vec![("q", traceql.to_owned()), ("limit", limit.to_string())];
+        let mut query = vec![("q", traceql.to_string()), ("limit", limit.to_string())];
         query.extend(range_query(range));
         let answer = self.read.get("api/search", &query, &[]).await?;
         let parsed: SearchResponse = answer.json(WHAT)?;

@@ -157,21 +157,28 @@ pub fn render_load(report: &LoadReport) -> String {
             k.latency_ms.p99
         );
     }
-    body.push_str("</table>\n<h2>Ingest markers</h2>\n<table><tr><th>pillar</th><th>sent</th><th>found</th><th>errors</th><th>completeness</th><th>p50 ms</th><th>p99 ms</th></tr>\n");
+    body.push_str("</table>\n<h2>Ingest markers</h2>\n<table><tr><th>pillar</th><th>sent</th><th>found</th><th>undecided</th><th>errors</th><th>completeness</th><th>p50 ms</th><th>p99 ms</th></tr>\n");
     for (pillar, i) in &report.ingest {
+        let completeness = match i.completeness {
+            Some(c) => format!("{:.1} %", c * 100.0),
+            None => "undecided".to_owned(),
+        };
         let _ = writeln!(
             body,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.1} %</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{completeness}</td><td>{}</td><td>{}</td></tr>",
             pillar.as_str(),
             i.sent,
             i.found,
+            i.undecided,
             i.errors,
-            i.completeness * 100.0,
             i.latency_ms.p50,
             i.latency_ms.p99
         );
     }
     body.push_str("</table>\n");
+    for line in &report.unread {
+        let _ = writeln!(body, "<p class=\"undecided\">Undecided: {}</p>", escape(line));
+    }
     if let Some(least) = &report.min_headroom {
         let _ = writeln!(body, "<p>Least memory headroom: {}</p>", escape(&least.to_string()));
     }

@@ -18,21 +18,24 @@ use serde::Serialize;
 use crate::checks::correlation::links::{ExemplarDestination, exemplar_destinations};
 use crate::checks::correlation::session::drive;
 use crate::checks::correlation::settings::Correlations;
-use crate::checks::roundtrip::unreachable;
+use crate::checks::roundtrip::{undecided, undecided_read};
 use crate::checks::{CheckCtx, Outcome, Verdict};
 use crate::ids::TraceId;
 use crate::measure::ingest_clock::{PollPlan, watch};
-use crate::measure::wait::{Probe, wait_for};
+use crate::measure::wait::{Looked, read_until};
 use crate::query::http::HttpError;
+use crate::query::lang::promql::Selector;
+use crate::query::lang::{LangError, MatchOp, Matcher, regex_literal};
 use crate::target::Store;
 
+/// Why the check did not pass; reads that all failed are `read_failed` or
+/// `unreachable`, from `roundtrip::undecided`.
 #[derive(Debug, Clone, Copy)]
 enum Reason {
     NoDestination,
     NoExemplars,
     WrongLabel,
     Unresolved,
-    Unreachable,
     NotConfigured,
 }
 
@@ -43,10 +46,22 @@ impl Reason {
             Reason::NoExemplars => "no_exemplars",
             Reason::WrongLabel => "wrong_label",
             Reason::Unresolved => "unresolved",
-            Reason::Unreachable => "unreachable",
             Reason::NotConfigured => "not_configured",
         }
     }
+}
+
+/// The buckets of the backend's latency histogram, whichever job name its
+/// pipeline gives it (`<service>` or `<namespace>/<service>`).
+pub fn query(backend_service: &str) -> Result<Selector, LangError> {
+    Selector::metric(
+        "http_request_duration_seconds_bucket",
+        vec![Matcher::new(
+            "job",
+            MatchOp::Re,
+            format!("(.+/)?{}", regex_literal(backend_service)),
+        )?],
+    )
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -74,12 +89,21 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
         Ok(s) => s,
         Err(outcome) => return outcome,
     };
+    let selector = match query(&ctx.target.backend_service) {
+        Ok(s) => s,
+        Err(e) => {
+            return Outcome::new(
+                Verdict::Error("bad_query"),
+                format!(
+                    "cannot build the exemplar query for `{}`: {e}",
+                    ctx.target.backend_service
+                ),
+            );
+        }
+    };
     let mut evidence = Evidence {
         settings_from: settings.source.clone(),
-        query: format!(
-            "http_request_duration_seconds_bucket{{job=~\"(.+/)?{}\"}}",
-            regex::escape(&ctx.target.backend_service)
-        ),
+        query: selector.to_string(),
         ..Evidence::default()
     };
     let tempo_uid = settings
@@ -113,7 +137,7 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
     let acked = driven.iter().map(|d| (d.session.slot, d.acked)).collect();
     // slot -> the label names on that session's exemplar.
     let seen = Mutex::new(Vec::<(u64, Vec<(String, String)>)>::new());
-    let (query, driven_ref, seen_ref, mimir_ref) = (&evidence.query, &driven, &seen, &mimir);
+    let (query, driven_ref, seen_ref, mimir_ref) = (&selector, &driven, &seen, &mimir);
     let watched = watch(&plan, acked, move |_, pending: Vec<u64>| async move {
         let (driven, seen) = (driven_ref, seen_ref);
         let series = mimir_ref.query_exemplars(query, range).await?;
@@ -142,10 +166,10 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
         .flat_map(|(_, l)| l.iter().map(|(k, _)| k.clone()))
         .collect();
     evidence.error = watched.last_error.as_ref().map(|e| e.to_string());
-    if let Some(err) = unreachable(&watched) {
-        return Outcome::new(Verdict::Error(Reason::Unreachable.as_str()), err).with_evidence(evidence);
-    }
     if seen.is_empty() {
+        if let Some((verdict, summary)) = undecided(&watched, "exemplars") {
+            return Outcome::new(verdict, summary).with_evidence(evidence);
+        }
         let summary = format!(
             "no exemplar of this run's {} requests reached Mimir ({})",
             driven.len(),
@@ -173,23 +197,16 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
             evidence.resolved.push((id.clone(), false));
             continue;
         };
-        let resolved = wait_for(limits.wait, &format!("trace {id} in Tempo"), || async {
-            match tempo.trace_v1(trace_id, None).await {
-                Ok(Some(_)) => Probe::Ready(()),
-                Ok(None) => Probe::NotYet("404".into()),
-                Err(e) if e.is_unreachable() => Probe::GiveUp(e.to_string()),
-                Err(e) => Probe::NotYet(e.to_string()),
-            }
+        let resolved = read_until(limits.wait, || async {
+            tempo.trace_v1(trace_id, None).await.map(|t| t.map(|_| ()))
         })
         .await;
-        match resolved {
-            Ok(()) => evidence.resolved.push((id.clone(), true)),
-            Err(e) if e.gave_up => {
-                let summary = e.to_string();
-                return Outcome::new(Verdict::Error(Reason::Unreachable.as_str()), summary).with_evidence(evidence);
-            }
-            Err(_) => evidence.resolved.push((id.clone(), false)),
+        if let Some((verdict, summary)) = undecided_read(&resolved, &format!("trace {id} from Tempo")) {
+            return Outcome::new(verdict, summary).with_evidence(evidence);
         }
+        evidence
+            .resolved
+            .push((id.clone(), matches!(resolved, Looked::Found(()))));
     }
     let resolved = evidence.resolved.iter().filter(|(_, r)| *r).count();
     evidence.resolved_ratio = resolved as f64 / evidence.resolved.len() as f64;

@@ -5,11 +5,20 @@
 //! datasource's derived fields (`shared/reference/api/02-grafana-http-api.md`
 //! §2.6, `06-pyroscope.md` §6.3).
 //!
-//! Uses: query::{loki, tempo}.
+//! Queries are built through `query::lang`, byte for byte what Grafana
+//! writes for ordinary values. Grafana pastes tag values and names into
+//! its query unescaped, so a value holding `"` or `\`, or a name that is
+//! no label name, makes Grafana's link an invalid query: that is reported
+//! as a broken link, and pillars never sends the broken text.
+//!
+//! Uses: query::{loki, tempo, lang}.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::query::lang::logql::{LogQuery, Selector, Stage, label_is};
+use crate::query::lang::promql::Selector as Selector_;
+use crate::query::lang::{LabelName, LangError, Matcher};
 use crate::query::loki::LogLine;
 use crate::query::tempo::ReadSpan;
 
@@ -101,77 +110,143 @@ pub fn derived_fields(json_data: &Value) -> Vec<DerivedField> {
 
 impl DerivedField {
     /// What the field extracts from a line, as Grafana's Loki datasource
-    /// does: the first capture group of the regex, or the label's value.
+    /// does (`getDerivedFields.ts`): the regex's first capture group from
+    /// the line (no group, no link), or, for a `label` field, the value of
+    /// the first label whose name the regex finds, unanchored.
     pub fn extract(&self, line: &LogLine) -> Result<Option<String>, String> {
-        if self.matcher_type.as_deref() == Some("label") {
-            return Ok(line
-                .structured_metadata
-                .get(&self.matcher_regex)
-                .or_else(|| line.parsed.get(&self.matcher_regex))
-                .or_else(|| line.stream.get(&self.matcher_regex))
-                .cloned());
-        }
         let re = regex::Regex::new(&self.matcher_regex)
             .map_err(|e| format!("derived field {:?}: bad regex: {e}", self.name))?;
+        if self.matcher_type.as_deref() == Some("label") {
+            return Ok(line
+                .stream
+                .iter()
+                .chain(&line.structured_metadata)
+                .chain(&line.parsed)
+                .find(|(name, _)| re.is_match(name))
+                .map(|(_, value)| value.clone()));
+        }
         Ok(re
             .captures(&line.line)
-            .and_then(|c| c.get(1).or_else(|| c.get(0)))
-            .map(|m| m.as_str().to_owned()))
+            .and_then(|c| c.get(1))
+            .map(|m| m.as_str().to_owned())
+            .filter(|v| !v.is_empty()))
     }
 }
 
-/// Grafana's default tags when a link names none.
-const DEFAULT_LOG_TAGS: [&str; 7] = [
+/// Grafana's default tags when a link names none (`defaultKeys`): a
+/// dotted key maps to the key with its first dot made `_`.
+const DEFAULT_LOG_TAGS: [&str; 6] = [
     "cluster",
     "hostname",
     "namespace",
     "pod",
     "service.name",
     "service.namespace",
-    "deployment.environment",
 ];
 const DEFAULT_PROFILE_TAGS: [&str; 2] = ["service.name", "service.namespace"];
 
-/// `key="value"` matchers for the tags the span (or its resource) carries,
-/// renamed as configured.
-fn tag_matchers(span: &ReadSpan, tags: &[Tag], defaults: &[&str]) -> Vec<String> {
+/// Why Grafana shows no working link for a span.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NoLink {
+    #[error("the span carries none of the link's tags ({0}), so Grafana shows no link")]
+    NoTags(String),
+    #[error(
+        "Grafana writes the span's `{tag}` value {value:?} into its query unescaped, which makes the link's query invalid"
+    )]
+    Unquotable { tag: String, value: String },
+    #[error("the link maps `{tag}` to `{label}`, which is not a label name the store takes: {why}")]
+    BadLabel { tag: String, label: String, why: LangError },
+    #[error("the custom query uses `${{{0}}}`, which Grafana cannot fill for this span, so it shows no link")]
+    UnknownVariable(String),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// `name="value"` matchers for the tags the span (or its resource)
+/// carries, named as configured (`getFormattedTags`).
+fn tag_matchers(span: &ReadSpan, tags: &[Tag], defaults: &[&str]) -> Result<Vec<Matcher>, NoLink> {
     let owned: Vec<Tag>;
     let tags = if tags.is_empty() {
         owned = defaults
             .iter()
             .map(|k| Tag {
                 key: (*k).to_owned(),
-                value: k.replace('.', "_"),
+                value: if k.contains('.') {
+                    k.replacen('.', "_", 1)
+                } else {
+                    String::new()
+                },
             })
             .collect();
         &owned
     } else {
         tags
     };
-    tags.iter()
-        .filter_map(|tag| {
-            let value = span.attributes.get(&tag.key).or_else(|| span.resource.get(&tag.key))?;
-            let name = if tag.value.is_empty() {
-                tag.key.as_str()
-            } else {
-                tag.value.as_str()
-            };
-            Some(format!(
-                "{name}=\"{}\"",
-                value.replace('\\', "\\\\").replace('"', "\\\"")
-            ))
-        })
-        .collect()
+    let mut out = Vec::new();
+    for tag in tags {
+        let Some(value) = span.attributes.get(&tag.key).or_else(|| span.resource.get(&tag.key)) else {
+            continue;
+        };
+        if value.contains(['"', '\\', '\n']) {
+            return Err(NoLink::Unquotable {
+                tag: tag.key.clone(),
+                value: value.clone(),
+            });
+        }
+        let label = if tag.value.is_empty() { &tag.key } else { &tag.value };
+        out.push(Matcher::eq(label, value.clone()).map_err(|why| NoLink::BadLabel {
+            tag: tag.key.clone(),
+            label: label.clone(),
+            why,
+        })?);
+    }
+    if out.is_empty() {
+        let keys: Vec<&str> = tags.iter().map(|t| t.key.as_str()).collect();
+        return Err(NoLink::NoTags(keys.join(", ")));
+    }
+    Ok(out)
 }
 
-/// Replaces Grafana's link variables.
-fn interpolate(template: &str, span: &ReadSpan, tags: &str) -> String {
-    template
-        .replace("${__tags}", tags)
-        .replace("${__span.traceId}", &span.trace_id.to_string())
-        .replace("${__trace.traceId}", &span.trace_id.to_string())
-        .replace("${__span.spanId}", &span.span_id.to_string())
-        .replace("${__span.name}", &span.name)
+/// Replaces Grafana's link variables (`templateSrv.replace` with the span's
+/// scoped vars); a variable it cannot fill hides the link.
+fn interpolate(template: &str, span: &ReadSpan, tags: &str) -> Result<String, NoLink> {
+    let variable = regex::Regex::new(r"\$\{(\w+)(?:\.([^:^}]+))?(?::[^}]+)?\}").expect("a valid pattern");
+    let mut unknown = None;
+    let out = variable.replace_all(template, |c: &regex::Captures<'_>| {
+        let path = c.get(2).map(|m| m.as_str());
+        let value = match (&c[1], path) {
+            ("__tags", None) => Some(tags.to_owned()),
+            ("__span" | "__trace", Some("traceId")) => Some(span.trace_id.to_string()),
+            ("__span", Some("spanId")) => Some(span.span_id.to_string()),
+            ("__span", Some("name")) => Some(span.name.clone()),
+            ("__span", Some(path)) => {
+                span_tag(path).and_then(|key| span.attributes.get(key).or_else(|| span.resource.get(key)).cloned())
+            }
+            _ => None,
+        };
+        value.unwrap_or_else(|| {
+            unknown.get_or_insert_with(|| c[0][2..c[0].len() - 1].to_owned());
+            String::new()
+        })
+    });
+    match unknown {
+        Some(name) => Err(NoLink::UnknownVariable(name)),
+        None => Ok(out.into_owned()),
+    }
+}
+
+/// The tag key of a lodash path into `__span`: `tags.key` (no dots in the
+/// key, as lodash splits on them) or `tags["dotted.key"]`.
+fn span_tag(path: &str) -> Option<&str> {
+    let rest = path.strip_prefix("tags")?;
+    if let Some(key) = rest.strip_prefix('.') {
+        return (!key.contains(['.', '['])).then_some(key);
+    }
+    let inner = rest.strip_prefix('[')?.strip_suffix(']')?;
+    inner
+        .strip_prefix('"')
+        .and_then(|k| k.strip_suffix('"'))
+        .or_else(|| inner.strip_prefix('\'').and_then(|k| k.strip_suffix('\'')))
 }
 
 /// Parses a time shift such as `-5m` or `30s` into signed milliseconds.
@@ -192,37 +267,47 @@ fn shift_ms(text: &str) -> Result<i64, String> {
 /// What Grafana's trace-to-logs link opens.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LogsLink {
-    pub logql: String,
+    pub logql: LogQuery,
     /// Unix nanoseconds, start and end.
     pub range_ns: (u64, u64),
 }
 
-/// The Loki query and range Grafana's trace-to-logs link opens for `span`;
-/// `None` when no tag of the span matches, as Grafana then shows no link.
-pub fn loki_query(span: &ReadSpan, cfg: &TracesToLogs) -> Result<Option<LogsLink>, String> {
-    let matchers = tag_matchers(span, &cfg.tags, &DEFAULT_LOG_TAGS);
-    let tags = matchers.join(", ");
-    let query = if cfg.custom_query {
-        interpolate(&cfg.query, span, &tags)
+/// The Loki query and range Grafana's trace-to-logs link opens for `span`
+/// (`getQueryForLoki`), or why it shows no working link.
+pub fn loki_query(span: &ReadSpan, cfg: &TracesToLogs) -> Result<LogsLink, NoLink> {
+    let range_ns = range(span, &cfg.span_start_time_shift, &cfg.span_end_time_shift).map_err(NoLink::Invalid)?;
+    let logql = if cfg.custom_query {
+        let tags = tag_matchers(span, &cfg.tags, &DEFAULT_LOG_TAGS)
+            .map(|m| m.iter().map(Matcher::to_string).collect::<Vec<_>>().join(", "))
+            .unwrap_or_default();
+        LogQuery::from_settings(interpolate(&cfg.query, span, &tags)?)
     } else {
-        if matchers.is_empty() {
-            return Ok(None);
-        }
-        let mut expr = "{${__tags}}".to_owned();
+        let selector = Selector::new(tag_matchers(span, &cfg.tags, &DEFAULT_LOG_TAGS)?)
+            .map_err(|e| NoLink::Invalid(format!("Grafana's query would select nothing: {e}")))?;
+        let mut query = LogQuery::new(selector);
+        let filter = |name: &str, id: String, label: &str| -> Result<[Stage; 2], LangError> {
+            Ok([
+                Stage::LineContainsLabel {
+                    name: LabelName::new(name)?,
+                    text: id.clone(),
+                },
+                Stage::LabelFilter(vec![vec![label_is(name, "true")?], vec![label_is(label, id)?]]),
+            ])
+        };
+        let invalid = |e: LangError| NoLink::Invalid(e.to_string());
         if cfg.filter_by_trace_id {
-            expr.push_str(
-                " | label_format log_line_contains_trace_id=`{{ contains \"${__span.traceId}\" __line__ }}` | log_line_contains_trace_id=\"true\" OR trace_id=\"${__span.traceId}\"",
-            );
+            for stage in filter("log_line_contains_trace_id", span.trace_id.to_string(), "trace_id").map_err(invalid)? {
+                query = query.then(stage);
+            }
         }
         if cfg.filter_by_span_id {
-            expr.push_str(" |= \"${__span.spanId}\"");
+            for stage in filter("log_line_contains_span_id", span.span_id.to_string(), "span_id").map_err(invalid)? {
+                query = query.then(stage);
+            }
         }
-        interpolate(&expr, span, &tags)
+        query
     };
-    Ok(Some(LogsLink {
-        logql: query,
-        range_ns: range(span, &cfg.span_start_time_shift, &cfg.span_end_time_shift)?,
-    }))
+    Ok(LogsLink { logql, range_ns })
 }
 
 /// The span's time range in ms, shifted, with the end rounded up by 1 ms
@@ -239,20 +324,26 @@ fn range(span: &ReadSpan, start_shift: &str, end_shift: &str) -> Result<(u64, u6
 
 /// The label selector, profile type and span ids of the span-profile query
 /// Grafana's trace-to-profiles link runs.
-pub fn profile_query(span: &ReadSpan, cfg: &TracesToProfiles, default_type: &str) -> (String, String, Vec<String>) {
-    let matchers = tag_matchers(span, &cfg.tags, &DEFAULT_PROFILE_TAGS);
-    let tags = matchers.join(", ");
+pub fn profile_query(
+    span: &ReadSpan,
+    cfg: &TracesToProfiles,
+    default_type: &str,
+) -> Result<(Selector_, String, Vec<String>), NoLink> {
     let selector = if cfg.custom_query {
-        interpolate(&cfg.query, span, &tags)
+        let tags = tag_matchers(span, &cfg.tags, &DEFAULT_PROFILE_TAGS)
+            .map(|m| m.iter().map(Matcher::to_string).collect::<Vec<_>>().join(", "))
+            .unwrap_or_default();
+        Selector_::from_settings(interpolate(&cfg.query, span, &tags)?)
     } else {
-        format!("{{{tags}}}")
+        Selector_::labels(tag_matchers(span, &cfg.tags, &DEFAULT_PROFILE_TAGS)?)
+            .map_err(|e| NoLink::Invalid(e.to_string()))?
     };
     let profile_type = if cfg.profile_type_id.is_empty() {
         default_type.to_owned()
     } else {
         cfg.profile_type_id.clone()
     };
-    (selector, profile_type, vec![span.span_id.to_string()])
+    Ok((selector, profile_type, vec![span.span_id.to_string()]))
 }
 
 #[cfg(test)]
@@ -292,10 +383,10 @@ mod tests {
         let LogsLink {
             logql: query,
             range_ns: (start, end),
-        } = loki_query(&span(), &cfg).unwrap().unwrap();
+        } = loki_query(&span(), &cfg).unwrap();
         assert_eq!(
-            query,
-            "{service_name=\"durable-code-backend\"} | label_format log_line_contains_trace_id=`{{ contains \"4bf92f3577b34da6a3ce929d0e0e4736\" __line__ }}` | log_line_contains_trace_id=\"true\" OR trace_id=\"4bf92f3577b34da6a3ce929d0e0e4736\""
+            query.to_string(),
+            "{service_name=\"durable-code-backend\"} | label_format log_line_contains_trace_id=`{{ contains \"4bf92f3577b34da6a3ce929d0e0e4736\" __line__  }}` | log_line_contains_trace_id=\"true\" or trace_id=\"4bf92f3577b34da6a3ce929d0e0e4736\""
         );
         assert_eq!(start, 1_735_689_600_000_000_000);
         assert_eq!(end, 1_735_689_600_251_000_000);
@@ -307,7 +398,11 @@ mod tests {
             }],
             ..cfg
         };
-        assert_eq!(loki_query(&span(), &cfg).unwrap(), None);
+        assert!(matches!(loki_query(&span(), &cfg), Err(NoLink::NoTags(_))));
+        // A value Grafana would paste unescaped breaks the link.
+        let mut odd = span();
+        odd.resource.insert("k8s.pod.name".into(), "a\"b".into());
+        assert!(matches!(loki_query(&odd, &cfg), Err(NoLink::Unquotable { .. })));
     }
 
     #[test]
@@ -316,9 +411,10 @@ mod tests {
             &span(),
             &TracesToProfiles::default(),
             "process_cpu:cpu:nanoseconds:cpu:nanoseconds",
-        );
+        )
+        .unwrap();
         assert_eq!(
-            selector,
+            selector.to_string(),
             "{service_name=\"durable-code-backend\", service_namespace=\"durable-code\"}"
         );
         assert_eq!(ty, "process_cpu:cpu:nanoseconds:cpu:nanoseconds");
@@ -342,6 +438,12 @@ mod tests {
             url: String::new(),
         };
         assert_eq!(by_label.extract(&line).unwrap().as_deref(), Some("abc123"));
+        // Grafana tests the regex against label names, unanchored.
+        let loose = DerivedField {
+            matcher_regex: "trace".into(),
+            ..by_label.clone()
+        };
+        assert_eq!(loose.extract(&line).unwrap().as_deref(), Some("abc123"));
         let by_regex = DerivedField {
             matcher_regex: r#""traceid":"(\w+)""#.into(),
             matcher_type: None,

@@ -13,12 +13,11 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio::time::Instant;
 
-use crate::checks::roundtrip::send_verdict;
+use crate::checks::roundtrip::{send_verdict, undecided};
 use crate::checks::{CheckCtx, Outcome, Verdict};
 use crate::emit::app::AppClient;
 use crate::emit::faro::{FaroSender, FrontendSession, FrontendSpec};
-use crate::measure::ingest_clock::{PollPlan, Watched, watch};
-use crate::query::http::HttpError;
+use crate::measure::ingest_clock::{PollPlan, Reads, Watched, watch};
 use crate::query::tempo::{ReadSpan, TempoClient};
 use crate::target::join_path;
 
@@ -110,9 +109,9 @@ pub async fn drive(ctx: &CheckCtx) -> Result<(FrontendSpec, Vec<Driven>), Outcom
 pub enum NoSpan {
     /// The sessions could not run; the outcome says why.
     NotDriven(Outcome),
-    /// Tempo could not be reached.
-    Unreachable(String),
-    /// No backend server span reached Tempo.
+    /// Tempo could not be read: the error verdict and why.
+    Undecided(Verdict, String),
+    /// Tempo answered, and no backend server span had reached it.
     Missing(String),
 }
 
@@ -122,21 +121,22 @@ pub enum NoSpan {
 pub async fn backend_span(ctx: &CheckCtx, tempo: &TempoClient) -> Result<ReadSpan, NoSpan> {
     let (_, driven) = drive(ctx).await.map_err(NoSpan::NotDriven)?;
     let (watched, seen) = find_spans(ctx, tempo, &driven).await;
-    if let Some(err) = crate::checks::roundtrip::unreachable(&watched) {
-        return Err(NoSpan::Unreachable(err));
+    let span = driven.iter().find_map(|d| {
+        let spans = seen.get(&d.session.slot)?;
+        spans.stitched(&d.session).or_else(|| spans.backend.first()).cloned()
+    });
+    match span {
+        Some(span) => Ok(span),
+        // Tempo never told whether the spans are there.
+        None if watched.missing.is_empty() => Err(match undecided(&watched, "sessions' traces") {
+            Some((verdict, why)) => NoSpan::Undecided(verdict, why),
+            None => NoSpan::Undecided(Verdict::Error("read_failed"), "no read of Tempo finished".into()),
+        }),
+        None => Err(NoSpan::Missing(format!(
+            "no backend server span of {} was found in Tempo to link from",
+            ctx.target.backend_service
+        ))),
     }
-    driven
-        .iter()
-        .find_map(|d| {
-            let spans = seen.get(&d.session.slot)?;
-            spans.stitched(&d.session).or_else(|| spans.backend.first()).cloned()
-        })
-        .ok_or_else(|| {
-            NoSpan::Missing(format!(
-                "no backend server span of {} was found in Tempo to link from",
-                ctx.target.backend_service
-            ))
-        })
 }
 
 /// The spans of one session's trace, as read back.
@@ -173,16 +173,18 @@ pub async fn find_spans(
     let seen_ref = &seen;
     let watched = watch(&plan, items, move |_, slots: Vec<u64>| async move {
         let seen = seen_ref;
-        let mut found = Vec::new();
-        let mut first_error = None;
+        let mut results = Vec::with_capacity(slots.len());
         for slot in slots {
             let d = &driven[slot as usize];
             let session = &d.session;
             let trace = match tempo.trace_v1(session.trace_id, None).await {
                 Ok(Some(trace)) => trace,
-                Ok(None) => continue,
+                Ok(None) => {
+                    results.push((slot, Ok(false)));
+                    continue;
+                }
                 Err(e) => {
-                    first_error.get_or_insert(e);
+                    results.push((slot, Err(e)));
                     continue;
                 }
             };
@@ -205,15 +207,11 @@ pub async fn find_spans(
                     .cloned()
                     .collect(),
             };
-            if spans.frontend.is_some() && spans.stitched(session).is_some() {
-                found.push(slot);
-            }
+            let stitched = spans.frontend.is_some() && spans.stitched(session).is_some();
+            results.push((slot, Ok(stitched)));
             seen.lock().expect("not poisoned").insert(slot, spans);
         }
-        match first_error {
-            Some(e) if found.is_empty() => Err::<Vec<u64>, HttpError>(e),
-            _ => Ok(found),
-        }
+        Reads::of(results)
     })
     .await;
     (watched, seen.into_inner().unwrap_or_default())

@@ -9,15 +9,16 @@
 use serde::Serialize;
 
 use crate::checks::correlation::session::{SessionSpans, drive, find_spans};
-use crate::checks::roundtrip::unreachable;
+use crate::checks::roundtrip::undecided;
 use crate::checks::{CheckCtx, Outcome, Verdict};
 
+/// Why the check did not pass; reads that all failed are `read_failed` or
+/// `unreachable`, from `roundtrip::undecided`.
 #[derive(Debug, Clone, Copy)]
 enum Reason {
     MissingFrontendSpan,
     WrongParent,
     BackendNotInTrace,
-    Unreachable,
     NotConfigured,
 }
 
@@ -27,7 +28,6 @@ impl Reason {
             Reason::MissingFrontendSpan => "missing_frontend_span",
             Reason::WrongParent => "wrong_parent",
             Reason::BackendNotInTrace => "backend_not_in_trace",
-            Reason::Unreachable => "unreachable",
             Reason::NotConfigured => "not_configured",
         }
     }
@@ -95,9 +95,10 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
             Reason::BackendNotInTrace
         }
     };
+    // Only sessions Tempo answered for can be broken; the others are undecided.
     let first_broken = driven
         .iter()
-        .find(|d| !traces[d.session.slot as usize].stitched)
+        .find(|d| watched.missing.contains(&d.session.slot))
         .map(|d| reason_of(&seen.get(&d.session.slot).cloned().unwrap_or_default()));
     let evidence = Evidence {
         seed: ctx.seed.0,
@@ -109,13 +110,13 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
         traces,
         last_error: watched.last_error.as_ref().map(|e| e.to_string()),
     };
-    let (verdict, summary) = match (unreachable(&watched), first_broken) {
-        (Some(err), _) => (Verdict::Error(Reason::Unreachable.as_str()), err),
+    let (verdict, summary) = match (first_broken, undecided(&watched, "sessions' traces")) {
+        (None, Some(verdict)) => verdict,
         (None, None) => (
             Verdict::Pass,
             format!("{stitched}/{n} sessions are one trace across the frontend and the backend"),
         ),
-        (None, Some(reason)) => {
+        (Some(reason), _) => {
             let hint = match reason {
                 Reason::BackendNotInTrace => {
                     "the backend's span is not in the frontend's trace: does the backend continue `traceparent`, and is its sampler parent-based?"

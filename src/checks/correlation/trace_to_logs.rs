@@ -4,25 +4,38 @@
 //! fields extract the trace id back from them — both halves of the
 //! trace ⇄ logs link a person clicks.
 //!
-//! Uses: checks::correlation::{session, settings, links}, query::loki.
+//! When either half finds nothing, the check looks for the trace's lines
+//! by other means (the trace id in any line, or as structured metadata, in
+//! the span's time range) and says where they are and which setting would
+//! find them: a tag mapping or custom query for the first half, a regex
+//! that matches the line the store holds for the second.
+//!
+//! Uses: checks::correlation::{session, settings, links}, query::{loki, lang}.
+
+use std::collections::BTreeMap;
 
 use serde::Serialize;
 
 use crate::checks::correlation::links::{DerivedField, TracesToLogs, derived_fields, loki_query, traces_to_logs};
 use crate::checks::correlation::session::{NoSpan, backend_span};
 use crate::checks::correlation::settings::Correlations;
+use crate::checks::roundtrip::undecided_read;
 use crate::checks::{CheckCtx, Outcome, Verdict};
-use crate::measure::wait::{Probe, wait_for};
-use crate::query::loki::LogLine;
+use crate::measure::wait::{Looked, read_until};
+use crate::query::lang::logql::{LogQuery, Selector, Stage, label_is};
+use crate::query::lang::{LangError, MatchOp, Matcher, regex_literal};
+use crate::query::loki::{LogLine, LokiClient};
+use crate::query::tempo::ReadSpan;
 use crate::target::Store;
 
+/// Why the check did not pass; reads that failed are `read_failed` or
+/// `unreachable`, from `roundtrip::undecided_read`.
 #[derive(Debug, Clone, Copy)]
 enum Reason {
     NoLink,
     NoBackendSpan,
     NoLines,
     DerivedFieldMismatch,
-    Unreachable,
     NotConfigured,
 }
 
@@ -33,7 +46,6 @@ impl Reason {
             Reason::NoBackendSpan => "no_backend_span",
             Reason::NoLines => "no_lines",
             Reason::DerivedFieldMismatch => "derived_field_mismatch",
-            Reason::Unreachable => "unreachable",
             Reason::NotConfigured => "not_configured",
         }
     }
@@ -53,7 +65,30 @@ struct Evidence {
     sample_lines: Vec<LogLine>,
     /// What each derived field extracted from the lines.
     extracted: Vec<(String, Option<String>)>,
+    /// Where the trace's lines were found by other means, when Grafana's
+    /// link did not find them.
+    whereabouts: Option<Whereabouts>,
     error: Option<String>,
+}
+
+/// The streams that hold a trace's lines, found without Grafana's query.
+#[derive(Debug, Default, Serialize)]
+struct Whereabouts {
+    queries: Vec<String>,
+    streams: Vec<BTreeMap<String, String>>,
+    sample_line: Option<String>,
+    /// The setting that would have found them, in words.
+    suggestion: Option<String>,
+}
+
+/// Searches for the trace's lines by their id: in the line text, and as the
+/// `trace_id` structured metadata Loki's OTLP endpoint keeps.
+pub fn search_queries(trace_id: &str) -> Result<[LogQuery; 2], LangError> {
+    let any = || Selector::new(vec![Matcher::new("service_name", MatchOp::Re, ".+")?]);
+    Ok([
+        LogQuery::new(any()?).then(Stage::Contains(trace_id.to_owned())),
+        LogQuery::new(any()?).then(Stage::LabelFilter(vec![vec![label_is("trace_id", trace_id)?]])),
+    ])
 }
 
 pub async fn run(ctx: &CheckCtx) -> Outcome {
@@ -94,54 +129,57 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
     let span = match backend_span(ctx, &tempo).await {
         Ok(span) => span,
         Err(NoSpan::NotDriven(outcome)) => return outcome,
-        Err(NoSpan::Unreachable(err)) => {
-            return Outcome::new(Verdict::Error(Reason::Unreachable.as_str()), err).with_evidence(evidence);
-        }
+        Err(NoSpan::Undecided(verdict, summary)) => return Outcome::new(verdict, summary).with_evidence(evidence),
         Err(NoSpan::Missing(summary)) => return fail(evidence, Reason::NoBackendSpan, summary),
     };
     evidence.trace_id = span.trace_id.to_string();
     evidence.span_id = span.span_id.to_string();
-    let (logql, range) = match loki_query(&span, &cfg) {
-        Ok(Some(link)) => (link.logql, link.range_ns),
-        Ok(None) => {
-            let keys: Vec<&str> = cfg.tags.iter().map(|t| t.key.as_str()).collect();
-            return fail(
-                evidence,
-                Reason::NoLink,
-                format!(
-                    "the span carries none of the link's tags ({}), so Grafana shows no logs link",
-                    keys.join(", ")
-                ),
-            );
+    let link = match loki_query(&span, &cfg) {
+        Ok(link) => link,
+        Err(no_link) => {
+            let summary = format!("Grafana's logs link for trace {}: {no_link}", span.trace_id);
+            return fail(evidence, Reason::NoLink, summary);
         }
-        Err(e) => return fail(evidence, Reason::NoLink, e),
     };
-    evidence.logql = Some(logql.clone());
+    let (logql, range) = (link.logql, link.range_ns);
+    evidence.logql = Some(logql.to_string());
     evidence.range_ns = Some(range);
 
-    let lines = wait_for(ctx.target.limits.wait, "the linked log lines", || async {
-        match loki.query_range(&logql, range, 100).await {
-            Ok(lines) if !lines.is_empty() => Probe::Ready(lines),
-            Ok(_) => Probe::NotYet("no lines".into()),
-            Err(e) if e.is_unreachable() => Probe::GiveUp(e.to_string()),
-            Err(e) => Probe::NotYet(e.to_string()),
-        }
+    let looked = read_until(ctx.target.limits.wait, || async {
+        let lines = loki.query_range(&logql, range, 100).await?;
+        Ok((!lines.is_empty()).then_some(lines))
     })
     .await;
-    let lines = match lines {
-        Ok(lines) => lines,
-        Err(e) if e.gave_up => {
-            evidence.error = Some(e.to_string());
-            return Outcome::new(Verdict::Error(Reason::Unreachable.as_str()), e.to_string()).with_evidence(evidence);
-        }
-        Err(e) => {
-            evidence.error = Some(e.to_string());
-            let summary = format!(
-                "Grafana's logs link for trace {} finds no lines: {logql}",
+    if let Some((verdict, summary)) = undecided_read(&looked, "the linked log lines from Loki") {
+        evidence.error = Some(summary.clone());
+        return Outcome::new(verdict, summary).with_evidence(evidence);
+    }
+    let Looked::Found(lines) = looked else {
+        let whereabouts = match find_elsewhere(&loki, &span, range).await {
+            Ok(w) => w,
+            Err(outcome) => return outcome.with_evidence(evidence),
+        };
+        let mut summary = format!(
+            "Grafana's logs link for trace {} finds no lines: {logql}",
+            span.trace_id
+        );
+        match whereabouts.streams.first() {
+            Some(stream) => {
+                summary.push_str(&format!("; lines for this trace are under {}", stream_text(stream)));
+                if let Some(suggestion) = &whereabouts.suggestion {
+                    summary.push_str(&format!("; {suggestion}"));
+                }
+                if let Some(why) = link_mismatch(&cfg, &span, stream) {
+                    summary.push_str(&format!(" ({why})"));
+                }
+            }
+            None => summary.push_str(&format!(
+                "; no line of any stream mentions trace {} in the span's time range, as text or as trace_id metadata",
                 span.trace_id
-            );
-            return fail(evidence, Reason::NoLines, summary);
+            )),
         }
+        evidence.whereabouts = Some(whereabouts);
+        return fail(evidence, Reason::NoLines, summary);
     };
     evidence.lines_found = lines.len();
     evidence.sample_lines = lines.iter().take(3).cloned().collect();
@@ -159,7 +197,7 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
         }
     }
     if !matched {
-        let summary = if evidence.derived_fields.is_empty() {
+        let mut summary = if evidence.derived_fields.is_empty() {
             "the Loki datasource has no derived fields, so its lines link back to no trace".to_owned()
         } else {
             let regexes: Vec<String> = evidence
@@ -173,6 +211,9 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
                 regexes.join(", ")
             )
         };
+        if let Some(fix) = lines.iter().find_map(|l| derived_field_fix(l, &want)) {
+            summary.push_str(&format!("; {fix}"));
+        }
         return fail(evidence, Reason::DerivedFieldMismatch, summary);
     }
     Outcome::new(
@@ -183,4 +224,99 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
         ),
     )
     .with_evidence(evidence)
+}
+
+/// Looks for the trace's lines without Grafana's query, widening the span's
+/// range by a minute each side for clock skew and batching.
+async fn find_elsewhere(loki: &LokiClient, span: &ReadSpan, (start, end): (u64, u64)) -> Result<Whereabouts, Outcome> {
+    const MINUTE_NS: u64 = 60_000_000_000;
+    let range = (start.saturating_sub(MINUTE_NS), end + MINUTE_NS);
+    let queries = search_queries(&span.trace_id.to_string()).map_err(|e| {
+        Outcome::new(
+            Verdict::Error("bad_query"),
+            format!("cannot build the trace search: {e}"),
+        )
+    })?;
+    let mut out = Whereabouts::default();
+    for query in &queries {
+        out.queries.push(query.to_string());
+        let lines = loki.query_range(query, range, 20).await.map_err(|e| {
+            Outcome::new(
+                Verdict::Error(e.reason()),
+                format!("Grafana's logs link found no lines, and searching Loki for the trace's lines failed: {e}"),
+            )
+        })?;
+        for line in lines {
+            if !out.streams.contains(&line.stream) {
+                out.streams.push(line.stream.clone());
+            }
+            out.sample_line.get_or_insert(line.line);
+        }
+    }
+    out.suggestion = out.streams.first().and_then(|stream| tag_fix(span, stream));
+    Ok(out)
+}
+
+fn stream_text(stream: &BTreeMap<String, String>) -> String {
+    let pairs: Vec<String> = stream.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
+    format!("`{{{}}}`", pairs.join(", "))
+}
+
+/// How the link's tags miss the stream: the label each maps to, and the
+/// value the stream carries under it.
+fn link_mismatch(cfg: &TracesToLogs, span: &ReadSpan, stream: &BTreeMap<String, String>) -> Option<String> {
+    cfg.tags.iter().find_map(|tag| {
+        let label = if tag.value.is_empty() { &tag.key } else { &tag.value };
+        let value = span.attributes.get(&tag.key).or_else(|| span.resource.get(&tag.key))?;
+        (stream.get(label) != Some(value)).then(|| match stream.get(label) {
+            Some(held) => format!(
+                "the Tempo datasource maps {} → {label}, and these streams carry {label}={held:?}, not {value:?}",
+                tag.key
+            ),
+            None => format!(
+                "the Tempo datasource maps {} → {label}, which these streams do not carry",
+                tag.key
+            ),
+        })
+    })
+}
+
+/// A `tracesToLogsV2` setting that would select the stream: a tag mapping
+/// when a label holds the span's `service.name`, else a custom query when a
+/// label holds `<service.namespace>/<service.name>` (Loki's
+/// `service_name` for `otelcol.exporter.loki`'s `job`).
+fn tag_fix(span: &ReadSpan, stream: &BTreeMap<String, String>) -> Option<String> {
+    let service = span.resource.get("service.name")?;
+    if let Some((label, _)) = stream.iter().find(|(_, v)| *v == service) {
+        return Some(format!("map the tag service.name → {label} in tracesToLogsV2"));
+    }
+    let namespace = span.resource.get("service.namespace")?;
+    let qualified = format!("{namespace}/{service}");
+    let (label, _) = stream.iter().find(|(_, v)| **v == qualified)?;
+    Some(format!(
+        "a custom tracesToLogsV2 query such as {{{label}=\"${{__span.tags[\"service.namespace\"]}}/${{__span.tags[\"service.name\"]}}\"}} |= \"${{__trace.traceId}}\" would select them"
+    ))
+}
+
+/// A derived field that would read `trace_id` back from this line: the
+/// structured metadata label that holds it, or a regex on the key before
+/// it in the text.
+fn derived_field_fix(line: &LogLine, trace_id: &str) -> Option<String> {
+    if let Some((label, _)) = line.structured_metadata.iter().find(|(_, v)| *v == trace_id) {
+        return Some(format!(
+            "a derived field with matcherType label and matcherRegex `{label}` would"
+        ));
+    }
+    let at = line.line.find(trace_id)?;
+    let before = &line.line[..at];
+    let key_start = before
+        .rfind(|c: char| c.is_whitespace() || c == ',' || c == '{')
+        .map_or(0, |i| i + 1);
+    let key = &before[key_start..];
+    (!key.is_empty()).then(|| {
+        format!(
+            "the lines hold it as `{key}{trace_id}`: matcherRegex `{}(\\w+)` would extract it",
+            regex_literal(key)
+        )
+    })
 }

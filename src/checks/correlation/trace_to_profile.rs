@@ -13,21 +13,23 @@ use serde::Serialize;
 use crate::checks::correlation::links::{TracesToProfiles, profile_query, traces_to_profiles};
 use crate::checks::correlation::session::{NoSpan, backend_span};
 use crate::checks::correlation::settings::Correlations;
+use crate::checks::roundtrip::undecided_read;
 use crate::checks::{CheckCtx, Outcome, Verdict};
 use crate::emit::pprof::PROFILE_TYPE;
-use crate::measure::wait::{Probe, wait_for};
+use crate::measure::wait::{Looked, read_until};
 use crate::target::Store;
 
 /// The span attribute Grafana shows the profiles link for.
 const PROFILE_ID_ATTRIBUTE: &str = "pyroscope.profile.id";
 
+/// Why the check did not pass; reads that failed are `read_failed` or
+/// `unreachable`, from `roundtrip::undecided_read`.
 #[derive(Debug, Clone, Copy)]
 enum Reason {
     NoLink,
     NoBackendSpan,
     NoProfileId,
     EmptyFlamegraph,
-    Unreachable,
     NotConfigured,
 }
 
@@ -38,7 +40,6 @@ impl Reason {
             Reason::NoBackendSpan => "no_backend_span",
             Reason::NoProfileId => "no_profile_id",
             Reason::EmptyFlamegraph => "empty_flamegraph",
-            Reason::Unreachable => "unreachable",
             Reason::NotConfigured => "not_configured",
         }
     }
@@ -92,9 +93,7 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
     let span = match backend_span(ctx, &tempo).await {
         Ok(span) => span,
         Err(NoSpan::NotDriven(outcome)) => return outcome,
-        Err(NoSpan::Unreachable(err)) => {
-            return Outcome::new(Verdict::Error(Reason::Unreachable.as_str()), err).with_evidence(evidence);
-        }
+        Err(NoSpan::Undecided(verdict, summary)) => return Outcome::new(verdict, summary).with_evidence(evidence),
         Err(NoSpan::Missing(summary)) => return fail(evidence, Reason::NoBackendSpan, summary),
     };
     evidence.span_id = span.span_id.to_string();
@@ -107,26 +106,31 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
         );
         return fail(evidence, Reason::NoProfileId, summary);
     }
-    let (selector, profile_type, spans) = profile_query(&span, &cfg, PROFILE_TYPE);
-    evidence.label_selector = selector.clone();
+    let (selector, profile_type, spans) = match profile_query(&span, &cfg, PROFILE_TYPE) {
+        Ok(query) => query,
+        Err(no_link) => {
+            let summary = format!("Grafana's profiles link for span {}: {no_link}", span.span_id);
+            return fail(evidence, Reason::NoLink, summary);
+        }
+    };
+    evidence.label_selector = selector.to_string();
     evidence.profile_type = profile_type.clone();
     evidence.span_selector = spans.clone();
     let start_ms = (span.start_unix_nanos / 1_000_000) as i64 - 60_000;
     let end_ms = (unix_now().as_millis() as i64).max((span.end_unix_nanos / 1_000_000) as i64) + 60_000;
-    let graph = wait_for(ctx.target.limits.wait, "the span's flame graph", || async {
-        match pyroscope
+    let looked = read_until(ctx.target.limits.wait, || async {
+        let graph = pyroscope
             .span_flamegraph(&profile_type, &selector, &spans, (start_ms, end_ms))
-            .await
-        {
-            Ok(g) if g.total > 0 => Probe::Ready(g),
-            Ok(_) => Probe::NotYet("empty flame graph".into()),
-            Err(e) if e.is_unreachable() => Probe::GiveUp(e.to_string()),
-            Err(e) => Probe::NotYet(e.to_string()),
-        }
+            .await?;
+        Ok((graph.total > 0).then_some(graph))
     })
     .await;
-    match graph {
-        Ok(graph) => {
+    if let Some((verdict, summary)) = undecided_read(&looked, "the span's flame graph from Pyroscope") {
+        evidence.error = Some(summary.clone());
+        return Outcome::new(verdict, summary).with_evidence(evidence);
+    }
+    match looked {
+        Looked::Found(graph) => {
             evidence.total = graph.total;
             evidence.frames = graph.names;
             let total = evidence.total;
@@ -139,12 +143,7 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
             )
             .with_evidence(evidence)
         }
-        Err(e) if e.gave_up => {
-            evidence.error = Some(e.to_string());
-            Outcome::new(Verdict::Error(Reason::Unreachable.as_str()), e.to_string()).with_evidence(evidence)
-        }
-        Err(e) => {
-            evidence.error = Some(e.to_string());
+        _ => {
             let summary = format!(
                 "Grafana's profiles link for span {} ({profile_type}, {selector}) shows an empty flame graph: do the profiles carry the `span_id` label?",
                 span.span_id

@@ -30,9 +30,7 @@ pub struct LabelName(String);
 impl LabelName {
     pub fn new(name: &str) -> Result<LabelName, LangError> {
         let mut chars = name.chars();
-        let valid = chars
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        let valid = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
             && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
         if valid {
             Ok(LabelName(name.to_owned()))
