@@ -9,6 +9,12 @@
 //! still warming up (503) is polled until the target's `wait`; one that
 //! cannot be reached is reported at once.
 //!
+//! Ready means a 200 with the component's own answer (`ready`, `echo`, or
+//! the JSON it serves), never just a 200: a proxy's HTML page, a redirect
+//! or a 429 says nothing about the component, so it is `error`
+//! (`read_failed`); a 5xx is the component (or what fronts it) not
+//! serving, so it is `not_ready`.
+//!
 //! Uses: checks, query, measure::wait, target.
 
 use std::sync::atomic::{AtomicU16, Ordering};
@@ -20,7 +26,7 @@ use url::Url;
 
 use crate::checks::{CheckCtx, Outcome, Verdict};
 use crate::measure::wait::{Probe, wait_for};
-use crate::query::http::{HttpError, authorize};
+use crate::query::http::{HttpError, authorize, excerpt, read_body};
 use crate::target::{ReadPath, Signal, Store, join_path};
 
 /// Why `stack.ready` did not pass.
@@ -28,6 +34,7 @@ use crate::target::{ReadPath, Signal, Store, join_path};
 enum Reason {
     NotReady,
     Unreachable,
+    ReadFailed,
     NothingToCheck,
 }
 
@@ -36,6 +43,7 @@ impl Reason {
         match self {
             Reason::NotReady => "not_ready",
             Reason::Unreachable => "unreachable",
+            Reason::ReadFailed => "read_failed",
             Reason::NothingToCheck => "nothing_to_check",
         }
     }
@@ -46,6 +54,8 @@ struct Component {
     name: String,
     url: String,
     ready: bool,
+    /// How the last answer read, when it did not say ready.
+    answer: Option<Answered>,
     /// Status code of the last answer, if any.
     status: Option<u16>,
     latency_ms: u64,
@@ -61,10 +71,37 @@ struct Evidence {
 /// What counts as ready for one component.
 #[derive(Debug, Clone, Copy)]
 enum Expect {
-    /// 200 from a readiness endpoint.
-    Ok,
+    /// 200 with this text (surrounding whitespace aside), as the stores'
+    /// readiness endpoints answer.
+    Text(&'static str),
+    /// 200 with a JSON object that has this key (Grafana's health, the
+    /// Prometheus build info).
+    JsonKey(&'static str),
     /// Any HTTP answer: the port is served.
     Listening,
+}
+
+/// How an answer that was not "ready" reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+enum Answered {
+    /// A 5xx: the component is not serving.
+    NotReady,
+    /// An answer that is not the component's: a 4xx, a redirect, a page.
+    Unreadable,
+}
+
+impl Expect {
+    /// Whether a 200 body is the component's own ready answer.
+    fn holds(self, body: &[u8]) -> bool {
+        match self {
+            Expect::Text(text) => String::from_utf8_lossy(body).trim() == text,
+            Expect::JsonKey(key) => {
+                serde_json::from_slice::<serde_json::Value>(body).is_ok_and(|v| v.get(key).is_some())
+            }
+            Expect::Listening => true,
+        }
+    }
 }
 
 struct Probed {
@@ -90,19 +127,25 @@ fn components(ctx: &CheckCtx) -> Vec<Probed> {
             name: "grafana".into(),
             url: join_path(&grafana.url, "api/health"),
             credential: None,
-            expect: Expect::Ok,
+            expect: Expect::JsonKey("database"),
         });
     }
     for store in Store::ALL {
         let Some(read) = target.read(store) else { continue };
         // Through the proxy only the datasource URL's own API is reachable;
         // Mimir's is its Prometheus API under /prometheus.
-        let (url, via) = match (&read.path, store) {
-            (ReadPath::GrafanaProxy { .. }, Store::Tempo) => (join_path(&read.base, "api/echo"), " via Grafana"),
-            (ReadPath::GrafanaProxy { .. }, Store::Mimir) => {
-                (join_path(&read.base, "api/v1/status/buildinfo"), " via Grafana")
+        let (url, via, expect) = match (&read.path, store) {
+            (ReadPath::GrafanaProxy { .. }, Store::Tempo) => {
+                (join_path(&read.base, "api/echo"), " via Grafana", Expect::Text("echo"))
             }
-            (ReadPath::GrafanaProxy { .. }, _) => (join_path(&read.base, "ready"), " via Grafana"),
+            (ReadPath::GrafanaProxy { .. }, Store::Mimir) => (
+                join_path(&read.base, "api/v1/status/buildinfo"),
+                " via Grafana",
+                Expect::JsonKey("status"),
+            ),
+            (ReadPath::GrafanaProxy { .. }, _) => {
+                (join_path(&read.base, "ready"), " via Grafana", Expect::Text("ready"))
+            }
             (ReadPath::Direct, Store::Mimir) => {
                 let mut root = read.base.clone();
                 let path = root
@@ -111,15 +154,15 @@ fn components(ctx: &CheckCtx) -> Vec<Probed> {
                     .trim_end_matches("/prometheus")
                     .to_owned();
                 root.set_path(&path);
-                (join_path(&root, "ready"), "")
+                (join_path(&root, "ready"), "", Expect::Text("ready"))
             }
-            (ReadPath::Direct, _) => (join_path(&read.base, "ready"), ""),
+            (ReadPath::Direct, _) => (join_path(&read.base, "ready"), "", Expect::Text("ready")),
         };
         out.push(Probed {
             name: format!("{}{via}", store.as_str()),
             url,
             credential: read.credential.clone(),
-            expect: Expect::Ok,
+            expect,
         });
     }
     out
@@ -138,20 +181,32 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
     let checks = probed.iter().map(|p| check_one(ctx, p, wait, timeout));
     let components: Vec<Component> = futures::future::join_all(checks).await;
 
-    let unreachable: Vec<&str> = components
-        .iter()
-        .filter(|c| !c.ready && c.status.is_none())
-        .map(|c| c.name.as_str())
-        .collect();
-    let not_ready: Vec<&str> = components
-        .iter()
-        .filter(|c| !c.ready && c.status.is_some())
-        .map(|c| c.name.as_str())
-        .collect();
+    let named = |answer: Option<Answered>| -> Vec<&str> {
+        components
+            .iter()
+            .filter(|c| !c.ready && c.answer == answer)
+            .map(|c| c.name.as_str())
+            .collect()
+    };
+    let (not_ready, unreadable, unreachable) = (
+        named(Some(Answered::NotReady)),
+        named(Some(Answered::Unreadable)),
+        named(None),
+    );
     let (verdict, summary) = if !not_ready.is_empty() {
         (
             Verdict::Fail(Reason::NotReady.as_str()),
             format!("not ready: {}", not_ready.join(", ")),
+        )
+    } else if !unreadable.is_empty() {
+        let details: Vec<String> = components
+            .iter()
+            .filter(|c| c.answer == Some(Answered::Unreadable))
+            .map(|c| format!("{}: {}", c.name, c.detail))
+            .collect();
+        (
+            Verdict::Error(Reason::ReadFailed.as_str()),
+            format!("answered with something other than ready: {}", details.join("; ")),
         )
     } else if !unreachable.is_empty() {
         (
@@ -171,26 +226,48 @@ async fn check_one(ctx: &CheckCtx, p: &Probed, wait: Duration, timeout: Duration
     let started = Instant::now();
     // 0 until the component answers at all.
     let last_status = AtomicU16::new(0);
+    let last_answer = std::sync::Mutex::new(None);
     let result = wait_for(wait, &format!("{} ready", p.name), || {
         let req = authorize(ctx.http.get(p.url.clone()), p.credential.as_ref());
         let url = &p.url;
         let expect = p.expect;
         let name = &p.name;
         let status_slot = &last_status;
+        let answer_slot = &last_answer;
         async move {
-            match req.send().await {
-                Err(e) => Probe::GiveUp(HttpError::from_reqwest(name, url, timeout, e).to_string()),
-                Ok(resp) => {
-                    let status = resp.status().as_u16();
-                    status_slot.store(status, Ordering::Relaxed);
-                    let body = resp.bytes().await.unwrap_or_default();
-                    match expect {
-                        Expect::Listening => Probe::Ready(format!("listening ({status})")),
-                        Expect::Ok if status == 200 => Probe::Ready(crate::query::http::excerpt(&body)),
-                        Expect::Ok => Probe::NotYet(HttpError::status(name, url, status, &body).to_string()),
-                    }
+            let resp = match req.send().await {
+                Err(e) => return Probe::GiveUp(HttpError::from_reqwest(name, url, timeout, e).to_string()),
+                Ok(resp) => resp,
+            };
+            let answer = match read_body(resp, name, url, timeout).await {
+                Ok(answer) => answer,
+                Err(e) if e.is_unreachable() => return Probe::GiveUp(e.to_string()),
+                Err(e) => {
+                    *answer_slot.lock().expect("not poisoned") = Some(Answered::Unreadable);
+                    return Probe::NotYet(e.to_string());
                 }
+            };
+            let status = answer.status;
+            status_slot.store(status, Ordering::Relaxed);
+            if matches!(expect, Expect::Listening) {
+                return Probe::Ready(format!("listening ({status})"));
             }
+            if status == 200 && expect.holds(&answer.body) {
+                return Probe::Ready(excerpt(&answer.body));
+            }
+            let (answered, detail) = match status {
+                500.. => (Answered::NotReady, answer.unexpected(name).to_string()),
+                200 => (
+                    Answered::Unreadable,
+                    format!(
+                        "{name} at {url} answered 200 with something other than its readiness answer: {}",
+                        excerpt(&answer.body)
+                    ),
+                ),
+                _ => (Answered::Unreadable, answer.unexpected(name).to_string()),
+            };
+            *answer_slot.lock().expect("not poisoned") = Some(answered);
+            Probe::NotYet(detail)
         }
     })
     .await;
@@ -202,6 +279,11 @@ async fn check_one(ctx: &CheckCtx, p: &Probed, wait: Duration, timeout: Duration
         name: p.name.clone(),
         url: p.url.to_string(),
         ready,
+        answer: if ready {
+            None
+        } else {
+            last_answer.into_inner().unwrap_or_default()
+        },
         status: Some(last_status.load(Ordering::Relaxed)).filter(|&s| s != 0),
         latency_ms: started.elapsed().as_millis() as u64,
         detail,

@@ -11,5 +11,6 @@ mod crates;
 mod faults;
 mod grafana;
 mod load;
+mod misbehaving;
 mod reference_backend;
 mod report;
