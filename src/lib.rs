@@ -21,6 +21,7 @@ pub mod measure;
 pub mod query;
 pub mod report;
 mod run;
+pub mod secrets;
 pub mod stack;
 pub mod target;
 pub mod verify;

@@ -18,10 +18,11 @@ fn main() -> ExitCode {
     match runtime.block_on(pillars::run(cli, &mut console)) {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
-            eprintln!("error: {err}");
+            let redact = |e: &dyn std::fmt::Display| pillars::secrets::redact(&e.to_string()).into_owned();
+            eprintln!("error: {}", redact(&err));
             let mut source = std::error::Error::source(&err);
             while let Some(cause) = source {
-                eprintln!("  caused by: {cause}");
+                eprintln!("  caused by: {}", redact(&cause));
                 source = cause.source();
             }
             ExitCode::from(err.exit_code())

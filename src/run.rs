@@ -161,15 +161,7 @@ impl LoadRun {
             .clone()
             .unwrap_or_else(|| std::path::PathBuf::from("reports").join(&run_id));
         let (json_path, html_path) = (dir.join(file), dir.join("report.html"));
-        for path in [&json_path, &html_path] {
-            path.parent()
-                .map_or(Ok(()), std::fs::create_dir_all)
-                .and_then(|()| std::fs::File::create(path).map(drop))
-                .map_err(|source| RunError::Io {
-                    what: format!("cannot create `{}`; pass a writable --report-dir", path.display()),
-                    source,
-                })?;
-        }
+        crate::report::dir::prepare(&dir)?;
         Ok(LoadRun {
             choice,
             seed,
@@ -211,10 +203,7 @@ impl LoadRun {
     /// Writes the JSON record and the HTML page rendered from it.
     fn write(&self, json: String, html: String, console: &mut Console) -> Result<(), RunError> {
         for (path, text) in [(&self.json_path, json), (&self.html_path, html)] {
-            std::fs::write(path, text).map_err(|source| RunError::Io {
-                what: format!("cannot write `{}`", path.display()),
-                source,
-            })?;
+            crate::report::dir::write_atomic(path, &text)?;
         }
         let _ = writeln!(
             console.out,
@@ -313,11 +302,15 @@ async fn serve_sim(args: SimArgs, console: &mut Console) -> Result<u8, RunError>
     let grafana_auth = match &args.grafana_token_env {
         None => GrafanaAuth::default(),
         Some(var) => GrafanaAuth {
-            token: Some(std::env::var(var).map_err(|_| {
-                RunError::Usage(format!(
-                    "--grafana-token-env names `{var}`, which is not set; export {var}=<token>"
-                ))
-            })?),
+            token: Some(
+                std::env::var(var)
+                    .map_err(|_| {
+                        RunError::Usage(format!(
+                            "--grafana-token-env names `{var}`, which is not set; export {var}=<token>"
+                        ))
+                    })
+                    .inspect(|token| crate::secrets::register(token))?,
+            ),
             basic: None,
         },
     };

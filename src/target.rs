@@ -85,8 +85,12 @@ impl Signal {
 pub struct Secret(String);
 
 impl Secret {
+    /// A secret, registered so it is masked in everything pillars prints
+    /// or writes.
     pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
+        let value = value.into();
+        crate::secrets::register(&value);
+        Secret(value)
     }
 
     pub fn expose(&self) -> &str {
@@ -543,6 +547,7 @@ impl Resolver<'_> {
                             "name the variable that holds the Grafana password",
                         )
                     })?;
+                crate::secrets::register_basic(&user, password.expose());
                 Some(Credential::Basic { user, password })
             }
             (None, None) => None,

@@ -19,7 +19,7 @@ fn main() -> ExitCode {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     for (var, default) in [
         ("PILLARS_GRAFANA_USER", "admin"),
-        ("PILLARS_GRAFANA_PASSWORD", "pillars"),
+        ("PILLARS_GRAFANA_PASSWORD", "local-admin-pw"),
     ] {
         if std::env::var_os(var).is_none() {
             // SAFETY: no other thread runs yet; the runtime starts below.

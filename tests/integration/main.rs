@@ -14,3 +14,4 @@ mod load;
 mod misbehaving;
 mod reference_backend;
 mod report;
+mod secrets;

@@ -146,7 +146,8 @@ impl<'a> Scanner<'a> {
     }
 
     /// Consumes one character outside any token; invalidates the token
-    /// position as Go does (its line becomes 0).
+    /// position as Go does (its line becomes 0). Named as Go's `Next`.
+    #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> Option<char> {
         self.tok_start = None;
         self.token_line = 0;
@@ -314,7 +315,7 @@ impl<'a> Scanner<'a> {
     }
 
     fn digits(&mut self, mut ch: Option<char>, base: u32, mut n: usize) -> Option<char> {
-        while n > 0 && ch.is_some_and(|c| c.to_digit(base).is_some()) {
+        while n > 0 && ch.is_some_and(|c| c.is_digit(base)) {
             ch = self.read();
             n -= 1;
         }
