@@ -32,3 +32,34 @@ impl Console {
         }
     }
 }
+
+/// `text` with control characters (escape sequences, carriage returns,
+/// newlines) spelled as escapes, for a name or a server's words printed on
+/// a terminal: they cannot move the cursor, recolour or hide the output.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    std::borrow::Cow::Owned(
+        text.chars()
+            .map(|c| {
+                if c.is_control() {
+                    c.escape_default().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_spelled_out() {
+        assert_eq!(printable("staging"), "staging");
+        assert_eq!(printable("evil\x1b[2J\rname\n"), "evil\\u{1b}[2J\\rname\\n");
+    }
+}

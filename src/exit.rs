@@ -11,3 +11,5 @@ pub const USAGE: u8 = 2;
 pub const UNREACHABLE: u8 = 3;
 /// Ctrl-C stopped the run; a partial report was written.
 pub const INTERRUPTED: u8 = 130;
+/// SIGTERM stopped the run; a partial report was written.
+pub const TERMINATED: u8 = 143;

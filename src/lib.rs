@@ -24,6 +24,7 @@ mod run;
 pub mod secrets;
 pub mod stack;
 pub mod target;
+pub mod textfile;
 pub mod verify;
 
 pub use cli::Cli;

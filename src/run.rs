@@ -191,7 +191,7 @@ impl LoadRun {
                     crate::target::TargetKind::Sim => String::new(),
                 };
                 Err(RunError::NotReady {
-                    target: target.name.clone(),
+                    target: crate::console::printable(&target.name).into_owned(),
                     origin,
                     status,
                     summary: outcome.summary,
@@ -222,8 +222,8 @@ async fn load(args: LoadArgs, console: &mut Console) -> Result<u8, RunError> {
     let _ = writeln!(
         console.err,
         "pillars load: scenario `{}` against `{}` for {}; Ctrl-C stops it and writes what it has",
-        scenario.name,
-        target.name,
+        crate::console::printable(&scenario.name),
+        crate::console::printable(&target.name),
         humantime::format_duration(scenario.total_duration())
     );
     let progress = Progress::for_stderr();
@@ -235,7 +235,7 @@ async fn load(args: LoadArgs, console: &mut Console) -> Result<u8, RunError> {
     let _ = write!(console.out, "{}", crate::load::run::render(&report));
     run.write(json, crate::report::load_html::render_load(&report), console)?;
     Ok(if report.interrupted {
-        exit::INTERRUPTED
+        crate::interrupt::exit_code()
     } else if report.broken.is_some() {
         exit::CHECK_FAILED
     } else if report.ingest.values().any(|i| i.completeness.is_none()) {
@@ -259,7 +259,8 @@ async fn capacity(args: LoadArgs, console: &mut Console) -> Result<u8, RunError>
     let _ = writeln!(
         console.err,
         "pillars capacity: scenario `{}` against `{}`; Ctrl-C ends the search with the steps so far",
-        scenario.name, target.name
+        crate::console::printable(&scenario.name),
+        crate::console::printable(&target.name)
     );
     let progress = Progress::for_stderr();
     let err = &mut console.err;
@@ -277,10 +278,10 @@ async fn capacity(args: LoadArgs, console: &mut Console) -> Result<u8, RunError>
         sim.shutdown().await;
     }
     let json = serde_json::to_string_pretty(&report).expect("the capacity report serializes");
-    let _ = writeln!(console.out, "{}", report.recommendation);
+    let _ = writeln!(console.out, "{}", crate::console::printable(&report.recommendation));
     run.write(json, crate::report::load_html::render_capacity(&report), console)?;
     Ok(if report.interrupted {
-        exit::INTERRUPTED
+        crate::interrupt::exit_code()
     } else {
         exit::OK
     })
@@ -288,12 +289,11 @@ async fn capacity(args: LoadArgs, console: &mut Console) -> Result<u8, RunError>
 
 /// Reads a Grafana datasource provisioning file.
 pub fn read_provisioning(path: &std::path::Path) -> Result<String, RunError> {
-    std::fs::read_to_string(path).map_err(|source| RunError::Io {
-        what: format!(
-            "cannot read the datasource provisioning file `{}`; pass a Grafana provisioning YAML",
+    crate::textfile::read(path).map_err(|e| {
+        RunError::Usage(format!(
+            "cannot read the datasource provisioning file `{}`: {e}; pass a Grafana provisioning YAML",
             path.display()
-        ),
-        source,
+        ))
     })
 }
 

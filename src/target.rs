@@ -256,7 +256,7 @@ impl Target {
     /// Loads a target file. `env` is a snapshot of the environment, so tests
     /// can pass their own.
     pub fn from_file(path: &Path, env: &Env) -> Result<Target, TargetError> {
-        let text = std::fs::read_to_string(path).map_err(|source| TargetError::Read {
+        let text = crate::textfile::read(path).map_err(|source| TargetError::Read {
             path: path.to_owned(),
             source,
         })?;
@@ -323,7 +323,7 @@ pub enum TargetError {
     Read {
         path: PathBuf,
         #[source]
-        source: std::io::Error,
+        source: crate::textfile::TextFileError,
     },
     #[error("target file `{path}` is not a valid target: {message}")]
     Parse { path: String, message: String },

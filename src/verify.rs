@@ -198,7 +198,7 @@ pub async fn verify(plan: VerifyPlan, console: &mut Console) -> Result<u8, RunEr
             _ = &mut ctrl_c => {
                 interrupted = true;
                 let _ = writeln!(console.err, "interrupted: writing a partial report");
-                let outcome = checks::Outcome::new(Verdict::Skip("interrupted"), "stopped by Ctrl-C before it finished");
+                let outcome = checks::Outcome::new(Verdict::Skip("interrupted"), "stopped by a signal (Ctrl-C or SIGTERM) before it finished");
                 reports.push(CheckReport::new(spec, outcome));
             }
         }
@@ -272,7 +272,7 @@ pub fn exit_code(report: &RunReport) -> u8 {
     if has(Status::Fail) {
         exit::CHECK_FAILED
     } else if report.interrupted {
-        exit::INTERRUPTED
+        crate::interrupt::exit_code()
     } else if has(Status::Error) {
         exit::UNREACHABLE
     } else {

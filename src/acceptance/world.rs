@@ -195,6 +195,7 @@ impl PillarsWorld {
         )
         .map_err(|e| AcceptanceError::Setup(e.to_string()))?;
         scenario.gates = self.gates.clone();
+        scenario.declared_gates = Some(self.gates.clone());
         let ctx = self.ctx().await?;
         let progress = crate::load::progress::Progress::new(false);
         let report =

@@ -172,8 +172,20 @@ impl Markers {
                     }
                 }
             }
-            // Every marker gets its round trip's full deadline.
-            while rounds.join_next().await.is_some() {}
+            // Every marker gets its round trip's full deadline, unless the
+            // run was interrupted: then the report comes first, and the
+            // markers still in flight are left out of it.
+            let interrupted = crate::interrupt::pressed();
+            tokio::pin!(interrupted);
+            loop {
+                tokio::select! {
+                    next = rounds.join_next() => if next.is_none() { break },
+                    _ = &mut interrupted => {
+                        rounds.shutdown().await;
+                        break;
+                    }
+                }
+            }
         });
         Markers { board, task }
     }

@@ -16,6 +16,7 @@ use serde::Serialize;
 use tokio::time::Instant;
 
 use crate::checks::{CheckCtx, Pillar};
+use crate::console::printable;
 use crate::ids::Seed;
 use crate::load::gate::{self, Broken};
 use crate::load::markers::PillarMarkers;
@@ -110,6 +111,8 @@ pub struct LoadReport {
     pub unread: Vec<String>,
     /// The scenario's p99 ingest latency gate, ms.
     pub p99_slo_ms: u64,
+    /// The scenario set no `[gates]`: it was judged by the defaults.
+    pub default_gates: bool,
     pub timeline: Timeline,
 }
 
@@ -171,6 +174,7 @@ fn report(
         broken,
         unread: gate::unread(&observed),
         p99_slo_ms: scenario.gates.p99_ingest_latency.as_millis() as u64,
+        default_gates: scenario.declared_gates.is_none(),
         timeline: observed.timeline,
     }
 }
@@ -179,8 +183,8 @@ fn report(
 pub fn render(report: &LoadReport) -> String {
     let mut out = format!(
         "scenario {} against {} for {:.1}s{}\n  {:<18} {:>10} {:>10} {:>10} {:>8} {:>9}\n",
-        report.scenario,
-        report.target,
+        printable(&report.scenario),
+        printable(&report.target),
         report.duration_secs,
         if report.interrupted { " (interrupted)" } else { "" },
         "KIND",
@@ -201,7 +205,7 @@ pub fn render(report: &LoadReport) -> String {
             k.latency_ms.p99
         ));
         if let Some(why) = &k.failed {
-            out.push_str(&format!("    stopped early: {why}\n"));
+            out.push_str(&format!("    stopped early: {}\n", printable(why)));
         }
     }
     if !report.not_driven.is_empty() {
@@ -229,12 +233,15 @@ pub fn render(report: &LoadReport) -> String {
         out.push_str(&format!("  least memory headroom: {least}\n"));
     }
     for line in &report.unread {
-        out.push_str(&format!("  undecided: {line}\n"));
+        out.push_str(&format!("  undecided: {}\n", printable(line)));
     }
     match &report.broken {
         Some(b) => out.push_str(&format!("  gate broken: {b}\n")),
         None if !report.unread.is_empty() => {
             out.push_str("  no gate broke, but the stack could not be read for every marker\n")
+        }
+        None if report.default_gates => {
+            out.push_str("  every gate held (the default gates: the scenario sets no [gates])\n")
         }
         None => out.push_str("  every gate held\n"),
     }

@@ -31,6 +31,15 @@ pub enum TrafficKind {
 }
 
 impl TrafficKind {
+    pub const ALL: [TrafficKind; 6] = [
+        TrafficKind::FrontendSessions,
+        TrafficKind::BackendRequests,
+        TrafficKind::OtlpTraces,
+        TrafficKind::OtlpLogs,
+        TrafficKind::OtlpMetrics,
+        TrafficKind::Profiles,
+    ];
+
     /// The kind as scenario files and reports spell it.
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -158,7 +167,10 @@ pub struct Scenario {
     #[serde(default, rename = "step")]
     pub steps: Vec<RawStep>,
     pub traffic: BTreeMap<TrafficKind, Traffic>,
-    #[serde(default)]
+    /// The gates; the defaults when the file has no `[gates]`.
+    #[serde(default, rename = "gates", deserialize_with = "declared_gates")]
+    pub declared_gates: Option<Gates>,
+    #[serde(skip)]
     pub gates: Gates,
     #[serde(default)]
     pub search: Option<Search>,
@@ -170,7 +182,7 @@ pub enum ScenarioError {
     Read {
         path: String,
         #[source]
-        source: std::io::Error,
+        source: crate::textfile::TextFileError,
     },
     #[error("scenario file `{path}` is not a valid scenario: {message}")]
     Parse { path: String, message: String },
@@ -180,10 +192,20 @@ pub enum ScenarioError {
 
 /// Longest a scenario may run: every load loop is bounded.
 pub const MAX_DURATION: Duration = Duration::from_secs(6 * 3600);
+/// Shortest: a rate needs a second to be measured.
+pub const MIN_DURATION: Duration = Duration::from_secs(1);
+/// Most units a second one traffic kind may ask for, as written.
+pub const MAX_RATE: f64 = 1_000_000.0;
+/// Most distinct series one kind may spread over.
+pub const MAX_CARDINALITY: u32 = 100_000;
+
+fn declared_gates<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Gates>, D::Error> {
+    Gates::deserialize(d).map(Some)
+}
 
 impl Scenario {
     pub fn from_file(path: &Path) -> Result<Scenario, ScenarioError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
+        let text = crate::textfile::read(path).map_err(|source| ScenarioError::Read {
             path: path.display().to_string(),
             source,
         })?;
@@ -191,10 +213,11 @@ impl Scenario {
     }
 
     pub fn from_toml(text: &str, origin: &str) -> Result<Scenario, ScenarioError> {
-        let scenario: Scenario = toml::from_str(text).map_err(|e| ScenarioError::Parse {
+        let mut scenario: Scenario = toml::from_str(text).map_err(|e| ScenarioError::Parse {
             path: origin.to_owned(),
             message: e.to_string().trim_end().to_owned(),
         })?;
+        scenario.gates = scenario.declared_gates.clone().unwrap_or_default();
         let invalid = |key: &str, problem: String| ScenarioError::Invalid {
             path: origin.to_owned(),
             key: key.to_owned(),
@@ -214,6 +237,49 @@ impl Scenario {
                     format!("is {}; use a rate of 0 or more per second", t.rate),
                 ));
             }
+            if t.rate > MAX_RATE {
+                return Err(invalid(
+                    &key,
+                    format!("is {}; the most one kind may ask for is {MAX_RATE} a second", t.rate),
+                ));
+            }
+            if !(1..=MAX_CARDINALITY).contains(&t.cardinality) {
+                return Err(invalid(
+                    &format!("traffic.{}.cardinality", kind.as_str()),
+                    format!("is {}; use 1 to {MAX_CARDINALITY}", t.cardinality),
+                ));
+            }
+        }
+        let gates = &scenario.gates;
+        for (key, value, range_text, ok) in [
+            (
+                "gates.max_error_ratio",
+                gates.max_error_ratio,
+                "0 to 1",
+                (0.0..=1.0).contains(&gates.max_error_ratio),
+            ),
+            (
+                "gates.min_completeness",
+                gates.min_completeness,
+                "0 to 1",
+                (0.0..=1.0).contains(&gates.min_completeness),
+            ),
+            (
+                "gates.min_memory_headroom",
+                gates.min_memory_headroom,
+                "0 up to, not including, 1",
+                (0.0..1.0).contains(&gates.min_memory_headroom),
+            ),
+        ] {
+            if !ok {
+                return Err(invalid(key, format!("is {value}; use a share from {range_text}")));
+            }
+        }
+        if gates.p99_ingest_latency.is_zero() {
+            return Err(invalid(
+                "gates.p99_ingest_latency",
+                "is 0; use a latency such as \"30s\"".into(),
+            ));
         }
         match (scenario.duration, scenario.steps.is_empty(), &scenario.search) {
             (Some(_), false, _) => return Err(invalid("duration", "and [[step]] are both set; use one".into())),
@@ -226,20 +292,54 @@ impl Scenario {
             _ => {}
         }
         for (i, step) in scenario.steps.iter().enumerate() {
-            if !(step.scale.is_finite() && step.scale >= 0.0) {
-                return Err(invalid(&format!("step[{i}].scale"), format!("is {}", step.scale)));
+            if !(step.scale.is_finite() && (0.0..=1000.0).contains(&step.scale)) {
+                return Err(invalid(
+                    &format!("step[{i}].scale"),
+                    format!("is {}; use a scale from 0 to 1000", step.scale),
+                ));
             }
         }
-        if let Some(search) = &scenario.search
-            && !(search.factor > 1.0 && search.start_scale > 0.0 && search.max_steps > 0)
-        {
-            return Err(invalid(
-                "search",
-                "needs factor > 1, start_scale > 0 and max_steps > 0".into(),
-            ));
+        if let Some(search) = &scenario.search {
+            if !(search.factor > 1.0
+                && search.factor <= 10.0
+                && search.start_scale > 0.0
+                && search.start_scale <= 1000.0
+                && (1..=50).contains(&search.max_steps)
+                && search.bisect_steps <= 20)
+            {
+                return Err(invalid(
+                    "search",
+                    "needs 1 < factor <= 10, 0 < start_scale <= 1000, max_steps 1 to 50 and bisect_steps up to 20"
+                        .into(),
+                ));
+            }
+            if search.step_duration < MIN_DURATION {
+                return Err(invalid(
+                    "search.step_duration",
+                    "is under 1 s; a step needs at least a second to measure its rate".into(),
+                ));
+            }
         }
         if scenario.total_duration() > MAX_DURATION {
             return Err(invalid("duration", "is over the 6 h bound on a load run".into()));
+        }
+        if scenario.search.is_none() {
+            if scenario.total_duration() < MIN_DURATION {
+                return Err(invalid(
+                    "duration",
+                    "is under 1 s; a load run needs at least a second to measure a rate".into(),
+                ));
+            }
+            let units: f64 = TrafficKind::ALL
+                .iter()
+                .map(|k| scenario.plan(*k, 1.0).total() as f64)
+                .sum();
+            if units < 1.0 {
+                return Err(invalid(
+                    "traffic",
+                    "would send nothing in the run: every rate times its duration is under one unit".into(),
+                ));
+            }
         }
         Ok(scenario)
     }
@@ -364,5 +464,54 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("6 h"), "{err}");
+    }
+
+    #[test]
+    fn issue_10_bad_numbers_are_usage_errors_that_name_the_key() {
+        let with = |extra: &str| {
+            Scenario::from_toml(
+                &format!("name = \"x\"\nduration = \"10s\"\n[traffic.otlp_traces]\nrate = 10\n{extra}"),
+                "s.toml",
+            )
+            .map(|_| ())
+            .unwrap_err()
+            .to_string()
+        };
+        for (extra, key) in [
+            ("[gates]\nmax_error_ratio = 1.5", "gates.max_error_ratio"),
+            ("[gates]\nmin_completeness = -0.1", "gates.min_completeness"),
+            ("[gates]\nmin_memory_headroom = 1.0", "gates.min_memory_headroom"),
+            ("[gates]\np99_ingest_latency = \"0s\"", "gates.p99_ingest_latency"),
+        ] {
+            let err = with(extra);
+            assert!(err.contains(key), "{extra}: {err}");
+        }
+        let err = Scenario::from_toml(
+            "name = \"x\"\nduration = \"10s\"\n[traffic.otlp_traces]\nrate = 1e9",
+            "s.toml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("1000000"), "{err}");
+        let err = Scenario::from_toml(
+            "name = \"x\"\nduration = \"0s\"\n[traffic.otlp_traces]\nrate = 10",
+            "s.toml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("under 1 s"), "{err}");
+        let err = Scenario::from_toml(
+            "name = \"x\"\nduration = \"2s\"\n[traffic.otlp_traces]\nrate = 0.1",
+            "s.toml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("would send nothing"), "{err}");
+        let ok = Scenario::from_toml(
+            "name = \"x\"\nduration = \"20s\"\n[traffic.otlp_traces]\nrate = 0.1",
+            "s.toml",
+        )
+        .unwrap();
+        assert!(ok.declared_gates.is_none());
     }
 }

@@ -171,6 +171,8 @@ pub async fn observe(
         kinds.insert(r.kind, r.done.await.unwrap_or_default());
     }
     let (markers, ingest) = markers.finish().await;
+    // Ctrl-C while the last markers were read back cut them short.
+    let interrupted = interrupted || *interrupted_rx.borrow();
     let timeline = Timeline {
         rates,
         ingest,

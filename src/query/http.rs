@@ -288,11 +288,13 @@ impl HttpError {
     }
 }
 
-/// The first 300 characters of a body, on one line.
+/// The first 300 characters of a body, on one line, control characters
+/// spelled out (a server's bytes must not drive the user's terminal).
 pub fn excerpt(body: &[u8]) -> String {
     const MAX: usize = 300;
     let text = String::from_utf8_lossy(body);
-    let mut one_line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let one_line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut one_line = crate::console::printable(&one_line).into_owned();
     if one_line.len() > MAX {
         let cut = (0..=MAX).rev().find(|&i| one_line.is_char_boundary(i)).unwrap_or(0);
         one_line.truncate(cut);

@@ -6,6 +6,7 @@
 use std::fmt::Write as _;
 
 use crate::checks::Status;
+use crate::console::printable;
 use crate::report::model::RunReport;
 
 const RESET: &str = "\x1b[0m";
@@ -33,7 +34,12 @@ pub fn render(report: &RunReport, color: bool) -> String {
         };
         let reason = c.reason.as_deref().map(|r| format!(" [{r}]")).unwrap_or_default();
         let secs = format!("{:.2}s", c.duration_ms as f64 / 1000.0);
-        let _ = writeln!(out, "  {status}  {:<id_width$}  {secs:>8}  {}{reason}", c.id, c.summary);
+        let _ = writeln!(
+            out,
+            "  {status}  {:<id_width$}  {secs:>8}  {}{reason}",
+            c.id,
+            printable(&c.summary)
+        );
     }
     let t = &report.totals;
     let _ = writeln!(
@@ -70,7 +76,8 @@ pub fn banner(report_target: &crate::report::model::TargetReport, run_id: &str, 
         format!("\nsim faults: {}", report_target.sim_faults.join(", "))
     };
     format!(
-        "pillars verify: target `{}`: {what}{faults}\nrun {run_id}, seed {seed} (replay with --seed {seed})\n",
-        report_target.name
+        "pillars verify: target `{}`: {}{faults}\nrun {run_id}, seed {seed} (replay with --seed {seed})\n",
+        printable(&report_target.name),
+        printable(&what)
     )
 }

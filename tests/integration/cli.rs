@@ -19,8 +19,14 @@ fn pillars(args: &[&str], dir: &Path) -> Output {
 /// Sends SIGINT to `child` and returns its exit code, failing when it has
 /// not exited within `within`.
 fn interrupt(child: &mut std::process::Child, within: Duration) -> Option<i32> {
+    signal(child, "INT", within)
+}
+
+/// Sends `name` (INT, TERM) to `child` and returns its exit code, failing
+/// when it has not exited within `within`.
+fn signal(child: &mut std::process::Child, name: &str, within: Duration) -> Option<i32> {
     let status = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+        .args([&format!("-{name}"), &child.id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());
@@ -29,7 +35,7 @@ fn interrupt(child: &mut std::process::Child, within: Duration) -> Option<i32> {
         if let Some(status) = child.try_wait().unwrap() {
             return status.code();
         }
-        assert!(Instant::now() < deadline, "pillars did not stop on SIGINT");
+        assert!(Instant::now() < deadline, "pillars did not stop on SIG{name}");
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -345,10 +351,25 @@ struct Interrupted {
 /// Runs `pillars <command>` on `scenario`, presses Ctrl-C after `after`,
 /// and expects exit 130 within 15 s with `file` and report.html written.
 fn interrupted(command: &str, scenario: &str, after: Duration, file: &str) -> Interrupted {
+    stopped(&[command], scenario, after, "INT", Duration::from_secs(15), file)
+}
+
+/// Runs `pillars <args> --scenario … --report-dir r`, sends `signal` after
+/// `after`, and expects its exit code (130 for INT, 143 for TERM) within
+/// `within`, with `file` and report.html written whole.
+fn stopped(
+    args: &[&str],
+    scenario: &str,
+    after: Duration,
+    signal_name: &str,
+    within: Duration,
+    file: &str,
+) -> Interrupted {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("scenario.toml"), scenario).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_pillars"))
-        .args([command, "--scenario", "scenario.toml", "--report-dir", "r"])
+        .args(args)
+        .args(["--scenario", "scenario.toml", "--report-dir", "r"])
         .current_dir(dir.path())
         .env_remove("PILLARS_TARGET")
         .stdout(Stdio::piped())
@@ -356,9 +377,10 @@ fn interrupted(command: &str, scenario: &str, after: Duration, file: &str) -> In
         .spawn()
         .unwrap();
     std::thread::sleep(after);
-    let code = interrupt(&mut child, Duration::from_secs(15));
+    let code = signal(&mut child, signal_name, within);
     let output = child.wait_with_output().unwrap();
-    assert_eq!(code, Some(130), "{}", text(&output.stderr));
+    let want = if signal_name == "TERM" { 143 } else { 130 };
+    assert_eq!(code, Some(want), "{}", text(&output.stderr));
     let read = |name: &str| std::fs::read_to_string(dir.path().join("r").join(name)).unwrap();
     let run = Interrupted {
         record: serde_json::from_str(&read(file)).unwrap(),
@@ -401,4 +423,62 @@ fn issue_6_capacity_stops_on_sigint_with_the_steps_so_far() {
     );
     let steps = run.record["steps"].as_array().unwrap();
     assert!((1..8).contains(&steps.len()), "{}", run.record);
+}
+
+/// SIGTERM (a cancelled CI job, a stopped container) stops a load run like
+/// Ctrl-C, with exit 143 and its report written whole.
+#[test]
+fn issue_10_sigterm_stops_load_with_exit_143_and_a_whole_report() {
+    let run = stopped(
+        &["load"],
+        "name = \"long\"\nduration = \"60s\"\n[traffic.otlp_traces]\nrate = 100\n",
+        Duration::from_secs(3),
+        "TERM",
+        Duration::from_secs(15),
+        "load.json",
+    );
+    assert!(run.record["duration_secs"].as_f64().unwrap() < 30.0, "{}", run.record);
+}
+
+/// Ctrl-C while load winds down (its last markers still being read back,
+/// made slow here) does not wait for them: the report is written at once.
+#[test]
+fn issue_10_ctrl_c_during_the_wind_down_still_writes_the_report() {
+    let started = Instant::now();
+    let run = stopped(
+        &["load", "--sim-fault", "delay_ms=20000"],
+        "name = \"short\"\nduration = \"2s\"\n[traffic.otlp_traces]\nrate = 50\n[gates]\np99_ingest_latency = \"30s\"\n",
+        Duration::from_secs(4),
+        "INT",
+        Duration::from_secs(5),
+        "load.json",
+    );
+    assert!(started.elapsed() < Duration::from_secs(12), "{:?}", started.elapsed());
+    assert!(run.stdout.contains("(interrupted)"), "{}", run.stdout);
+}
+
+/// SIGTERM during verify: exit 143 and a valid, partial run.json.
+#[test]
+fn issue_10_sigterm_stops_verify_with_a_valid_partial_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pillars"))
+        .args(["verify", "--report-dir", "r"])
+        .current_dir(dir.path())
+        .env_remove("PILLARS_TARGET")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    let code = signal(&mut child, "TERM", Duration::from_secs(15));
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(code, Some(143), "{}", text(&output.stderr));
+    let run: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("r/run.json")).unwrap()).unwrap();
+    assert_eq!(run["interrupted"], true, "{run}");
+    assert!(
+        !std::fs::read_to_string(dir.path().join("r/junit.xml"))
+            .unwrap()
+            .is_empty()
+    );
 }

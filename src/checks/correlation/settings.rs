@@ -49,7 +49,7 @@ impl Correlations {
             });
         }
         if let Some(path) = &ctx.target.provisioning {
-            let text = std::fs::read_to_string(path)
+            let text = crate::textfile::read(path)
                 .map_err(|e| unreadable(format!("cannot read the provisioning file {}: {e}", path.display())))?;
             let datasources = parse_provisioning(&text)
                 .map_err(|e| unreadable(format!("the provisioning file {}: {e}", path.display())))?;
