@@ -46,3 +46,19 @@ Feature: One request, followed across tiers and pillars
     Given the reference stack has the fault "profiles_without_span_id"
     When the check "correlation.trace_to_profile" runs
     Then the check "correlation.trace_to_profile" fails with reason "empty_flamegraph"
+
+  @sim
+  Scenario: The deployment's log pipeline and datasource settings do not link traces to logs
+    Given the reference stack exports logs with "loki_exporter"
+    And Grafana's datasources are provisioned from "features/datasources/deployment.yaml"
+    When the check "correlation.trace_to_logs" runs
+    Then the check "correlation.trace_to_logs" fails with reason "no_lines"
+    And the summary of "correlation.trace_to_logs" says 'service_name="durable-code/durable-code-backend"'
+    And the summary of "correlation.trace_to_logs" says "maps service.name → service_name"
+
+  @sim
+  Scenario: Settings written for the deployment's log pipeline link traces to logs and back
+    Given the reference stack exports logs with "loki_exporter"
+    And Grafana's datasources are provisioned from "features/datasources/loki-exporter.yaml"
+    When the check "correlation.trace_to_logs" runs
+    Then the check "correlation.trace_to_logs" passes

@@ -135,6 +135,13 @@ pub struct VerifyArgs {
     #[arg(long = "sim-fault", value_name = "NAME[=VALUE]")]
     pub sim_faults: Vec<String>,
 
+    /// Reproduce a deployment choice in the embedded reference stack,
+    /// NAME=VALUE (repeatable; e.g. `log_export=loki_exporter`, the
+    /// deployment's log pipeline; `pillars sim --help` lists them). Only
+    /// with `--target sim`.
+    #[arg(long = "sim-variant", value_name = "NAME=VALUE")]
+    pub sim_variants: Vec<String>,
+
     /// Synthetic traces `traces.roundtrip` sends.
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=100_000))]
     pub traces: u64,
@@ -186,6 +193,11 @@ pub struct LoadArgs {
     /// A fault of the embedded reference stack, NAME[=VALUE] (repeatable).
     #[arg(long = "sim-fault", value_name = "NAME[=VALUE]")]
     pub sim_faults: Vec<String>,
+
+    /// A deployment variant of the embedded reference stack, NAME=VALUE
+    /// (repeatable; `pillars sim --help` lists them).
+    #[arg(long = "sim-variant", value_name = "NAME=VALUE")]
+    pub sim_variants: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -194,6 +206,11 @@ pub struct SimArgs {
     /// Turn on a fault, NAME[=VALUE] (repeatable); see the list below.
     #[arg(long = "fault", value_name = "NAME[=VALUE]")]
     pub faults: Vec<String>,
+
+    /// Reproduce a deployment choice, NAME=VALUE (repeatable); see the
+    /// list below.
+    #[arg(long = "variant", value_name = "NAME=VALUE")]
+    pub variants: Vec<String>,
 
     /// How long a trace must be idle before TraceQL search finds it, as
     /// Tempo's ingester flushes it (e.g. "2s", "10s").
@@ -230,6 +247,10 @@ pub struct SimArgs {
 fn sim_faults_help() -> String {
     let mut text = String::from("Faults:\n");
     for (name, what) in crate::stack::sim::faults::KNOWN {
+        text.push_str(&format!("  {name:<14} {what}\n"));
+    }
+    text.push_str("\nVariants:\n");
+    for (name, what) in crate::stack::sim::variants::KNOWN {
         text.push_str(&format!("  {name:<14} {what}\n"));
     }
     text

@@ -12,7 +12,9 @@ use crate::load::progress::Progress;
 use crate::load::scenario::Scenario;
 use crate::report::ReportError;
 use crate::stack::compose::{ComposeError, ComposeStack, docker_preflight};
-use crate::stack::sim::{FaroSettings, FaultError, Faults, GrafanaAuth, SimError, SimOptions, SimStack, SimTarget};
+use crate::stack::sim::{
+    FaroSettings, FaultError, Faults, GrafanaAuth, SimError, SimOptions, SimStack, SimTarget, VariantError, Variants,
+};
 use crate::target::{Env, TargetError};
 use crate::{acceptance, bench, checks, exit, verify};
 
@@ -24,6 +26,8 @@ pub enum RunError {
     Target(#[from] TargetError),
     #[error(transparent)]
     Fault(#[from] FaultError),
+    #[error(transparent)]
+    Variant(#[from] VariantError),
     #[error(transparent)]
     Sim(#[from] SimError),
     #[error(transparent)]
@@ -153,7 +157,7 @@ struct LoadRun {
 
 impl LoadRun {
     fn prepare(args: &LoadArgs, file: &str) -> Result<LoadRun, RunError> {
-        let choice = verify::TargetChoice::parse(&args.target, &args.sim_faults)?;
+        let choice = verify::TargetChoice::parse(&args.target, &args.sim_faults, &args.sim_variants)?;
         let seed = args.seed.map(Seed).unwrap_or_else(Seed::from_time);
         let run_id = verify::run_id(seed);
         let dir = args
@@ -299,6 +303,7 @@ pub fn read_provisioning(path: &std::path::Path) -> Result<String, RunError> {
 
 async fn serve_sim(args: SimArgs, console: &mut Console) -> Result<u8, RunError> {
     let faults = Faults::parse(args.faults.iter().map(String::as_str))?;
+    let variants = Variants::parse(args.variants.iter().map(String::as_str))?;
     let grafana_auth = match &args.grafana_token_env {
         None => GrafanaAuth::default(),
         Some(var) => GrafanaAuth {
@@ -321,6 +326,7 @@ async fn serve_sim(args: SimArgs, console: &mut Console) -> Result<u8, RunError>
     }
     let sim = SimStack::start(SimOptions {
         faults,
+        variants,
         search_idle: args.search_idle,
         grafana_datasources: args.grafana_datasources.as_deref().map(read_provisioning).transpose()?,
         grafana_auth,

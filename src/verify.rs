@@ -16,7 +16,7 @@ use crate::ids::Seed;
 use crate::report::{CheckReport, ReportDir, RunReport, TargetReport, Totals, model, terminal};
 use crate::run::RunError;
 use crate::stack::compose::{ComposeStack, docker_preflight, wait_healthy};
-use crate::stack::sim::{Faults, SimOptions, SimStack, SimTarget};
+use crate::stack::sim::{Faults, SimOptions, SimStack, SimTarget, Variants};
 use crate::target::{Env, Target, TargetKind};
 
 /// Which target a run is against, before anything is started.
@@ -30,13 +30,16 @@ pub enum TargetChoice {
 }
 
 impl TargetChoice {
-    /// `sim`, `compose`, `aws` or a path; sim faults only go with `sim`.
-    pub fn parse(name: &str, sim_faults: &[String]) -> Result<TargetChoice, RunError> {
+    /// `sim`, `compose`, `aws` or a path; sim faults and variants only go
+    /// with `sim`.
+    pub fn parse(name: &str, sim_faults: &[String], sim_variants: &[String]) -> Result<TargetChoice, RunError> {
         let choice = match name {
             "sim" => {
                 let faults = Faults::parse(sim_faults.iter().map(String::as_str))?;
+                let variants = Variants::parse(sim_variants.iter().map(String::as_str))?;
                 return Ok(TargetChoice::Sim(Box::new(SimOptions {
                     faults,
+                    variants,
                     ..SimOptions::default()
                 })));
             }
@@ -44,6 +47,11 @@ impl TargetChoice {
             "aws" => TargetChoice::File(PathBuf::from("infra/target.toml")),
             path => TargetChoice::File(PathBuf::from(path)),
         };
+        if !sim_variants.is_empty() {
+            return Err(RunError::Usage(format!(
+                "--sim-variant only applies to the embedded reference stack, but the target is `{name}`; drop --sim-variant or use --target sim"
+            )));
+        }
         if !sim_faults.is_empty() {
             return Err(RunError::Usage(format!(
                 "--sim-fault only applies to the embedded reference stack, but the target is `{name}`; drop --sim-fault or use --target sim"
@@ -81,7 +89,7 @@ pub struct VerifyPlan {
 
 impl VerifyPlan {
     pub fn from_args(args: &VerifyArgs) -> Result<VerifyPlan, RunError> {
-        let target = TargetChoice::parse(&args.target, &args.sim_faults)?;
+        let target = TargetChoice::parse(&args.target, &args.sim_faults, &args.sim_variants)?;
         let checks = if args.only.is_empty() {
             checks::CATALOG.iter().collect()
         } else {
@@ -137,7 +145,9 @@ pub fn run_id(seed: Seed) -> String {
     format!("{stamp}-{:04x}", seed.0 & 0xffff)
 }
 
-pub fn target_report(target: &Target, faults: Option<&Faults>) -> TargetReport {
+/// The report's account of the target; `sim` is the embedded reference
+/// stack the run used, whose faults and variants it names.
+pub fn target_report(target: &Target, sim: Option<&SimStack>) -> TargetReport {
     TargetReport {
         name: target.name.clone(),
         kind: match target.kind {
@@ -150,7 +160,8 @@ pub fn target_report(target: &Target, faults: Option<&Faults>) -> TargetReport {
             TargetKind::Sim => None,
         },
         endpoints: target.endpoints(),
-        sim_faults: faults.map(Faults::specs).unwrap_or_default(),
+        sim_faults: sim.map(|s| s.faults().specs()).unwrap_or_default(),
+        sim_variants: sim.map(|s| s.variants().specs()).unwrap_or_default(),
     }
 }
 
@@ -164,8 +175,7 @@ pub async fn verify(plan: VerifyPlan, console: &mut Console) -> Result<u8, RunEr
         _ => None,
     };
     let (target, sim) = plan.target.open(&env).await?;
-    let faults = sim.as_ref().map(SimStack::faults);
-    let target_report = target_report(&target, faults.as_ref());
+    let target_report = target_report(&target, sim.as_ref());
     let _ = write!(
         console.err,
         "{}",

@@ -16,7 +16,7 @@ fn main() -> ExitCode {
         .build()
         .expect("tokio runtime");
     let result = runtime.block_on(async {
-        let target = TargetChoice::parse(&target_name, &[])?;
+        let target = TargetChoice::parse(&target_name, &[], &[])?;
         pillars::acceptance::run_features(&root.join("features"), target, Some(&junit)).await
     });
     match result {

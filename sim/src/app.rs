@@ -235,7 +235,8 @@ async fn delay(State(app): State<Arc<AppState>>, Path(speed): Path<String>, head
             schema_url: String::new(),
         }],
     };
-    app.sim.logs.ingest_otlp(logs, |_| false);
+    // The backend's logs reach Loki through Alloy, as its OTLP exports do.
+    crate::collector::export_logs(&app.sim, logs, 0.0);
 
     let exemplar = sampled.then(|| match &faults.exemplar_label {
         None => Exemplar {

@@ -2,7 +2,10 @@
 //! `/v1/logs` in protobuf or JSON (optionally gzipped), routed to the stores, answering as an OTLP receiver does
 //! (an empty export response in the request's encoding).
 //!
-//! Uses: state, loki, mimir, otlp_body.
+//! Logs leave it as the `log_export` variant says: to Loki's OTLP
+//! endpoint, or through `otelcol.exporter.loki` to the push API.
+//!
+//! Uses: state, loki, loki_exporter, mimir, otlp_body, variants.
 
 use std::sync::Arc;
 
@@ -16,8 +19,10 @@ use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 
+use crate::faults::drops;
 use crate::state::SimState;
-use crate::{loki, mimir, otlp_body};
+use crate::variants::LogExport;
+use crate::{loki_exporter, mimir, otlp_body};
 
 /// Largest export request accepted, as collectors cap request size.
 const MAX_BODY: usize = 16 * 1024 * 1024;
@@ -52,10 +57,28 @@ async fn logs(State(state): State<Arc<SimState>>, headers: HeaderMap, body: Byte
     }
     match otlp_body::decode::<ExportLogsServiceRequest>(&headers, &body) {
         Ok(request) => {
-            loki::ingest(&state, request);
+            export_logs(&state, request, state.faults().drop_logs);
             accepted(&headers)
         }
         Err(refusal) => refusal.into_response(),
+    }
+}
+
+/// Exports OTLP logs as the simulated Alloy is configured to; `drop_ratio`
+/// of the lines are acknowledged and never stored.
+pub fn export_logs(state: &SimState, request: ExportLogsServiceRequest, drop_ratio: f64) {
+    match state.variants().log_export {
+        LogExport::Otlp => state
+            .logs
+            .ingest_otlp(request, |line| drops(drop_ratio, line.as_bytes())),
+        LogExport::LokiExporter => {
+            for (labels, entries) in loki_exporter::streams(&request, crate::logs::unix_nanos()) {
+                // The exporter's labels are never empty (`exporter` is always set).
+                let _ = state
+                    .logs
+                    .push(labels, entries, |line| drops(drop_ratio, line.as_bytes()));
+            }
+        }
     }
 }
 

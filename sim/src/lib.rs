@@ -20,6 +20,7 @@ pub mod lang;
 pub mod logql;
 pub mod logs;
 mod loki;
+pub mod loki_exporter;
 pub mod metrics;
 mod mimir;
 mod otlp_body;
@@ -31,8 +32,10 @@ mod stack;
 mod state;
 mod tempo;
 pub mod traces;
+pub mod variants;
 
 pub use faro::FaroSettings;
 pub use faults::{FaultError, Faults};
 pub use grafana::GrafanaAuth;
 pub use stack::{DEFAULT_GRAFANA_SUB_PATH, SimError, SimOptions, SimStack};
+pub use variants::{LogExport, VariantError, Variants};

@@ -23,6 +23,7 @@ use crate::profiles::ProfileCounts;
 use crate::provisioning::{self, Backend};
 use crate::state::SimState;
 use crate::traces::TraceCounts;
+use crate::variants::Variants;
 use crate::{app, cadvisor, collector, loki, mimir, pyroscope, tempo};
 
 /// Where the reference stack's Grafana is served, as the deployment's is.
@@ -32,6 +33,8 @@ pub const DEFAULT_GRAFANA_SUB_PATH: &str = "/grafana";
 #[derive(Debug, Clone)]
 pub struct SimOptions {
     pub faults: Faults,
+    /// Deployment choices to reproduce (how Alloy exports logs, …).
+    pub variants: Variants,
     /// Idle time before Tempo search finds a trace.
     pub search_idle: Duration,
     /// Address to bind every role on; port 0 picks free ports.
@@ -54,6 +57,7 @@ impl Default for SimOptions {
     fn default() -> Self {
         SimOptions {
             faults: Faults::default(),
+            variants: Variants::default(),
             search_idle: Duration::from_secs(2),
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             grafana_datasources: None,
@@ -99,7 +103,7 @@ pub struct SimStack {
 
 impl SimStack {
     pub async fn start(options: SimOptions) -> Result<SimStack, SimError> {
-        let state = Arc::new(SimState::new(options.faults, options.search_idle));
+        let state = Arc::new(SimState::new(options.faults, options.variants, options.search_idle));
         let (stop, stopped) = watch::channel(false);
         let mut servers = Vec::new();
         let faro_receiver = FaroReceiver::new(state.clone(), options.faro.clone());
@@ -170,6 +174,15 @@ impl SimStack {
         self.state.set_faults(faults);
     }
 
+    pub fn variants(&self) -> Variants {
+        self.state.variants()
+    }
+
+    /// Replaces the deployment variants of the running stack.
+    pub fn set_variants(&self, variants: Variants) {
+        self.state.set_variants(variants);
+    }
+
     pub fn trace_counts(&self) -> TraceCounts {
         self.state.traces.counts()
     }
@@ -199,11 +212,15 @@ impl SimStack {
     /// The target file that points at this stack, as `pillars sim` prints it.
     pub fn target_toml(&self) -> String {
         let faults = self.state.faults().specs();
-        let fault_line = if faults.is_empty() {
+        let mut fault_line = if faults.is_empty() {
             String::new()
         } else {
             format!(" Faults: {}.", faults.join(", "))
         };
+        let variants = self.state.variants().specs();
+        if !variants.is_empty() {
+            fault_line.push_str(&format!(" Variants: {}.", variants.join(", ")));
+        }
         format!(
             r#"# The embedded reference stack (pillars sim): a test double, not a deployment.{fault_line}
 name = "sim"

@@ -14,11 +14,14 @@ use crate::logs::LogStore;
 use crate::metrics::MetricStore;
 use crate::profiles::ProfileStore;
 use crate::traces::TraceStore;
+use crate::variants::Variants;
 
 #[derive(Debug, Default)]
 pub struct SimState {
     /// Changeable while serving, so a scenario can break a running stack.
     faults: RwLock<Faults>,
+    /// The deployment choices the stack reproduces.
+    variants: RwLock<Variants>,
     /// How long a trace must be idle before search finds it (Tempo's
     /// `trace_idle_period` plus a flush tick).
     pub search_idle: Duration,
@@ -33,9 +36,10 @@ pub struct SimState {
 }
 
 impl SimState {
-    pub fn new(faults: Faults, search_idle: Duration) -> Self {
+    pub fn new(faults: Faults, variants: Variants, search_idle: Duration) -> Self {
         SimState {
             faults: RwLock::new(faults),
+            variants: RwLock::new(variants),
             search_idle,
             traces: TraceStore::default(),
             logs: LogStore::default(),
@@ -88,5 +92,13 @@ impl SimState {
 
     pub fn set_faults(&self, faults: Faults) {
         *self.faults.write().expect("faults lock") = faults;
+    }
+
+    pub fn variants(&self) -> Variants {
+        *self.variants.read().expect("variants lock")
+    }
+
+    pub fn set_variants(&self, variants: Variants) {
+        *self.variants.write().expect("variants lock") = variants;
     }
 }

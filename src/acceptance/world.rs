@@ -33,6 +33,8 @@ pub enum AcceptanceError {
     NotSim,
     #[error("{0}")]
     Fault(#[from] crate::stack::sim::FaultError),
+    #[error("{0}")]
+    Variant(#[from] crate::stack::sim::VariantError),
     #[error("no check `{0}` in the catalog")]
     UnknownCheck(String),
     #[error("no check has run yet in this scenario")]
@@ -94,6 +96,47 @@ impl PillarsWorld {
             sim.set_faults(options.faults.clone());
         }
         Ok(())
+    }
+
+    /// Reproduces a deployment choice in the reference stack, running or
+    /// not yet started.
+    pub fn add_variant(&mut self, spec: &str) -> Result<(), AcceptanceError> {
+        let TargetChoice::Sim(options) = &mut self.choice else {
+            return Err(AcceptanceError::NotSim);
+        };
+        options.variants.apply(spec)?;
+        if let Some((_, Some(sim))) = &self.opened {
+            sim.set_variants(options.variants);
+        }
+        Ok(())
+    }
+
+    /// Provisions the reference stack's Grafana from a provisioning file,
+    /// before the stack starts.
+    pub fn provision_datasources(&mut self, path: &str) -> Result<(), AcceptanceError> {
+        let TargetChoice::Sim(options) = &mut self.choice else {
+            return Err(AcceptanceError::NotSim);
+        };
+        // A stack already started (by a background step) starts again with
+        // these datasources; its faults and variants stay.
+        self.opened = None;
+        let yaml = crate::textfile::read(std::path::Path::new(path))
+            .map_err(|e| AcceptanceError::Setup(format!("cannot read `{path}`: {e}")))?;
+        options.grafana_datasources = Some(yaml);
+        Ok(())
+    }
+
+    /// The last outcome of `id` says `text` in its summary.
+    pub fn expect_summary_says(&self, id: &str, text: &str) -> Result<(), AcceptanceError> {
+        let outcome = self.last(id)?;
+        if outcome.summary.contains(text) {
+            Ok(())
+        } else {
+            Err(AcceptanceError::Verdict(format!(
+                "the summary of `{id}` does not say {text:?}: {}",
+                outcome.summary
+            )))
+        }
     }
 
     pub fn settings_mut(&mut self) -> &mut CheckSettings {

@@ -59,14 +59,75 @@ struct Provisioning {
 
 /// Reads the datasources of a Grafana provisioning file, in the format
 /// Grafana reads from `provisioning/datasources/*.yaml`.
+///
+/// Grafana expands environment variables in every string of the file:
+/// `$$` stands for a literal `$`, `$NAME` and `${NAME}` for the variable.
 pub fn parse_provisioning(yaml: &str) -> Result<Vec<Datasource>, String> {
-    let file: Provisioning = serde_yaml::from_str(yaml).map_err(|e| e.to_string())?;
-    for ds in &file.datasources {
+    let mut file: Provisioning = serde_yaml::from_str(yaml).map_err(|e| e.to_string())?;
+    for ds in &mut file.datasources {
         if ds.uid.is_empty() {
             return Err(format!("datasource {:?} has no uid", ds.name));
         }
+        ds.url = interpolate_env(&ds.url);
+        interpolate_json(&mut ds.json_data);
     }
     Ok(file.datasources)
+}
+
+fn interpolate_json(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::String(text) => *text = interpolate_env(text),
+        serde_json::Value::Array(items) => {
+            for item in items {
+                interpolate_json(item);
+            }
+        }
+        serde_json::Value::Object(fields) => {
+            for field in fields.values_mut() {
+                interpolate_json(field);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn interpolate_env(text: &str) -> String {
+    let mut out = String::new();
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '$' {
+            out.push(c);
+            continue;
+        }
+        let mut name = String::new();
+        match chars.peek() {
+            Some('$') => {
+                chars.next();
+                out.push('$');
+                continue;
+            }
+            Some('{') => {
+                chars.next();
+                for n in chars.by_ref() {
+                    if n == '}' {
+                        break;
+                    }
+                    name.push(n);
+                }
+            }
+            _ => {
+                while let Some(n) = chars.next_if(|n| n.is_ascii_alphanumeric() || *n == '_') {
+                    name.push(n);
+                }
+                if name.is_empty() {
+                    out.push('$');
+                    continue;
+                }
+            }
+        }
+        out.push_str(&std::env::var(&name).unwrap_or_default());
+    }
+    out
 }
 
 /// The answer of a datasource health check.
@@ -225,5 +286,10 @@ datasources:
         assert_eq!(ds[0].json_data["exemplarTraceIdDestinations"][0]["name"], "trace_id");
         assert!(parse_provisioning("datasources:\n  - name: x\n    type: loki\n    uid: ''\n").is_err());
         assert!(parse_provisioning("datasources: [").is_err());
+        let ds = parse_provisioning(
+            "datasources:\n  - name: l\n    type: loki\n    uid: loki\n    jsonData:\n      derivedFields:\n        - url: \"$${__value.raw}\"\n",
+        )
+        .unwrap();
+        assert_eq!(ds[0].json_data["derivedFields"][0]["url"], "${__value.raw}");
     }
 }

@@ -40,6 +40,9 @@ pub struct TargetReport {
     pub endpoints: BTreeMap<String, String>,
     /// Fault knobs turned on in the embedded reference stack.
     pub sim_faults: Vec<String>,
+    /// Deployment variants the embedded reference stack reproduced.
+    #[serde(default)]
+    pub sim_variants: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

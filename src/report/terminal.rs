@@ -70,11 +70,14 @@ pub fn banner(report_target: &crate::report::model::TargetReport, run_id: &str, 
                 .unwrap_or_default()
         )
     };
-    let faults = if report_target.sim_faults.is_empty() {
+    let mut faults = if report_target.sim_faults.is_empty() {
         String::new()
     } else {
         format!("\nsim faults: {}", report_target.sim_faults.join(", "))
     };
+    if !report_target.sim_variants.is_empty() {
+        faults.push_str(&format!("\nsim variants: {}", report_target.sim_variants.join(", ")));
+    }
     format!(
         "pillars verify: target `{}`: {}{faults}\nrun {run_id}, seed {seed} (replay with --seed {seed})\n",
         printable(&report_target.name),

@@ -6,8 +6,8 @@
 //! Uses: target, `pillars-sim`.
 
 pub use pillars_sim::{
-    DEFAULT_GRAFANA_SUB_PATH, FaroSettings, FaultError, Faults, GrafanaAuth, SimError, SimOptions, SimStack, cadvisor,
-    faults,
+    DEFAULT_GRAFANA_SUB_PATH, FaroSettings, FaultError, Faults, GrafanaAuth, LogExport, SimError, SimOptions, SimStack,
+    VariantError, Variants, cadvisor, faults, variants,
 };
 
 use crate::target::{Env, Target, TargetError, TargetKind};

@@ -70,6 +70,7 @@ fn fixed_report() -> RunReport {
             path: None,
             endpoints: BTreeMap::from([("read.tempo".to_owned(), "http://127.0.0.1:3200/".to_owned())]),
             sim_faults: vec!["drop_traces=0.15".into()],
+            sim_variants: Vec::new(),
         },
         started_at: "2026-11-25T00:00:00.000Z".into(),
         finished_at: "2026-11-25T00:00:08.036Z".into(),

@@ -16,6 +16,16 @@ fn the_reference_stack_has_the_fault(world: &mut PillarsWorld, spec: String) -> 
     world.add_fault(&spec)
 }
 
+#[given(expr = "the reference stack exports logs with {string}")]
+fn the_reference_stack_exports_logs_with(world: &mut PillarsWorld, how: String) -> Result<(), AcceptanceError> {
+    world.add_variant(&format!("log_export={how}"))
+}
+
+#[given(expr = "Grafana's datasources are provisioned from {string}")]
+fn grafanas_datasources_are(world: &mut PillarsWorld, path: String) -> Result<(), AcceptanceError> {
+    world.provision_datasources(&path)
+}
+
 #[when(expr = "the check {string} runs")]
 async fn the_check_runs(world: &mut PillarsWorld, id: String) -> Result<(), AcceptanceError> {
     world.run_check(&id).await.map(drop)
@@ -24,6 +34,11 @@ async fn the_check_runs(world: &mut PillarsWorld, id: String) -> Result<(), Acce
 #[then(expr = "the check {string} passes")]
 fn the_check_passes(world: &mut PillarsWorld, id: String) -> Result<(), AcceptanceError> {
     world.expect(&id, Status::Pass, None)
+}
+
+#[then(expr = "the summary of {string} says {string}")]
+fn the_summary_says(world: &mut PillarsWorld, id: String, text: String) -> Result<(), AcceptanceError> {
+    world.expect_summary_says(&id, &text)
 }
 
 #[then(expr = "the check {string} fails with reason {string}")]

@@ -253,6 +253,12 @@ async fn find_elsewhere(loki: &LokiClient, span: &ReadSpan, (start, end): (u64, 
             out.sample_line.get_or_insert(line.line);
         }
     }
+    // The span's own service's streams first: the frontend's lines carry
+    // the same trace id, but they are not what the link should find.
+    if let Some(service) = span.resource.get("service.name") {
+        out.streams
+            .sort_by_key(|stream| !stream.values().any(|v| v.contains(service.as_str())));
+    }
     out.suggestion = out.streams.first().and_then(|stream| tag_fix(span, stream));
     Ok(out)
 }
@@ -292,7 +298,11 @@ fn tag_fix(span: &ReadSpan, stream: &BTreeMap<String, String>) -> Option<String>
     }
     let namespace = span.resource.get("service.namespace")?;
     let qualified = format!("{namespace}/{service}");
-    let (label, _) = stream.iter().find(|(_, v)| **v == qualified)?;
+    // Loki's own `service_name` before the label it was derived from.
+    let (label, _) = stream
+        .get_key_value("service_name")
+        .filter(|(_, v)| **v == qualified)
+        .or_else(|| stream.iter().find(|(_, v)| **v == qualified))?;
     Some(format!(
         "a custom tracesToLogsV2 query such as {{{label}=\"${{__span.tags[\"service.namespace\"]}}/${{__span.tags[\"service.name\"]}}\"}} |= \"${{__trace.traceId}}\" would select them"
     ))
@@ -319,4 +329,39 @@ fn derived_field_fix(line: &LogLine, trace_id: &str) -> Option<String> {
             regex_literal(key)
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(text: &str, metadata: &[(&str, &str)]) -> LogLine {
+        LogLine {
+            stream: BTreeMap::new(),
+            structured_metadata: metadata
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            parsed: BTreeMap::new(),
+            ts_ns: 1,
+            line: text.to_owned(),
+        }
+    }
+
+    #[test]
+    fn a_regex_that_matches_the_line_the_store_holds() {
+        let id = "4bf92f3577b34da6a3ce929d0e0e4736";
+        let exporter = line(&format!(r#"{{"body":"x","traceid":"{id}","spanid":"00f0"}}"#), &[]);
+        let fix = derived_field_fix(&exporter, id).unwrap();
+        assert!(fix.contains(r#"matcherRegex `"traceid":"(\w+)`"#), "{fix}");
+        let faro = line(&format!("kind=log traceID={id} spanID=00f0"), &[]);
+        assert!(derived_field_fix(&faro, id).unwrap().contains(r"`traceID=(\w+)`"));
+        let otlp = line("plain body", &[("trace_id", id)]);
+        assert!(
+            derived_field_fix(&otlp, id)
+                .unwrap()
+                .contains("matcherType label and matcherRegex `trace_id`")
+        );
+        assert_eq!(derived_field_fix(&line("nothing", &[]), id), None);
+    }
 }
