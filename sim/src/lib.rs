@@ -17,7 +17,6 @@ pub mod faults;
 pub mod grafana;
 pub mod ids;
 pub mod lang;
-pub mod logql;
 pub mod logs;
 mod loki;
 pub mod loki_exporter;

@@ -5,7 +5,7 @@
 //! metadata, `trace_id`/`span_id` in hex). See
 //! `shared/reference/api/05-loki.md` §5.1–5.2.
 //!
-//! Uses: logql.
+//! Uses: lang::logql (selectors and the pipeline).
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -16,7 +16,7 @@ use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use tokio::time::Instant;
 
-use crate::logql::LogQuery;
+use crate::lang::logql::LogQuery;
 
 /// Resource attributes Loki 3.3 indexes by default (dots become `_`).
 const INDEXED_RESOURCE_ATTRIBUTES: &[&str] = &[
@@ -190,7 +190,8 @@ impl LogStore {
     }
 
     /// Entries the query selects in `[start, end)`, visible after `delay`,
-    /// newest first when `backward`.
+    /// newest first when `backward`, as the pipeline leaves them (its
+    /// `drop`/`keep` and `decolorize` included).
     pub fn query(
         &self,
         query: &LogQuery,
@@ -207,12 +208,12 @@ impl LogStore {
             .filter(|e| e.ts_ns >= start_ns && e.ts_ns < end_ns)
             .filter(|e| query.selects(&e.labels))
             .filter_map(|e| {
-                query.pipeline(&e.labels, &e.metadata, &e.line).map(|parsed| LogHit {
-                    labels: e.labels.clone(),
-                    metadata: e.metadata.clone(),
-                    parsed,
+                query.pipeline(&e.labels, &e.metadata, &e.line).map(|p| LogHit {
+                    labels: p.stream,
+                    metadata: p.metadata,
+                    parsed: p.parsed,
                     ts_ns: e.ts_ns,
-                    line: e.line.clone(),
+                    line: p.line,
                 })
             })
             .collect();
@@ -222,6 +223,16 @@ impl LogStore {
         }
         hits.truncate(limit);
         hits
+    }
+
+    /// Whether any stored stream in `[start, end)` matches the selector:
+    /// Loki builds a query's pipeline (and meets its stage errors) only
+    /// for chunks it reads.
+    pub fn any_selected(&self, query: &LogQuery, (start_ns, end_ns): (u64, u64)) -> bool {
+        let entries = self.entries.lock().expect("log store lock");
+        entries
+            .iter()
+            .any(|e| e.ts_ns >= start_ns && e.ts_ns < end_ns && query.selects(&e.labels))
     }
 
     /// Every index label name.

@@ -8,15 +8,24 @@
 //! metadata and parsed labels; without it they are merged into `stream`,
 //! which splits one stream into one result per distinct label set.
 //!
-//! Uses: logs, logql, state, faults, otlp_body.
+//! Queries are read as Loki 3.3.2's query frontend reads them
+//! (`pkg/querier/queryrange/codec.go`, `pkg/loghttp/{query,params}.go`,
+//! `pkg/util/server/error.go`): the form as Go's `url.ParseQuery`,
+//! then `loghttp.ParseRangeQuery`'s parameter checks, then LogQL, then the
+//! entries limit and the query length. Every rejection is Loki's
+//! `server.WriteError`: 400, `text/plain; charset=utf-8`, `nosniff`, the
+//! message without a newline. Valid LogQL the reference stack does not
+//! evaluate (metric queries, some stages) is a 501 that says so.
+//!
+//! Uses: logs, lang::logql, state, faults, otlp_body.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{get, post};
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
@@ -24,7 +33,7 @@ use prost::Message;
 use serde_json::{Value, json};
 
 use crate::faults::{Role, drops};
-use crate::logql;
+use crate::lang::logql::{self, LogQuery, MAX_ENTRIES_LIMIT, ParseError, QueryKind, go};
 use crate::logs::{Entry, LogHit, unix_nanos};
 use crate::otlp_body;
 use crate::state::SimState;
@@ -97,19 +106,6 @@ pub mod prost_types_timestamp {
     }
 }
 
-/// Parses `{a="b", c="d"}`, the label string of a protobuf push.
-fn parse_label_string(text: &str) -> Result<BTreeMap<String, String>, String> {
-    let query = logql::parse(text)?;
-    query
-        .selector
-        .into_iter()
-        .map(|m| match m.op {
-            logql::MatchOp::Eq(v) => Ok((m.name, v)),
-            _ => Err(format!("labels {text:?} must use `=` only")),
-        })
-        .collect()
-}
-
 type Entries = Vec<Entry>;
 /// A stream's labels and entries.
 type Stream = (BTreeMap<String, String>, Entries);
@@ -161,7 +157,7 @@ fn decode_proto_push(body: &[u8]) -> Result<Vec<Stream>, String> {
     push.streams
         .into_iter()
         .map(|s| {
-            let labels = parse_label_string(&s.labels)?;
+            let labels = logql::parse_labels(&s.labels).map_err(|e| e.to_string())?;
             let entries = s
                 .entries
                 .into_iter()
@@ -221,73 +217,401 @@ async fn otlp_logs(State(state): State<Arc<SimState>>, headers: HeaderMap, body:
     }
 }
 
-/// Loki accepts unix nanoseconds, float seconds or RFC 3339.
-fn parse_time(text: &str) -> Result<u64, String> {
-    if text.contains('T') {
-        let t = humantime::parse_rfc3339_weak(text).map_err(|e| format!("bad time {text:?}: {e}"))?;
-        return Ok(t
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(0));
-    }
-    if text.contains('.') {
-        let secs: f64 = text.parse().map_err(|_| format!("bad time {text:?}"))?;
-        return Ok((secs * 1e9) as u64);
-    }
-    let n: u64 = text.parse().map_err(|_| format!("bad time {text:?}"))?;
-    // Ten digits or fewer are seconds.
-    Ok(if n < 10_000_000_000 { n * 1_000_000_000 } else { n })
-}
-
-async fn query_range(
-    State(state): State<Arc<SimState>>,
-    headers: HeaderMap,
-    Query(params): Query<HashMap<String, String>>,
-) -> Response {
-    let now = unix_nanos();
-    let start = params
-        .get("start")
-        .map(|s| parse_time(s))
-        .unwrap_or(Ok(now - 3_600_000_000_000));
-    let end = params.get("end").map(|s| parse_time(s)).unwrap_or(Ok(now));
-    match (start, end) {
-        (Ok(start), Ok(end)) => run_query(&state, &headers, &params, (start, end)),
-        (Err(e), _) | (_, Err(e)) => bad(e),
-    }
-}
-
-async fn query_instant(
-    State(state): State<Arc<SimState>>,
-    headers: HeaderMap,
-    Query(params): Query<HashMap<String, String>>,
-) -> Response {
-    let time = match params.get("time").map(|s| parse_time(s)).unwrap_or(Ok(unix_nanos())) {
-        Ok(t) => t,
-        Err(e) => return bad(e),
-    };
-    run_query(
-        &state,
-        &headers,
-        &params,
-        (time.saturating_sub(3_600_000_000_000), time + 1),
+/// Loki's `server.WriteError`: the status, `text/plain`, `nosniff`, and
+/// the message with no trailing newline.
+fn loki_error(status: StatusCode, msg: impl Into<String>) -> Response {
+    (
+        status,
+        [
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        msg.into(),
     )
+        .into_response()
 }
 
-fn run_query(state: &SimState, headers: &HeaderMap, params: &HashMap<String, String>, range: (u64, u64)) -> Response {
-    let Some(text) = params.get("query") else {
-        return bad("query parameter is required");
+fn rejected(msg: impl Into<String>) -> Response {
+    loki_error(StatusCode::BAD_REQUEST, msg)
+}
+
+fn unserved(e: &ParseError) -> Response {
+    loki_error(StatusCode::NOT_IMPLEMENTED, e.to_string())
+}
+
+/// `max_query_length`'s default, 721h.
+const MAX_QUERY_LENGTH_NS: i128 = 721 * 3_600_000_000_000;
+/// `query_ingesters_within`'s default, 3h: queries reaching into it build
+/// their pipeline in the ingester even when no stream matches.
+const QUERY_INGESTERS_WITHIN_NS: i128 = 3 * 3_600_000_000_000;
+const NS_PER_SEC: i128 = 1_000_000_000;
+
+/// Form values as Go's `url.ParseQuery` reads them; `get` is
+/// `Values.Get`, the first value or "".
+struct Form(Vec<(String, String)>);
+
+impl Form {
+    fn get(&self, key: &str) -> &str {
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("")
+    }
+}
+
+/// `url.ParseQuery`: `&`-separated, a `;` in a pair or a bad `%`
+/// escape is an error (a semicolon's error replaces an earlier one).
+fn parse_form(raw: &str) -> Result<Form, String> {
+    let mut pairs = Vec::new();
+    let mut error: Option<String> = None;
+    for pair in raw.split('&') {
+        if pair.contains(';') {
+            error = Some("invalid semicolon separator in query".into());
+            continue;
+        }
+        if pair.is_empty() {
+            continue;
+        }
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        match (query_unescape(k), query_unescape(v)) {
+            (Ok(k), Ok(v)) => pairs.push((k, v)),
+            (Err(e), _) | (_, Err(e)) => {
+                error.get_or_insert(e);
+            }
+        }
+    }
+    match error {
+        Some(e) => Err(e),
+        None => Ok(Form(pairs)),
+    }
+}
+
+/// `url.QueryUnescape`: `+` is a space, `%XX` a byte.
+fn query_unescape(s: &str) -> Result<String, String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'%' => {
+                let hex = |c: Option<&u8>| c.and_then(|c| (*c as char).to_digit(16));
+                match (hex(b.get(i + 1)), hex(b.get(i + 2))) {
+                    (Some(h), Some(l)) => out.push((h * 16 + l) as u8),
+                    _ => {
+                        let bad = String::from_utf8_lossy(&b[i..(i + 3).min(b.len())]).into_owned();
+                        return Err(format!("invalid URL escape {}", go::quote(&bad)));
+                    }
+                }
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            c => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    Ok(String::from_utf8_lossy(&out).into_owned())
+}
+
+/// `loghttp.parseTimestamp`, in unix nanoseconds: float seconds when it
+/// has a `.`, else an integer (seconds up to ten digits, nanoseconds
+/// beyond), else RFC 3339; the integer's error when nothing fits.
+fn parse_timestamp(value: &str, default: i128) -> Result<i128, String> {
+    if value.is_empty() {
+        return Ok(default);
+    }
+    if value.contains('.')
+        && let Ok(t) = go::parse_float(value)
+    {
+        let secs = t.trunc();
+        let frac = ((t - secs) * 1000.0).round() / 1000.0;
+        return Ok(secs as i64 as i128 * NS_PER_SEC + (frac * 1e9) as i64 as i128);
+    }
+    match go::parse_int(value) {
+        Ok(n) if value.len() <= 10 => Ok(i128::from(n) * NS_PER_SEC),
+        Ok(n) => Ok(i128::from(n)),
+        Err(why) => {
+            parse_rfc3339(value).ok_or_else(|| format!("strconv.ParseInt: parsing {}: {why}", go::quote(value)))
+        }
+    }
+}
+
+/// `time.Parse(time.RFC3339Nano, …)`: `2006-01-02T15:04:05.999999999Z07:00`.
+fn parse_rfc3339(s: &str) -> Option<i128> {
+    let b = s.as_bytes();
+    let num = |from: usize, len: usize| -> Option<i64> {
+        let part = b.get(from..from + len)?;
+        part.iter()
+            .all(u8::is_ascii_digit)
+            .then(|| part.iter().fold(0i64, |n, d| n * 10 + i64::from(d - b'0')))
     };
-    let query = match logql::parse(text) {
+    let year = num(0, 4)?;
+    (b.get(4) == Some(&b'-')).then_some(())?;
+    let month = num(5, 2)?;
+    (b.get(7) == Some(&b'-')).then_some(())?;
+    let day = num(8, 2)?;
+    (b.get(10) == Some(&b'T')).then_some(())?;
+    // The hour may have one digit.
+    let hour_len = if b.get(12) == Some(&b':') { 1 } else { 2 };
+    let hour = num(11, hour_len)?;
+    let mut i = 11 + hour_len;
+    (b.get(i) == Some(&b':')).then_some(())?;
+    let minute = num(i + 1, 2)?;
+    (b.get(i + 3) == Some(&b':')).then_some(())?;
+    let second = num(i + 4, 2)?;
+    i += 6;
+    let mut nanos: i64 = 0;
+    if matches!(b.get(i), Some(b'.' | b',')) && b.get(i + 1).is_some_and(u8::is_ascii_digit) {
+        i += 1;
+        let mut digits = 0;
+        while let Some(d) = b.get(i).filter(|d| d.is_ascii_digit()) {
+            if digits < 9 {
+                nanos = nanos * 10 + i64::from(d - b'0');
+                digits += 1;
+            }
+            i += 1;
+        }
+        nanos *= 10i64.pow(9 - digits);
+    }
+    let offset = match b.get(i)? {
+        b'Z' => {
+            i += 1;
+            0
+        }
+        sign @ (b'+' | b'-') => {
+            let h = num(i + 1, 2)?;
+            (b.get(i + 3) == Some(&b':')).then_some(())?;
+            let m = num(i + 4, 2)?;
+            if h > 23 || m > 59 {
+                return None;
+            }
+            i += 6;
+            let o = (h * 60 + m) * 60;
+            if *sign == b'-' { -o } else { o }
+        }
+        _ => return None,
+    };
+    if i != b.len() {
+        return None;
+    }
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let days_in_month = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return None,
+    };
+    if day < 1 || day > days_in_month || hour > 23 || minute > 59 || second > 59 {
+        return None;
+    }
+    // Days since 1970-01-01 (Howard Hinnant's days_from_civil).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let secs = days * 86_400 + hour * 3600 + minute * 60 + second - offset;
+    Some(i128::from(secs) * NS_PER_SEC + i128::from(nanos))
+}
+
+/// `limit`: `strconv.Atoi`, positive, kept as a `uint32` (so it wraps).
+fn parse_limit(value: &str) -> Result<u32, String> {
+    if value.is_empty() {
+        return Ok(100);
+    }
+    let n = go::parse_int(value).map_err(|why| format!("strconv.Atoi: parsing {}: {why}", go::quote(value)))?;
+    if n <= 0 {
+        return Err("limit must be a positive value".into());
+    }
+    Ok(n as u32)
+}
+
+/// `direction`: forward or backward, any case; backward by default.
+fn parse_backward(value: &str) -> Result<bool, String> {
+    match value.to_uppercase().as_str() {
+        "" | "BACKWARD" => Ok(true),
+        "FORWARD" => Ok(false),
+        _ => Err(format!("invalid direction '{value}'")),
+    }
+}
+
+/// `parseSecondsOrDuration`, in nanoseconds.
+fn parse_seconds_or_duration(value: &str) -> Result<i128, String> {
+    if let Ok(d) = go::parse_float(value) {
+        let ns = d * 1e9;
+        if ns > i64::MAX as f64 || ns < i64::MIN as f64 {
+            return Err(format!(
+                "cannot parse {} to a valid duration. It overflows int64",
+                go::quote(value)
+            ));
+        }
+        return Ok(i128::from(ns as i64));
+    }
+    if let Ok(d) = go::parse_model_duration(value) {
+        return Ok(i128::from(d));
+    }
+    Err(format!("cannot parse {} to a valid duration", go::quote(value)))
+}
+
+/// Go's `Time.Sub`, which saturates.
+fn go_sub(a: i128, b: i128) -> i128 {
+    (a - b).clamp(i128::from(i64::MIN), i128::from(i64::MAX))
+}
+
+/// A range query's parameters, checked in `loghttp.ParseRangeQuery`'s order.
+struct RangeRequest {
+    query: String,
+    start: i128,
+    end: i128,
+    limit: u32,
+    backward: bool,
+}
+
+fn parse_range_request(form: &Form, now: i128) -> Result<RangeRequest, String> {
+    let since = match form.get("since") {
+        "" => 3600 * NS_PER_SEC,
+        s => i128::from(go::parse_model_duration(s).map_err(|e| format!("could not parse 'since' parameter: {e}"))?),
+    };
+    let end = parse_timestamp(form.get("end"), now).map_err(|e| format!("could not parse 'end' parameter: {e}"))?;
+    let end_or_now = end.min(now);
+    let start = parse_timestamp(form.get("start"), end_or_now - since)
+        .map_err(|e| format!("could not parse 'start' parameter: {e}"))?;
+    if end < start {
+        return Err("end timestamp must not be before or equal to start time".into());
+    }
+    let limit = parse_limit(form.get("limit"))?;
+    let backward = parse_backward(form.get("direction"))?;
+    let step = match form.get("step") {
+        "" => (go_sub(end, start) / NS_PER_SEC / 250).max(1) * NS_PER_SEC,
+        s => parse_seconds_or_duration(s)?,
+    };
+    if step <= 0 {
+        return Err("zero or negative query resolution step widths are not accepted. Try a positive integer".into());
+    }
+    if go_sub(end, start) / step > 11_000 {
+        return Err(
+            "exceeded maximum resolution of 11,000 points per time series. Try increasing the value of the step parameter"
+                .into(),
+        );
+    }
+    let interval = match form.get("interval") {
+        "" => 0,
+        s => parse_seconds_or_duration(s)?,
+    };
+    if interval < 0 {
+        return Err("interval must be >= 0".into());
+    }
+    Ok(RangeRequest {
+        query: form.get("query").to_owned(),
+        start,
+        end,
+        limit,
+        backward,
+    })
+}
+
+fn now_nanos() -> i128 {
+    i128::from(unix_nanos())
+}
+
+/// The store's `[start, end)` window in unsigned nanoseconds.
+fn window(start: i128, end: i128) -> (u64, u64) {
+    let clamp = |t: i128| t.clamp(0, i128::from(u64::MAX)) as u64;
+    (clamp(start), clamp(end))
+}
+
+async fn query_range(State(state): State<Arc<SimState>>, headers: HeaderMap, RawQuery(raw): RawQuery) -> Response {
+    let form = match parse_form(raw.as_deref().unwrap_or("")) {
+        Ok(f) => f,
+        Err(e) => return rejected(e),
+    };
+    let now = now_nanos();
+    let req = match parse_range_request(&form, now) {
+        Ok(r) => r,
+        Err(e) => return rejected(e),
+    };
+    let parsed = logql::parse(&req.query);
+    let log_query = match &parsed {
+        Err(ParseError::Invalid { .. }) => return rejected(parsed.err().map(|e| e.to_string()).unwrap_or_default()),
+        Err(ParseError::Unserved { kind, .. }) => *kind == QueryKind::Log,
+        Ok(_) => true,
+    };
+    if log_query && req.limit > MAX_ENTRIES_LIMIT {
+        return rejected(format!(
+            "max entries limit per query exceeded, limit > max_entries_limit ({} > {MAX_ENTRIES_LIMIT})",
+            req.limit
+        ));
+    }
+    let length = go_sub(
+        req.end.div_euclid(1_000_000) * 1_000_000,
+        req.start.div_euclid(1_000_000) * 1_000_000,
+    );
+    if length > MAX_QUERY_LENGTH_NS {
+        return rejected(format!(
+            "the query time range exceeds the limit (query length: {}, limit: {})",
+            go::duration_string(length as i64),
+            go::model_duration_string(MAX_QUERY_LENGTH_NS as u64)
+        ));
+    }
+    let query = match parsed {
         Ok(q) => q,
-        Err(e) => return bad(format!("parse error: {e}")),
+        Err(e) => return unserved(&e),
     };
-    let limit = match params.get("limit").map(|l| l.parse::<usize>()) {
-        None => 100,
-        Some(Ok(l)) if l <= 5000 => l,
-        _ => return bad("limit must be a number up to max_entries_limit_per_query (5000)"),
+    let range = window(req.start, req.end);
+    if let Some(e) = query.stage_error()
+        && (req.end > now - QUERY_INGESTERS_WITHIN_NS || state.logs.any_selected(&query, range))
+    {
+        return rejected(e.to_string());
+    }
+    streams(&state, &headers, &query, range, req.limit, req.backward)
+}
+
+/// `/query`: an instant query is a metric query; Loki refuses log queries
+/// there.
+async fn query_instant(State(_state): State<Arc<SimState>>, RawQuery(raw): RawQuery) -> Response {
+    let form = match parse_form(raw.as_deref().unwrap_or("")) {
+        Ok(f) => f,
+        Err(e) => return rejected(e),
     };
-    let backward = params.get("direction").map(String::as_str) != Some("forward");
-    let hits = state.logs.query(&query, range, limit, backward, state.faults().delay);
+    let checks = parse_limit(form.get("limit"))
+        .and_then(|_| parse_timestamp(form.get("time"), now_nanos()))
+        .and_then(|_| parse_backward(form.get("direction")));
+    if let Err(e) = checks {
+        return rejected(e);
+    }
+    match logql::parse(form.get("query")) {
+        Err(e @ ParseError::Invalid { .. }) => rejected(e.to_string()),
+        Err(
+            e @ ParseError::Unserved {
+                kind: QueryKind::Metric,
+                ..
+            },
+        ) => unserved(&e),
+        Ok(_) | Err(ParseError::Unserved { .. }) => rejected(
+            "log queries are not supported as an instant query type, please change your query to a range query type",
+        ),
+    }
+}
+
+fn streams(
+    state: &SimState,
+    headers: &HeaderMap,
+    query: &LogQuery,
+    range: (u64, u64),
+    limit: u32,
+    backward: bool,
+) -> Response {
+    let hits = state
+        .logs
+        .query(query, range, limit as usize, backward, state.faults().delay);
     let categorize = headers
         .get(ENCODING_FLAGS)
         .and_then(|v| v.to_str().ok())
@@ -358,13 +682,192 @@ async fn labels(State(state): State<Arc<SimState>>) -> Json<Value> {
 mod tests {
     use super::*;
 
+    const NOW: i128 = 1_735_689_600 * NS_PER_SEC;
+
+    fn range(query: &str) -> Result<RangeRequest, String> {
+        parse_range_request(&parse_form(query)?, NOW)
+    }
+
     #[test]
-    fn times_in_every_format() {
-        assert_eq!(parse_time("1735689600").unwrap(), 1_735_689_600_000_000_000);
-        assert_eq!(parse_time("1735689600000000001").unwrap(), 1_735_689_600_000_000_001);
-        assert_eq!(parse_time("1735689600.5").unwrap(), 1_735_689_600_500_000_000);
-        assert_eq!(parse_time("2025-01-01T00:00:00Z").unwrap(), 1_735_689_600_000_000_000);
-        assert!(parse_time("soon").is_err());
+    fn timestamps_in_every_format() {
+        assert_eq!(parse_timestamp("1735689600", 0).unwrap(), 1_735_689_600 * NS_PER_SEC);
+        assert_eq!(
+            parse_timestamp("1735689600000000001", 0).unwrap(),
+            1_735_689_600_000_000_001
+        );
+        assert_eq!(parse_timestamp("1735689600.5", 0).unwrap(), 1_735_689_600_500_000_000);
+        assert_eq!(
+            parse_timestamp("2025-01-01T00:00:00Z", 0).unwrap(),
+            1_735_689_600 * NS_PER_SEC
+        );
+        assert_eq!(
+            parse_timestamp("2025-01-01T01:00:00.25+01:00", 0).unwrap(),
+            1_735_689_600_250_000_000
+        );
+        assert_eq!(parse_timestamp("", 7).unwrap(), 7);
+        assert_eq!(
+            parse_timestamp("soon", 0).unwrap_err(),
+            r#"strconv.ParseInt: parsing "soon": invalid syntax"#
+        );
+        assert_eq!(
+            parse_timestamp("99999999999999999999", 0).unwrap_err(),
+            r#"strconv.ParseInt: parsing "99999999999999999999": value out of range"#
+        );
+        assert!(parse_timestamp("2025-02-30T00:00:00Z", 0).is_err());
+    }
+
+    #[test]
+    fn forms_are_read_as_go_reads_them() {
+        assert_eq!(parse_form("query=%zz").err().unwrap(), r#"invalid URL escape "%zz""#);
+        assert_eq!(parse_form("query=%4").err().unwrap(), r#"invalid URL escape "%4""#);
+        assert_eq!(
+            parse_form("a=1;b=2").err().unwrap(),
+            "invalid semicolon separator in query"
+        );
+        let form = parse_form("query=a+b&query=c&q=%7Ba%3D%22b%22%7D").unwrap();
+        assert_eq!(form.get("query"), "a b");
+        assert_eq!(form.get("q"), r#"{a="b"}"#);
+        assert_eq!(form.get("missing"), "");
+    }
+
+    #[test]
+    fn range_parameters_are_checked_in_lokis_order_with_its_messages() {
+        for (query, message) in [
+            (
+                "query=x&end=abc&start=abc",
+                r#"could not parse 'end' parameter: strconv.ParseInt: parsing "abc": invalid syntax"#,
+            ),
+            (
+                "start=abc",
+                r#"could not parse 'start' parameter: strconv.ParseInt: parsing "abc": invalid syntax"#,
+            ),
+            (
+                "since=abc&limit=0",
+                r#"could not parse 'since' parameter: not a valid duration string: "abc""#,
+            ),
+            (
+                "start=20&end=10&limit=0",
+                "end timestamp must not be before or equal to start time",
+            ),
+            ("limit=abc", r#"strconv.Atoi: parsing "abc": invalid syntax"#),
+            (
+                "limit=99999999999999999999",
+                r#"strconv.Atoi: parsing "99999999999999999999": value out of range"#,
+            ),
+            ("limit=0&direction=up", "limit must be a positive value"),
+            ("limit=-5", "limit must be a positive value"),
+            ("direction=sideways", "invalid direction 'sideways'"),
+            ("step=abc", r#"cannot parse "abc" to a valid duration"#),
+            (
+                "step=0",
+                "zero or negative query resolution step widths are not accepted. Try a positive integer",
+            ),
+            (
+                "start=0&end=100000&step=1",
+                "exceeded maximum resolution of 11,000 points per time series. Try increasing the value of the step parameter",
+            ),
+            ("interval=-1", "interval must be >= 0"),
+            // Parameters are checked before the query is parsed.
+            ("query=%7B&limit=0", "limit must be a positive value"),
+        ] {
+            assert_eq!(range(query).err().as_deref(), Some(message), "{query}");
+        }
+        let ok = range("query=q&start=10&end=10&direction=FORWARD&step=5m&interval=1").unwrap();
+        assert_eq!(
+            (ok.start, ok.end, ok.backward),
+            (10 * NS_PER_SEC, 10 * NS_PER_SEC, false)
+        );
+        assert_eq!(range("").unwrap().limit, 100);
+        // `limit` is kept as a uint32, as Loki keeps it.
+        assert_eq!(range("limit=4294967297").unwrap().limit, 1);
+        let default = range("").unwrap();
+        assert_eq!(
+            (default.end - default.start, default.query.as_str()),
+            (3600 * NS_PER_SEC, "")
+        );
+    }
+
+    #[tokio::test]
+    async fn rejections_are_lokis_plain_text_400s() {
+        let state = Arc::new(SimState::default());
+        state
+            .logs
+            .push(
+                BTreeMap::from([("service_name".to_owned(), "svc".to_owned())]),
+                vec![(unix_nanos(), "run=r1 hello".into(), BTreeMap::new())],
+                |_| false,
+            )
+            .unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, router(state)).await });
+        let client = reqwest::Client::new();
+        let get = |path: &'static str, params: Vec<(&'static str, String)>| {
+            let request = client.get(format!("http://{addr}{path}")).query(&params);
+            async move {
+                let resp = request.send().await.unwrap();
+                let status = resp.status().as_u16();
+                let kind = resp
+                    .headers()
+                    .get("content-type")
+                    .map(|v| v.to_str().unwrap().to_owned());
+                let nosniff = resp.headers().get("x-content-type-options").is_some();
+                (status, kind, nosniff, resp.text().await.unwrap())
+            }
+        };
+        let range = "/loki/api/v1/query_range";
+        let plain = Some("text/plain; charset=utf-8".to_owned());
+        for (params, body) in [
+            (
+                vec![("query", r#"{service_name=~"a\-b"}"#.to_owned())],
+                "parse error at line 1, col 16: invalid char escape",
+            ),
+            (vec![], "parse error : syntax error: unexpected $end"),
+            (
+                vec![("query", r#"{service_name="svc"}"#.into()), ("limit", "6000".into())],
+                "max entries limit per query exceeded, limit > max_entries_limit (6000 > 5000)",
+            ),
+            (
+                vec![
+                    ("query", r#"{service_name="svc"}"#.into()),
+                    ("start", "0".into()),
+                    ("end", "3000000".into()),
+                ],
+                "the query time range exceeds the limit (query length: 833h20m0s, limit: 30d1h)",
+            ),
+            (
+                vec![("query", r#"{service_name="svc"} |~ "(""#.into())],
+                r#"parse error : stage '|~ "("' : error parsing regexp: missing closing ): `(`"#,
+            ),
+        ] {
+            let (status, kind, nosniff, text) = get(range, params.clone()).await;
+            assert_eq!(
+                (status, &kind, nosniff, text.as_str()),
+                (400, &plain, true, body),
+                "{params:?}"
+            );
+        }
+        let (status, kind, _, text) = get(range, vec![("query", r#"rate({a="b"}[5m])"#.into())]).await;
+        assert_eq!((status, &kind), (501, &plain));
+        assert!(text.contains("serves log queries only"), "{text}");
+        // A metric query is not held to the entries limit.
+        let metric = vec![("query", r#"rate({a="b"}[5m])"#.into()), ("limit", "6000".into())];
+        assert_eq!(get(range, metric).await.0, 501);
+        let (status, _, _, text) = get("/loki/api/v1/query", vec![("query", r#"{service_name="svc"}"#.into())]).await;
+        assert_eq!(
+            (status, text.as_str()),
+            (
+                400,
+                "log queries are not supported as an instant query type, please change your query to a range query type"
+            )
+        );
+        let (status, _, _, text) = get(
+            range,
+            vec![("query", r#"{service_name=~`(.+/)?svc`} |= "run=r1 ""#.into())],
+        )
+        .await;
+        assert_eq!(status, 200, "{text}");
+        assert!(text.contains("run=r1 hello"), "{text}");
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! histograms as `_bucket{le}`/`_sum`/`_count` with exemplars on the bucket
 //! they fall in, labelled `trace_id`/`span_id`.
 //!
-//! Uses: logql (matchers), logs (value text).
+//! Uses: lang::promql (label matchers), logs (value text).
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -16,7 +16,7 @@ use opentelemetry_proto::tonic::common::v1::KeyValue;
 use opentelemetry_proto::tonic::metrics::v1::{Exemplar, exemplar, metric, number_data_point};
 use tokio::time::Instant;
 
-use crate::logql::Matcher;
+use crate::lang::promql::{Matcher, selects};
 use crate::logs::{any_text, hex};
 
 pub type Labels = BTreeMap<String, String>;
@@ -233,10 +233,12 @@ impl MetricStore {
             .collect()
     }
 
-    /// Exemplars of the selected series in `[start, end]`.
+    /// Exemplars in `[start, end]` of the series any of the selectors
+    /// selects, as Prometheus' exemplar `Select` takes one matcher set per
+    /// selector of the query.
     pub fn exemplars(
         &self,
-        matchers: &[Matcher],
+        selectors: &[Vec<Matcher>],
         (start_ms, end_ms): (i64, i64),
         delay: Duration,
     ) -> Vec<(Labels, Vec<StoredExemplar>)> {
@@ -244,7 +246,7 @@ impl MetricStore {
         let series = self.series.lock().expect("metric store lock");
         series
             .iter()
-            .filter(|(labels, _)| selects(matchers, labels))
+            .filter(|(labels, _)| selectors.iter().any(|m| selects(m, labels)))
             .filter_map(|(labels, s)| {
                 let found: Vec<StoredExemplar> = s
                     .exemplars
@@ -260,12 +262,6 @@ impl MetricStore {
     pub fn counts(&self) -> MetricCounts {
         *self.counts.lock().expect("counts lock")
     }
-}
-
-fn selects(matchers: &[Matcher], labels: &Labels) -> bool {
-    matchers
-        .iter()
-        .all(|m| m.op.matches(labels.get(&m.name).map(String::as_str).unwrap_or("")))
 }
 
 fn ms(unix_nanos: u64) -> i64 {
@@ -310,7 +306,7 @@ fn exemplars(list: &[Exemplar]) -> Vec<StoredExemplar> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::logql::parse_series_selector;
+    use crate::lang::promql::parse_selector;
 
     #[test]
     fn the_reference_histogram_lands_as_mimir_names_it() {
@@ -339,7 +335,7 @@ mod tests {
         store.ingest_otlp(request, |_| false, true);
         let now_ms = ms(now_ns);
         let buckets = store.instant(
-            &parse_series_selector("harness_request_duration_bucket").unwrap(),
+            &parse_selector("harness_request_duration_bucket").unwrap(),
             now_ms,
             Duration::ZERO,
         );
@@ -348,7 +344,7 @@ mod tests {
         let inf = buckets.iter().find(|b| b.labels["le"] == "+Inf").unwrap();
         assert_eq!(inf.value, 3.0);
         let exemplars = store.exemplars(
-            &parse_series_selector("harness_request_duration_bucket").unwrap(),
+            &[parse_selector("harness_request_duration_bucket").unwrap()],
             (now_ms - 1000, now_ms + 1000),
             Duration::ZERO,
         );

@@ -1,25 +1,41 @@
 //! The reference stack's Mimir API (Mimir 2.14 shapes,
 //! `shared/reference/api/04-mimir.md`): `POST /otlp/v1/metrics`, the
-//! Prometheus API under `/prometheus` (`query` with instant vector
-//! selectors, `query_exemplars`), `/ready`. Errors use Prometheus'
-//! `{"status":"error","errorType":"bad_data"}` shape.
+//! Prometheus API under `/prometheus` (`query`, `query_exemplars`, GET or
+//! POST form), `/ready`.
 //!
-//! Uses: metrics, logql, state, faults, otlp_body.
+//! Queries are parsed as Mimir parses them (`lang::promql`) and rejected
+//! with its status, `Content-Type: application/json` and body, escaped as
+//! Go's `encoding/json` escapes (`<`, `>`, `&` as `\u003c`…):
+//!
+//! - `/api/v1/query` is decoded by Mimir's query-frontend
+//!   (`pkg/frontend/querymiddleware/codec.go`): form errors, then `time`
+//!   (`invalid parameter "time": …`, decorated twice as that code does),
+//!   then `invalid parameter "query": 1:8: parse error: …`.
+//! - `/api/v1/query_exemplars` reaches the querier's Prometheus API
+//!   (`web/api/v1/api.go`): `invalid parameter "start": Invalid time value
+//!   for 'start': …`, `end timestamp must not be before start timestamp`,
+//!   the parse error bare; no selector answers 204.
+//!
+//! Valid PromQL the reference stack does not evaluate answers 501 with an
+//! `execution` error saying so, never a 400 and never a guessed result.
+//!
+//! Uses: lang::promql, metrics, state, faults, otlp_body, logs (clock).
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Query, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{get, post};
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 use crate::faults::{Role, drops};
-use crate::logql::parse_series_selector;
+use crate::lang::promql::{self, Plan};
 use crate::logs::unix_nanos;
 use crate::metrics::Labels;
 use crate::otlp_body;
@@ -29,10 +45,10 @@ pub fn router(state: Arc<SimState>) -> Router {
     Router::new()
         .route("/ready", get(ready))
         .route("/otlp/v1/metrics", post(otlp_metrics))
-        .route("/prometheus/api/v1/query", get(query).post(query_form))
+        .route("/prometheus/api/v1/query", get(query_get).post(query_post))
         .route(
             "/prometheus/api/v1/query_exemplars",
-            get(query_exemplars).post(query_exemplars_form),
+            get(exemplars_get).post(exemplars_post),
         )
         .route("/api/v1/status/buildinfo", get(buildinfo))
         .route("/prometheus/api/v1/status/buildinfo", get(buildinfo))
@@ -80,113 +96,606 @@ async fn otlp_metrics(State(state): State<Arc<SimState>>, headers: HeaderMap, bo
     }
 }
 
-fn bad_data(message: String) -> Response {
+// ---------------------------------------------------------------------------
+// Responses
+
+/// Go's `encoding/json` escapes these even inside strings; serde_json does
+/// not. They only ever occur inside strings, so replacing them is safe.
+pub(crate) fn go_json_escape(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    for c in json.chars() {
+        match c {
+            '<' => out.push_str("\\u003c"),
+            '>' => out.push_str("\\u003e"),
+            '&' => out.push_str("\\u0026"),
+            '\u{2028}' => out.push_str("\\u2028"),
+            '\u{2029}' => out.push_str("\\u2029"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn json_response(status: StatusCode, body: &impl Serialize) -> Response {
+    let text = serde_json::to_string(body).unwrap_or_else(|_| "{}".into());
     (
-        StatusCode::BAD_REQUEST,
-        Json(json!({ "status": "error", "errorType": "bad_data", "error": message })),
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        go_json_escape(&text),
     )
         .into_response()
 }
 
-/// Prometheus times: float unix seconds or RFC 3339.
-fn parse_seconds(text: &str) -> Result<f64, String> {
-    if let Ok(secs) = text.parse::<f64>() {
-        return Ok(secs);
+/// Prometheus' error envelope, fields in its order.
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    status: &'static str,
+    #[serde(rename = "errorType")]
+    error_type: &'static str,
+    error: &'a str,
+}
+
+fn api_error(status: StatusCode, error_type: &'static str, message: &str) -> Response {
+    json_response(
+        status,
+        &ErrorBody {
+            status: "error",
+            error_type,
+            error: message,
+        },
+    )
+}
+
+fn bad_data(message: &str) -> Response {
+    api_error(StatusCode::BAD_REQUEST, "bad_data", message)
+}
+
+fn unserved(e: &promql::Unserved) -> Response {
+    api_error(StatusCode::NOT_IMPLEMENTED, "execution", &e.to_string())
+}
+
+#[derive(Serialize)]
+struct Success<T: Serialize> {
+    status: &'static str,
+    data: T,
+}
+
+fn success(data: impl Serialize) -> Response {
+    json_response(
+        StatusCode::OK,
+        &Success {
+            status: "success",
+            data,
+        },
+    )
+}
+
+/// A millisecond timestamp as Prometheus writes it: seconds, with the
+/// milliseconds only when there are any (`marshalTimestamp`).
+fn timestamp(ms: i64) -> Box<RawValue> {
+    let sign = if ms < 0 { "-" } else { "" };
+    let abs = ms.unsigned_abs();
+    let text = match abs % 1000 {
+        0 => format!("{sign}{}", abs / 1000),
+        frac => format!("{sign}{}.{frac:03}", abs / 1000),
+    };
+    RawValue::from_string(text).unwrap_or_else(|_| RawValue::NULL.to_owned())
+}
+
+// ---------------------------------------------------------------------------
+// Parameters
+
+/// Form values as Go's `url.ParseQuery` reads them: `+` is a space, a bad
+/// `%` escape or a `;` drops the pair and is the error `ParseForm` returns.
+fn parse_form(raw: &str, into: &mut Vec<(String, String)>) -> Option<String> {
+    let mut first_error = None;
+    for pair in raw.split('&') {
+        if pair.contains(';') {
+            first_error.get_or_insert_with(|| "invalid semicolon separator in query".to_owned());
+            continue;
+        }
+        if pair.is_empty() {
+            continue;
+        }
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        match (unescape(key), unescape(value)) {
+            (Ok(k), Ok(v)) => into.push((k, v)),
+            (Err(e), _) | (_, Err(e)) => {
+                first_error.get_or_insert(e);
+            }
+        }
     }
-    humantime::parse_rfc3339_weak(text)
-        .map(|t| {
-            t.duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs_f64())
-                .unwrap_or(0.0)
-        })
-        .map_err(|_| format!("cannot parse {text:?} to a valid timestamp"))
+    first_error
 }
 
-fn now_secs() -> f64 {
-    unix_nanos() as f64 / 1e9
+/// Go's `QueryUnescape`.
+fn unescape(s: &str) -> Result<String, String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' => {
+                let hex = |b: Option<&u8>| b.and_then(|b| (*b as char).to_digit(16));
+                match (hex(bytes.get(i + 1)), hex(bytes.get(i + 2))) {
+                    (Some(h), Some(l)) => {
+                        out.push((h * 16 + l) as u8);
+                        i += 3;
+                    }
+                    _ => {
+                        let bad = String::from_utf8_lossy(&bytes[i..(i + 3).min(bytes.len())]).into_owned();
+                        return Err(format!("invalid URL escape {}", go_quote_str(&bad)));
+                    }
+                }
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    Ok(String::from_utf8_lossy(&out).into_owned())
 }
 
-async fn query_form(state: State<Arc<SimState>>, body: Bytes) -> Response {
-    let params: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
-    query(state, Query(params)).await
+/// `strconv.Quote` for the short texts these messages quote.
+fn go_quote_str(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 || c == '\x7f' => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
-async fn query(State(state): State<Arc<SimState>>, Query(params): Query<HashMap<String, String>>) -> Response {
-    let Some(text) = params.get("query") else {
-        return bad_data("parameter \"query\" is required".into());
+/// The request's form: URL query, then (for a form POST) the body, whose
+/// values come first as in Go's `r.Form`. The second value is the first
+/// parse error.
+struct Form {
+    values: Vec<(String, String)>,
+    error: Option<String>,
+}
+
+impl Form {
+    fn read(query: Option<&str>, headers: Option<&HeaderMap>, body: Option<&[u8]>) -> Form {
+        let mut values = Vec::new();
+        let mut error = None;
+        let is_form = headers
+            .and_then(|h| h.get(header::CONTENT_TYPE))
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| {
+                v.trim()
+                    .to_ascii_lowercase()
+                    .starts_with("application/x-www-form-urlencoded")
+            });
+        if let (true, Some(body)) = (is_form, body) {
+            error = parse_form(&String::from_utf8_lossy(body), &mut values);
+        }
+        if let Some(q) = query {
+            let url_error = parse_form(q, &mut values);
+            // Go parses the URL query first.
+            error = url_error.or(error);
+        }
+        Form { values, error }
+    }
+
+    /// `FormValue`: the first value, or empty.
+    fn get(&self, key: &str) -> &str {
+        self.values
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("")
+    }
+}
+
+/// Prometheus' and Mimir's `ParseTime`: float seconds (rounded to the
+/// millisecond) or RFC 3339; milliseconds.
+fn parse_time(s: &str) -> Result<i64, String> {
+    let invalid = || format!("cannot parse {} to a valid timestamp", go_quote_str(s));
+    if let Some(secs) = go_float(s) {
+        let whole = secs.trunc();
+        let frac = ((secs - whole) * 1000.0).round();
+        return Ok((whole * 1000.0 + frac) as i64);
+    }
+    rfc3339_ms(s).ok_or_else(invalid)
+}
+
+/// Go's `strconv.ParseFloat` for times: decimal, `inf`, `nan`.
+fn go_float(s: &str) -> Option<f64> {
+    let lower = s.to_ascii_lowercase();
+    let body = lower.trim_start_matches(['+', '-']);
+    let special = matches!(body, "inf" | "infinity" | "nan");
+    let decimal = !body.is_empty()
+        && body
+            .chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | '+' | '-' | '_'))
+        && body.starts_with(|c: char| c.is_ascii_digit() || c == '.');
+    if !(special || decimal) {
+        return None;
+    }
+    let v: f64 = s.replace('_', "").parse().ok()?;
+    (special || v.is_finite()).then_some(v)
+}
+
+/// `time.Parse(time.RFC3339Nano, s)`: `2006-01-02T15:04:05.999999999Z07:00`.
+fn rfc3339_ms(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    let num = |from: usize, len: usize| -> Option<i64> {
+        let part = s.get(from..from + len)?;
+        part.bytes().all(|c| c.is_ascii_digit()).then(|| part.parse().ok())?
     };
-    let time = match params.get("time").map(|t| parse_seconds(t)).unwrap_or(Ok(now_secs())) {
-        Ok(t) => t,
-        Err(e) => return bad_data(e),
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let (year, month, day) = (num(0, 4)?, num(5, 2)?, num(8, 2)?);
+    let (hour, minute, second) = (num(11, 2)?, num(14, 2)?, num(17, 2)?);
+    let mut i = 19;
+    let mut millis = 0i64;
+    if b.get(i) == Some(&b'.') {
+        let digits = b[i + 1..].iter().take_while(|c| c.is_ascii_digit()).count();
+        if digits == 0 || digits > 9 {
+            return None;
+        }
+        let frac = s.get(i + 1..i + 1 + digits)?;
+        millis = format!("{frac:0<3}").get(..3)?.parse().ok()?;
+        i += 1 + digits;
+    }
+    let offset_minutes = match b.get(i)? {
+        b'Z' if i + 1 == b.len() => 0,
+        sign @ (b'+' | b'-') if i + 6 == b.len() && b[i + 3] == b':' => {
+            let m = num(i + 1, 2)? * 60 + num(i + 4, 2)?;
+            if *sign == b'-' { -m } else { m }
+        }
+        _ => return None,
     };
-    // A number is a scalar query, as Grafana's health check sends `1+1`.
-    if let Ok(n) = text
-        .replace(' ', "")
-        .split('+')
-        .map(|p| p.parse::<f64>())
-        .sum::<Result<f64, _>>()
+    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    let days_in_month = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    if !(1..=12).contains(&month)
+        || day < 1
+        || day > days_in_month[(month - 1) as usize]
+        || hour > 23
+        || minute > 59
+        || second > 59
     {
-        return Json(json!({"status":"success","data":{"resultType":"scalar","result":[time, n.to_string()]}}))
-            .into_response();
+        return None;
     }
-    let matchers = match parse_series_selector(text) {
-        Ok(m) => m,
-        Err(e) => return bad_data(format!("invalid parameter \"query\": {e}")),
-    };
-    let hits = state
-        .metrics
-        .instant(&matchers, (time * 1000.0) as i64, state.faults().delay);
-    let result: Vec<Value> = hits
-        .into_iter()
-        .map(|h| json!({ "metric": h.labels, "value": [h.ts_ms as f64 / 1000.0, h.value.to_string()] }))
-        .collect();
-    Json(json!({ "status": "success", "data": { "resultType": "vector", "result": result } })).into_response()
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let secs = days * 86_400 + hour * 3600 + minute * 60 + second - offset_minutes * 60;
+    Some(secs * 1000 + millis)
 }
 
-async fn query_exemplars_form(state: State<Arc<SimState>>, body: Bytes) -> Response {
-    let params: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
-    query_exemplars(state, Query(params)).await
+fn now_ms() -> i64 {
+    (unix_nanos() / 1_000_000) as i64
 }
 
-async fn query_exemplars(
+// ---------------------------------------------------------------------------
+// /api/v1/query
+
+async fn query_get(State(state): State<Arc<SimState>>, RawQuery(raw): RawQuery) -> Response {
+    instant_query(&state, &Form::read(raw.as_deref(), None, None))
+}
+
+async fn query_post(
     State(state): State<Arc<SimState>>,
-    Query(params): Query<HashMap<String, String>>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
 ) -> Response {
-    let Some(text) = params.get("query") else {
-        return bad_data("parameter \"query\" is required".into());
+    instant_query(&state, &Form::read(raw.as_deref(), Some(&headers), Some(&body)))
+}
+
+#[derive(Serialize)]
+struct QueryData<T: Serialize> {
+    #[serde(rename = "resultType")]
+    result_type: &'static str,
+    result: T,
+}
+
+#[derive(Serialize)]
+struct VectorSample<'a> {
+    metric: &'a Labels,
+    value: (Box<RawValue>, String),
+}
+
+fn instant_query(state: &SimState, form: &Form) -> Response {
+    if let Some(e) = &form.error {
+        return bad_data(e);
+    }
+    let time_ms = match form.get("time") {
+        "" => now_ms(),
+        // The codec decorates the decoder's already-decorated error again.
+        t => match parse_time(t) {
+            Ok(ms) => ms,
+            Err(e) => return bad_data(&format!("invalid parameter \"time\": invalid parameter \"time\": {e}")),
+        },
     };
-    let now = now_secs();
-    let start = params
-        .get("start")
-        .map(|t| parse_seconds(t))
-        .unwrap_or(Ok(now - 3600.0));
-    let end = params.get("end").map(|t| parse_seconds(t)).unwrap_or(Ok(now));
-    let (start, end) = match (start, end) {
-        (Ok(s), Ok(e)) if s <= e => (s, e),
-        (Err(e), _) | (_, Err(e)) => return bad_data(e),
-        _ => return bad_data("end timestamp must not be before start time".into()),
+    let expr = match promql::parse(form.get("query")) {
+        Ok(expr) => expr,
+        Err(e) => return bad_data(&format!("invalid parameter \"query\": {e}")),
     };
-    let matchers = match parse_series_selector(text) {
-        Ok(m) => m,
-        Err(e) => return bad_data(format!("invalid parameter \"query\": {e}")),
-    };
-    let series = state.metrics.exemplars(
-        &matchers,
-        ((start * 1000.0) as i64, (end * 1000.0) as i64),
-        state.faults().delay,
-    );
-    let data: Vec<Value> = series
-        .into_iter()
-        .map(|(labels, exemplars)| {
-            json!({
-                "seriesLabels": labels,
-                "exemplars": exemplars.into_iter().map(|e| json!({
-                    "labels": e.labels,
-                    "value": e.value.to_string(),
-                    "timestamp": e.ts_ms as f64 / 1000.0,
-                })).collect::<Vec<_>>(),
+    match promql::plan(&expr) {
+        Ok(Plan::Scalar(v)) => success(QueryData {
+            result_type: "scalar",
+            result: (timestamp(time_ms), promql::format_value(v)),
+        }),
+        Ok(Plan::String(s)) => success(QueryData {
+            result_type: "string",
+            result: (timestamp(time_ms), s),
+        }),
+        Ok(Plan::Vector(matchers)) => {
+            let hits = state.metrics.instant(&matchers, time_ms, state.faults().delay);
+            // An instant vector's samples carry the evaluation time.
+            let result: Vec<VectorSample<'_>> = hits
+                .iter()
+                .map(|h| VectorSample {
+                    metric: &h.labels,
+                    value: (timestamp(time_ms), promql::format_value(h.value)),
+                })
+                .collect();
+            success(QueryData {
+                result_type: "vector",
+                result,
             })
+        }
+        Err(e) => unserved(&e),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// /api/v1/query_exemplars
+
+async fn exemplars_get(State(state): State<Arc<SimState>>, RawQuery(raw): RawQuery) -> Response {
+    query_exemplars(&state, &Form::read(raw.as_deref(), None, None))
+}
+
+async fn exemplars_post(
+    State(state): State<Arc<SimState>>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    query_exemplars(&state, &Form::read(raw.as_deref(), Some(&headers), Some(&body)))
+}
+
+#[derive(Serialize)]
+struct ExemplarSeries<'a> {
+    #[serde(rename = "seriesLabels")]
+    series_labels: &'a Labels,
+    exemplars: Vec<ExemplarOut<'a>>,
+}
+
+#[derive(Serialize)]
+struct ExemplarOut<'a> {
+    labels: &'a Labels,
+    value: String,
+    timestamp: Box<RawValue>,
+}
+
+/// `parseTimeParam`: empty is the default; an error names the parameter
+/// twice, as Prometheus 2.x words it.
+fn time_param(form: &Form, name: &str, default: i64) -> Result<i64, String> {
+    match form.get(name) {
+        "" => Ok(default),
+        t => parse_time(t).map_err(|e| {
+            format!(
+                "invalid parameter {}: Invalid time value for '{name}': {e}",
+                go_quote_str(name)
+            )
+        }),
+    }
+}
+
+fn query_exemplars(state: &SimState, form: &Form) -> Response {
+    // `FormValue` ignores form errors; a bad pair is just missing.
+    let (start, end) = match (time_param(form, "start", i64::MIN), time_param(form, "end", i64::MAX)) {
+        (Ok(s), Ok(e)) => (s, e),
+        (Err(e), _) | (_, Err(e)) => return bad_data(&e),
+    };
+    if end < start {
+        return bad_data("end timestamp must not be before start timestamp");
+    }
+    let expr = match promql::parse(form.get("query")) {
+        Ok(expr) => expr,
+        Err(e) => return bad_data(&e.to_string()),
+    };
+    let selectors = promql::selectors(&expr);
+    if selectors.is_empty() {
+        return StatusCode::NO_CONTENT.into_response();
+    }
+    let series = state.metrics.exemplars(&selectors, (start, end), state.faults().delay);
+    let data: Vec<ExemplarSeries<'_>> = series
+        .iter()
+        .map(|(labels, exemplars)| ExemplarSeries {
+            series_labels: labels,
+            exemplars: exemplars
+                .iter()
+                .map(|e| ExemplarOut {
+                    labels: &e.labels,
+                    value: promql::format_value(e.value),
+                    timestamp: timestamp(e.ts_ms),
+                })
+                .collect(),
         })
         .collect();
-    Json(json!({ "status": "success", "data": data })).into_response()
+    success(data)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form(query: &str) -> Form {
+        Form::read(Some(query), None, None)
+    }
+
+    async fn body(response: Response) -> (StatusCode, String, String) {
+        let status = response.status();
+        let content_type = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap_or_default();
+        (status, content_type, String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    fn state() -> SimState {
+        SimState::default()
+    }
+
+    #[tokio::test]
+    async fn a_bad_escape_is_mimirs_400_word_for_word() {
+        let (status, content_type, text) =
+            body(instant_query(&state(), &form("query=up%7Bjob%3D%22a%5C-b%22%7D"))).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(content_type, "application/json");
+        assert_eq!(
+            text,
+            r#"{"status":"error","errorType":"bad_data","error":"invalid parameter \"query\": 1:8: parse error: unknown escape sequence U+002D '-'"}"#
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unterminated_string_and_a_missing_query_are_rejected() {
+        let (status, _, text) = body(instant_query(&state(), &form("query=up%7Bjob%3D%22a"))).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            text,
+            r#"{"status":"error","errorType":"bad_data","error":"invalid parameter \"query\": 1:8: parse error: unterminated quoted string"}"#
+        );
+        let (_, _, text) = body(instant_query(&state(), &form(""))).await;
+        assert_eq!(
+            text,
+            r#"{"status":"error","errorType":"bad_data","error":"invalid parameter \"query\": unknown position: parse error: no expression found in input"}"#
+        );
+    }
+
+    #[tokio::test]
+    async fn html_characters_are_escaped_as_go_does() {
+        let (_, _, text) = body(instant_query(&state(), &form("query=1%2B%3C"))).await;
+        assert!(text.contains(r"unexpected \u003cop:\u003c\u003e"), "{text}");
+        assert!(!text.contains('<'), "{text}");
+    }
+
+    #[tokio::test]
+    async fn grafanas_health_check_is_a_scalar() {
+        let (status, _, text) = body(instant_query(&state(), &form("query=1%2B1&time=1735689600.5"))).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(
+            text,
+            r#"{"status":"success","data":{"resultType":"scalar","result":[1735689600.500,"2"]}}"#
+        );
+    }
+
+    #[tokio::test]
+    async fn functions_are_the_reference_stacks_limit_not_a_400() {
+        let (status, content_type, text) = body(instant_query(&state(), &form("query=rate(up%5B5m%5D)"))).await;
+        assert_eq!(status, StatusCode::NOT_IMPLEMENTED);
+        assert_eq!(content_type, "application/json");
+        assert!(
+            text.starts_with(r#"{"status":"error","errorType":"execution","error":"the reference stack does not evaluate function rate()"#),
+            "{text}"
+        );
+    }
+
+    #[tokio::test]
+    async fn bad_times_are_rejected_with_the_parameter_named() {
+        let (status, _, text) = body(instant_query(&state(), &form("query=up&time=abc"))).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            text,
+            r#"{"status":"error","errorType":"bad_data","error":"invalid parameter \"time\": invalid parameter \"time\": cannot parse \"abc\" to a valid timestamp"}"#
+        );
+        let (_, _, text) = body(instant_query(&state(), &form("query=up&time=%zz"))).await;
+        assert_eq!(
+            text,
+            r#"{"status":"error","errorType":"bad_data","error":"invalid URL escape \"%zz\""}"#
+        );
+    }
+
+    #[tokio::test]
+    async fn exemplar_errors_are_prometheus_own() {
+        let cases = [
+            (
+                "query=up&start=abc",
+                r#"invalid parameter \"start\": Invalid time value for 'start': cannot parse \"abc\" to a valid timestamp"#,
+            ),
+            (
+                "query=up&end=abc",
+                r#"invalid parameter \"end\": Invalid time value for 'end': cannot parse \"abc\" to a valid timestamp"#,
+            ),
+            (
+                "query=up&start=10&end=5",
+                "end timestamp must not be before start timestamp",
+            ),
+            (
+                "query=up%7Bjob%3D%22a%5C-b%22%7D",
+                "1:8: parse error: unknown escape sequence U+002D '-'",
+            ),
+            ("", "unknown position: parse error: no expression found in input"),
+        ];
+        for (query, message) in cases {
+            let (status, content_type, text) = body(query_exemplars(&state(), &form(query))).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{query}");
+            assert_eq!(content_type, "application/json");
+            assert_eq!(
+                text,
+                format!(r#"{{"status":"error","errorType":"bad_data","error":"{message}"}}"#),
+                "{query}"
+            );
+        }
+        let (status, _, text) = body(query_exemplars(&state(), &form("query=up"))).await;
+        assert_eq!(
+            (status, text.as_str()),
+            (StatusCode::OK, r#"{"status":"success","data":[]}"#)
+        );
+        let (status, _, text) = body(query_exemplars(&state(), &form("query=1%2B1"))).await;
+        assert_eq!((status, text.as_str()), (StatusCode::NO_CONTENT, ""));
+    }
+
+    #[test]
+    fn post_bodies_come_before_the_url() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::CONTENT_TYPE,
+            "application/x-www-form-urlencoded".parse().unwrap(),
+        );
+        let f = Form::read(Some("query=a&time=1"), Some(&headers), Some(b"query=b+c"));
+        assert_eq!(f.get("query"), "b c");
+        assert_eq!(f.get("time"), "1");
+        assert!(f.error.is_none());
+    }
+
+    #[test]
+    fn times_parse_as_prometheus_parses_them() {
+        assert_eq!(parse_time("1735689600.1234"), Ok(1_735_689_600_123));
+        assert_eq!(parse_time("2025-01-01T00:00:00Z"), Ok(1_735_689_600_000));
+        assert_eq!(parse_time("2025-01-01T01:00:00.5+01:00"), Ok(1_735_689_600_500));
+        assert!(parse_time("2025-01-01 00:00:00Z").is_err());
+        assert!(parse_time("now").is_err());
+        assert_eq!(timestamp(1_735_689_600_000).get(), "1735689600");
+        assert_eq!(timestamp(1_735_689_600_050).get(), "1735689600.050");
+    }
 }

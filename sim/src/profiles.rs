@@ -5,7 +5,7 @@
 //! name]` with offsets relative to the previous node of the level), and
 //! span profiles selected by the pprof `span_id` sample label.
 //!
-//! Uses: pprof, logql (matchers).
+//! Uses: pprof, lang::promql (label matchers).
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -14,7 +14,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use crate::logql::Matcher;
+use crate::lang::promql::{Matcher, selects};
 use crate::pprof::{Decoded, Stack};
 
 pub type Labels = BTreeMap<String, String>;
@@ -94,11 +94,7 @@ impl ProfileStore {
             .filter(|p| now >= p.received + s.delay)
             .filter(|p| p.type_id == s.type_id)
             .filter(|p| p.time_ms >= s.range_ms.0 && p.time_ms <= s.range_ms.1)
-            .filter(|p| {
-                s.matchers
-                    .iter()
-                    .all(|m| m.op.matches(p.labels.get(&m.name).map(String::as_str).unwrap_or("")))
-            })
+            .filter(|p| selects(s.matchers, &p.labels))
             .collect()
     }
 

@@ -4,9 +4,18 @@
 //! `POST /ingest?format=pprof&name=app{k=v}`, the querier's
 //! `ProfileTypes`, `LabelValues`, `SelectMergeStacktraces` and
 //! `SelectMergeSpanProfile` (JSON, epoch-millisecond times), `/ready`.
-//! Connect errors answer `{"code","message"}`.
+//! Connect errors answer `{"code","message"}`, JSON-escaped as Go escapes
+//! it (`<` as `\u003c`…).
 //!
-//! Uses: pprof, profiles, logql, state, faults, otlp_body.
+//! `labelSelector` is parsed as Pyroscope parses it, with Prometheus'
+//! `parser.ParseMetricSelector` (`lang::promql::parse_selector`): a bad
+//! escape is `invalid_argument` with Prometheus' own message
+//! (`1:15: parse error: unknown escape sequence U+002D '-'`). That parser
+//! skips the type checks, so `{}` selects every profile as on Pyroscope;
+//! an empty or missing selector is its `unexpected end of input`.
+//!
+//! Uses: pprof, profiles, lang::promql, state, faults, otlp_body, mimir
+//! (Go's JSON escaping).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -23,7 +32,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::faults::{Role, drops};
-use crate::logql::{self, Matcher};
+use crate::lang::promql::{self, Matcher};
 use crate::logs::unix_nanos;
 use crate::otlp_body;
 use crate::pprof;
@@ -53,11 +62,14 @@ async fn ready(State(state): State<Arc<SimState>>) -> Response {
     state.readiness(Role::Pyroscope, "Ingester not ready")
 }
 
-/// A Connect error: the status and the `{"code","message"}` body.
-type ConnectError = (StatusCode, Json<Value>);
+/// A Connect error: the status and the `{"code","message"}` body, as
+/// connect-go writes it with `encoding/json`.
+type ConnectError = (StatusCode, [(header::HeaderName, &'static str); 1], String);
 
 fn connect_error(status: StatusCode, code: &str, message: impl Into<String>) -> ConnectError {
-    (status, Json(json!({ "code": code, "message": message.into() })))
+    let body = json!({ "code": code, "message": message.into() });
+    let text = crate::mimir::go_json_escape(&body.to_string());
+    (status, [(header::CONTENT_TYPE, "application/json")], text)
 }
 
 fn invalid(message: impl Into<String>) -> ConnectError {
@@ -302,14 +314,10 @@ async fn label_values(State(state): State<Arc<SimState>>, body: Bytes) -> Respon
     Json(json!({ "names": state.profiles.label_values(name) })).into_response()
 }
 
+/// `labelSelector`, absent being protojson's empty string.
 fn selector(body: &Value) -> Result<Vec<Matcher>, ConnectError> {
-    let text = body.get("labelSelector").and_then(Value::as_str).unwrap_or("{}");
-    if text.trim() == "{}" {
-        return Ok(Vec::new());
-    }
-    logql::parse(text)
-        .map(|q| q.selector)
-        .map_err(|e| invalid(format!("invalid labelSelector: {e}")))
+    let text = body.get("labelSelector").and_then(Value::as_str).unwrap_or("");
+    promql::parse_selector(text).map_err(|e| invalid(e.to_string()))
 }
 
 fn select(state: &SimState, body: &[u8], with_spans: bool) -> Response {
@@ -351,6 +359,45 @@ async fn select_merge_span_profile(State(state): State<Arc<SimState>>, body: Byt
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    async fn answer(response: Response) -> (StatusCode, String) {
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap_or_default();
+        (status, String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    #[tokio::test]
+    async fn a_bad_escape_in_the_label_selector_is_invalid_argument() {
+        let state = SimState::default();
+        let body = br#"{"profileTypeID":"process_cpu:cpu:nanoseconds:cpu:nanoseconds","labelSelector":"{service_name=\"a\\-b\"}"}"#;
+        let (status, text) = answer(select(&state, body, false)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            text,
+            r#"{"code":"invalid_argument","message":"1:15: parse error: unknown escape sequence U+002D '-'"}"#
+        );
+    }
+
+    #[tokio::test]
+    async fn a_selector_of_service_and_run_is_accepted() {
+        let state = SimState::default();
+        let body = br#"{"profileTypeID":"process_cpu:cpu:nanoseconds:cpu:nanoseconds","labelSelector":"{service_name=\"svc\", pillars_run=\"r1\"}"}"#;
+        let (status, text) = answer(select(&state, body, false)).await;
+        assert_eq!(status, StatusCode::OK, "{text}");
+        let matchers = selector(&json!({"labelSelector": "{service_name=\"svc\", pillars_run=\"r1\"}"})).unwrap();
+        assert_eq!(matchers.len(), 2);
+        // ParseMetricSelector has no non-empty-matcher check: `{}` is all.
+        assert!(selector(&json!({"labelSelector": "{}"})).unwrap().is_empty());
+        let (_, _, missing) = selector(&json!({})).unwrap_err();
+        assert_eq!(
+            missing,
+            r#"{"code":"invalid_argument","message":"unknown position: parse error: unexpected end of input"}"#
+        );
+        let (_, _, html) = selector(&json!({"labelSelector": "{a=\"b\"} > 1"})).unwrap_err();
+        assert!(html.contains(r"unexpected \u003cop:\u003e\u003e"), "{html}");
+    }
 
     #[test]
     fn ingest_name_carries_labels() {

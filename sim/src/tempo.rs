@@ -1,19 +1,23 @@
 //! The reference stack's Tempo query API, in the shapes of Tempo 2.6.1
 //! (`shared/reference/api/03-tempo.md`): `/ready`, `/api/echo`,
 //! `/api/status/buildinfo`, `/api/traces/<id>` (v1: `batches`, base64 ids,
-//! 404 with an empty body), `/api/v2/traces/<id>` (empty `trace` when
-//! unknown) and `/api/search` with a TraceQL subset: one spanset of
-//! `&&`-joined equality conditions on `resource.*`, `span.*`, `.*` and
-//! `name`, hex ids with leading zeros trimmed.
+//! 404 with an empty body), `/api/v2/traces/<id>` (`{"trace":{}}` when
+//! unknown) and `/api/search` with hex ids whose leading zeros are trimmed.
 //!
-//! Uses: ids, traces, state.
+//! Requests are checked as Tempo's frontend checks them (`pkg/api/http.go`
+//! `ParseSearchRequest`, `ValidateAndSanitizeRequest`, the search
+//! sharder): same order, same messages, `400 text/plain; charset=utf-8`
+//! with no trailing newline. `q` is parsed by `lang::traceql` unless it is
+//! exactly `{}`, as Tempo does; what Tempo accepts but the reference stack
+//! does not evaluate is answered `501 Not Implemented`, never a guess.
+//!
+//! Uses: ids, traces, state, faults, lang::traceql.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::get;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
@@ -22,6 +26,7 @@ use serde_json::{Value, json};
 
 use crate::faults::Role;
 use crate::ids::TraceId;
+use crate::lang::traceql::{self, QueryError, Search, SpanView, go};
 use crate::state::SimState;
 use crate::traces::{StoredTrace, attribute_text};
 
@@ -60,32 +65,199 @@ async fn buildinfo() -> Json<Value> {
     }))
 }
 
-fn parse_id(text: &str) -> Result<TraceId, (StatusCode, String)> {
-    TraceId::parse_tempo(text).map_err(|e| (StatusCode::BAD_REQUEST, e))
+/// A response from behind Tempo's `gzhttp` wrapper, which adds `Vary`.
+fn frontend(answer: impl IntoResponse) -> Response {
+    let mut response = answer.into_response();
+    response
+        .headers_mut()
+        .insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    response
 }
 
-async fn trace_v1(State(state): State<Arc<SimState>>, Path(id): Path<String>) -> Response {
-    let id = match parse_id(&id) {
-        Ok(id) => id,
-        Err(bad) => return bad.into_response(),
-    };
-    match state.traces.by_id(id, &state.faults()) {
-        // Tempo's combiner: all jobs 404 -> 404 with no body.
-        None => StatusCode::NOT_FOUND.into_response(),
-        Some(trace) => Json(json!({ "batches": batches_json(&trace.batches) })).into_response(),
+/// A request the frontend does not run.
+#[derive(Debug)]
+enum Refusal {
+    /// Tempo's 400: the error text as the body, sniffed as `text/plain`.
+    BadRequest(String),
+    /// What Tempo would run but the reference stack does not serve.
+    NotImplemented(String),
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        match self {
+            Refusal::BadRequest(msg) => frontend((StatusCode::BAD_REQUEST, msg)),
+            Refusal::NotImplemented(msg) => frontend((StatusCode::NOT_IMPLEMENTED, format!("pillars-sim: {msg}"))),
+        }
     }
 }
 
-async fn trace_v2(State(state): State<Arc<SimState>>, Path(id): Path<String>) -> Response {
-    let id = match parse_id(&id) {
-        Ok(id) => id,
-        Err(bad) => return bad.into_response(),
+fn bad_request(msg: String) -> Refusal {
+    Refusal::BadRequest(msg)
+}
+
+/// Go's `url.ParseQuery` then `Values.Get`: the first value of a key;
+/// pairs with `;` or a bad `%` escape are dropped, as Go drops them.
+struct GoQuery(Vec<Param>);
+
+struct Param {
+    key: String,
+    value: String,
+    /// The value held bytes that are not UTF-8 (now U+FFFD).
+    invalid_utf8: bool,
+}
+
+impl GoQuery {
+    fn parse(raw: Option<&str>) -> GoQuery {
+        let mut params = Vec::new();
+        for part in raw.unwrap_or_default().split('&') {
+            if part.is_empty() || part.contains(';') {
+                continue;
+            }
+            let (k, v) = part.split_once('=').unwrap_or((part, ""));
+            if let (Some((key, _)), Some((value, invalid_utf8))) = (query_unescape(k), query_unescape(v)) {
+                params.push(Param {
+                    key,
+                    value,
+                    invalid_utf8,
+                });
+            }
+        }
+        GoQuery(params)
+    }
+
+    fn first(&self, key: &str) -> Option<&Param> {
+        self.0.iter().find(|p| p.key == key)
+    }
+
+    /// `extractQueryParam`: the first value; empty counts as absent.
+    fn get(&self, key: &str) -> Option<&str> {
+        self.first(key).map(|p| p.value.as_str()).filter(|v| !v.is_empty())
+    }
+}
+
+/// Go's `url.QueryUnescape`, and whether the bytes were not UTF-8.
+fn query_unescape(s: &str) -> Option<(String, bool)> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'%' => {
+                let hex = b.get(i + 1..i + 3)?;
+                let hi = char::from(hex[0]).to_digit(16)?;
+                let lo = char::from(hex[1]).to_digit(16)?;
+                out.push((hi * 16 + lo) as u8);
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            c => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    Some(match String::from_utf8(out) {
+        Ok(s) => (s, false),
+        Err(e) => (String::from_utf8_lossy(e.as_bytes()).into_owned(), true),
+    })
+}
+
+/// Tempo's trace-id check, then `ValidateAndSanitizeRequest`.
+fn check_trace_request(id: &str, raw: Option<&str>) -> Result<TraceId, Refusal> {
+    let id = TraceId::parse_tempo(id).map_err(bad_request)?;
+    let q = GoQuery::parse(raw);
+    let mode = q.get("mode").unwrap_or("all");
+    match mode {
+        "ingesters" => return Ok(id),
+        "all" | "blocks" => {}
+        other => return Err(bad_request(format!("invalid value for mode {other}"))),
+    }
+    for (key, name) in [("blockStart", "blockstart"), ("blockEnd", "blockEnd")] {
+        if let Some(v) = q.get(key) {
+            parse_uuid(v).map_err(|e| bad_request(format!("invalid value for {name}: {e}")))?;
+        }
+    }
+    let start = match q.get("start") {
+        Some(s) => go::parse_int(s, 64, "ParseInt").map_err(|e| bad_request(format!("invalid start: {e}")))?,
+        None => 0,
     };
+    let end = match q.get("end") {
+        Some(s) => go::parse_int(s, 64, "ParseInt").map_err(|e| bad_request(format!("invalid end: {e}")))?,
+        None => 0,
+    };
+    if start != 0 && end != 0 && end <= start {
+        return Err(bad_request(format!(
+            "http parameter start must be before end. received start={start} end={end}"
+        )));
+    }
+    Ok(id)
+}
+
+/// `github.com/google/uuid.Parse`, for its error texts.
+fn parse_uuid(s: &str) -> Result<(), String> {
+    const FORMAT: &str = "invalid UUID format";
+    let b = s.as_bytes();
+    let hex_pair = |x: u8, y: u8| x.is_ascii_hexdigit() && y.is_ascii_hexdigit();
+    let b = match b.len() {
+        36 => b,
+        45 => {
+            if !b[..9].eq_ignore_ascii_case(b"urn:uuid:") {
+                return Err(format!(
+                    "invalid urn prefix: {}",
+                    go::quote(&String::from_utf8_lossy(&b[..9]))
+                ));
+            }
+            &b[9..]
+        }
+        38 => &b[1..],
+        32 => {
+            return if b.chunks(2).all(|p| hex_pair(p[0], p[1])) {
+                Ok(())
+            } else {
+                Err(FORMAT.into())
+            };
+        }
+        n => return Err(format!("invalid UUID length: {n}")),
+    };
+    if b[8] != b'-' || b[13] != b'-' || b[18] != b'-' || b[23] != b'-' {
+        return Err(FORMAT.into());
+    }
+    let pairs = [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34];
+    if pairs.iter().all(|&x| hex_pair(b[x], b[x + 1])) {
+        Ok(())
+    } else {
+        Err(FORMAT.into())
+    }
+}
+
+async fn trace_v1(State(state): State<Arc<SimState>>, Path(id): Path<String>, RawQuery(raw): RawQuery) -> Response {
+    let id = match check_trace_request(&id, raw.as_deref()) {
+        Ok(id) => id,
+        Err(refusal) => return refusal.into_response(),
+    };
+    match state.traces.by_id(id, &state.faults()) {
+        // Tempo's combiner: all jobs 404 -> 404 with no body, no type.
+        None => frontend(StatusCode::NOT_FOUND),
+        Some(trace) => frontend(Json(json!({ "batches": batches_json(&trace.batches) }))),
+    }
+}
+
+async fn trace_v2(State(state): State<Arc<SimState>>, Path(id): Path<String>, RawQuery(raw): RawQuery) -> Response {
+    let id = match check_trace_request(&id, raw.as_deref()) {
+        Ok(id) => id,
+        Err(refusal) => return refusal.into_response(),
+    };
+    // 2.6.1's v2 combiner never sets `metrics`; jsonpb leaves it out, and
+    // an unknown trace is the empty `Trace`.
     let trace = match state.traces.by_id(id, &state.faults()) {
         None => json!({}),
         Some(trace) => json!({ "resourceSpans": batches_json(&trace.batches) }),
     };
-    Json(json!({ "trace": trace, "metrics": {} })).into_response()
+    frontend(Json(json!({ "trace": trace })))
 }
 
 fn batches_json(batches: &[ResourceSpans]) -> Vec<Value> {
@@ -156,106 +328,224 @@ fn any_value_json(value: Option<&AnyValue>) -> Value {
     }
 }
 
-/// One condition of the supported TraceQL subset.
-#[derive(Debug, Clone, PartialEq)]
-enum Condition {
-    Resource(String, String),
-    Span(String, String),
-    Any(String, String),
-    Name(String),
+/// Parameters Tempo's search names; anything else is a legacy tag.
+const SEARCH_PARAMS: &[&str] = &[
+    "q",
+    "tags",
+    "minDuration",
+    "maxDuration",
+    "limit",
+    "spss",
+    "start",
+    "end",
+];
+/// `modules/frontend/config.go`: default `limit` and `max_duration`.
+const DEFAULT_LIMIT: u32 = 20;
+const MAX_RANGE_SECONDS: u64 = 168 * 3600;
+/// `pkg/api/http.go` `defaultSpansPerSpanSet`.
+const DEFAULT_SPSS: u32 = 3;
+
+/// A search request that passed Tempo's checks.
+struct SearchRequest {
+    /// Unix seconds, as Tempo keeps them (`uint32`; 0 is "not given").
+    start: u32,
+    end: u32,
+    /// `None`: no `q`, Tempo's tag search with no tags (every trace).
+    search: Option<Search>,
+    min_duration_ms: u32,
+    max_duration_ms: u32,
+    limit: u32,
+    spss: u32,
 }
 
-impl Condition {
-    fn matches(&self, rs: &ResourceSpans, span: &Span) -> bool {
-        let resource = rs
-            .resource
-            .as_ref()
-            .map(|r| r.attributes.as_slice())
-            .unwrap_or_default();
-        let eq = |attrs: &[KeyValue], key: &str, want: &str| attribute_text(attrs, key).as_deref() == Some(want);
-        match self {
-            Condition::Resource(k, v) => eq(resource, k, v),
-            Condition::Span(k, v) => eq(&span.attributes, k, v),
-            Condition::Any(k, v) => eq(&span.attributes, k, v) || eq(resource, k, v),
-            Condition::Name(v) => span.name == *v,
+/// What the reference stack evaluates of a `q` Tempo's frontend accepts,
+/// or the refusal.
+fn traceql_query(q: &Param) -> Result<Search, Refusal> {
+    let invalid = |e: &dyn std::fmt::Display| bad_request(format!("invalid TraceQL query: {e}"));
+    let parsed = traceql::parse(&q.value);
+    if q.invalid_utf8 {
+        // Go's scanner reads every byte and reports the first one that is
+        // not UTF-8, unless an earlier error stops it: always a 400. The
+        // position is the byte's own (Go's is its token's start).
+        return Err(match parsed {
+            Err(QueryError::Invalid(e)) => invalid(&e),
+            _ => {
+                let before = q.value.split('\u{fffd}').next().unwrap_or_default();
+                let line = before.matches('\n').count() + 1;
+                let col = before.rsplit('\n').next().unwrap_or_default().chars().count() + 1;
+                bad_request(format!(
+                    "invalid TraceQL query: parse error at line {line}, col {col}: invalid UTF-8 encoding"
+                ))
+            }
+        });
+    }
+    // Tempo does not validate exactly `{}` ("hacky fix"); it parses anyway.
+    match parsed {
+        Ok(query) => query.search().map_err(|e| Refusal::NotImplemented(e.to_string())),
+        Err(QueryError::Unserved(e)) => Err(Refusal::NotImplemented(e.to_string())),
+        Err(QueryError::Invalid(e)) => Err(invalid(&e)),
+    }
+}
+
+/// `ParseSearchRequest`, then the sharder's limit and range checks.
+fn check_search_request(params: &GoQuery) -> Result<SearchRequest, Refusal> {
+    let seconds = |key: &str| -> Result<u32, Refusal> {
+        match params.get(key) {
+            // ParseInt(s, 10, 32), kept as uint32: -1 becomes 4294967295.
+            Some(s) => go::parse_int(s, 32, "ParseInt")
+                .map(|v| v as i32 as u32)
+                .map_err(|e| bad_request(format!("invalid {key}: {e}"))),
+            None => Ok(0),
+        }
+    };
+    let start = seconds("start")?;
+    let end = seconds("end")?;
+    let q = params.first("q").filter(|p| !p.value.is_empty());
+    let mut unserved: Option<String> = None;
+    let search = match q.map(traceql_query) {
+        None => None,
+        Some(Ok(search)) => Some(search),
+        // Tempo would run it: its other parameters are still checked.
+        Some(Err(Refusal::NotImplemented(why))) => {
+            unserved = Some(why);
+            None
+        }
+        Some(Err(bad)) => return Err(bad),
+    };
+    if params.get("tags").is_some() {
+        if q.is_some() {
+            return Err(bad_request(
+                "invalid request: can't specify tags and q in the same query".into(),
+            ));
+        }
+        unserved.get_or_insert_with(|| {
+            "the reference stack does not serve tag search (`tags=`); send a TraceQL `q`".into()
+        });
+    }
+    if q.is_none() && params.get("tags").is_none() && start == 0 && end == 0 {
+        // Tempo then reads any other parameter as a tag to match.
+        let tag = params.0.iter().enumerate().find(|(i, p)| {
+            // `range vals` with `v[0]`: each key's first value.
+            !SEARCH_PARAMS.contains(&p.key.as_str())
+                && params.0[..*i].iter().all(|o| o.key != p.key)
+                && !p.value.is_empty()
+        });
+        if let Some((_, k)) = tag {
+            unserved.get_or_insert_with(|| {
+                format!(
+                    "the reference stack does not serve tag search through query parameters (`{}=`)",
+                    k.key
+                )
+            });
         }
     }
-}
-
-/// Parses `{ a = "x" && b = 3 }`; `{}` matches every trace.
-fn parse_traceql(q: &str) -> Result<Vec<Condition>, String> {
-    let inner = q
-        .trim()
-        .strip_prefix('{')
-        .and_then(|s| s.strip_suffix('}'))
-        .ok_or_else(|| format!("expected a single spanset `{{ … }}`, got {q:?}"))?
-        .trim();
-    if inner.is_empty() {
-        return Ok(Vec::new());
+    let millis = |key: &str| -> Result<u32, Refusal> {
+        match params.get(key) {
+            // uint32(dur.Milliseconds()).
+            Some(s) => go::parse_duration(s)
+                .map(|ns| (ns / 1_000_000) as u32)
+                .map_err(|e| bad_request(format!("invalid {key}: {e}"))),
+            None => Ok(0),
+        }
+    };
+    let min_duration_ms = millis("minDuration")?;
+    let max_duration_ms = millis("maxDuration")?;
+    if params.get("maxDuration").is_some() && min_duration_ms != 0 && min_duration_ms > max_duration_ms {
+        return Err(bad_request(
+            "invalid maxDuration: must be greater than minDuration".into(),
+        ));
     }
-    inner
-        .split("&&")
-        .map(|cond| {
-            let (lhs, rhs) = cond
-                .split_once('=')
-                .ok_or_else(|| format!("unsupported condition {:?}: only `=` is served", cond.trim()))?;
-            let (lhs, rhs) = (lhs.trim(), rhs.trim());
-            if lhs.ends_with(['!', '<', '>', '=', '~']) || rhs.starts_with(['=', '~']) {
-                return Err(format!("unsupported operator in {:?}: only `=` is served", cond.trim()));
-            }
-            let value = match rhs.strip_prefix('"').and_then(|s| s.strip_suffix('"')) {
-                Some(s) => s.to_owned(),
-                None if rhs.parse::<f64>().is_ok() || rhs == "true" || rhs == "false" => rhs.to_owned(),
-                None => return Err(format!("unsupported value {rhs:?}")),
-            };
-            Ok(if let Some(k) = lhs.strip_prefix("resource.") {
-                Condition::Resource(k.to_owned(), value)
-            } else if let Some(k) = lhs.strip_prefix("span.") {
-                Condition::Span(k.to_owned(), value)
-            } else if let Some(k) = lhs.strip_prefix('.') {
-                Condition::Any(k.to_owned(), value)
-            } else if lhs == "name" {
-                Condition::Name(value)
-            } else {
-                return Err(format!("unsupported attribute {lhs:?}"));
-            })
-        })
-        .collect()
+    let positive = |key: &str, default: u32| -> Result<u32, Refusal> {
+        match params.get(key) {
+            Some(s) => match go::atoi(s) {
+                Err(e) => Err(bad_request(format!("invalid {key}: {e}"))),
+                Ok(v) if v <= 0 => Err(bad_request(format!("invalid {key}: must be a positive number"))),
+                Ok(v) => Ok(v as u32),
+            },
+            None => Ok(default),
+        }
+    };
+    // adjustLimit: 0 (also a wrapped uint32) means the default.
+    let limit = match positive("limit", DEFAULT_LIMIT)? {
+        0 => DEFAULT_LIMIT,
+        l => l,
+    };
+    let spss = positive("spss", DEFAULT_SPSS)?;
+    if (start != 0 || end != 0) && end <= start {
+        return Err(bad_request(format!(
+            "http parameter start must be before end. received start={start} end={end}"
+        )));
+    }
+    if u64::from(end - start) > MAX_RANGE_SECONDS {
+        return Err(bad_request(format!(
+            "range specified by start and end exceeds 168h0m0s. received start={start} end={end}"
+        )));
+    }
+    if let Some(why) = unserved {
+        return Err(Refusal::NotImplemented(why));
+    }
+    Ok(SearchRequest {
+        start,
+        end,
+        search,
+        min_duration_ms,
+        max_duration_ms,
+        limit,
+        spss,
+    })
 }
 
-async fn search(State(state): State<Arc<SimState>>, Query(params): Query<HashMap<String, String>>) -> Response {
-    let bad = |msg: String| (StatusCode::BAD_REQUEST, msg).into_response();
-    let conditions = match parse_traceql(params.get("q").map(String::as_str).unwrap_or("{}")) {
-        Ok(c) => c,
-        Err(e) => return bad(format!("invalid TraceQL query: {e}")),
-    };
-    let limit: usize = match params.get("limit").map(|l| l.parse()) {
-        None => 20,
-        Some(Ok(l)) => l,
-        Some(Err(_)) => return bad("invalid limit".into()),
-    };
-    let seconds = |key: &str| params.get(key).map(|v| v.parse::<u64>());
-    let range = match (seconds("start"), seconds("end")) {
-        (None, None) => None,
-        (Some(Ok(s)), Some(Ok(e))) if s <= e => Some((s, e)),
-        _ => return bad("invalid start/end: both are unix seconds, start <= end".into()),
+async fn search(State(state): State<Arc<SimState>>, RawQuery(raw): RawQuery) -> Response {
+    let params = GoQuery::parse(raw.as_deref());
+    let req = match check_search_request(&params) {
+        Err(refusal) => return refusal.into_response(),
+        Ok(req) => req,
     };
 
-    let mut hits: Vec<(TraceId, StoredTrace, Vec<&Span>)> = Vec::new();
+    let mut hits: Vec<(TraceId, StoredTrace, Vec<Span>)> = Vec::new();
     let searchable = state.traces.searchable(state.search_idle, &state.faults());
     for (id, trace) in &searchable {
-        if let Some((start, end)) = range {
-            let t = trace.start_unix_nanos() / 1_000_000_000;
-            if t < start || t > end {
+        // Tempo keeps traces overlapping the window when both are given.
+        if req.start > 0 && req.end > 0 {
+            let (from, to) = (u64::from(req.start) * 1_000_000_000, u64::from(req.end) * 1_000_000_000);
+            if trace.start_unix_nanos() > to || trace.end_unix_nanos() < from {
                 continue;
             }
         }
-        let matched: Vec<&Span> = trace
+        let spans: Vec<SpanView<'_>> = trace
             .spans()
-            .filter(|(rs, s)| conditions.iter().all(|c| c.matches(rs, s)))
-            .map(|(_, s)| s)
+            .map(|(rs, span)| SpanView {
+                resource: rs
+                    .resource
+                    .as_ref()
+                    .map(|r| r.attributes.as_slice())
+                    .unwrap_or_default(),
+                span,
+            })
             .collect();
+        let matched: Vec<usize> = match &req.search {
+            Some(search) => match search.matches(&spans) {
+                Ok(matched) => matched,
+                Err(why) => return Refusal::NotImplemented(why.to_string()).into_response(),
+            },
+            None => {
+                // Tag search applies minDuration/maxDuration; TraceQL
+                // search ignores them (Tempo's engine has a TODO).
+                let ms = trace.end_unix_nanos().saturating_sub(trace.start_unix_nanos()) / 1_000_000;
+                let min = u64::from(req.min_duration_ms);
+                let max = if req.max_duration_ms == 0 {
+                    u64::MAX
+                } else {
+                    u64::from(req.max_duration_ms)
+                };
+                if ms < min || ms > max {
+                    continue;
+                }
+                (0..spans.len()).collect()
+            }
+        };
         if !matched.is_empty() {
+            let matched = matched.iter().map(|&i| spans[i].span.clone()).collect();
             hits.push((*id, trace.clone(), matched));
         }
     }
@@ -263,17 +553,16 @@ async fn search(State(state): State<Arc<SimState>>, Query(params): Query<HashMap
     let inspected = searchable.len();
     let traces: Vec<Value> = hits
         .iter()
-        .take(limit)
-        .map(|(id, trace, matched)| search_hit(*id, trace, matched))
+        .take(req.limit as usize)
+        .map(|(id, trace, matched)| search_hit(*id, trace, matched, req.spss as usize))
         .collect();
-    Json(json!({
+    frontend(Json(json!({
         "traces": traces,
         "metrics": { "inspectedTraces": inspected, "inspectedBytes": "0", "totalBlocks": 0 },
-    }))
-    .into_response()
+    })))
 }
 
-fn search_hit(id: TraceId, trace: &StoredTrace, matched: &[&Span]) -> Value {
+fn search_hit(id: TraceId, trace: &StoredTrace, matched: &[Span], spss: usize) -> Value {
     let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
     let start = trace.start_unix_nanos();
     let mut obj = json!({
@@ -282,7 +571,7 @@ fn search_hit(id: TraceId, trace: &StoredTrace, matched: &[&Span]) -> Value {
         "startTimeUnixNano": start.to_string(),
         "durationMs": (trace.end_unix_nanos().saturating_sub(start)) / 1_000_000,
         "spanSets": [{
-            "spans": matched.iter().take(3).map(|s| json!({
+            "spans": matched.iter().take(spss).map(|s| json!({
                 "spanID": hex(&s.span_id),
                 "startTimeUnixNano": s.start_time_unix_nano.to_string(),
                 "durationNanos": s.end_time_unix_nano.saturating_sub(s.start_time_unix_nano).to_string(),
@@ -309,21 +598,311 @@ fn search_hit(id: TraceId, trace: &StoredTrace, matched: &[&Span]) -> Value {
 mod tests {
     use super::*;
 
+    fn query(raw: &str) -> GoQuery {
+        GoQuery::parse(Some(raw))
+    }
+
+    async fn body(r: Response) -> (u16, Option<String>, String) {
+        let status = r.status().as_u16();
+        let ctype = r
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let bytes = axum::body::to_bytes(r.into_body(), 1 << 20).await.unwrap_or_default();
+        (status, ctype, String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    async fn search_error(raw: &str) -> (u16, Option<String>, String) {
+        match check_search_request(&query(raw)) {
+            Err(r) => body(r.into_response()).await,
+            Ok(_) => (200, None, String::new()),
+        }
+    }
+
+    #[tokio::test]
+    async fn search_parameters_are_checked_in_tempos_order() {
+        let text = Some("text/plain; charset=utf-8".to_owned());
+        for (raw, msg) in [
+            (
+                "start=abc",
+                r#"invalid start: strconv.ParseInt: parsing "abc": invalid syntax"#,
+            ),
+            (
+                "start=1.5&end=10",
+                r#"invalid start: strconv.ParseInt: parsing "1.5": invalid syntax"#,
+            ),
+            (
+                "start=99999999999&end=10",
+                r#"invalid start: strconv.ParseInt: parsing "99999999999": value out of range"#,
+            ),
+            (
+                "start=abc&limit=x",
+                r#"invalid start: strconv.ParseInt: parsing "abc": invalid syntax"#,
+            ),
+            ("end=x", r#"invalid end: strconv.ParseInt: parsing "x": invalid syntax"#),
+            (
+                "q=%7B%20span.a%20%3D%20%7D&limit=abc",
+                "invalid TraceQL query: parse error at line 1, col 12: syntax error: unexpected }",
+            ),
+            (
+                r#"q={ resource.service.name =~ "a\-b" }"#,
+                "invalid TraceQL query: parse error at line 1, col 28: invalid char escape",
+            ),
+            (
+                "limit=abc",
+                r#"invalid limit: strconv.Atoi: parsing "abc": invalid syntax"#,
+            ),
+            ("limit=0", "invalid limit: must be a positive number"),
+            ("limit=-5", "invalid limit: must be a positive number"),
+            (
+                "limit=99999999999999999999",
+                r#"invalid limit: strconv.Atoi: parsing "99999999999999999999": value out of range"#,
+            ),
+            (
+                "spss=abc",
+                r#"invalid spss: strconv.Atoi: parsing "abc": invalid syntax"#,
+            ),
+            ("spss=0", "invalid spss: must be a positive number"),
+            ("spss=-1", "invalid spss: must be a positive number"),
+            (
+                "start=-1&end=10",
+                "http parameter start must be before end. received start=4294967295 end=10",
+            ),
+            (
+                "start=20&end=10",
+                "http parameter start must be before end. received start=20 end=10",
+            ),
+            (
+                "start=10&end=10",
+                "http parameter start must be before end. received start=10 end=10",
+            ),
+            (
+                "start=10",
+                "http parameter start must be before end. received start=10 end=0",
+            ),
+            (
+                "start=1&end=604802",
+                "range specified by start and end exceeds 168h0m0s. received start=1 end=604802",
+            ),
+            (
+                "minDuration=abc",
+                r#"invalid minDuration: time: invalid duration "abc""#,
+            ),
+            (
+                "maxDuration=1",
+                r#"invalid maxDuration: time: missing unit in duration "1""#,
+            ),
+            (
+                "minDuration=2s&maxDuration=1s",
+                "invalid maxDuration: must be greater than minDuration",
+            ),
+            (
+                "q={}&tags=a%3Db",
+                "invalid request: can't specify tags and q in the same query",
+            ),
+        ] {
+            assert_eq!(search_error(raw).await, (400, text.clone(), msg.to_owned()), "{raw}");
+        }
+        // Accepted by Tempo: `{}` is not even parsed, and `end` alone is fine.
+        for raw in ["q={}", "q=%7B%7D&limit=5&spss=1", "end=10", "start=1&end=604801", ""] {
+            assert_eq!(search_error(raw).await.0, 200, "{raw}");
+        }
+    }
+
+    #[tokio::test]
+    async fn valid_but_unevaluated_queries_are_501() {
+        for raw in [
+            "q={ span.a = 1 } >> { span.b = 2 }",
+            "q={ span.a = 1 } | count() > 1",
+            "q={ span.a = 1 } with(most_recent=true)",
+            "q={ span.a = nil }",
+            "tags=service.name%3Dx",
+            "service.name=x",
+        ] {
+            let (status, ctype, msg) = search_error(raw).await;
+            assert_eq!(
+                (status, ctype.as_deref()),
+                (501, Some("text/plain; charset=utf-8")),
+                "{raw}"
+            );
+            assert!(msg.starts_with("pillars-sim: "), "{msg}");
+        }
+        // A bad later parameter still wins over "not evaluated".
+        assert_eq!(search_error("q={ span.a = 1 } | count() > 1&limit=0").await.0, 400);
+    }
+
     #[test]
-    fn traceql_subset_parses() {
-        let c =
-            parse_traceql(r#"{ resource.service.name = "svc" && span.pillars.seq = 3 && name = "GET /" }"#).unwrap();
+    fn query_strings_follow_go() {
+        let q = query("q=a+b&q=second&x=%zz&y=1;2&limit=&spss=%33");
+        assert_eq!(q.get("q"), Some("a b"));
+        assert_eq!(q.get("x"), None);
+        assert_eq!(q.get("y"), None);
+        assert_eq!(q.get("limit"), None);
+        assert_eq!(q.get("spss"), Some("3"));
+    }
+
+    #[tokio::test]
+    async fn invalid_utf8_in_q_is_refused() {
+        let (status, _, msg) = search_error("q=%7B%20span.a%20%3D%20%22%FF%22%20%7D").await;
+        assert_eq!(status, 400);
         assert_eq!(
-            c,
-            vec![
-                Condition::Resource("service.name".into(), "svc".into()),
-                Condition::Span("pillars.seq".into(), "3".into()),
-                Condition::Name("GET /".into()),
-            ]
+            msg,
+            "invalid TraceQL query: parse error at line 1, col 13: invalid UTF-8 encoding"
         );
-        assert_eq!(parse_traceql("{}").unwrap(), vec![]);
-        assert!(parse_traceql(r#"{ span.a != "x" }"#).is_err());
-        assert!(parse_traceql(r#"{ span.a =~ "x" }"#).is_err());
-        assert!(parse_traceql("span.a = 1").is_err());
+    }
+
+    #[tokio::test]
+    async fn trace_by_id_requests_are_checked() {
+        let text = Some("text/plain; charset=utf-8".to_owned());
+        for (id, raw, msg) in [
+            (
+                "xyz",
+                "",
+                "trace IDs can only contain hex characters: invalid character 'x' at position 1",
+            ),
+            (
+                "0x12",
+                "",
+                "trace IDs can only contain hex characters: invalid character 'x' at position 2",
+            ),
+            (&"a".repeat(33), "", "trace IDs can't be larger than 128 bits"),
+            ("1234", "mode=foo", "invalid value for mode foo"),
+            (
+                "1234",
+                "start=abc",
+                r#"invalid start: strconv.ParseInt: parsing "abc": invalid syntax"#,
+            ),
+            (
+                "1234",
+                "start=20&end=10",
+                "http parameter start must be before end. received start=20 end=10",
+            ),
+            (
+                "1234",
+                "blockStart=abc",
+                "invalid value for blockstart: invalid UUID length: 3",
+            ),
+            (
+                "1234",
+                "blockEnd=zzzzzzzz-zzzz-zzzz-zzzz-zzzzzzzzzzzz",
+                "invalid value for blockEnd: invalid UUID format",
+            ),
+        ] {
+            let got = match check_trace_request(id, Some(raw)) {
+                Err(r) => body(r.into_response()).await,
+                Ok(_) => (200, None, String::new()),
+            };
+            assert_eq!(got, (400, text.clone(), msg.to_owned()), "{id}?{raw}");
+        }
+        for raw in [
+            "mode=ingesters&start=abc",
+            "blockStart=00000000-0000-0000-0000-000000000000&start=10&end=20",
+        ] {
+            assert!(check_trace_request("1234", Some(raw)).is_ok(), "{raw}");
+        }
+    }
+
+    fn stored(state: &SimState, id: [u8; 16], service: &str, run: &str, start_s: u64) {
+        use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+        use opentelemetry_proto::tonic::resource::v1::Resource;
+        use opentelemetry_proto::tonic::trace::v1::ScopeSpans;
+        let kv = |k: &str, v: &str| KeyValue {
+            key: k.into(),
+            value: Some(AnyValue {
+                value: Some(any_value::Value::StringValue(v.into())),
+            }),
+            ..Default::default()
+        };
+        let span = |n: u8, parent: bool| Span {
+            trace_id: id.to_vec(),
+            span_id: vec![n; 8],
+            parent_span_id: if parent { vec![1; 8] } else { Vec::new() },
+            name: format!("op-{n}"),
+            start_time_unix_nano: start_s * 1_000_000_000,
+            end_time_unix_nano: start_s * 1_000_000_000 + 5_000_000,
+            attributes: vec![kv("pillars.run", run)],
+            ..Default::default()
+        };
+        let request = ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                resource: Some(Resource {
+                    attributes: vec![kv("service.name", service)],
+                    ..Default::default()
+                }),
+                scope_spans: vec![ScopeSpans {
+                    spans: (1..=4).map(|n| span(n, n > 1)).collect(),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        };
+        state.traces.ingest(request, &state.faults());
+    }
+
+    async fn json_of(r: Response) -> (u16, Value) {
+        let (status, _, text) = body(r).await;
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    #[tokio::test]
+    async fn search_answers_from_the_stored_traces() {
+        let state = Arc::new(SimState::default());
+        let mut a = [0u8; 16];
+        a[15] = 0xab;
+        stored(&state, a, "pillars-traces-1a2b3c4d", "r-1", 1_000);
+        stored(&state, [0x77; 16], "pillars-traces-1a2b3c4d", "r-2", 2_000);
+        let ask = |q: &str| search(State(state.clone()), RawQuery(Some(q.to_owned())));
+        // `&&` percent-encoded, as a client sends it.
+        let q = r#"q={ resource.service.name = "pillars-traces-1a2b3c4d" %26%26 span.pillars.run = "r-1" }&spss=2"#;
+        let (status, found) = json_of(ask(q).await).await;
+        assert_eq!(status, 200);
+        let traces = found["traces"].as_array().cloned().unwrap_or_default();
+        assert_eq!(traces.len(), 1, "{found}");
+        assert_eq!(traces[0]["traceID"], "ab");
+        assert_eq!(traces[0]["rootServiceName"], "pillars-traces-1a2b3c4d");
+        assert_eq!(traces[0]["rootTraceName"], "op-1");
+        assert_eq!(traces[0]["spanSets"][0]["matched"], 4);
+        assert_eq!(traces[0]["spanSets"][0]["spans"].as_array().map(Vec::len), Some(2));
+        // Newest first, `limit` applied; the window keeps overlapping traces.
+        let (_, all) = json_of(ask("q={}&limit=1").await).await;
+        assert_eq!(all["traces"][0]["traceID"], "7".repeat(32));
+        let (_, window) = json_of(ask("q={ }&start=900&end=1001").await).await;
+        assert_eq!(window["traces"].as_array().map(Vec::len), Some(1));
+        let (_, none) = json_of(ask(r#"q={ span.pillars.run =~ "r-[3-9]" }"#).await).await;
+        assert_eq!(none["traces"], json!([]));
+        let (status, _, text) = body(ask(r#"q={ span.a = "x" } >> { }"#).await).await;
+        assert_eq!(status, 501, "{text}");
+    }
+
+    #[tokio::test]
+    async fn traces_by_id_have_tempos_shapes() {
+        let state = Arc::new(SimState::default());
+        stored(&state, [0x77; 16], "svc", "r-1", 1_000);
+        let v1 = |id: &str| trace_v1(State(state.clone()), Path(id.to_owned()), RawQuery(None));
+        let v2 = |id: &str| trace_v2(State(state.clone()), Path(id.to_owned()), RawQuery(None));
+        let (status, found) = json_of(v1(&"7".repeat(32)).await).await;
+        assert_eq!((status, found["batches"].as_array().map(Vec::len)), (200, Some(1)));
+        assert_eq!(body(v1("1234").await).await, (404, None, String::new()));
+        let (status, found) = json_of(v2(&"7".repeat(32)).await).await;
+        assert_eq!(status, 200);
+        assert_eq!(found["trace"]["resourceSpans"].as_array().map(Vec::len), Some(1));
+        assert_eq!(found.get("metrics"), None);
+        assert_eq!(
+            body(v2("1234").await).await,
+            (200, Some("application/json".into()), r#"{"trace":{}}"#.into())
+        );
+        assert_eq!(body(v2("xyz").await).await.0, 400);
+    }
+
+    #[tokio::test]
+    async fn not_found_shapes_are_tempos() {
+        let (status, ctype, text) = body(frontend(StatusCode::NOT_FOUND)).await;
+        assert_eq!((status, ctype, text.as_str()), (404, None, ""));
+        let (status, ctype, text) = body(frontend(Json(json!({ "trace": {} })))).await;
+        assert_eq!(
+            (status, ctype.as_deref(), text.as_str()),
+            (200, Some("application/json"), r#"{"trace":{}}"#)
+        );
     }
 }

@@ -6,4 +6,7 @@
 //!
 //! Uses: nothing else in the crate.
 
+pub mod logql;
+pub mod promql;
 pub mod scanner;
+pub mod traceql;

@@ -53,6 +53,8 @@ pub struct ScanError {
     pub message: String,
 }
 
+/// `Clone` is Go's `s := *l`: TraceQL's lexer looks ahead on a copy.
+#[derive(Clone)]
 pub struct Scanner<'a> {
     src: &'a str,
     mode: Mode,
@@ -156,6 +158,12 @@ impl<'a> Scanner<'a> {
             self.ch = Some(self.read());
         }
         c
+    }
+
+    /// Byte offset of the next character to read (Go's `srcBufOffset +
+    /// srcPos`): how much of the source has been read.
+    pub fn offset(&self) -> usize {
+        self.pos
     }
 
     /// The text of the last scanned token.
@@ -495,7 +503,10 @@ fn invalid_separator(text: &str) -> bool {
 mod tests {
     use super::*;
 
-    fn tokens(src: &str) -> (Vec<(Tok, String, usize, usize)>, Vec<ScanError>) {
+    /// Each token with its text and position, then the errors.
+    type Scanned = (Vec<(Tok, String, usize, usize)>, Vec<ScanError>);
+
+    fn tokens(src: &str) -> Scanned {
         let mut s = Scanner::new(src, Mode::GO_TOKENS, go_ident);
         let mut out = Vec::new();
         loop {
