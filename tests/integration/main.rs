@@ -12,6 +12,7 @@ mod faults;
 mod grafana;
 mod load;
 mod misbehaving;
+mod query_corpus;
 mod reference_backend;
 mod report;
 mod secrets;

@@ -304,7 +304,8 @@ fn tag_fix(span: &ReadSpan, stream: &BTreeMap<String, String>) -> Option<String>
         .filter(|(_, v)| **v == qualified)
         .or_else(|| stream.iter().find(|(_, v)| **v == qualified))?;
     Some(format!(
-        "a custom tracesToLogsV2 query such as {{{label}=\"${{__span.tags[\"service.namespace\"]}}/${{__span.tags[\"service.name\"]}}\"}} |= \"${{__trace.traceId}}\" would select them"
+        // A Grafana setting, spelled as Grafana reads it: not a query pillars sends.
+        "a custom tracesToLogsV2 query such as {{{label}=\"${{__span.tags[\"service.namespace\"]}}/${{__span.tags[\"service.name\"]}}\"}} |= \"${{__trace.traceId}}\" would select them" // Grafana setting text
     ))
 }
 

@@ -40,9 +40,11 @@ pub fn double_quoted(text: &str) -> String {
 }
 
 /// A regular expression as a literal: a raw backtick string, so its
-/// backslashes stay as they are, unless it holds a backtick itself.
+/// backslashes stay as they are, unless it holds a backtick, or a control
+/// character a raw string cannot carry (text/scanner refuses a NUL
+/// anywhere).
 pub fn regex_quoted(pattern: &str) -> String {
-    if pattern.contains('`') {
+    if pattern.contains(|c: char| c == '`' || c.is_control() || c == '\u{feff}') {
         double_quoted(pattern)
     } else {
         format!("`{pattern}`")
@@ -82,6 +84,7 @@ mod tests {
     fn regexes_go_raw_unless_they_hold_a_backtick() {
         assert_eq!(regex_quoted(r"(.+/)?a\.b"), r"`(.+/)?a\.b`");
         assert_eq!(regex_quoted(r"a`b\."), r#""a`b\\.""#);
+        assert_eq!(regex_quoted("a\u{0}b"), r#""a\x00b""#);
     }
 
     #[test]
