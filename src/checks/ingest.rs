@@ -29,6 +29,20 @@ pub struct NotMeasured {
 /// (`unreachable`, `read_failed`) and why.
 pub type Unmeasured = (&'static str, &'static str, String);
 
+/// A pillar whose round trip ran but could not read anything back.
+pub fn unread(pillar: &'static str, ingest: &PillarIngest) -> Unmeasured {
+    let why = ingest
+        .read_error
+        .clone()
+        .unwrap_or_else(|| format!("{} undecided", ingest.undecided));
+    (pillar, "read_failed", why)
+}
+
+/// A pillar whose round trip ended in an error before it recorded.
+pub fn errored(pillar: &'static str, not: &NotMeasured) -> Unmeasured {
+    (pillar, not.reason.unwrap_or("read_failed"), not.summary.clone())
+}
+
 /// The end of both ingest checks' verdicts: pillars that could not be
 /// measured (their stores could not be reached or read) make an error, no
 /// pillar at all a skip, else the pass.

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::checks::ingest::{NotMeasured, Unmeasured, gather, settle};
+use crate::checks::ingest::{NotMeasured, Unmeasured, errored, gather, settle, unread};
 use crate::checks::{CheckCtx, Outcome, Status, Verdict};
 
 /// Why `ingest.completeness` did not pass, beside `unreachable` and `not_configured`
@@ -74,14 +74,7 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
                         short.push(format!("{name} {}/{decided}", ingest.found));
                     }
                     Some(_) => measured += 1,
-                    None => unmeasured.push((
-                        name,
-                        "read_failed",
-                        ingest
-                            .read_error
-                            .clone()
-                            .unwrap_or_else(|| format!("{} undecided", ingest.undecided)),
-                    )),
+                    None => unmeasured.push(unread(name, &ingest)),
                 }
                 PillarCompleteness {
                     check: round.check,
@@ -96,7 +89,7 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
             }
             Err(not) => {
                 match not.status {
-                    Status::Error => unmeasured.push((name, not.reason.unwrap_or("read_failed"), not.summary.clone())),
+                    Status::Error => unmeasured.push(errored(name, &not)),
                     // The round trip failed before reading back (e.g. its
                     // data was rejected): nothing arrived.
                     Status::Fail => short.push(format!("{name} ({})", not.reason.unwrap_or("failed"))),

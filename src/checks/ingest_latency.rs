@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::checks::ingest::{NotMeasured, Unmeasured, gather, settle};
+use crate::checks::ingest::{NotMeasured, Unmeasured, errored, gather, settle, unread};
 use crate::checks::{CheckCtx, Outcome, Status, Verdict};
 
 /// Why `ingest.latency` did not pass, beside `unreachable` and `not_configured`
@@ -86,14 +86,7 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
                 if ingest.missing_total > 0 {
                     no_data.push(name);
                 } else {
-                    unmeasured.push((
-                        name,
-                        "read_failed",
-                        ingest
-                            .read_error
-                            .clone()
-                            .unwrap_or_else(|| format!("{} undecided", ingest.undecided)),
-                    ));
+                    unmeasured.push(unread(name, &ingest));
                 }
                 PillarLatency {
                     check: round.check,
@@ -107,7 +100,7 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
             }
             Err(not) => {
                 match not.status {
-                    Status::Error => unmeasured.push((name, not.reason.unwrap_or("read_failed"), not.summary.clone())),
+                    Status::Error => unmeasured.push(errored(name, &not)),
                     // The round trip ran and failed before reading anything
                     // back (e.g. its data was rejected): no latency.
                     Status::Fail => no_data.push(name),

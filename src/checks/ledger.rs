@@ -33,17 +33,22 @@ pub struct PillarIngest {
 pub struct IngestLedger(Mutex<BTreeMap<Pillar, PillarIngest>>);
 
 impl PillarIngest {
-    /// Found over found and missing: undecided items are left out, as
-    /// they say nothing about the stack. `None` when nothing was decided.
     pub fn completeness(&self) -> Option<f64> {
-        let decided = self.found + self.missing_total;
-        if self.sent == 0 {
-            Some(1.0)
-        } else if decided == 0 {
-            None
-        } else {
-            Some(self.found as f64 / decided as f64)
-        }
+        completeness(self.sent, self.found, self.undecided)
+    }
+}
+
+/// Found over decided (sent less undecided): undecided items are left
+/// out, as they say nothing about the stack. 1 when nothing was sent,
+/// `None` when nothing was decided.
+pub fn completeness(sent: u64, found: u64, undecided: u64) -> Option<f64> {
+    let decided = sent.saturating_sub(undecided);
+    if sent == 0 {
+        Some(1.0)
+    } else if decided == 0 {
+        None
+    } else {
+        Some(found as f64 / decided as f64)
     }
 }
 

@@ -54,14 +54,7 @@ impl PillarMarkers {
     /// Found over decided (sent less undecided): 1 when nothing was sent,
     /// `None` when every marker's reads failed.
     pub fn completeness(&self) -> Option<f64> {
-        let decided = self.sent - self.undecided.min(self.sent);
-        if self.sent == 0 {
-            Some(1.0)
-        } else if decided == 0 {
-            None
-        } else {
-            Some(self.found as f64 / decided as f64)
-        }
+        crate::checks::ledger::completeness(self.sent, self.found, self.undecided)
     }
 
     pub fn p99_ms(&self) -> Option<u64> {

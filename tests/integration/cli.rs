@@ -16,6 +16,18 @@ fn pillars(args: &[&str], dir: &Path) -> Output {
         .expect("run pillars")
 }
 
+/// Starts `pillars <args>` in `dir` with its output piped.
+fn spawn(args: &[&str], dir: &Path) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_pillars"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("PILLARS_TARGET")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 /// Sends SIGINT to `child` and returns its exit code, failing when it has
 /// not exited within `within`.
 fn interrupt(child: &mut std::process::Child, within: Duration) -> Option<i32> {
@@ -222,13 +234,10 @@ fn checks_lists_the_catalog() {
 #[test]
 fn sim_serves_until_interrupted_and_prints_a_valid_target() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pillars"))
-        .args(["sim", "--fault", "delay_ms=10", "--write-target", "sim.toml"])
-        .current_dir(dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn(
+        &["sim", "--fault", "delay_ms=10", "--write-target", "sim.toml"],
+        dir.path(),
+    );
     let target_file = dir.path().join("sim.toml");
     let deadline = Instant::now() + Duration::from_secs(10);
     while !target_file.exists() && Instant::now() < deadline {
@@ -367,15 +376,8 @@ fn stopped(
 ) -> Interrupted {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("scenario.toml"), scenario).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pillars"))
-        .args(args)
-        .args(["--scenario", "scenario.toml", "--report-dir", "r"])
-        .current_dir(dir.path())
-        .env_remove("PILLARS_TARGET")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let args = [args, &["--scenario", "scenario.toml", "--report-dir", "r"]].concat();
+    let mut child = spawn(&args, dir.path());
     std::thread::sleep(after);
     let code = signal(&mut child, signal_name, within);
     let output = child.wait_with_output().unwrap();
@@ -461,14 +463,7 @@ fn issue_10_ctrl_c_during_the_wind_down_still_writes_the_report() {
 #[test]
 fn issue_10_sigterm_stops_verify_with_a_valid_partial_report() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pillars"))
-        .args(["verify", "--report-dir", "r"])
-        .current_dir(dir.path())
-        .env_remove("PILLARS_TARGET")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn(&["verify", "--report-dir", "r"], dir.path());
     std::thread::sleep(Duration::from_secs(3));
     let code = signal(&mut child, "TERM", Duration::from_secs(15));
     let output = child.wait_with_output().unwrap();

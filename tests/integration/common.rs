@@ -3,6 +3,7 @@
 
 use pillars::stack::sim::SimTarget;
 use std::net::TcpListener;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use pillars::checks::{self, CheckCtx, CheckSettings, Outcome};
@@ -83,4 +84,16 @@ pub fn through_grafana(sim: &SimStack) -> String {
         })
         .map(|line| format!("{line}\n"))
         .collect()
+}
+
+/// Every `.rs` file below `dir`.
+pub fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
 }

@@ -3,18 +3,9 @@
 //! reference stack only through `src/stack/sim.rs`, for starting it, never
 //! for its codecs.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            rust_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            out.push(path);
-        }
-    }
-}
+use crate::common::rust_files;
 
 /// A file's text before its `#[cfg(test)]` module.
 fn non_test_code(path: &Path) -> String {

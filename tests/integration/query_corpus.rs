@@ -13,7 +13,7 @@
 //! `src/query/lang/`, no code spells a query itself.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use pillars::checks::correlation::links::{Tag, TracesToLogs, TracesToProfiles, loki_query, profile_query};
 use pillars::checks::correlation::{exemplar_to_trace, trace_to_logs};
@@ -25,6 +25,8 @@ use pillars::query::lang::promql::Expr;
 use pillars::query::lang::traceql::SpansetFilter;
 use pillars::query::tempo::ReadSpan;
 use pillars_sim::lang::{logql, promql, traceql};
+
+use crate::common::rust_files;
 
 /// Names and values no query may break on.
 const HOSTILE: &[&str] = &[
@@ -252,17 +254,6 @@ fn issue_10_the_old_regex_escape_query_is_rejected() {
             .to_string()
             .contains("unknown escape sequence U+002D '-'")
     );
-}
-
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            rust_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            out.push(path);
-        }
-    }
 }
 
 /// Outside the query-language module, no code spells query text: the
