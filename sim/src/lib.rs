@@ -14,6 +14,7 @@ mod collector;
 mod faro;
 pub mod faro_lines;
 pub mod faults;
+mod go;
 pub mod grafana;
 pub mod ids;
 pub mod lang;

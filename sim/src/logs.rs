@@ -5,7 +5,7 @@
 //! metadata, `trace_id`/`span_id` in hex). See
 //! `shared/reference/api/05-loki.md` §5.1–5.2.
 //!
-//! Uses: lang::logql (selectors and the pipeline).
+//! Uses: lang::logql (selectors and the pipeline), ids (hex).
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -16,6 +16,7 @@ use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use tokio::time::Instant;
 
+use crate::ids::hex;
 use crate::lang::logql::LogQuery;
 
 /// Resource attributes Loki 3.3 indexes by default (dots become `_`).
@@ -285,10 +286,6 @@ pub fn any_text(value: Option<&AnyValue>) -> String {
         Some(other) => format!("{other:?}"),
         None => String::new(),
     }
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 pub fn unix_nanos() -> u64 {

@@ -17,7 +17,8 @@
 //! message without a newline. Valid LogQL the reference stack does not
 //! evaluate (metric queries, some stages) is a 501 that says so.
 //!
-//! Uses: logs, lang::logql, state, faults, otlp_body.
+//! Uses: logs, lang::logql, go (strconv, time, model, url), state, faults,
+//! otlp_body.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -33,7 +34,8 @@ use prost::Message;
 use serde_json::{Value, json};
 
 use crate::faults::{Role, drops};
-use crate::lang::logql::{self, LogQuery, MAX_ENTRIES_LIMIT, ParseError, QueryKind, go};
+use crate::go::{model, strconv, time, url};
+use crate::lang::logql::{self, LogQuery, MAX_ENTRIES_LIMIT, ParseError, QueryKind};
 use crate::logs::{Entry, LogHit, unix_nanos};
 use crate::otlp_body;
 use crate::state::SimState;
@@ -260,62 +262,12 @@ impl Form {
     }
 }
 
-/// `url.ParseQuery`: `&`-separated, a `;` in a pair or a bad `%`
-/// escape is an error (a semicolon's error replaces an earlier one).
+/// `url.ParseQuery`'s pairs, or its error.
 fn parse_form(raw: &str) -> Result<Form, String> {
-    let mut pairs = Vec::new();
-    let mut error: Option<String> = None;
-    for pair in raw.split('&') {
-        if pair.contains(';') {
-            error = Some("invalid semicolon separator in query".into());
-            continue;
-        }
-        if pair.is_empty() {
-            continue;
-        }
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        match (query_unescape(k), query_unescape(v)) {
-            (Ok(k), Ok(v)) => pairs.push((k, v)),
-            (Err(e), _) | (_, Err(e)) => {
-                error.get_or_insert(e);
-            }
-        }
+    match url::parse_query_text(raw) {
+        (_, Some(e)) => Err(e),
+        (pairs, None) => Ok(Form(pairs)),
     }
-    match error {
-        Some(e) => Err(e),
-        None => Ok(Form(pairs)),
-    }
-}
-
-/// `url.QueryUnescape`: `+` is a space, `%XX` a byte.
-fn query_unescape(s: &str) -> Result<String, String> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'%' => {
-                let hex = |c: Option<&u8>| c.and_then(|c| (*c as char).to_digit(16));
-                match (hex(b.get(i + 1)), hex(b.get(i + 2))) {
-                    (Some(h), Some(l)) => out.push((h * 16 + l) as u8),
-                    _ => {
-                        let bad = String::from_utf8_lossy(&b[i..(i + 3).min(b.len())]).into_owned();
-                        return Err(format!("invalid URL escape {}", go::quote(&bad)));
-                    }
-                }
-                i += 3;
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            c => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    Ok(String::from_utf8_lossy(&out).into_owned())
 }
 
 /// `loghttp.parseTimestamp`, in unix nanoseconds: float seconds when it
@@ -326,100 +278,19 @@ fn parse_timestamp(value: &str, default: i128) -> Result<i128, String> {
         return Ok(default);
     }
     if value.contains('.')
-        && let Ok(t) = go::parse_float(value)
+        && let Ok(t) = strconv::parse_float(value)
     {
         let secs = t.trunc();
         let frac = ((t - secs) * 1000.0).round() / 1000.0;
         return Ok(secs as i64 as i128 * NS_PER_SEC + (frac * 1e9) as i64 as i128);
     }
-    match go::parse_int(value) {
+    match strconv::parse_int(value, 10, 64) {
         Ok(n) if value.len() <= 10 => Ok(i128::from(n) * NS_PER_SEC),
         Ok(n) => Ok(i128::from(n)),
-        Err(why) => {
-            parse_rfc3339(value).ok_or_else(|| format!("strconv.ParseInt: parsing {}: {why}", go::quote(value)))
-        }
+        Err(e) => time::parse_rfc3339_nano(value)
+            .map(|(secs, nanos)| i128::from(secs) * NS_PER_SEC + i128::from(nanos))
+            .ok_or_else(|| e.to_string()),
     }
-}
-
-/// `time.Parse(time.RFC3339Nano, …)`: `2006-01-02T15:04:05.999999999Z07:00`.
-fn parse_rfc3339(s: &str) -> Option<i128> {
-    let b = s.as_bytes();
-    let num = |from: usize, len: usize| -> Option<i64> {
-        let part = b.get(from..from + len)?;
-        part.iter()
-            .all(u8::is_ascii_digit)
-            .then(|| part.iter().fold(0i64, |n, d| n * 10 + i64::from(d - b'0')))
-    };
-    let year = num(0, 4)?;
-    (b.get(4) == Some(&b'-')).then_some(())?;
-    let month = num(5, 2)?;
-    (b.get(7) == Some(&b'-')).then_some(())?;
-    let day = num(8, 2)?;
-    (b.get(10) == Some(&b'T')).then_some(())?;
-    // The hour may have one digit.
-    let hour_len = if b.get(12) == Some(&b':') { 1 } else { 2 };
-    let hour = num(11, hour_len)?;
-    let mut i = 11 + hour_len;
-    (b.get(i) == Some(&b':')).then_some(())?;
-    let minute = num(i + 1, 2)?;
-    (b.get(i + 3) == Some(&b':')).then_some(())?;
-    let second = num(i + 4, 2)?;
-    i += 6;
-    let mut nanos: i64 = 0;
-    if matches!(b.get(i), Some(b'.' | b',')) && b.get(i + 1).is_some_and(u8::is_ascii_digit) {
-        i += 1;
-        let mut digits = 0;
-        while let Some(d) = b.get(i).filter(|d| d.is_ascii_digit()) {
-            if digits < 9 {
-                nanos = nanos * 10 + i64::from(d - b'0');
-                digits += 1;
-            }
-            i += 1;
-        }
-        nanos *= 10i64.pow(9 - digits);
-    }
-    let offset = match b.get(i)? {
-        b'Z' => {
-            i += 1;
-            0
-        }
-        sign @ (b'+' | b'-') => {
-            let h = num(i + 1, 2)?;
-            (b.get(i + 3) == Some(&b':')).then_some(())?;
-            let m = num(i + 4, 2)?;
-            if h > 23 || m > 59 {
-                return None;
-            }
-            i += 6;
-            let o = (h * 60 + m) * 60;
-            if *sign == b'-' { -o } else { o }
-        }
-        _ => return None,
-    };
-    if i != b.len() {
-        return None;
-    }
-    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
-    let days_in_month = match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if leap => 29,
-        2 => 28,
-        _ => return None,
-    };
-    if day < 1 || day > days_in_month || hour > 23 || minute > 59 || second > 59 {
-        return None;
-    }
-    // Days since 1970-01-01 (Howard Hinnant's days_from_civil).
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    let secs = days * 86_400 + hour * 3600 + minute * 60 + second - offset;
-    Some(i128::from(secs) * NS_PER_SEC + i128::from(nanos))
 }
 
 /// `limit`: `strconv.Atoi`, positive, kept as a `uint32` (so it wraps).
@@ -427,7 +298,7 @@ fn parse_limit(value: &str) -> Result<u32, String> {
     if value.is_empty() {
         return Ok(100);
     }
-    let n = go::parse_int(value).map_err(|why| format!("strconv.Atoi: parsing {}: {why}", go::quote(value)))?;
+    let n = strconv::atoi(value).map_err(|e| e.to_string())?;
     if n <= 0 {
         return Err("limit must be a positive value".into());
     }
@@ -445,20 +316,20 @@ fn parse_backward(value: &str) -> Result<bool, String> {
 
 /// `parseSecondsOrDuration`, in nanoseconds.
 fn parse_seconds_or_duration(value: &str) -> Result<i128, String> {
-    if let Ok(d) = go::parse_float(value) {
+    if let Ok(d) = strconv::parse_float(value) {
         let ns = d * 1e9;
         if ns > i64::MAX as f64 || ns < i64::MIN as f64 {
             return Err(format!(
                 "cannot parse {} to a valid duration. It overflows int64",
-                go::quote(value)
+                strconv::quote(value)
             ));
         }
         return Ok(i128::from(ns as i64));
     }
-    if let Ok(d) = go::parse_model_duration(value) {
+    if let Ok(d) = model::parse_duration(value) {
         return Ok(i128::from(d));
     }
-    Err(format!("cannot parse {} to a valid duration", go::quote(value)))
+    Err(format!("cannot parse {} to a valid duration", strconv::quote(value)))
 }
 
 /// Go's `Time.Sub`, which saturates.
@@ -478,7 +349,7 @@ struct RangeRequest {
 fn parse_range_request(form: &Form, now: i128) -> Result<RangeRequest, String> {
     let since = match form.get("since") {
         "" => 3600 * NS_PER_SEC,
-        s => i128::from(go::parse_model_duration(s).map_err(|e| format!("could not parse 'since' parameter: {e}"))?),
+        s => i128::from(model::parse_duration(s).map_err(|e| format!("could not parse 'since' parameter: {e}"))?),
     };
     let end = parse_timestamp(form.get("end"), now).map_err(|e| format!("could not parse 'end' parameter: {e}"))?;
     let end_or_now = end.min(now);
@@ -557,8 +428,8 @@ async fn query_range(State(state): State<Arc<SimState>>, headers: HeaderMap, Raw
     if length > MAX_QUERY_LENGTH_NS {
         return rejected(format!(
             "the query time range exceeds the limit (query length: {}, limit: {})",
-            go::duration_string(length as i64),
-            go::model_duration_string(MAX_QUERY_LENGTH_NS as u64)
+            time::duration_string(length as i64),
+            model::duration_string(MAX_QUERY_LENGTH_NS as u64)
         ));
     }
     let query = match parsed {

@@ -16,7 +16,7 @@
 //! `loki.format=raw` writes the body as it is; `logfmt` is not reproduced
 //! and such records are dropped (counted as received, never stored).
 //!
-//! Uses: logs (push entries), ids (hex).
+//! Uses: logs (push entries), ids (hex), go::json.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -25,6 +25,7 @@ use base64::Engine as _;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 
+use crate::go::json;
 use crate::ids::hex;
 use crate::logs::{Entry, Labels};
 
@@ -188,7 +189,7 @@ fn json_line(
         json_value(&mut text, body);
         fields.push(("body", text));
     }
-    let id = |bytes: &[u8]| (!bytes.is_empty() && bytes.iter().any(|b| *b != 0)).then(|| json_string(&hex(bytes)));
+    let id = |bytes: &[u8]| (!bytes.is_empty() && bytes.iter().any(|b| *b != 0)).then(|| json::string(&hex(bytes)));
     if let Some(trace) = id(&record.trace_id) {
         fields.push(("traceid", trace));
     }
@@ -196,7 +197,7 @@ fn json_line(
         fields.push(("spanid", span));
     }
     if !record.severity_text.is_empty() {
-        fields.push(("severity", json_string(&record.severity_text)));
+        fields.push(("severity", json::string(&record.severity_text)));
     }
     if record.flags != 0 {
         fields.push(("flags", record.flags.to_string()));
@@ -208,9 +209,9 @@ fn json_line(
         fields.push(("resources", json_map(resource)));
     }
     if let Some(scope) = scope.filter(|s| !s.name.is_empty()) {
-        let mut text = format!("{{\"name\":{}", json_string(&scope.name));
+        let mut text = format!("{{\"name\":{}", json::string(&scope.name));
         if !scope.version.is_empty() {
-            let _ = write!(text, ",\"version\":{}", json_string(&scope.version));
+            let _ = write!(text, ",\"version\":{}", json::string(&scope.version));
         }
         text.push('}');
         fields.push(("instrumentation_scope", text));
@@ -229,7 +230,7 @@ fn json_map(attrs: &[KeyValue]) -> String {
         if i > 0 {
             out.push(',');
         }
-        out.push_str(&json_string(k));
+        out.push_str(&json::string(k));
         out.push(':');
         match v {
             Some(v) => json_value(&mut out, v),
@@ -244,14 +245,14 @@ fn json_map(attrs: &[KeyValue]) -> String {
 fn json_value(out: &mut String, v: &AnyValue) {
     match &v.value {
         None => out.push_str("null"),
-        Some(any_value::Value::StringValue(s)) => out.push_str(&json_string(s)),
+        Some(any_value::Value::StringValue(s)) => out.push_str(&json::string(s)),
         Some(any_value::Value::BoolValue(b)) => out.push_str(if *b { "true" } else { "false" }),
         Some(any_value::Value::IntValue(i)) => {
             let _ = write!(out, "{i}");
         }
-        Some(any_value::Value::DoubleValue(d)) => out.push_str(&go_json_float(*d)),
+        Some(any_value::Value::DoubleValue(d)) => out.push_str(&json::float(*d)),
         Some(any_value::Value::BytesValue(b)) => {
-            out.push_str(&json_string(&base64::engine::general_purpose::STANDARD.encode(b)))
+            out.push_str(&json::string(&base64::engine::general_purpose::STANDARD.encode(b)))
         }
         Some(any_value::Value::ArrayValue(list)) => {
             out.push('[');
@@ -267,46 +268,6 @@ fn json_value(out: &mut String, v: &AnyValue) {
         // A reference into a profile's string table: no text of its own here.
         Some(any_value::Value::StringValueStrindex(_)) => out.push_str("null"),
     }
-}
-
-/// A string as Go's `encoding/json` writes it, HTML-safe.
-pub fn json_string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
-/// A float64 as Go's `encoding/json` writes it: the shortest digits, in
-/// exponent form below 1e-6 and from 1e21 on (`1e+21`, `2.5e-7`).
-pub fn go_json_float(f: f64) -> String {
-    let abs = f.abs();
-    if abs != 0.0 && !(1e-6..1e21).contains(&abs) {
-        let text = format!("{f:e}");
-        let (mantissa, exp) = text.split_once('e').unwrap_or((&text, "0"));
-        let exp: i32 = exp.parse().unwrap_or(0);
-        let sign = if exp < 0 { '-' } else { '+' };
-        return format!("{mantissa}e{sign}{}", exp.abs());
-    }
-    format!("{f}")
 }
 
 #[cfg(test)]
@@ -422,13 +383,7 @@ mod tests {
     }
 
     #[test]
-    fn go_json_details() {
-        assert_eq!(json_string("<a & b>\u{2028}"), r#""\u003ca \u0026 b\u003e\u2028""#);
-        assert_eq!(go_json_float(1.0), "1");
-        assert_eq!(go_json_float(1.1), "1.1");
-        assert_eq!(go_json_float(1e21), "1e+21");
-        assert_eq!(go_json_float(2.5e-7), "2.5e-7");
-        assert_eq!(go_json_float(0.1 + 0.2), "0.30000000000000004");
+    fn label_names_and_levels() {
         assert_eq!(normalize_label("2 cents"), "key_2_cents");
         assert_eq!(normalize_label("_name"), "key_name");
         assert_eq!(normalize_label("host.name"), "host_name");

@@ -19,7 +19,8 @@
 //! Valid PromQL the reference stack does not evaluate answers 501 with an
 //! `execution` error saying so, never a 400 and never a guessed result.
 //!
-//! Uses: lang::promql, metrics, state, faults, otlp_body, logs (clock).
+//! Uses: lang::promql, go (json, strconv, time, url), metrics, state,
+//! faults, otlp_body, logs (clock).
 
 use std::sync::Arc;
 
@@ -35,6 +36,7 @@ use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 use crate::faults::{Role, drops};
+use crate::go::{json, strconv, time, url};
 use crate::lang::promql::{self, Plan};
 use crate::logs::unix_nanos;
 use crate::metrics::Labels;
@@ -99,29 +101,15 @@ async fn otlp_metrics(State(state): State<Arc<SimState>>, headers: HeaderMap, bo
 // ---------------------------------------------------------------------------
 // Responses
 
-/// Go's `encoding/json` escapes these even inside strings; serde_json does
-/// not. They only ever occur inside strings, so replacing them is safe.
-pub(crate) fn go_json_escape(json: &str) -> String {
-    let mut out = String::with_capacity(json.len());
-    for c in json.chars() {
-        match c {
-            '<' => out.push_str("\\u003c"),
-            '>' => out.push_str("\\u003e"),
-            '&' => out.push_str("\\u0026"),
-            '\u{2028}' => out.push_str("\\u2028"),
-            '\u{2029}' => out.push_str("\\u2029"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+// `go::json` is the one copy; pyroscope.rs calls it by this name.
+pub(crate) use json::escape_html as go_json_escape;
 
 fn json_response(status: StatusCode, body: &impl Serialize) -> Response {
     let text = serde_json::to_string(body).unwrap_or_else(|_| "{}".into());
     (
         status,
         [(header::CONTENT_TYPE, "application/json")],
-        go_json_escape(&text),
+        json::escape_html(&text),
     )
         .into_response()
 }
@@ -185,78 +173,13 @@ fn timestamp(ms: i64) -> Box<RawValue> {
 // ---------------------------------------------------------------------------
 // Parameters
 
-/// Form values as Go's `url.ParseQuery` reads them: `+` is a space, a bad
-/// `%` escape or a `;` drops the pair and is the error `ParseForm` returns.
+/// Form values as Go's `url.ParseQuery` reads them, appended to `into`:
+/// a bad `%` escape or a `;` drops the pair and is the error `ParseForm`
+/// returns.
 fn parse_form(raw: &str, into: &mut Vec<(String, String)>) -> Option<String> {
-    let mut first_error = None;
-    for pair in raw.split('&') {
-        if pair.contains(';') {
-            first_error.get_or_insert_with(|| "invalid semicolon separator in query".to_owned());
-            continue;
-        }
-        if pair.is_empty() {
-            continue;
-        }
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        match (unescape(key), unescape(value)) {
-            (Ok(k), Ok(v)) => into.push((k, v)),
-            (Err(e), _) | (_, Err(e)) => {
-                first_error.get_or_insert(e);
-            }
-        }
-    }
-    first_error
-}
-
-/// Go's `QueryUnescape`.
-fn unescape(s: &str) -> Result<String, String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' => {
-                let hex = |b: Option<&u8>| b.and_then(|b| (*b as char).to_digit(16));
-                match (hex(bytes.get(i + 1)), hex(bytes.get(i + 2))) {
-                    (Some(h), Some(l)) => {
-                        out.push((h * 16 + l) as u8);
-                        i += 3;
-                    }
-                    _ => {
-                        let bad = String::from_utf8_lossy(&bytes[i..(i + 3).min(bytes.len())]).into_owned();
-                        return Err(format!("invalid URL escape {}", go_quote_str(&bad)));
-                    }
-                }
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    Ok(String::from_utf8_lossy(&out).into_owned())
-}
-
-/// `strconv.Quote` for the short texts these messages quote.
-fn go_quote_str(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 || c == '\x7f' => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+    let (pairs, error) = url::parse_query_text(raw);
+    into.extend(pairs);
+    error
 }
 
 /// The request's form: URL query, then (for a form POST) the body, whose
@@ -303,8 +226,8 @@ impl Form {
 /// Prometheus' and Mimir's `ParseTime`: float seconds (rounded to the
 /// millisecond) or RFC 3339; milliseconds.
 fn parse_time(s: &str) -> Result<i64, String> {
-    let invalid = || format!("cannot parse {} to a valid timestamp", go_quote_str(s));
-    if let Some(secs) = go_float(s) {
+    let invalid = || format!("cannot parse {} to a valid timestamp", strconv::quote(s));
+    if let Ok(secs) = strconv::parse_float(s) {
         let whole = secs.trunc();
         let frac = ((secs - whole) * 1000.0).round();
         return Ok((whole * 1000.0 + frac) as i64);
@@ -312,75 +235,9 @@ fn parse_time(s: &str) -> Result<i64, String> {
     rfc3339_ms(s).ok_or_else(invalid)
 }
 
-/// Go's `strconv.ParseFloat` for times: decimal, `inf`, `nan`.
-fn go_float(s: &str) -> Option<f64> {
-    let lower = s.to_ascii_lowercase();
-    let body = lower.trim_start_matches(['+', '-']);
-    let special = matches!(body, "inf" | "infinity" | "nan");
-    let decimal = !body.is_empty()
-        && body
-            .chars()
-            .all(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | '+' | '-' | '_'))
-        && body.starts_with(|c: char| c.is_ascii_digit() || c == '.');
-    if !(special || decimal) {
-        return None;
-    }
-    let v: f64 = s.replace('_', "").parse().ok()?;
-    (special || v.is_finite()).then_some(v)
-}
-
-/// `time.Parse(time.RFC3339Nano, s)`: `2006-01-02T15:04:05.999999999Z07:00`.
+/// `time.Parse(time.RFC3339Nano, s)`, in milliseconds.
 fn rfc3339_ms(s: &str) -> Option<i64> {
-    let b = s.as_bytes();
-    let num = |from: usize, len: usize| -> Option<i64> {
-        let part = s.get(from..from + len)?;
-        part.bytes().all(|c| c.is_ascii_digit()).then(|| part.parse().ok())?
-    };
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' {
-        return None;
-    }
-    let (year, month, day) = (num(0, 4)?, num(5, 2)?, num(8, 2)?);
-    let (hour, minute, second) = (num(11, 2)?, num(14, 2)?, num(17, 2)?);
-    let mut i = 19;
-    let mut millis = 0i64;
-    if b.get(i) == Some(&b'.') {
-        let digits = b[i + 1..].iter().take_while(|c| c.is_ascii_digit()).count();
-        if digits == 0 || digits > 9 {
-            return None;
-        }
-        let frac = s.get(i + 1..i + 1 + digits)?;
-        millis = format!("{frac:0<3}").get(..3)?.parse().ok()?;
-        i += 1 + digits;
-    }
-    let offset_minutes = match b.get(i)? {
-        b'Z' if i + 1 == b.len() => 0,
-        sign @ (b'+' | b'-') if i + 6 == b.len() && b[i + 3] == b':' => {
-            let m = num(i + 1, 2)? * 60 + num(i + 4, 2)?;
-            if *sign == b'-' { -m } else { m }
-        }
-        _ => return None,
-    };
-    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-    let days_in_month = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-    if !(1..=12).contains(&month)
-        || day < 1
-        || day > days_in_month[(month - 1) as usize]
-        || hour > 23
-        || minute > 59
-        || second > 59
-    {
-        return None;
-    }
-    // Days from the civil date (Howard Hinnant's algorithm).
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    let secs = days * 86_400 + hour * 3600 + minute * 60 + second - offset_minutes * 60;
-    Some(secs * 1000 + millis)
+    time::parse_rfc3339_nano(s).map(|(secs, nanos)| secs * 1000 + nanos / 1_000_000)
 }
 
 fn now_ms() -> i64 {
@@ -498,7 +355,7 @@ fn time_param(form: &Form, name: &str, default: i64) -> Result<i64, String> {
         t => parse_time(t).map_err(|e| {
             format!(
                 "invalid parameter {}: Invalid time value for '{name}': {e}",
-                go_quote_str(name)
+                strconv::quote(name)
             )
         }),
     }

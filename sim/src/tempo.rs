@@ -11,7 +11,8 @@
 //! exactly `{}`, as Tempo does; what Tempo accepts but the reference stack
 //! does not evaluate is answered `501 Not Implemented`, never a guess.
 //!
-//! Uses: ids, traces, state, faults, lang::traceql.
+//! Uses: ids, traces, state, faults, lang::traceql, go (strconv, time,
+//! url).
 
 use std::sync::Arc;
 
@@ -25,8 +26,9 @@ use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, Span};
 use serde_json::{Value, json};
 
 use crate::faults::Role;
+use crate::go::{strconv, time, url};
 use crate::ids::TraceId;
-use crate::lang::traceql::{self, QueryError, Search, SpanView, go};
+use crate::lang::traceql::{self, QueryError, Search, SpanView};
 use crate::state::SimState;
 use crate::traces::{StoredTrace, attribute_text};
 
@@ -109,20 +111,16 @@ struct Param {
 
 impl GoQuery {
     fn parse(raw: Option<&str>) -> GoQuery {
-        let mut params = Vec::new();
-        for part in raw.unwrap_or_default().split('&') {
-            if part.is_empty() || part.contains(';') {
-                continue;
-            }
-            let (k, v) = part.split_once('=').unwrap_or((part, ""));
-            if let (Some((key, _)), Some((value, invalid_utf8))) = (query_unescape(k), query_unescape(v)) {
-                params.push(Param {
-                    key,
-                    value,
-                    invalid_utf8,
-                });
-            }
-        }
+        let (pairs, _) = url::parse_query(raw.unwrap_or_default());
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        let params = pairs
+            .into_iter()
+            .map(|(key, value)| Param {
+                key: text(&key),
+                invalid_utf8: std::str::from_utf8(&value).is_err(),
+                value: text(&value),
+            })
+            .collect();
         GoQuery(params)
     }
 
@@ -134,36 +132,6 @@ impl GoQuery {
     fn get(&self, key: &str) -> Option<&str> {
         self.first(key).map(|p| p.value.as_str()).filter(|v| !v.is_empty())
     }
-}
-
-/// Go's `url.QueryUnescape`, and whether the bytes were not UTF-8.
-fn query_unescape(s: &str) -> Option<(String, bool)> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'%' => {
-                let hex = b.get(i + 1..i + 3)?;
-                let hi = char::from(hex[0]).to_digit(16)?;
-                let lo = char::from(hex[1]).to_digit(16)?;
-                out.push((hi * 16 + lo) as u8);
-                i += 3;
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            c => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    Some(match String::from_utf8(out) {
-        Ok(s) => (s, false),
-        Err(e) => (String::from_utf8_lossy(e.as_bytes()).into_owned(), true),
-    })
 }
 
 /// Tempo's trace-id check, then `ValidateAndSanitizeRequest`.
@@ -182,11 +150,11 @@ fn check_trace_request(id: &str, raw: Option<&str>) -> Result<TraceId, Refusal> 
         }
     }
     let start = match q.get("start") {
-        Some(s) => go::parse_int(s, 64, "ParseInt").map_err(|e| bad_request(format!("invalid start: {e}")))?,
+        Some(s) => strconv::parse_int(s, 10, 64).map_err(|e| bad_request(format!("invalid start: {e}")))?,
         None => 0,
     };
     let end = match q.get("end") {
-        Some(s) => go::parse_int(s, 64, "ParseInt").map_err(|e| bad_request(format!("invalid end: {e}")))?,
+        Some(s) => strconv::parse_int(s, 10, 64).map_err(|e| bad_request(format!("invalid end: {e}")))?,
         None => 0,
     };
     if start != 0 && end != 0 && end <= start {
@@ -208,7 +176,7 @@ fn parse_uuid(s: &str) -> Result<(), String> {
             if !b[..9].eq_ignore_ascii_case(b"urn:uuid:") {
                 return Err(format!(
                     "invalid urn prefix: {}",
-                    go::quote(&String::from_utf8_lossy(&b[..9]))
+                    strconv::quote(&String::from_utf8_lossy(&b[..9]))
                 ));
             }
             &b[9..]
@@ -392,7 +360,7 @@ fn check_search_request(params: &GoQuery) -> Result<SearchRequest, Refusal> {
     let seconds = |key: &str| -> Result<u32, Refusal> {
         match params.get(key) {
             // ParseInt(s, 10, 32), kept as uint32: -1 becomes 4294967295.
-            Some(s) => go::parse_int(s, 32, "ParseInt")
+            Some(s) => strconv::parse_int(s, 10, 32)
                 .map(|v| v as i32 as u32)
                 .map_err(|e| bad_request(format!("invalid {key}: {e}"))),
             None => Ok(0),
@@ -442,7 +410,7 @@ fn check_search_request(params: &GoQuery) -> Result<SearchRequest, Refusal> {
     let millis = |key: &str| -> Result<u32, Refusal> {
         match params.get(key) {
             // uint32(dur.Milliseconds()).
-            Some(s) => go::parse_duration(s)
+            Some(s) => time::parse_duration(s)
                 .map(|ns| (ns / 1_000_000) as u32)
                 .map_err(|e| bad_request(format!("invalid {key}: {e}"))),
             None => Ok(0),
@@ -457,7 +425,7 @@ fn check_search_request(params: &GoQuery) -> Result<SearchRequest, Refusal> {
     }
     let positive = |key: &str, default: u32| -> Result<u32, Refusal> {
         match params.get(key) {
-            Some(s) => match go::atoi(s) {
+            Some(s) => match strconv::atoi(s) {
                 Err(e) => Err(bad_request(format!("invalid {key}: {e}"))),
                 Ok(v) if v <= 0 => Err(bad_request(format!("invalid {key}: must be a positive number"))),
                 Ok(v) => Ok(v as u32),

@@ -18,12 +18,11 @@
 //!
 //! The Go behaviour LogQL leans on (Go's `strconv` quoting and floats,
 //! `time.ParseDuration`, Prometheus' `model.ParseDuration` and
-//! `strutil.Unquote`, go-humanize's `ParseBytes`, RE2 regexp syntax) lives
-//! in the `go` module below (public for `loki.rs`), written from Go's BSD-licensed
-//! standard library and the upstream behaviour; nothing is copied from
-//! Loki (AGPL).
+//! `strutil.Unquote`, go-humanize's `ParseBytes`, RE2 regexp syntax) is
+//! the crate's one copy in `go`, written from Go's BSD-licensed standard
+//! library and the upstream behaviour; nothing is copied from Loki (AGPL).
 //!
-//! Uses: `lang::scanner` (Go's `text/scanner`).
+//! Uses: `lang::scanner` (Go's `text/scanner`), `go`.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -31,6 +30,8 @@ use std::fmt;
 use regex::Regex;
 
 use super::scanner::{Mode, Scanner, Tok, go_ident};
+use crate::go::fmt::percent_f;
+use crate::go::{humanize, model, regexp, strconv, time};
 
 /// Loki's `maxInputSize`: longer queries are refused before lexing.
 const MAX_INPUT_SIZE: usize = 131072;
@@ -148,8 +149,8 @@ impl Matcher {
         let op = match op {
             "=" => MatchOp::Eq(value.to_owned()),
             "!=" => MatchOp::Ne(value.to_owned()),
-            "=~" => MatchOp::Re(go::anchored_regex(value).map_err(|e| e.to_string())?),
-            "!~" => MatchOp::NotRe(go::anchored_regex(value).map_err(|e| e.to_string())?),
+            "=~" => MatchOp::Re(regexp::anchored_regex(value).map_err(|e| e.to_string())?),
+            "!~" => MatchOp::NotRe(regexp::anchored_regex(value).map_err(|e| e.to_string())?),
             other => return Err(format!("unsupported operator {other:?}")),
         };
         Ok(Matcher {
@@ -668,28 +669,32 @@ impl<'a> Lexer<'a> {
     /// `tryScanDuration`: the number (or `-`) and the duration-ish
     /// characters right after it, when they parse as a duration.
     fn try_duration(&mut self, prefix: &str, end: usize) -> Option<i64> {
-        let run = self.run_end(Run::Duration, end);
+        self.try_suffixed(Run::Duration, prefix, end, parse_duration_either)
+    }
+
+    /// `tryScanBytes`, the same with byte-size characters.
+    fn try_bytes(&mut self, number: &str, end: usize) -> Option<u64> {
+        self.try_suffixed(Run::Bytes, number, end, humanize::parse_bytes)
+    }
+
+    /// `prefix` and the run of `kind` characters after `end`, consumed
+    /// when `parse` takes them.
+    fn try_suffixed<T>(
+        &mut self,
+        kind: Run,
+        prefix: &str,
+        end: usize,
+        parse: fn(&str) -> Result<T, String>,
+    ) -> Option<T> {
+        let run = self.run_end(kind, end);
         if run == end {
             return None;
         }
         self.nul_read_by_copy(run);
         let text = format!("{prefix}{}", self.src.get(end..run).unwrap_or(""));
-        let nanos = go::parse_duration_either(&text).ok()?;
+        let value = parse(&text).ok()?;
         self.consume(end, run);
-        Some(nanos)
-    }
-
-    /// `tryScanBytes`, the same with byte-size characters.
-    fn try_bytes(&mut self, number: &str, end: usize) -> Option<u64> {
-        let run = self.run_end(Run::Bytes, end);
-        if run == end {
-            return None;
-        }
-        self.nul_read_by_copy(run);
-        let text = format!("{number}{}", self.src.get(end..run).unwrap_or(""));
-        let bytes = go::parse_bytes(&text).ok()?;
-        self.consume(end, run);
-        Some(bytes)
+        Some(value)
     }
 
     /// `tryScanFlag`: `--strict` and `--keep-empty`, exactly.
@@ -776,7 +781,7 @@ impl<'a> Lexer<'a> {
                         };
                     }
                 }
-                Tok::String | Tok::RawString => match go::unquote(text) {
+                Tok::String | Tok::RawString => match strconv::unquote_strutil(text) {
                     Some(value) => {
                         return Token {
                             text: value,
@@ -827,7 +832,7 @@ impl<'a> Lexer<'a> {
         while let Some(c) = self.sc.next() {
             if c == ']' {
                 self.sync();
-                return match go::parse_model_duration(&inner) {
+                return match model::parse_duration(&inner) {
                     Ok(nanos) => Token {
                         nanos: nanos as i64,
                         ..self.token(K::Range)
@@ -1520,10 +1525,10 @@ impl<'a> Parser<'a> {
             K::Eq => MatchOp::Eq(value.to_owned()),
             K::Neq => MatchOp::Ne(value.to_owned()),
             K::Re | K::Nre => {
-                let re = match go::anchored_regex(value) {
+                let re = match regexp::anchored_regex(value) {
                     Ok(re) => re,
-                    Err(go::RegexTrouble::Go(e)) => return Err(self.fail(ParseError::bare(e.to_string()))),
-                    Err(go::RegexTrouble::TooDeep) => return Err(self.fail(too_deep_regex())),
+                    Err(regexp::RegexTrouble::Go(e)) => return Err(self.fail(ParseError::bare(e.to_string()))),
+                    Err(regexp::RegexTrouble::TooDeep) => return Err(self.fail(too_deep_regex())),
                 };
                 if op == K::Re {
                     MatchOp::Re(re)
@@ -1617,7 +1622,7 @@ impl<'a> Parser<'a> {
             K::Regexp => {
                 self.take();
                 let re = self.expect(K::Str, &[K::Str])?.text;
-                if let Err(e) = go::regexp_parser(&re) {
+                if let Err(e) = regexp_parser(&re) {
                     return Err(self.fail(e));
                 }
                 self.unserved("`| regexp`");
@@ -1873,28 +1878,25 @@ fn too_deep_regex() -> ParseError {
 
 /// A number filter's value: the literal's error is dropped (`$3.Val`).
 fn filter_number(text: &str, negate: bool) -> f64 {
-    let v = match go::parse_float(text) {
-        Ok(v) => v,
-        Err((v, _)) => v,
-    };
+    let v = strconv::parse_float(text).unwrap_or_else(|e| e.float_value());
     if negate { -v } else { v }
 }
 
 /// `mustNewLiteralExpr`: an unparsable number is an error validation
 /// reports.
 fn literal(text: &str, negate: bool) -> Node {
-    match go::parse_float(text) {
+    match strconv::parse_float(text) {
         Ok(v) => Node::Literal {
             value: if negate { -v } else { v },
             err: None,
         },
-        Err((v, why)) => Node::Literal {
-            value: if negate { -v } else { v },
-            err: Some(ParseError::bare(format!(
-                "unable to parse literal as a float: strconv.ParseFloat: parsing {}: {why}",
-                go::quote(text)
-            ))),
-        },
+        Err(e) => {
+            let v = e.float_value();
+            Node::Literal {
+                value: if negate { -v } else { v },
+                err: Some(ParseError::bare(format!("unable to parse literal as a float: {e}"))),
+            }
+        }
     }
 }
 
@@ -1950,11 +1952,11 @@ fn binop(op: &'static str, left: Node, right: Node) -> Node {
         let msg = match (lv, rv) {
             (Some(v), _) => Some(format!(
                 "unexpected literal for left leg of logical/set binary operation ({op}): {}",
-                go::format_f(v)
+                percent_f(v)
             )),
             (_, Some(v)) => Some(format!(
                 "unexpected literal for right leg of logical/set binary operation ({op}): {}",
-                go::format_f(v)
+                percent_f(v)
             )),
             _ => None,
         };
@@ -2004,7 +2006,7 @@ fn contains_template(template: &str) -> Option<String> {
     if !quoted.ends_with(char::is_whitespace) {
         return None;
     }
-    go::unquote(quoted.trim())
+    strconv::unquote_strutil(quoted.trim())
 }
 
 /// Loki's pattern parser checks (`pkg/logql/log/pattern`): captures are
@@ -2333,7 +2335,7 @@ fn compile_line_regexes(stages: &mut [Stage]) -> Option<ParseError> {
             let compiled: Result<Vec<Regex>, String> = alts
                 .iter()
                 .filter(|a| !a.ip)
-                .map(|a| go::regex(&a.value).map_err(|e| e.to_string()))
+                .map(|a| regexp::regex(&a.value).map_err(|e| e.to_string()))
                 .collect();
             match compiled {
                 Ok(res) => *regexes = res,
@@ -2360,9 +2362,9 @@ fn line_filter_text(stage: &Stage) -> String {
     };
     let item = |a: &LineAlt| {
         if a.ip {
-            format!("ip({})", go::quote(&a.value))
+            format!("ip({})", strconv::quote(&a.value))
         } else {
-            go::quote(&a.value)
+            strconv::quote(&a.value)
         }
     };
     let joiner = if ty.negated() {
@@ -2397,44 +2399,39 @@ impl Filter {
             }
             Filter::Any(fs) => fs.iter().any(|f| f.eval(e)),
             Filter::Str(m) => m.op.matches(e.get(&m.name).unwrap_or("")),
-            Filter::Number { name, cmp, value } => {
-                let Some(v) = e.get(name).map(str::to_owned) else {
-                    return false;
-                };
-                match go::parse_float(&v) {
-                    Ok(x) => cmp.holds(x, *value),
-                    Err((_, why)) => {
-                        let details = format!("strconv.ParseFloat: parsing {}: {why}", go::quote(&v));
-                        e.set_error("LabelFilterErr", details);
-                        true
-                    }
-                }
-            }
+            Filter::Number { name, cmp, value } => typed_filter(
+                e,
+                name,
+                |v| strconv::parse_float(v).map_err(|err| err.to_string()),
+                |x| cmp.holds(x, *value),
+            ),
             Filter::Duration { name, cmp, nanos } => {
-                let Some(v) = e.get(name).map(str::to_owned) else {
-                    return false;
-                };
-                match go::parse_go_duration(&v) {
-                    Ok(x) => cmp.holds(x, *nanos),
-                    Err(details) => {
-                        e.set_error("LabelFilterErr", details);
-                        true
-                    }
-                }
+                typed_filter(e, name, time::parse_duration, |x| cmp.holds(x, *nanos))
             }
             Filter::Bytes { name, cmp, bytes } => {
-                let Some(v) = e.get(name).map(str::to_owned) else {
-                    return false;
-                };
-                match go::parse_bytes(&v) {
-                    Ok(x) => cmp.holds(x, *bytes),
-                    Err(details) => {
-                        e.set_error("LabelFilterErr", details);
-                        true
-                    }
-                }
+                typed_filter(e, name, humanize::parse_bytes, |x| cmp.holds(x, *bytes))
             }
             Filter::Ip => true,
+        }
+    }
+}
+
+/// A number, duration or bytes filter: a missing label fails it; a value
+/// that does not parse passes it, with Loki's `LabelFilterErr`.
+fn typed_filter<T>(
+    e: &mut Processed,
+    name: &str,
+    parse: impl Fn(&str) -> Result<T, String>,
+    holds: impl Fn(T) -> bool,
+) -> bool {
+    let Some(v) = e.get(name).map(str::to_owned) else {
+        return false;
+    };
+    match parse(&v) {
+        Ok(x) => holds(x),
+        Err(details) => {
+            e.set_error("LabelFilterErr", details);
+            true
         }
     }
 }
@@ -2569,1224 +2566,39 @@ pub fn logfmt_pairs(line: &str) -> Vec<(String, String)> {
 }
 
 // ---------------------------------------------------------------------------
-// Go behaviour
+// Loki's own helpers over the Go behaviour in `crate::go`
 // ---------------------------------------------------------------------------
 
-/// What LogQL inherits from Go and its libraries, as those behave.
-pub mod go {
-    use regex::{Regex, RegexBuilder};
-
-    /// `strconv.Quote`.
-    pub fn quote(s: &str) -> String {
-        let mut out = String::with_capacity(s.len() + 2);
-        out.push('"');
-        for c in s.chars() {
-            match c {
-                '"' => out.push_str("\\\""),
-                '\\' => out.push_str("\\\\"),
-                '\u{7}' => out.push_str("\\a"),
-                '\u{8}' => out.push_str("\\b"),
-                '\u{c}' => out.push_str("\\f"),
-                '\n' => out.push_str("\\n"),
-                '\r' => out.push_str("\\r"),
-                '\t' => out.push_str("\\t"),
-                '\u{b}' => out.push_str("\\v"),
-                c if is_print(c) => out.push(c),
-                c if (c as u32) < 0x20 || c == '\u{7f}' => out.push_str(&format!("\\x{:02x}", c as u32)),
-                c if (c as u32) < 0x10000 => out.push_str(&format!("\\u{:04x}", c as u32)),
-                c => out.push_str(&format!("\\U{:08x}", c as u32)),
-            }
-        }
-        out.push('"');
-        out
+/// Loki's `parseDuration`: Prometheus' units first, then Go's.
+fn parse_duration_either(s: &str) -> Result<i64, String> {
+    match model::parse_duration(s) {
+        Ok(d) => Ok(d as i64),
+        Err(_) => time::parse_duration(s),
     }
+}
 
-    /// An approximation of `unicode.IsPrint`.
-    fn is_print(c: char) -> bool {
-        c == ' '
-            || !(c.is_control()
-                || c.is_whitespace()
-                || matches!(c, '\u{ad}' | '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2060}'..='\u{206f}' | '\u{feff}'))
+/// Loki's `NewRegexpParser` checks, as `invalid regexp parser: …`.
+fn regexp_parser(src: &str) -> Result<(), ParseError> {
+    let fail = |msg: String| ParseError::bare(format!("invalid regexp parser: {msg}"));
+    let t = regexp::translate(src).map_err(|e| fail(e.to_string()))?;
+    regexp::compile(&t.pattern, src).map_err(|e| fail(e.to_string()))?;
+    if t.names.is_empty() {
+        return Err(fail("at least one named capture must be supplied".into()));
     }
-
-    /// Prometheus' `strutil.Unquote` (strconv's, without the single-quote
-    /// special case): `None` is its only error, `invalid syntax`.
-    pub fn unquote(s: &str) -> Option<String> {
-        let b = s.as_bytes();
-        if b.len() < 2 || b[0] != b[b.len() - 1] {
-            return None;
+    let mut seen: Vec<&String> = Vec::new();
+    for name in t.names.iter().flatten() {
+        if name.starts_with(|c: char| c.is_ascii_digit()) {
+            return Err(fail(format!("invalid extracted label name '{name}'")));
         }
-        let quote = b[0];
-        let inner = s.get(1..s.len() - 1)?;
-        if quote == b'`' {
-            return (!inner.contains('`')).then(|| inner.to_owned());
+        if seen.contains(&name) {
+            return Err(fail(format!("duplicate extracted label name '{name}'")));
         }
-        if quote != b'"' && quote != b'\'' {
-            return None;
-        }
-        if inner.contains('\n') {
-            return None;
-        }
-        if !inner.contains('\\') && !inner.as_bytes().contains(&quote) {
-            return Some(inner.to_owned());
-        }
-        let ib = inner.as_bytes();
-        let mut out: Vec<u8> = Vec::with_capacity(ib.len());
-        let mut i = 0;
-        while i < ib.len() {
-            let c = ib[i];
-            if c == quote {
-                return None;
-            }
-            if c >= 0x80 {
-                let ch = inner.get(i..)?.chars().next()?;
-                let mut buf = [0u8; 4];
-                out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
-                i += ch.len_utf8();
-                continue;
-            }
-            if c != b'\\' {
-                out.push(c);
-                i += 1;
-                continue;
-            }
-            let e = *ib.get(i + 1)?;
-            i += 2;
-            match e {
-                b'a' => out.push(7),
-                b'b' => out.push(8),
-                b'f' => out.push(12),
-                b'n' => out.push(b'\n'),
-                b'r' => out.push(b'\r'),
-                b't' => out.push(b'\t'),
-                b'v' => out.push(11),
-                b'x' | b'u' | b'U' => {
-                    let n = match e {
-                        b'x' => 2,
-                        b'u' => 4,
-                        _ => 8,
-                    };
-                    let digits = ib.get(i..i + n)?;
-                    let mut v: u32 = 0;
-                    for &d in digits {
-                        v = v * 16 + (d as char).to_digit(16)?;
-                    }
-                    i += n;
-                    if e == b'x' {
-                        out.push(v as u8);
-                    } else {
-                        if v > 0x10ffff {
-                            return None;
-                        }
-                        let ch = char::from_u32(v).unwrap_or('\u{fffd}');
-                        let mut buf = [0u8; 4];
-                        out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
-                    }
-                }
-                b'0'..=b'7' => {
-                    let mut v = u32::from(e - b'0');
-                    for _ in 0..2 {
-                        let d = *ib.get(i)?;
-                        if !(b'0'..=b'7').contains(&d) {
-                            return None;
-                        }
-                        v = v * 8 + u32::from(d - b'0');
-                        i += 1;
-                    }
-                    if v > 255 {
-                        return None;
-                    }
-                    out.push(v as u8);
-                }
-                b'\\' => out.push(b'\\'),
-                b'\'' | b'"' if e == quote => out.push(e),
-                _ => return None,
-            }
-        }
-        Some(String::from_utf8_lossy(&out).into_owned())
+        seen.push(name);
     }
-
-    /// `strconv.ParseFloat(s, 64)`; the error carries Go's value (0 or
-    /// ±Inf) and reason.
-    pub fn parse_float(s: &str) -> Result<f64, (f64, &'static str)> {
-        const SYNTAX: (f64, &str) = (0.0, "invalid syntax");
-        let (neg, body) = match s.as_bytes().first() {
-            Some(b'+') => (false, &s[1..]),
-            Some(b'-') => (true, &s[1..]),
-            _ => (false, s),
-        };
-        let sign = if neg { -1.0 } else { 1.0 };
-        let lower = body.to_ascii_lowercase();
-        if lower == "inf" || lower == "infinity" {
-            return Ok(sign * f64::INFINITY);
-        }
-        if lower == "nan" && body.len() == s.len() {
-            return Ok(f64::NAN);
-        }
-        let b = body.as_bytes();
-        let hex = b.len() > 2 && b[0] == b'0' && (b[1] | 0x20) == b'x';
-        if body.contains('_') && !underscore_ok(s) {
-            return Err(SYNTAX);
-        }
-        let clean: String = body.chars().filter(|&c| c != '_').collect();
-        let value = if hex {
-            parse_hex_float(&clean[2..]).ok_or(SYNTAX)?
-        } else {
-            if !is_decimal_float(&clean) {
-                return Err(SYNTAX);
-            }
-            clean.parse::<f64>().map_err(|_| SYNTAX)?
-        };
-        if value.is_infinite() {
-            return Err((sign * f64::INFINITY, "value out of range"));
-        }
-        Ok(sign * value)
+    if seen.is_empty() {
+        return Err(fail("at least one named capture must be supplied".into()));
     }
-
-    fn is_decimal_float(s: &str) -> bool {
-        let b = s.as_bytes();
-        let mut i = 0;
-        let mut digits = 0;
-        while i < b.len() && b[i].is_ascii_digit() {
-            i += 1;
-            digits += 1;
-        }
-        if i < b.len() && b[i] == b'.' {
-            i += 1;
-            while i < b.len() && b[i].is_ascii_digit() {
-                i += 1;
-                digits += 1;
-            }
-        }
-        if digits == 0 {
-            return false;
-        }
-        if i < b.len() && (b[i] | 0x20) == b'e' {
-            i += 1;
-            if i < b.len() && (b[i] == b'+' || b[i] == b'-') {
-                i += 1;
-            }
-            let start = i;
-            while i < b.len() && b[i].is_ascii_digit() {
-                i += 1;
-            }
-            if i == start {
-                return false;
-            }
-        }
-        i == b.len()
-    }
-
-    /// A hex mantissa and its mandatory `p` exponent.
-    fn parse_hex_float(s: &str) -> Option<f64> {
-        let (mantissa, exp) = s.split_once(['p', 'P'])?;
-        let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
-        if int.is_empty() && frac.is_empty() {
-            return None;
-        }
-        let mut v = 0f64;
-        for c in int.chars() {
-            v = v * 16.0 + f64::from(c.to_digit(16)?);
-        }
-        let mut scale = 1f64;
-        for c in frac.chars() {
-            scale /= 16.0;
-            v += f64::from(c.to_digit(16)?) * scale;
-        }
-        let digits = exp.strip_prefix(['+', '-']).unwrap_or(exp);
-        if digits.is_empty() || !digits.bytes().all(|d| d.is_ascii_digit()) {
-            return None;
-        }
-        let e: i64 = digits.parse::<i64>().unwrap_or(i64::MAX).min(100_000);
-        let e = if exp.starts_with('-') { -e } else { e };
-        Some(v * 2f64.powi(e.clamp(-2000, 2000) as i32))
-    }
-
-    /// Go's `underscoreOK`: `_` only between digits (or after a prefix).
-    fn underscore_ok(s: &str) -> bool {
-        let b = s.trim_start_matches(['+', '-']).as_bytes();
-        let mut saw = b'^';
-        let mut i = 0;
-        let mut hex = false;
-        if b.len() >= 2 && b[0] == b'0' && matches!(b[1] | 0x20, b'b' | b'o' | b'x') {
-            i = 2;
-            saw = b'0';
-            hex = (b[1] | 0x20) == b'x';
-        }
-        while i < b.len() {
-            let c = b[i];
-            if c.is_ascii_digit() || (hex && c.is_ascii_hexdigit()) {
-                saw = b'0';
-            } else if c == b'_' {
-                if saw != b'0' {
-                    return false;
-                }
-                saw = b'_';
-            } else {
-                if saw == b'_' {
-                    return false;
-                }
-                saw = b'!';
-            }
-            i += 1;
-        }
-        saw != b'_'
-    }
-
-    /// `strconv.ParseInt(s, 10, 64)`'s error reason.
-    pub fn parse_int(s: &str) -> Result<i64, &'static str> {
-        s.parse::<i64>().map_err(|e| match e.kind() {
-            std::num::IntErrorKind::PosOverflow | std::num::IntErrorKind::NegOverflow => "value out of range",
-            _ => "invalid syntax",
-        })
-    }
-
-    /// Go's `%f`.
-    pub fn format_f(v: f64) -> String {
-        if v.is_nan() {
-            "NaN".into()
-        } else if v.is_infinite() {
-            if v > 0.0 { "+Inf".into() } else { "-Inf".into() }
-        } else {
-            format!("{v:.6}")
-        }
-    }
-
-    /// Prometheus' `model.ParseDuration`, in nanoseconds.
-    pub fn parse_model_duration(s: &str) -> Result<u64, String> {
-        match s {
-            "0" => return Ok(0),
-            "" => return Err("empty duration string".into()),
-            _ => {}
-        }
-        let invalid = || format!("not a valid duration string: {}", quote(s));
-        const UNITS: &[(&str, usize, u64)] = &[
-            ("ms", 7, 1_000_000),
-            ("s", 6, 1_000_000_000),
-            ("m", 5, 60_000_000_000),
-            ("h", 4, 3_600_000_000_000),
-            ("d", 3, 86_400_000_000_000),
-            ("w", 2, 604_800_000_000_000),
-            ("y", 1, 31_536_000_000_000_000),
-        ];
-        let b = s.as_bytes();
-        let mut i = 0;
-        let mut total: u64 = 0;
-        let mut last_pos = 0;
-        while i < b.len() {
-            if !b[i].is_ascii_digit() {
-                return Err(invalid());
-            }
-            let start = i;
-            while i < b.len() && b[i].is_ascii_digit() {
-                i += 1;
-            }
-            let v: u64 = s[start..i].parse().map_err(|_| invalid())?;
-            let ustart = i;
-            while i < b.len() && !b[i].is_ascii_digit() {
-                i += 1;
-            }
-            if i == ustart {
-                return Err(invalid());
-            }
-            let unit = &s[ustart..i];
-            let Some(&(_, pos, mult)) = UNITS.iter().find(|(u, _, _)| *u == unit) else {
-                return Err(format!("unknown unit {} in duration {}", quote(unit), quote(s)));
-            };
-            if pos <= last_pos {
-                return Err(invalid());
-            }
-            last_pos = pos;
-            if v > (1u64 << 63) / mult {
-                return Err("duration out of range".into());
-            }
-            total = total.saturating_add(v * mult);
-            if total > (1u64 << 63) - 1 {
-                return Err("duration out of range".into());
-            }
-        }
-        Ok(total)
-    }
-
-    /// `time.ParseDuration`, in nanoseconds, with Go's error texts.
-    pub fn parse_go_duration(orig: &str) -> Result<i64, String> {
-        let invalid = || format!("time: invalid duration {}", time_quote(orig));
-        let mut s = orig.as_bytes();
-        let mut neg = false;
-        if let Some(&c) = s.first()
-            && (c == b'-' || c == b'+')
-        {
-            neg = c == b'-';
-            s = &s[1..];
-        }
-        if s == b"0" {
-            return Ok(0);
-        }
-        if s.is_empty() {
-            return Err(invalid());
-        }
-        let mut d: u64 = 0;
-        while !s.is_empty() {
-            if !(s[0] == b'.' || s[0].is_ascii_digit()) {
-                return Err(invalid());
-            }
-            let mut v: u64 = 0;
-            let mut i = 0;
-            while i < s.len() && s[i].is_ascii_digit() {
-                if v > (1u64 << 63) / 10 {
-                    return Err(invalid());
-                }
-                v = v * 10 + u64::from(s[i] - b'0');
-                if v > 1u64 << 63 {
-                    return Err(invalid());
-                }
-                i += 1;
-            }
-            let pre = i > 0;
-            s = &s[i..];
-            let mut f: u64 = 0;
-            let mut scale = 1f64;
-            let mut post = false;
-            if s.first() == Some(&b'.') {
-                s = &s[1..];
-                let mut i = 0;
-                let mut overflow = false;
-                while i < s.len() && s[i].is_ascii_digit() {
-                    if !overflow {
-                        if f > (1u64 << 63) / 10 {
-                            overflow = true;
-                        } else {
-                            let y = f * 10 + u64::from(s[i] - b'0');
-                            if y > 1u64 << 63 {
-                                overflow = true;
-                            } else {
-                                f = y;
-                                scale *= 10.0;
-                            }
-                        }
-                    }
-                    i += 1;
-                }
-                post = i > 0;
-                s = &s[i..];
-            }
-            if !pre && !post {
-                return Err(invalid());
-            }
-            let mut i = 0;
-            while i < s.len() && !(s[i] == b'.' || s[i].is_ascii_digit()) {
-                i += 1;
-            }
-            if i == 0 {
-                return Err(format!("time: missing unit in duration {}", time_quote(orig)));
-            }
-            let unit = String::from_utf8_lossy(&s[..i]).into_owned();
-            s = &s[i..];
-            let mult: u64 = match unit.as_str() {
-                "ns" => 1,
-                "us" | "µs" | "μs" => 1_000,
-                "ms" => 1_000_000,
-                "s" => 1_000_000_000,
-                "m" => 60_000_000_000,
-                "h" => 3_600_000_000_000,
-                _ => {
-                    return Err(format!(
-                        "time: unknown unit {} in duration {}",
-                        time_quote(&unit),
-                        time_quote(orig)
-                    ));
-                }
-            };
-            if v > (1u64 << 63) / mult {
-                return Err(invalid());
-            }
-            v *= mult;
-            if f > 0 {
-                v += (f as f64 * (mult as f64 / scale)) as u64;
-                if v > 1u64 << 63 {
-                    return Err(invalid());
-                }
-            }
-            d += v;
-            if d > 1u64 << 63 {
-                return Err(invalid());
-            }
-        }
-        if neg {
-            return Ok((d as i128).wrapping_neg() as i64);
-        }
-        if d > (1u64 << 63) - 1 {
-            return Err(invalid());
-        }
-        Ok(d as i64)
-    }
-
-    /// The `time` package's own quoting.
-    fn time_quote(s: &str) -> String {
-        let mut out = String::from("\"");
-        for c in s.chars() {
-            if (c as u32) < 0x20 || (c as u32) >= 0x80 {
-                let mut buf = [0u8; 4];
-                for b in c.encode_utf8(&mut buf).bytes() {
-                    out.push_str(&format!("\\x{b:02x}"));
-                }
-            } else {
-                if c == '"' || c == '\\' {
-                    out.push('\\');
-                }
-                out.push(c);
-            }
-        }
-        out.push('"');
-        out
-    }
-
-    /// Loki's `parseDuration`: Prometheus' units first, then Go's.
-    pub fn parse_duration_either(s: &str) -> Result<i64, String> {
-        match parse_model_duration(s) {
-            Ok(d) => Ok(d as i64),
-            Err(_) => parse_go_duration(s),
-        }
-    }
-
-    /// go-humanize's `ParseBytes`.
-    pub fn parse_bytes(s: &str) -> Result<u64, String> {
-        let mut last = 0;
-        let mut comma = false;
-        for (i, c) in s.char_indices() {
-            if !(c.is_numeric() || c == '.' || c == ',') {
-                break;
-            }
-            comma |= c == ',';
-            last = i + c.len_utf8();
-        }
-        let mut num = s[..last].to_owned();
-        if comma {
-            num = num.replace(',', "");
-        }
-        let f = parse_float(&num).map_err(|(_, why)| format!("strconv.ParseFloat: parsing {}: {why}", quote(&num)))?;
-        let extra = s[last..].trim().to_lowercase();
-        let mult: u64 = match extra.as_str() {
-            "b" | "" => 1,
-            "kib" | "ki" => 1 << 10,
-            "kb" | "k" => 1_000,
-            "mib" | "mi" => 1 << 20,
-            "mb" | "m" => 1_000_000,
-            "gib" | "gi" => 1 << 30,
-            "gb" | "g" => 1_000_000_000,
-            "tib" | "ti" => 1 << 40,
-            "tb" | "t" => 1_000_000_000_000,
-            "pib" | "pi" => 1 << 50,
-            "pb" | "p" => 1_000_000_000_000_000,
-            "eib" | "ei" => 1 << 60,
-            "eb" | "e" => 1_000_000_000_000_000_000,
-            _ => return Err(format!("unhandled size name: {extra}")),
-        };
-        let v = f * mult as f64;
-        if v >= u64::MAX as f64 {
-            return Err(format!("too large: {s}"));
-        }
-        Ok(v as u64)
-    }
-
-    /// `time.Duration.String`.
-    pub fn duration_string(d: i64) -> String {
-        if d == 0 {
-            return "0s".into();
-        }
-        let u = d.unsigned_abs();
-        let frac = |v: u64, prec: u32| -> String {
-            let p = 10u64.pow(prec);
-            let (int, mut fr) = (v / p, v % p);
-            if fr == 0 {
-                return int.to_string();
-            }
-            let mut digits = prec as usize;
-            while fr % 10 == 0 {
-                fr /= 10;
-                digits -= 1;
-            }
-            format!("{int}.{fr:0digits$}")
-        };
-        let body = if u < 1_000_000_000 {
-            let (unit, prec) = if u < 1_000 {
-                ("ns", 0)
-            } else if u < 1_000_000 {
-                ("µs", 3)
-            } else {
-                ("ms", 6)
-            };
-            format!("{}{unit}", frac(u, prec))
-        } else {
-            let secs = u / 1_000_000_000;
-            let sec = frac((secs % 60) * 1_000_000_000 + u % 1_000_000_000, 9);
-            let mins = secs / 60;
-            if mins == 0 {
-                format!("{sec}s")
-            } else if mins < 60 {
-                format!("{mins}m{sec}s")
-            } else {
-                format!("{}h{}m{sec}s", mins / 60, mins % 60)
-            }
-        };
-        if d < 0 { format!("-{body}") } else { body }
-    }
-
-    /// Prometheus' `model.Duration.String`.
-    pub fn model_duration_string(nanos: u64) -> String {
-        let mut ms = nanos / 1_000_000;
-        if ms == 0 {
-            return "0s".into();
-        }
-        let mut out = String::new();
-        let mut unit = |name: &str, mult: u64, exact: bool, ms: &mut u64| {
-            if exact && !ms.is_multiple_of(mult) {
-                return;
-            }
-            let v = *ms / mult;
-            if v > 0 {
-                out.push_str(&format!("{v}{name}"));
-                *ms -= v * mult;
-            }
-        };
-        unit("y", 31_536_000_000, true, &mut ms);
-        unit("w", 604_800_000, true, &mut ms);
-        unit("d", 86_400_000, false, &mut ms);
-        unit("h", 3_600_000, false, &mut ms);
-        unit("m", 60_000, false, &mut ms);
-        unit("s", 1_000, false, &mut ms);
-        unit("ms", 1, false, &mut ms);
-        out
-    }
-
-    // --- RE2 syntax --------------------------------------------------------
-
-    /// Go's `regexp/syntax.Error`.
-    #[derive(Debug, Clone, PartialEq, Eq)]
-    pub struct RegexError {
-        pub code: String,
-        pub expr: String,
-    }
-
-    impl std::fmt::Display for RegexError {
-        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            write!(f, "error parsing regexp: {}: `{}`", self.code, self.expr)
-        }
-    }
-
-    #[derive(Debug, Clone, PartialEq, Eq)]
-    pub enum RegexTrouble {
-        Go(RegexError),
-        /// Nested beyond what is safe to compile here.
-        TooDeep,
-    }
-
-    impl std::fmt::Display for RegexTrouble {
-        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            match self {
-                RegexTrouble::Go(e) => e.fmt(f),
-                RegexTrouble::TooDeep => f.write_str("regular expression nested too deeply to compile here"),
-            }
-        }
-    }
-
-    fn err(code: &str, expr: String) -> RegexTrouble {
-        RegexTrouble::Go(RegexError {
-            code: code.into(),
-            expr,
-        })
-    }
-
-    /// A Go pattern translated into the `regex` crate's dialect, with its
-    /// capture groups' names in order.
-    pub struct Translated {
-        pub pattern: String,
-        pub names: Vec<Option<String>>,
-    }
-
-    const NEST_LIMIT: usize = 200;
-    const POSIX_CLASSES: &[&str] = &[
-        "alnum", "alpha", "ascii", "blank", "cntrl", "digit", "graph", "lower", "print", "punct", "space", "upper",
-        "word", "xdigit",
-    ];
-
-    /// Checks a pattern with Go's `regexp/syntax` (Perl flags) rules and
-    /// rewrites it so the `regex` crate means the same: Perl classes are
-    /// ASCII, `\Q…\E` and octal escapes are spelled out, a `{` that is
-    /// not a repeat is a literal, `\<` is `<`, names are dropped.
-    pub fn translate(src: &str) -> Result<Translated, RegexTrouble> {
-        let chars: Vec<char> = src.chars().collect();
-        let mut t = Translator {
-            chars: &chars,
-            out: String::with_capacity(src.len() + 8),
-            names: Vec::new(),
-        };
-        t.run(src)?;
-        Ok(Translated {
-            pattern: t.out,
-            names: t.names,
-        })
-    }
-
-    struct Translator<'c> {
-        chars: &'c [char],
-        out: String,
-        names: Vec<Option<String>>,
-    }
-
-    fn push_literal(out: &mut String, c: char) {
-        if c.is_alphanumeric() && !c.is_control() {
-            out.push(c);
-        } else {
-            out.push_str(&format!("\\x{{{:X}}}", c as u32));
-        }
-    }
-
-    fn perl_class(c: char) -> &'static str {
-        match c {
-            'd' => "[0-9]",
-            'D' => "[^0-9]",
-            's' => "[\\t\\n\\x0C\\r ]",
-            'S' => "[^\\t\\n\\x0C\\r ]",
-            'w' => "[0-9A-Za-z_]",
-            _ => "[^0-9A-Za-z_]",
-        }
-    }
-
-    impl Translator<'_> {
-        fn text(&self, a: usize, b: usize) -> String {
-            let b = b.min(self.chars.len());
-            self.chars.get(a..b).map(|s| s.iter().collect()).unwrap_or_default()
-        }
-
-        fn at(&self, i: usize) -> Option<char> {
-            self.chars.get(i).copied()
-        }
-
-        fn run(&mut self, src: &str) -> Result<(), RegexTrouble> {
-            let n = self.chars.len();
-            let mut depth = 0usize;
-            let mut operand = false;
-            let mut last_repeat: Option<usize> = None;
-            let mut i = 0;
-            while i < n {
-                let c = self.chars[i];
-                let mut repeat = None;
-                match c {
-                    '(' if self.at(i + 1) == Some('?') => {
-                        let (next, opened) = self.perl_group(i)?;
-                        if opened {
-                            depth += 1;
-                            operand = false;
-                        }
-                        i = next;
-                    }
-                    '(' => {
-                        self.out.push('(');
-                        self.names.push(None);
-                        depth += 1;
-                        operand = false;
-                        i += 1;
-                    }
-                    '|' => {
-                        self.out.push('|');
-                        operand = false;
-                        i += 1;
-                    }
-                    ')' => {
-                        if depth == 0 {
-                            return Err(err("unexpected )", src.to_owned()));
-                        }
-                        depth -= 1;
-                        self.out.push(')');
-                        operand = true;
-                        i += 1;
-                    }
-                    '^' | '$' | '.' => {
-                        self.out.push(c);
-                        operand = true;
-                        i += 1;
-                    }
-                    '[' => {
-                        i = self.class(i)?;
-                        operand = true;
-                    }
-                    '*' | '+' | '?' => {
-                        let mut after = i + 1;
-                        if self.at(after) == Some('?') {
-                            after += 1;
-                        }
-                        self.check_repeat(last_repeat, operand, i, after)?;
-                        let op = self.text(i, after);
-                        self.out.push_str(&op);
-                        repeat = Some(i);
-                        i = after;
-                    }
-                    '{' => match self.counted(i) {
-                        None => {
-                            self.out.push_str("\\{");
-                            operand = true;
-                            i += 1;
-                        }
-                        Some((min, max, end)) => {
-                            if !(0..=1000).contains(&min) || max > 1000 || (max >= 0 && min > max) {
-                                return Err(err("invalid repeat count", self.text(i, end)));
-                            }
-                            let mut after = end;
-                            let lazy = self.at(after) == Some('?');
-                            if lazy {
-                                after += 1;
-                            }
-                            self.check_repeat(last_repeat, operand, i, after)?;
-                            if max < 0 {
-                                self.out.push_str(&format!("{{{min},}}"));
-                            } else {
-                                self.out.push_str(&format!("{{{min},{max}}}"));
-                            }
-                            if lazy {
-                                self.out.push('?');
-                            }
-                            repeat = Some(i);
-                            i = after;
-                        }
-                    },
-                    '\\' => {
-                        i = self.escape_outside(i)?;
-                        operand = true;
-                    }
-                    _ => {
-                        push_literal(&mut self.out, c);
-                        operand = true;
-                        i += 1;
-                    }
-                }
-                if depth > NEST_LIMIT {
-                    return Err(RegexTrouble::TooDeep);
-                }
-                last_repeat = repeat;
-            }
-            if depth > 0 {
-                return Err(err("missing closing )", src.to_owned()));
-            }
-            Ok(())
-        }
-
-        /// Go's `repeat`: no stacked repetitions, and something to repeat.
-        fn check_repeat(
-            &self,
-            last_repeat: Option<usize>,
-            operand: bool,
-            start: usize,
-            after: usize,
-        ) -> Result<(), RegexTrouble> {
-            if let Some(last) = last_repeat {
-                return Err(err("invalid nested repetition operator", self.text(last, after)));
-            }
-            if !operand {
-                return Err(err("missing argument to repetition operator", self.text(start, after)));
-            }
-            Ok(())
-        }
-
-        /// Go's `parseRepeat`: `{n}`, `{n,}`, `{n,m}`, no leading zeros.
-        fn counted(&self, i: usize) -> Option<(i64, i64, usize)> {
-            let int = |mut j: usize| -> Option<(i64, usize)> {
-                let start = j;
-                if !self.at(j)?.is_ascii_digit() {
-                    return None;
-                }
-                if self.at(j) == Some('0') && self.at(j + 1).is_some_and(|c| c.is_ascii_digit()) {
-                    return None;
-                }
-                let mut v: i64 = 0;
-                while let Some(c) = self.at(j).filter(char::is_ascii_digit) {
-                    if v >= 100_000_000 {
-                        v = -1;
-                    } else if v >= 0 {
-                        v = v * 10 + i64::from(c as u8 - b'0');
-                    }
-                    j += 1;
-                }
-                (j > start).then_some((v, j))
-            };
-            let (min, mut j) = int(i + 1)?;
-            let max;
-            match self.at(j)? {
-                ',' => {
-                    j += 1;
-                    if self.at(j)? == '}' {
-                        max = -1;
-                    } else {
-                        let (m, nj) = int(j)?;
-                        j = nj;
-                        max = m;
-                        if m < 0 {
-                            return (self.at(j)? == '}').then_some((-1, max, j + 1));
-                        }
-                    }
-                }
-                _ => max = min,
-            }
-            (self.at(j)? == '}').then_some((min, max, j + 1))
-        }
-
-        /// `(?…`: named groups and flag groups (Go's `parsePerlFlags`).
-        fn perl_group(&mut self, i: usize) -> Result<(usize, bool), RegexTrouble> {
-            let rest = self.chars.len() - i;
-            let starts_p = rest > 4 && self.at(i + 2) == Some('P') && self.at(i + 3) == Some('<');
-            let starts_name = rest > 3 && self.at(i + 2) == Some('<');
-            if starts_p || starts_name {
-                let name_start = if starts_p { i + 4 } else { i + 3 };
-                let Some(end) = self.chars[i..].iter().position(|&c| c == '>').map(|p| p + i) else {
-                    return Err(err("invalid named capture", self.text(i, self.chars.len())));
-                };
-                let name = self.text(name_start, end);
-                if name.is_empty() || !name.chars().all(|c| c == '_' || c.is_ascii_alphanumeric()) {
-                    return Err(err("invalid named capture", self.text(i, end + 1)));
-                }
-                self.out.push('(');
-                self.names.push(Some(name));
-                return Ok((end + 1, true));
-            }
-            let mut j = i + 2;
-            let mut negative = false;
-            let mut saw_flag = false;
-            // Each flag's final sign.
-            let mut flags: Vec<(char, bool)> = Vec::new();
-            while let Some(c) = self.at(j) {
-                j += 1;
-                match c {
-                    'i' | 'm' | 's' | 'U' => {
-                        saw_flag = true;
-                        flags.retain(|(f, _)| *f != c);
-                        flags.push((c, !negative));
-                    }
-                    '-' => {
-                        if negative {
-                            break;
-                        }
-                        negative = true;
-                        saw_flag = false;
-                    }
-                    ':' | ')' => {
-                        if negative && !saw_flag {
-                            break;
-                        }
-                        let on: String = flags.iter().filter(|f| f.1).map(|f| f.0).collect();
-                        let off: String = flags.iter().filter(|f| !f.1).map(|f| f.0).collect();
-                        let mut spec = on;
-                        if !off.is_empty() {
-                            spec.push('-');
-                            spec.push_str(&off);
-                        }
-                        if c == ':' {
-                            self.out.push_str(&format!("(?{spec}:"));
-                            return Ok((j, true));
-                        }
-                        if !spec.is_empty() {
-                            self.out.push_str(&format!("(?{spec})"));
-                        }
-                        return Ok((j, false));
-                    }
-                    _ => break,
-                }
-            }
-            Err(err("invalid or unsupported Perl syntax", self.text(i, j)))
-        }
-
-        /// A backslash outside a class.
-        fn escape_outside(&mut self, i: usize) -> Result<usize, RegexTrouble> {
-            let Some(c) = self.at(i + 1) else {
-                return Err(err("trailing backslash at end of expression", String::new()));
-            };
-            match c {
-                'A' => self.out.push_str("\\A"),
-                'z' => self.out.push_str("\\z"),
-                'b' => self.out.push_str("(?-u:\\b)"),
-                'B' => self.out.push_str("(?-u:\\B)"),
-                'C' => return Err(err("invalid escape sequence", "\\C".into())),
-                'Q' => {
-                    let mut j = i + 2;
-                    while j < self.chars.len() {
-                        if self.chars[j] == '\\' && self.at(j + 1) == Some('E') {
-                            return Ok(j + 2);
-                        }
-                        push_literal(&mut self.out, self.chars[j]);
-                        j += 1;
-                    }
-                    return Ok(j);
-                }
-                'p' | 'P' => {
-                    let (class, next) = self.unicode_class(i)?;
-                    self.out.push_str(&class);
-                    return Ok(next);
-                }
-                'd' | 'D' | 's' | 'S' | 'w' | 'W' => self.out.push_str(perl_class(c)),
-                _ => {
-                    let (ch, next) = self.escape(i)?;
-                    push_literal(&mut self.out, ch);
-                    return Ok(next);
-                }
-            }
-            Ok(i + 2)
-        }
-
-        /// `\pL`, `\p{Greek}`, `\P{^Greek}`.
-        fn unicode_class(&self, i: usize) -> Result<(String, usize), RegexTrouble> {
-            let mut negate = self.at(i + 1) == Some('P');
-            let (mut name, seq_end) = match self.at(i + 2) {
-                None => return Err(err("invalid character class range", self.text(i, i + 2))),
-                Some('{') => {
-                    let Some(end) = self.chars[i..].iter().position(|&c| c == '}').map(|p| p + i) else {
-                        return Err(err("invalid character class range", self.text(i, self.chars.len())));
-                    };
-                    (self.text(i + 3, end), end + 1)
-                }
-                Some(c) => (c.to_string(), i + 3),
-            };
-            if let Some(stripped) = name.strip_prefix('^') {
-                negate = !negate;
-                name = stripped.to_owned();
-            }
-            if !go_unicode_table(&name) {
-                return Err(err("invalid character class range", self.text(i, seq_end)));
-            }
-            let p = if negate { 'P' } else { 'p' };
-            Ok((format!("\\{p}{{{name}}}"), seq_end))
-        }
-
-        /// Go's `parseEscape`: one character, or an error.
-        fn escape(&self, i: usize) -> Result<(char, usize), RegexTrouble> {
-            let Some(c) = self.at(i + 1) else {
-                return Err(err("trailing backslash at end of expression", String::new()));
-            };
-            let mut j = i + 2;
-            let bad = |j: usize| err("invalid escape sequence", self.text(i, j));
-            if c.is_ascii() && !c.is_ascii_alphanumeric() {
-                return Ok((c, j));
-            }
-            let octal = |c: Option<char>| c.filter(|d| ('0'..='7').contains(d));
-            match c {
-                '0'..='7' => {
-                    if c != '0' && octal(self.at(j)).is_none() {
-                        return Err(bad(j));
-                    }
-                    let mut r = c as u32 - '0' as u32;
-                    for _ in 1..3 {
-                        let Some(d) = octal(self.at(j)) else { break };
-                        r = r * 8 + (d as u32 - '0' as u32);
-                        j += 1;
-                    }
-                    Ok((char::from_u32(r).unwrap_or('\u{fffd}'), j))
-                }
-                'x' => {
-                    let Some(c2) = self.at(j) else {
-                        return Err(bad(j));
-                    };
-                    j += 1;
-                    if c2 == '{' {
-                        let mut r: u32 = 0;
-                        let mut digits = 0;
-                        loop {
-                            let Some(d) = self.at(j) else {
-                                return Err(bad(j));
-                            };
-                            j += 1;
-                            if d == '}' {
-                                break;
-                            }
-                            let Some(v) = d.to_digit(16) else {
-                                return Err(bad(j));
-                            };
-                            r = r * 16 + v;
-                            if r > 0x10ffff {
-                                return Err(bad(j));
-                            }
-                            digits += 1;
-                        }
-                        if digits == 0 {
-                            return Err(bad(j));
-                        }
-                        return Ok((char::from_u32(r).unwrap_or('\u{fffd}'), j));
-                    }
-                    let Some(c3) = self.at(j) else {
-                        return Err(bad(j));
-                    };
-                    j += 1;
-                    match (c2.to_digit(16), c3.to_digit(16)) {
-                        (Some(x), Some(y)) => Ok((char::from_u32(x * 16 + y).unwrap_or('\u{fffd}'), j)),
-                        _ => Err(bad(j)),
-                    }
-                }
-                'a' => Ok(('\u{7}', j)),
-                'f' => Ok(('\u{c}', j)),
-                'n' => Ok(('\n', j)),
-                'r' => Ok(('\r', j)),
-                't' => Ok(('\t', j)),
-                'v' => Ok(('\u{b}', j)),
-                _ => Err(bad(j)),
-            }
-        }
-
-        /// A character class (Go's `parseClass`); every literal is written
-        /// as `\x{…}` so the `regex` crate's set operators cannot appear.
-        fn class(&mut self, start: usize) -> Result<usize, RegexTrouble> {
-            let n = self.chars.len();
-            let missing = || err("missing closing ]", self.text(start, n));
-            let mut j = start + 1;
-            let mut out = String::from("[");
-            if self.at(j) == Some('^') {
-                out.push('^');
-                j += 1;
-            }
-            let mut first = true;
-            loop {
-                match self.at(j) {
-                    None => return Err(missing()),
-                    Some(']') if !first => break,
-                    _ => {}
-                }
-                first = false;
-                if self.at(j) == Some('[') && self.at(j + 1) == Some(':') && n - j > 2 {
-                    let close =
-                        (j + 2..n.saturating_sub(1)).find(|&k| self.chars[k] == ':' && self.chars[k + 1] == ']');
-                    if let Some(k) = close {
-                        let name = self.text(j + 2, k);
-                        let base = name.strip_prefix('^').unwrap_or(&name);
-                        if !POSIX_CLASSES.contains(&base) {
-                            return Err(err("invalid character class range", self.text(j, k + 2)));
-                        }
-                        out.push_str(&format!("[:{name}:]"));
-                        j = k + 2;
-                        continue;
-                    }
-                }
-                if self.at(j) == Some('\\') {
-                    match self.at(j + 1) {
-                        Some('p' | 'P') => {
-                            let (class, next) = self.unicode_class(j)?;
-                            out.push_str(&class);
-                            j = next;
-                            continue;
-                        }
-                        Some(c @ ('d' | 'D' | 's' | 'S' | 'w' | 'W')) => {
-                            out.push_str(perl_class(c));
-                            j += 2;
-                            continue;
-                        }
-                        _ => {}
-                    }
-                }
-                let range_start = j;
-                let (lo, next) = self.class_char(j, start)?;
-                j = next;
-                let mut hi = lo;
-                if self.at(j) == Some('-') && self.at(j + 1).is_some_and(|c| c != ']') {
-                    let (h, next) = self.class_char(j + 1, start)?;
-                    j = next;
-                    hi = h;
-                    if hi < lo {
-                        return Err(err("invalid character class range", self.text(range_start, j)));
-                    }
-                }
-                push_literal_hex(&mut out, lo);
-                if hi != lo {
-                    out.push('-');
-                    push_literal_hex(&mut out, hi);
-                }
-            }
-            out.push(']');
-            self.out.push_str(&out);
-            Ok(j + 1)
-        }
-
-        fn class_char(&self, j: usize, start: usize) -> Result<(char, usize), RegexTrouble> {
-            match self.at(j) {
-                None => Err(err("missing closing ]", self.text(start, self.chars.len()))),
-                Some('\\') => self.escape(j),
-                Some(c) => Ok((c, j + 1)),
-            }
-        }
-    }
-
-    /// Go's `unicodeTable`: `Any`, a general category's short name, or a
-    /// script, spelled exactly (Go's maps are case-sensitive; the `regex`
-    /// crate's are loose, so it only vouches for the script).
-    fn go_unicode_table(name: &str) -> bool {
-        const CATEGORIES: &[&str] = &[
-            "C", "Cc", "Cf", "Co", "Cs", "L", "Ll", "Lm", "Lo", "Lt", "Lu", "M", "Mc", "Me", "Mn", "N", "Nd", "Nl",
-            "No", "P", "Pc", "Pd", "Pe", "Pf", "Pi", "Po", "Ps", "S", "Sc", "Sk", "Sm", "So", "Z", "Zl", "Zp", "Zs",
-        ];
-        if name == "Any" || CATEGORIES.contains(&name) {
-            return true;
-        }
-        let spelled = name.split('_').all(|w| w.starts_with(|c: char| c.is_ascii_uppercase()))
-            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-        spelled && Regex::new(&format!("\\p{{Script={name}}}")).is_ok()
-    }
-
-    fn push_literal_hex(out: &mut String, c: char) {
-        out.push_str(&format!("\\x{{{:X}}}", c as u32));
-    }
-
-    fn compile(pattern: &str, src: &str) -> Result<Regex, RegexTrouble> {
-        RegexBuilder::new(pattern)
-            .nest_limit(1000)
-            .size_limit(64 << 20)
-            .build()
-            .map_err(|e| {
-                let text = e.to_string();
-                let code = if text.contains("size limit") {
-                    "expression too large".to_owned()
-                } else {
-                    text.lines()
-                        .rev()
-                        .find_map(|l| l.trim().strip_prefix("error: "))
-                        .unwrap_or("invalid or unsupported Perl syntax")
-                        .to_owned()
-                };
-                RegexTrouble::Go(RegexError {
-                    code,
-                    expr: src.to_owned(),
-                })
-            })
-    }
-
-    /// A label matcher's regex: fully anchored, as Prometheus anchors it.
-    pub fn anchored_regex(src: &str) -> Result<Regex, RegexTrouble> {
-        let t = translate(src)?;
-        compile(&format!("^(?:{})$", t.pattern), src)
-    }
-
-    /// A line filter's regex: unanchored.
-    pub fn regex(src: &str) -> Result<Regex, RegexTrouble> {
-        let t = translate(src)?;
-        compile(&t.pattern, src)
-    }
-
-    /// Loki's `NewRegexpParser` checks, as `invalid regexp parser: …`.
-    pub fn regexp_parser(src: &str) -> Result<(), super::ParseError> {
-        let fail = |msg: String| super::ParseError::bare(format!("invalid regexp parser: {msg}"));
-        let t = translate(src).map_err(|e| fail(e.to_string()))?;
-        compile(&t.pattern, src).map_err(|e| fail(e.to_string()))?;
-        if t.names.is_empty() {
-            return Err(fail("at least one named capture must be supplied".into()));
-        }
-        let mut seen: Vec<&String> = Vec::new();
-        for name in t.names.iter().flatten() {
-            if name.starts_with(|c: char| c.is_ascii_digit()) {
-                return Err(fail(format!("invalid extracted label name '{name}'")));
-            }
-            if seen.contains(&name) {
-                return Err(fail(format!("duplicate extracted label name '{name}'")));
-            }
-            seen.push(name);
-        }
-        if seen.is_empty() {
-            return Err(fail("at least one named capture must be supplied".into()));
-        }
-        Ok(())
-    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -4313,36 +3125,6 @@ mod tests {
             parse_labels(r#"{a="b"} x"#).unwrap_err().to_string(),
             "parse error at line 1, col 9: syntax error: unexpected IDENTIFIER"
         );
-    }
-
-    #[test]
-    fn go_helpers_behave_as_go() {
-        assert_eq!(go::quote("a\"b\\\n\u{1}é"), r#""a\"b\\\n\x01é""#);
-        assert_eq!(go::unquote(r#""\x41\101\u00e9""#).as_deref(), Some("AAé"));
-        assert_eq!(go::unquote(r#""\777""#), None);
-        assert_eq!(go::unquote("`a\\-b`").as_deref(), Some("a\\-b"));
-        assert_eq!(go::parse_float("1_000"), Ok(1000.0));
-        assert_eq!(go::parse_float("0x1p4"), Ok(16.0));
-        assert_eq!(go::parse_float("1e400"), Err((f64::INFINITY, "value out of range")));
-        assert_eq!(go::parse_float("0x1F"), Err((0.0, "invalid syntax")));
-        assert_eq!(go::parse_model_duration("1h30m"), Ok(5_400_000_000_000));
-        assert_eq!(
-            go::parse_model_duration("30m1h"),
-            Err(r#"not a valid duration string: "30m1h""#.into())
-        );
-        assert_eq!(go::parse_go_duration("1.5h"), Ok(5_400_000_000_000));
-        assert_eq!(go::parse_go_duration("-5m"), Ok(-300_000_000_000));
-        assert_eq!(
-            go::parse_go_duration("5"),
-            Err(r#"time: missing unit in duration "5""#.into())
-        );
-        assert_eq!(go::parse_bytes("5MB"), Ok(5_000_000));
-        assert_eq!(go::parse_bytes("1.5KiB"), Ok(1536));
-        assert_eq!(go::duration_string(744 * 3_600_000_000_000), "744h0m0s");
-        assert_eq!(go::duration_string(1_500_000_000), "1.5s");
-        assert_eq!(go::duration_string(1_500_000), "1.5ms");
-        assert_eq!(go::model_duration_string(721 * 3_600_000_000_000), "30d1h");
-        assert_eq!(go::model_duration_string(14 * 86_400_000_000_000), "2w");
     }
 
     /// Hostile and random input never panics, and what parses evaluates.

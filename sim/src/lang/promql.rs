@@ -36,7 +36,7 @@
 //! [`Unserved`], which the HTTP layer answers as such: never as a 400 and
 //! never with a guessed result.
 //!
-//! Uses: nothing else in the crate.
+//! Uses: `go` (`strconv`, `fmt`, `model`).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -45,6 +45,9 @@ use promql_parser::label::{MatchOp as PpMatchOp, Matchers as PpMatchers};
 use promql_parser::parser::{self as pp, token};
 use regex::Regex;
 use regex_syntax::ast::{self, Ast};
+
+use crate::go::fmt::percent_sharp_u;
+use crate::go::{model, strconv};
 
 pub use promql_parser::parser::Expr;
 
@@ -115,73 +118,6 @@ impl fmt::Display for Unserved {
 }
 
 impl std::error::Error for Unserved {}
-
-// ---------------------------------------------------------------------------
-// Go's formatting, as the messages print values
-
-/// Go's `strconv.IsPrint`, close enough without Unicode tables: letters,
-/// marks, numbers, punctuation, symbols and the ASCII space.
-fn go_is_print(c: char) -> bool {
-    if c.is_ascii() {
-        return (' '..='~').contains(&c);
-    }
-    let u = c as u32;
-    let format_or_space = matches!(u,
-        0x80..=0xA0 | 0xAD | 0x600..=0x605 | 0x61C | 0x6DD | 0x70F | 0x1680 | 0x180E
-        | 0x2000..=0x200F | 0x2028..=0x202F | 0x205F..=0x206F | 0x3000 | 0xFEFF
-        | 0xFFF9..=0xFFFB | 0xE000..=0xF8FF | 0xE0000..=0xE007F | 0xF0000..);
-    !format_or_space
-}
-
-/// Go's `%q` of a string (`strconv.Quote`).
-fn go_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        push_go_escaped(&mut out, c, '"');
-    }
-    out.push('"');
-    out
-}
-
-/// Go's `%q` of a rune (`strconv.QuoteRune`); `None` is Go's `eof` (-1),
-/// which prints as U+FFFD.
-fn go_quote_rune(c: Option<char>) -> String {
-    let mut out = String::from("'");
-    push_go_escaped(&mut out, c.unwrap_or('\u{FFFD}'), '\'');
-    out.push('\'');
-    out
-}
-
-fn push_go_escaped(out: &mut String, c: char, quote: char) {
-    match c {
-        '\x07' => out.push_str("\\a"),
-        '\x08' => out.push_str("\\b"),
-        '\x0c' => out.push_str("\\f"),
-        '\n' => out.push_str("\\n"),
-        '\r' => out.push_str("\\r"),
-        '\t' => out.push_str("\\t"),
-        '\x0b' => out.push_str("\\v"),
-        '\\' => out.push_str("\\\\"),
-        c if c == quote => {
-            out.push('\\');
-            out.push(c);
-        }
-        c if go_is_print(c) => out.push(c),
-        c if (c as u32) < 0x20 || c == '\x7f' => out.push_str(&format!("\\x{:02x}", c as u32)),
-        c if (c as u32) < 0x10000 => out.push_str(&format!("\\u{:04x}", c as u32)),
-        c => out.push_str(&format!("\\U{:08x}", c as u32)),
-    }
-}
-
-/// Go's `%#U`: `U+002D '-'`, or just `U+0001` when not printable.
-fn go_unicode(c: char) -> String {
-    if go_is_print(c) {
-        format!("U+{:04X} '{c}'", c as u32)
-    } else {
-        format!("U+{:04X}", c as u32)
-    }
-}
 
 // ---------------------------------------------------------------------------
 // The lexer: Prometheus 2.54 `promql/parser/lex.go`
@@ -443,7 +379,7 @@ impl<'a> Lexer<'a> {
             },
             '!' => match self.next() {
                 Some('=') => self.emit(Kind::Op),
-                t => return self.error(format!("unexpected character after '!': {}", go_quote_rune(t))),
+                t => return self.error(format!("unexpected character after '!': {}", strconv::quote_rune(t))),
             },
             '<' | '>' => {
                 if self.peek() == Some('=') {
@@ -470,7 +406,7 @@ impl<'a> Lexer<'a> {
                 }
                 // 2.54 takes any letter inside brackets for the subquery colon.
                 if self.got_colon {
-                    return self.error(format!("unexpected colon {}", go_quote_rune(Some(c))));
+                    return self.error(format!("unexpected colon {}", strconv::quote_rune(Some(c))));
                 }
                 self.emit(Kind::Colon);
                 self.got_colon = true;
@@ -516,7 +452,7 @@ impl<'a> Lexer<'a> {
                 self.bracket_open = false;
             }
             '@' => self.emit(Kind::At),
-            c => return self.error(format!("unexpected character: {}", go_quote_rune(Some(c)))),
+            c => return self.error(format!("unexpected character: {}", strconv::quote_rune(Some(c)))),
         }
         Ok(State::Statements)
     }
@@ -554,7 +490,7 @@ impl<'a> Lexer<'a> {
                 nr => {
                     return self.error(format!(
                         "unexpected character after '!' inside braces: {}",
-                        go_quote_rune(nr)
+                        strconv::quote_rune(nr)
                     ));
                 }
             },
@@ -567,7 +503,7 @@ impl<'a> Lexer<'a> {
             c => {
                 return self.error(format!(
                     "unexpected character inside braces: {}",
-                    go_quote_rune(Some(c))
+                    strconv::quote_rune(Some(c))
                 ));
             }
         }
@@ -594,7 +530,7 @@ impl<'a> Lexer<'a> {
                 (8, 16, 0x10FFFF)
             }
             None => return self.error("escape sequence not terminated".into()),
-            Some(c) => return self.error(format!("unknown escape sequence {}", go_unicode(c))),
+            Some(c) => return self.error(format!("unknown escape sequence {}", percent_sharp_u(c))),
         };
         let mut x: u64 = 0;
         while n > 0 {
@@ -602,7 +538,7 @@ impl<'a> Lexer<'a> {
             if d >= base {
                 return match ch {
                     None => self.error("escape sequence not terminated".into()),
-                    Some(c) => self.error(format!("illegal character {} in escape sequence", go_unicode(c))),
+                    Some(c) => self.error(format!("illegal character {} in escape sequence", percent_sharp_u(c))),
                 };
             }
             x = x * u64::from(base) + u64::from(d);
@@ -677,7 +613,7 @@ impl<'a> Lexer<'a> {
             return Ok(State::Statements);
         }
         let text = self.input.get(self.start..self.pos).unwrap_or("");
-        self.error(format!("bad number or duration syntax: {}", go_quote(text)))
+        self.error(format!("bad number or duration syntax: {}", strconv::quote(text)))
     }
 
     fn accept_remaining_duration(&mut self) -> bool {
@@ -775,66 +711,13 @@ impl<'a> Lexer<'a> {
 }
 
 // ---------------------------------------------------------------------------
-// Values: strings (Go `strconv.Unquote`), numbers (`strconv.ParseInt` then
-// `ParseFloat`)
+// Values: strings (Prometheus' `strutil.Unquote`), numbers
+// (`strconv.ParseInt` then `ParseFloat`)
 
-/// The value of a string token the lexer accepted. Octal and `\x` escapes
-/// are bytes, as in Go; bytes that are not UTF-8 become U+FFFD.
+/// The value of a string token the lexer accepted (`strutil.Unquote`,
+/// which never fails on what `lexEscape` let through).
 fn unquote(raw: &str) -> String {
-    let mut chars = raw.chars();
-    let Some(quote) = chars.next() else {
-        return String::new();
-    };
-    let inner = raw.get(1..raw.len().saturating_sub(1)).unwrap_or("");
-    if quote == '`' {
-        return inner.to_owned();
-    }
-    let mut bytes: Vec<u8> = Vec::with_capacity(inner.len());
-    let mut chars = inner.chars().peekable();
-    let push = |bytes: &mut Vec<u8>, c: char| {
-        let mut buf = [0u8; 4];
-        bytes.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
-    };
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            push(&mut bytes, c);
-            continue;
-        }
-        let Some(e) = chars.next() else { break };
-        let digits = |n: usize, radix: u32, chars: &mut std::iter::Peekable<std::str::Chars<'_>>| {
-            let mut v: u32 = 0;
-            for _ in 0..n {
-                let d = chars.next().and_then(|c| c.to_digit(radix)).unwrap_or(0);
-                v = v.wrapping_mul(radix).wrapping_add(d);
-            }
-            v
-        };
-        match e {
-            'a' => bytes.push(0x07),
-            'b' => bytes.push(0x08),
-            'f' => bytes.push(0x0c),
-            'n' => bytes.push(b'\n'),
-            'r' => bytes.push(b'\r'),
-            't' => bytes.push(b'\t'),
-            'v' => bytes.push(0x0b),
-            '0'..='7' => {
-                let first = e.to_digit(8).unwrap_or(0);
-                let rest = digits(2, 8, &mut chars);
-                bytes.push((first * 64 + rest) as u8);
-            }
-            'x' => bytes.push(digits(2, 16, &mut chars) as u8),
-            'u' => push(
-                &mut bytes,
-                char::from_u32(digits(4, 16, &mut chars)).unwrap_or('\u{FFFD}'),
-            ),
-            'U' => push(
-                &mut bytes,
-                char::from_u32(digits(8, 16, &mut chars)).unwrap_or('\u{FFFD}'),
-            ),
-            other => push(&mut bytes, other),
-        }
-    }
-    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    strconv::unquote_strutil(raw).unwrap_or_default()
 }
 
 /// A string promql-parser reads back as `value`.
@@ -856,96 +739,12 @@ fn canonical_string(value: &str) -> String {
     out
 }
 
-/// Go's `underscoreOK`: underscores only between digits (a base prefix
-/// counts as a digit).
-fn underscore_ok(s: &str) -> bool {
-    let b = s.as_bytes();
-    let mut saw = b'^';
-    let mut i = 0;
-    let mut hex = false;
-    if b.len() >= 2 && b[0] == b'0' && matches!(b[1].to_ascii_lowercase(), b'b' | b'o' | b'x') {
-        i = 2;
-        saw = b'0';
-        hex = b[1].eq_ignore_ascii_case(&b'x');
-    }
-    while i < b.len() {
-        let c = b[i];
-        if c.is_ascii_digit() || (hex && c.is_ascii_hexdigit()) {
-            saw = b'0';
-        } else if c == b'_' {
-            if saw != b'0' {
-                return false;
-            }
-            saw = b'_';
-        } else {
-            if saw == b'_' {
-                return false;
-            }
-            saw = b'!';
-        }
-        i += 1;
-    }
-    saw != b'_'
-}
-
-/// Go's `strconv.ParseInt(s, 0, 64)`; `None` when it fails.
-fn go_parse_int(s: &str) -> Option<i64> {
-    let b = s.as_bytes();
-    let (radix, digits) = match b {
-        [b'0', p, _, ..] if p.eq_ignore_ascii_case(&b'x') => (16, &s[2..]),
-        [b'0', p, _, ..] if p.eq_ignore_ascii_case(&b'o') => (8, &s[2..]),
-        [b'0', p, _, ..] if p.eq_ignore_ascii_case(&b'b') => (2, &s[2..]),
-        [b'0', ..] => (8, &s[1..]),
-        _ => (10, s),
-    };
-    if s.contains('_') && !underscore_ok(s) {
-        return None;
-    }
-    let clean: String = digits.chars().filter(|c| *c != '_').collect();
-    if clean.is_empty() {
-        return (radix == 8 && s == "0").then_some(0);
-    }
-    i64::from_str_radix(&clean, radix).ok()
-}
-
-/// Go's `strconv.ParseFloat(s, 64)` on what the lexer produces.
-fn go_parse_float(s: &str) -> Result<f64, String> {
-    let syntax = || format!("strconv.ParseFloat: parsing {}: invalid syntax", go_quote(s));
-    let lower = s.to_ascii_lowercase();
-    match lower.as_str() {
-        "inf" | "+inf" | "infinity" | "+infinity" => return Ok(f64::INFINITY),
-        "-inf" | "-infinity" => return Ok(f64::NEG_INFINITY),
-        "nan" => return Ok(f64::NAN),
-        _ => {}
-    }
-    // Hex floats need a `p` exponent, which the lexer never takes.
-    if lower.starts_with("0x") || (s.contains('_') && !underscore_ok(s)) {
-        return Err(syntax());
-    }
-    let clean: String = s.chars().filter(|c| *c != '_').collect();
-    let valid = !clean.is_empty()
-        && clean
-            .chars()
-            .all(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '+' | '-'));
-    let value: f64 = if valid {
-        clean.parse().map_err(|_| syntax())?
-    } else {
-        return Err(syntax());
-    };
-    if value.is_infinite() {
-        return Err(format!(
-            "strconv.ParseFloat: parsing {}: value out of range",
-            go_quote(s)
-        ));
-    }
-    Ok(value)
-}
-
-/// The parser's `number()`: an integer in any Go base, else a float.
+/// The parser's `number()`: `strconv.ParseInt(s, 0, 64)` (any Go base),
+/// else `strconv.ParseFloat`, whose error it reports.
 fn go_number(s: &str) -> Result<f64, String> {
-    match go_parse_int(s) {
-        Some(n) => Ok(n as f64),
-        None => go_parse_float(s),
+    match strconv::parse_int(s, 0, 64) {
+        Ok(n) => Ok(n as f64),
+        Err(_) => strconv::parse_float(s).map_err(|e| e.to_string()),
     }
 }
 
@@ -962,6 +761,11 @@ fn canonical_number(value: f64) -> String {
 
 // ---------------------------------------------------------------------------
 // Regexes: Go's `regexp/syntax`, checked and translated for Rust's `regex`
+//
+// PromQL keeps this check of its own, over `regex_syntax`'s parse tree:
+// LogQL's (`go::regexp`, a port of Go's parser) is closer to Go but
+// reports other errors for many malformed patterns, so moving matchers to
+// it changes what Mimir's 400s say.
 
 /// A Go regexp syntax error as `Error()` prints it.
 fn regexp_error(code: &str, expr: &str) -> String {
@@ -1323,46 +1127,30 @@ fn describe(query: &str, t: Option<&Token>) -> String {
     };
     let text = query.get(t.start..t.end).unwrap_or("");
     match t.kind {
-        Kind::Ident => format!("identifier {}", go_quote(text)),
-        Kind::MetricIdent => format!("metric identifier {}", go_quote(text)),
+        Kind::Ident => format!("identifier {}", strconv::quote(text)),
+        Kind::MetricIdent => format!("metric identifier {}", strconv::quote(text)),
         Kind::Str => {
             if text.chars().count() > 10 {
                 let short: String = text.chars().take(10).collect();
-                format!("string {}...", go_quote(&short))
+                format!("string {}...", strconv::quote(&short))
             } else {
-                format!("string {}", go_quote(text))
+                format!("string {}", strconv::quote(text))
             }
         }
         Kind::Number => {
             if KEYWORDS.contains(&text.to_ascii_lowercase().as_str()) || text.len() <= 10 {
-                format!("number {}", go_quote(text))
+                format!("number {}", strconv::quote(text))
             } else {
                 let short: String = text.chars().take(10).collect();
-                format!("number {}...", go_quote(&short))
+                format!("number {}...", strconv::quote(&short))
             }
         }
-        Kind::Duration => format!("duration {}", go_quote(text)),
+        Kind::Duration => format!("duration {}", strconv::quote(text)),
         Kind::Keyword => {
             let lower = text.to_ascii_lowercase();
-            if matches!(lower.as_str(), "and" | "or" | "unless" | "atan2") {
+            if BINARY_KEYWORDS.contains(&lower.as_str()) {
                 format!("<op:{text}>")
-            } else if matches!(
-                lower.as_str(),
-                "sum"
-                    | "avg"
-                    | "count"
-                    | "min"
-                    | "max"
-                    | "group"
-                    | "stddev"
-                    | "stdvar"
-                    | "topk"
-                    | "bottomk"
-                    | "count_values"
-                    | "quantile"
-                    | "limitk"
-                    | "limit_ratio"
-            ) {
+            } else if AGGREGATORS.contains(&lower.as_str()) {
                 format!("<aggr:{text}>")
             } else {
                 format!("<{text}>")
@@ -1372,7 +1160,7 @@ fn describe(query: &str, t: Option<&Token>) -> String {
         Kind::At => "\"<Item 57399>\" <op:@>".into(),
         Kind::Op if text == "=" => "\"=\"".into(),
         Kind::Op => format!("<op:{text}>"),
-        _ => go_quote(text),
+        _ => strconv::quote(text),
     }
 }
 
@@ -1549,51 +1337,10 @@ fn read_brackets(query: &str, tokens: &[Token], open: usize) -> Result<(), (usiz
 
 /// `model.ParseDuration` and the parser's `parseDuration` (no zero).
 fn go_duration(s: &str) -> Result<u64, String> {
-    const UNITS: &[(&str, usize, u64)] = &[
-        ("ms", 7, 1_000_000),
-        ("s", 6, 1_000_000_000),
-        ("m", 5, 60_000_000_000),
-        ("h", 4, 3_600_000_000_000),
-        ("d", 3, 86_400_000_000_000),
-        ("w", 2, 604_800_000_000_000),
-        ("y", 1, 31_536_000_000_000_000),
-    ];
-    let invalid = || format!("not a valid duration string: {}", go_quote(s));
-    let mut rest = s;
-    let mut total: u64 = 0;
-    let mut last_unit = 0;
-    while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
-        if digits == 0 {
-            return Err(invalid());
-        }
-        let v: u64 = rest[..digits].parse().map_err(|_| invalid())?;
-        rest = &rest[digits..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
-        if unit_len == 0 {
-            return Err(invalid());
-        }
-        let unit = &rest[..unit_len];
-        rest = &rest[unit_len..];
-        let Some(&(_, pos, mult)) = UNITS.iter().find(|(u, _, _)| *u == unit) else {
-            return Err(format!("unknown unit {} in duration {}", go_quote(unit), go_quote(s)));
-        };
-        if pos <= last_unit {
-            return Err(invalid());
-        }
-        last_unit = pos;
-        if v > (1u64 << 63) / mult {
-            return Err("duration out of range".into());
-        }
-        total = total.saturating_add(v * mult);
-        if total > (1u64 << 63) - 1 {
-            return Err("duration out of range".into());
-        }
+    match model::parse_duration(s)? {
+        0 => Err("duration must be greater than 0".into()),
+        d => Ok(d),
     }
-    if total == 0 {
-        return Err("duration must be greater than 0".into());
-    }
-    Ok(total)
 }
 
 /// What a `(` opens, for the checks that depend on it.
@@ -1608,6 +1355,9 @@ enum Group {
     /// Plain parentheses (and `start()`/`end()`).
     Plain,
 }
+
+/// The keywords that are binary operators.
+const BINARY_KEYWORDS: &[&str] = &["and", "or", "unless", "atan2"];
 
 #[rustfmt::skip]
 const AGGREGATORS: &[&str] = &[
@@ -1843,7 +1593,7 @@ fn local_grammar(query: &str, tokens: &[Token]) -> Option<(usize, usize, String)
             }
             Kind::Keyword => {
                 let word = text(t);
-                let binary = matches!(word.as_str(), "and" | "or" | "unless" | "atan2");
+                let binary = BINARY_KEYWORDS.contains(&word.as_str());
                 if AGGREGATORS.contains(&word.as_str()) && !was_finished {
                     next_group = Some(Group::Aggregation);
                     name = true;
@@ -2062,9 +1812,9 @@ fn check_tokens(query: &str, lexed: Lexed) -> (Checked, Option<Found>) {
             Kind::Ident if tokens.get(i + 1).map(|n| n.kind) == Some(Kind::LeftParen) => {
                 let name = text(&t);
                 let problem = if !FUNCTIONS.contains(&name) {
-                    Some(format!("unknown function with name {}", go_quote(name)))
+                    Some(format!("unknown function with name {}", strconv::quote(name)))
                 } else if EXPERIMENTAL_FUNCTIONS.contains(&name) {
-                    Some(format!("function {} is not enabled", go_quote(name)))
+                    Some(format!("function {} is not enabled", strconv::quote(name)))
                 } else {
                     None
                 };
@@ -2153,6 +1903,12 @@ fn parses(query: &str, checked: &Checked, count: usize) -> bool {
     count > 0 && pp::parse(&rewrite(query, checked, count)).is_ok()
 }
 
+/// Whether `t` is a binary operator: a symbol or one of [`BINARY_KEYWORDS`].
+fn is_binary_op(query: &str, t: &Token) -> bool {
+    let word = || query.get(t.start..t.end).unwrap_or("").to_ascii_lowercase();
+    t.kind == Kind::Op || (t.kind == Kind::Keyword && BINARY_KEYWORDS.contains(&word().as_str()))
+}
+
 /// The generic `unexpected …` of Prometheus' start rule, when the tokens
 /// before the first of `limit` that breaks the query form a whole
 /// expression and that token cannot follow one (a name, a literal, a brace
@@ -2167,12 +1923,7 @@ fn unexpected_before(query: &str, checked: &Checked, limit: usize) -> Option<Par
         .rev()
         .find(|&k| parses(query, checked, k))?;
     let t = &tokens[k];
-    let is_binary = |t: &Token| {
-        t.kind == Kind::Op
-            || (t.kind == Kind::Keyword
-                && matches!(text(t).to_ascii_lowercase().as_str(), "and" | "or" | "unless" | "atan2"))
-    };
-    if is_binary(t) {
+    if is_binary_op(query, t) {
         // After an operator (and `bool`) an operand must start.
         let mut j = k + 1;
         if tokens
@@ -2199,21 +1950,11 @@ fn unexpected_before(query: &str, checked: &Checked, limit: usize) -> Option<Par
     let cannot_follow = match t.kind {
         Kind::Ident | Kind::MetricIdent | Kind::Number | Kind::Duration | Kind::Str => true,
         Kind::LeftBrace => !after_name,
-        Kind::Keyword => matches!(
-            text(t).to_ascii_lowercase().as_str(),
-            "sum"
-                | "avg"
-                | "count"
-                | "min"
-                | "max"
-                | "group"
-                | "stddev"
-                | "stdvar"
-                | "topk"
-                | "bottomk"
-                | "count_values"
-                | "quantile"
-        ),
+        // `limitk` and `limit_ratio` are left to the checks after this one.
+        Kind::Keyword => {
+            let word = text(t).to_ascii_lowercase();
+            AGGREGATORS.contains(&word.as_str()) && !matches!(word.as_str(), "limitk" | "limit_ratio")
+        }
         _ => false,
     };
     cannot_follow.then(|| ParseError::at(query, t.start, format!("unexpected {}", describe(query, Some(t)))))
@@ -2352,7 +2093,7 @@ fn translate(query: &str, tokens: &[Token], message: &str) -> ParseError {
                 break;
             };
             out.push_str(&rest[..open]);
-            out.push_str(&go_quote(&rest[open + 1..open + 1 + close]));
+            out.push_str(&strconv::quote(&rest[open + 1..open + 1 + close]));
             rest = &rest[open + 2 + close..];
         }
         out.push_str(rest);
@@ -2487,7 +2228,7 @@ fn translate(query: &str, tokens: &[Token], message: &str) -> ParseError {
             format!(
                 "expected type {} in call to function {}, got {got}",
                 value_type(want),
-                go_quote(shown)
+                strconv::quote(shown)
             ),
         );
     }
@@ -2518,7 +2259,7 @@ fn translate(query: &str, tokens: &[Token], message: &str) -> ParseError {
             offset,
             format!(
                 "unary expression only allowed on expressions of type scalar or instant vector, got {}",
-                go_quote(&value_type(got))
+                strconv::quote(&value_type(got))
             ),
         );
     }
@@ -2554,10 +2295,7 @@ fn translate(query: &str, tokens: &[Token], message: &str) -> ParseError {
     if message == "binary expression must contain only scalar and instant vector types" {
         // At the first operand next to an operator that is a string or a
         // range.
-        let is_op = |t: &Token| {
-            t.kind == Kind::Op
-                || (t.kind == Kind::Keyword && matches!(lower(t).as_str(), "and" | "or" | "unless" | "atan2"))
-        };
+        let is_op = |t: &Token| is_binary_op(query, t);
         let offset = tokens
             .iter()
             .enumerate()
@@ -2587,7 +2325,11 @@ fn translate(query: &str, tokens: &[Token], message: &str) -> ParseError {
     if let Some(rest) = message.strip_prefix("unknown function with name ") {
         let name = rest.trim_matches('\'');
         let offset = find(&|_, t| text(t) == name);
-        return ParseError::at(query, offset, format!("unknown function with name {}", go_quote(name)));
+        return ParseError::at(
+            query,
+            offset,
+            format!("unknown function with name {}", strconv::quote(name)),
+        );
     }
     ParseError::at(query, first, requote(message))
 }
@@ -2718,15 +2460,7 @@ fn collect_selectors(expr: &Expr, out: &mut Vec<Vec<Matcher>>) {
 /// A float as Prometheus writes sample values (`strconv.FormatFloat(v,
 /// 'f', -1, 64)`).
 pub fn format_value(v: f64) -> String {
-    if v.is_nan() {
-        "NaN".into()
-    } else if v == f64::INFINITY {
-        "+Inf".into()
-    } else if v == f64::NEG_INFINITY {
-        "-Inf".into()
-    } else {
-        format!("{v}")
-    }
+    strconv::format_float(v)
 }
 
 #[cfg(test)]

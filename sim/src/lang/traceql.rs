@@ -30,8 +30,9 @@
 //!   `link.` and `parent.` scopes) is `Unserved`: valid, but not evaluated
 //!   here, never guessed at.
 //!
-//! Uses: `lang::scanner`. Follows `shared/reference/api/03-tempo.md`,
-//! `09-query-strings.md` and Tempo 2.6.1 as run (research notes part A).
+//! Uses: `lang::scanner`, `go` (`strconv`, `time`, `model`). Follows
+//! `shared/reference/api/03-tempo.md`, `09-query-strings.md` and Tempo
+//! 2.6.1 as run (research notes part A).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -41,6 +42,7 @@ use opentelemetry_proto::tonic::trace::v1::Span;
 use regex::Regex;
 
 use super::scanner::{Mode, Scanner, Tok};
+use crate::go::{model, strconv, time};
 
 /// Deepest nesting (parentheses, unary operators) parsed before giving up;
 /// the parser is recursive and hostile input must not exhaust the stack.
@@ -676,7 +678,7 @@ impl<'a> Lexer<'a> {
         match tok {
             Tok::Eof => return (Tk::End, Val::None),
             Tok::String | Tok::RawString => {
-                return match go::unquote(self.sc.token_text()) {
+                return match strconv::unquote(self.sc.token_text()) {
                     Some(bytes) => (Tk::Str, Val::Str(bytes)),
                     None => {
                         self.error_here("invalid syntax");
@@ -690,14 +692,14 @@ impl<'a> Lexer<'a> {
                     return (Tk::Duration, Val::Duration(d));
                 }
                 let parsed = if tok == Tok::Int {
-                    go::atoi(text).map(Val::Int)
+                    strconv::atoi(text).map(Val::Int)
                 } else {
-                    go::parse_float(text).map(Val::Float)
+                    strconv::parse_float(text).map(Val::Float)
                 };
                 return match parsed {
                     Ok(v) => (if tok == Tok::Int { Tk::Integer } else { Tk::Float }, v),
-                    Err(msg) => {
-                        self.error_here(msg);
+                    Err(e) => {
+                        self.error_here(e.to_string());
                         (Tk::End, Val::None)
                     }
                 };
@@ -831,7 +833,10 @@ impl<'a> Lexer<'a> {
         if consumed == 0 {
             return None;
         }
-        let d = go::prom_parse_duration(&text).or_else(|| go::parse_duration(&text).ok())?;
+        let d = match model::parse_duration(&text) {
+            Ok(d) => d as i64,
+            Err(_) => time::parse_duration(&text).ok()?,
+        };
         for _ in 0..consumed {
             self.sc.next();
         }
@@ -1637,14 +1642,20 @@ impl<'a> Parser<'a> {
         Ok(lhs)
     }
 
-    /// Spanset operators between parenthesised pipelines.
-    fn spe_rest(&mut self) -> P<()> {
-        while self.tk().spanset_precedence().is_some() {
+    /// The `(op operand)*` after an operand: while the next token is an
+    /// operator `is_op` takes, the operator and one more operand.
+    fn op_rest(&mut self, is_op: fn(Tk) -> bool, operand: fn(&mut Self) -> P<()>) -> P<()> {
+        while is_op(self.tk()) {
             self.bump();
-            self.group(SPE | SP)?;
+            operand(self)?;
             self.count_node()?;
         }
         Ok(())
+    }
+
+    /// Spanset operators between parenthesised pipelines.
+    fn spe_rest(&mut self) -> P<()> {
+        self.op_rest(|tk| tk.spanset_precedence().is_some(), |p| p.group(SPE | SP).map(drop))
     }
 
     // ---- scalar expressions ----
@@ -1676,12 +1687,7 @@ impl<'a> Parser<'a> {
     }
 
     fn sx_rest(&mut self) -> P<()> {
-        while self.tk().is_arithmetic() {
-            self.bump();
-            self.sx_operand()?;
-            self.count_node()?;
-        }
-        Ok(())
+        self.op_rest(Tk::is_arithmetic, Self::sx_operand)
     }
 
     /// `scalarFilter`'s operator and right-hand side.
@@ -1695,12 +1701,7 @@ impl<'a> Parser<'a> {
     }
 
     fn spx_rest(&mut self) -> P<()> {
-        while self.tk().is_arithmetic() {
-            self.bump();
-            self.group(SPX | SCP)?;
-            self.count_node()?;
-        }
-        Ok(())
+        self.op_rest(Tk::is_arithmetic, |p| p.group(SPX | SCP).map(drop))
     }
 
     /// `scalarPipelineExpressionFilter`'s right-hand side.
@@ -1740,19 +1741,28 @@ impl<'a> Parser<'a> {
         Ok(Stage::Other(SELECT))
     }
 
+    /// After an item of a parenthesised list: `,` (another follows) or
+    /// `)`, which ends it (`true`).
+    fn list_end(&mut self) -> P<bool> {
+        match self.tk() {
+            Tk::Comma => {
+                self.bump();
+                Ok(false)
+            }
+            Tk::CloseParens => {
+                self.bump();
+                Ok(true)
+            }
+            _ => Err(self.fail(&[Tk::CloseParens, Tk::Comma])),
+        }
+    }
+
     /// `attributeList )`.
     fn attribute_list(&mut self) -> P<()> {
         loop {
             self.attribute()?;
-            match self.tk() {
-                Tk::Comma => {
-                    self.bump();
-                }
-                Tk::CloseParens => {
-                    self.bump();
-                    return Ok(());
-                }
-                _ => return Err(self.fail(&[Tk::CloseParens, Tk::Comma])),
+            if self.list_end()? {
+                return Ok(());
             }
         }
     }
@@ -1772,15 +1782,8 @@ impl<'a> Parser<'a> {
                         return Err(self.fail(&[Tk::Integer, Tk::Float]));
                     }
                     self.bump();
-                    match self.tk() {
-                        Tk::Comma => {
-                            self.bump();
-                        }
-                        Tk::CloseParens => {
-                            self.bump();
-                            break;
-                        }
-                        _ => return Err(self.fail(&[Tk::CloseParens, Tk::Comma])),
+                    if self.list_end()? {
+                        break;
                     }
                 }
             }
@@ -1832,15 +1835,8 @@ impl<'a> Parser<'a> {
                 return Err(self.fail(&[]));
             }
             self.static_value()?;
-            match self.tk() {
-                Tk::Comma => {
-                    self.bump();
-                }
-                Tk::CloseParens => {
-                    self.bump();
-                    return Ok(());
-                }
-                _ => return Err(self.fail(&[Tk::CloseParens, Tk::Comma])),
+            if self.list_end()? {
+                return Ok(());
             }
         }
     }
@@ -2398,489 +2394,6 @@ fn attribute_value(a: &Attr, sv: &SpanView<'_>, facts: &TraceFacts) -> Result<St
         Some(any_value::Value::BoolValue(b)) => Static::Bool(b),
         Some(_) => return Err(unserved("attributes holding arrays, key-value lists or bytes")),
     })
-}
-
-// ---------------------------------------------------------------------
-// Go standard library behaviour
-// ---------------------------------------------------------------------
-
-/// What Tempo's lexer and HTTP layer get from Go: `strconv` (`Unquote`,
-/// `ParseInt`, `Atoi`, `ParseFloat`, `Quote`), `time.ParseDuration` and
-/// Prometheus' `model.ParseDuration`, written from their BSD- and
-/// Apache-licensed sources.
-pub mod go {
-    /// `strconv.Quote`; exact for ASCII, close for the rest (Go's
-    /// printable table is approximated).
-    pub fn quote(s: &str) -> String {
-        let mut out = String::with_capacity(s.len() + 2);
-        out.push('"');
-        for c in s.chars() {
-            match c {
-                '"' | '\\' => {
-                    out.push('\\');
-                    out.push(c);
-                }
-                '\u{7}' => out.push_str("\\a"),
-                '\u{8}' => out.push_str("\\b"),
-                '\u{c}' => out.push_str("\\f"),
-                '\n' => out.push_str("\\n"),
-                '\r' => out.push_str("\\r"),
-                '\t' => out.push_str("\\t"),
-                '\u{b}' => out.push_str("\\v"),
-                c if c < ' ' || c == '\u{7f}' => out.push_str(&format!("\\x{:02x}", c as u32)),
-                c if printable(c) => out.push(c),
-                c if (c as u32) < 0x10000 => out.push_str(&format!("\\u{:04x}", c as u32)),
-                c => out.push_str(&format!("\\U{:08x}", c as u32)),
-            }
-        }
-        out.push('"');
-        out
-    }
-
-    fn printable(c: char) -> bool {
-        let u = c as u32;
-        if u < 0x80 {
-            return (0x20..0x7f).contains(&u);
-        }
-        !(c.is_control()
-            || c.is_whitespace()
-            || matches!(u, 0xad | 0x600..=0x605 | 0x61c | 0x6dd | 0x70f | 0x180e | 0x200b..=0x200f
-                | 0x202a..=0x202e | 0x2060..=0x206f | 0xfeff | 0xfff9..=0xfffb | 0xfffe | 0xffff
-                | 0xe000..=0xf8ff | 0xe0000..=0xe007f)
-            || u >= 0xf0000)
-    }
-
-    fn num_error(func: &str, s: &str, what: &str) -> String {
-        format!("strconv.{func}: parsing {}: {what}", quote(s))
-    }
-
-    /// `strconv.ParseInt(s, 10, bits)`, errors as `NumError` prints them
-    /// (`func` names the Go function: `ParseInt`, `Atoi`).
-    pub fn parse_int(s: &str, bits: u32, func: &str) -> Result<i64, String> {
-        let syntax = || num_error(func, s, "invalid syntax");
-        let range = || num_error(func, s, "value out of range");
-        let (neg, digits) = match s.as_bytes().first() {
-            None => return Err(syntax()),
-            Some(b'+') => (false, &s[1..]),
-            Some(b'-') => (true, &s[1..]),
-            Some(_) => (false, s),
-        };
-        if digits.is_empty() {
-            return Err(syntax());
-        }
-        let max: u64 = if bits >= 64 { u64::MAX } else { (1 << bits) - 1 };
-        let mut n: u64 = 0;
-        for b in digits.bytes() {
-            if !b.is_ascii_digit() {
-                return Err(syntax());
-            }
-            if n > u64::MAX / 10 {
-                return Err(range());
-            }
-            let shifted = n * 10;
-            let next = shifted.wrapping_add(u64::from(b - b'0'));
-            if next < shifted || next > max {
-                return Err(range());
-            }
-            n = next;
-        }
-        let cutoff = 1u64 << (bits.min(64) - 1);
-        if (!neg && n >= cutoff) || (neg && n > cutoff) {
-            return Err(range());
-        }
-        let v = n as i64;
-        Ok(if neg { v.wrapping_neg() } else { v })
-    }
-
-    /// `strconv.Atoi` on 64-bit Go.
-    pub fn atoi(s: &str) -> Result<i64, String> {
-        parse_int(s, 64, "Atoi")
-    }
-
-    /// Go's `underscoreOK`: `_` only between digits or after a prefix.
-    fn underscore_ok(s: &str) -> bool {
-        let b = s.as_bytes();
-        let mut saw = b'^';
-        let mut i = 0;
-        let mut hex = false;
-        if b.len() >= 2 && b[0] == b'0' && matches!(b[1] | 0x20, b'b' | b'o' | b'x') {
-            i = 2;
-            saw = b'0';
-            hex = b[1] | 0x20 == b'x';
-        }
-        while i < b.len() {
-            let c = b[i];
-            if c.is_ascii_digit() || (hex && c.is_ascii_hexdigit()) {
-                saw = b'0';
-            } else if c == b'_' {
-                if saw != b'0' {
-                    return false;
-                }
-                saw = b'_';
-            } else {
-                if saw == b'_' {
-                    return false;
-                }
-                saw = b'!';
-            }
-            i += 1;
-        }
-        saw != b'_'
-    }
-
-    /// `strconv.ParseFloat(s, 64)` for Go float literals as
-    /// `text/scanner` produces them.
-    pub fn parse_float(s: &str) -> Result<f64, String> {
-        let syntax = || num_error("ParseFloat", s, "invalid syntax");
-        let text = if s.contains('_') {
-            if !underscore_ok(s) {
-                return Err(syntax());
-            }
-            s.replace('_', "")
-        } else {
-            s.to_owned()
-        };
-        let v = match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
-            Some(hex) => hex_float(hex).ok_or_else(syntax)?,
-            None => text.parse::<f64>().map_err(|_| syntax())?,
-        };
-        if v.is_infinite() {
-            return Err(num_error("ParseFloat", s, "value out of range"));
-        }
-        Ok(v)
-    }
-
-    /// A hexadecimal float after its `0x`: mantissa, `p`, exponent.
-    fn hex_float(s: &str) -> Option<f64> {
-        let (mantissa, exp) = s.split_once(['p', 'P'])?;
-        let exp: i64 = exp.parse().ok()?;
-        let mut m: u64 = 0;
-        let mut shift: i64 = 0;
-        let mut seen_dot = false;
-        let mut digits = 0;
-        for c in mantissa.chars() {
-            if c == '.' {
-                if seen_dot {
-                    return None;
-                }
-                seen_dot = true;
-                continue;
-            }
-            let d = u64::from(c.to_digit(16)?);
-            digits += 1;
-            if m < 1 << 56 {
-                m = m * 16 + d;
-                if seen_dot {
-                    shift -= 4;
-                }
-            } else if !seen_dot {
-                shift += 4;
-            }
-        }
-        if digits == 0 {
-            return None;
-        }
-        let mut v = m as f64;
-        let mut e = (exp + shift).clamp(-4000, 4000);
-        while e > 1000 {
-            v *= 2f64.powi(1000);
-            e -= 1000;
-        }
-        while e < -1000 {
-            v *= 2f64.powi(-1000);
-            e += 1000;
-        }
-        Some(v * 2f64.powi(e as i32))
-    }
-
-    /// `strconv.Unquote` for `"…"` and `` `…` `` literals; the value is
-    /// bytes, as Go strings may hold any (`"\x80"`).
-    pub fn unquote(s: &str) -> Option<Vec<u8>> {
-        let b = s.as_bytes();
-        if b.len() < 2 {
-            return None;
-        }
-        let quote = b[0];
-        let end = b[1..].iter().position(|&c| c == quote)? + 2;
-        match quote {
-            b'`' => {
-                if end != b.len() {
-                    return None;
-                }
-                // Carriage returns are dropped from raw strings.
-                Some(b[1..end - 1].iter().copied().filter(|&c| c != b'\r').collect())
-            }
-            b'"' => {
-                if !b[..end].contains(&b'\\') && !b[..end].contains(&b'\n') {
-                    return (end == b.len()).then(|| b[1..end - 1].to_vec());
-                }
-                let mut out = Vec::new();
-                let mut rest = &b[1..];
-                while let Some(&c) = rest.first()
-                    && c != quote
-                {
-                    if c == b'\n' {
-                        return None;
-                    }
-                    rest = unquote_char(rest, quote, &mut out)?;
-                }
-                match rest {
-                    [q] if *q == quote => Some(out),
-                    _ => None,
-                }
-            }
-            _ => None,
-        }
-    }
-
-    /// `strconv.UnquoteChar`: appends one character, returns the rest.
-    fn unquote_char<'s>(s: &'s [u8], quote: u8, out: &mut Vec<u8>) -> Option<&'s [u8]> {
-        let c = *s.first()?;
-        if c == quote {
-            return None;
-        }
-        if c >= 0x80 {
-            let len = match c {
-                0xf0.. => 4,
-                0xe0.. => 3,
-                _ => 2,
-            };
-            out.extend_from_slice(s.get(..len)?);
-            return s.get(len..);
-        }
-        if c != b'\\' {
-            out.push(c);
-            return Some(&s[1..]);
-        }
-        let e = *s.get(1)?;
-        let s = &s[2..];
-        let simple = match e {
-            b'a' => Some(7),
-            b'b' => Some(8),
-            b'f' => Some(12),
-            b'n' => Some(b'\n'),
-            b'r' => Some(b'\r'),
-            b't' => Some(b'\t'),
-            b'v' => Some(11),
-            b'\\' => Some(b'\\'),
-            b'\'' | b'"' if e == quote => Some(e),
-            _ => None,
-        };
-        if let Some(v) = simple {
-            out.push(v);
-            return Some(s);
-        }
-        match e {
-            b'x' | b'u' | b'U' => {
-                let n = match e {
-                    b'x' => 2,
-                    b'u' => 4,
-                    _ => 8,
-                };
-                let digits = s.get(..n)?;
-                let mut v: u32 = 0;
-                for &d in digits {
-                    v = v << 4 | char::from(d).to_digit(16)?;
-                }
-                if e == b'x' {
-                    out.push(v as u8);
-                } else {
-                    let ch = char::from_u32(v)?;
-                    let mut buf = [0; 4];
-                    out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
-                }
-                Some(&s[n..])
-            }
-            b'0'..=b'7' => {
-                let mut v = u32::from(e - b'0');
-                for &d in s.get(..2)? {
-                    if !(b'0'..=b'7').contains(&d) {
-                        return None;
-                    }
-                    v = v << 3 | u32::from(d - b'0');
-                }
-                if v > 255 {
-                    return None;
-                }
-                out.push(v as u8);
-                Some(&s[2..])
-            }
-            _ => None,
-        }
-    }
-
-    /// `time.quote`: non-ASCII and control bytes as `\xNN`.
-    fn time_quote(s: &str) -> String {
-        let mut out = String::from("\"");
-        for c in s.chars() {
-            if !c.is_ascii() || c < ' ' {
-                let mut buf = [0; 4];
-                for byte in c.encode_utf8(&mut buf).bytes() {
-                    out.push_str(&format!("\\x{byte:02x}"));
-                }
-            } else {
-                if c == '"' || c == '\\' {
-                    out.push('\\');
-                }
-                out.push(c);
-            }
-        }
-        out.push('"');
-        out
-    }
-
-    /// `time.ParseDuration`, in nanoseconds, with its error texts.
-    pub fn parse_duration(orig: &str) -> Result<i64, String> {
-        let invalid = || format!("time: invalid duration {}", time_quote(orig));
-        let mut s = orig;
-        let mut neg = false;
-        if let Some(rest) = s.strip_prefix('-') {
-            neg = true;
-            s = rest;
-        } else if let Some(rest) = s.strip_prefix('+') {
-            s = rest;
-        }
-        if s == "0" {
-            return Ok(0);
-        }
-        if s.is_empty() {
-            return Err(invalid());
-        }
-        let mut total: u128 = 0;
-        while !s.is_empty() {
-            let b = s.as_bytes();
-            if !(b[0] == b'.' || b[0].is_ascii_digit()) {
-                return Err(invalid());
-            }
-            let int_len = b.iter().take_while(|c| c.is_ascii_digit()).count();
-            let mut v: u64 = 0;
-            for &d in &b[..int_len] {
-                if v > (1 << 63) / 10 {
-                    return Err(invalid());
-                }
-                v = v * 10 + u64::from(d - b'0');
-                if v > 1 << 63 {
-                    return Err(invalid());
-                }
-            }
-            s = &s[int_len..];
-            let (mut frac, mut scale, mut post) = (0u64, 1f64, false);
-            if let Some(rest) = s.strip_prefix('.') {
-                let frac_len = rest.bytes().take_while(|c| c.is_ascii_digit()).count();
-                let mut overflow = false;
-                for d in rest[..frac_len].bytes() {
-                    if overflow {
-                        continue;
-                    }
-                    if frac > ((1 << 63) - 1) / 10 {
-                        overflow = true;
-                        continue;
-                    }
-                    let y = frac * 10 + u64::from(d - b'0');
-                    if y > 1 << 63 {
-                        overflow = true;
-                        continue;
-                    }
-                    frac = y;
-                    scale *= 10.0;
-                }
-                post = frac_len > 0;
-                s = &rest[frac_len..];
-            }
-            if int_len == 0 && !post {
-                return Err(invalid());
-            }
-            let unit_len = s.bytes().take_while(|&c| c != b'.' && !c.is_ascii_digit()).count();
-            if unit_len == 0 {
-                return Err(format!("time: missing unit in duration {}", time_quote(orig)));
-            }
-            let unit: u64 = match &s[..unit_len] {
-                "ns" => 1,
-                "us" | "µs" | "μs" => 1_000,
-                "ms" => 1_000_000,
-                "s" => 1_000_000_000,
-                "m" => 60_000_000_000,
-                "h" => 3_600_000_000_000,
-                other => {
-                    return Err(format!(
-                        "time: unknown unit {} in duration {}",
-                        time_quote(other),
-                        time_quote(orig)
-                    ));
-                }
-            };
-            s = &s[unit_len..];
-            if v > (1 << 63) / unit {
-                return Err(invalid());
-            }
-            let mut v = u128::from(v * unit);
-            if frac > 0 {
-                v += (frac as f64 * (unit as f64 / scale)) as u128;
-                if v > 1 << 63 {
-                    return Err(invalid());
-                }
-            }
-            total += v;
-            if total > 1 << 63 {
-                return Err(invalid());
-            }
-        }
-        if neg {
-            return Ok((-(total as i128)) as i64);
-        }
-        i64::try_from(total).map_err(|_| invalid())
-    }
-
-    /// Prometheus' `model.ParseDuration` (`1d`, `1h30m`, units in order),
-    /// in nanoseconds.
-    pub fn prom_parse_duration(s: &str) -> Option<i64> {
-        match s {
-            "0" => return Some(0),
-            "" => return None,
-            _ => {}
-        }
-        let b = s.as_bytes();
-        let (mut i, mut total, mut last) = (0usize, 0u64, 0u8);
-        while i < b.len() {
-            if !b[i].is_ascii_digit() {
-                return None;
-            }
-            let start = i;
-            while i < b.len() && b[i].is_ascii_digit() {
-                i += 1;
-            }
-            let v: u64 = s[start..i].parse().ok()?;
-            let unit_start = i;
-            while i < b.len() && !b[i].is_ascii_digit() {
-                i += 1;
-            }
-            if i == unit_start {
-                return None;
-            }
-            let (pos, mult): (u8, u64) = match &s[unit_start..i] {
-                "ms" => (7, 1_000_000),
-                "s" => (6, 1_000_000_000),
-                "m" => (5, 60_000_000_000),
-                "h" => (4, 3_600_000_000_000),
-                "d" => (3, 86_400_000_000_000),
-                "w" => (2, 604_800_000_000_000),
-                "y" => (1, 31_536_000_000_000_000),
-                _ => return None,
-            };
-            if pos <= last {
-                return None;
-            }
-            last = pos;
-            if v > (1 << 63) / mult {
-                return None;
-            }
-            total = total.checked_add(v * mult)?;
-            if total > (1 << 63) - 1 {
-                return None;
-            }
-        }
-        i64::try_from(total).ok()
-    }
 }
 
 #[cfg(test)]
@@ -3674,36 +3187,6 @@ mod tests {
             span: &arr,
         }];
         assert!(served(r#"{ span.a = "x" }"#).and_then(|s| s.matches(&view)).is_err());
-    }
-
-    #[test]
-    fn go_helpers_match_go() {
-        assert_eq!(go::parse_int("-2147483648", 32, "ParseInt"), Ok(-2_147_483_648));
-        assert_eq!(
-            go::parse_int("2147483648", 32, "ParseInt"),
-            Err(r#"strconv.ParseInt: parsing "2147483648": value out of range"#.into())
-        );
-        assert_eq!(
-            go::atoi("1 "),
-            Err(r#"strconv.Atoi: parsing "1 ": invalid syntax"#.into())
-        );
-        assert_eq!(go::atoi("+7"), Ok(7));
-        assert_eq!(go::quote("a\"\\\n\u{1}é\u{a0}"), r#""a\"\\\n\x01é\u00a0""#);
-        assert_eq!(go::parse_duration("1h2m3.5s"), Ok(3_723_500_000_000));
-        assert_eq!(go::parse_duration("-1.5ms"), Ok(-1_500_000));
-        assert_eq!(
-            go::parse_duration("1x"),
-            Err(r#"time: unknown unit "x" in duration "1x""#.into())
-        );
-        assert_eq!(
-            go::parse_duration("é"),
-            Err(r#"time: invalid duration "\xc3\xa9""#.into())
-        );
-        assert_eq!(go::prom_parse_duration("1d2h"), Some(93_600_000_000_000));
-        assert_eq!(go::prom_parse_duration("2h1d"), None);
-        assert_eq!(go::unquote(r#""\x80""#), Some(vec![0x80]));
-        assert_eq!(go::unquote("`a\r\nb`"), Some(b"a\nb".to_vec()));
-        assert_eq!(go::unquote(r#""\400""#), None);
     }
 
     /// A small deterministic generator (no `rand` dependency).
