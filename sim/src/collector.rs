@@ -1,5 +1,7 @@
-//! The reference stack's collector role: OTLP/HTTP `/v1/traces` and
-//! `/v1/logs` in protobuf or JSON (optionally gzipped), routed to the stores, answering as an OTLP receiver does
+//! The reference stack's collector role: OTLP/HTTP `/v1/traces`,
+//! `/v1/logs` and `/v1/metrics` in protobuf or JSON (plain, `gzip`,
+//! `deflate` or `zlib`, as Alloy's confighttp decodes them; see
+//! otlp_body), routed to the stores, answering as an OTLP receiver does
 //! (an empty export response in the request's encoding).
 //!
 //! Logs leave it as the `log_export` variant says: to Loki's OTLP
@@ -20,6 +22,7 @@ use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequ
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 
 use crate::faults::drops;
+use crate::otlp_body::Encodings;
 use crate::state::SimState;
 use crate::variants::LogExport;
 use crate::{loki_exporter, mimir, otlp_body};
@@ -40,7 +43,7 @@ async fn traces(State(state): State<Arc<SimState>>, headers: HeaderMap, body: By
     if let Some(refusal) = state.reject_ingest() {
         return refusal;
     }
-    match otlp_body::decode::<ExportTraceServiceRequest>(&headers, &body) {
+    match otlp_body::decode_with::<ExportTraceServiceRequest>(Encodings::Collector, &headers, &body) {
         Ok(request) => {
             state.traces.ingest(request, &state.faults());
             accepted(&headers)
@@ -55,7 +58,7 @@ async fn logs(State(state): State<Arc<SimState>>, headers: HeaderMap, body: Byte
     if let Some(refusal) = state.reject_ingest() {
         return refusal;
     }
-    match otlp_body::decode::<ExportLogsServiceRequest>(&headers, &body) {
+    match otlp_body::decode_with::<ExportLogsServiceRequest>(Encodings::Collector, &headers, &body) {
         Ok(request) => {
             export_logs(&state, request, state.faults().drop_logs);
             accepted(&headers)
@@ -87,7 +90,7 @@ async fn metrics(State(state): State<Arc<SimState>>, headers: HeaderMap, body: B
     if let Some(refusal) = state.reject_ingest() {
         return refusal;
     }
-    match otlp_body::decode::<ExportMetricsServiceRequest>(&headers, &body) {
+    match otlp_body::decode_with::<ExportMetricsServiceRequest>(Encodings::Collector, &headers, &body) {
         Ok(request) => {
             mimir::ingest(&state, request);
             accepted(&headers)

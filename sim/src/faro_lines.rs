@@ -285,18 +285,21 @@ pub fn go_time(timestamp: Option<&str>) -> String {
 }
 
 /// Go's `%v` of a float64 (`strconv.FormatFloat(f, 'g', -1, 64)`): shortest
-/// digits, exponent form from 1e6 up and below 1e-4, e.g. `2.5e+06`.
+/// digits, exponent form when the shortest decimal's exponent is below -4
+/// or from 6 up, e.g. `2.5e+06`. The exponent is the shortest decimal's,
+/// not `log10`'s: 999999.9999999999 stays plain, 9.999999999999999e-05
+/// does not.
 pub fn go_float(f: f64) -> String {
     if f == 0.0 {
         return "0".into();
     }
-    let exp = f.abs().log10().floor() as i32;
+    // `{:e}` is the shortest round-trip decimal, as strconv's digits are.
+    let text = format!("{f:e}");
+    let (mantissa, e) = text.split_once('e').unwrap_or((&text, "0"));
+    let exp: i32 = e.parse().unwrap_or(0);
     if !(-4..6).contains(&exp) {
-        let text = format!("{f:e}");
-        let (mantissa, e) = text.split_once('e').unwrap_or((&text, "0"));
-        let e: i32 = e.parse().unwrap_or(0);
-        let sign = if e < 0 { '-' } else { '+' };
-        return format!("{mantissa}e{sign}{:02}", e.abs());
+        let sign = if exp < 0 { '-' } else { '+' };
+        return format!("{mantissa}e{sign}{:02}", exp.abs());
     }
     format!("{f}")
 }
@@ -479,5 +482,9 @@ mod tests {
         assert_eq!(go_float(2.5e6), "2.5e+06");
         assert_eq!(go_float(123456.0), "123456");
         assert_eq!(go_float(0.00001), "1e-05");
+        // Where log10 and the shortest decimal disagree on the exponent.
+        assert_eq!(go_float(999999.9999999999), "999999.9999999999");
+        assert_eq!(go_float(0.00009999999999999999), "9.999999999999999e-05");
+        assert_eq!(go_float(-2.5e-7), "-2.5e-07");
     }
 }

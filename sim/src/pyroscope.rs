@@ -14,8 +14,13 @@
 //! skips the type checks, so `{}` selects every profile as on Pyroscope;
 //! an empty or missing selector is its `unexpected end of input`.
 //!
+//! Pushed series labels are checked and renamed as the distributor's
+//! `ValidateLabels` does before anything is stored: dots in names become
+//! `_` (`otel.scope.name`, which pyroscope-rs sends, is kept as
+//! `otel_scope_name`); other characters are `invalid_argument`.
+//!
 //! Uses: pprof, profiles, lang::promql, state, faults, otlp_body, mimir
-//! (Go's JSON escaping).
+//! (Go's JSON escaping), go::strconv.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -32,6 +37,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::faults::{Role, drops};
+use crate::go;
 use crate::lang::promql::{self, Matcher};
 use crate::logs::unix_nanos;
 use crate::otlp_body;
@@ -127,8 +133,52 @@ struct JsonSample {
     raw_profile: String,
 }
 
+/// `LabelPairsString`: `{name="value", …}`, values `strconv.Quote`d.
+fn label_pairs_string(labels: &[(String, String)]) -> String {
+    let pairs: Vec<String> = labels
+        .iter()
+        .map(|(k, v)| format!("{k}={}", go::strconv::quote(v)))
+        .collect();
+    format!("{{{}}}", pairs.join(", "))
+}
+
+/// Series label names as Pyroscope 1.10's distributor stores them
+/// (`pkg/validation/validate.go` `ValidateLabels`, `SanitizeLabelName`):
+/// in name order, a name of letters, digits (not first), `_` and `.` has
+/// its dots turned into `_` (so pyroscope-rs's `otel.scope.name` is kept
+/// as `otel_scope_name`); any other character is `invalid_labels`, and a
+/// name equal to the one before it once sanitized is a duplicate.
+fn sanitize_labels(labels: Labels) -> Result<Labels, String> {
+    let mut pairs: Vec<(String, String)> = labels.into_iter().collect();
+    let mut last = String::new();
+    for i in 0..pairs.len() {
+        let name = &pairs[i].0;
+        let valid = !name.is_empty()
+            && name
+                .char_indices()
+                .all(|(at, c)| c.is_ascii_alphabetic() || c == '_' || c == '.' || (at > 0 && c.is_ascii_digit()));
+        if !valid {
+            return Err(format!(
+                "invalid labels '{}' with error: invalid label name '{name}'",
+                label_pairs_string(&pairs)
+            ));
+        }
+        let original = name.clone();
+        pairs[i].0 = name.replace('.', "_");
+        if pairs[i].0 == last {
+            return Err(format!(
+                "profile with labels '{}' has duplicate label name: '{original}'",
+                label_pairs_string(&pairs)
+            ));
+        }
+        last = pairs[i].0.clone();
+    }
+    Ok(pairs.into_iter().collect())
+}
+
 fn store(state: &SimState, labels: Labels, raw: &[u8]) -> Result<(), ConnectError> {
     let profile = pprof::decode(raw).map_err(invalid)?;
+    let labels = sanitize_labels(labels).map_err(invalid)?;
     let key: String = labels.iter().map(|(k, v)| format!("{k}={v},")).collect();
     let dropped = drops(
         state.faults().drop_profiles,
@@ -397,6 +447,34 @@ mod tests {
         );
         let (_, _, html) = selector(&json!({"labelSelector": "{a=\"b\"} > 1"})).unwrap_err();
         assert!(html.contains(r"unexpected \u003cop:\u003e\u003e"), "{html}");
+    }
+
+    #[test]
+    fn label_names_are_sanitized_as_pyroscope_does() {
+        let labels = Labels::from([
+            ("__name__".to_owned(), "process_cpu".to_owned()),
+            ("otel.scope.name".to_owned(), "com.grafana.pyroscope/rust".to_owned()),
+            ("service_name".to_owned(), "svc".to_owned()),
+        ]);
+        let sanitized = sanitize_labels(labels).unwrap();
+        assert_eq!(
+            sanitized.keys().collect::<Vec<_>>(),
+            ["__name__", "otel_scope_name", "service_name"]
+        );
+        let bad = Labels::from([
+            ("service_name".to_owned(), "svc".to_owned()),
+            ("thread-id".to_owned(), "7".to_owned()),
+        ]);
+        assert_eq!(
+            sanitize_labels(bad).unwrap_err(),
+            r#"invalid labels '{service_name="svc", thread-id="7"}' with error: invalid label name 'thread-id'"#
+        );
+        let twice = Labels::from([("a.b".to_owned(), "1".to_owned()), ("a_b".to_owned(), "2".to_owned())]);
+        assert_eq!(
+            sanitize_labels(twice).unwrap_err(),
+            r#"profile with labels '{a_b="1", a_b="2"}' has duplicate label name: 'a_b'"#
+        );
+        assert!(sanitize_labels(Labels::from([("1a".to_owned(), "x".to_owned())])).is_err());
     }
 
     #[test]
