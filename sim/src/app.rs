@@ -323,7 +323,7 @@ async fn delay(State(app): State<Arc<AppState>>, Path(speed): Path<String>, head
         ("__name__".to_owned(), "process_cpu".to_owned()),
         ("service_name".to_owned(), app.service.clone()),
     ]);
-    let _ = app.sim.profiles.push(labels, &profile, false);
+    let _ = app.sim.profiles.push_decoded(&labels, &profile);
 
     Json(json!({
         "endpoint": speed,

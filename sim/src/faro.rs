@@ -1,10 +1,12 @@
 //! The reference stack's Faro receiver, as Alloy's `faro.receiver` (v1.13)
 //! serves it (`shared/reference/api/01-faro-receiver.md` §1.1): exactly
 //! `POST /collect` (and its CORS preflight), `GET /-/ready`; a global token
-//! bucket (429 when empty), JSON decoding (400), the payload size limit by
-//! `Content-Length` (413), then 202 `ok` — even when exporting failed, as
-//! Alloy does. Lines go to the log store under `{app, kind}`, traces to the
-//! trace store.
+//! bucket (429 when empty), JSON decoding (400 with Go's `encoding/json` or
+//! `time` error text, `faro_lines::Payload::decode`), the payload size
+//! limit by `Content-Length` (413; a chunked body has none), then 202 `ok`
+//! — even when exporting failed, as Alloy does. Refusals are Go's
+//! `http.Error`: the status text or error and a newline. Lines go to the
+//! log store under `{app, kind}`, traces to the trace store.
 //!
 //! Uses: faro_lines, state, faults.
 
@@ -17,7 +19,6 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, post};
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use tokio::time::Instant;
 
 use crate::faro_lines::{self, Payload};
@@ -118,46 +119,46 @@ impl FaroState {
     }
 }
 
+/// Go's `http.Error`: the text and a newline, `text/plain; charset=utf-8`,
+/// `X-Content-Type-Options: nosniff`.
+fn http_error(status: StatusCode, text: &str) -> Response {
+    let mut response = (status, format!("{text}\n")).into_response();
+    response
+        .headers_mut()
+        .insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    response
+}
+
 async fn collect(State(state): State<Arc<FaroState>>, headers: HeaderMap, body: Bytes) -> Response {
-    let answer = |status: StatusCode, text: String| {
-        let mut response = (status, text).into_response();
+    let answer = |mut response: Response| {
         cors(&headers, &mut response);
         response
     };
     if !state.take_token() {
-        return answer(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests".into());
+        return answer(http_error(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests"));
     }
-    let payload: Payload = match serde_json::from_slice(&body) {
-        Ok(p) => p,
-        Err(e) => return answer(StatusCode::BAD_REQUEST, e.to_string()),
-    };
     // Alloy decodes the traces with the payload: bad ids fail the request.
-    let traces = match payload
-        .traces
-        .clone()
-        .map(serde_json::from_value::<ExportTraceServiceRequest>)
-    {
-        None => None,
-        Some(Ok(t)) => Some(t),
-        Some(Err(e)) => return answer(StatusCode::BAD_REQUEST, format!("invalid traces: {e}")),
+    let payload = match Payload::decode(&body) {
+        Ok(p) => p,
+        Err(e) => return answer(http_error(StatusCode::BAD_REQUEST, &e)),
     };
+    // `req.ContentLength`: -1 (no check) when the body is chunked.
     let length = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok())
-        .unwrap_or(body.len() as u64);
-    if length > state.settings.max_payload_bytes {
-        return answer(StatusCode::PAYLOAD_TOO_LARGE, "request entity too large".into());
+        .and_then(|v| v.parse::<u64>().ok());
+    if length.is_some_and(|length| length > state.settings.max_payload_bytes) {
+        return answer(http_error(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large"));
     }
     let faults = state.sim.faults();
     // Alloy answers 202 whatever its exporters do with the payload.
     if !faults.faro_export_fails && !drops(faults.drop_faro, &body) {
-        export(&state, &payload, traces);
+        export(&state, &payload);
     }
-    answer(StatusCode::ACCEPTED, "ok".into())
+    answer((StatusCode::ACCEPTED, "ok").into_response())
 }
 
-fn export(state: &FaroState, payload: &Payload, traces: Option<ExportTraceServiceRequest>) {
+fn export(state: &FaroState, payload: &Payload) {
     let now = unix_nanos();
     let mut by_kind: BTreeMap<&str, Vec<Entry>> = BTreeMap::new();
     for (kind, line) in faro_lines::lines(payload) {
@@ -175,8 +176,8 @@ fn export(state: &FaroState, payload: &Payload, traces: Option<ExportTraceServic
         // Both labels are set, so the push cannot be refused.
         let _ = state.sim.logs.push(labels, entries, |_| false);
     }
-    if let Some(request) = traces {
-        state.sim.traces.ingest(request, &state.sim.faults());
+    if let Some(request) = &payload.traces {
+        state.sim.traces.ingest(request.clone(), &state.sim.faults());
     }
 }
 
@@ -186,12 +187,22 @@ mod tests {
 
     #[test]
     fn reference_payload_traces_decode() {
-        let payload: Payload =
-            serde_json::from_str(include_str!("../../tests/fixtures/reference/faro-payload.json")).unwrap();
-        let traces: ExportTraceServiceRequest = serde_json::from_value(payload.traces.unwrap()).unwrap();
+        let payload = Payload::decode(include_bytes!("../../tests/fixtures/reference/faro-payload.json")).unwrap();
+        let traces = payload.traces.unwrap();
         let span = &traces.resource_spans[0].scope_spans[0].spans[0];
         assert_eq!(span.name, "documentLoad");
         assert_eq!(span.trace_id.len(), 16);
         assert_eq!(span.start_time_unix_nano, 1_735_689_600_000_000_000);
+    }
+
+    /// Go's `http.Error`, as `handler.go` answers every refusal.
+    #[tokio::test]
+    async fn refusals_are_go_http_errors() {
+        let response = http_error(StatusCode::BAD_REQUEST, "unexpected EOF");
+        assert_eq!(response.status(), 400);
+        assert_eq!(response.headers()[header::CONTENT_TYPE], "text/plain; charset=utf-8");
+        assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+        let body = axum::body::to_bytes(response.into_body(), 1024).await.unwrap();
+        assert_eq!(&body[..], b"unexpected EOF\n");
     }
 }

@@ -1,48 +1,63 @@
-//! Faro payloads turned into Loki lines exactly as Alloy's `faro.receiver`
-//! writes them (v1.13, `shared/reference/api/01-faro-receiver.md` §1.3):
-//! one logfmt line per log, exception, measurement and event, keys in
-//! Alloy's fixed order, the payload timestamp as Go's `time.Time.String()`,
-//! `traceID`/`spanID`, then the meta keys; empty values left out except
-//! `browser_mobile`.
+//! Faro payloads decoded as Alloy's `faro.receiver` decodes them and
+//! turned into Loki lines exactly as it writes them (v1.13,
+//! `internal/component/faro/receiver/internal/payload/{payload.go,utils.go}`,
+//! `exporters.go`; `shared/reference/api/01-faro-receiver.md` §1.2–1.3).
 //!
-//! Uses: nothing else in the crate.
+//! Decoding is `json.NewDecoder(body).Decode(&p)` into `payload.Payload`
+//! with Go's `encoding/json` (`go::json`): Go's error texts (`json: cannot
+//! unmarshal string into Go struct field Browser.meta.browser.mobile of
+//! type bool`), `null` accepted for any field, keys matched
+//! case-insensitively, timestamps read by `time.Time.UnmarshalJSON`
+//! (RFC 3339; anything else is `parsing time …`). `traces` is OTLP/JSON,
+//! which Alloy hands to pdata's `ptrace.JSONUnmarshaler`; pdata v1.49
+//! knows only `scopeSpans` (and `scope_spans`): the legacy
+//! `instrumentationLibrarySpans` key is skipped like any unknown key, so
+//! its spans are dropped without an error, as they are here.
+//!
+//! Lines: one logfmt line per log, exception, measurement and event, keys
+//! in Alloy's fixed order in an ordered map (setting a key again keeps its
+//! place and takes the new value), the payload timestamp as Go's
+//! `time.Time.String()`, `traceID`/`spanID`, then the meta keys; empty
+//! values left out except `browser_mobile`; written by go-logfmt, which
+//! fails a line whose key is left empty once filtered (Alloy then drops
+//! that line).
+//!
+//! Uses: go (json, time, fmt, strconv, logfmt).
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 
-/// A Faro payload as Alloy decodes it: unknown fields ignored, string-only
-/// context maps, RFC 3339 timestamps (a type mismatch is a 400).
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
+use crate::go::json::{self, Fatal, Kind as JsonKind, Unmarshal, Value};
+use crate::go::{fmt, logfmt, strconv, time};
+
+/// A Faro payload as Alloy decodes it.
+#[derive(Debug, Clone, Default)]
 pub struct Payload {
     pub exceptions: Vec<Exception>,
     pub logs: Vec<Log>,
     pub measurements: Vec<Measurement>,
     pub events: Vec<Event>,
     pub meta: Meta,
-    pub traces: Option<serde_json::Value>,
+    pub traces: Option<ExportTraceServiceRequest>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Clone, Default)]
 pub struct TraceContext {
     pub trace_id: String,
     pub span_id: String,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Clone, Default)]
 pub struct Log {
     pub message: String,
     pub level: String,
     pub context: BTreeMap<String, String>,
-    pub timestamp: Option<String>,
+    pub timestamp: time::Time,
     pub trace: TraceContext,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Clone, Default)]
 pub struct Frame {
     pub function: String,
     pub module: String,
@@ -51,62 +66,53 @@ pub struct Frame {
     pub colno: i64,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Clone, Default)]
 pub struct Stacktrace {
     pub frames: Vec<Frame>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Clone, Default)]
 pub struct Exception {
-    #[serde(rename = "type")]
     pub kind: String,
     pub value: String,
     pub stacktrace: Option<Stacktrace>,
-    pub timestamp: Option<String>,
+    pub timestamp: time::Time,
     pub trace: TraceContext,
     pub context: BTreeMap<String, String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Clone, Default)]
 pub struct Measurement {
-    #[serde(rename = "type")]
     pub kind: String,
     pub values: BTreeMap<String, f64>,
-    pub timestamp: Option<String>,
+    pub timestamp: time::Time,
     pub trace: TraceContext,
     pub context: BTreeMap<String, String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Clone, Default)]
 pub struct Event {
     pub name: String,
     pub domain: String,
     pub attributes: BTreeMap<String, String>,
-    pub timestamp: Option<String>,
+    pub timestamp: time::Time,
     pub trace: TraceContext,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Clone, Default)]
 pub struct Integration {
     pub name: String,
     pub version: String,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Clone, Default)]
 pub struct Sdk {
     pub name: String,
     pub version: String,
     pub integrations: Vec<Integration>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Clone, Default)]
 pub struct App {
     pub name: String,
     pub namespace: String,
@@ -115,8 +121,7 @@ pub struct App {
     pub environment: String,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Clone, Default)]
 pub struct User {
     pub email: String,
     pub id: String,
@@ -124,24 +129,20 @@ pub struct User {
     pub attributes: BTreeMap<String, String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Clone, Default)]
 pub struct Session {
     pub id: String,
     pub attributes: BTreeMap<String, String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Clone, Default)]
 pub struct Page {
     pub id: String,
     pub url: String,
     pub attributes: BTreeMap<String, String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Default)]
 pub struct Browser {
     pub name: String,
     pub version: String,
@@ -153,14 +154,12 @@ pub struct Browser {
     pub viewport_height: String,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Clone, Default)]
 pub struct View {
     pub name: String,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Clone, Default)]
 pub struct Meta {
     pub sdk: Sdk,
     pub app: App,
@@ -169,6 +168,279 @@ pub struct Meta {
     pub page: Page,
     pub browser: Browser,
     pub view: View,
+}
+
+// ---------------------------------------------------------------------------
+// Decoding, field by field as `payload.go` declares them (JSON names, Go
+// type names for the error texts).
+
+fn string_map(u: &mut Unmarshal, v: &Value, out: &mut BTreeMap<String, String>, go_type: &str) -> Fatal {
+    u.map(v, out, go_type, |u, v, s| u.string(v, s, "string"))
+}
+
+fn timestamp(v: &Value, body: &[u8], out: &mut time::Time) -> Fatal {
+    out.unmarshal_json(&body[v.raw.clone()])
+}
+
+impl TraceContext {
+    fn store(&mut self, u: &mut Unmarshal, v: &Value) -> Fatal {
+        u.object(
+            v,
+            "TraceContext",
+            "payload.TraceContext",
+            &["trace_id", "span_id"],
+            |u, i, v| match i {
+                0 => u.string(v, &mut self.trace_id, "string"),
+                _ => u.string(v, &mut self.span_id, "string"),
+            },
+        )
+    }
+}
+
+impl Log {
+    fn store(&mut self, u: &mut Unmarshal, v: &Value, body: &[u8]) -> Fatal {
+        let fields = ["message", "level", "context", "timestamp", "trace"];
+        u.object(v, "Log", "payload.Log", &fields, |u, i, v| match i {
+            0 => u.string(v, &mut self.message, "string"),
+            1 => u.string(v, &mut self.level, "payload.LogLevel"),
+            2 => string_map(u, v, &mut self.context, "payload.LogContext"),
+            3 => timestamp(v, body, &mut self.timestamp),
+            _ => self.trace.store(u, v),
+        })
+    }
+}
+
+impl Frame {
+    fn store(&mut self, u: &mut Unmarshal, v: &Value) -> Fatal {
+        let fields = ["function", "module", "filename", "lineno", "colno"];
+        u.object(v, "Frame", "payload.Frame", &fields, |u, i, v| match i {
+            0 => u.string(v, &mut self.function, "string"),
+            1 => u.string(v, &mut self.module, "string"),
+            2 => u.string(v, &mut self.filename, "string"),
+            3 => u.int(v, &mut self.lineno),
+            _ => u.int(v, &mut self.colno),
+        })
+    }
+}
+
+impl Exception {
+    fn store(&mut self, u: &mut Unmarshal, v: &Value, body: &[u8]) -> Fatal {
+        let fields = ["type", "value", "stacktrace", "timestamp", "trace", "context"];
+        u.object(v, "Exception", "payload.Exception", &fields, |u, i, v| match i {
+            0 => u.string(v, &mut self.kind, "string"),
+            1 => u.string(v, &mut self.value, "string"),
+            2 => {
+                // `*Stacktrace`: `null` is nil, anything else fills it.
+                if v.kind == JsonKind::Null {
+                    self.stacktrace = None;
+                    return Ok(());
+                }
+                let stacktrace = self.stacktrace.get_or_insert_default();
+                u.object(v, "Stacktrace", "payload.Stacktrace", &["frames"], |u, _, v| {
+                    u.slice(v, &mut stacktrace.frames, "[]payload.Frame", |u, v, f| f.store(u, v))
+                })
+            }
+            3 => timestamp(v, body, &mut self.timestamp),
+            4 => self.trace.store(u, v),
+            _ => string_map(u, v, &mut self.context, "payload.ExceptionContext"),
+        })
+    }
+}
+
+impl Measurement {
+    fn store(&mut self, u: &mut Unmarshal, v: &Value, body: &[u8]) -> Fatal {
+        let fields = ["type", "values", "timestamp", "trace", "context"];
+        u.object(v, "Measurement", "payload.Measurement", &fields, |u, i, v| match i {
+            0 => u.string(v, &mut self.kind, "string"),
+            1 => u.map(v, &mut self.values, "map[string]float64", |u, v, f| u.float64(v, f)),
+            2 => timestamp(v, body, &mut self.timestamp),
+            3 => self.trace.store(u, v),
+            _ => string_map(u, v, &mut self.context, "payload.MeasurementContext"),
+        })
+    }
+}
+
+impl Event {
+    fn store(&mut self, u: &mut Unmarshal, v: &Value, body: &[u8]) -> Fatal {
+        let fields = ["name", "domain", "attributes", "timestamp", "trace"];
+        u.object(v, "Event", "payload.Event", &fields, |u, i, v| match i {
+            0 => u.string(v, &mut self.name, "string"),
+            1 => u.string(v, &mut self.domain, "string"),
+            2 => string_map(u, v, &mut self.attributes, "map[string]string"),
+            3 => timestamp(v, body, &mut self.timestamp),
+            _ => self.trace.store(u, v),
+        })
+    }
+}
+
+impl Meta {
+    fn store(&mut self, u: &mut Unmarshal, v: &Value) -> Fatal {
+        let fields = ["sdk", "app", "user", "session", "page", "browser", "view"];
+        u.object(v, "Meta", "payload.Meta", &fields, |u, i, v| match i {
+            0 => {
+                let sdk = &mut self.sdk;
+                u.object(
+                    v,
+                    "SDK",
+                    "payload.SDK",
+                    &["name", "version", "integrations"],
+                    |u, i, v| match i {
+                        0 => u.string(v, &mut sdk.name, "string"),
+                        1 => u.string(v, &mut sdk.version, "string"),
+                        _ => u.slice(
+                            v,
+                            &mut sdk.integrations,
+                            "[]payload.SDKIntegration",
+                            |u, v, integration| {
+                                let fields = ["name", "version"];
+                                u.object(
+                                    v,
+                                    "SDKIntegration",
+                                    "payload.SDKIntegration",
+                                    &fields,
+                                    |u, i, v| match i {
+                                        0 => u.string(v, &mut integration.name, "string"),
+                                        _ => u.string(v, &mut integration.version, "string"),
+                                    },
+                                )
+                            },
+                        ),
+                    },
+                )
+            }
+            1 => {
+                let app = &mut self.app;
+                let fields = ["name", "namespace", "release", "version", "environment"];
+                u.object(v, "App", "payload.App", &fields, |u, i, v| {
+                    let out = match i {
+                        0 => &mut app.name,
+                        1 => &mut app.namespace,
+                        2 => &mut app.release,
+                        3 => &mut app.version,
+                        _ => &mut app.environment,
+                    };
+                    u.string(v, out, "string")
+                })
+            }
+            2 => {
+                let user = &mut self.user;
+                let fields = ["email", "id", "username", "attributes"];
+                u.object(v, "User", "payload.User", &fields, |u, i, v| match i {
+                    0 => u.string(v, &mut user.email, "string"),
+                    1 => u.string(v, &mut user.id, "string"),
+                    2 => u.string(v, &mut user.username, "string"),
+                    _ => string_map(u, v, &mut user.attributes, "map[string]string"),
+                })
+            }
+            3 => {
+                let session = &mut self.session;
+                u.object(
+                    v,
+                    "Session",
+                    "payload.Session",
+                    &["id", "attributes"],
+                    |u, i, v| match i {
+                        0 => u.string(v, &mut session.id, "string"),
+                        _ => string_map(u, v, &mut session.attributes, "map[string]string"),
+                    },
+                )
+            }
+            4 => {
+                let page = &mut self.page;
+                u.object(
+                    v,
+                    "Page",
+                    "payload.Page",
+                    &["id", "url", "attributes"],
+                    |u, i, v| match i {
+                        0 => u.string(v, &mut page.id, "string"),
+                        1 => u.string(v, &mut page.url, "string"),
+                        _ => string_map(u, v, &mut page.attributes, "map[string]string"),
+                    },
+                )
+            }
+            5 => {
+                let b = &mut self.browser;
+                let fields = [
+                    "name",
+                    "version",
+                    "os",
+                    "mobile",
+                    "userAgent",
+                    "language",
+                    "viewportWidth",
+                    "viewportHeight",
+                ];
+                u.object(v, "Browser", "payload.Browser", &fields, |u, i, v| match i {
+                    0 => u.string(v, &mut b.name, "string"),
+                    1 => u.string(v, &mut b.version, "string"),
+                    2 => u.string(v, &mut b.os, "string"),
+                    3 => u.bool(v, &mut b.mobile),
+                    4 => u.string(v, &mut b.user_agent, "string"),
+                    5 => u.string(v, &mut b.language, "string"),
+                    6 => u.string(v, &mut b.viewport_width, "string"),
+                    _ => u.string(v, &mut b.viewport_height, "string"),
+                })
+            }
+            _ => {
+                let view = &mut self.view;
+                u.object(v, "View", "payload.View", &["name"], |u, _, v| {
+                    u.string(v, &mut view.name, "string")
+                })
+            }
+        })
+    }
+}
+
+impl Payload {
+    /// `json.NewDecoder(body).Decode(&p)`: the payload, or the text Alloy
+    /// answers its 400 with.
+    pub fn decode(body: &[u8]) -> Result<Payload, String> {
+        let value = json::decode(body)?;
+        let mut payload = Payload::default();
+        let mut u = Unmarshal::new();
+        payload.store(&mut u, &value, body)?;
+        u.finish()?;
+        Ok(payload)
+    }
+
+    fn store(&mut self, u: &mut Unmarshal, v: &Value, body: &[u8]) -> Fatal {
+        let fields = ["exceptions", "logs", "measurements", "events", "meta", "traces"];
+        u.object(v, "Payload", "payload.Payload", &fields, |u, i, v| match i {
+            0 => u.slice(v, &mut self.exceptions, "[]payload.Exception", |u, v, e| {
+                e.store(u, v, body)
+            }),
+            1 => u.slice(v, &mut self.logs, "[]payload.Log", |u, v, l| l.store(u, v, body)),
+            2 => u.slice(v, &mut self.measurements, "[]payload.Measurement", |u, v, m| {
+                m.store(u, v, body)
+            }),
+            3 => u.slice(v, &mut self.events, "[]payload.Event", |u, v, e| e.store(u, v, body)),
+            4 => self.meta.store(u, v),
+            _ => {
+                // `*Traces`: nil for `null`; otherwise its UnmarshalJSON
+                // (pdata's) gets the raw value, and its error stops
+                // decoding. The texts are the reference stack's, not pdata's.
+                if v.kind == JsonKind::Null {
+                    self.traces = None;
+                    return Ok(());
+                }
+                let request =
+                    serde_json::from_slice(&body[v.raw.clone()]).map_err(|e| format!("invalid traces: {e}"))?;
+                self.traces = Some(request);
+                Ok(())
+            }
+        })
+    }
+}
+
+/// What code built on the reference stack reads payloads with: the same
+/// decoder, through a JSON value.
+impl<'de> serde::Deserialize<'de> for Payload {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = serde_json::Value::deserialize(deserializer)?;
+        let body = serde_json::to_vec(&value).map_err(serde::de::Error::custom)?;
+        Payload::decode(&body).map_err(serde::de::Error::custom)
+    }
 }
 
 /// The kind of a Faro line, as Alloy's `kind` key and label spell it.
@@ -194,114 +466,40 @@ impl Kind {
     }
 }
 
-/// Ordered key/values, empty values left out.
+/// `payload.KeyVal`: an ordered map (wk8/go-ordered-map) where setting a
+/// key again keeps its place.
 #[derive(Default)]
 struct KeyVals(Vec<(String, String)>);
 
 impl KeyVals {
-    fn add(&mut self, key: impl Into<String>, value: impl Into<String>) {
-        let value = value.into();
-        if !value.is_empty() {
-            self.0.push((key.into(), value));
+    /// `kv.Set`.
+    fn set(&mut self, key: String, value: String) {
+        match self.0.iter_mut().find(|(k, _)| *k == key) {
+            Some(pair) => pair.1 = value,
+            None => self.0.push((key, value)),
         }
     }
 
+    /// `KeyValAdd`: empty values are not set.
+    fn add(&mut self, key: impl Into<String>, value: impl Into<String>) {
+        let value = value.into();
+        if !value.is_empty() {
+            self.set(key.into(), value);
+        }
+    }
+
+    /// `MergeKeyValWithPrefix(kv, KeyValFromMap(map), prefix)`.
     fn add_map(&mut self, prefix: &str, map: &BTreeMap<String, String>) {
         for (k, v) in map {
             self.add(format!("{prefix}{k}"), v.clone());
         }
     }
 
+    /// `MergeKeyVal(kv, trace.KeyVal())`.
     fn add_trace(&mut self, trace: &TraceContext) {
         self.add("traceID", trace.trace_id.clone());
         self.add("spanID", trace.span_id.clone());
     }
-
-    fn logfmt(&self) -> String {
-        let mut out = String::new();
-        for (k, v) in &self.0 {
-            if !out.is_empty() {
-                out.push(' ');
-            }
-            out.push_str(k);
-            out.push('=');
-            push_value(&mut out, v);
-        }
-        out
-    }
-}
-
-/// A logfmt value as go-logfmt writes it: quoted when it holds a space,
-/// `=`, `"` or a control character.
-fn push_value(out: &mut String, v: &str) {
-    if !v.chars().any(|c| c <= ' ' || c == '=' || c == '"' || c == '\u{fffd}') {
-        out.push_str(v);
-        return;
-    }
-    out.push('"');
-    for c in v.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
-
-/// Go's `time.Time.String()` of an RFC 3339 timestamp; the zero time when
-/// absent, as Go decodes a missing field.
-pub fn go_time(timestamp: Option<&str>) -> String {
-    const ZERO: &str = "0001-01-01 00:00:00 +0000 UTC";
-    let Some(ts) = timestamp else { return ZERO.into() };
-    let Some((date, rest)) = ts.split_once('T') else {
-        return ZERO.into();
-    };
-    let (clock, zone) = match rest.find(['Z', 'z', '+', '-']) {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, "Z"),
-    };
-    let (hms, frac) = match clock.split_once('.') {
-        Some((hms, frac)) => (hms, frac.trim_end_matches('0')),
-        None => (clock, ""),
-    };
-    let frac = if frac.is_empty() {
-        String::new()
-    } else {
-        format!(".{frac}")
-    };
-    let zone = match zone {
-        "Z" | "z" => "+0000 UTC".to_owned(),
-        offset => {
-            let compact = offset.replace(':', "");
-            format!("{compact} {compact}")
-        }
-    };
-    format!("{date} {hms}{frac} {zone}")
-}
-
-/// Go's `%v` of a float64 (`strconv.FormatFloat(f, 'g', -1, 64)`): shortest
-/// digits, exponent form when the shortest decimal's exponent is below -4
-/// or from 6 up, e.g. `2.5e+06`. The exponent is the shortest decimal's,
-/// not `log10`'s: 999999.9999999999 stays plain, 9.999999999999999e-05
-/// does not.
-pub fn go_float(f: f64) -> String {
-    if f == 0.0 {
-        return "0".into();
-    }
-    // `{:e}` is the shortest round-trip decimal, as strconv's digits are.
-    let text = format!("{f:e}");
-    let (mantissa, e) = text.split_once('e').unwrap_or((&text, "0"));
-    let exp: i32 = e.parse().unwrap_or(0);
-    if !(-4..6).contains(&exp) {
-        let sign = if exp < 0 { '-' } else { '+' };
-        return format!("{mantissa}e{sign}{:02}", exp.abs());
-    }
-    format!("{f}")
 }
 
 fn exception_hash(value: &str) -> u64 {
@@ -360,16 +558,19 @@ fn meta_keyvals(m: &Meta, kv: &mut KeyVals) {
 }
 
 /// The Loki lines of a payload, in Alloy's order: logs, exceptions,
-/// measurements, events.
+/// measurements, events. A line go-logfmt refuses (a key with nothing
+/// left once filtered) is logged and dropped by Alloy, so it is left out.
 pub fn lines(p: &Payload) -> Vec<(Kind, String)> {
     let mut out = Vec::new();
     let mut finish = |kind: Kind, mut kv: KeyVals| {
         meta_keyvals(&p.meta, &mut kv);
-        out.push((kind, kv.logfmt()));
+        if let Ok(line) = logfmt::marshal_keyvals(&kv.0) {
+            out.push((kind, line));
+        }
     };
     for l in &p.logs {
         let mut kv = KeyVals::default();
-        kv.add("timestamp", go_time(l.timestamp.as_deref()));
+        kv.add("timestamp", l.timestamp.string());
         kv.add("kind", "log");
         kv.add("message", l.message.clone());
         kv.add("level", l.level.clone());
@@ -379,7 +580,7 @@ pub fn lines(p: &Payload) -> Vec<(Kind, String)> {
     }
     for e in &p.exceptions {
         let mut kv = KeyVals::default();
-        kv.add("timestamp", go_time(e.timestamp.as_deref()));
+        kv.add("timestamp", e.timestamp.string());
         kv.add("kind", "exception");
         kv.add("type", e.kind.clone());
         kv.add("value", e.value.clone());
@@ -391,22 +592,23 @@ pub fn lines(p: &Payload) -> Vec<(Kind, String)> {
     }
     for m in &p.measurements {
         let mut kv = KeyVals::default();
-        kv.add("timestamp", go_time(m.timestamp.as_deref()));
+        kv.add("timestamp", m.timestamp.string());
         kv.add("kind", "measurement");
         kv.add("type", m.kind.clone());
         for (k, v) in &m.values {
-            kv.add(k.clone(), format!("{v:.6}"));
+            kv.add(k.clone(), fmt::percent_f(*v));
         }
         kv.add_trace(&m.trace);
         kv.add_map("context_", &m.context);
+        // `KeyValFromFloatMap`: float64 values, which logfmt prints `%v`.
         for (k, v) in &m.values {
-            kv.add(format!("value_{k}"), go_float(*v));
+            kv.set(format!("value_{k}"), strconv::format_float_g(*v));
         }
         finish(Kind::Measurement, kv);
     }
     for e in &p.events {
         let mut kv = KeyVals::default();
-        kv.add("timestamp", go_time(e.timestamp.as_deref()));
+        kv.add("timestamp", e.timestamp.string());
         kv.add("kind", "event");
         kv.add("event_name", e.name.clone());
         kv.add("event_domain", e.domain.clone());
@@ -425,10 +627,64 @@ mod tests {
     /// `examples/faro-payload.json`; the meta suffix is written out once.
     const META: &str = "sdk_name=@grafana/faro-web-sdk sdk_version=1.12.2 app_name=harness-frontend app_version=1.0.0 app_environment=test user_id=u-1 session_id=sess-0001 session_attr_run=r42 page_url=http://localhost:5173/dashboard browser_name=Chrome browser_version=124.0 browser_os=Linux browser_mobile=false browser_userAgent=harness/1.0 browser_language=en-US browser_viewportWidth=1280 browser_viewportHeight=720 view_name=default";
 
+    /// `tests/fixtures/go/faro-payload-decode.json`: bodies decoded by
+    /// `json.NewDecoder(body).Decode(&p)` into a copy of Alloy v1.13's
+    /// `payload.Payload` types (its `Traces` stubbed), with Go's v1
+    /// `encoding/json` (`GOEXPERIMENT=nojsonv2`) and `time`, local zone
+    /// UTC: the error text, or the payload's timestamps as `String()`.
+    #[test]
+    fn bodies_decode_as_go_decodes_them_into_alloys_payload() {
+        #[derive(serde::Deserialize)]
+        struct Row {
+            #[serde(rename = "in")]
+            body: String,
+            err: Option<String>,
+            times: Vec<String>,
+        }
+        let rows: Vec<Row> =
+            serde_json::from_str(include_str!("../tests/fixtures/go/faro-payload-decode.json")).unwrap();
+        assert!(rows.len() > 100);
+        for row in rows {
+            let got = Payload::decode(row.body.as_bytes()).map(|p| {
+                let times = p.logs.iter().map(|l| l.timestamp);
+                let times = times.chain(p.exceptions.iter().map(|e| e.timestamp));
+                let times = times.chain(p.measurements.iter().map(|m| m.timestamp));
+                let times = times.chain(p.events.iter().map(|e| e.timestamp));
+                times.map(|t| t.string()).collect::<Vec<_>>()
+            });
+            let want = match row.err {
+                Some(err) => Err(err),
+                None => Ok(row.times),
+            };
+            assert_eq!(got, want, "{}", row.body);
+        }
+    }
+
+    #[test]
+    fn decoded_values_are_gos() {
+        let p = Payload::decode(br#"{"logs":[{"message":"a\ud83d\ude00b\udc00c\ud800\u0041","context":{"a":"1"},"context":{"b":"2"}}],"LOGS":null}"#).unwrap();
+        assert!(p.logs.is_empty(), "a later null empties the slice");
+        let p = Payload::decode(
+            br#"{"logs":[{"message":"a\ud83d\ude00b\udc00c\ud800\u0041","context":{"a":"1"},"Context":{"b":null}}]}"#,
+        )
+        .unwrap();
+        assert_eq!(p.logs[0].message, "a\u{1f600}b\u{fffd}c\u{fffd}A");
+        let context: Vec<(&str, &str)> = p.logs[0]
+            .context
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(context, [("a", "1"), ("b", "")], "a repeated map adds to the first");
+        let p = Payload::decode(b"{\"logs\":[{\"message\":\"\xff\xe2\x82x\"}]}").unwrap();
+        assert_eq!(
+            p.logs[0].message, "\u{fffd}\u{fffd}\u{fffd}x",
+            "one U+FFFD per bad byte"
+        );
+    }
+
     #[test]
     fn reference_payload_gives_alloys_lines_byte_for_byte() {
-        let payload: Payload =
-            serde_json::from_str(include_str!("../../tests/fixtures/reference/faro-payload.json")).unwrap();
+        let payload = Payload::decode(include_bytes!("../../tests/fixtures/reference/faro-payload.json")).unwrap();
         let got = lines(&payload);
         let expected = [
             (
@@ -461,30 +717,5 @@ mod tests {
             assert_eq!(gk, ek);
             assert_eq!(gl, el);
         }
-    }
-
-    #[test]
-    fn go_formats() {
-        assert_eq!(
-            go_time(Some("2021-09-30T10:46:17.680Z")),
-            "2021-09-30 10:46:17.68 +0000 UTC"
-        );
-        assert_eq!(go_time(Some("2025-01-01T00:00:00Z")), "2025-01-01 00:00:00 +0000 UTC");
-        assert_eq!(
-            go_time(Some("2025-01-01T02:00:00+02:00")),
-            "2025-01-01 02:00:00 +0200 +0200"
-        );
-        assert_eq!(go_time(None), "0001-01-01 00:00:00 +0000 UTC");
-        assert_eq!(go_float(2500.0), "2500");
-        assert_eq!(go_float(22.12), "22.12");
-        assert_eq!(go_float(0.0), "0");
-        assert_eq!(go_float(1e21), "1e+21");
-        assert_eq!(go_float(2.5e6), "2.5e+06");
-        assert_eq!(go_float(123456.0), "123456");
-        assert_eq!(go_float(0.00001), "1e-05");
-        // Where log10 and the shortest decimal disagree on the exponent.
-        assert_eq!(go_float(999999.9999999999), "999999.9999999999");
-        assert_eq!(go_float(0.00009999999999999999), "9.999999999999999e-05");
-        assert_eq!(go_float(-2.5e-7), "-2.5e-07");
     }
 }

@@ -2,7 +2,12 @@
 //! `perftools.profiles.Profile` (github.com/google/pprof `proto/profile.proto`),
 //! gzipped or plain; each sample becomes a stack of function names with its
 //! first value and its string labels (`span_id` links a sample to a span,
-//! `shared/reference/api/06-pyroscope.md` §6.2–6.3).
+//! `shared/reference/api/06-pyroscope.md` §6.2–6.3), as the distributor's
+//! `Profile.Normalize` (Pyroscope 1.10 `pkg/pprof/pprof.go`) leaves them:
+//! labels without a string value (numeric ones, or the empty string at
+//! index 0) are dropped, and so are samples with no value above zero.
+//! Labels are kept in `LabelsByKeyValue` order (by the string-table
+//! indexes of key, then value), the order the profile splitter reads.
 //!
 //! Uses: nothing else in the crate.
 
@@ -51,6 +56,8 @@ struct Label {
     key: i64,
     #[prost(int64, tag = "2")]
     str: i64,
+    #[prost(int64, tag = "3")]
+    num: i64,
 }
 
 #[derive(Clone, PartialEq, prost::Message)]
@@ -81,7 +88,7 @@ pub struct Stack {
     /// Function names, root first.
     pub frames: Vec<String>,
     pub value: i64,
-    /// Sample labels, e.g. `span_id`.
+    /// String sample labels, e.g. `span_id`, `thread_name`.
     pub labels: Vec<(String, String)>,
 }
 
@@ -114,6 +121,7 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded, String> {
     let stacks = p
         .sample
         .iter()
+        .filter(|s| s.value.iter().any(|v| *v > 0))
         .map(|s| {
             // Locations are leaf first, and a location's lines innermost first.
             let mut frames: Vec<String> = s
@@ -125,10 +133,12 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded, String> {
                 .map(|f| string(f.name))
                 .collect();
             frames.reverse();
+            let mut labels: Vec<Label> = s.label.iter().filter(|l| l.str != 0).copied().collect();
+            labels.sort_by_key(|l| (l.key, l.str));
             Stack {
                 frames,
                 value: s.value.first().copied().unwrap_or(0),
-                labels: s.label.iter().map(|l| (string(l.key), string(l.str))).collect(),
+                labels: labels.iter().map(|l| (string(l.key), string(l.str))).collect(),
             }
         })
         .collect();
@@ -161,5 +171,52 @@ mod tests {
             vec![("span_id".to_owned(), "00f067aa0ba902b7".to_owned())]
         );
         assert!(decode(b"\x1f\x8bnot gzip").is_err());
+    }
+
+    /// `Normalize`: numeric and empty labels go, as do samples that
+    /// count nothing.
+    #[test]
+    fn decoding_normalizes_as_the_distributor_does() {
+        let strings = [
+            "",
+            "cpu",
+            "nanoseconds",
+            "thread_name",
+            "main",
+            "bytes",
+            "span_id",
+            "00f067aa0ba902b7",
+        ];
+        let label = |key: i64, str: i64, num: i64| Label { key, str, num };
+        let sample = |value: Vec<i64>, label: Vec<Label>| Sample {
+            location_id: vec![1],
+            value,
+            label,
+        };
+        let profile = Profile {
+            sample_type: vec![ValueType { r#type: 1, unit: 2 }],
+            sample: vec![
+                sample(
+                    vec![5],
+                    vec![label(6, 7, 0), label(3, 4, 0), label(5, 0, 1024), label(3, 0, 0)],
+                ),
+                sample(vec![0], vec![label(3, 4, 0)]),
+                sample(vec![-1, 0], Vec::new()),
+            ],
+            location: vec![Location {
+                id: 1,
+                line: vec![Line { function_id: 1 }],
+            }],
+            function: vec![Function { id: 1, name: 4 }],
+            string_table: strings.iter().map(|s| (*s).to_owned()).collect(),
+            time_nanos: 0,
+            period_type: None,
+        };
+        let decoded = decode(&profile.encode_to_vec()).unwrap();
+        assert_eq!(decoded.stacks.len(), 1);
+        assert_eq!(
+            decoded.stacks[0].labels,
+            [("thread_name", "main"), ("span_id", "00f067aa0ba902b7")].map(|(k, v)| (k.to_owned(), v.to_owned()))
+        );
     }
 }

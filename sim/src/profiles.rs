@@ -1,9 +1,11 @@
 //! The reference stack's profile store and flame graphs, as Pyroscope 1.10
 //! serves them (`shared/reference/api/06-pyroscope.md`): series labels from
-//! the push (`__name__`, `service_name`, …), samples merged into a
-//! flamebearer-style graph (`names`, `levels` of `[x-offset, total, self,
-//! name]` with offsets relative to the previous node of the level), and
-//! span profiles selected by the pprof `span_id` sample label.
+//! the push (`__name__`, `service_name`, …) and from the samples' string
+//! labels, split as the distributor splits a profile (`split`), samples
+//! merged into a flamebearer-style graph (`names`, `levels` of
+//! `[x-offset, total, self, name]` with offsets relative to the previous
+//! node of the level), and span profiles selected by the pprof `span_id`
+//! sample label.
 //!
 //! Uses: pprof, lang::promql (label matchers).
 
@@ -18,6 +20,8 @@ use crate::lang::promql::{Matcher, selects};
 use crate::pprof::{Decoded, Stack};
 
 pub type Labels = BTreeMap<String, String>;
+/// Labels as a list, in the order they were given.
+pub type Pairs = Vec<(String, String)>;
 
 #[derive(Debug, Clone)]
 struct StoredProfile {
@@ -50,19 +54,50 @@ pub struct Selection<'a> {
     pub delay: Duration,
 }
 
+/// Pyroscope 1.10's `pprof_split.VisitSampleSeries` without relabeling
+/// rules (`pkg/model/pprof_split/pprof_split.go`, as the distributor's
+/// `extractSampleSeries` calls it): `profile_id` labels are renamed
+/// `span_id`; samples are grouped by their string labels other than
+/// `span_id`; each group's series is the pushed labels plus the group's
+/// labels whose names the series does not already hold with a value (the
+/// first of a repeated name wins); groups with the same series merge. A
+/// profile whose samples carry no such labels is one series, the pushed
+/// labels. Names are not checked here: the distributor validates each
+/// series afterwards (`ValidateLabels`).
+pub fn split(labels: &[(String, String)], stacks: &[Stack]) -> Vec<(Pairs, Vec<Stack>)> {
+    let mut series: Vec<(Pairs, Vec<Stack>)> = Vec::new();
+    for stack in stacks {
+        let mut stack = stack.clone();
+        for (key, _) in &mut stack.labels {
+            if key == "profile_id" {
+                *key = "span_id".into();
+            }
+        }
+        let mut built = labels.to_vec();
+        for (key, value) in stack.labels.iter().filter(|(k, _)| k != "span_id") {
+            let held = built.iter().find(|(k, _)| k == key).is_some_and(|(_, v)| !v.is_empty());
+            if !held {
+                match built.iter_mut().find(|(k, _)| k == key) {
+                    Some(pair) => pair.1.clone_from(value),
+                    None => built.push((key.clone(), value.clone())),
+                }
+            }
+        }
+        built.sort();
+        match series.iter_mut().find(|(l, _)| *l == built) {
+            Some((_, group)) => group.push(stack),
+            None => series.push((built, vec![stack])),
+        }
+    }
+    series
+}
+
 impl ProfileStore {
-    /// Validates and stores one pushed profile, as the Push and ingest
-    /// APIs do; `dropped` says a fault discards it after accepting it.
-    pub fn push(&self, labels: Labels, profile: &Decoded, dropped: bool) -> Result<(), String> {
-        let name = labels.get("__name__").cloned().unwrap_or_default();
-        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':') {
-            return Err(format!("invalid metric name {name:?}"));
-        }
-        if labels.get("service_name").is_none_or(|s| s.is_empty()) {
-            return Err("service_name is required".into());
-        }
+    /// `ValidateProfile`'s ingestion window: the profile's time in unix
+    /// milliseconds (now when it has none), within [now-1h, now+10m].
+    pub fn time_ms(profile: &Decoded) -> Result<i64, String> {
         let now_ms = (crate::logs::unix_nanos() / 1_000_000) as i64;
-        let time_ms = if profile.time_nanos == 0 {
+        let time_ms = if profile.time_nanos <= 0 {
             now_ms
         } else {
             profile.time_nanos / 1_000_000
@@ -70,20 +105,42 @@ impl ProfileStore {
         if time_ms < now_ms - 3_600_000 || time_ms > now_ms + 600_000 {
             return Err(format!("profile time {time_ms} ms is outside [now-1h, now+10m]"));
         }
+        Ok(time_ms)
+    }
+
+    /// Stores one pushed profile as the series `split` made of it;
+    /// `dropped` says a fault discards it after accepting it.
+    pub fn push(&self, series: Vec<(Labels, Vec<Stack>)>, type_suffix: &str, time_ms: i64, dropped: bool) {
         let mut counts = self.counts.lock().expect("counts lock");
         counts.profiles_received += 1;
         if dropped {
-            return Ok(());
+            return;
         }
         counts.profiles_stored += 1;
-        let stored = StoredProfile {
-            type_id: format!("{name}:{}", profile.type_suffix),
-            labels,
-            stacks: profile.stacks.clone(),
-            time_ms,
-            received: Instant::now(),
-        };
-        self.profiles.lock().expect("profile store lock").push(stored);
+        let received = Instant::now();
+        let mut profiles = self.profiles.lock().expect("profile store lock");
+        for (labels, stacks) in series {
+            let name = labels.get("__name__").cloned().unwrap_or_default();
+            profiles.push(StoredProfile {
+                type_id: format!("{name}:{type_suffix}"),
+                labels,
+                stacks,
+                time_ms,
+                received,
+            });
+        }
+    }
+
+    /// Checks and stores a profile the reference stack makes itself (the
+    /// app's span profiles), whose labels need no validating.
+    pub fn push_decoded(&self, labels: &Labels, profile: &Decoded) -> Result<(), String> {
+        let time_ms = Self::time_ms(profile)?;
+        let pairs: Vec<(String, String)> = labels.clone().into_iter().collect();
+        let series = split(&pairs, &profile.stacks)
+            .into_iter()
+            .map(|(labels, stacks)| (labels.into_iter().collect(), stacks))
+            .collect();
+        self.push(series, &profile.type_suffix, time_ms, false);
         Ok(())
     }
 
@@ -231,6 +288,58 @@ mod tests {
             ])
         );
         assert_eq!(graph["total"], "20000000");
+    }
+
+    fn pairs(list: &[(&str, &str)]) -> Pairs {
+        list.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    fn stack(value: i64, labels: &[(&str, &str)]) -> Stack {
+        Stack {
+            frames: vec!["main".into()],
+            value,
+            labels: pairs(labels),
+        }
+    }
+
+    /// `pprof_split.go`'s rules: `span_id` stays on the samples, the
+    /// other string labels make series, pushed labels win (its test's
+    /// "sample label name overlaps with series label" case), `profile_id`
+    /// is `span_id`.
+    #[test]
+    fn sample_labels_split_a_profile_into_series() {
+        let base = pairs(&[("__name__", "process_cpu"), ("service_name", "svc")]);
+        let stacks = [
+            stack(1, &[("thread_name", "main"), ("span_id", "aa")]),
+            stack(2, &[("thread_name", "worker")]),
+            stack(3, &[("thread_name", "main"), ("profile_id", "bb")]),
+            stack(4, &[("service_name", "other"), ("span_id", "cc")]),
+        ];
+        let got = split(&base, &stacks);
+        let series: Vec<(Pairs, Vec<i64>)> = got
+            .iter()
+            .map(|(l, s)| (l.clone(), s.iter().map(|s| s.value).collect()))
+            .collect();
+        let with = |extra: &[(&str, &str)]| {
+            let mut l = base.clone();
+            l.extend(pairs(extra));
+            l.sort();
+            l
+        };
+        assert_eq!(
+            series,
+            vec![
+                (with(&[("thread_name", "main")]), vec![1, 3]),
+                (with(&[("thread_name", "worker")]), vec![2]),
+                (base.clone(), vec![4]),
+            ]
+        );
+        assert_eq!(got[0].1[1].labels, pairs(&[("thread_name", "main"), ("span_id", "bb")]));
+        // No sample labels but `span_id`: one series, the pushed labels.
+        let spans = [stack(1, &[("span_id", "aa")]), stack(2, &[])];
+        let got = split(&base, &spans);
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].0, base);
     }
 
     #[test]

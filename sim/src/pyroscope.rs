@@ -5,7 +5,9 @@
 //! `ProfileTypes`, `LabelValues`, `SelectMergeStacktraces` and
 //! `SelectMergeSpanProfile` (JSON, epoch-millisecond times), `/ready`.
 //! Connect errors answer `{"code","message"}`, JSON-escaped as Go escapes
-//! it (`<` as `\u003c`…).
+//! it (`<` as `\u003c`…). The push answers in the request's codec, as
+//! connect-go does: `application/proto` gets the empty protobuf
+//! `PushResponse` (no bytes), JSON gets `{}`, gzipped when the request was.
 //!
 //! `labelSelector` is parsed as Pyroscope parses it, with Prometheus'
 //! `parser.ParseMetricSelector` (`lang::promql::parse_selector`): a bad
@@ -14,13 +16,16 @@
 //! skips the type checks, so `{}` selects every profile as on Pyroscope;
 //! an empty or missing selector is its `unexpected end of input`.
 //!
-//! Pushed series labels are checked and renamed as the distributor's
-//! `ValidateLabels` does before anything is stored: dots in names become
-//! `_` (`otel.scope.name`, which pyroscope-rs sends, is kept as
+//! A pushed profile is split into series by its samples' string labels
+//! (all but `span_id`), as the distributor's `pprof_split` does, so
+//! `{thread_name="main"}` selects the samples of that thread; every
+//! series' labels are then checked and renamed as `ValidateLabels` does
+//! before anything is stored: dots in names become `_`
+//! (`otel.scope.name`, which pyroscope-rs sends, is kept as
 //! `otel_scope_name`); other characters are `invalid_argument`.
 //!
-//! Uses: pprof, profiles, lang::promql, state, faults, otlp_body, mimir
-//! (Go's JSON escaping), go::strconv.
+//! Uses: pprof, profiles, lang::promql, state, faults, mimir (Go's JSON
+//! escaping), go::strconv.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -28,7 +33,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{get, post};
 use base64::Engine as _;
@@ -40,9 +45,8 @@ use crate::faults::{Role, drops};
 use crate::go;
 use crate::lang::promql::{self, Matcher};
 use crate::logs::unix_nanos;
-use crate::otlp_body;
 use crate::pprof;
-use crate::profiles::{Labels, Selection};
+use crate::profiles::{self, Labels, ProfileStore, Selection};
 use crate::state::SimState;
 
 pub fn router(state: Arc<SimState>) -> Router {
@@ -142,26 +146,76 @@ fn label_pairs_string(labels: &[(String, String)]) -> String {
     format!("{{{}}}", pairs.join(", "))
 }
 
-/// Series label names as Pyroscope 1.10's distributor stores them
-/// (`pkg/validation/validate.go` `ValidateLabels`, `SanitizeLabelName`):
-/// in name order, a name of letters, digits (not first), `_` and `.` has
-/// its dots turned into `_` (so pyroscope-rs's `otel.scope.name` is kept
-/// as `otel_scope_name`); any other character is `invalid_labels`, and a
-/// name equal to the one before it once sanitized is a duplicate.
-fn sanitize_labels(labels: Labels) -> Result<Labels, String> {
-    let mut pairs: Vec<(String, String)> = labels.into_iter().collect();
+/// `validation.MaxLabelNamesPerSeries`, `MaxLabelNameLength`,
+/// `MaxLabelValueLength` defaults (`pkg/validation/limits.go`).
+const MAX_LABEL_NAMES: usize = 30;
+const MAX_LABEL_NAME_LENGTH: usize = 1024;
+const MAX_LABEL_VALUE_LENGTH: usize = 2048;
+
+/// The value of the first label named `name`, as `Labels.Get` reads it.
+fn label<'a>(labels: &'a [(String, String)], name: &str) -> &'a str {
+    labels.iter().find(|(k, _)| k == name).map_or("", |(_, v)| v.as_str())
+}
+
+/// Prometheus' legacy `IsValidMetricName` (prometheus/common v0.55).
+fn is_valid_metric_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .char_indices()
+            .all(|(at, c)| c.is_ascii_alphabetic() || c == '_' || c == ':' || (at > 0 && c.is_ascii_digit()))
+}
+
+/// A series' labels as Pyroscope 1.10's distributor checks and stores
+/// them (`pkg/validation/validate.go` `ValidateLabels`,
+/// `SanitizeLabelName`), in its order: at least one label; sorted by
+/// name; at most 30 names; a valid `__name__` and a `service_name`; then
+/// name by name, the lengths, and a name of letters, digits (not first),
+/// `_` and `.` has its dots turned into `_` (so pyroscope-rs's
+/// `otel.scope.name` is kept as `otel_scope_name`); any other character
+/// is `invalid_labels`, and a name equal to the one before it once
+/// sanitized is a duplicate.
+fn validate_labels(mut pairs: Vec<(String, String)>) -> Result<Labels, String> {
+    if pairs.is_empty() {
+        return Err("error at least one label pair is required per profile".into());
+    }
+    pairs.sort_by(|a, b| a.0.cmp(&b.0));
+    if pairs.len() > MAX_LABEL_NAMES {
+        return Err(format!(
+            "profile series '{}' has {} label names; limit {MAX_LABEL_NAMES}",
+            label_pairs_string(&pairs),
+            pairs.len()
+        ));
+    }
+    let invalid_labels = |pairs: &[(String, String)], why: &str| {
+        format!("invalid labels '{}' with error: {why}", label_pairs_string(pairs))
+    };
+    if !is_valid_metric_name(label(&pairs, "__name__")) {
+        return Err(invalid_labels(&pairs, "invalid metric name"));
+    }
+    if label(&pairs, "service_name").is_empty() {
+        return Err(invalid_labels(&pairs, "service name is not provided"));
+    }
     let mut last = String::new();
     for i in 0..pairs.len() {
-        let name = &pairs[i].0;
+        let (name, value) = (&pairs[i].0, &pairs[i].1);
+        if name.len() > MAX_LABEL_NAME_LENGTH {
+            return Err(format!(
+                "profile with labels '{}' has label name too long: '{name}'",
+                label_pairs_string(&pairs)
+            ));
+        }
+        if value.len() > MAX_LABEL_VALUE_LENGTH {
+            return Err(format!(
+                "profile with labels '{}' has label value too long: '{value}'",
+                label_pairs_string(&pairs)
+            ));
+        }
         let valid = !name.is_empty()
             && name
                 .char_indices()
                 .all(|(at, c)| c.is_ascii_alphabetic() || c == '_' || c == '.' || (at > 0 && c.is_ascii_digit()));
         if !valid {
-            return Err(format!(
-                "invalid labels '{}' with error: invalid label name '{name}'",
-                label_pairs_string(&pairs)
-            ));
+            return Err(invalid_labels(&pairs, &format!("invalid label name '{name}'")));
         }
         let original = name.clone();
         pairs[i].0 = name.replace('.', "_");
@@ -176,76 +230,230 @@ fn sanitize_labels(labels: Labels) -> Result<Labels, String> {
     Ok(pairs.into_iter().collect())
 }
 
-fn store(state: &SimState, labels: Labels, raw: &[u8]) -> Result<(), ConnectError> {
-    let profile = pprof::decode(raw).map_err(invalid)?;
-    let labels = sanitize_labels(labels).map_err(invalid)?;
-    let key: String = labels.iter().map(|(k, v)| format!("{k}={v},")).collect();
-    let dropped = drops(
-        state.faults().drop_profiles,
-        format!("{key}{}", profile.time_nanos).as_bytes(),
-    );
-    state.profiles.push(labels, &profile, dropped).map_err(invalid)
+/// One pushed series: its labels as sent, and its raw profiles.
+type RawSeries = (Vec<(String, String)>, Vec<Vec<u8>>);
+
+/// The distributor's `Push` then `PushParsed`, all or nothing: every raw
+/// profile decoded (`RawFromBytes`), `service_name="unspecified"` added
+/// to a series without one, every profile's time checked
+/// (`ValidateProfile`), `no profiles received` when there were none;
+/// then each profile, normalized, is split by its sample labels
+/// (`profiles::split`) and every resulting series is validated before
+/// anything is stored.
+fn distribute(state: &SimState, series: Vec<RawSeries>) -> Result<(), String> {
+    let mut decoded = Vec::new();
+    for (mut labels, raws) in series {
+        let profiles = raws
+            .iter()
+            .map(|raw| pprof::decode(raw))
+            .collect::<Result<Vec<_>, _>>()?;
+        if label(&labels, "service_name").is_empty() {
+            labels.push(("service_name".into(), "unspecified".into()));
+        }
+        labels.sort_by(|a, b| a.0.cmp(&b.0));
+        decoded.push((labels, profiles));
+    }
+    let mut checked = Vec::new();
+    for (labels, profiles) in &decoded {
+        for profile in profiles {
+            checked.push((labels, profile, ProfileStore::time_ms(profile)?));
+        }
+    }
+    if checked.is_empty() {
+        return Err("no profiles received".into());
+    }
+    let mut ready = Vec::new();
+    for (labels, profile, time_ms) in checked {
+        let series = profiles::split(labels, &profile.stacks)
+            .into_iter()
+            .map(|(labels, stacks)| Ok((validate_labels(labels)?, stacks)))
+            .collect::<Result<Vec<_>, String>>()?;
+        let key: String = labels.iter().map(|(k, v)| format!("{k}={v},")).collect();
+        let dropped = drops(
+            state.faults().drop_profiles,
+            format!("{key}{}", profile.time_nanos).as_bytes(),
+        );
+        ready.push((series, profile, time_ms, dropped));
+    }
+    for (series, profile, time_ms, dropped) in ready {
+        state.profiles.push(series, &profile.type_suffix, time_ms, dropped);
+    }
+    Ok(())
 }
 
+/// A Connect unary codec, from the request's `Content-Type` as connect-go
+/// v1.16 matches it (`canonicalizeContentType`, the codec names `proto`,
+/// `json` and `json; charset=utf-8`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Codec {
+    Proto,
+    Json,
+}
+
+/// `canonicalizeContentType`: as sent when it is only lower-case letters
+/// and `/.+-`; otherwise `mime.ParseMediaType` then `FormatMediaType`
+/// (type and parameter names lower-cased, values kept).
+fn canonical_content_type(value: &str) -> String {
+    if value.bytes().all(|b| b.is_ascii_lowercase() || b"/.+-".contains(&b)) {
+        return value.to_owned();
+    }
+    let mut parts = value.split(';');
+    let media = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
+    let params: Vec<String> = parts
+        .filter_map(|p| p.split_once('='))
+        .map(|(k, v)| format!("{}={}", k.trim().to_ascii_lowercase(), v.trim().trim_matches('"')))
+        .collect();
+    std::iter::once(media).chain(params).collect::<Vec<_>>().join("; ")
+}
+
+fn codec(content_type: &str) -> Option<Codec> {
+    match canonical_content_type(content_type).as_str() {
+        "application/proto" => Some(Codec::Proto),
+        "application/json" | "application/json; charset=utf-8" => Some(Codec::Json),
+        _ => None,
+    }
+}
+
+/// What connect-go's handler answers a content type no protocol takes
+/// (`handler.go`): 415, no body, `Accept-Post` listing, sorted, every type
+/// its gRPC, gRPC-Web and Connect handlers take with the proto and JSON
+/// codecs.
+fn unsupported_media_type() -> Response {
+    const ACCEPT_POST: &str = concat!(
+        "application/grpc, application/grpc+json, application/grpc+json; charset=utf-8, ",
+        "application/grpc+proto, application/grpc-web, application/grpc-web+json, ",
+        "application/grpc-web+json; charset=utf-8, application/grpc-web+proto, application/json, ",
+        "application/json; charset=utf-8, application/proto"
+    );
+    (StatusCode::UNSUPPORTED_MEDIA_TYPE, [("accept-post", ACCEPT_POST)]).into_response()
+}
+
+/// protojson's `bytes`: standard base64, or URL-safe when it holds `-` or
+/// `_`, padded or not.
+fn protojson_bytes(text: &str) -> Result<Vec<u8>, base64::DecodeError> {
+    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+    let url = text.contains(['-', '_']);
+    match (url, text.len().is_multiple_of(4)) {
+        (false, true) => STANDARD.decode(text),
+        (false, false) => STANDARD_NO_PAD.decode(text),
+        (true, true) => URL_SAFE.decode(text),
+        (true, false) => URL_SAFE_NO_PAD.decode(text),
+    }
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    let _ = gz.write_all(bytes);
+    gz.finish().unwrap_or_default()
+}
+
+/// The request's series, or the Connect error for a body that does not
+/// unmarshal.
+fn series_of(codec: Codec, body: &[u8]) -> Result<Vec<RawSeries>, String> {
+    let pairs = |labels: Vec<LabelPair>| labels.into_iter().map(|l| (l.name, l.value)).collect();
+    match codec {
+        Codec::Json => {
+            let push: JsonPush = serde_json::from_slice(body).map_err(|e| format!("unmarshal message: {e}"))?;
+            push.series
+                .into_iter()
+                .map(|s| {
+                    let raws = s
+                        .samples
+                        .iter()
+                        .map(|sample| protojson_bytes(&sample.raw_profile))
+                        .collect::<Result<Vec<_>, _>>()
+                        .map_err(|e| format!("unmarshal message: rawProfile: {e}"))?;
+                    Ok((pairs(s.labels), raws))
+                })
+                .collect()
+        }
+        Codec::Proto => {
+            let push = PushRequest::decode(body).map_err(|e| format!("unmarshal message: {e}"))?;
+            Ok(push
+                .series
+                .into_iter()
+                .map(|s| (pairs(s.labels), s.samples.into_iter().map(|r| r.raw_profile).collect()))
+                .collect())
+        }
+    }
+}
+
+/// `PusherService/Push` as connect-go v1.16.2 serves it for Pyroscope
+/// (`protocol_connect.go`, `protocol.go` `negotiateCompression`;
+/// Pyroscope's handlers register gzip, `pkg/api/connect`): a codec from
+/// `Content-Type` (else 415); the body's `Content-Encoding` must be none,
+/// `identity` or `gzip` (else `unimplemented`); the answer is the empty
+/// `PushResponse` in the request's codec and content type (no bytes in
+/// proto, `{}` in JSON), gzipped when the request was or its
+/// `Accept-Encoding` names gzip, with `Accept-Encoding: gzip`; errors are
+/// always JSON.
 async fn push(State(state): State<Arc<SimState>>, headers: HeaderMap, body: Bytes) -> Response {
     if let Some(refusal) = state.reject_ingest() {
         return refusal;
     }
-    let is_json = otlp_body::is_json(&headers);
-    // Connect clients (pyroscope-rs among them) may gzip the whole request.
-    let gzipped = headers
-        .get(header::CONTENT_ENCODING)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.eq_ignore_ascii_case("gzip"));
+    let header_text = |name: header::HeaderName| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let content_type = header_text(header::CONTENT_TYPE);
+    let Some(codec) = codec(&content_type) else {
+        return unsupported_media_type();
+    };
+    let with_accept = |mut response: Response| {
+        response
+            .headers_mut()
+            .insert(header::ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
+        response
+    };
+    let gzipped = match header_text(header::CONTENT_ENCODING).as_str() {
+        "" | "identity" => false,
+        "gzip" => true,
+        other => {
+            let message = format!(
+                "unknown compression {}: supported encodings are gzip",
+                go::strconv::quote(other)
+            );
+            return with_accept(connect_error(StatusCode::NOT_IMPLEMENTED, "unimplemented", message).into_response());
+        }
+    };
+    let respond_gzipped = gzipped
+        || header_text(header::ACCEPT_ENCODING)
+            .split([',', ' '])
+            .any(|name| name == "gzip");
     let body = if gzipped {
+        if !body.starts_with(&[0x1f, 0x8b]) {
+            return with_accept(invalid_response("get decompressor: gzip: invalid header"));
+        }
         let mut out = Vec::new();
         if let Err(e) = std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&body[..]), &mut out) {
-            return invalid_response(format!("invalid gzip body: {e}"));
+            return with_accept(invalid_response(format!("decompress: {e}")));
         }
         Bytes::from(out)
     } else {
         body
     };
-    let series: Vec<(Labels, Vec<Vec<u8>>)> = if is_json {
-        let push: JsonPush = match serde_json::from_slice(&body) {
-            Ok(p) => p,
-            Err(e) => return invalid_response(format!("invalid push request: {e}")),
-        };
-        let mut out = Vec::new();
-        for s in push.series {
-            let mut raws = Vec::new();
-            for sample in s.samples {
-                match base64::engine::general_purpose::STANDARD.decode(sample.raw_profile.as_bytes()) {
-                    Ok(raw) => raws.push(raw),
-                    Err(e) => return invalid_response(format!("rawProfile is not base64: {e}")),
-                }
-            }
-            out.push((s.labels.into_iter().map(|l| (l.name, l.value)).collect(), raws));
-        }
-        out
-    } else {
-        match PushRequest::decode(body) {
-            Ok(p) => p
-                .series
-                .into_iter()
-                .map(|s| {
-                    (
-                        s.labels.into_iter().map(|l| (l.name, l.value)).collect(),
-                        s.samples.into_iter().map(|r| r.raw_profile).collect(),
-                    )
-                })
-                .collect(),
-            Err(e) => return invalid_response(format!("invalid push request: {e}")),
-        }
-    };
-    for (labels, raws) in series {
-        for raw in raws {
-            if let Err(refusal) = store(&state, labels.clone(), &raw) {
-                return refusal.into_response();
-            }
-        }
+    let outcome = series_of(codec, &body).and_then(|series| distribute(&state, series));
+    if let Err(message) = outcome {
+        return with_accept(invalid_response(message));
     }
-    Json(json!({})).into_response()
+    // `PushResponse{}`: no fields, so no bytes in proto and `{}` in JSON.
+    let message: &[u8] = match codec {
+        Codec::Proto => b"",
+        Codec::Json => b"{}",
+    };
+    let mut response = if respond_gzipped {
+        ([(header::CONTENT_ENCODING, "gzip")], gzip(message)).into_response()
+    } else {
+        message.to_vec().into_response()
+    };
+    if let Ok(value) = HeaderValue::from_str(&content_type) {
+        response.headers_mut().insert(header::CONTENT_TYPE, value);
+    }
+    with_accept(response)
 }
 
 /// `name=app{k=v}`: the application name becomes `service_name`.
@@ -296,7 +504,7 @@ async fn ingest(
         "wall"
     };
     labels.insert("__name__".into(), metric.into());
-    match store(&state, labels, &body) {
+    match distribute(&state, vec![(labels.into_iter().collect(), vec![body.to_vec()])]) {
         Ok(()) => StatusCode::OK.into_response(),
         Err(_) => (StatusCode::UNPROCESSABLE_ENTITY, "profile rejected").into_response(),
     }
@@ -449,32 +657,53 @@ mod tests {
         assert!(html.contains(r"unexpected \u003cop:\u003e\u003e"), "{html}");
     }
 
+    fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
     #[test]
     fn label_names_are_sanitized_as_pyroscope_does() {
-        let labels = Labels::from([
-            ("__name__".to_owned(), "process_cpu".to_owned()),
-            ("otel.scope.name".to_owned(), "com.grafana.pyroscope/rust".to_owned()),
-            ("service_name".to_owned(), "svc".to_owned()),
+        let labels = pairs(&[
+            ("otel.scope.name", "com.grafana.pyroscope/rust"),
+            ("service_name", "svc"),
+            ("__name__", "process_cpu"),
         ]);
-        let sanitized = sanitize_labels(labels).unwrap();
+        let sanitized = validate_labels(labels).unwrap();
         assert_eq!(
             sanitized.keys().collect::<Vec<_>>(),
             ["__name__", "otel_scope_name", "service_name"]
         );
-        let bad = Labels::from([
-            ("service_name".to_owned(), "svc".to_owned()),
-            ("thread-id".to_owned(), "7".to_owned()),
-        ]);
+        let base = [("__name__", "process_cpu"), ("service_name", "svc")];
+        let with = |extra: &[(&str, &str)]| {
+            let mut l = pairs(&base);
+            l.extend(pairs(extra));
+            l
+        };
         assert_eq!(
-            sanitize_labels(bad).unwrap_err(),
-            r#"invalid labels '{service_name="svc", thread-id="7"}' with error: invalid label name 'thread-id'"#
+            validate_labels(with(&[("thread-id", "7")])).unwrap_err(),
+            r#"invalid labels '{__name__="process_cpu", service_name="svc", thread-id="7"}' with error: invalid label name 'thread-id'"#
         );
-        let twice = Labels::from([("a.b".to_owned(), "1".to_owned()), ("a_b".to_owned(), "2".to_owned())]);
         assert_eq!(
-            sanitize_labels(twice).unwrap_err(),
-            r#"profile with labels '{a_b="1", a_b="2"}' has duplicate label name: 'a_b'"#
+            validate_labels(with(&[("a.b", "1"), ("a_b", "2")])).unwrap_err(),
+            r#"profile with labels '{__name__="process_cpu", a_b="1", a_b="2", service_name="svc"}' has duplicate label name: 'a_b'"#
         );
-        assert!(sanitize_labels(Labels::from([("1a".to_owned(), "x".to_owned())])).is_err());
+        assert!(validate_labels(with(&[("1a", "x")])).is_err());
+        assert_eq!(
+            validate_labels(pairs(&[("service_name", "svc")])).unwrap_err(),
+            r#"invalid labels '{service_name="svc"}' with error: invalid metric name"#
+        );
+        assert_eq!(
+            validate_labels(pairs(&[("__name__", "cpu")])).unwrap_err(),
+            r#"invalid labels '{__name__="cpu"}' with error: service name is not provided"#
+        );
+        let many: Vec<(String, String)> = (0..29).map(|i| (format!("l{i:02}"), "v".to_owned())).collect();
+        let mut over = pairs(&base);
+        over.extend(many);
+        assert!(
+            validate_labels(over)
+                .unwrap_err()
+                .ends_with("has 31 label names; limit 30"),
+        );
     }
 
     #[test]

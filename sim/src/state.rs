@@ -69,6 +69,12 @@ impl SimState {
     /// Under `reject_ratio`, the refusal this ingest request gets: spread
     /// evenly over requests, alternating 429 and 503.
     pub fn reject_ingest(&self) -> Option<Response> {
+        self.ingest_refusal().map(|refusal| refusal.into_response())
+    }
+
+    /// `reject_ingest`'s status and message, for a role that writes them
+    /// in its own body format.
+    pub fn ingest_refusal(&self) -> Option<(StatusCode, &'static str)> {
         let ratio = self.faults().reject_ratio;
         if ratio <= 0.0 {
             return None;
@@ -78,9 +84,9 @@ impl SimState {
         crossed.then(|| {
             let rejected = ((n + 1) as f64 * ratio).floor() as u64;
             if rejected % 2 == 1 {
-                (StatusCode::TOO_MANY_REQUESTS, "ingestion rate limit exceeded").into_response()
+                (StatusCode::TOO_MANY_REQUESTS, "ingestion rate limit exceeded")
             } else {
-                (StatusCode::SERVICE_UNAVAILABLE, "ingester unavailable").into_response()
+                (StatusCode::SERVICE_UNAVAILABLE, "ingester unavailable")
             }
         })
     }

@@ -2,7 +2,7 @@
 //! as the stores' parsers and messages use it: `Quote`, `QuoteRune` and
 //! `IsPrint`; `Unquote` and Prometheus' `strutil.Unquote`, a fork of it;
 //! `ParseInt` and `Atoi` with `NumError`'s texts; `ParseFloat`; and
-//! `FormatFloat(v, 'f', -1, 64)`.
+//! `FormatFloat(v, 'f', -1, 64)` and `FormatFloat(v, 'g', -1, 64)`.
 //!
 //! Uses: nothing else in the crate.
 
@@ -551,6 +551,31 @@ pub fn format_float(v: f64) -> String {
     }
 }
 
+/// `strconv.FormatFloat(v, 'g', -1, 64)`, which is what `fmt`'s `%v` of a
+/// float64 prints: the shortest digits that read back as `v`, in
+/// exponent form when the shortest decimal's exponent is below -4 or
+/// from 6 on (the shortest `'g'` decides at precision 6), the exponent
+/// signed and at least two digits (`2.5e+06`, `1e-05`). The exponent is
+/// the shortest decimal's, not `log10`'s: 999999.9999999999 stays plain,
+/// 9.999999999999999e-05 does not. `NaN`, `+Inf`, `-Inf`.
+pub fn format_float_g(v: f64) -> String {
+    if !v.is_finite() {
+        return format_float(v);
+    }
+    if v == 0.0 {
+        return if v.is_sign_negative() { "-0".into() } else { "0".into() };
+    }
+    // `{:e}` is the shortest round-trip decimal, as strconv's digits are.
+    let text = format!("{v:e}");
+    let (mantissa, e) = text.split_once('e').unwrap_or((&text, "0"));
+    let exp: i32 = e.parse().unwrap_or(0);
+    if !(-4..6).contains(&exp) {
+        let sign = if exp < 0 { '-' } else { '+' };
+        return format!("{mantissa}e{sign}{:02}", exp.abs());
+    }
+    format!("{v}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -627,5 +652,30 @@ mod tests {
         assert_eq!(format_float(0.1 + 0.2), "0.30000000000000004");
         assert_eq!(format_float(1e21), "1000000000000000000000");
         assert_eq!(format_float(f64::NEG_INFINITY), "-Inf");
+    }
+
+    /// What Alloy's Faro measurement lines pinned (`value_*` is `%v`).
+    #[test]
+    fn shortest_g_as_go() {
+        for (v, want) in [
+            (2500.0, "2500"),
+            (22.12, "22.12"),
+            (0.0, "0"),
+            (-0.0, "-0"),
+            (1e21, "1e+21"),
+            (2.5e6, "2.5e+06"),
+            (123456.0, "123456"),
+            (0.00001, "1e-05"),
+            (0.0001, "0.0001"),
+            // Where log10 and the shortest decimal disagree on the exponent.
+            (999999.9999999999, "999999.9999999999"),
+            (0.00009999999999999999, "9.999999999999999e-05"),
+            (-2.5e-7, "-2.5e-07"),
+            (1e100, "1e+100"),
+            (f64::NAN, "NaN"),
+            (f64::INFINITY, "+Inf"),
+        ] {
+            assert_eq!(format_float_g(v), want, "{v:e}");
+        }
     }
 }

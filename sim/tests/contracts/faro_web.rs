@@ -266,47 +266,79 @@ async fn brands_as_the_string_unknown_is_accepted_and_ignored() {
 async fn type_mismatches_in_declared_fields_are_alloys_400() {
     let stack = support::start().await;
     let base: Value = serde_json::from_str(PAYLOAD).expect("fixture");
-    // (what, JSON pointer, the wrongly typed value)
+    // (what, JSON pointer, the wrongly typed value, Alloy's 400 body: Go's
+    // `encoding/json` error and a newline, from the same payload decoded
+    // into Alloy v1.13's `payload.Payload` by Go's v1 decoder).
     let cases = [
-        ("mobile as a string", "/meta/browser/mobile", json!("false")),
-        ("viewportWidth as a number", "/meta/browser/viewportWidth", json!(1512)),
+        (
+            "mobile as a string",
+            "/meta/browser/mobile",
+            json!("false"),
+            "json: cannot unmarshal string into Go struct field Browser.meta.browser.mobile of type bool",
+        ),
+        (
+            "viewportWidth as a number",
+            "/meta/browser/viewportWidth",
+            json!(1512),
+            "json: cannot unmarshal number into Go struct field Browser.meta.browser.viewportWidth of type string",
+        ),
         (
             "a measurement value as a string",
             "/measurements/0/values/lcp",
             json!("1006.6"),
+            "json: cannot unmarshal string into Go struct field Measurement.measurements.values of type float64",
         ),
         (
             "a measurement context value as a number",
             "/measurements/0/context/rating",
             json!(1),
+            "json: cannot unmarshal number into Go struct field Measurement.measurements.context of type string",
         ),
         (
             "a log timestamp as epoch milliseconds",
             "/logs/0/timestamp",
             json!(1748772930123_u64),
+            "Time.UnmarshalJSON: input is not a JSON string",
+        ),
+        (
+            "a log timestamp that is not RFC 3339",
+            "/logs/0/timestamp",
+            json!("2025-06-01 10:15:30"),
+            r#"parsing time "2025-06-01 10:15:30" as "2006-01-02T15:04:05Z07:00": cannot parse " 10:15:30" as "T""#,
         ),
         (
             "a fractional lineno",
             "/exceptions/0/stacktrace/frames/0/lineno",
             json!(12.5),
+            "json: cannot unmarshal number 12.5 into Go struct field Frame.exceptions.stacktrace.frames.lineno of type int",
         ),
         (
             "an event attribute as a number",
             "/events/1/attributes/duration",
             json!(48),
-        ),
-        (
-            "a span id that is not hex",
-            "/traces/resourceSpans/0/scopeSpans/0/spans/0/spanId",
-            json!("not-a-span-id!!!"),
+            "json: cannot unmarshal number into Go struct field Event.events.attributes of type string",
         ),
     ];
-    for (what, pointer, wrong) in cases {
+    for (what, pointer, wrong, message) in cases {
         let mut payload = base.clone();
         *payload.pointer_mut(pointer).expect("the fixture has the field") = wrong;
         let got = collect(&stack, &payload.to_string()).await;
-        assert_eq!(got.status, 400, "{what}: {}", got.text());
+        assert_eq!(
+            (got.status, got.content_type.as_str(), got.text()),
+            (400, "text/plain; charset=utf-8", format!("{message}\n")),
+            "{what}"
+        );
     }
+    // pdata's OTLP/JSON decoding fails the request too (its texts are not
+    // reproduced).
+    let mut payload = base.clone();
+    let span_id = "/traces/resourceSpans/0/scopeSpans/0/spans/0/spanId";
+    *payload.pointer_mut(span_id).expect("the fixture has a span") = json!("not-a-span-id!!!");
+    assert_eq!(
+        collect(&stack, &payload.to_string()).await.status,
+        400,
+        "a span id that is not hex"
+    );
     assert_eq!(stack.sim.log_counts().entries_received, 0, "nothing exported");
     assert_eq!(stack.sim.trace_counts().export_requests, 0, "nothing exported");
 }
@@ -330,6 +362,50 @@ async fn a_gzipped_faro_request_is_v1_13s_400() {
             .body(gz.finish().expect("gzip")),
     )
     .await;
-    assert_eq!(got.status, 400, "{}", got.text());
+    assert_eq!(
+        (got.status, got.text().as_str()),
+        (400, "invalid character '\\x1f' looking for beginning of value\n")
+    );
     assert_eq!(stack.sim.log_counts().entries_received, 0, "nothing exported");
+}
+
+/// Go's decoder leaves a declared field at its zero value for `null`
+/// (Alloy's `payload.go` has no pointer but `stacktrace` and `traces`),
+/// matches keys case-insensitively, and a legacy OTLP/JSON
+/// `instrumentationLibrarySpans` key is skipped by pdata v1.49's
+/// `ResourceSpans.UnmarshalJSON` (it knows `scopeSpans`/`scope_spans`
+/// only), so those spans are dropped with a 202, as Alloy v1.13 drops them.
+#[tokio::test]
+async fn nulls_folded_keys_and_legacy_span_keys_are_taken_as_go_takes_them() {
+    let stack = support::start().await;
+    let payload = json!({
+        "meta": {
+            "app": {"name": "null-app", "version": null},
+            "browser": {"mobile": null, "name": null},
+            "sdk": {"integrations": null},
+            "session": {"id": "s-null", "attributes": null},
+        },
+        "LOGS": [{"Message": "folded", "level": null, "context": {"k": null}, "timestamp": null, "trace": null}],
+        "exceptions": [{"type": "Error", "value": "v", "stacktrace": null}],
+        "traces": {"resourceSpans": [{
+            "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "legacy"}}]},
+            "instrumentationLibrarySpans": [{"spans": [{
+                "traceId": TRACE, "spanId": SPAN, "name": "legacy", "kind": 1,
+                "startTimeUnixNano": "1", "endTimeUnixNano": "2",
+            }]}],
+        }]},
+    });
+    let got = collect(&stack, &payload.to_string()).await;
+    assert_eq!((got.status, got.text().as_str()), (202, "ok"));
+    let logs = lines(&stack, "log").await;
+    assert_eq!(
+        logs,
+        [concat!(
+            "timestamp=\"0001-01-01 00:00:00 +0000 UTC\" kind=log message=folded ",
+            "app_name=null-app session_id=s-null browser_mobile=false"
+        )]
+    );
+    let exceptions = lines(&stack, "exception").await;
+    assert!(exceptions[0].contains(r#"stacktrace="Error: v""#), "{exceptions:?}");
+    assert!(stack.tempo_trace(TRACE).await.is_none(), "no span from a legacy key");
 }

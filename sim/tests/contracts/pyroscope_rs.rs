@@ -22,7 +22,7 @@ use std::io::Write as _;
 use prost::Message;
 use serde_json::json;
 
-use crate::support::{self, Stack, answer};
+use crate::support::{self, Stack, answer, base64};
 
 const SERVICE: &str = "contract-rust";
 const PERIOD: i64 = 1_000_000_000 / 100;
@@ -280,6 +280,19 @@ fn labels() -> Vec<LabelPair> {
     .collect()
 }
 
+/// One push of one 10 s CPU report, as pyroscope-rs's session sends it.
+fn one_profile(id: &str) -> PushRequest {
+    PushRequest {
+        series: vec![RawProfileSeries {
+            labels: labels(),
+            samples: vec![RawSample {
+                raw_profile: cpu_profile(support::now_millis() / 1000 - 10).encode_to_vec(),
+                id: id.into(),
+            }],
+        }],
+    }
+}
+
 async fn push(stack: &Stack, request: &PushRequest) -> support::Answer {
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     gz.write_all(&request.encode_to_vec()).expect("gzip");
@@ -296,35 +309,41 @@ async fn push(stack: &Stack, request: &PushRequest) -> support::Answer {
     .await
 }
 
+/// A stack that accepted one `one_profile` push, and the push's answer.
+async fn pushed(id: &str) -> (Stack, support::Answer) {
+    let stack = support::start().await;
+    let got = push(&stack, &one_profile(id)).await;
+    assert_eq!(got.status, 200, "{}", got.text());
+    (stack, got)
+}
+
+/// `SelectMergeStacktraces` of the CPU profiles `selector` picks over the
+/// last hour: the flame graph.
+async fn merged(stack: &Stack, selector: &str) -> serde_json::Value {
+    let now = support::now_millis();
+    let request = json!({
+        "profileTypeID": TYPE_ID,
+        "labelSelector": selector,
+        "start": now - 3_600_000,
+        "end": now + 60_000,
+    });
+    stack.pyroscope_query("SelectMergeStacktraces", request).await["flamegraph"].clone()
+}
+
 #[tokio::test]
 async fn a_pyroscope_rs_push_becomes_a_flame_graph_with_its_frames() {
-    let stack = support::start().await;
-    let from_s = support::now_millis() / 1000 - 10;
-    let request = PushRequest {
-        series: vec![RawProfileSeries {
-            labels: labels(),
-            samples: vec![RawSample {
-                raw_profile: cpu_profile(from_s).encode_to_vec(),
-                id: "3f1e7a52-9c4b-4d0e-8f6a-2b7c9d1e0a43".into(),
-            }],
-        }],
-    };
-    let got = push(&stack, &request).await;
-    assert_eq!(got.status, 200, "{}", got.text());
+    let (stack, got) = pushed("3f1e7a52-9c4b-4d0e-8f6a-2b7c9d1e0a43").await;
+    // connect-go answers in the request's codec and compression: the
+    // empty `PushResponse` as protobuf (no bytes), gzipped as the request was.
+    assert_eq!(
+        (got.content_type.as_str(), got.content_encoding.as_str()),
+        ("application/proto", "gzip")
+    );
+    let mut message = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&got.body[..]), &mut message).expect("gzip");
+    assert_eq!(message, b"", "an empty PushResponse");
 
-    let now = support::now_millis();
-    let graph = stack
-        .pyroscope_query(
-            "SelectMergeStacktraces",
-            json!({
-                "profileTypeID": TYPE_ID,
-                "labelSelector": format!("{{service_name=\"{SERVICE}\"}}"),
-                "start": now - 3_600_000,
-                "end": now + 60_000,
-            }),
-        )
-        .await;
-    let graph = &graph["flamegraph"];
+    let graph = &merged(&stack, &format!("{{service_name=\"{SERVICE}\"}}")).await;
     assert_eq!(graph["total"], (5 * PERIOD).to_string(), "{graph}");
     let names: Vec<&str> = graph["names"]
         .as_array()
@@ -353,6 +372,7 @@ async fn a_pyroscope_rs_push_becomes_a_flame_graph_with_its_frames() {
         ])
     );
 
+    let now = support::now_millis();
     let types = stack
         .pyroscope_query("ProfileTypes", json!({ "start": now - 3_600_000, "end": now + 60_000 }))
         .await;
@@ -364,18 +384,7 @@ async fn a_pyroscope_rs_push_becomes_a_flame_graph_with_its_frames() {
 /// `otel_scope_name`.
 #[tokio::test]
 async fn dotted_label_names_are_kept_as_pyroscope_sanitizes_them() {
-    let stack = support::start().await;
-    let request = PushRequest {
-        series: vec![RawProfileSeries {
-            labels: labels(),
-            samples: vec![RawSample {
-                raw_profile: cpu_profile(support::now_millis() / 1000 - 10).encode_to_vec(),
-                id: "5d2c8b1a-0e3f-4a7b-9c6d-1f8e2a4b6c0d".into(),
-            }],
-        }],
-    };
-    let got = push(&stack, &request).await;
-    assert_eq!(got.status, 200, "{}", got.text());
+    let (stack, _) = pushed("5d2c8b1a-0e3f-4a7b-9c6d-1f8e2a4b6c0d").await;
 
     for (name, value) in [
         ("otel_scope_name", "com.grafana.pyroscope/rust"),
@@ -392,17 +401,73 @@ async fn dotted_label_names_are_kept_as_pyroscope_sanitizes_them() {
         .await;
     assert_eq!(got["names"], json!([]), "no dotted name is stored");
 
-    let now = support::now_millis();
-    let graph = stack
-        .pyroscope_query(
-            "SelectMergeStacktraces",
-            json!({
-                "profileTypeID": TYPE_ID,
-                "labelSelector": r#"{otel_scope_name="com.grafana.pyroscope/rust", process_runtime_name="rust"}"#,
-                "start": now - 3_600_000,
-                "end": now + 60_000,
-            }),
-        )
+    let graph = merged(
+        &stack,
+        r#"{otel_scope_name="com.grafana.pyroscope/rust", process_runtime_name="rust"}"#,
+    )
+    .await;
+    assert_eq!(graph["total"], (5 * PERIOD).to_string());
+}
+
+/// Pyroscope 1.10's distributor splits a profile by its samples' string
+/// labels (`pkg/model/pprof_split/pprof_split.go` `VisitSampleSeries`,
+/// `span_id` excepted), so pyroscope-rs's thread tags become series labels
+/// a selector can use.
+#[tokio::test]
+async fn thread_tags_become_series_labels() {
+    let (stack, _) = pushed("0b6f2d1e-4c3a-4e5f-8a7b-9c0d1e2f3a4b").await;
+
+    let values = stack
+        .pyroscope_query("LabelValues", json!({ "name": "thread_id" }))
         .await;
-    assert_eq!(graph["flamegraph"]["total"], (5 * PERIOD).to_string());
+    assert_eq!(values["names"], json!(["140042", "140043"]));
+    for (selector, total) in [
+        (r#"{thread_name="tokio-runtime-worker"}"#, 5),
+        (r#"{thread_id="140042"}"#, 3),
+        (r#"{thread_id="140043", service_name="contract-rust"}"#, 2),
+        (r#"{thread_id="1"}"#, 0),
+    ] {
+        let graph = merged(&stack, selector).await;
+        assert_eq!(graph["total"], (total * PERIOD).to_string(), "{selector}");
+    }
+}
+
+/// connect-go's content negotiation: JSON in, JSON out (`{}`); a type no
+/// protocol takes is 415 with `Accept-Post`; an unknown compression is
+/// `unimplemented` (501), its error in JSON.
+#[tokio::test]
+async fn the_push_answers_in_the_request_codec() {
+    let stack = support::start().await;
+    let raw = base64(&cpu_profile(support::now_millis() / 1000 - 10).encode_to_vec());
+    let body = json!({
+        "series": [{
+            "labels": [{"name": "__name__", "value": "process_cpu"}, {"name": "service_name", "value": SERVICE}],
+            "samples": [{"rawProfile": raw}],
+        }],
+    })
+    .to_string();
+    let post = |content_type: &'static str, encoding: Option<&'static str>, body: String| {
+        let mut request = stack
+            .http
+            .post(format!("{}/push.v1.PusherService/Push", stack.pyroscope))
+            .header("Content-Type", content_type)
+            .body(body);
+        if let Some(encoding) = encoding {
+            request = request.header("Content-Encoding", encoding);
+        }
+        answer(request)
+    };
+    let got = post("application/json", None, body.clone()).await;
+    assert_eq!(
+        (got.status, got.content_type.as_str(), got.text().as_str()),
+        (200, "application/json", "{}")
+    );
+    let got = post("application/x-protobuf", None, body.clone()).await;
+    assert_eq!((got.status, got.text().as_str()), (415, ""));
+    let got = post("application/json", Some("br"), body).await;
+    assert_eq!(got.status, 501);
+    assert_eq!(
+        got.json(),
+        json!({"code": "unimplemented", "message": "unknown compression \"br\": supported encodings are gzip"})
+    );
 }

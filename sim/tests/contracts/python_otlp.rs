@@ -396,6 +396,8 @@ fn assert_accepted(got: &support::Answer, what: &str) {
         response.partial_success.is_none_or(|p| p.rejected_spans == 0),
         "{what}: nothing rejected"
     );
+    // pdata writes its non-nullable partial success even when empty.
+    assert_eq!(got.body, [0x0a, 0x00], "{what}");
 }
 
 async fn assert_trace_stored(stack: &Stack, batch: &Batch) {
@@ -657,11 +659,22 @@ async fn python_log_records_through_the_loki_exporter_keep_flags_and_code_attrib
     );
 }
 
+/// `google.rpc.Status`, as the receiver writes its errors.
+#[derive(Clone, PartialEq, prost::Message)]
+struct RpcStatus {
+    #[prost(int32, tag = "1")]
+    code: i32,
+    #[prost(string, tag = "2")]
+    message: String,
+}
+
 /// Alloy's receiver (confighttp v0.142) also takes `zstd`, `snappy`, `lz4`
 /// and `x-snappy-framed`; the reference stack says it does not decode them
 /// (415) rather than pretend. A name confighttp does not know is its 400
 /// `unsupported Content-Encoding: <name>`; a body that does not inflate is
-/// a 400. Nothing is stored from any of them.
+/// a 400. Every refusal is a `google.rpc.Status` in the request's encoding
+/// (`otlphttp.go` `errorHandler`/`writeError`): protobuf here, code 3
+/// (`InvalidArgument`) for a 400. Nothing is stored from any of them.
 #[tokio::test]
 async fn encodings_the_stack_does_not_decode_are_refused_not_swallowed() {
     let stack = support::start().await;
@@ -678,28 +691,38 @@ async fn encodings_the_stack_does_not_decode_are_refused_not_swallowed() {
                 .body(body),
         )
     };
+    let status = |got: &support::Answer| {
+        assert_eq!(got.content_type, "application/x-protobuf");
+        RpcStatus::decode(got.body.as_slice()).expect("a google.rpc.Status")
+    };
     for encoding in ["zstd", "snappy", "lz4", "x-snappy-framed"] {
         let got = post(encoding, raw.clone()).await;
         assert_eq!(got.status, 415, "{encoding}: {}", got.text());
+        let message = status(&got).message;
         assert!(
-            got.text().contains(encoding) && got.text().contains("reference stack"),
-            "{encoding}: {}",
-            got.text()
+            message.contains(encoding) && message.contains("reference stack"),
+            "{encoding}: {message}"
         );
     }
     for encoding in ["br", "GZIP", "identity"] {
         let got = post(encoding, raw.clone()).await;
         assert_eq!(got.status, 400, "{encoding}: {}", got.text());
-        assert!(
-            got.text()
-                .starts_with(&format!("unsupported Content-Encoding: {encoding}")),
-            "{encoding}: {}",
-            got.text()
+        assert_eq!(
+            status(&got),
+            RpcStatus {
+                code: 3,
+                message: format!("unsupported Content-Encoding: {encoding}")
+            }
         );
     }
-    for encoding in ["gzip", "deflate", "zlib"] {
+    for (encoding, message) in [
+        ("gzip", "gzip: invalid header"),
+        ("deflate", "zlib: invalid header"),
+        ("zlib", "zlib: invalid header"),
+    ] {
         let got = post(encoding, raw.clone()).await;
         assert_eq!(got.status, 400, "{encoding} of a raw body: {}", got.text());
+        assert_eq!(status(&got).message, message, "{encoding}");
     }
     assert_eq!(stack.sim.trace_counts().export_requests, 0);
     assert!(stack.tempo_trace(&batch.trace_id).await.is_none());

@@ -71,6 +71,8 @@ pub fn now_millis() -> i64 {
 pub struct Answer {
     pub status: u16,
     pub content_type: String,
+    /// `Content-Encoding`, empty when absent (the client does not inflate).
+    pub content_encoding: String,
     pub body: Vec<u8>,
 }
 
@@ -87,16 +89,21 @@ impl Answer {
 pub async fn answer(request: reqwest::RequestBuilder) -> Answer {
     let response = request.send().await.expect("the request reaches the stack");
     let status = response.status().as_u16();
-    let content_type = response
-        .headers()
-        .get(reqwest::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
+    let header = |name: reqwest::header::HeaderName| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let content_type = header(reqwest::header::CONTENT_TYPE);
+    let content_encoding = header(reqwest::header::CONTENT_ENCODING);
     let body = response.bytes().await.expect("a readable body").to_vec();
     Answer {
         status,
         content_type,
+        content_encoding,
         body,
     }
 }
