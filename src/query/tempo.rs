@@ -204,6 +204,8 @@ struct WireSpan {
 
 #[derive(Debug, Deserialize)]
 pub(crate) struct KeyValue {
+    /// jsonpb leaves an empty key out.
+    #[serde(default)]
     key: String,
     #[serde(default)]
     value: serde_json::Value,
