@@ -1,14 +1,16 @@
 //! `pillars bench emit`: spans per second over OTLP/HTTP through the
-//! harness's own path (build seeded traces, encode, send, check for partial
-//! success) side by side with a raw POST of one pre-encoded body, both
+//! harness's own hot loop — the load path's workers taking permits, filling
+//! the pre-encoded template in place, sending, checking for partial
+//! success, and pushing a sample to the kind's collector (`load::ingest`)
+//! — side by side with a raw POST of the same bytes by as many tasks, both
 //! against the same loopback sink in the same run. Rounds alternate so
 //! neither path gets the warmer machine; the best round of each counts.
 //!
-//! Uses: emit, ids, bench::sink.
+//! Uses: emit, ids, load::{ingest, rate, tally}, bench::sink.
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -24,6 +26,9 @@ use crate::emit::otlp::OtlpHttpEmitter;
 use crate::emit::synthetic::TraceSpec;
 use crate::emit::template::TraceBatchTemplate;
 use crate::ids::Seed;
+use crate::load::ingest::{BatchEncoder, BatchSender, OtlpWorker, drive, unix_nanos};
+use crate::load::rate::RatePlan;
+use crate::load::tally::{self, KindStats};
 
 /// What `pillars bench emit` aims for on a 2-core machine, release build.
 pub const GOAL_RATIO: f64 = 0.8;
@@ -68,7 +73,7 @@ impl fmt::Display for EmitBench {
         )?;
         writeln!(
             f,
-            "  pillars emitter                {:>12.0} spans/s",
+            "  pillars load path (workers)    {:>12.0} spans/s",
             self.harness_spans_per_sec
         )?;
         writeln!(
@@ -137,68 +142,85 @@ async fn measure(
     round: Duration,
 ) -> Result<f64, BenchError> {
     let http = crate::query::http::client(Duration::from_secs(10));
-    let emitter = OtlpHttpEmitter::new(http.clone(), url.clone(), Duration::from_secs(10));
-    // The raw path sends the bytes the harness would build for batch 0.
-    let raw_body = Bytes::from(spec.request(0..args.batch_traces, 1).encode_to_vec());
-    let template = Arc::new(TraceBatchTemplate::new(spec, args.batch_traces));
-    let spans_per_request = args.batch_traces * u64::from(args.spans_per_trace);
-    let next_batch = Arc::new(AtomicU64::new(0));
-    let pool = crate::emit::pool::BodyPool::default();
-    let failed = Arc::new(AtomicBool::new(false));
+    let template = TraceBatchTemplate::new(spec, args.batch_traces);
+    // The raw path sends the bytes the harness builds for batch 0.
+    let mut body = Vec::new();
+    template.fill(0, unix_nanos(), &mut body);
     let started = Instant::now();
-    let until = started + round;
-    let mut workers = Vec::new();
-    for _ in 0..args.concurrency {
-        let (http, emitter, url, raw_body, template) = (
-            http.clone(),
-            emitter.clone(),
-            url.clone(),
-            raw_body.clone(),
-            template.clone(),
-        );
-        let (next_batch, failed, pool) = (next_batch.clone(), failed.clone(), pool.clone());
-        workers.push(tokio::spawn(async move {
-            let mut sent = 0u64;
-            while Instant::now() < until && !failed.load(Ordering::Relaxed) {
-                let ok = match path {
-                    Path::Raw => http
+    let (spans, refused) = match path {
+        Path::Raw => raw_posts(&http, url, Bytes::from(body), args.concurrency as usize, round).await,
+        Path::Harness => {
+            let emitter = OtlpHttpEmitter::new(http, url.clone(), Duration::from_secs(10));
+            let encoder = Arc::new(BatchEncoder::Traces(template));
+            let spans_per_batch = encoder.units();
+            let workers = OtlpWorker::set(&encoder, &emitter, args.concurrency as usize);
+            let stats = unpaced(spans_per_batch, workers, round).await;
+            (stats.units_accepted, stats.units_refused > 0)
+        }
+    };
+    if refused {
+        return Err(BenchError::SinkRefused);
+    }
+    Ok(spans as f64 / started.elapsed().as_secs_f64())
+}
+
+/// Runs `workers` through the load path's loop as fast as they go for
+/// `round`: a plan no worker can keep, stopped when the round ends.
+pub(crate) async fn unpaced<W: BatchSender>(units: u64, workers: Vec<W>, round: Duration) -> KindStats {
+    let (rec, _, collector) = tally::recorder();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let plan = RatePlan::constant(1e12, round * 2);
+    let timer = tokio::spawn(async move {
+        tokio::time::sleep(round).await;
+        let _ = stop.send(true);
+    });
+    drive(&plan, units, workers, stopped, rec).await;
+    let _ = timer.await;
+    collector.await.unwrap_or_default()
+}
+
+/// `concurrency` tasks posting `body` back to back for `round`, as a
+/// hand-written client would: spans delivered, and whether any was refused.
+async fn raw_posts(http: &reqwest::Client, url: &Url, body: Bytes, concurrency: usize, round: Duration) -> (u64, bool) {
+    let spans_per_request = {
+        use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+        ExportTraceServiceRequest::decode(body.as_ref()).map_or(0, |r| {
+            r.resource_spans
+                .iter()
+                .flat_map(|rs| &rs.scope_spans)
+                .map(|ss| ss.spans.len() as u64)
+                .sum()
+        })
+    };
+    let failed = Arc::new(AtomicBool::new(false));
+    let until = Instant::now() + round;
+    let workers: Vec<_> = (0..concurrency.max(1))
+        .map(|_| {
+            let (http, url, body, failed) = (http.clone(), url.clone(), body.clone(), failed.clone());
+            tokio::spawn(async move {
+                let mut sent = 0u64;
+                while Instant::now() < until && !failed.load(Ordering::Relaxed) {
+                    let ok = http
                         .post(url.clone())
                         .header("content-type", "application/x-protobuf")
-                        .body(raw_body.clone())
+                        .body(body.clone())
                         .send()
                         .await
                         .and_then(|r| r.error_for_status())
-                        .is_ok(),
-                    Path::Harness => {
-                        let batch = next_batch.fetch_add(1, Ordering::Relaxed);
-                        let mut body = pool.take();
-                        template.fill(batch * template.traces(), unix_nanos(), &mut body);
-                        emitter.send_encoded(pool.freeze(body)).await.is_ok()
+                        .is_ok();
+                    if !ok {
+                        failed.store(true, Ordering::Relaxed);
+                        break;
                     }
-                };
-                if !ok {
-                    failed.store(true, Ordering::Relaxed);
-                    break;
+                    sent += 1;
                 }
-                sent += 1;
-            }
-            sent
-        }));
-    }
+                sent
+            })
+        })
+        .collect();
     let mut requests = 0;
     for w in workers {
         requests += w.await.unwrap_or(0);
     }
-    if failed.load(Ordering::Relaxed) {
-        return Err(BenchError::SinkRefused);
-    }
-    let secs = started.elapsed().as_secs_f64();
-    Ok((requests * spans_per_request) as f64 / secs)
-}
-
-fn unix_nanos() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0)
+    (requests * spans_per_request, failed.load(Ordering::Relaxed))
 }

@@ -5,7 +5,9 @@
 //!   request, every outcome recorded) beside plain goose (a bare `GET`),
 //!   same users, same server; rounds alternate and the best of each counts.
 //!   Both are counted by the server, so they are measured alike.
-//! - OTLP: spans/s through the emitter beside a raw POST (`bench emit`).
+//! - OTLP: spans/s through the load path's workers (permits, template,
+//!   send, samples, collector) beside a raw POST of the same bytes
+//!   (`bench emit`).
 //! - Memory: this process's peak resident set while it sends 10k spans/s,
 //!   1k lines/s and 100 requests/s, beside its resident set before.
 //!   The loopback server runs in the same process and is counted too.
@@ -55,6 +57,9 @@ pub struct LoadBench {
     pub peak_rss_bytes: u64,
     /// Units per second each kind of the mix achieved.
     pub mixed_rates: Vec<(TrafficKind, f64)>,
+    /// Over the mix: sends that started late, and waits for a collector.
+    pub mixed_late_starts: u64,
+    pub mixed_collector_stalls: u64,
     pub release_build: bool,
 }
 
@@ -95,6 +100,11 @@ impl fmt::Display for LoadBench {
             .map(|(k, r)| format!("{} {r:.0}/s", k.as_str()))
             .collect();
         writeln!(f, "Memory under mixed load ({})", mix.join(", "))?;
+        writeln!(
+            f,
+            "  late starts {}, collector stalls {}",
+            self.mixed_late_starts, self.mixed_collector_stalls
+        )?;
         writeln!(
             f,
             "  resident before {:.1} MiB, peak {:.1} MiB (goal <= {:.0} MiB: {})",
@@ -160,23 +170,35 @@ pub async fn run(args: &BenchLoadArgs, console: &mut Console) -> Result<LoadBenc
     )
     .await?;
     let _ = writeln!(console.err, "mixed load for {} s …", args.mixed_seconds);
-    let (idle, peak, mixed_rates) = mixed(&sink, Duration::from_secs(args.mixed_seconds)).await?;
+    let mix = mixed(&sink, Duration::from_secs(args.mixed_seconds)).await?;
     Ok(LoadBench {
         plain_goose_rps: plain,
         pillars_rps: pillars,
         users: args.users,
         rounds: args.rounds,
         emit,
-        idle_rss_bytes: idle,
-        peak_rss_bytes: peak,
-        mixed_rates,
+        idle_rss_bytes: mix.idle,
+        peak_rss_bytes: mix.peak,
+        mixed_rates: mix.rates,
+        mixed_late_starts: mix.late_starts,
+        mixed_collector_stalls: mix.collector_stalls,
         release_build: !cfg!(debug_assertions),
     })
 }
 
-/// Runs the mix against `sink` for `length`; returns the resident set
-/// before, its peak during, and each kind's achieved rate.
-async fn mixed(sink: &Sink, length: Duration) -> Result<(u64, u64, Vec<(TrafficKind, f64)>), BenchError> {
+/// What the mixed load measured.
+struct Mixed {
+    /// Resident set before the mix, and its peak during.
+    idle: u64,
+    peak: u64,
+    /// Each kind's achieved rate.
+    rates: Vec<(TrafficKind, f64)>,
+    late_starts: u64,
+    collector_stalls: u64,
+}
+
+/// Runs the mix against `sink` for `length`.
+async fn mixed(sink: &Sink, length: Duration) -> Result<Mixed, BenchError> {
     let rss = || crate::measure::memory::own_process().map_or(0, |m| m.working_set_bytes);
     let toml = format!(
         "name = \"bench sink\"\n[ingest]\notlp_http = \"http://{addr}\"\n[app]\nbase_url = \"http://{addr}\"\n",
@@ -210,11 +232,20 @@ async fn mixed(sink: &Sink, length: Duration) -> Result<(u64, u64, Vec<(TrafficK
         tokio::time::sleep(Duration::from_millis(100)).await;
         peak = peak.max(rss());
     }
-    let mut rates = Vec::new();
+    let mut mix = Mixed {
+        idle,
+        peak,
+        rates: Vec::new(),
+        late_starts: 0,
+        collector_stalls: 0,
+    };
     for r in running {
         let stats = r.done.await.unwrap_or_default();
-        rates.push((r.kind, stats.units_accepted as f64 / length.as_secs_f64()));
+        mix.rates
+            .push((r.kind, stats.units_accepted as f64 / length.as_secs_f64()));
+        mix.late_starts += stats.late_starts;
+        mix.collector_stalls += stats.collector_stalls;
     }
-    peak = peak.max(rss());
-    Ok((idle, peak, rates))
+    mix.peak = mix.peak.max(rss());
+    Ok(mix)
 }

@@ -227,7 +227,10 @@ impl FaroSender {
             .map_err(|e| HttpError::from_reqwest(WHAT, &self.url, self.timeout, e))?;
         let answer = read_body(resp, WHAT, &self.url, self.timeout).await?;
         if answer.status == 202 {
-            Ok(Ack { at: Instant::now() })
+            Ok(Ack {
+                at: Instant::now(),
+                status: answer.status,
+            })
         } else {
             Err(answer.unexpected(WHAT).into())
         }

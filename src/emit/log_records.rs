@@ -33,8 +33,13 @@ impl LogSpec {
 
     /// The trace context the record of `slot` carries.
     pub fn trace_context(&self, slot: u64) -> (TraceId, SpanId) {
-        let seed = Seed(self.seed.word(0, LOG_DOMAIN));
+        let seed = self.trace_seed();
         (TraceId::from_seed(seed, slot), SpanId::from_seed(seed, slot, 0))
+    }
+
+    /// The seed the records' trace contexts derive from.
+    pub(crate) fn trace_seed(&self) -> Seed {
+        Seed(self.seed.word(0, LOG_DOMAIN))
     }
 
     /// The text that selects this run's lines.
@@ -52,28 +57,31 @@ impl LogSpec {
             .ok()
     }
 
+    /// The record of `slot`, stamped `now_unix_nanos`.
+    pub fn record(&self, slot: u64, now_unix_nanos: u64) -> LogRecord {
+        let (trace_id, span_id) = self.trace_context(slot);
+        LogRecord {
+            time_unix_nano: now_unix_nanos,
+            observed_time_unix_nano: now_unix_nanos,
+            severity_number: SeverityNumber::Info as i32,
+            severity_text: "INFO".into(),
+            body: Some(AnyValue {
+                value: Some(any_value::Value::StringValue(self.body(slot))),
+            }),
+            attributes: vec![
+                string_attr("pillars.run", &self.run_id),
+                int_attr("pillars.seq", slot as i64),
+            ],
+            trace_id: trace_id.0.to_vec(),
+            span_id: span_id.0.to_vec(),
+            ..Default::default()
+        }
+    }
+
+    /// One export request holding the records of `slots`. The load path
+    /// sends the same bytes from `emit::template::LogBatchTemplate`.
     pub fn request(&self, slots: Range<u64>, now_unix_nanos: u64) -> ExportLogsServiceRequest {
-        let log_records = slots
-            .map(|slot| {
-                let (trace_id, span_id) = self.trace_context(slot);
-                LogRecord {
-                    time_unix_nano: now_unix_nanos,
-                    observed_time_unix_nano: now_unix_nanos,
-                    severity_number: SeverityNumber::Info as i32,
-                    severity_text: "INFO".into(),
-                    body: Some(AnyValue {
-                        value: Some(any_value::Value::StringValue(self.body(slot))),
-                    }),
-                    attributes: vec![
-                        string_attr("pillars.run", &self.run_id),
-                        int_attr("pillars.seq", slot as i64),
-                    ],
-                    trace_id: trace_id.0.to_vec(),
-                    span_id: span_id.0.to_vec(),
-                    ..Default::default()
-                }
-            })
-            .collect();
+        let log_records = slots.map(|slot| self.record(slot, now_unix_nanos)).collect();
         ExportLogsServiceRequest {
             resource_logs: vec![ResourceLogs {
                 resource: Some(Resource {

@@ -26,6 +26,8 @@ const COUNTER_OTLP_NAME: &str = "pillars.roundtrip.sent";
 /// A latency histogram in seconds; Mimir keeps the name, adding `_bucket`.
 pub const HISTOGRAM_OTLP_NAME: &str = "pillars.roundtrip.duration";
 pub const HISTOGRAM_PROMETHEUS_NAME: &str = "pillars_roundtrip_duration";
+/// The gauge load traffic writes.
+const LOAD_OTLP_NAME: &str = "pillars.load.gauge";
 
 #[derive(Debug, Clone)]
 pub struct MetricSpec {
@@ -107,7 +109,8 @@ impl MetricSpec {
 
     /// Load traffic: `count` gauge samples spread over `cardinality` series
     /// (`pillars.load.gauge{pillars.run, series}`), so the series count
-    /// stays what the scenario asks for however long it runs.
+    /// stays what the scenario asks for however long it runs. The load path
+    /// sends the same bytes from `emit::template::MetricBatchTemplate`.
     pub fn load_request(
         &self,
         first: u64,
@@ -117,21 +120,26 @@ impl MetricSpec {
     ) -> ExportMetricsServiceRequest {
         let cardinality = u64::from(cardinality.max(1));
         let data_points = (first..first + count)
-            .map(|n| NumberDataPoint {
-                attributes: vec![
-                    string_attr("pillars.run", &self.run_id),
-                    string_attr("series", &(n % cardinality).to_string()),
-                ],
-                time_unix_nano: now_unix_nanos,
-                value: Some(number_data_point::Value::AsDouble(n as f64)),
-                ..Default::default()
-            })
+            .map(|n| self.load_point(n % cardinality, n as f64, now_unix_nanos))
             .collect();
         self.export(vec![Metric {
-            name: "pillars.load.gauge".into(),
+            name: LOAD_OTLP_NAME.into(),
             data: Some(metric::Data::Gauge(Gauge { data_points })),
             ..Default::default()
         }])
+    }
+
+    /// One sample of load traffic: `value` on the series `series`.
+    pub fn load_point(&self, series: u64, value: f64, now_unix_nanos: u64) -> NumberDataPoint {
+        NumberDataPoint {
+            attributes: vec![
+                string_attr("pillars.run", &self.run_id),
+                string_attr("series", &series.to_string()),
+            ],
+            time_unix_nano: now_unix_nanos,
+            value: Some(number_data_point::Value::AsDouble(value)),
+            ..Default::default()
+        }
     }
 }
 

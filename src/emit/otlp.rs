@@ -33,10 +33,12 @@ impl EmitError {
     }
 }
 
-/// A delivered batch: when the collector acknowledged it.
+/// A delivered batch: when the collector acknowledged it, and with which
+/// status.
 #[derive(Debug, Clone, Copy)]
 pub struct Ack {
     pub at: Instant,
+    pub status: u16,
 }
 
 /// Posts encoded OTLP export requests to one signal's endpoint.
@@ -84,7 +86,10 @@ impl OtlpHttpEmitter {
             return Err(answer.unexpected(WHAT).into());
         }
         match partial_success(&answer.body, answer.content_type.contains("json")) {
-            Ok(None) => Ok(Ack { at }),
+            Ok(None) => Ok(Ack {
+                at,
+                status: answer.status,
+            }),
             Ok(Some((rejected, message))) => Err(EmitError::Rejected {
                 url: url.clone(),
                 rejected,

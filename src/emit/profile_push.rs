@@ -69,7 +69,10 @@ impl PyroscopePusher {
             .map_err(|e| HttpError::from_reqwest(WHAT, &self.url, self.timeout, e))?;
         let answer = read_body(resp, WHAT, &self.url, self.timeout).await?;
         if (200..300).contains(&answer.status) {
-            Ok(Ack { at: Instant::now() })
+            Ok(Ack {
+                at: Instant::now(),
+                status: answer.status,
+            })
         } else {
             Err(answer.unexpected(WHAT).into())
         }

@@ -3,6 +3,13 @@
 //! request carrying a fresh `traceparent`. A non-2xx answer is a goose
 //! failure and is counted by reason; nothing is retried.
 //!
+//! The traced transaction is as lean as a plain goose one: its request
+//! builder is made before the future (no URL or recorder cloned per
+//! request), the `traceparent` is written from the ids into a fixed buffer
+//! (the header value is the one allocation), and each user keeps its own
+//! `SampleBuffer` in goose's session data, so recording takes no lock and
+//! wakes the collector once per buffer, not per request.
+//!
 //! goose runs embedded: no telnet or WebSocket controller, no metrics table
 //! on stdout, and its logger replaced by a silent one (pillars' own
 //! progress and reports say what happened). Ctrl-C reaches it through the
@@ -15,15 +22,19 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use goose::config::GooseConfiguration;
+use goose::goose::GooseResponse;
 use goose::prelude::*;
+use reqwest::header::{HeaderName, HeaderValue};
+use tokio::time::Instant;
 use url::Url;
 
-use crate::ids::{Seed, SpanId, TraceId, Traceparent};
+use crate::ids::{Seed, SpanId, TraceId};
 use crate::load::rate::RatePlan;
-use crate::load::tally::{Recorder, status_reason};
+use crate::load::tally::{Recorder, Sample, SampleBuffer, status_reason};
 
 /// The route template requests are named by in goose's metrics.
 const ROUTE: &str = "GET /api/%";
+const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 
 /// What one transaction does.
 #[derive(Debug, Clone)]
@@ -100,6 +111,49 @@ pub async fn run(
     Ok(())
 }
 
+/// The `traceparent` of request `n` of `trace_seed`, as
+/// `ids::Traceparent` spells it: `00-<trace id>-<span id>-01`.
+fn traceparent(trace_seed: Seed, n: u64) -> HeaderValue {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut text = *b"00-00000000000000000000000000000000-0000000000000000-01";
+    let trace = TraceId::from_seed(trace_seed, n).0;
+    let span = SpanId::from_seed(trace_seed, n, 0).0;
+    let (trace_part, span_part) = text.split_at_mut(36);
+    let digits = trace_part[3..35]
+        .chunks_exact_mut(2)
+        .chain(span_part[..16].chunks_exact_mut(2));
+    for (pair, byte) in digits.zip(trace.iter().chain(span.iter())) {
+        pair[0] = HEX[usize::from(byte >> 4)];
+        pair[1] = HEX[usize::from(byte & 0xf)];
+    }
+    HeaderValue::from_bytes(&text).expect("hex digits and dashes are a valid header value")
+}
+
+/// Records one traced request's outcome in the user's own buffer.
+async fn record(samples: &mut SampleBuffer, sent: &GooseResponse) {
+    let end = Instant::now();
+    let took = Duration::from_micros(sent.request.response_time_micros());
+    // goose's throttle, not a plan, set when it started: from its start.
+    let start = end.checked_sub(took).unwrap_or(end);
+    let (status, refused) = match &sent.response {
+        Ok(r) if r.status().is_success() => (r.status().as_u16(), None),
+        Ok(r) => (r.status().as_u16(), Some(status_reason(r.status().as_u16()))),
+        Err(_) => (0, Some("unreachable")),
+    };
+    samples.offered(1);
+    samples
+        .push(Sample {
+            intended_start: start,
+            start,
+            end,
+            status,
+            units: 1,
+            bytes: 0,
+            refused,
+        })
+        .await;
+}
+
 /// Runs one goose attack.
 pub async fn execute(attack: &Attack, flavor: Flavor) -> Result<(), GooseError> {
     silence_goose_logger();
@@ -113,27 +167,25 @@ pub async fn execute(attack: &Attack, flavor: Flavor) -> Result<(), GooseError> 
             })
         }),
         Flavor::Traced { trace_seed, next, rec } => Arc::new(move |user| {
-            let (url, rec) = (url.clone(), rec.clone());
             let n = next.fetch_add(1, Ordering::Relaxed);
+            // Built before the future, so it borrows nothing of the closure.
+            let builder = user
+                .get_request_builder(&GooseMethod::Get, &url)
+                .map(|b| b.header(TRACEPARENT, traceparent(trace_seed, n)));
+            // A user's first request gives it its buffer.
+            let first = user.get_session_data::<SampleBuffer>().is_none().then(|| rec.buffer());
             Box::pin(async move {
-                let traceparent = Traceparent {
-                    trace_id: TraceId::from_seed(trace_seed, n),
-                    parent_id: SpanId::from_seed(trace_seed, n, 0),
-                    sampled: true,
-                };
-                let builder = user
-                    .get_request_builder(&GooseMethod::Get, &url)?
-                    .header("traceparent", traceparent.to_string());
-                let request = GooseRequest::builder().set_request_builder(builder).name(ROUTE).build();
-                rec.offered(1);
+                let request = GooseRequest::builder()
+                    .set_request_builder(builder?)
+                    .name(ROUTE)
+                    .build();
                 let sent = user.request(request).await?;
-                let micros = sent.request.response_time * 1_000 + u64::from(sent.request.response_time_fraction_us);
-                let refused = match &sent.response {
-                    Ok(r) if r.status().is_success() => None,
-                    Ok(r) => Some(status_reason(r.status().as_u16())),
-                    Err(_) => Some("unreachable"),
-                };
-                rec.record(Duration::from_micros(micros), 1, refused);
+                if let Some(samples) = first {
+                    user.set_session_data(samples);
+                }
+                if let Some(samples) = user.get_session_data_mut::<SampleBuffer>() {
+                    record(samples, &sent).await;
+                }
                 Ok(())
             })
         }),
@@ -197,6 +249,18 @@ fn silence_goose_logger() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_header_is_the_traceparent_the_ids_spell() {
+        for n in [0, 1, 41, u64::MAX] {
+            let expected = crate::ids::Traceparent {
+                trace_id: TraceId::from_seed(Seed(7), n),
+                parent_id: SpanId::from_seed(Seed(7), n, 0),
+                sampled: true,
+            };
+            assert_eq!(traceparent(Seed(7), n).to_str().unwrap(), expected.to_string());
+        }
+    }
 
     #[test]
     fn users_cover_the_rate_at_half_a_second_per_request() {

@@ -1,13 +1,17 @@
 //! Rate plans and the limiter that paces load to them.
 //!
 //! Every load shape — a steady scenario, a ramp, each step of a capacity
-//! search — becomes one `RatePlan`. The limiter hands out the *intended*
-//! start of each unit of work, so latency can be measured from when the
-//! work should have started, not from when a busy sender got to it
-//! (coordinated omission, as oha corrects it).
+//! search — becomes one `RatePlan`. Its `Permits` hand the units of work
+//! out to a fixed set of workers, each permit with the *intended* start of
+//! its unit, so latency can be measured from when the work should have
+//! started, not from when a busy worker got to it (coordinated omission, as
+//! oha corrects it). Taking a permit is one atomic add: the intended start
+//! of unit `n` is computed from the plan, not paced by a task, so workers
+//! that fall behind do not make the plan drift.
 //!
 //! Uses: nothing else in the crate.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -62,70 +66,136 @@ impl RatePlan {
     }
 }
 
-/// Paces work to a plan: each `next` waits until the intended start of the
-/// next unit and returns it, or `None` when the plan is over.
-#[derive(Debug)]
-pub struct Limiter {
-    plan: RatePlan,
-    start: Instant,
-    step: usize,
-    /// Start of the current step, and units issued in it.
-    step_start: Instant,
-    issued: u64,
+/// When each unit of a plan is due, from the plan's start: unit `k` of a
+/// step at `rate` is due `k / rate` into the step, and a step holds the
+/// units due before it ends.
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    steps: Vec<StepUnits>,
 }
 
-impl Limiter {
-    pub fn new(plan: RatePlan) -> Self {
-        let now = Instant::now();
-        Limiter {
-            plan,
-            start: now,
-            step: 0,
-            step_start: now,
-            issued: 0,
+#[derive(Debug, Clone, Copy)]
+struct StepUnits {
+    /// Index of the step's first unit in the plan.
+    first: u64,
+    units: u64,
+    /// The step's start, from the plan's start.
+    offset: Duration,
+    rate: f64,
+}
+
+/// `k / rate`, or `None` when that is not a duration.
+fn due(k: u64, rate: f64) -> Option<Duration> {
+    Duration::try_from_secs_f64(k as f64 / rate).ok()
+}
+
+impl Schedule {
+    pub fn new(plan: &RatePlan) -> Schedule {
+        let mut steps = Vec::with_capacity(plan.steps.len());
+        let (mut first, mut offset) = (0u64, Duration::ZERO);
+        for step in &plan.steps {
+            let units = units_in(step);
+            steps.push(StepUnits {
+                first,
+                units,
+                offset,
+                rate: step.rate,
+            });
+            first = first.saturating_add(units);
+            offset += step.duration;
         }
+        Schedule { steps }
     }
 
-    /// The plan's current step, if it is not over.
-    pub fn current(&self) -> Option<(usize, Step)> {
-        self.plan.steps.get(self.step).map(|s| (self.step, *s))
+    /// Units in the whole plan.
+    pub fn units(&self) -> u64 {
+        self.steps.last().map_or(0, |s| s.first.saturating_add(s.units))
+    }
+
+    /// When unit `n` is due, from the plan's start; `None` past the plan.
+    pub fn due(&self, n: u64) -> Option<Duration> {
+        let i = self.steps.partition_point(|s| s.first.saturating_add(s.units) <= n);
+        let step = self.steps.get(i)?;
+        Some(step.offset + due(n - step.first, step.rate)?)
+    }
+}
+
+/// Units due before a step ends.
+fn units_in(step: &Step) -> u64 {
+    if step.rate.is_nan() || step.rate <= 0.0 {
+        return 0;
+    }
+    if step.rate.is_infinite() {
+        return u64::MAX;
+    }
+    let before_end = |k: u64| due(k, step.rate).is_some_and(|d| d < step.duration);
+    // The estimate, corrected for rounding either way.
+    let mut k = (step.rate * step.duration.as_secs_f64()).ceil().min(u64::MAX as f64) as u64;
+    while k > 0 && !before_end(k - 1) {
+        k -= 1;
+    }
+    while k < u64::MAX && before_end(k) {
+        k += 1;
+    }
+    k
+}
+
+/// One unit of work handed to a worker: its index in the plan and when it
+/// was meant to start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Permit {
+    pub n: u64,
+    pub intended: Instant,
+}
+
+/// Hands a plan's units out to many workers, in order, without a lock:
+/// each `take` claims the next unit.
+#[derive(Debug)]
+pub struct Permits {
+    schedule: Schedule,
+    start: Instant,
+    next: AtomicU64,
+}
+
+impl Permits {
+    /// Permits for `plan`, starting now.
+    pub fn new(plan: &RatePlan) -> Permits {
+        Permits {
+            schedule: Schedule::new(plan),
+            start: Instant::now(),
+            next: AtomicU64::new(0),
+        }
     }
 
     pub fn started(&self) -> Instant {
         self.start
     }
 
-    /// The intended start of the next unit of work; waits for it.
-    pub async fn next(&mut self) -> Option<Instant> {
-        loop {
-            let step = *self.plan.steps.get(self.step)?;
-            let step_end = self.step_start + step.duration;
-            if step.rate <= 0.0 {
-                tokio::time::sleep_until(step_end).await;
-                self.advance(step_end);
-                continue;
-            }
-            let intended = self.step_start + Duration::from_secs_f64(self.issued as f64 / step.rate);
-            if intended >= step_end {
-                self.advance(step_end);
-                continue;
-            }
-            self.issued += 1;
-            tokio::time::sleep_until(intended).await;
-            return Some(intended);
-        }
-    }
-
-    fn advance(&mut self, step_end: Instant) {
-        self.step += 1;
-        self.step_start = step_end;
-        self.issued = 0;
+    /// The next unit, or `None` once the plan's units are handed out. The
+    /// caller waits for its intended start, if that is still ahead.
+    pub fn take(&self) -> Option<Permit> {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        let due = self.schedule.due(n)?;
+        Some(Permit {
+            n,
+            intended: self.start + due,
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Takes every permit, waiting for each as a worker does.
+    async fn take_all(permits: &Permits) -> Vec<Duration> {
+        let mut starts = Vec::new();
+        while let Some(p) = permits.take() {
+            tokio::time::sleep_until(p.intended).await;
+            starts.push(p.intended - permits.started());
+        }
+        starts
+    }
 
     #[tokio::test(start_paused = true)]
     async fn issues_the_planned_count_at_the_planned_times() {
@@ -146,13 +216,11 @@ mod tests {
             ],
         };
         assert_eq!(plan.total(), 120);
-        let mut limiter = Limiter::new(plan.clone());
-        let start = limiter.started();
-        let mut starts = Vec::new();
-        while let Some(at) = limiter.next().await {
-            starts.push(at - start);
-        }
+        let permits = Permits::new(&plan);
+        let start = permits.started();
+        let starts = take_all(&permits).await;
         assert_eq!(starts.len(), 120);
+        assert_eq!(Schedule::new(&plan).units(), 120);
         assert_eq!(starts[1], Duration::from_millis(100));
         // The idle step leaves a gap of a second.
         assert_eq!(starts[20], Duration::from_secs(3));
@@ -160,21 +228,14 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn intended_starts_do_not_drift_when_the_sender_is_late() {
-        let mut limiter = Limiter::new(RatePlan::constant(10.0, Duration::from_secs(1)));
-        let start = limiter.started();
-        let first = limiter.next().await.unwrap();
+    async fn intended_starts_do_not_drift_when_the_worker_is_late() {
+        let permits = Permits::new(&RatePlan::constant(10.0, Duration::from_secs(1)));
+        let start = permits.started();
+        let first = permits.take().unwrap();
         // A slow send: the next units are already due.
         tokio::time::sleep(Duration::from_millis(350)).await;
-        let late: Vec<Duration> = [
-            limiter.next().await.unwrap(),
-            limiter.next().await.unwrap(),
-            limiter.next().await.unwrap(),
-        ]
-        .iter()
-        .map(|at| *at - start)
-        .collect();
-        assert_eq!(first - start, Duration::ZERO);
+        let late: Vec<Duration> = (0..3).map(|_| permits.take().unwrap().intended - start).collect();
+        assert_eq!((first.n, first.intended - start), (0, Duration::ZERO));
         assert_eq!(
             late,
             vec![
@@ -183,6 +244,42 @@ mod tests {
                 Duration::from_millis(300)
             ]
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn workers_share_the_plan_and_each_unit_goes_once() {
+        let permits = std::sync::Arc::new(Permits::new(&RatePlan::constant(200.0, Duration::from_secs(1))));
+        let workers: Vec<_> = (0..7)
+            .map(|_| {
+                let permits = permits.clone();
+                tokio::spawn(async move {
+                    let mut taken = Vec::new();
+                    while let Some(p) = permits.take() {
+                        tokio::time::sleep_until(p.intended).await;
+                        taken.push(p.n);
+                    }
+                    taken
+                })
+            })
+            .collect();
+        let mut all = Vec::new();
+        for w in workers {
+            all.extend(w.await.unwrap());
+        }
+        all.sort_unstable();
+        assert_eq!(all, (0..200).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn odd_rates_neither_hang_nor_panic() {
+        let one = |rate: f64| Schedule::new(&RatePlan::constant(rate, Duration::from_secs(1)));
+        assert_eq!(one(2.5).units(), 3, "units due at 0, 0.4 and 0.8 s");
+        assert_eq!(one(f64::NAN).units(), 0);
+        assert_eq!(one(-1.0).units(), 0);
+        assert_eq!(one(1e-300).units(), 1);
+        assert_eq!(one(1e-300).due(1), None);
+        assert_eq!(one(f64::INFINITY).due(5), Some(Duration::ZERO));
+        assert_eq!(one(1e12).due(500_000_000_000), Some(Duration::from_millis(500)));
     }
 
     #[test]

@@ -1,7 +1,15 @@
 //! What a traffic kind did, counted as it happens: live counters the
-//! progress bars and the per-second series read, and one collector task that
-//! aggregates each send's outcome into an HdrHistogram and a bounded map of
-//! refusal reasons. The hot path only bumps atomics and pushes a sample.
+//! progress bars and the per-second series read, and one collector task
+//! that aggregates every send's `Sample` into HdrHistograms and a bounded
+//! map of refusal reasons.
+//!
+//! The hot path pushes a sample of raw instants into its own buffer
+//! (`SampleBuffer`, one per worker or goose user: no lock, no allocation
+//! once warm) and bumps the live counters. A buffer goes to the collector
+//! every `FLUSH_AT` samples or `FLUSH_EVERY`, over a bounded channel; when
+//! the collector falls behind, the sender waits and the stall is counted,
+//! never hidden, and no sample is dropped. The collector hands each
+//! emptied buffer back to the sender it came from.
 //!
 //! Uses: emit::otlp (errors), measure::latency.
 
@@ -13,10 +21,22 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 
 use crate::emit::otlp::EmitError;
 use crate::measure::latency::LatencyHistogram;
 use crate::query::http::HttpError;
+
+/// Samples a buffer holds before it goes to the collector.
+const FLUSH_AT: usize = 64;
+/// A buffer goes to the collector at least this often while its sender
+/// runs, so the collector (and a report cut short) is never far behind.
+const FLUSH_EVERY: Duration = Duration::from_millis(50);
+/// Buffers on their way to the collector, per kind.
+const CHANNEL: usize = 256;
+/// A send that began this long after its intended start began late: every
+/// worker was busy (the stack, or pillars, could not keep the plan).
+pub const LATE_AFTER: Duration = Duration::from_millis(10);
 
 /// What one traffic kind did.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -28,8 +48,18 @@ pub struct KindStats {
     /// Refusals and errors by reason: `rate_limited`, `server_error`,
     /// `partial_success`, `client_error`, `unreachable`.
     pub refused: BTreeMap<&'static str, u64>,
+    /// Each send's latency from its intended start to its end.
     #[serde(skip)]
     pub latency: LatencyHistogram,
+    /// Each send's latency from its actual start: what the stack took.
+    #[serde(skip)]
+    pub service: LatencyHistogram,
+    /// Sends that began more than `LATE_AFTER` after their intended start.
+    pub late_starts: u64,
+    /// Times a sender waited because the collector had fallen behind.
+    pub collector_stalls: u64,
+    /// Request bytes sent, where the sender knows them.
+    pub bytes_sent: u64,
     /// Why the kind's sender stopped early, if it did.
     pub failed: Option<String>,
 }
@@ -38,6 +68,23 @@ impl KindStats {
     /// Refused over offered units.
     pub fn error_ratio(&self) -> f64 {
         ratio(self.units_refused, self.units_accepted + self.units_refused)
+    }
+
+    fn add(&mut self, s: &Sample) {
+        self.batches += 1;
+        self.latency.record(s.end.saturating_duration_since(s.intended_start));
+        self.service.record(s.end.saturating_duration_since(s.start));
+        if s.start.saturating_duration_since(s.intended_start) > LATE_AFTER {
+            self.late_starts += 1;
+        }
+        self.bytes_sent += s.bytes;
+        match s.refused {
+            None => self.units_accepted += s.units,
+            Some(reason) => {
+                self.units_refused += s.units;
+                *self.refused.entry(reason).or_default() += 1;
+            }
+        }
     }
 }
 
@@ -63,12 +110,62 @@ pub fn status_reason(status: u16) -> &'static str {
     }
 }
 
+/// One send, as it happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sample {
+    /// When the plan meant it to start (its actual start when nothing
+    /// planned it, as for goose's throttle).
+    pub intended_start: Instant,
+    pub start: Instant,
+    pub end: Instant,
+    /// The HTTP status that came back; 0 when none did.
+    pub status: u16,
+    pub units: u64,
+    /// Request bytes; 0 when the sender does not know them.
+    pub bytes: u64,
+    /// Why it was not accepted, if it was not: a bounded reason.
+    pub refused: Option<&'static str>,
+}
+
+impl Sample {
+    /// The sample of a send of `units` and `bytes` that ended now with
+    /// `result` (the status that came back).
+    pub fn of(
+        intended_start: Instant,
+        start: Instant,
+        units: u64,
+        bytes: u64,
+        result: &Result<u16, EmitError>,
+    ) -> Sample {
+        let (status, refused) = match result {
+            Ok(status) => (*status, None),
+            Err(e) => (
+                match e {
+                    EmitError::Http(h) => h.status_code().unwrap_or(0),
+                    EmitError::Rejected { .. } => 200,
+                },
+                Some(refusal_reason(e)),
+            ),
+        };
+        Sample {
+            intended_start,
+            start,
+            end: Instant::now(),
+            status,
+            units,
+            bytes,
+            refused,
+        }
+    }
+}
+
 /// Counters read while the kind runs.
 #[derive(Debug, Default)]
 pub struct Live {
     offered: AtomicU64,
     accepted: AtomicU64,
     refused: AtomicU64,
+    stalls: AtomicU64,
 }
 
 /// The live counters at one moment.
@@ -87,67 +184,155 @@ impl Live {
             refused: self.refused.load(Ordering::Relaxed),
         }
     }
+
+    /// Times a sender waited for the collector so far.
+    pub fn collector_stalls(&self) -> u64 {
+        self.stalls.load(Ordering::Relaxed)
+    }
 }
 
-/// One send's outcome.
-struct Sample {
-    latency: Duration,
-    units: u64,
-    refused: Option<&'static str>,
+/// Samples on their way to the collector, and where to hand the emptied
+/// buffer back.
+struct Batch {
+    samples: Vec<Sample>,
+    back: mpsc::UnboundedSender<Vec<Sample>>,
 }
 
-/// The hot path's handle: counts offers and outcomes.
+/// The kind's handle: gives each worker its buffer.
 #[derive(Debug, Clone)]
 pub struct Recorder {
     live: Arc<Live>,
-    samples: mpsc::UnboundedSender<Sample>,
+    samples: mpsc::Sender<Batch>,
+}
+
+impl std::fmt::Debug for Batch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Batch({})", self.samples.len())
+    }
 }
 
 impl Recorder {
+    /// A buffer for one worker (or goose user).
+    pub fn buffer(&self) -> SampleBuffer {
+        let (back, spare) = mpsc::unbounded_channel();
+        SampleBuffer {
+            live: self.live.clone(),
+            samples: self.samples.clone(),
+            buf: Vec::new(),
+            back,
+            spare,
+            flushed: Instant::now(),
+        }
+    }
+}
+
+/// One worker's samples on their way to the collector. Cloning gives an
+/// empty buffer of its own; dropping one hands what it holds on.
+#[derive(Debug)]
+pub struct SampleBuffer {
+    live: Arc<Live>,
+    samples: mpsc::Sender<Batch>,
+    buf: Vec<Sample>,
+    /// Emptied buffers coming back from the collector.
+    back: mpsc::UnboundedSender<Vec<Sample>>,
+    spare: mpsc::UnboundedReceiver<Vec<Sample>>,
+    flushed: Instant,
+}
+
+impl SampleBuffer {
     /// `units` are about to be sent.
     pub fn offered(&self, units: u64) {
         self.live.offered.fetch_add(units, Ordering::Relaxed);
     }
 
-    /// A send of `units` ended after `latency`; `refused` names why it was
-    /// not accepted.
-    pub fn record(&self, latency: Duration, units: u64, refused: Option<&'static str>) {
-        let counter = if refused.is_some() {
+    /// Records one send; goes to the collector when the buffer is full or
+    /// due.
+    pub async fn push(&mut self, sample: Sample) {
+        let counter = if sample.refused.is_some() {
             &self.live.refused
         } else {
             &self.live.accepted
         };
-        counter.fetch_add(units, Ordering::Relaxed);
-        let _ = self.samples.send(Sample {
-            latency,
-            units,
-            refused,
-        });
+        counter.fetch_add(sample.units, Ordering::Relaxed);
+        self.buf.push(sample);
+        if self.buf.len() >= FLUSH_AT || sample.end.saturating_duration_since(self.flushed) >= FLUSH_EVERY {
+            self.flush().await;
+        }
+    }
+
+    /// Hands what the buffer holds to the collector, waiting (and counting
+    /// the stall) if it has fallen behind.
+    pub async fn flush(&mut self) {
+        if let Some(batch) = self.take() {
+            match self.samples.try_send(batch) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(batch)) => {
+                    self.live.stalls.fetch_add(1, Ordering::Relaxed);
+                    let _ = self.samples.send(batch).await;
+                }
+                // The collector is gone: nobody is counting any more.
+                Err(mpsc::error::TrySendError::Closed(_)) => {}
+            }
+        }
+    }
+
+    /// The held samples as a batch, the buffer refilled from a spare.
+    fn take(&mut self) -> Option<Batch> {
+        if self.buf.is_empty() {
+            return None;
+        }
+        self.flushed = Instant::now();
+        let spare = self.spare.try_recv().unwrap_or_default();
+        Some(Batch {
+            samples: std::mem::replace(&mut self.buf, spare),
+            back: self.back.clone(),
+        })
+    }
+}
+
+impl Clone for SampleBuffer {
+    fn clone(&self) -> Self {
+        Recorder {
+            live: self.live.clone(),
+            samples: self.samples.clone(),
+        }
+        .buffer()
+    }
+}
+
+impl Drop for SampleBuffer {
+    /// A goose user ends by being dropped: what it holds still counts.
+    fn drop(&mut self) {
+        let Some(batch) = self.take() else {
+            return;
+        };
+        if let Err(mpsc::error::TrySendError::Full(batch)) = self.samples.try_send(batch) {
+            self.live.stalls.fetch_add(1, Ordering::Relaxed);
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                let samples = self.samples.clone();
+                runtime.spawn(async move {
+                    let _ = samples.send(batch).await;
+                });
+            }
+        }
     }
 }
 
 /// A recorder, its live counters, and the collector that resolves to the
-/// kind's stats once every recorder clone is dropped.
+/// kind's stats once the recorder and every buffer are dropped.
 pub fn recorder() -> (Recorder, Arc<Live>, JoinHandle<KindStats>) {
     let live = Arc::new(Live::default());
-    let (tx, mut rx) = mpsc::unbounded_channel::<Sample>();
+    let (tx, mut rx) = mpsc::channel::<Batch>(CHANNEL);
+    let counters = live.clone();
     let collector = tokio::spawn(async move {
         let mut stats = KindStats::default();
-        // Drained in batches: under load, one wake-up takes many samples.
-        let mut samples = Vec::with_capacity(256);
-        while rx.recv_many(&mut samples, 256).await > 0 {
+        while let Some(Batch { mut samples, back }) = rx.recv().await {
             for sample in samples.drain(..) {
-                stats.batches += 1;
-                stats.latency.record(sample.latency);
-                match sample.refused {
-                    None => stats.units_accepted += sample.units,
-                    Some(reason) => {
-                        stats.units_refused += sample.units;
-                        *stats.refused.entry(reason).or_default() += 1;
-                    }
-                }
+                stats.add(&sample);
             }
+            let _ = back.send(samples);
         }
+        stats.collector_stalls = counters.collector_stalls();
         stats
     });
     (
@@ -164,13 +349,27 @@ pub fn recorder() -> (Recorder, Arc<Live>, JoinHandle<KindStats>) {
 mod tests {
     use super::*;
 
+    fn sample(at: Instant, latency_ms: u64, units: u64, refused: Option<&'static str>) -> Sample {
+        Sample {
+            intended_start: at,
+            start: at,
+            end: at + Duration::from_millis(latency_ms),
+            status: if refused.is_some() { 429 } else { 200 },
+            units,
+            bytes: 100,
+            refused,
+        }
+    }
+
     #[tokio::test]
     async fn the_collector_sees_what_the_live_counters_saw() {
         let (rec, live, collector) = recorder();
-        rec.offered(30);
-        rec.record(Duration::from_millis(5), 10, None);
-        rec.record(Duration::from_millis(7), 10, Some("rate_limited"));
-        rec.record(Duration::from_millis(9), 10, None);
+        let mut buffer = rec.buffer();
+        let at = Instant::now();
+        buffer.offered(30);
+        buffer.push(sample(at, 5, 10, None)).await;
+        buffer.push(sample(at, 7, 10, Some("rate_limited"))).await;
+        buffer.push(sample(at, 9, 10, None)).await;
         assert_eq!(
             live.counts(),
             Counts {
@@ -179,10 +378,61 @@ mod tests {
                 refused: 10
             }
         );
-        drop(rec);
+        drop((rec, buffer));
         let stats = collector.await.unwrap();
         assert_eq!((stats.units_accepted, stats.units_refused, stats.batches), (20, 10, 3));
-        assert_eq!(stats.refused.get("rate_limited"), Some(&1));
+        assert_eq!((stats.refused.get("rate_limited"), stats.bytes_sent), (Some(&1), 300));
         assert!((stats.error_ratio() - 1.0 / 3.0).abs() < 1e-9);
+    }
+
+    #[tokio::test]
+    async fn latency_counts_from_the_intended_start_and_late_starts_are_counted() {
+        let (rec, _, collector) = recorder();
+        let mut buffer = rec.buffer();
+        let intended = Instant::now();
+        let mut late = sample(intended, 0, 1, None);
+        late.start = intended + Duration::from_millis(300);
+        late.end = late.start + Duration::from_millis(20);
+        buffer.push(late).await;
+        buffer.push(sample(intended, 20, 1, None)).await;
+        drop((rec, buffer));
+        let stats = collector.await.unwrap();
+        assert_eq!(stats.late_starts, 1);
+        assert_eq!(stats.latency.percentile_ms(100.0), 320);
+        assert_eq!(stats.service.percentile_ms(100.0), 20);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_collector_behind_makes_senders_wait_and_is_counted_never_dropped() {
+        let (rec, live, collector) = recorder();
+        // On one thread the collector cannot run while the buffers fill
+        // the channel; each full buffer goes at once.
+        let mut buffers: Vec<SampleBuffer> = (0..CHANNEL + 3).map(|_| rec.buffer()).collect();
+        let at = Instant::now();
+        for buffer in &mut buffers {
+            for _ in 0..FLUSH_AT {
+                buffer.push(sample(at, 1, 1, None)).await;
+            }
+        }
+        drop((rec, buffers));
+        let stats = collector.await.unwrap();
+        assert_eq!(stats.units_accepted, ((CHANNEL + 3) * FLUSH_AT) as u64);
+        assert!(stats.collector_stalls >= 1, "{stats:?}");
+        assert_eq!(stats.collector_stalls, live.collector_stalls());
+    }
+
+    #[tokio::test]
+    async fn a_dropped_buffer_still_counts_and_a_clone_starts_empty() {
+        let (rec, _, collector) = recorder();
+        let mut buffer = rec.buffer();
+        let at = Instant::now();
+        // Just flushed, so the first sample stays in the buffer.
+        buffer.push(sample(at, 1, 1, None)).await;
+        buffer.flushed = Instant::now();
+        buffer.push(sample(at, 1, 2, None)).await;
+        let clone = buffer.clone();
+        drop((rec, buffer, clone));
+        let stats = collector.await.unwrap();
+        assert_eq!((stats.batches, stats.units_accepted), (2, 3));
     }
 }

@@ -2,14 +2,15 @@
 //! OTLP straight to the collector, profiles to Pyroscope, backend requests
 //! through the app's `/api/*` paths as goose users with `traceparent`, and
 //! frontend sessions (an app call with `traceparent`, then the Faro payload
-//! to `/collect`). A kind the target has no endpoint for is not driven.
+//! to `/collect`). Every kind but goose's runs as a fixed set of workers
+//! built here, before the loop (`ingest::drive`); each kind has one sample
+//! collector (`tally::recorder`). A kind the target has no endpoint for is
+//! not driven.
 //!
 //! Uses: load::{api, ingest, rate, scenario, tally}, emit::{otlp,
 //! profile_push, app, faro}, checks (context).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -20,7 +21,7 @@ use crate::emit::faro::{FaroSender, FrontendSpec};
 use crate::emit::otlp::OtlpHttpEmitter;
 use crate::emit::profile_push::{ProfileSpec, PyroscopePusher};
 use crate::ids::Seed;
-use crate::load::ingest::{OtlpLoad, drive, run_otlp};
+use crate::load::ingest::{BatchSender, OtlpLoad, Sent, WORKERS, drive, run_otlp, unix_nanos};
 use crate::load::rate::RatePlan;
 use crate::load::scenario::{Traffic, TrafficKind};
 use crate::load::tally::{self, KindStats, Live};
@@ -36,11 +37,46 @@ pub struct Running {
 
 const DEFAULT_PATH: &str = "/api/delay/fast";
 
-fn now_nanos() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_nanos() as u64
+/// Pushes profile `n` to Pyroscope.
+struct ProfilePush {
+    pusher: Arc<PyroscopePusher>,
+    spec: Arc<ProfileSpec>,
+}
+
+impl BatchSender for ProfilePush {
+    async fn send_batch(&mut self, n: u64) -> Sent {
+        let series = self.spec.series(n..n + 1, unix_nanos());
+        let answer = self.pusher.push(&[series]).await.map(|ack| ack.status);
+        Sent { bytes: 0, answer }
+    }
+}
+
+/// Runs frontend session `n`: the app call with its `traceparent`, then its
+/// Faro payload.
+struct FrontendVisit {
+    app: Arc<AppClient>,
+    faro: Arc<FaroSender>,
+    spec: Arc<FrontendSpec>,
+    path: Arc<str>,
+}
+
+impl BatchSender for FrontendVisit {
+    async fn send_batch(&mut self, n: u64) -> Sent {
+        let session = self.spec.session(n);
+        if let Err(e) = self.app.get(&self.path, &self.spec.traceparent(&session)).await {
+            return Sent {
+                bytes: 0,
+                answer: Err(e),
+            };
+        }
+        let key = format!("{}-{n}", self.spec.run_id);
+        let answer = self
+            .faro
+            .send(&session.session_id, &key, &self.spec.payload(&session, &self.path))
+            .await
+            .map(|ack| ack.status);
+        Sent { bytes: 0, answer }
+    }
 }
 
 /// Starts sending `kind` along `plan`, or `None` when the target has no
@@ -85,12 +121,14 @@ pub fn spawn(
                 run_id,
                 service_name: "pillars-load-profiles".into(),
             });
-            tokio::spawn(async move {
-                drive(&plan, 1, stopped, rec, move |n| {
-                    let (pusher, series) = (pusher.clone(), spec.series(n..n + 1, now_nanos()));
-                    async move { pusher.push(&[series]).await.map(drop) }
+            let workers = (0..WORKERS)
+                .map(|_| ProfilePush {
+                    pusher: pusher.clone(),
+                    spec: spec.clone(),
                 })
-                .await;
+                .collect();
+            tokio::spawn(async move {
+                drive(&plan, 1, workers, stopped, rec).await;
                 None
             })
         }
@@ -111,25 +149,21 @@ pub fn spawn(
             let faro = Arc::new(FaroSender::new(http, collect, timeout));
             let spec = Arc::new(FrontendSpec {
                 seed,
-                run_id: run_id.clone(),
+                run_id,
                 app_name: target.frontend_service.clone(),
                 page_url: base.to_string(),
             });
-            let sessions = Arc::new(AtomicU64::new(0));
-            tokio::spawn(async move {
-                drive(&plan, 1, stopped, rec, move |_| {
-                    let n = sessions.fetch_add(1, Ordering::Relaxed);
-                    let (app, faro, spec, path) = (app.clone(), faro.clone(), spec.clone(), path.clone());
-                    async move {
-                        let session = spec.session(n);
-                        app.get(&path, &spec.traceparent(&session)).await?;
-                        let key = format!("{}-{n}", spec.run_id);
-                        faro.send(&session.session_id, &key, &spec.payload(&session, &path))
-                            .await
-                            .map(drop)
-                    }
+            let path: Arc<str> = path.into();
+            let workers = (0..WORKERS)
+                .map(|_| FrontendVisit {
+                    app: app.clone(),
+                    faro: faro.clone(),
+                    spec: spec.clone(),
+                    path: path.clone(),
                 })
-                .await;
+                .collect();
+            tokio::spawn(async move {
+                drive(&plan, 1, workers, stopped, rec).await;
                 None
             })
         }
