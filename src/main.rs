@@ -1,5 +1,6 @@
-//! The `pillars` binary: parse the command line, run, print the error
-//! chain, exit with the code the run decided (see `pillars::exit`).
+//! The `pillars` binary: parse the command line, run it (`pillars::run`
+//! resolves it with a snapshot of the environment), print the error chain,
+//! exit with the code the run decided (see `pillars::exit`).
 
 use std::process::ExitCode;
 
@@ -18,13 +19,7 @@ fn main() -> ExitCode {
     match runtime.block_on(pillars::run(cli, &mut console)) {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
-            let redact = |e: &dyn std::fmt::Display| pillars::secrets::redact(&e.to_string()).into_owned();
-            eprintln!("error: {}", redact(&err));
-            let mut source = std::error::Error::source(&err);
-            while let Some(cause) = source {
-                eprintln!("  caused by: {}", redact(&cause));
-                source = cause.source();
-            }
+            eprint!("{}", pillars::error::Chain(&err));
             ExitCode::from(err.exit_code())
         }
     }

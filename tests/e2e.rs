@@ -11,30 +11,22 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use pillars::env::Env;
 use pillars::stack::compose::{docker_preflight, wait_healthy};
-use pillars::verify::TargetChoice;
+use pillars::target::{COMPOSE_TARGET_FILE, TargetChoice};
 use testcontainers::compose::DockerCompose;
+
+#[path = "support/features.rs"]
+mod features;
 
 fn main() -> ExitCode {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    for (var, default) in [
-        ("PILLARS_GRAFANA_USER", "admin"),
-        ("PILLARS_GRAFANA_PASSWORD", "local-admin-pw"),
-    ] {
-        if std::env::var_os(var).is_none() {
-            // SAFETY: no other thread runs yet; the runtime starts below.
-            unsafe { std::env::set_var(var, default) };
-        }
-    }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    let result = runtime.block_on(async {
-        let docker_host = std::env::var("DOCKER_HOST").ok();
-        let version = docker_preflight(docker_host.as_deref())
-            .await
-            .map_err(|e| e.to_string())?;
+    // Grafana's admin as docker-compose.yml sets it up, unless named.
+    let env = Env::from_process()
+        .or_set("PILLARS_GRAFANA_USER", "admin")
+        .or_set("PILLARS_GRAFANA_PASSWORD", "local-admin-pw");
+    features::run(async move {
+        let version = docker_preflight(env.docker_host()).await.map_err(|e| e.to_string())?;
         eprintln!("Docker {version}: standing up compose/docker-compose.yml");
         let mut compose = DockerCompose::with_local_client(&[root.join("compose/docker-compose.yml")])
             .with_build(true)
@@ -48,35 +40,18 @@ fn main() -> ExitCode {
             wait_healthy(Duration::from_secs(240))
                 .await
                 .map_err(|e| e.to_string())?;
-            pillars::acceptance::run_features(
-                &root.join("features"),
-                TargetChoice::File(root.join("compose/target.toml")),
-                None,
-            )
-            .await
-            .map_err(|e| e.to_string())
+            let target = TargetChoice::File(root.join(COMPOSE_TARGET_FILE));
+            pillars::acceptance::run_features(&features::dir(), target, env.clone(), None)
+                .await
+                .map_err(|e| e.to_string())
         }
         .await;
-        if std::env::var_os("PILLARS_KEEP_STACK").is_some() {
+        if env.get("PILLARS_KEEP_STACK").is_some() {
             eprintln!("PILLARS_KEEP_STACK is set: the stack stays up (pillars stack down removes it)");
             std::mem::forget(compose);
         } else if let Err(e) = compose.down().await {
             eprintln!("warning: tearing the stack down failed: {e}");
         }
         ran
-    });
-    match result {
-        Ok(summary) => {
-            println!("{summary}");
-            if summary.succeeded() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            }
-        }
-        Err(message) => {
-            eprintln!("error: {message}");
-            ExitCode::FAILURE
-        }
-    }
+    })
 }

@@ -2,18 +2,29 @@
 //! JUnit, skipped steps failing the run, `@sim` scenarios only on the
 //! embedded reference stack, and a closing `N passed, N failed` line.
 //!
-//! Uses: acceptance::world, verify (target choice), console.
+//! Uses: acceptance::world, target (the choice), env.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use cucumber::{World as _, WriterExt as _, writer};
 
 use crate::acceptance::world::{PillarsWorld, set_target};
-use crate::console::Console;
-use crate::exit;
-use crate::run::RunError;
-use crate::verify::TargetChoice;
+use crate::env::Env;
+use crate::target::TargetChoice;
+
+/// Why the features could not be run at all.
+#[derive(Debug, thiserror::Error)]
+pub enum FeatureRunError {
+    #[error("no features directory at `{}`; run from the repository root or pass --features DIR", dir.display())]
+    NoFeatures { dir: PathBuf },
+    #[error("cannot create the JUnit file `{}`", path.display())]
+    Junit {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
 
 /// Scenario counts of a feature run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,20 +48,23 @@ impl FeatureSummary {
     }
 }
 
-/// Runs every feature under `dir` against `target`, writing JUnit XML to
-/// `junit` when given.
-pub async fn run_features(dir: &Path, target: TargetChoice, junit: Option<&Path>) -> Result<FeatureSummary, RunError> {
+/// Runs every feature under `dir` against `target`, with `env` as the
+/// environment the scenarios open it with, writing JUnit XML to `junit`
+/// when given.
+pub async fn run_features(
+    dir: &Path,
+    target: TargetChoice,
+    env: Env,
+    junit: Option<&Path>,
+) -> Result<FeatureSummary, FeatureRunError> {
     if !dir.is_dir() {
-        return Err(RunError::Usage(format!(
-            "no features directory at `{}`; run from the repository root or pass --features DIR",
-            dir.display()
-        )));
+        return Err(FeatureRunError::NoFeatures { dir: dir.to_owned() });
     }
     let on_sim = matches!(target, TargetChoice::Sim(_));
-    set_target(target);
+    set_target(target, env);
     let junit_out: Box<dyn Write> = match junit {
-        Some(path) => Box::new(std::fs::File::create(path).map_err(|source| RunError::Io {
-            what: format!("cannot create the JUnit file `{}`", path.display()),
+        Some(path) => Box::new(std::fs::File::create(path).map_err(|source| FeatureRunError::Junit {
+            path: path.to_owned(),
             source,
         })?),
         None => Box::new(std::io::sink()),
@@ -98,14 +112,3 @@ impl<O: Write> cucumber::Writer<PillarsWorld> for JUnitQuiet<O> {
 }
 
 impl<O: Write> writer::NonTransforming for JUnitQuiet<O> {}
-
-/// `pillars verify --features DIR`.
-pub async fn run_features_cli(dir: &Path, target: TargetChoice, console: &mut Console) -> Result<u8, RunError> {
-    let summary = run_features(dir, target, None).await?;
-    let _ = writeln!(console.out, "{summary}");
-    Ok(if summary.succeeded() {
-        exit::OK
-    } else {
-        exit::CHECK_FAILED
-    })
-}

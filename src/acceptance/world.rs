@@ -4,25 +4,26 @@
 //!
 //! Fields are private; steps call methods that return `AcceptanceError`.
 //!
-//! Uses: checks, stack::sim, target, verify (target choice).
+//! Uses: checks, load, stack::sim, target (and its choice), env.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use crate::checks::{self, CheckCtx, CheckSettings, Outcome, Status};
+use crate::env::Env;
 use crate::ids::Seed;
 use crate::load::scenario::TrafficKind;
 use crate::stack::sim::SimStack;
-use crate::target::{Env, Target};
-use crate::verify::TargetChoice;
+use crate::target::{Target, TargetChoice};
 
-/// The target scenarios run against; set by the feature runner.
-static TARGET: RwLock<Option<TargetChoice>> = RwLock::new(None);
+/// The target scenarios run against, and the environment they open it
+/// with; set by the feature runner.
+static TARGET: RwLock<Option<(TargetChoice, Env)>> = RwLock::new(None);
 /// Distinguishes the seeds of scenarios started in the same nanosecond.
 static SCENARIO: AtomicU64 = AtomicU64::new(0);
 
-pub(crate) fn set_target(choice: TargetChoice) {
-    *TARGET.write().expect("target lock") = Some(choice);
+pub(crate) fn set_target(choice: TargetChoice, env: Env) {
+    *TARGET.write().expect("target lock") = Some((choice, env));
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +55,7 @@ pub enum AcceptanceError {
 #[world(init = Self::new)]
 pub struct PillarsWorld {
     choice: TargetChoice,
+    env: Env,
     opened: Option<(Arc<Target>, Option<SimStack>)>,
     seed: Seed,
     run_id: String,
@@ -66,15 +68,16 @@ pub struct PillarsWorld {
 
 impl PillarsWorld {
     fn new() -> Self {
-        let choice = TARGET
+        let (choice, env) = TARGET
             .read()
             .expect("target lock")
             .clone()
-            .unwrap_or_else(|| TargetChoice::Sim(Box::default()));
+            .unwrap_or_else(|| (TargetChoice::Sim(Box::default()), Env::default()));
         let n = SCENARIO.fetch_add(1, Ordering::Relaxed);
         let seed = Seed(Seed::from_time().word(n, 0));
         PillarsWorld {
             choice,
+            env,
             opened: None,
             seed,
             run_id: format!("scenario-{n}-{:08x}", seed.0 as u32),
@@ -147,7 +150,7 @@ impl PillarsWorld {
         if self.opened.is_none() {
             let (target, sim) = self
                 .choice
-                .open(&Env::from_process())
+                .open(&self.env)
                 .await
                 .map_err(|e| AcceptanceError::Setup(e.to_string()))?;
             self.opened = Some((Arc::new(target), sim));

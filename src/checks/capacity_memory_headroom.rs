@@ -7,39 +7,43 @@
 //! Engine's stats for the Compose project, else this process on the
 //! embedded stack; the least headroom each container showed is judged.
 //!
-//! Uses: checks, measure::memory.
+//! Uses: check, measure::memory.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::checks::{CheckCtx, Outcome, Verdict};
+use crate::check::reason::{Shared, reasons};
+use crate::check::spec::Budget;
+use crate::check::{CheckCtx, CheckSettings, Outcome, Verdict};
 use crate::measure::memory::{self, ContainerMemory, Headroom, Source};
 
-/// Why `capacity.memory_headroom` did not pass.
-#[derive(Debug, Clone, Copy)]
-enum Reason {
-    LowHeadroom,
-    OverBudget,
-    Unreachable,
-    NoMemorySource,
-}
-
-impl Reason {
-    const fn as_str(self) -> &'static str {
-        match self {
-            Reason::LowHeadroom => "low_headroom",
-            Reason::OverBudget => "over_budget",
-            Reason::Unreachable => "unreachable",
-            Reason::NoMemorySource => "no_memory_source",
-        }
+reasons! {
+    /// Why `capacity.memory_headroom` did not pass, beside the shared
+    /// `unreachable`.
+    pub enum Reason {
+        LowHeadroom,
+        OverBudget,
+        NoMemorySource,
     }
 }
 
 /// Readings taken, a second apart.
-const READINGS: usize = 3;
+const READINGS: u32 = 3;
 const APART: Duration = Duration::from_secs(1);
+/// A reading from the Docker Engine: its container list, then their stats
+/// side by side, each bounded by `measure::memory`'s 3 s.
+const DOCKER_READING: Duration = Duration::from_secs(6);
+
+/// Each reading: cAdvisor's two series from Mimir, else the Docker Engine;
+/// the pauses between them.
+pub(crate) fn budget(_: &CheckSettings) -> Budget {
+    Budget {
+        pauses: DOCKER_READING * READINGS + APART * (READINGS - 1),
+        ..Budget::requests(2 * READINGS)
+    }
+}
 
 #[derive(Debug, Serialize)]
 struct Reading {
@@ -85,13 +89,13 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
             Ok(None) => {}
             Err(err) => {
                 let summary = format!("could not read container memory from Mimir: {err}");
-                return Outcome::new(Verdict::Error(Reason::Unreachable.as_str()), summary).with_evidence(evidence);
+                return Outcome::new(Verdict::error(Shared::Unreachable), summary).with_evidence(evidence);
             }
         }
     }
     if evidence.readings.is_empty() {
         return Outcome::new(
-            Verdict::Skip(Reason::NoMemorySource.as_str()),
+            Verdict::skip(Reason::NoMemorySource),
             "no source of container memory: no cAdvisor series in Mimir and no Docker Engine answered",
         )
         .with_evidence(evidence);
@@ -121,7 +125,7 @@ fn judge(per_container: &BTreeMap<String, f64>, budget: Option<f64>, margin: f64
         .collect();
     if !tight.is_empty() {
         return (
-            Verdict::Fail(Reason::LowHeadroom.as_str()),
+            Verdict::fail(Reason::LowHeadroom),
             format!(
                 "{} under the {} margin: {}",
                 if tight.len() == 1 {
@@ -136,7 +140,7 @@ fn judge(per_container: &BTreeMap<String, f64>, budget: Option<f64>, margin: f64
     }
     if let Some(b) = budget.filter(|b| *b < margin) {
         return (
-            Verdict::Fail(Reason::OverBudget.as_str()),
+            Verdict::fail(Reason::OverBudget),
             format!(
                 "the containers together leave {} of the instance budget free, under the {} margin",
                 pct(b),

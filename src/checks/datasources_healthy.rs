@@ -13,7 +13,7 @@
 //! bug), a 429, a redirect, an HTML page, a body that does not decode — is
 //! `error` (`read_failed`), never a verdict on the stack.
 //!
-//! Uses: checks, query::{grafana, http}, target.
+//! Uses: check, query::{grafana, http, lang}, target.
 
 use std::time::SystemTime;
 
@@ -21,7 +21,9 @@ use serde::Serialize;
 use serde_json::json;
 use tokio::time::Instant;
 
-use crate::checks::{CheckCtx, Outcome, Verdict};
+use crate::check::reason::{Shared, reasons};
+use crate::check::spec::Budget;
+use crate::check::{CheckCtx, CheckSettings, Outcome, Verdict};
 use crate::query::grafana::{Datasource, GrafanaClient, HealthCheck};
 use crate::query::http::{HttpError, ReadClient};
 use crate::query::lang::logql::{LogQuery, Selector};
@@ -30,30 +32,22 @@ use crate::query::lang::traceql::SpansetFilter;
 use crate::query::lang::{MatchOp, Matcher};
 use crate::target::{ReadPath, Store};
 
-/// Why `datasources.healthy` did not pass.
-#[derive(Debug, Clone, Copy)]
-enum Reason {
-    GrafanaUnhealthy,
-    Unauthorized,
-    MissingDatasource,
-    Unhealthy,
-    Unqueryable,
-    Unreachable,
-    NotConfigured,
+reasons! {
+    /// Why `datasources.healthy` did not pass, beside the shared
+    /// `unreachable` and `read_failed`.
+    pub enum Reason {
+        GrafanaUnhealthy,
+        Unauthorized,
+        MissingDatasource,
+        Unhealthy,
+        Unqueryable,
+    }
 }
 
-impl Reason {
-    const fn as_str(self) -> &'static str {
-        match self {
-            Reason::GrafanaUnhealthy => "grafana_unhealthy",
-            Reason::Unauthorized => "unauthorized",
-            Reason::MissingDatasource => "missing_datasource",
-            Reason::Unhealthy => "unhealthy",
-            Reason::Unqueryable => "unqueryable",
-            Reason::Unreachable => "unreachable",
-            Reason::NotConfigured => "not_configured",
-        }
-    }
+/// Grafana's health and its datasource list, then each datasource side by
+/// side: its health check, Tempo's `/api/echo` in its stead, one query.
+pub(crate) fn budget(_: &CheckSettings) -> Budget {
+    Budget::requests(2 + 3)
 }
 
 #[derive(Debug, Serialize)]
@@ -88,10 +82,7 @@ struct Evidence {
 
 pub async fn run(ctx: &CheckCtx) -> Outcome {
     let Some(grafana) = &ctx.target.grafana else {
-        return Outcome::new(
-            Verdict::Skip(Reason::NotConfigured.as_str()),
-            "the target names no Grafana",
-        );
+        return Outcome::not_configured("the target names no Grafana");
     };
     let client = GrafanaClient::new(ctx.http.clone(), grafana, ctx.target.limits.request_timeout);
     let mut evidence = Evidence {
@@ -114,7 +105,7 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
             if !ok {
                 return fail(
                     evidence,
-                    Verdict::Fail(Reason::GrafanaUnhealthy.as_str()),
+                    Verdict::fail(Reason::GrafanaUnhealthy),
                     "Grafana's /api/health does not report its database ok".into(),
                 );
             }
@@ -170,22 +161,22 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
         .collect();
     let (verdict, summary) = if !evidence.missing.is_empty() {
         (
-            Verdict::Fail(Reason::MissingDatasource.as_str()),
+            Verdict::fail(Reason::MissingDatasource),
             format!("Grafana has no datasource with uid {}", evidence.missing.join(", ")),
         )
     } else if !unhealthy.is_empty() {
         (
-            Verdict::Fail(Reason::Unhealthy.as_str()),
+            Verdict::fail(Reason::Unhealthy),
             format!("health check failed: {}", unhealthy.join(", ")),
         )
     } else if !unqueryable.is_empty() {
         (
-            Verdict::Fail(Reason::Unqueryable.as_str()),
+            Verdict::fail(Reason::Unqueryable),
             format!("healthy but unqueryable: {}", unqueryable.join(", ")),
         )
     } else if !unreadable.is_empty() {
         (
-            Verdict::Error("read_failed"),
+            Verdict::error(Shared::ReadFailed),
             format!("could not read what Grafana answered: {}", unreadable.join("; ")),
         )
     } else {
@@ -238,10 +229,10 @@ async fn check_one(client: &GrafanaClient, ds: &Datasource, store: Store) -> Dat
 /// answer pillars cannot read are errors.
 fn grafana_verdict(e: &HttpError) -> Verdict {
     match e.status_code() {
-        Some(401 | 403) => Verdict::Error(Reason::Unauthorized.as_str()),
-        Some(500..) => Verdict::Fail(Reason::GrafanaUnhealthy.as_str()),
-        _ if e.is_unreachable() => Verdict::Error(Reason::Unreachable.as_str()),
-        _ => Verdict::Error("read_failed"),
+        Some(401 | 403) => Verdict::error(Reason::Unauthorized),
+        Some(500..) => Verdict::fail(Reason::GrafanaUnhealthy),
+        _ if e.is_unreachable() => Verdict::error(Shared::Unreachable),
+        _ => Verdict::error(Shared::ReadFailed),
     }
 }
 

@@ -1,176 +1,55 @@
 //! `frontend.roundtrip`: synthetic Faro sessions posted to the collector's
 //! `/collect` land in Loki as Alloy writes them — every log, exception,
 //! web-vitals measurement and event, under the frontend's `app` label — and
-//! their spans land in Tempo. A 202 alone never counts: Alloy answers 202
-//! even when its exporters fail (`shared/reference/api/01-faro-receiver.md`).
+//! their spans land in Tempo.
 //!
-//! Uses: checks, emit::faro, query::{loki, tempo}, measure.
+//! The round trip itself is `roundtrip::frontend`; this check judges what
+//! it measured.
+//!
+//! Uses: check, roundtrip::{frontend, lookup}, emit::faro.
 
-use std::collections::BTreeMap;
-use std::sync::Mutex;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use crate::check::reason::reasons;
+use crate::check::spec::Budget;
+use crate::check::{CheckCtx, CheckSettings, Outcome, Verdict};
+use crate::emit::faro::FrontendSpec;
+use crate::roundtrip::frontend::{self, Frontend, Settings};
+use crate::roundtrip::lookup::undecided;
 
-use serde::Serialize;
-
-use crate::checks::roundtrip::{LookupEvidence, ingest_of, send_verdict, undecided};
-use crate::checks::{CheckCtx, Outcome, Pillar, Verdict};
-use crate::emit::faro::{FaroSender, FrontendSpec, Refusal, refusal};
-use crate::measure::ingest_clock::{PollPlan, Reads, watch};
-use crate::query::http::HttpError;
-use crate::query::lang::logql::{LogQuery, Selector, Stage};
-use crate::query::lang::{LangError, Matcher};
-use crate::query::loki::LokiClient;
-use crate::query::tempo::TempoClient;
-
-/// Why `frontend.roundtrip` did not pass. A refused post is `rejected`, from
-/// `roundtrip::send_verdict`; reads that all failed are `read_failed` or
-/// `unreachable`, from `roundtrip::undecided`.
-#[derive(Debug, Clone, Copy)]
-enum Reason {
-    RateLimited,
-    MissingLines,
-    MissingSpans,
-    NotConfigured,
-}
-
-impl Reason {
-    const fn as_str(self) -> &'static str {
-        match self {
-            Reason::RateLimited => "rate_limited",
-            Reason::MissingLines => "missing_lines",
-            Reason::MissingSpans => "missing_spans",
-            Reason::NotConfigured => "not_configured",
-        }
+reasons! {
+    /// Why `frontend.roundtrip` did not pass, beside the shared reasons: a
+    /// refused post is `rate_limited` or `rejected`; reads that all failed
+    /// are `read_failed` or `unreachable`.
+    pub enum Reason {
+        MissingLines,
+        MissingSpans,
     }
 }
 
-/// The run's Faro lines: the receiver's `app` label, then the run marker.
-pub fn query(app_label: &str, run_marker: &str) -> Result<LogQuery, LangError> {
-    let selector = Selector::new(vec![Matcher::eq("app", app_label)?])?;
-    Ok(LogQuery::new(selector).then(Stage::Contains(run_marker.to_owned())))
-}
-
-#[derive(Debug, Serialize)]
-struct Evidence {
-    seed: u64,
-    run_id: String,
-    faro: String,
-    app_label: String,
-    logql: String,
-    sessions: Vec<crate::emit::faro::FrontendSession>,
-    sent: u64,
-    /// Lines found per session and kind; what each session must have.
-    lines_found: BTreeMap<String, BTreeMap<String, usize>>,
-    lines_expected: BTreeMap<String, usize>,
-    lines: Option<LookupEvidence>,
-    spans: Option<LookupEvidence>,
-    send_error: Option<String>,
+pub(crate) fn budget(settings: &CheckSettings) -> Budget {
+    frontend::budget(&Settings::of(settings))
 }
 
 pub async fn run(ctx: &CheckCtx) -> Outcome {
-    let (Some(faro), Some(loki), Some(tempo)) = (ctx.target.faro.as_ref(), ctx.loki(), ctx.tempo()) else {
-        return Outcome::new(
-            Verdict::Skip(Reason::NotConfigured.as_str()),
-            "the target names no Faro collector, or no Loki or Tempo read endpoint",
-        );
+    let measured = match frontend::round_trip(ctx, &Settings::of(&ctx.settings)).await {
+        Ok(measured) => measured,
+        Err(outcome) => return outcome,
     };
-    let target = &ctx.target;
-    let spec = FrontendSpec {
-        seed: ctx.seed,
-        run_id: ctx.run_id.clone(),
-        app_name: target.frontend_service.clone(),
-        page_url: target
-            .app
-            .as_ref()
-            .map(|u| u.to_string())
-            .unwrap_or_else(|| "http://pillars.invalid/".into()),
-    };
-    let logql = match query(&target.frontend_service, &spec.run_marker()) {
-        Ok(q) => q,
-        Err(e) => {
-            return Outcome::new(
-                Verdict::Error("bad_query"),
-                format!("cannot build the log query for the frontend's lines: {e}"),
-            );
-        }
-    };
-    let sent = ctx.settings.frontend_sessions;
-    let sessions: Vec<_> = (0..sent).map(|slot| spec.session(slot)).collect();
-    let sender = FaroSender::new(ctx.http.clone(), faro.clone(), target.limits.request_timeout);
-    let mut evidence = Evidence {
-        seed: ctx.seed.0,
-        run_id: ctx.run_id.clone(),
-        faro: faro.to_string(),
-        app_label: target.frontend_service.clone(),
-        logql: logql.to_string(),
-        sessions: sessions.clone(),
-        sent: 0,
-        lines_found: BTreeMap::new(),
-        lines_expected: FrontendSpec::expected_lines()
-            .into_iter()
-            .map(|(k, n)| (k.to_owned(), n))
-            .collect(),
-        lines: None,
-        spans: None,
-        send_error: None,
-    };
+    let (verdict, summary) = judge(&measured);
+    Outcome::new(verdict, summary)
+        .with_evidence(&measured.evidence)
+        .with_latency("frontend.lines", &measured.lines.histogram)
+        .with_latency("frontend.spans", &measured.spans.histogram)
+}
 
-    let first_sent = unix_now();
-    let mut acked = Vec::new();
-    for session in &sessions {
-        let payload = spec.payload(session, "/api/delay/fast");
-        let key = format!("{}-{}", ctx.run_id, session.slot);
-        match sender.send(&session.session_id, &key, &payload).await {
-            Ok(ack) => acked.push((session.slot, ack.at)),
-            Err(err) => {
-                evidence.sent = session.slot;
-                evidence.send_error = Some(err.to_string());
-                let verdict = match refusal(&err) {
-                    Refusal::RateLimited => Verdict::Fail(Reason::RateLimited.as_str()),
-                    Refusal::Other => send_verdict(&err),
-                };
-                let summary = format!("posting Faro session {} failed: {err}", session.slot);
-                return Outcome::new(verdict, summary).with_evidence(evidence);
-            }
-        }
-    }
-    evidence.sent = sent;
-
-    let range = (
-        first_sent.saturating_sub(Duration::from_secs(300)).as_nanos() as u64,
-        (unix_now() + Duration::from_secs(60)).as_nanos() as u64,
-    );
-    let counts = Mutex::new(BTreeMap::<u64, BTreeMap<String, usize>>::new());
-    let limits = &target.limits;
-    let plan = PollPlan::new(Duration::ZERO, limits.wait, limits.max_wait);
-    let limit = (sent * 20).clamp(100, 5000) as u32;
-    let lines = watch(&plan, acked.clone(), |_, slots| {
-        find_lines(&loki, &sessions, &logql, range, limit, slots, &counts)
-    });
-    let spans = watch(&plan, acked, |_, slots| {
-        find_spans(&tempo, &sessions, &ctx.run_id, slots)
-    });
-    let (lines, spans) = tokio::join!(lines, spans);
-
-    let session_id = |slot: u64| sessions[slot as usize].session_id.clone();
-    ctx.ledger.record(Pillar::Frontend, ingest_of(sent, &lines, session_id));
-    evidence.lines = Some(LookupEvidence::new(&lines, session_id));
-    evidence.spans = Some(LookupEvidence::new(&spans, |slot| {
-        sessions[slot as usize].trace_id.to_string()
-    }));
-    evidence.lines_found = counts
-        .into_inner()
-        .unwrap_or_default()
-        .into_iter()
-        .map(|(slot, kinds)| (session_id(slot), kinds))
-        .collect();
-
-    let (verdict, summary) = if !lines.missing.is_empty() {
+fn judge(measured: &Frontend) -> (Verdict, String) {
+    let Frontend { lines, spans, sent, .. } = measured;
+    let session_id = |slot: u64| measured.sessions[slot as usize].session_id.as_str();
+    if !lines.missing.is_empty() {
         let short: Vec<String> = lines
             .missing
             .iter()
             .map(|&slot| {
-                let found = evidence.lines_found.get(&session_id(slot));
+                let found = measured.evidence.lines_found.get(session_id(slot));
                 let kinds: Vec<String> = FrontendSpec::expected_lines()
                     .iter()
                     .map(|(kind, want)| {
@@ -181,108 +60,29 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
                 format!("session {}: {}", session_id(slot), kinds.join(", "))
             })
             .collect();
-        (
-            Verdict::Fail(Reason::MissingLines.as_str()),
+        return (
+            Verdict::fail(Reason::MissingLines),
             format!(
                 "{} of {sent} sessions were accepted (202) but their lines are not all in Loki: {}",
                 lines.missing.len(),
                 short.join("; ")
             ),
-        )
-    } else if !spans.missing.is_empty() {
-        (
-            Verdict::Fail(Reason::MissingSpans.as_str()),
+        );
+    }
+    if !spans.missing.is_empty() {
+        return (
+            Verdict::fail(Reason::MissingSpans),
             format!("{} of {sent} sessions' spans not found in Tempo", spans.missing.len()),
-        )
-    } else if let Some(verdict) = undecided(&lines, "sessions' lines").or_else(|| undecided(&spans, "sessions' spans"))
-    {
-        verdict
-    } else {
-        (
-            Verdict::Pass,
-            format!(
-                "{sent}/{sent} sessions: every line in Loki and every trace in Tempo; lines p99 {} ms",
-                lines.histogram.percentile_ms(99.0)
-            ),
-        )
-    };
-    Outcome::new(verdict, summary)
-        .with_evidence(evidence)
-        .with_latency("frontend.lines", &lines.histogram)
-        .with_latency("frontend.spans", &spans.histogram)
-}
-
-/// One query for the run's lines; a session is found once it has every
-/// line of every kind.
-async fn find_lines(
-    loki: &LokiClient,
-    sessions: &[crate::emit::faro::FrontendSession],
-    logql: &LogQuery,
-    range: (u64, u64),
-    limit: u32,
-    pending: Vec<u64>,
-    counts: &Mutex<BTreeMap<u64, BTreeMap<String, usize>>>,
-) -> Result<Vec<u64>, HttpError> {
-    let lines = loki.query_range(logql, range, limit).await?;
-    let mut seen: BTreeMap<u64, BTreeMap<String, usize>> = BTreeMap::new();
-    for line in &lines {
-        let Some(session) = sessions
-            .iter()
-            .find(|s| line.line.contains(&format!("session_id={}", s.session_id)))
-        else {
-            continue;
-        };
-        // The kind is a label in the deployment's pipeline; the line always
-        // carries it too.
-        let kind = line
-            .stream
-            .get("kind")
-            .cloned()
-            .or_else(|| {
-                line.line
-                    .split(' ')
-                    .find_map(|kv| kv.strip_prefix("kind=").map(str::to_owned))
-            })
-            .unwrap_or_default();
-        *seen.entry(session.slot).or_default().entry(kind).or_default() += 1;
+        );
     }
-    let complete = |kinds: &BTreeMap<String, usize>| {
-        FrontendSpec::expected_lines()
-            .iter()
-            .all(|(kind, want)| kinds.get(*kind).copied().unwrap_or(0) >= *want)
-    };
-    let found = pending
-        .into_iter()
-        .filter(|slot| seen.get(slot).is_some_and(complete))
-        .collect();
-    counts.lock().expect("not poisoned").extend(seen);
-    Ok(found)
-}
-
-/// Each session's trace must hold its fetch span.
-/// A seed replay finds the earlier run's span under the same ids, so the
-/// span must carry this run.
-async fn find_spans(
-    tempo: &TempoClient,
-    sessions: &[crate::emit::faro::FrontendSession],
-    run_id: &str,
-    pending: Vec<u64>,
-) -> Reads<u64> {
-    let mut results = Vec::with_capacity(pending.len());
-    for slot in pending {
-        let session = &sessions[slot as usize];
-        let seen = tempo.trace_v1(session.trace_id, None).await.map(|trace| {
-            trace.is_some_and(|trace| {
-                trace.spans.iter().any(|s| {
-                    s.span_id == session.fetch_span && s.resource.get("pillars.run").map(String::as_str) == Some(run_id)
-                })
-            })
-        });
-        results.push((slot, seen));
+    if let Some(verdict) = undecided(lines, "sessions' lines").or_else(|| undecided(spans, "sessions' spans")) {
+        return verdict;
     }
-    Reads::of(results)
-}
-
-fn unix_now() -> Duration {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default()
+    (
+        Verdict::Pass,
+        format!(
+            "{sent}/{sent} sessions: every line in Loki and every trace in Tempo; lines p99 {} ms",
+            lines.histogram.percentile_ms(99.0)
+        ),
+    )
 }

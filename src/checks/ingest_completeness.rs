@@ -5,28 +5,30 @@
 //! reads failed are undecided: they count neither way, and a pillar with
 //! nothing decided is an error of the read path, not a short pillar.
 //!
-//! Uses: checks::{ingest, ledger}.
+//! Uses: check, roundtrip::pillars (the ledger, and the round trips not run
+//! yet).
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::checks::ingest::{NotMeasured, Unmeasured, errored, gather, settle, unread};
-use crate::checks::{CheckCtx, Outcome, Status, Verdict};
+use crate::check::reason::reasons;
+use crate::check::spec::Budget;
+use crate::check::{CheckCtx, CheckSettings, Outcome, Status, Verdict};
+use crate::roundtrip::pillars::{self, NotMeasured, Unmeasured, errored, gather, settle, unread};
 
-/// Why `ingest.completeness` did not pass, beside `unreachable` and `not_configured`
-/// from `ingest::settle`.
-#[derive(Debug, Clone, Copy)]
-enum Reason {
-    Incomplete,
+reasons! {
+    /// Why `ingest.completeness` did not pass, beside the shared reasons of
+    /// pillars it could not measure (`unreachable`, `read_failed`, …) and
+    /// `not_configured`.
+    pub enum Reason {
+        Incomplete,
+    }
 }
 
-impl Reason {
-    const fn as_str(self) -> &'static str {
-        match self {
-            Reason::Incomplete => "incomplete",
-        }
-    }
+/// Every round trip it may run, side by side.
+pub(crate) fn budget(settings: &CheckSettings) -> Budget {
+    pillars::side_by_side(settings)
 }
 
 #[derive(Debug, Serialize)]
@@ -92,7 +94,7 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
                     Status::Error => unmeasured.push(errored(name, &not)),
                     // The round trip failed before reading back (e.g. its
                     // data was rejected): nothing arrived.
-                    Status::Fail => short.push(format!("{name} ({})", not.reason.unwrap_or("failed"))),
+                    Status::Fail => short.push(format!("{name} ({})", not.reason.map_or("failed", |r| r.as_str()))),
                     Status::Pass | Status::Skip => {}
                 }
                 PillarCompleteness {
@@ -111,7 +113,7 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
     }
     let (verdict, summary) = if !short.is_empty() {
         (
-            Verdict::Fail(Reason::Incomplete.as_str()),
+            Verdict::fail(Reason::Incomplete),
             format!("below {:.0} % arrived: {}", threshold * 100.0, short.join(", ")),
         )
     } else {

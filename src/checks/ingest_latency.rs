@@ -6,30 +6,31 @@
 //! nothing has no latency and fails as `no_data` — unless its reads
 //! failed, which is an error of the read path, not of the stack.
 //!
-//! Uses: checks::{ingest, ledger}.
+//! Uses: check, roundtrip::pillars (the ledger, and the round trips not run
+//! yet).
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::checks::ingest::{NotMeasured, Unmeasured, errored, gather, settle, unread};
-use crate::checks::{CheckCtx, Outcome, Status, Verdict};
+use crate::check::reason::reasons;
+use crate::check::spec::Budget;
+use crate::check::{CheckCtx, CheckSettings, Outcome, Status, Verdict};
+use crate::roundtrip::pillars::{self, NotMeasured, Unmeasured, errored, gather, settle, unread};
 
-/// Why `ingest.latency` did not pass, beside `unreachable` and `not_configured`
-/// from `ingest::settle`.
-#[derive(Debug, Clone, Copy)]
-enum Reason {
-    OverSlo,
-    NoData,
+reasons! {
+    /// Why `ingest.latency` did not pass, beside the shared reasons of
+    /// pillars it could not measure (`unreachable`, `read_failed`, …) and
+    /// `not_configured`.
+    pub enum Reason {
+        OverSlo,
+        NoData,
+    }
 }
 
-impl Reason {
-    const fn as_str(self) -> &'static str {
-        match self {
-            Reason::OverSlo => "over_slo",
-            Reason::NoData => "no_data",
-        }
-    }
+/// Every round trip it may run, side by side.
+pub(crate) fn budget(settings: &CheckSettings) -> Budget {
+    pillars::side_by_side(settings)
 }
 
 #[derive(Debug, Serialize)]
@@ -123,12 +124,12 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
     let slo_text = humantime::format_duration(slo);
     let (verdict, summary) = if !over.is_empty() {
         (
-            Verdict::Fail(Reason::OverSlo.as_str()),
+            Verdict::fail(Reason::OverSlo),
             format!("over the {slo_text} SLO: {}", over.join(", ")),
         )
     } else if !no_data.is_empty() {
         (
-            Verdict::Fail(Reason::NoData.as_str()),
+            Verdict::fail(Reason::NoData),
             format!("nothing was read back, so no latency: {}", no_data.join(", ")),
         )
     } else {

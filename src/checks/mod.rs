@@ -1,143 +1,139 @@
 //! The check catalog: every check the harness knows, by stable id.
 //!
 //! Features, `--only`, reports and tests look checks up here; nothing else
-//! matches on id strings. One file per check, as `shared/DESIGN.md` lists them.
+//! matches on id strings. One file per check, as `shared/DESIGN.md` lists
+//! them: each declares its closed `Reason` enum, its `budget` (its deadline,
+//! from its own settings) and `run`. What a check is lives in `check`, the
+//! pillar round trips in `roundtrip`, the correlation machinery in
+//! `correlation`; none of them knows this catalog.
 
-pub mod capacity_memory_headroom;
-pub mod context;
+mod capacity_memory_headroom;
 pub mod correlation;
 pub mod datasources_healthy;
-pub mod frontend_roundtrip;
-pub mod ingest;
-pub mod ingest_completeness;
-pub mod ingest_latency;
-pub mod ledger;
-pub mod logs_roundtrip;
-pub mod metrics_roundtrip;
-pub mod outcome;
-pub mod profiles_roundtrip;
-pub mod roundtrip;
-pub mod spec;
-pub mod stack_ready;
-pub mod traces_roundtrip;
+mod frontend_roundtrip;
+mod ingest_completeness;
+mod ingest_latency;
+mod logs_roundtrip;
+mod metrics_roundtrip;
+mod profiles_roundtrip;
+mod stack_ready;
+mod traces_roundtrip;
 
-pub use context::{CheckCtx, CheckSettings, TraceLookup};
-pub use outcome::{Outcome, Status, Verdict};
-pub use spec::{CheckSpec, Pillar};
+pub use crate::check::{CheckCtx, CheckSettings, CheckSpec, Outcome, Pillar, Status, TraceLookup, Verdict};
 
-use spec::check_fn;
+use crate::check::spec::check_fn;
 
 pub static CATALOG: &[CheckSpec] = &[
     CheckSpec {
         id: "stack.ready",
-        records_ingest: false,
-        waits: 1,
         pillar: Pillar::Stack,
         summary: "every component the target names answers ready",
+        reasons: stack_ready::Reason::IDS,
+        budget: stack_ready::budget,
         run: check_fn!(stack_ready::run),
     },
     CheckSpec {
         id: "datasources.healthy",
-        records_ingest: false,
-        waits: 1,
         pillar: Pillar::Stack,
         summary: "Grafana and each datasource are healthy, and each answers a real query through the proxy",
+        reasons: datasources_healthy::Reason::IDS,
+        budget: datasources_healthy::budget,
         run: check_fn!(datasources_healthy::run),
     },
     CheckSpec {
         id: "traces.roundtrip",
-        records_ingest: true,
-        waits: 1,
         pillar: Pillar::Traces,
         summary: "synthetic backend traces are found in Tempo by id and by TraceQL search",
+        reasons: traces_roundtrip::Reason::IDS,
+        budget: traces_roundtrip::budget,
         run: check_fn!(traces_roundtrip::run),
     },
     CheckSpec {
         id: "logs.roundtrip",
-        records_ingest: true,
-        waits: 1,
         pillar: Pillar::Logs,
         summary: "synthetic OTLP log records sent through the collector are found in Loki",
+        reasons: logs_roundtrip::Reason::IDS,
+        budget: logs_roundtrip::budget,
         run: check_fn!(logs_roundtrip::run),
     },
     CheckSpec {
         id: "metrics.roundtrip",
-        records_ingest: true,
-        waits: 1,
         pillar: Pillar::Metrics,
         summary: "synthetic OTLP metric series sent through the collector are found in Mimir with their values",
+        reasons: metrics_roundtrip::Reason::IDS,
+        budget: metrics_roundtrip::budget,
         run: check_fn!(metrics_roundtrip::run),
     },
     CheckSpec {
         id: "profiles.roundtrip",
-        records_ingest: true,
-        waits: 1,
         pillar: Pillar::Profiles,
         summary: "synthetic CPU profiles pushed to Pyroscope are found in its flame graph",
+        reasons: profiles_roundtrip::Reason::IDS,
+        budget: profiles_roundtrip::budget,
         run: check_fn!(profiles_roundtrip::run),
     },
     CheckSpec {
         id: "frontend.roundtrip",
-        records_ingest: true,
-        waits: 1,
         pillar: Pillar::Frontend,
         summary: "a synthetic Faro session lands in Loki as Alloy writes it, per kind, and its spans in Tempo",
+        reasons: frontend_roundtrip::Reason::IDS,
+        budget: frontend_roundtrip::budget,
         run: check_fn!(frontend_roundtrip::run),
     },
     CheckSpec {
         id: "correlation.trace_across_tiers",
-        records_ingest: false,
-        waits: 3,
         pillar: Pillar::Correlation,
         summary: "a frontend fetch span and the backend server span it caused are one trace, parent and child",
+        reasons: correlation::trace_across_tiers::Reason::IDS,
+        budget: correlation::trace_across_tiers::budget,
         run: check_fn!(correlation::trace_across_tiers::run),
     },
     CheckSpec {
         id: "correlation.exemplar_to_trace",
-        records_ingest: false,
-        waits: 3,
         pillar: Pillar::Correlation,
         summary: "backend latency exemplars, read as the Mimir datasource reads them, resolve to traces in Tempo",
+        reasons: correlation::exemplar_to_trace::Reason::IDS,
+        budget: correlation::exemplar_to_trace::budget,
         run: check_fn!(correlation::exemplar_to_trace::run),
     },
     CheckSpec {
         id: "correlation.trace_to_logs",
-        records_ingest: false,
-        waits: 3,
         pillar: Pillar::Correlation,
         summary: "Grafana's trace-to-logs query finds the request's lines, and the derived field leads back to the trace",
+        reasons: correlation::trace_to_logs::Reason::IDS,
+        budget: correlation::trace_to_logs::budget,
         run: check_fn!(correlation::trace_to_logs::run),
     },
     CheckSpec {
         id: "correlation.trace_to_profile",
-        records_ingest: false,
-        waits: 3,
         pillar: Pillar::Correlation,
         summary: "the backend span carries pyroscope.profile.id and Grafana's span-profile query is not empty",
+        reasons: correlation::trace_to_profile::Reason::IDS,
+        budget: correlation::trace_to_profile::budget,
         run: check_fn!(correlation::trace_to_profile::run),
     },
     CheckSpec {
         id: "ingest.latency",
-        records_ingest: false,
-        waits: 1,
         pillar: Pillar::Ingest,
         summary: "per pillar, p99 write-to-queryable latency is under the target's SLO",
+        reasons: ingest_latency::Reason::IDS,
+        budget: ingest_latency::budget,
         run: check_fn!(ingest_latency::run),
     },
     CheckSpec {
         id: "ingest.completeness",
-        records_ingest: false,
-        waits: 1,
         pillar: Pillar::Ingest,
         summary: "per pillar, the share of sent items read back is at least the threshold",
+        reasons: ingest_completeness::Reason::IDS,
+        budget: ingest_completeness::budget,
         run: check_fn!(ingest_completeness::run),
     },
     CheckSpec {
         id: "capacity.memory_headroom",
-        records_ingest: false,
-        waits: 1,
         pillar: Pillar::Capacity,
         summary: "every container keeps its working set under its limit by the margin, and the sum under the instance budget",
+        reasons: capacity_memory_headroom::Reason::IDS,
+        budget: capacity_memory_headroom::budget,
         run: check_fn!(capacity_memory_headroom::run),
     },
 ];
@@ -149,7 +145,10 @@ pub fn find(id: &str) -> Option<&'static CheckSpec> {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+
     use super::*;
+    use crate::check::reason::Shared;
 
     #[test]
     fn ids_are_unique_and_each_is_in_a_feature() {
@@ -168,6 +167,173 @@ mod tests {
         }
         for id in ids {
             assert!(text.contains(&format!("\"{id}\"")), "{id} appears in no feature file");
+        }
+    }
+
+    /// Each check's own reasons, and the shared ones, as reports, features
+    /// and dashboards know them: an id here is never renamed or dropped.
+    const PINNED: &[(&str, &[&str])] = &[
+        ("stack.ready", &["not_ready", "nothing_to_check"]),
+        (
+            "datasources.healthy",
+            &[
+                "grafana_unhealthy",
+                "unauthorized",
+                "missing_datasource",
+                "unhealthy",
+                "unqueryable",
+            ],
+        ),
+        (
+            "traces.roundtrip",
+            &[
+                "not_found_by_id",
+                "missing_spans",
+                "incorrect_result",
+                "not_found_by_search",
+            ],
+        ),
+        ("logs.roundtrip", &["duplicate"]),
+        ("metrics.roundtrip", &["incorrect_result", "missing_exemplars"]),
+        ("profiles.roundtrip", &[]),
+        ("frontend.roundtrip", &["missing_lines", "missing_spans"]),
+        (
+            "correlation.trace_across_tiers",
+            &["missing_frontend_span", "wrong_parent", "backend_not_in_trace"],
+        ),
+        (
+            "correlation.exemplar_to_trace",
+            &["no_destination", "no_exemplars", "wrong_label", "unresolved"],
+        ),
+        (
+            "correlation.trace_to_logs",
+            &["no_link", "no_backend_span", "no_lines", "derived_field_mismatch"],
+        ),
+        (
+            "correlation.trace_to_profile",
+            &["no_link", "no_backend_span", "no_profile_id", "empty_flamegraph"],
+        ),
+        ("ingest.latency", &["over_slo", "no_data"]),
+        ("ingest.completeness", &["incomplete"]),
+        (
+            "capacity.memory_headroom",
+            &["low_headroom", "over_budget", "no_memory_source"],
+        ),
+    ];
+
+    const PINNED_SHARED: &[&str] = &[
+        "not_configured",
+        "unreachable",
+        "read_failed",
+        "bad_query",
+        "deadline",
+        "interrupted",
+        "rejected",
+        "rate_limited",
+        "not_found",
+        "settings_unreadable",
+    ];
+
+    /// Every reason id pillars gave before reasons were typed (issue 12).
+    const BEFORE_ISSUE_12: &[&str] = &[
+        "backend_not_in_trace",
+        "bad_query",
+        "deadline",
+        "derived_field_mismatch",
+        "duplicate",
+        "empty_flamegraph",
+        "grafana_unhealthy",
+        "incomplete",
+        "incorrect_result",
+        "interrupted",
+        "low_headroom",
+        "missing_datasource",
+        "missing_exemplars",
+        "missing_frontend_span",
+        "missing_lines",
+        "missing_spans",
+        "no_backend_span",
+        "no_data",
+        "no_destination",
+        "no_exemplars",
+        "no_lines",
+        "no_link",
+        "no_memory_source",
+        "no_profile_id",
+        "not_configured",
+        "not_found",
+        "not_found_by_id",
+        "not_found_by_search",
+        "not_ready",
+        "nothing_to_check",
+        "over_budget",
+        "over_slo",
+        "rate_limited",
+        "read_failed",
+        "rejected",
+        "settings_unreadable",
+        "unauthorized",
+        "unhealthy",
+        "unqueryable",
+        "unreachable",
+        "unresolved",
+        "wrong_label",
+        "wrong_parent",
+    ];
+
+    fn is_snake_case(id: &str) -> bool {
+        !id.is_empty()
+            && !id.starts_with('_')
+            && !id.ends_with('_')
+            && !id.contains("__")
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    }
+
+    #[test]
+    fn issue_12_reason_ids_are_snake_case_and_stable() {
+        assert_eq!(
+            CATALOG.iter().map(|c| c.id).collect::<Vec<_>>(),
+            PINNED.iter().map(|(id, _)| *id).collect::<Vec<_>>(),
+            "every check's reasons are pinned here, in catalog order"
+        );
+        for (spec, (_, pinned)) in CATALOG.iter().zip(PINNED) {
+            assert_eq!(spec.reasons, *pinned, "{}'s reasons changed", spec.id);
+            for id in spec.reasons {
+                assert!(is_snake_case(id), "{}: {id} is not snake_case", spec.id);
+                assert!(!Shared::IDS.contains(id), "{}: {id} is a shared reason", spec.id);
+            }
+        }
+        assert_eq!(Shared::IDS, PINNED_SHARED, "the shared reasons changed");
+        assert!(Shared::IDS.iter().all(|id| is_snake_case(id)));
+        // Every id serializes as itself.
+        assert_eq!(
+            serde_json::to_value(Shared::SettingsUnreadable).unwrap(),
+            "settings_unreadable"
+        );
+        assert_eq!(
+            serde_json::to_value(traces_roundtrip::Reason::NotFoundById).unwrap(),
+            "not_found_by_id"
+        );
+
+        let all: BTreeSet<&str> = CATALOG
+            .iter()
+            .flat_map(|c| c.reasons.iter().copied())
+            .chain(Shared::IDS.iter().copied())
+            .collect();
+        assert_eq!(
+            all,
+            BEFORE_ISSUE_12.iter().copied().collect(),
+            "a reason id was added or lost"
+        );
+    }
+
+    #[test]
+    fn each_round_trip_names_the_check_that_judges_it() {
+        for (pillar, id) in crate::roundtrip::pillars::ROUND_TRIPS {
+            let spec = find(id).unwrap_or_else(|| panic!("{id} is not in the catalog"));
+            assert_eq!(spec.pillar, pillar, "{id}");
         }
     }
 }

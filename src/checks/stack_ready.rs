@@ -15,7 +15,7 @@
 //! (`read_failed`); a 5xx is the component (or what fronts it) not
 //! serving, so it is `not_ready`.
 //!
-//! Uses: checks, query, measure::wait, target.
+//! Uses: check, query, measure::wait, target.
 
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::Duration;
@@ -24,28 +24,27 @@ use serde::Serialize;
 use tokio::time::Instant;
 use url::Url;
 
-use crate::checks::{CheckCtx, Outcome, Verdict};
+use crate::check::reason::{Shared, reasons};
+use crate::check::spec::Budget;
+use crate::check::{CheckCtx, CheckSettings, Outcome, Verdict};
 use crate::measure::wait::{Probe, wait_for};
 use crate::query::http::{HttpError, authorize, excerpt, read_body};
 use crate::target::{ReadPath, Signal, Store, join_path};
 
-/// Why `stack.ready` did not pass.
-#[derive(Debug, Clone, Copy)]
-enum Reason {
-    NotReady,
-    Unreachable,
-    ReadFailed,
-    NothingToCheck,
+reasons! {
+    /// Why `stack.ready` did not pass, beside the shared `unreachable` and
+    /// `read_failed`.
+    pub enum Reason {
+        NotReady,
+        NothingToCheck,
+    }
 }
 
-impl Reason {
-    const fn as_str(self) -> &'static str {
-        match self {
-            Reason::NotReady => "not_ready",
-            Reason::Unreachable => "unreachable",
-            Reason::ReadFailed => "read_failed",
-            Reason::NothingToCheck => "nothing_to_check",
-        }
+/// Every component polled side by side until `wait`.
+pub(crate) fn budget(_: &CheckSettings) -> Budget {
+    Budget {
+        waits: 1,
+        ..Budget::default()
     }
 }
 
@@ -172,7 +171,7 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
     let probed = components(ctx);
     if probed.is_empty() {
         return Outcome::new(
-            Verdict::Skip(Reason::NothingToCheck.as_str()),
+            Verdict::skip(Reason::NothingToCheck),
             "the target names no component with a readiness endpoint",
         );
     }
@@ -195,7 +194,7 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
     );
     let (verdict, summary) = if !not_ready.is_empty() {
         (
-            Verdict::Fail(Reason::NotReady.as_str()),
+            Verdict::fail(Reason::NotReady),
             format!("not ready: {}", not_ready.join(", ")),
         )
     } else if !unreadable.is_empty() {
@@ -205,12 +204,12 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
             .map(|c| format!("{}: {}", c.name, c.detail))
             .collect();
         (
-            Verdict::Error(Reason::ReadFailed.as_str()),
+            Verdict::error(Shared::ReadFailed),
             format!("answered with something other than ready: {}", details.join("; ")),
         )
     } else if !unreachable.is_empty() {
         (
-            Verdict::Error(Reason::Unreachable.as_str()),
+            Verdict::error(Shared::Unreachable),
             format!("could not reach: {}", unreachable.join(", ")),
         )
     } else {

@@ -1,7 +1,7 @@
 //! Ingest markers while load runs: every second, for each pillar, one item
-//! goes through that pillar's own round trip (the same code as its
-//! `*.roundtrip` check, one item wide) and its write-to-queryable latency
-//! lands in the pillar's HdrHistogram. Markers the store answered without
+//! goes through that pillar's round trip (`roundtrip`, the same code its
+//! `*.roundtrip` check judges, one item wide) and its write-to-queryable
+//! latency lands in the pillar's HdrHistogram. Markers the store answered without
 //! count against completeness; markers whose reads failed are undecided and
 //! count neither way — the read path failed, not the stack.
 //!
@@ -9,7 +9,9 @@
 //! an earlier one's data; the seed keeps the run's low 32 bits, which name
 //! the service, so markers add no new services or streams to the stores.
 //!
-//! Uses: checks (catalog, context, ledger), measure::latency.
+//! Markers record into a ledger of their own, never the run's.
+//!
+//! Uses: check (context, ledger), roundtrip::pillars, measure::latency.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -20,10 +22,11 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use crate::checks::ledger::IngestLedger;
-use crate::checks::{CATALOG, CheckCtx, CheckSettings, CheckSpec, Pillar, Status, TraceLookup};
+use crate::check::ledger::IngestLedger;
+use crate::check::{CheckCtx, CheckSettings, Pillar, Status, TraceLookup};
 use crate::ids::Seed;
 use crate::measure::latency::LatencyHistogram;
+use crate::roundtrip::pillars::{ROUND_TRIPS, measure};
 
 /// One marker: when it was written and how long until it could be read;
 /// `None` when it never could.
@@ -54,7 +57,7 @@ impl PillarMarkers {
     /// Found over decided (sent less undecided): 1 when nothing was sent,
     /// `None` when every marker's reads failed.
     pub fn completeness(&self) -> Option<f64> {
-        crate::checks::ledger::completeness(self.sent, self.found, self.undecided)
+        crate::check::ledger::completeness(self.sent, self.found, self.undecided)
     }
 
     pub fn p99_ms(&self) -> Option<u64> {
@@ -71,12 +74,12 @@ pub struct Markers {
     task: tokio::task::JoinHandle<()>,
 }
 
-/// The pillars markers run through: those with a round trip that records
-/// ingest, except the browser one (its receiver rate-limits by design).
-fn marker_checks() -> impl Iterator<Item = &'static CheckSpec> {
-    CATALOG
-        .iter()
-        .filter(|s| s.records_ingest && s.pillar != Pillar::Frontend)
+/// The pillars markers run through, with the check that judges each: every
+/// round trip but the browser one (its receiver rate-limits by design).
+fn marker_pillars() -> impl Iterator<Item = (Pillar, &'static str)> {
+    ROUND_TRIPS
+        .into_iter()
+        .filter(|(pillar, _)| *pillar != Pillar::Frontend)
 }
 
 /// A marker's settings: every round trip one item wide.
@@ -111,6 +114,8 @@ impl Markers {
         target.limits.max_wait = target.limits.max_wait.min(give_up);
         let ctx = CheckCtx {
             target: Arc::new(target),
+            settings: one_each(),
+            ledger: Arc::new(IngestLedger::default()),
             ..ctx.clone()
         };
         let shared = board.clone();
@@ -124,22 +129,20 @@ impl Markers {
                     _ = tick.tick() => {}
                     _ = stop.wait_for(|s| *s) => break,
                 }
-                for spec in marker_checks().filter(|s| !disabled.contains(&s.pillar)) {
+                for (pillar, check) in marker_pillars().filter(|(p, _)| !disabled.contains(p)) {
                     let marker = CheckCtx {
                         run_id: format!("{}-m{n}", ctx.run_id),
                         seed: Seed(ctx.seed.0 ^ ((n + 1) << 32)),
-                        settings: one_each(),
-                        ledger: Arc::new(IngestLedger::default()),
                         ..ctx.clone()
                     };
                     let board = shared.clone();
                     rounds.spawn(async move {
                         let at_secs = origin.elapsed().as_secs_f64();
-                        let outcome = spec.run(&marker).await;
+                        let measured = measure(&marker, pillar, check).await;
                         let mut board = board.lock().expect("marker board");
-                        let (entry, points) = board.entry(spec.pillar).or_default();
-                        match marker.ledger.get(spec.pillar) {
-                            Some(ingest) => {
+                        let (entry, points) = board.entry(pillar).or_default();
+                        match measured {
+                            Ok(ingest) => {
                                 entry.sent += ingest.sent;
                                 entry.found += ingest.found;
                                 entry.undecided += ingest.undecided;
@@ -151,8 +154,8 @@ impl Markers {
                                 points.push(MarkerPoint { at_secs, latency_ms });
                                 None
                             }
-                            None if outcome.status() == Status::Skip => Some(spec.pillar),
-                            None => {
+                            Err(not) if not.status == Status::Skip => Some(pillar),
+                            Err(_) => {
                                 entry.errors += 1;
                                 None
                             }

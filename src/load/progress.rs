@@ -1,10 +1,10 @@
 //! Progress while load runs: a bar for the current phase (the whole run, or
 //! one capacity step) and a line with each kind's live rate and each
 //! pillar's p99 ingest latency. Drawn on stderr at a fixed rate by
-//! indicatif, and only when stderr is a terminal and `NO_COLOR` is unset;
+//! indicatif, and only when stderr is a terminal and `NO_COLOR` is unset (or empty);
 //! otherwise nothing is drawn and the run's own lines say what happened.
 //!
-//! Uses: load::{scenario, tally}, checks (pillars).
+//! Uses: load::{scenario, tally}, checks (pillars), console (when to draw).
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -13,6 +13,8 @@ use std::time::Duration;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::checks::Pillar;
+use crate::console::ColorWhen;
+use crate::env::Env;
 use crate::load::scenario::TrafficKind;
 
 pub struct Progress {
@@ -22,10 +24,10 @@ pub struct Progress {
 }
 
 impl Progress {
-    /// Bars on stderr when it is a terminal and `NO_COLOR` is unset.
-    pub fn for_stderr() -> Progress {
-        let shown = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-        Progress::new(shown)
+    /// Bars on stderr when it is a terminal and `NO_COLOR` is unset, by
+    /// the console's rule ([`ColorWhen::decide`]).
+    pub fn for_stderr(env: &Env) -> Progress {
+        Progress::new(ColorWhen::Auto.decide(std::io::stderr().is_terminal(), env))
     }
 
     pub fn new(shown: bool) -> Progress {

@@ -92,8 +92,11 @@ pub enum Source {
 #[derive(Debug, Clone)]
 pub struct Sources {
     pub mimir: Option<MimirClient>,
-    /// Ask the Docker Engine at `DOCKER_HOST` (or its default socket).
+    /// Ask the Docker Engine.
     pub docker: bool,
+    /// The engine's address when not the default socket (`DOCKER_HOST`,
+    /// as the caller read it).
+    pub docker_host: Option<String>,
     pub own_process: bool,
 }
 
@@ -112,7 +115,7 @@ impl Sources {
             }
         }
         if self.docker {
-            let found = from_docker_engine(std::env::var("DOCKER_HOST").ok().as_deref()).await;
+            let found = from_docker_engine(self.docker_host.as_deref()).await;
             if !found.is_empty() {
                 return Ok(Some((Source::DockerEngine, found)));
             }

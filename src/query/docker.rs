@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// The engine's address: `DOCKER_HOST` when set, else the default socket.
+/// The engine's address: `docker_host` (`DOCKER_HOST`, as the caller read
+/// it) when set, else the default socket.
 pub fn host(docker_host: Option<&str>) -> String {
     docker_host
         .filter(|h| !h.is_empty())

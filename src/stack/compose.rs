@@ -3,7 +3,9 @@
 //! standing the stack up and down with Docker's compose CLI, and waiting for
 //! each service on its own health endpoint with its own deadline.
 //!
-//! Uses: target (the compose target's published ports), measure::wait.
+//! Uses: measure::{wait, memory} (the Compose project), query::{docker, http}.
+//! The Docker engine's address comes from the caller (`DOCKER_HOST`, read
+//! once into `env::Env`).
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;

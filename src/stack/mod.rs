@@ -1,4 +1,8 @@
-//! Standing a target up and down.
+//! Standing a target up and down: `compose` (the Docker Compose stack,
+//! with a preflight that answers within seconds), `sim` (the one gate to the
+//! embedded reference stack, crate `pillars-sim`).
+//!
+//! Uses: target, measure::wait, query::{docker, http}, `pillars-sim`.
 
 pub mod compose;
 pub mod sim;

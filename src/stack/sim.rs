@@ -1,21 +1,24 @@
 //! The embedded reference stack (crate `pillars-sim`) as a target: the
 //! stack itself lives in its own crate, written from the components'
-//! contracts and sharing no code with the harness; this module only turns
-//! the target file it prints into a [`Target`].
+//! contracts and sharing no code with the harness; this module is the one
+//! gate to it (how to start and configure it, no codec), and turns the
+//! target file it prints into a [`Target`].
 //!
-//! Uses: target, `pillars-sim`.
+//! Uses: target, env, `pillars-sim`.
 
 pub use pillars_sim::{
     DEFAULT_GRAFANA_SUB_PATH, FaroSettings, FaultError, Faults, GrafanaAuth, LogExport, SimError, SimOptions, SimStack,
     VariantError, Variants, cadvisor, faults, variants,
 };
 
-use crate::target::{Env, Target, TargetError, TargetKind};
+use crate::env::Env;
+use crate::target::{Target, TargetError, TargetKind};
 
 /// A running reference stack as a target.
 pub trait SimTarget {
-    /// The target for this stack; only `PILLARS_TIMEOUT_SCALE` is read
-    /// from `env`, never the OTLP endpoint variables.
+    /// The target for this stack. From `env` only `PILLARS_TIMEOUT_SCALE`
+    /// and the secret its file names are read, never the OTLP endpoint
+    /// variables or `DOCKER_HOST`.
     fn target(&self, env: &Env) -> Result<Target, TargetError>;
 }
 

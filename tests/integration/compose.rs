@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
-use pillars::checks::correlation::settings::{Telemetry, problems};
+use pillars::correlation::settings::{Telemetry, problems};
 use pillars::emit::pprof::PROFILE_TYPE;
 use pillars::query::grafana::parse_provisioning;
 use pillars::target::{Env, Target};

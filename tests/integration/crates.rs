@@ -69,3 +69,24 @@ fn the_harness_uses_the_reference_stack_only_to_run_it() {
         );
     }
 }
+
+/// What a check is (`src/check/`), the pillar round trips (`src/roundtrip/`)
+/// and the correlation machinery (`src/correlation/`) sit below the
+/// catalog: none of them names `checks`, so no check can run another.
+#[test]
+fn issue_12_the_check_machinery_never_reaches_into_the_catalog() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for dir in ["src/check", "src/roundtrip", "src/correlation"] {
+        let mut files = Vec::new();
+        rust_files(&root.join(dir), &mut files);
+        assert!(!files.is_empty(), "{dir} has no files");
+        for file in files {
+            let code = non_test_code(&file);
+            assert!(
+                !code.contains("crate::checks") && !code.contains("super::checks"),
+                "{} reaches into the check catalog",
+                file.display()
+            );
+        }
+    }
+}

@@ -15,15 +15,15 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use pillars::checks::correlation::links::{Tag, TracesToLogs, TracesToProfiles, loki_query, profile_query};
 use pillars::checks::correlation::{exemplar_to_trace, trace_to_logs};
 use pillars::checks::datasources_healthy::any_stream;
-use pillars::checks::{frontend_roundtrip, logs_roundtrip, metrics_roundtrip, profiles_roundtrip, traces_roundtrip};
+use pillars::correlation::links::{Tag, TracesToLogs, TracesToProfiles, loki_query, profile_query};
 use pillars::measure::memory::cadvisor_query;
 use pillars::query::lang::LangError;
 use pillars::query::lang::promql::Expr;
 use pillars::query::lang::traceql::SpansetFilter;
 use pillars::query::tempo::ReadSpan;
+use pillars::roundtrip::{frontend, logs, metrics, profiles, traces};
 use pillars_sim::lang::{logql, promql, traceql};
 
 use crate::common::rust_files;
@@ -164,43 +164,19 @@ fn issue_10_every_query_pillars_builds_parses_strictly() {
     ];
     for input in HOSTILE {
         let marker = format!("run={input} ");
-        c.logql("logs_roundtrip::query", input, logs_roundtrip::query(input, &marker));
-        c.logql(
-            "frontend_roundtrip::query",
-            input,
-            frontend_roundtrip::query(input, &marker),
-        );
+        c.logql("logs::query", input, logs::query(input, &marker));
+        c.logql("frontend::query", input, frontend::query(input, &marker));
         if let Ok(queries) = trace_to_logs::search_queries(input) {
             for q in queries {
                 c.logql("trace_to_logs::search_queries", input, built(q));
             }
         }
-        c.promql(
-            "metrics_roundtrip::series_selector",
-            input,
-            metrics_roundtrip::series_selector(input),
-        );
-        c.promql(
-            "metrics_roundtrip::slot_selector",
-            input,
-            metrics_roundtrip::slot_selector(input, 7),
-        );
-        c.promql(
-            "metrics_roundtrip::histogram_selector",
-            input,
-            metrics_roundtrip::histogram_selector(input),
-        );
+        c.promql("metrics::series_selector", input, metrics::series_selector(input));
+        c.promql("metrics::slot_selector", input, metrics::slot_selector(input, 7));
+        c.promql("metrics::histogram_selector", input, metrics::histogram_selector(input));
         c.promql("exemplar_to_trace::query", input, exemplar_to_trace::query(input));
-        c.selector(
-            "profiles_roundtrip::selector",
-            input,
-            profiles_roundtrip::selector(input, input),
-        );
-        c.traceql(
-            "traces_roundtrip::traceql",
-            input,
-            traces_roundtrip::traceql(input, input),
-        );
+        c.selector("profiles::selector", input, profiles::selector(input, input));
+        c.traceql("traces::traceql", input, traces::traceql(input, input));
         // Grafana's links, rebuilt for a span whose service is the input.
         for tags in &tags {
             for (filter_by_trace_id, filter_by_span_id) in [(true, false), (false, true), (true, true)] {

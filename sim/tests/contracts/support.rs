@@ -51,7 +51,12 @@ pub async fn start_with(options: SimOptions) -> Stack {
         loki: url("read", "loki"),
         mimir: url("read", "mimir"),
         pyroscope_read: url("read", "pyroscope"),
-        http: reqwest::Client::new(),
+        // Raw bodies and headers, as a client that does not decompress
+        // sees them: in the workspace another crate turns reqwest's gzip on.
+        http: reqwest::Client::builder()
+            .no_gzip()
+            .build()
+            .expect("a plain client builds"),
         sim,
     }
 }

@@ -7,48 +7,50 @@
 //! `traceID` (`shared/reference/api/04-mimir.md` §4.2), so a destination
 //! named for the wrong one is a dead link, and the outcome says which.
 //!
-//! Uses: checks::correlation::{session, settings, links}, query::{mimir, tempo}.
+//! Uses: check, correlation::{session, settings, links}, roundtrip::lookup,
+//! query::{mimir, tempo, lang}, measure.
 
 use std::collections::BTreeSet;
 use std::sync::Mutex;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::checks::correlation::links::{ExemplarDestination, exemplar_destinations};
-use crate::checks::correlation::session::drive;
-use crate::checks::correlation::settings::Correlations;
-use crate::checks::roundtrip::{undecided, undecided_read};
-use crate::checks::{CheckCtx, Outcome, Verdict};
+use crate::check::clock::unix_now;
+use crate::check::reason::reasons;
+use crate::check::spec::Budget;
+use crate::check::{CheckCtx, CheckSettings, Outcome, Verdict};
+use crate::correlation::links::{ExemplarDestination, exemplar_destinations};
+use crate::correlation::session::{self, drive};
+use crate::correlation::settings;
 use crate::ids::TraceId;
 use crate::measure::ingest_clock::{PollPlan, watch};
 use crate::measure::wait::{Looked, read_until};
 use crate::query::http::HttpError;
 use crate::query::lang::promql::Selector;
 use crate::query::lang::{LangError, MatchOp, Matcher, regex_literal};
+use crate::roundtrip::lookup::{undecided, undecided_read};
 use crate::target::Store;
 
-/// Why the check did not pass; reads that all failed are `read_failed` or
-/// `unreachable`, from `roundtrip::undecided`.
-#[derive(Debug, Clone, Copy)]
-enum Reason {
-    NoDestination,
-    NoExemplars,
-    WrongLabel,
-    Unresolved,
-    NotConfigured,
+reasons! {
+    /// Why the check did not pass, beside the shared reasons; reads that
+    /// all failed are `read_failed` or `unreachable`.
+    pub enum Reason {
+        NoDestination,
+        NoExemplars,
+        WrongLabel,
+        Unresolved,
+    }
 }
 
-impl Reason {
-    const fn as_str(self) -> &'static str {
-        match self {
-            Reason::NoDestination => "no_destination",
-            Reason::NoExemplars => "no_exemplars",
-            Reason::WrongLabel => "wrong_label",
-            Reason::Unresolved => "unresolved",
-            Reason::NotConfigured => "not_configured",
-        }
-    }
+/// The settings, the sessions, one poll of the exemplars, then a `wait`
+/// for each session's trace in Tempo, one after another.
+pub(crate) fn budget(settings: &CheckSettings) -> Budget {
+    Budget::requests(1).then(session::drive_budget(settings)).then(Budget {
+        max_waits: 1,
+        waits: settings.correlation_sessions as u32,
+        ..Budget::default()
+    })
 }
 
 /// The buckets of the backend's latency histogram, whichever job name its
@@ -79,26 +81,17 @@ struct Evidence {
 }
 
 pub async fn run(ctx: &CheckCtx) -> Outcome {
-    let (Some(mimir), Some(tempo)) = (ctx.mimir(), ctx.tempo()) else {
-        return Outcome::new(
-            Verdict::Skip(Reason::NotConfigured.as_str()),
-            "the target names no Mimir or no Tempo read endpoint",
-        );
-    };
-    let settings = match Correlations::load(ctx).await {
-        Ok(s) => s,
-        Err(outcome) => return outcome,
-    };
+    let clients = ctx.mimir().zip(ctx.tempo());
+    let ((mimir, tempo), settings) =
+        match settings::start(ctx, clients, "the target names no Mimir or no Tempo read endpoint").await {
+            Ok(started) => started,
+            Err(outcome) => return outcome,
+        };
     let selector = match query(&ctx.target.backend_service) {
         Ok(s) => s,
         Err(e) => {
-            return Outcome::new(
-                Verdict::Error("bad_query"),
-                format!(
-                    "cannot build the exemplar query for `{}`: {e}",
-                    ctx.target.backend_service
-                ),
-            );
+            let what = format!("the exemplar query for `{}`", ctx.target.backend_service);
+            return Outcome::bad_query(what, e);
         }
     };
     let mut evidence = Evidence {
@@ -122,7 +115,7 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
     else {
         let summary =
             format!("the Mimir datasource has no exemplarTraceIdDestinations entry pointing at Tempo ({tempo_uid})");
-        return Outcome::new(Verdict::Fail(Reason::NoDestination.as_str()), summary).with_evidence(evidence);
+        return Outcome::new(Verdict::fail(Reason::NoDestination), summary).with_evidence(evidence);
     };
 
     let (_, driven) = match drive(ctx).await {
@@ -130,7 +123,7 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
         Err(outcome) => return outcome,
     };
     let ours: BTreeSet<String> = driven.iter().map(|d| d.session.trace_id.to_string()).collect();
-    let now = unix_secs();
+    let now = unix_now().as_secs_f64();
     let range = (now - 600.0, now + 60.0);
     let limits = &ctx.target.limits;
     let plan = PollPlan::new(Duration::ZERO, limits.wait, limits.max_wait);
@@ -175,7 +168,7 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
             driven.len(),
             evidence.query
         );
-        return Outcome::new(Verdict::Fail(Reason::NoExemplars.as_str()), summary).with_evidence(evidence);
+        return Outcome::new(Verdict::fail(Reason::NoExemplars), summary).with_evidence(evidence);
     }
     let under_label: BTreeSet<String> = seen
         .iter()
@@ -188,7 +181,7 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
             "exemplars carry {}, the Mimir datasource looks for `{label}`",
             carried.join(", ")
         );
-        return Outcome::new(Verdict::Fail(Reason::WrongLabel.as_str()), summary).with_evidence(evidence);
+        return Outcome::new(Verdict::fail(Reason::WrongLabel), summary).with_evidence(evidence);
     }
     // The trace may still be on its way to Tempo (collector batching), so
     // each id gets the target's wait.
@@ -215,15 +208,8 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
             "{resolved}/{} exemplar trace ids resolve in Tempo",
             evidence.resolved.len()
         );
-        return Outcome::new(Verdict::Fail(Reason::Unresolved.as_str()), summary).with_evidence(evidence);
+        return Outcome::new(Verdict::fail(Reason::Unresolved), summary).with_evidence(evidence);
     }
     let summary = format!("{resolved}/{resolved} exemplars read under `{label}` resolve to traces in Tempo");
     Outcome::new(Verdict::Pass, summary).with_evidence(evidence)
-}
-
-fn unix_secs() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs_f64()
 }

@@ -1,12 +1,10 @@
 //! The correlation checks: one request followed across tiers and pillars,
 //! along exactly the links Grafana shows a person — trace across tiers,
 //! exemplar → trace, trace → logs, trace → profile — built from the
-//! datasources' own correlation settings.
+//! datasources' own correlation settings. What they share is the
+//! `correlation` module.
 
 pub mod exemplar_to_trace;
-pub mod links;
-pub mod session;
-pub mod settings;
-pub mod trace_across_tiers;
+pub(crate) mod trace_across_tiers;
 pub mod trace_to_logs;
-pub mod trace_to_profile;
+pub(crate) mod trace_to_profile;

@@ -4,33 +4,29 @@
 //! sampler that is not parent-based (prod's `traceidratio` at 0.1), that
 //! ratio is the finding.
 //!
-//! Uses: checks::correlation::session.
+//! Uses: check, correlation::session, roundtrip::lookup.
 
 use serde::Serialize;
 
-use crate::checks::correlation::session::{SessionSpans, drive, find_spans};
-use crate::checks::roundtrip::undecided;
-use crate::checks::{CheckCtx, Outcome, Verdict};
+use crate::check::reason::reasons;
+use crate::check::spec::Budget;
+use crate::check::{CheckCtx, CheckSettings, Outcome, Verdict};
+use crate::correlation::session::{self, SessionSpans, drive, find_spans};
+use crate::roundtrip::lookup::undecided;
 
-/// Why the check did not pass; reads that all failed are `read_failed` or
-/// `unreachable`, from `roundtrip::undecided`.
-#[derive(Debug, Clone, Copy)]
-enum Reason {
-    MissingFrontendSpan,
-    WrongParent,
-    BackendNotInTrace,
-    NotConfigured,
+reasons! {
+    /// Why the check did not pass, beside the shared reasons; reads that
+    /// all failed are `read_failed` or `unreachable`.
+    pub enum Reason {
+        MissingFrontendSpan,
+        WrongParent,
+        BackendNotInTrace,
+    }
 }
 
-impl Reason {
-    const fn as_str(self) -> &'static str {
-        match self {
-            Reason::MissingFrontendSpan => "missing_frontend_span",
-            Reason::WrongParent => "wrong_parent",
-            Reason::BackendNotInTrace => "backend_not_in_trace",
-            Reason::NotConfigured => "not_configured",
-        }
-    }
+/// Driving the sessions, then polling Tempo for their spans.
+pub(crate) fn budget(settings: &CheckSettings) -> Budget {
+    session::spans_budget(settings)
 }
 
 #[derive(Debug, Serialize)]
@@ -58,10 +54,7 @@ struct Evidence {
 
 pub async fn run(ctx: &CheckCtx) -> Outcome {
     let Some(tempo) = ctx.tempo() else {
-        return Outcome::new(
-            Verdict::Skip(Reason::NotConfigured.as_str()),
-            "the target names no Tempo read endpoint",
-        );
+        return Outcome::not_configured("the target names no Tempo read endpoint");
     };
     let (_, driven) = match drive(ctx).await {
         Ok(d) => d,
@@ -122,10 +115,10 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
                     "the backend's span is not in the frontend's trace: does the backend continue `traceparent`, and is its sampler parent-based?"
                 }
                 Reason::WrongParent => "the backend span is in the trace but its parent is not the fetch span",
-                _ => "the frontend's fetch span did not reach Tempo (Faro traces export)",
+                Reason::MissingFrontendSpan => "the frontend's fetch span did not reach Tempo (Faro traces export)",
             };
             (
-                Verdict::Fail(reason.as_str()),
+                Verdict::fail(reason),
                 format!("{stitched}/{n} sessions stitched; {hint}"),
             )
         }

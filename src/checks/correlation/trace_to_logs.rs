@@ -10,45 +10,45 @@
 //! find them: a tag mapping or custom query for the first half, a regex
 //! that matches the line the store holds for the second.
 //!
-//! Uses: checks::correlation::{session, settings, links}, query::{loki, lang}.
+//! Uses: check, correlation::{session, settings, links}, roundtrip::lookup,
+//! query::{loki, lang}, measure::wait.
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::checks::correlation::links::{DerivedField, TracesToLogs, derived_fields, loki_query, traces_to_logs};
-use crate::checks::correlation::session::{NoSpan, backend_span};
-use crate::checks::correlation::settings::Correlations;
-use crate::checks::roundtrip::undecided_read;
-use crate::checks::{CheckCtx, Outcome, Verdict};
+use crate::check::reason::{Shared, reasons};
+use crate::check::spec::Budget;
+use crate::check::{CheckCtx, CheckSettings, Outcome, Verdict};
+use crate::correlation::links::{DerivedField, TracesToLogs, derived_fields, loki_query, traces_to_logs};
+use crate::correlation::session::{self, backend_span};
+use crate::correlation::settings;
 use crate::measure::wait::{Looked, read_until};
 use crate::query::lang::logql::{LogQuery, Selector, Stage, label_is};
 use crate::query::lang::{LangError, MatchOp, Matcher, regex_literal};
 use crate::query::loki::{LogLine, LokiClient};
 use crate::query::tempo::ReadSpan;
+use crate::roundtrip::lookup::undecided_read;
 use crate::target::Store;
 
-/// Why the check did not pass; reads that failed are `read_failed` or
-/// `unreachable`, from `roundtrip::undecided_read`.
-#[derive(Debug, Clone, Copy)]
-enum Reason {
-    NoLink,
-    NoBackendSpan,
-    NoLines,
-    DerivedFieldMismatch,
-    NotConfigured,
+reasons! {
+    /// Why the check did not pass, beside the shared reasons; reads that
+    /// failed are `read_failed` or `unreachable`.
+    pub enum Reason {
+        NoLink,
+        NoBackendSpan,
+        NoLines,
+        DerivedFieldMismatch,
+    }
 }
 
-impl Reason {
-    const fn as_str(self) -> &'static str {
-        match self {
-            Reason::NoLink => "no_link",
-            Reason::NoBackendSpan => "no_backend_span",
-            Reason::NoLines => "no_lines",
-            Reason::DerivedFieldMismatch => "derived_field_mismatch",
-            Reason::NotConfigured => "not_configured",
-        }
-    }
+/// The settings, the backend span, a `wait` for the linked lines, then the
+/// two searches for them elsewhere.
+pub(crate) fn budget(settings: &CheckSettings) -> Budget {
+    Budget::requests(1).then(session::spans_budget(settings)).then(Budget {
+        waits: 1,
+        ..Budget::requests(2)
+    })
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -92,22 +92,18 @@ pub fn search_queries(trace_id: &str) -> Result<[LogQuery; 2], LangError> {
 }
 
 pub async fn run(ctx: &CheckCtx) -> Outcome {
-    let (Some(loki), Some(tempo)) = (ctx.loki(), ctx.tempo()) else {
-        return Outcome::new(
-            Verdict::Skip(Reason::NotConfigured.as_str()),
-            "the target names no Loki or no Tempo read endpoint",
-        );
-    };
-    let settings = match Correlations::load(ctx).await {
-        Ok(s) => s,
-        Err(outcome) => return outcome,
-    };
+    let clients = ctx.loki().zip(ctx.tempo());
+    let ((loki, tempo), settings) =
+        match settings::start(ctx, clients, "the target names no Loki or no Tempo read endpoint").await {
+            Ok(started) => started,
+            Err(outcome) => return outcome,
+        };
     let mut evidence = Evidence {
         settings_from: settings.source.clone(),
         ..Evidence::default()
     };
     let fail = |evidence: Evidence, reason: Reason, summary: String| {
-        Outcome::new(Verdict::Fail(reason.as_str()), summary).with_evidence(evidence)
+        Outcome::new(Verdict::fail(reason), summary).with_evidence(evidence)
     };
     let Some(cfg) = settings
         .of(ctx, Store::Tempo)
@@ -128,9 +124,7 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
 
     let span = match backend_span(ctx, &tempo).await {
         Ok(span) => span,
-        Err(NoSpan::NotDriven(outcome)) => return outcome,
-        Err(NoSpan::Undecided(verdict, summary)) => return Outcome::new(verdict, summary).with_evidence(evidence),
-        Err(NoSpan::Missing(summary)) => return fail(evidence, Reason::NoBackendSpan, summary),
+        Err(no_span) => return no_span.outcome(evidence, Reason::NoBackendSpan),
     };
     evidence.trace_id = span.trace_id.to_string();
     evidence.span_id = span.span_id.to_string();
@@ -231,18 +225,13 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
 async fn find_elsewhere(loki: &LokiClient, span: &ReadSpan, (start, end): (u64, u64)) -> Result<Whereabouts, Outcome> {
     const MINUTE_NS: u64 = 60_000_000_000;
     let range = (start.saturating_sub(MINUTE_NS), end + MINUTE_NS);
-    let queries = search_queries(&span.trace_id.to_string()).map_err(|e| {
-        Outcome::new(
-            Verdict::Error("bad_query"),
-            format!("cannot build the trace search: {e}"),
-        )
-    })?;
+    let queries = search_queries(&span.trace_id.to_string()).map_err(|e| Outcome::bad_query("the trace search", e))?;
     let mut out = Whereabouts::default();
     for query in &queries {
         out.queries.push(query.to_string());
         let lines = loki.query_range(query, range, 20).await.map_err(|e| {
             Outcome::new(
-                Verdict::Error(e.reason()),
+                Verdict::error(Shared::of(&e)),
                 format!("Grafana's logs link found no lines, and searching Loki for the trace's lines failed: {e}"),
             )
         })?;

@@ -4,45 +4,43 @@
 //! tags) returns a non-empty flame graph
 //! (`shared/reference/api/06-pyroscope.md` §6.3).
 //!
-//! Uses: checks::correlation::{session, settings, links}, query::pyroscope.
-
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+//! Uses: check, correlation::{session, settings, links}, roundtrip::lookup,
+//! query::pyroscope, measure::wait.
 
 use serde::Serialize;
 
-use crate::checks::correlation::links::{TracesToProfiles, profile_query, traces_to_profiles};
-use crate::checks::correlation::session::{NoSpan, backend_span};
-use crate::checks::correlation::settings::Correlations;
-use crate::checks::roundtrip::undecided_read;
-use crate::checks::{CheckCtx, Outcome, Verdict};
+use crate::check::clock::unix_now;
+use crate::check::reason::reasons;
+use crate::check::spec::Budget;
+use crate::check::{CheckCtx, CheckSettings, Outcome, Verdict};
+use crate::correlation::links::{TracesToProfiles, profile_query, traces_to_profiles};
+use crate::correlation::session::{self, backend_span};
+use crate::correlation::settings;
 use crate::emit::pprof::PROFILE_TYPE;
 use crate::measure::wait::{Looked, read_until};
+use crate::roundtrip::lookup::undecided_read;
 use crate::target::Store;
 
 /// The span attribute Grafana shows the profiles link for.
 const PROFILE_ID_ATTRIBUTE: &str = "pyroscope.profile.id";
 
-/// Why the check did not pass; reads that failed are `read_failed` or
-/// `unreachable`, from `roundtrip::undecided_read`.
-#[derive(Debug, Clone, Copy)]
-enum Reason {
-    NoLink,
-    NoBackendSpan,
-    NoProfileId,
-    EmptyFlamegraph,
-    NotConfigured,
+reasons! {
+    /// Why the check did not pass, beside the shared reasons; reads that
+    /// failed are `read_failed` or `unreachable`.
+    pub enum Reason {
+        NoLink,
+        NoBackendSpan,
+        NoProfileId,
+        EmptyFlamegraph,
+    }
 }
 
-impl Reason {
-    const fn as_str(self) -> &'static str {
-        match self {
-            Reason::NoLink => "no_link",
-            Reason::NoBackendSpan => "no_backend_span",
-            Reason::NoProfileId => "no_profile_id",
-            Reason::EmptyFlamegraph => "empty_flamegraph",
-            Reason::NotConfigured => "not_configured",
-        }
-    }
+/// The settings, the backend span, then a `wait` for its flame graph.
+pub(crate) fn budget(settings: &CheckSettings) -> Budget {
+    Budget::requests(1).then(session::spans_budget(settings)).then(Budget {
+        waits: 1,
+        ..Budget::default()
+    })
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -61,22 +59,18 @@ struct Evidence {
 }
 
 pub async fn run(ctx: &CheckCtx) -> Outcome {
-    let (Some(pyroscope), Some(tempo)) = (ctx.pyroscope(), ctx.tempo()) else {
-        return Outcome::new(
-            Verdict::Skip(Reason::NotConfigured.as_str()),
-            "the target names no Pyroscope or no Tempo read endpoint",
-        );
-    };
-    let settings = match Correlations::load(ctx).await {
-        Ok(s) => s,
-        Err(outcome) => return outcome,
-    };
+    let clients = ctx.pyroscope().zip(ctx.tempo());
+    let ((pyroscope, tempo), settings) =
+        match settings::start(ctx, clients, "the target names no Pyroscope or no Tempo read endpoint").await {
+            Ok(started) => started,
+            Err(outcome) => return outcome,
+        };
     let mut evidence = Evidence {
         settings_from: settings.source.clone(),
         ..Evidence::default()
     };
     let fail = |evidence: Evidence, reason: Reason, summary: String| {
-        Outcome::new(Verdict::Fail(reason.as_str()), summary).with_evidence(evidence)
+        Outcome::new(Verdict::fail(reason), summary).with_evidence(evidence)
     };
     let Some(cfg) = settings
         .of(ctx, Store::Tempo)
@@ -92,9 +86,7 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
 
     let span = match backend_span(ctx, &tempo).await {
         Ok(span) => span,
-        Err(NoSpan::NotDriven(outcome)) => return outcome,
-        Err(NoSpan::Undecided(verdict, summary)) => return Outcome::new(verdict, summary).with_evidence(evidence),
-        Err(NoSpan::Missing(summary)) => return fail(evidence, Reason::NoBackendSpan, summary),
+        Err(no_span) => return no_span.outcome(evidence, Reason::NoBackendSpan),
     };
     evidence.span_id = span.span_id.to_string();
     evidence.trace_id = span.trace_id.to_string();
@@ -151,8 +143,4 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
             fail(evidence, Reason::EmptyFlamegraph, summary)
         }
     }
-}
-
-fn unix_now() -> Duration {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default()
 }

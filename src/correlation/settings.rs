@@ -1,15 +1,27 @@
 //! Where the correlation settings come from: the datasources Grafana serves
 //! (`GET /api/datasources`), or, for a target without Grafana, the
-//! provisioning file it names (`read.provisioning`).
+//! provisioning file it names (`read.provisioning`); how a correlation
+//! check that reads them starts; and the same judgement of them the
+//! checks make, without traffic (`problems`).
 //!
-//! Uses: checks::context, query::grafana, target.
+//! Uses: check, correlation::links, query::grafana, target.
 
-use crate::checks::{CheckCtx, Outcome, Verdict};
+use crate::check::reason::Shared;
+use crate::check::{CheckCtx, Outcome, Verdict};
+use crate::correlation::links::{derived_fields, exemplar_destinations, traces_to_logs, traces_to_profiles};
 use crate::query::grafana::{Datasource, GrafanaClient, parse_provisioning};
 use crate::target::Store;
 
+/// How a correlation check that reads the settings starts: the read
+/// clients it needs (a skip, saying which are `missing`, when the target
+/// names them not), then the settings.
+pub(crate) async fn start<C>(ctx: &CheckCtx, clients: Option<C>, missing: &str) -> Result<(C, Correlations), Outcome> {
+    let clients = clients.ok_or_else(|| Outcome::not_configured(missing))?;
+    Ok((clients, Correlations::load(ctx).await?))
+}
+
 #[derive(Debug, Clone)]
-pub struct Correlations {
+pub(crate) struct Correlations {
     /// Where the datasources were read, for evidence.
     pub source: String,
     pub datasources: Vec<Datasource>,
@@ -19,21 +31,21 @@ impl Correlations {
     /// The settings, or the outcome of a check that cannot read them: a
     /// skip when the target names nowhere to read them, an error when that
     /// place does not answer.
-    pub async fn load(ctx: &CheckCtx) -> Result<Correlations, Outcome> {
+    pub(crate) async fn load(ctx: &CheckCtx) -> Result<Correlations, Outcome> {
         Self::read(ctx).await.map_err(|(verdict, summary)| {
             Outcome::new(verdict, summary.clone()).with_evidence(serde_json::json!({ "settings_error": summary }))
         })
     }
 
     async fn read(ctx: &CheckCtx) -> Result<Correlations, (Verdict, String)> {
-        let unreadable = |e: String| (Verdict::Error("settings_unreadable"), e);
+        let unreadable = |e: String| (Verdict::error(Shared::SettingsUnreadable), e);
         if let Some(grafana) = &ctx.target.grafana {
             let client = GrafanaClient::new(ctx.http.clone(), grafana, ctx.target.limits.request_timeout);
             let datasources = client.datasources().await.map_err(|e| {
                 let verdict = if e.is_unreachable() {
-                    Verdict::Error("unreachable")
+                    Verdict::error(Shared::Unreachable)
                 } else {
-                    Verdict::Error("settings_unreadable")
+                    Verdict::error(Shared::SettingsUnreadable)
                 };
                 (
                     verdict,
@@ -59,20 +71,20 @@ impl Correlations {
             });
         }
         Err((
-            Verdict::Skip("not_configured"),
+            Verdict::skip(Shared::NotConfigured),
             "the target names no Grafana and no `read.provisioning` file to read the correlation settings from".into(),
         ))
     }
 
     /// The datasource of `store`: the uid the target reads it through when
     /// there is one, else the first of its type.
-    pub fn of(&self, ctx: &CheckCtx, store: Store) -> Option<&Datasource> {
+    pub(crate) fn of(&self, ctx: &CheckCtx, store: Store) -> Option<&Datasource> {
         let uid = ctx.target.grafana.as_ref().map(|g| g.datasources[&store].as_str());
         uid.and_then(|uid| self.by_uid(uid))
             .or_else(|| self.datasources.iter().find(|d| d.store() == Some(store)))
     }
 
-    pub fn by_uid(&self, uid: &str) -> Option<&Datasource> {
+    pub(crate) fn by_uid(&self, uid: &str) -> Option<&Datasource> {
         self.datasources.iter().find(|d| d.uid == uid)
     }
 }
@@ -94,9 +106,6 @@ pub struct Telemetry<'a> {
 /// The same judgement the correlation checks make of the settings, without
 /// traffic: every problem that would break a link, as a sentence.
 pub fn problems(datasources: &[Datasource], t: &Telemetry<'_>) -> Vec<String> {
-    use crate::checks::correlation::links::{
-        derived_fields, exemplar_destinations, traces_to_logs, traces_to_profiles,
-    };
     let mut out = Vec::new();
     let of = |store: Store| datasources.iter().find(|d| d.store() == Some(store));
     let (Some(mimir), Some(loki), Some(tempo), Some(pyroscope)) = (

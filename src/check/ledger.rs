@@ -1,15 +1,16 @@
 //! What each pillar's round trip saw in this run: sent, found, a sample of
-//! what went missing, and the write-to-read latency. Round-trip checks
-//! record here; `ingest.latency` and `ingest.completeness` judge from it.
+//! what went missing, and the write-to-read latency. The round trips
+//! (`roundtrip`) record here; `ingest.latency` and `ingest.completeness`
+//! judge from it. Every check is given the run's ledger with its context.
 //!
-//! Uses: checks::spec, measure::latency.
+//! Uses: check::pillar, measure::latency.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use serde::Serialize;
 
-use crate::checks::spec::Pillar;
+use crate::check::pillar::Pillar;
 use crate::measure::latency::LatencyHistogram;
 
 /// One pillar's ingest as a round trip measured it: every sent item was

@@ -1,31 +1,31 @@
-//! What the round-trip checks share: turning a failed send into a verdict,
-//! describing a lookup's result as evidence, recording it in the ledger,
-//! and the three-way end of every lookup — found, missing (the store
-//! answered without it: `fail`) or undecided (every read failed: `error`,
-//! never counted as missing).
+//! What every lookup shares, in the round trips and the correlation
+//! checks: describing a lookup's result as evidence, its ledger entry, and
+//! the three-way end of every lookup — found, missing (the store answered
+//! without it: `fail`, `not_found`) or undecided (every read failed:
+//! `error`, `read_failed` or `unreachable`, never counted as missing).
 //!
-//! Uses: checks::{ledger, outcome}, emit::otlp, measure::ingest_clock.
+//! Uses: check::{ledger, outcome, reason}, measure::{ingest_clock, wait}.
 
 use serde::Serialize;
 
-use crate::checks::ledger::PillarIngest;
-use crate::checks::outcome::Verdict;
-use crate::emit::otlp::EmitError;
+use crate::check::ledger::PillarIngest;
+use crate::check::outcome::Verdict;
+use crate::check::reason::Shared;
 use crate::measure::ingest_clock::Watched;
 use crate::measure::wait::Looked;
 
 /// Items listed by id in evidence, at most.
-pub const LISTED: usize = 10;
+pub(crate) const LISTED: usize = 10;
 
 #[derive(Debug, Serialize)]
-pub struct Listed {
+pub(crate) struct Listed {
     pub slot: u64,
     pub id: String,
 }
 
 /// One lookup's result, as evidence.
 #[derive(Debug, Serialize, Default)]
-pub struct LookupEvidence {
+pub(crate) struct LookupEvidence {
     pub found: usize,
     pub missing: Vec<Listed>,
     pub missing_total: usize,
@@ -47,7 +47,7 @@ fn listed(slots: &[u64], id_of: &impl Fn(u64) -> String) -> Vec<Listed> {
 }
 
 impl LookupEvidence {
-    pub fn new(w: &Watched<u64>, id_of: impl Fn(u64) -> String) -> Self {
+    pub(crate) fn new(w: &Watched<u64>, id_of: impl Fn(u64) -> String) -> Self {
         LookupEvidence {
             found: w.found.len(),
             missing: listed(&w.missing, &id_of),
@@ -62,7 +62,7 @@ impl LookupEvidence {
 }
 
 /// The ledger entry of a lookup.
-pub fn ingest_of(sent: u64, w: &Watched<u64>, id_of: impl Fn(u64) -> String) -> PillarIngest {
+pub(crate) fn ingest_of(sent: u64, w: &Watched<u64>, id_of: impl Fn(u64) -> String) -> PillarIngest {
     PillarIngest {
         sent,
         found: w.found.len() as u64,
@@ -74,35 +74,25 @@ pub fn ingest_of(sent: u64, w: &Watched<u64>, id_of: impl Fn(u64) -> String) -> 
     }
 }
 
-/// A send that failed: the store could not be reached (error), or it
-/// refused or rejected the data (fail).
-pub fn send_verdict(err: &EmitError) -> Verdict {
-    if err.is_unreachable() {
-        Verdict::Error("unreachable")
-    } else {
-        Verdict::Fail("rejected")
-    }
-}
-
 /// When a lookup left items undecided: the error verdict (`unreachable`
 /// when the store never answered, else `read_failed`) and why, naming the
 /// read and what came back.
-pub fn undecided(w: &Watched<u64>, items: &str) -> Option<(Verdict, String)> {
+pub(crate) fn undecided(w: &Watched<u64>, items: &str) -> Option<(Verdict, String)> {
     if w.undecided.is_empty() {
         return None;
     }
     let error = w.last_error.as_ref();
     let reason = match error {
-        Some(e) => e.reason(),
+        Some(e) => Shared::of(e),
         // Never read: the deadline came first.
-        None => "read_failed",
+        None => Shared::ReadFailed,
     };
     let why = match error {
         Some(e) => e.to_string(),
         None => "no read finished before the deadline".to_owned(),
     };
     Some((
-        Verdict::Error(reason),
+        Verdict::error(reason),
         format!(
             "could not read {} of the {items}, so whether they arrived is undecided: {why}",
             w.undecided.len()
@@ -113,13 +103,13 @@ pub fn undecided(w: &Watched<u64>, items: &str) -> Option<(Verdict, String)> {
 /// The end of a round trip's verdict: items the store answered without
 /// (`not_found`, even when others are undecided), items no read could
 /// decide (`read_failed`/`unreachable`), or all found.
-pub fn tally(w: &Watched<u64>, sent: u64, items: &str, store: &str) -> (Verdict, String) {
+pub(crate) fn tally(w: &Watched<u64>, sent: u64, items: &str, store: &str) -> (Verdict, String) {
     if !w.missing.is_empty() {
         let mut summary = format!("{} of {sent} {items} not found in {store}", w.missing.len());
         if !w.undecided.is_empty() {
             summary.push_str(&format!("; {} more undecided (reads failed)", w.undecided.len()));
         }
-        return (Verdict::Fail("not_found"), summary);
+        return (Verdict::fail(Shared::NotFound), summary);
     }
     if let Some(verdict) = undecided(w, items) {
         return verdict;
@@ -136,14 +126,14 @@ pub fn tally(w: &Watched<u64>, sent: u64, items: &str, store: &str) -> (Verdict,
 /// The error verdict of a polled read that decided nothing: the last read
 /// failed (`unreachable` or `read_failed`, with what came back) or none
 /// finished in time. `None` for a read that found or did not find.
-pub fn undecided_read<T>(looked: &Looked<T>, what: &str) -> Option<(Verdict, String)> {
+pub(crate) fn undecided_read<T>(looked: &Looked<T>, what: &str) -> Option<(Verdict, String)> {
     match looked {
         Looked::Undecided(e) => Some((
-            Verdict::Error(e.reason()),
+            Verdict::error(Shared::of(e)),
             format!("could not read {what}, so whether it is there is undecided: {e}"),
         )),
         Looked::NoAnswer => Some((
-            Verdict::Error("read_failed"),
+            Verdict::error(Shared::ReadFailed),
             format!("no read of {what} finished before the deadline"),
         )),
         Looked::Found(_) | Looked::Absent => None,

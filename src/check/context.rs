@@ -1,11 +1,12 @@
 //! What every check is given: the target, the run's identity and seed, the
-//! shared HTTP client and the settings of this run.
+//! shared HTTP client, the settings of this run, the run's ledger, and a
+//! read client per store the target names.
 //!
-//! Uses: target, ids, query.
+//! Uses: check::ledger, target, ids, query, measure::memory.
 
 use std::sync::Arc;
 
-use crate::checks::ledger::IngestLedger;
+use crate::check::ledger::IngestLedger;
 use crate::ids::Seed;
 use crate::query::loki::LokiClient;
 use crate::query::mimir::MimirClient;
@@ -23,7 +24,9 @@ pub enum TraceLookup {
     Both,
 }
 
-/// Per-run settings of the checks.
+/// Per-run settings of the checks. Each round trip and check reads its
+/// own part of them (`roundtrip::traces::Settings::of`, …), and its
+/// deadline follows from that part.
 #[derive(Debug, Clone)]
 pub struct CheckSettings {
     /// Synthetic traces `traces.roundtrip` sends.
@@ -123,6 +126,7 @@ impl CheckCtx {
         crate::measure::memory::Sources {
             mimir: self.mimir(),
             docker: !embedded,
+            docker_host: self.target.docker_host.clone(),
             own_process: embedded,
         }
     }

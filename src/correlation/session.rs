@@ -2,9 +2,11 @@
 //! that do what the React app does — a Faro trace with a client `fetch`
 //! span, a call to the backend through the app's base URL with
 //! `traceparent: 00-<trace>-<fetch span>-01`, then the Faro payload posted
-//! to `/collect` — and the spans of those requests read back from Tempo.
+//! to `/collect` — and the spans of those requests read back from Tempo,
+//! down to the backend server span a person would click a link on.
 //!
-//! Uses: checks, emit::{app, faro}, query::tempo, measure::ingest_clock.
+//! Uses: check, roundtrip::{lookup, send}, emit::{app, faro}, query::tempo,
+//! measure::ingest_clock.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -13,12 +15,16 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio::time::Instant;
 
-use crate::checks::roundtrip::{send_verdict, undecided};
-use crate::checks::{CheckCtx, Outcome, Verdict};
+use crate::check::clock::unix_now;
+use crate::check::reason::{ReasonId, Shared};
+use crate::check::spec::Budget;
+use crate::check::{CheckCtx, CheckSettings, Outcome, Verdict};
 use crate::emit::app::AppClient;
 use crate::emit::faro::{FaroSender, FrontendSession, FrontendSpec};
 use crate::measure::ingest_clock::{PollPlan, Reads, Watched, watch};
 use crate::query::tempo::{ReadSpan, TempoClient};
+use crate::roundtrip::lookup::undecided;
+use crate::roundtrip::send::send_verdict;
 use crate::target::join_path;
 
 /// How far the backend's clock may be behind ours.
@@ -26,7 +32,7 @@ const CLOCK_SKEW_NANOS: u64 = 5_000_000_000;
 
 /// A session that ran: its ids and when its backend call was acknowledged.
 #[derive(Debug, Clone, Serialize)]
-pub struct Driven {
+pub(crate) struct Driven {
     #[serde(flatten)]
     pub session: FrontendSession,
     #[serde(skip)]
@@ -37,13 +43,26 @@ pub struct Driven {
     pub backend_ms: u64,
 }
 
+/// Driving the sessions: a backend call and a Faro post each, one after
+/// another.
+pub(crate) fn drive_budget(settings: &CheckSettings) -> Budget {
+    Budget::requests(2 * settings.correlation_sessions as u32)
+}
+
+/// Driving the sessions, then polling Tempo for their spans.
+pub(crate) fn spans_budget(settings: &CheckSettings) -> Budget {
+    drive_budget(settings).then(Budget {
+        max_waits: 1,
+        ..Budget::default()
+    })
+}
+
 /// Runs `ctx.settings.correlation_sessions` sessions, or returns the
 /// outcome that says why they could not run.
-pub async fn drive(ctx: &CheckCtx) -> Result<(FrontendSpec, Vec<Driven>), Outcome> {
+pub(crate) async fn drive(ctx: &CheckCtx) -> Result<(FrontendSpec, Vec<Driven>), Outcome> {
     let target = &ctx.target;
     let Some(base) = target.app.clone() else {
-        return Err(Outcome::new(
-            Verdict::Skip("not_configured"),
+        return Err(Outcome::not_configured(
             "the target names no app base URL (`app.base_url`) to send requests through",
         ));
     };
@@ -65,10 +84,7 @@ pub async fn drive(ctx: &CheckCtx) -> Result<(FrontendSpec, Vec<Driven>), Outcom
     for slot in 0..ctx.settings.correlation_sessions {
         let session = spec.session(slot);
         let traceparent = spec.traceparent(&session);
-        let started_unix_nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(0);
+        let started_unix_nanos = unix_now().as_nanos() as u64;
         let answer = app.get(path, &traceparent).await.map_err(|err| {
             Outcome::new(
                 send_verdict(&err),
@@ -106,7 +122,7 @@ pub async fn drive(ctx: &CheckCtx) -> Result<(FrontendSpec, Vec<Driven>), Outcom
 }
 
 /// Why there is no backend span to follow a link from.
-pub enum NoSpan {
+pub(crate) enum NoSpan {
     /// The sessions could not run; the outcome says why.
     NotDriven(Outcome),
     /// Tempo could not be read: the error verdict and why.
@@ -115,10 +131,24 @@ pub enum NoSpan {
     Missing(String),
 }
 
+impl NoSpan {
+    /// The outcome of a check left without a span to follow its link
+    /// from: why the sessions could not run, an error when Tempo could not
+    /// be read, or `missing` (the check's own reason) when it answered
+    /// without one; with the check's evidence so far.
+    pub(crate) fn outcome(self, evidence: impl Serialize, missing: impl Into<ReasonId>) -> Outcome {
+        match self {
+            NoSpan::NotDriven(outcome) => outcome,
+            NoSpan::Undecided(verdict, summary) => Outcome::new(verdict, summary).with_evidence(evidence),
+            NoSpan::Missing(summary) => Outcome::new(Verdict::fail(missing), summary).with_evidence(evidence),
+        }
+    }
+}
+
 /// Drives the sessions and returns the backend server span a person would
 /// click a link on: the first session's, stitched to its fetch span if one
 /// is.
-pub async fn backend_span(ctx: &CheckCtx, tempo: &TempoClient) -> Result<ReadSpan, NoSpan> {
+pub(crate) async fn backend_span(ctx: &CheckCtx, tempo: &TempoClient) -> Result<ReadSpan, NoSpan> {
     let (_, driven) = drive(ctx).await.map_err(NoSpan::NotDriven)?;
     let (watched, seen) = find_spans(ctx, tempo, &driven).await;
     let span = driven.iter().find_map(|d| {
@@ -130,7 +160,7 @@ pub async fn backend_span(ctx: &CheckCtx, tempo: &TempoClient) -> Result<ReadSpa
         // Tempo never told whether the spans are there.
         None if watched.missing.is_empty() => Err(match undecided(&watched, "sessions' traces") {
             Some((verdict, why)) => NoSpan::Undecided(verdict, why),
-            None => NoSpan::Undecided(Verdict::Error("read_failed"), "no read of Tempo finished".into()),
+            None => NoSpan::Undecided(Verdict::error(Shared::ReadFailed), "no read of Tempo finished".into()),
         }),
         None => Err(NoSpan::Missing(format!(
             "no backend server span of {} was found in Tempo to link from",
@@ -141,7 +171,7 @@ pub async fn backend_span(ctx: &CheckCtx, tempo: &TempoClient) -> Result<ReadSpa
 
 /// The spans of one session's trace, as read back.
 #[derive(Debug, Clone, Default, Serialize)]
-pub struct SessionSpans {
+pub(crate) struct SessionSpans {
     pub frontend: Option<ReadSpan>,
     /// Backend server spans in the trace.
     pub backend: Vec<ReadSpan>,
@@ -149,7 +179,7 @@ pub struct SessionSpans {
 
 impl SessionSpans {
     /// The backend server span whose parent is the session's fetch span.
-    pub fn stitched(&self, session: &FrontendSession) -> Option<&ReadSpan> {
+    pub(crate) fn stitched(&self, session: &FrontendSession) -> Option<&ReadSpan> {
         self.backend
             .iter()
             .find(|s| s.parent_span_id == Some(session.fetch_span))
@@ -159,7 +189,7 @@ impl SessionSpans {
 /// Polls Tempo until every session's trace holds its fetch span and a
 /// backend server span that is its child, or the deadline passes; returns
 /// what each trace held.
-pub async fn find_spans(
+pub(crate) async fn find_spans(
     ctx: &CheckCtx,
     tempo: &TempoClient,
     driven: &[Driven],

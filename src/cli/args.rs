@@ -1,5 +1,12 @@
-//! The command line, as clap reads it. Parsing only: `run` turns it into a
-//! validated plan.
+//! The command line, as clap reads it: parsing only. `cli::plan` turns it
+//! into the validated plans of `commands`.
+//!
+//! The flags every run against a target takes (`--target`, `--report-dir`,
+//! `--seed`, `--sim-fault`, `--sim-variant`) are one struct, [`RunArgs`],
+//! flattened into `verify`, `load` and `capacity`; each command words their
+//! help for what it writes (`mut_arg`).
+//!
+//! Uses: checks (trace lookups), stack::sim (fault and variant lists).
 
 use std::path::PathBuf;
 
@@ -108,17 +115,15 @@ pub enum Color {
     Never,
 }
 
+/// The flags of a run against a target, shared by `verify`, `load` and
+/// `capacity`. Worded for `verify`; `LoadArgs` rewords them.
 #[derive(Debug, Args)]
-pub struct VerifyArgs {
+pub struct RunArgs {
     /// Where the stack lives: `sim` (the embedded reference stack, in this
     /// process), `compose` (compose/target.toml), `aws` (infra/target.toml)
     /// or the path of a target TOML file.
     #[arg(long, env = "PILLARS_TARGET", default_value = "sim")]
     pub target: String,
-
-    /// Run only this check (repeatable); `pillars checks` lists the ids.
-    #[arg(long = "only", value_name = "CHECK_ID")]
-    pub only: Vec<String>,
 
     /// Directory for run.json, junit.xml and report.html
     /// [default: reports/<run-id>].
@@ -141,6 +146,24 @@ pub struct VerifyArgs {
     /// with `--target sim`.
     #[arg(long = "sim-variant", value_name = "NAME=VALUE")]
     pub sim_variants: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+// `--only` is listed right after `--target`, as it always was.
+#[command(
+    mut_arg("only", |a| a.display_order(1)),
+    mut_arg("report_dir", |a| a.display_order(2)),
+    mut_arg("seed", |a| a.display_order(3)),
+    mut_arg("sim_faults", |a| a.display_order(4)),
+    mut_arg("sim_variants", |a| a.display_order(5)),
+)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+
+    /// Run only this check (repeatable); `pillars checks` lists the ids.
+    #[arg(long = "only", value_name = "CHECK_ID")]
+    pub only: Vec<String>,
 
     /// Synthetic traces `traces.roundtrip` sends.
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=100_000))]
@@ -171,33 +194,26 @@ pub struct VerifyArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(
+    mut_arg("target", |a| a.help("Where the stack lives, as for `verify`")),
+    mut_arg("report_dir", |a| a.help(
+        "Directory for load.json or capacity.json and report.html [default: reports/<run-id>]"
+    )),
+    mut_arg("seed", |a| a.help(
+        "The run's seed (ids, payloads); replaying it sends the same data [default: from the clock]"
+    )),
+    mut_arg("sim_faults", |a| a.help("A fault of the embedded reference stack, NAME[=VALUE] (repeatable)")),
+    mut_arg("sim_variants", |a| a.help(
+        "A deployment variant of the embedded reference stack, NAME=VALUE (repeatable; `pillars sim --help` lists them)"
+    )),
+)]
 pub struct LoadArgs {
     /// The scenario file, e.g. scenarios/smoke.toml.
     #[arg(long, value_name = "FILE")]
     pub scenario: PathBuf,
 
-    /// Where the stack lives, as for `verify`.
-    #[arg(long, env = "PILLARS_TARGET", default_value = "sim")]
-    pub target: String,
-
-    /// Directory for load.json or capacity.json and report.html
-    /// [default: reports/<run-id>].
-    #[arg(long, value_name = "DIR")]
-    pub report_dir: Option<PathBuf>,
-
-    /// The run's seed (ids, payloads); replaying it sends the same data
-    /// [default: from the clock].
-    #[arg(long)]
-    pub seed: Option<u64>,
-
-    /// A fault of the embedded reference stack, NAME[=VALUE] (repeatable).
-    #[arg(long = "sim-fault", value_name = "NAME[=VALUE]")]
-    pub sim_faults: Vec<String>,
-
-    /// A deployment variant of the embedded reference stack, NAME=VALUE
-    /// (repeatable; `pillars sim --help` lists them).
-    #[arg(long = "sim-variant", value_name = "NAME=VALUE")]
-    pub sim_variants: Vec<String>,
+    #[command(flatten)]
+    pub run: RunArgs,
 }
 
 #[derive(Debug, Args)]

@@ -1,0 +1,36 @@
+//! The part of the stack a check is about. A leaf: the catalog, the run's
+//! ledger, the round trips and the load markers all name pillars, and it
+//! names nothing of theirs.
+//!
+//! Uses: nothing.
+
+/// The part of the stack a check is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Pillar {
+    Stack,
+    Traces,
+    Logs,
+    Metrics,
+    Profiles,
+    Frontend,
+    Correlation,
+    Ingest,
+    Capacity,
+}
+
+impl Pillar {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Pillar::Stack => "stack",
+            Pillar::Traces => "traces",
+            Pillar::Logs => "logs",
+            Pillar::Metrics => "metrics",
+            Pillar::Profiles => "profiles",
+            Pillar::Frontend => "frontend",
+            Pillar::Correlation => "correlation",
+            Pillar::Ingest => "ingest",
+            Pillar::Capacity => "capacity",
+        }
+    }
+}

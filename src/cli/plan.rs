@@ -1,0 +1,228 @@
+//! From the parsed command line to a resolved [`Command`]: flags checked
+//! against each other, input files read (scenarios, provisioning files),
+//! the target chosen (not yet opened), the run's seed, id and report
+//! directory settled. Nothing is started or written here.
+//!
+//! Uses: cli::args, commands (the plans), target (the choice), stack::sim
+//! (faults, variants, options), load::scenario, checks (settings), env.
+
+use std::path::Path;
+
+use super::args::{BenchCommand, Cli, Color, Command as Args, LoadArgs, RunArgs, SimArgs, StackCommand, VerifyArgs};
+use crate::checks::CheckSettings;
+use crate::commands::{
+    BenchPlan, CapacityPlan, Command, LoadPlan, RunIdentity, SimPlan, StackPlan, VerifyPlan, require_search,
+    select_checks,
+};
+use crate::console::ColorWhen;
+use crate::env::Env;
+use crate::error::RunError;
+use crate::load::scenario::Scenario;
+use crate::stack::sim::{FaroSettings, Faults, GrafanaAuth, SimOptions, Variants};
+use crate::target::TargetChoice;
+
+impl Cli {
+    /// The command this command line asks for, validated. `env` is the
+    /// snapshot the run will use (it names `pillars sim`'s token).
+    pub fn resolve(self, env: &Env) -> Result<Command, RunError> {
+        Ok(match self.command {
+            Args::Verify(args) => Command::Verify(verify(args)?),
+            Args::Sim(args) => Command::Sim(sim(args, env)?),
+            Args::Checks => Command::Checks,
+            Args::Bench(BenchCommand::Emit(args)) => Command::Bench(BenchPlan::Emit(args)),
+            Args::Bench(BenchCommand::Load(args)) => Command::Bench(BenchPlan::Load(args)),
+            Args::Load(args) => Command::Load(load(args)?),
+            Args::Capacity(args) => Command::Capacity(capacity(args)?),
+            Args::Stack(command) => Command::Stack(stack(command)),
+        })
+    }
+}
+
+impl From<Color> for ColorWhen {
+    fn from(c: Color) -> Self {
+        match c {
+            Color::Auto => ColorWhen::Auto,
+            Color::Always => ColorWhen::Always,
+            Color::Never => ColorWhen::Never,
+        }
+    }
+}
+
+/// `--target` with the sim's faults and variants, which only go with `sim`.
+fn target_choice(run: &RunArgs) -> Result<TargetChoice, RunError> {
+    let mut choice = TargetChoice::parse(&run.target);
+    match &mut choice {
+        TargetChoice::Sim(options) => {
+            options.faults = Faults::parse(run.sim_faults.iter().map(String::as_str))?;
+            options.variants = Variants::parse(run.sim_variants.iter().map(String::as_str))?;
+        }
+        TargetChoice::Compose(_) | TargetChoice::File(_) => {
+            for (flag, given) in [("--sim-variant", &run.sim_variants), ("--sim-fault", &run.sim_faults)] {
+                if !given.is_empty() {
+                    return Err(RunError::Usage(format!(
+                        "{flag} only applies to the embedded reference stack, but the target is `{}`; drop {flag} or use --target sim",
+                        run.target
+                    )));
+                }
+            }
+        }
+    }
+    Ok(choice)
+}
+
+fn verify(args: VerifyArgs) -> Result<VerifyPlan, RunError> {
+    let mut target = target_choice(&args.run)?;
+    let checks = select_checks(&args.only)?;
+    let run = RunIdentity::new(args.run.seed, args.run.report_dir);
+    if let Some(path) = &args.sim_datasources {
+        match &mut target {
+            TargetChoice::Sim(options) => options.grafana_datasources = Some(read_provisioning(path)?),
+            TargetChoice::File(_) | TargetChoice::Compose(_) => {
+                return Err(RunError::Usage("--sim-datasources only applies to --target sim".into()));
+            }
+        }
+    }
+    Ok(VerifyPlan {
+        target,
+        checks,
+        run,
+        settings: CheckSettings {
+            traces: args.traces,
+            trace_lookup: args.trace_lookup.into(),
+            ..CheckSettings::default()
+        },
+        color: args.color.into(),
+        keep_stack: args.keep_stack,
+        features: args.features,
+    })
+}
+
+fn load(args: LoadArgs) -> Result<LoadPlan, RunError> {
+    let scenario = read_scenario(&args.scenario)?;
+    Ok(LoadPlan {
+        scenario,
+        target: target_choice(&args.run)?,
+        run: RunIdentity::new(args.run.seed, args.run.report_dir),
+    })
+}
+
+fn capacity(args: LoadArgs) -> Result<CapacityPlan, RunError> {
+    let scenario = read_scenario(&args.scenario)?;
+    require_search(&scenario, &args.scenario)?;
+    Ok(CapacityPlan {
+        scenario,
+        target: target_choice(&args.run)?,
+        run: RunIdentity::new(args.run.seed, args.run.report_dir),
+    })
+}
+
+fn read_scenario(path: &Path) -> Result<Scenario, RunError> {
+    Scenario::from_file(path).map_err(|e| RunError::Usage(e.to_string()))
+}
+
+fn sim(args: SimArgs, env: &Env) -> Result<SimPlan, RunError> {
+    let faults = Faults::parse(args.faults.iter().map(String::as_str))?;
+    let variants = Variants::parse(args.variants.iter().map(String::as_str))?;
+    let grafana_auth = match &args.grafana_token_env {
+        None => GrafanaAuth::default(),
+        Some(var) => {
+            let token = env.get(var).ok_or_else(|| {
+                RunError::Usage(format!(
+                    "--grafana-token-env names `{var}`, which is not set; export {var}=<token>"
+                ))
+            })?;
+            crate::secrets::register(token);
+            GrafanaAuth {
+                token: Some(token.to_owned()),
+                basic: None,
+            }
+        }
+    };
+    if !(args.faro_rate > 0.0 && args.faro_burst >= 1.0) {
+        return Err(RunError::Usage(
+            "--faro-rate must be above 0 and --faro-burst at least 1".into(),
+        ));
+    }
+    let options = SimOptions {
+        faults,
+        variants,
+        search_idle: args.search_idle,
+        grafana_datasources: args.grafana_datasources.as_deref().map(read_provisioning).transpose()?,
+        grafana_auth,
+        grafana_token_env: args.grafana_token_env,
+        grafana_sub_path: args.grafana_sub_path,
+        faro: FaroSettings {
+            rate: args.faro_rate,
+            burst: args.faro_burst,
+            ..FaroSettings::default()
+        },
+        ..SimOptions::default()
+    };
+    Ok(SimPlan {
+        options,
+        write_target: args.write_target,
+    })
+}
+
+/// Reads a Grafana datasource provisioning file.
+fn read_provisioning(path: &Path) -> Result<String, RunError> {
+    crate::textfile::read(path).map_err(|e| {
+        RunError::Usage(format!(
+            "cannot read the datasource provisioning file `{}`: {e}; pass a Grafana provisioning YAML",
+            path.display()
+        ))
+    })
+}
+
+fn stack(command: StackCommand) -> StackPlan {
+    match command {
+        StackCommand::Up { per_service, file } => StackPlan::Up { per_service, file },
+        StackCommand::Down { file } => StackPlan::Down { file },
+        StackCommand::Status { file } => StackPlan::Status { file },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn resolve(args: &[&str]) -> Result<Command, RunError> {
+        Cli::parse_from([&["pillars"], args].concat()).resolve(&Env::default())
+    }
+
+    #[test]
+    fn sim_flags_only_go_with_the_sim() {
+        let err = resolve(&[
+            "load",
+            "--scenario",
+            "scenarios/smoke.toml",
+            "--target",
+            "x.toml",
+            "--sim-variant",
+            "log_export=loki_exporter",
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(err.starts_with("--sim-variant only applies"), "{err}");
+        let Command::Verify(plan) = resolve(&["verify", "--sim-fault", "drop_traces=1", "--seed", "7"]).unwrap() else {
+            panic!("verify resolves to a verify plan");
+        };
+        assert!(matches!(&plan.target, TargetChoice::Sim(o) if o.faults.specs() == ["drop_traces=1"]));
+        assert_eq!(plan.run.seed.0, 7);
+        assert_eq!(plan.checks.len(), crate::checks::CATALOG.len());
+    }
+
+    #[test]
+    fn the_sim_token_comes_from_the_snapshot() {
+        let cli = Cli::parse_from(["pillars", "sim", "--grafana-token-env", "PILLARS_TEST_SIM_TOKEN"]);
+        let err = cli.resolve(&Env::default()).unwrap_err().to_string();
+        assert!(err.contains("export PILLARS_TEST_SIM_TOKEN=<token>"), "{err}");
+        let cli = Cli::parse_from(["pillars", "sim", "--grafana-token-env", "PILLARS_TEST_SIM_TOKEN"]);
+        let env = Env::from_pairs([("PILLARS_TEST_SIM_TOKEN", "sim-s3cret")]);
+        let Command::Sim(plan) = cli.resolve(&env).unwrap() else {
+            panic!("sim resolves to a sim plan");
+        };
+        assert_eq!(plan.options.grafana_auth.token.as_deref(), Some("sim-s3cret"));
+    }
+}

@@ -1,0 +1,74 @@
+//! `pillars capacity`: step a scenario's rate up until a gate breaks,
+//! bisect, and say what it means for the instance; then `capacity.json`
+//! and `report.html`. Ctrl-C ends the search with the steps so far.
+//!
+//! Uses: load (scenario, capacity search), report, target,
+//! commands::prepared, console, env.
+
+use std::io::Write;
+use std::path::Path;
+
+use crate::commands::prepared::{PreparedLoad, RunIdentity};
+use crate::console::{Console, printable};
+use crate::env::Env;
+use crate::error::RunError;
+use crate::exit;
+use crate::load::progress::Progress;
+use crate::load::scenario::Scenario;
+use crate::target::TargetChoice;
+
+/// A capacity search: the scenario (with a `[search]` section), against
+/// which target, as which run.
+#[derive(Debug)]
+pub struct CapacityPlan {
+    pub scenario: Scenario,
+    pub target: TargetChoice,
+    pub run: RunIdentity,
+}
+
+/// A capacity search needs the scenario's `[search]` section; `path` is
+/// where the scenario was read from.
+pub fn require_search(scenario: &Scenario, path: &Path) -> Result<(), RunError> {
+    if scenario.search.is_none() {
+        return Err(RunError::Usage(format!(
+            "scenario `{}` has no [search] section; see scenarios/capacity.toml",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
+pub(super) async fn run(plan: CapacityPlan, env: &Env, console: &mut Console) -> Result<u8, RunError> {
+    let CapacityPlan { scenario, target, run } = plan;
+    let files = PreparedLoad::prepare(&run, "capacity.json")?;
+    let (target, sim) = files.open(&target, &run, env).await?;
+    let _ = writeln!(
+        console.err,
+        "pillars capacity: scenario `{}` against `{}`; Ctrl-C ends the search with the steps so far",
+        printable(&scenario.name),
+        printable(&target.name)
+    );
+    let progress = Progress::for_stderr(env);
+    let err = &mut console.err;
+    let report = crate::load::capacity::search(&scenario, target, run.seed, run.run_id.clone(), &progress, |step| {
+        let line = crate::load::capacity::step_line(step);
+        if progress.is_hidden() {
+            let _ = writeln!(err, "{line}");
+        } else {
+            progress.println(&line);
+        }
+    })
+    .await
+    .map_err(RunError::Usage)?;
+    if let Some(sim) = sim {
+        sim.shutdown().await;
+    }
+    let json = serde_json::to_string_pretty(&report).expect("the capacity report serializes");
+    let _ = writeln!(console.out, "{}", printable(&report.recommendation));
+    files.write(json, crate::report::load_html::render_capacity(&report), console)?;
+    Ok(if report.interrupted {
+        crate::interrupt::exit_code()
+    } else {
+        exit::OK
+    })
+}

@@ -1,0 +1,66 @@
+//! The subcommands, as peers. Each file takes one resolved plan — plain
+//! library types, built from the command line by `cli` — and the
+//! environment snapshot, and returns the exit code of a run that finished
+//! or the [`RunError`] it ended in. [`run`] is the one place that picks the
+//! command.
+//!
+//! - `verify`: the catalog checks (or the Gherkin features) against a target;
+//! - `load`, `capacity`: a watched load scenario, a capacity search; both
+//!   start from what `prepared` settles (report files, a ready target);
+//! - `sim`: the embedded reference stack in the foreground;
+//! - `stack`: the Compose stack up, down, status;
+//! - `bench`: the harness's own throughput;
+//! - `checks`: the catalog listing.
+//!
+//! `prepared` also holds what every run settles first: its seed, run id and
+//! report directory.
+//!
+//! Uses: everything below it — target, checks, stack, load, report,
+//! acceptance, bench, console, env, error, exit.
+
+mod bench;
+mod capacity;
+mod checks;
+mod load;
+mod prepared;
+mod sim;
+mod stack;
+mod verify;
+
+pub use bench::BenchPlan;
+pub use capacity::{CapacityPlan, require_search};
+pub use load::LoadPlan;
+pub use prepared::{RunIdentity, run_id};
+pub use sim::SimPlan;
+pub use stack::StackPlan;
+pub use verify::{VerifyPlan, exit_code, select_checks, target_report};
+
+use crate::console::Console;
+use crate::env::Env;
+use crate::error::RunError;
+
+/// A command, resolved and validated: what the binary was asked to do.
+#[derive(Debug)]
+pub enum Command {
+    Verify(VerifyPlan),
+    Sim(SimPlan),
+    Checks,
+    Bench(BenchPlan),
+    Load(LoadPlan),
+    Capacity(CapacityPlan),
+    Stack(StackPlan),
+}
+
+/// Runs one command. Returns the exit code for runs that finished.
+pub async fn run(command: Command, env: &Env, console: &mut Console) -> Result<u8, RunError> {
+    crate::interrupt::install();
+    match command {
+        Command::Verify(plan) => verify::run(plan, env, console).await,
+        Command::Sim(plan) => sim::run(plan, env, console).await,
+        Command::Checks => checks::run(console),
+        Command::Bench(plan) => bench::run(plan, console).await,
+        Command::Load(plan) => load::run(plan, env, console).await,
+        Command::Capacity(plan) => capacity::run(plan, env, console).await,
+        Command::Stack(plan) => stack::run(plan, env, console).await,
+    }
+}

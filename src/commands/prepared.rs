@@ -1,0 +1,133 @@
+//! What a run settles before it starts. Every run (verify, load, capacity)
+//! has a seed, a run id derived from it and a report directory; load and
+//! capacity also create their report files first, so a bad path fails in
+//! the first second rather than after the load, and check the target is
+//! ready before any load is sent, so a stack that is down is one clear
+//! message, not a report full of refusals.
+//!
+//! Uses: ids, target, checks (`stack.ready`), report::dir, stack::sim,
+//! console, env.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::checks;
+use crate::console::Console;
+use crate::env::Env;
+use crate::error::RunError;
+use crate::ids::Seed;
+use crate::stack::sim::SimStack;
+use crate::target::{Target, TargetChoice, TargetKind};
+
+/// A run's seed, id and report directory.
+#[derive(Debug, Clone)]
+pub struct RunIdentity {
+    pub seed: Seed,
+    pub run_id: String,
+    pub report_dir: PathBuf,
+}
+
+impl RunIdentity {
+    /// `seed`, or one from the clock; the run id from it; `report_dir`, or
+    /// `reports/<run-id>`.
+    pub fn new(seed: Option<u64>, report_dir: Option<PathBuf>) -> RunIdentity {
+        let seed = seed.map(Seed).unwrap_or_else(Seed::from_time);
+        let run_id = run_id(seed);
+        let report_dir = report_dir.unwrap_or_else(|| PathBuf::from("reports").join(&run_id));
+        RunIdentity {
+            seed,
+            run_id,
+            report_dir,
+        }
+    }
+}
+
+/// `<UTC timestamp>-<4 hex of the seed>`: sorts by time, unique per seed.
+pub fn run_id(seed: Seed) -> String {
+    let stamp: String = humantime::format_rfc3339_seconds(std::time::SystemTime::now())
+        .to_string()
+        .chars()
+        .filter(|c| !matches!(c, '-' | ':'))
+        .collect();
+    format!("{stamp}-{:04x}", seed.0 & 0xffff)
+}
+
+/// The report files of a load or capacity run, created before it starts.
+pub(super) struct PreparedLoad {
+    json_path: PathBuf,
+    html_path: PathBuf,
+}
+
+impl PreparedLoad {
+    /// Creates the report directory of `run`, for `file` (`load.json`,
+    /// `capacity.json`) and `report.html`.
+    pub(super) fn prepare(run: &RunIdentity, file: &str) -> Result<PreparedLoad, RunError> {
+        crate::report::dir::prepare(&run.report_dir)?;
+        Ok(PreparedLoad {
+            json_path: run.report_dir.join(file),
+            html_path: run.report_dir.join(crate::report::dir::REPORT_HTML),
+        })
+    }
+
+    /// Opens the target and checks it is ready before any load is sent.
+    pub(super) async fn open(
+        &self,
+        choice: &TargetChoice,
+        run: &RunIdentity,
+        env: &Env,
+    ) -> Result<(Arc<Target>, Option<SimStack>), RunError> {
+        let (target, sim) = choice.open(env).await?;
+        let target = Arc::new(target);
+        let ready = checks::find("stack.ready").expect("stack.ready is in the catalog");
+        let ctx = checks::CheckCtx::new(target.clone(), run.run_id.clone(), run.seed, Default::default());
+        let outcome = ready.run(&ctx).await;
+        match outcome.status() {
+            checks::Status::Pass | checks::Status::Skip => Ok((target, sim)),
+            status => {
+                if let Some(sim) = sim {
+                    sim.shutdown().await;
+                }
+                let origin = match &target.kind {
+                    TargetKind::File(path) => format!(" ({})", path.display()),
+                    TargetKind::Sim => String::new(),
+                };
+                Err(RunError::NotReady {
+                    target: crate::console::printable(&target.name).into_owned(),
+                    origin,
+                    status,
+                    summary: outcome.summary,
+                })
+            }
+        }
+    }
+
+    /// Writes the JSON record and the HTML page rendered from it.
+    pub(super) fn write(&self, json: String, html: String, console: &mut Console) -> Result<(), RunError> {
+        for (path, text) in [(&self.json_path, json), (&self.html_path, html)] {
+            crate::report::dir::write_atomic(path, &text)?;
+        }
+        let _ = writeln!(
+            console.out,
+            "report: {} and {}",
+            self.json_path.display(),
+            self.html_path.display()
+        );
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_report_dir_defaults_to_reports_and_the_run_id() {
+        let run = RunIdentity::new(Some(0xbeef), None);
+        assert_eq!(run.seed, Seed(0xbeef));
+        assert!(run.run_id.ends_with("-beef"), "{}", run.run_id);
+        assert_eq!(run.report_dir, PathBuf::from("reports").join(&run.run_id));
+        let run = RunIdentity::new(Some(1), Some("out".into()));
+        assert_eq!(run.report_dir, PathBuf::from("out"));
+    }
+}

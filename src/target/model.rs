@@ -1,0 +1,263 @@
+//! The validated target: endpoints by role, how each store is read,
+//! credentials, and the limits every check runs under. Built only by
+//! `resolve` from a target file and the environment; after that nothing
+//! re-reads the environment or re-parses a URL.
+//!
+//! Uses: secrets (a [`Secret`] is masked wherever pillars prints).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use url::Url;
+
+/// The roles whose URLs the harness reads from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Store {
+    Tempo,
+    Loki,
+    Mimir,
+    Pyroscope,
+}
+
+impl Store {
+    pub const ALL: [Store; 4] = [Store::Tempo, Store::Loki, Store::Mimir, Store::Pyroscope];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Store::Tempo => "tempo",
+            Store::Loki => "loki",
+            Store::Mimir => "mimir",
+            Store::Pyroscope => "pyroscope",
+        }
+    }
+}
+
+/// OTLP signals, each with its own ingest endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    Traces,
+    Metrics,
+    Logs,
+}
+
+impl Signal {
+    pub const fn path(self) -> &'static str {
+        match self {
+            Signal::Traces => "v1/traces",
+            Signal::Metrics => "v1/metrics",
+            Signal::Logs => "v1/logs",
+        }
+    }
+
+    /// The OpenTelemetry exporter variable that overrides this signal's
+    /// endpoint, used as it is.
+    pub const fn env_var(self) -> &'static str {
+        match self {
+            Signal::Traces => "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+            Signal::Metrics => "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+            Signal::Logs => "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
+        }
+    }
+
+    /// The target file's key for this signal's endpoint.
+    pub const fn key(self) -> &'static str {
+        match self {
+            Signal::Traces => "ingest.otlp_traces",
+            Signal::Metrics => "ingest.otlp_metrics",
+            Signal::Logs => "ingest.otlp_logs",
+        }
+    }
+}
+
+/// A secret read from the environment. Its value never prints.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// A secret, registered so it is masked in everything pillars prints
+    /// or writes.
+    pub fn new(value: impl Into<String>) -> Self {
+        let value = value.into();
+        crate::secrets::register(&value);
+        Secret(value)
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// How requests to a read endpoint authenticate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    Bearer(Secret),
+    Basic { user: String, password: Secret },
+}
+
+/// How a store is read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReadPath {
+    /// Straight to the store's own HTTP API.
+    Direct,
+    /// Through Grafana's datasource proxy for the datasource with this uid.
+    GrafanaProxy { uid: String },
+}
+
+/// One store's read endpoint: the base URL every API path is joined to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadEndpoint {
+    pub base: Url,
+    pub path: ReadPath,
+    pub credential: Option<Credential>,
+}
+
+/// Grafana itself, when the target has it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grafana {
+    pub url: Url,
+    pub datasources: BTreeMap<Store, String>,
+    pub credential: Option<Credential>,
+}
+
+/// Which kind of target this is; reports always say it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TargetKind {
+    /// The embedded reference stack, in this process.
+    Sim,
+    /// A target file (including the built-in `compose` and `aws` files).
+    File(PathBuf),
+}
+
+/// Limits and deadlines that apply to every check against this target.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Limits {
+    /// p99 write-to-queryable latency a pillar must stay under.
+    pub ingest_slo: Duration,
+    /// How long to poll before an item is suspected missing.
+    pub wait: Duration,
+    /// How long to keep confirming before it is declared missing.
+    pub max_wait: Duration,
+    /// Earliest time after a write at which a TraceQL search can find it
+    /// (Tempo searches only flushed traces: idle period plus a flush tick).
+    pub search_ready_after: Duration,
+    /// Timeout of one HTTP request.
+    pub request_timeout: Duration,
+    /// Memory the instance leaves for containers.
+    pub memory_budget_bytes: Option<u64>,
+    /// Share (0–1) of sent items each pillar must read back.
+    pub completeness: f64,
+    /// Share (0–1) of each container's memory limit, and of the budget,
+    /// that must stay free.
+    pub memory_headroom: f64,
+}
+
+impl Limits {
+    /// Multiplies every deadline, for slow machines (`PILLARS_TIMEOUT_SCALE`).
+    pub fn scaled(mut self, scale: f64) -> Self {
+        self.wait = self.wait.mul_f64(scale);
+        self.max_wait = self.max_wait.mul_f64(scale);
+        self.search_ready_after = self.search_ready_after.mul_f64(scale);
+        self.request_timeout = self.request_timeout.mul_f64(scale);
+        self
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            ingest_slo: Duration::from_secs(30),
+            wait: Duration::from_secs(60),
+            max_wait: Duration::from_secs(90),
+            search_ready_after: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(10),
+            memory_budget_bytes: None,
+            completeness: 1.0,
+            memory_headroom: 0.15,
+        }
+    }
+}
+
+/// A validated target. After loading nothing re-reads the environment or
+/// re-parses a URL.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Target {
+    pub name: String,
+    pub kind: TargetKind,
+    pub description: Option<String>,
+    pub otlp_traces: Option<Url>,
+    pub otlp_metrics: Option<Url>,
+    pub otlp_logs: Option<Url>,
+    pub faro: Option<Url>,
+    pub pyroscope_ingest: Option<Url>,
+    pub app: Option<Url>,
+    /// `service.name` of the frontend (Faro `app` label and trace service):
+    /// `[app] frontend_service`, by default the deployment's
+    /// ([`DEFAULT_FRONTEND_SERVICE`](super::DEFAULT_FRONTEND_SERVICE)).
+    pub frontend_service: String,
+    /// `service.name` of the backend tier: `[app] backend_service`, by
+    /// default the deployment's
+    /// ([`DEFAULT_BACKEND_SERVICE`](super::DEFAULT_BACKEND_SERVICE)).
+    pub backend_service: String,
+    pub grafana: Option<Grafana>,
+    /// A Grafana datasource provisioning file, for the correlation settings
+    /// when the target has no Grafana to ask.
+    pub provisioning: Option<PathBuf>,
+    pub reads: BTreeMap<Store, ReadEndpoint>,
+    pub limits: Limits,
+    /// The Docker engine that runs a file target's containers, when not
+    /// the default socket (`DOCKER_HOST`): where container memory is read
+    /// when Mimir has no cAdvisor series.
+    pub docker_host: Option<String>,
+}
+
+impl Target {
+    pub fn otlp(&self, signal: Signal) -> Option<&Url> {
+        match signal {
+            Signal::Traces => self.otlp_traces.as_ref(),
+            Signal::Metrics => self.otlp_metrics.as_ref(),
+            Signal::Logs => self.otlp_logs.as_ref(),
+        }
+    }
+
+    pub fn read(&self, store: Store) -> Option<&ReadEndpoint> {
+        self.reads.get(&store)
+    }
+
+    /// Endpoints by role, for reports and banners: no credentials.
+    pub fn endpoints(&self) -> BTreeMap<String, String> {
+        let mut out = BTreeMap::new();
+        let mut put = |role: &str, url: Option<&Url>| {
+            if let Some(url) = url {
+                out.insert(role.to_owned(), url.to_string());
+            }
+        };
+        put("otlp_traces", self.otlp_traces.as_ref());
+        put("otlp_metrics", self.otlp_metrics.as_ref());
+        put("otlp_logs", self.otlp_logs.as_ref());
+        put("faro", self.faro.as_ref());
+        put("pyroscope_ingest", self.pyroscope_ingest.as_ref());
+        put("app", self.app.as_ref());
+        put("grafana", self.grafana.as_ref().map(|g| &g.url));
+        for (store, read) in &self.reads {
+            put(&format!("read.{}", store.as_str()), Some(&read.base));
+        }
+        out
+    }
+}
+
+/// Appends a path to a base URL, keeping the base's own path (Grafana under
+/// `/grafana`, a collector behind a prefix).
+pub fn join_path(base: &Url, path: &str) -> Url {
+    let mut url = base.clone();
+    let joined = format!("{}/{}", base.path().trim_end_matches('/'), path.trim_start_matches('/'));
+    url.set_path(&joined);
+    url
+}

@@ -1,0 +1,408 @@
+//! From a target file and the environment to a validated [`Target`]: each
+//! section is resolved by its own function, every value checked, every
+//! error naming the key and the fix.
+//!
+//! The environment is applied to file targets only (the reference stack
+//! prints its own endpoints): `OTEL_EXPORTER_OTLP_ENDPOINT` replaces
+//! `ingest.otlp_http`, `OTEL_EXPORTER_OTLP_<SIGNAL>_ENDPOINT` one signal's
+//! endpoint, `DOCKER_HOST` names the engine; `PILLARS_TIMEOUT_SCALE` and
+//! the secrets named under `[auth]` apply to every target.
+//!
+//! Uses: target::{model, file, error}, env, textfile, secrets.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use url::Url;
+
+use super::error::TargetError;
+use super::file::{RawAuth, RawIngest, RawLimits, RawRead, RawTarget};
+use super::model::{
+    Credential, Grafana, Limits, ReadEndpoint, ReadPath, Secret, Signal, Store, Target, TargetKind, join_path,
+};
+use crate::env::Env;
+
+impl Target {
+    /// Loads a target file. `env` is a snapshot of the environment, so tests
+    /// can pass their own.
+    pub fn from_file(path: &Path, env: &Env) -> Result<Target, TargetError> {
+        let text = crate::textfile::read(path).map_err(|source| TargetError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Target::from_toml(&text, TargetKind::File(path.to_owned()), env)
+    }
+
+    /// Parses and validates a target from TOML text.
+    pub fn from_toml(text: &str, kind: TargetKind, env: &Env) -> Result<Target, TargetError> {
+        let origin = match &kind {
+            TargetKind::File(p) => p.display().to_string(),
+            TargetKind::Sim => "the embedded reference stack".to_owned(),
+        };
+        let raw: RawTarget = toml::from_str(text).map_err(|e| TargetError::Parse {
+            path: origin.clone(),
+            message: e.to_string().trim_end().to_owned(),
+        })?;
+        Resolver {
+            origin: &origin,
+            env,
+            apply_env: kind != TargetKind::Sim,
+        }
+        .resolve(raw, kind)
+    }
+}
+
+struct Resolver<'a> {
+    origin: &'a str,
+    env: &'a Env,
+    /// Whether the OTLP endpoint variables and `DOCKER_HOST` apply.
+    apply_env: bool,
+}
+
+impl Resolver<'_> {
+    /// Section by section, in the order a reader meets the errors.
+    fn resolve(&self, raw: RawTarget, kind: TargetKind) -> Result<Target, TargetError> {
+        let base = self.otlp_base(&raw.ingest)?;
+        let grafana_credential = self.grafana_credential(&raw.auth)?;
+        let backend_credential = self
+            .secret("auth.backend_token_env", raw.auth.backend_token_env.as_deref())?
+            .map(Credential::Bearer);
+        let grafana = self.grafana(&raw.read, grafana_credential)?;
+        let reads = self.reads(&raw.read, grafana.as_ref(), backend_credential)?;
+        let limits = self.limits(&raw.limits)?;
+        let target = Target {
+            name: raw.name.unwrap_or_else(|| default_name(&kind)),
+            description: raw.description,
+            otlp_traces: self.otlp(Signal::Traces, raw.ingest.otlp_traces.as_deref(), base.as_ref())?,
+            otlp_metrics: self.otlp(Signal::Metrics, raw.ingest.otlp_metrics.as_deref(), base.as_ref())?,
+            otlp_logs: self.otlp(Signal::Logs, raw.ingest.otlp_logs.as_deref(), base.as_ref())?,
+            faro: self.url("ingest.faro", raw.ingest.faro.as_deref())?,
+            pyroscope_ingest: self.url("ingest.pyroscope", raw.ingest.pyroscope.as_deref())?,
+            app: self.url("app.base_url", raw.app.base_url.as_deref())?,
+            frontend_service: raw.app.frontend_service,
+            backend_service: raw.app.backend_service,
+            grafana,
+            provisioning: raw.read.provisioning.map(|p| relative_to_file(&kind, p)),
+            reads,
+            limits,
+            docker_host: self.env.docker_host().filter(|_| self.apply_env).map(str::to_owned),
+            kind,
+        };
+        if target.endpoints().is_empty() {
+            return Err(self.invalid(
+                "ingest",
+                "and every other section name no endpoint".into(),
+                "set at least `ingest.otlp_http` and `read.tempo` (or `read.grafana`)",
+            ));
+        }
+        Ok(target)
+    }
+
+    /// The OTLP/HTTP base URL: the environment's, else `ingest.otlp_http`.
+    fn otlp_base(&self, ingest: &RawIngest) -> Result<Option<Url>, TargetError> {
+        let base = match self.env.get("OTEL_EXPORTER_OTLP_ENDPOINT").filter(|_| self.apply_env) {
+            Some(v) => self.url("OTEL_EXPORTER_OTLP_ENDPOINT", Some(v))?,
+            None => self.url("ingest.otlp_http", ingest.otlp_http.as_deref())?,
+        };
+        // gRPC is accepted in the file for completeness; the emitters speak
+        // OTLP over HTTP.
+        self.url("ingest.otlp_grpc", ingest.otlp_grpc.as_deref())?;
+        Ok(base)
+    }
+
+    /// The endpoint of one OTLP signal: the per-signal environment variable,
+    /// then the per-signal key, then the base (environment before file) with
+    /// `/v1/<signal>` appended.
+    fn otlp(&self, signal: Signal, file_value: Option<&str>, base: Option<&Url>) -> Result<Option<Url>, TargetError> {
+        if self.apply_env
+            && let Some(v) = self.env.get(signal.env_var())
+        {
+            return self.url(signal.env_var(), Some(v));
+        }
+        if let Some(url) = self.url(signal.key(), file_value)? {
+            return Ok(Some(url));
+        }
+        Ok(base.map(|base| join_path(base, signal.path())))
+    }
+
+    /// Grafana's credential: a bearer token, or a user and password.
+    fn grafana_credential(&self, auth: &RawAuth) -> Result<Option<Credential>, TargetError> {
+        if let Some(token) = self.secret("auth.grafana_token_env", auth.grafana_token_env.as_deref())? {
+            return Ok(Some(Credential::Bearer(token)));
+        }
+        let Some(user_var) = auth.grafana_user_env.as_deref() else {
+            return Ok(None);
+        };
+        let user = self
+            .secret("auth.grafana_user_env", Some(user_var))?
+            .map(|s| s.expose().to_owned())
+            .unwrap_or_default();
+        let password = self
+            .secret("auth.grafana_password_env", auth.grafana_password_env.as_deref())?
+            .ok_or_else(|| {
+                self.invalid(
+                    "auth.grafana_password_env",
+                    "is missing while `auth.grafana_user_env` is set".into(),
+                    "name the variable that holds the Grafana password",
+                )
+            })?;
+        crate::secrets::register_basic(&user, password.expose());
+        Ok(Some(Credential::Basic { user, password }))
+    }
+
+    /// Grafana's URL and datasource uids (each defaulting to the store's
+    /// name), when `read.grafana` is set.
+    fn grafana(&self, read: &RawRead, credential: Option<Credential>) -> Result<Option<Grafana>, TargetError> {
+        let Some(url) = self.url("read.grafana", read.grafana.as_deref())? else {
+            return Ok(None);
+        };
+        let ds = &read.datasources;
+        let datasources = Store::ALL
+            .into_iter()
+            .map(|store| {
+                let uid = match store {
+                    Store::Tempo => ds.tempo.as_deref(),
+                    Store::Loki => ds.loki.as_deref(),
+                    Store::Mimir => ds.mimir.as_deref(),
+                    Store::Pyroscope => ds.pyroscope.as_deref(),
+                };
+                (store, uid.unwrap_or(store.as_str()).to_owned())
+            })
+            .collect();
+        Ok(Some(Grafana {
+            url,
+            datasources,
+            credential,
+        }))
+    }
+
+    /// Each store's read endpoint: its direct URL when the file gives one,
+    /// else Grafana's datasource proxy.
+    fn reads(
+        &self,
+        read: &RawRead,
+        grafana: Option<&Grafana>,
+        backend_credential: Option<Credential>,
+    ) -> Result<BTreeMap<Store, ReadEndpoint>, TargetError> {
+        let mut reads = BTreeMap::new();
+        for store in Store::ALL {
+            let direct = match store {
+                Store::Tempo => read.tempo.as_deref(),
+                Store::Loki => read.loki.as_deref(),
+                Store::Mimir => read.mimir.as_deref(),
+                Store::Pyroscope => read.pyroscope.as_deref(),
+            };
+            let endpoint = match self.url(&format!("read.{}", store.as_str()), direct)? {
+                Some(base) => Some(ReadEndpoint {
+                    base,
+                    path: ReadPath::Direct,
+                    credential: backend_credential.clone(),
+                }),
+                None => grafana.map(|g| grafana_proxy(g, store)),
+            };
+            if let Some(endpoint) = endpoint {
+                reads.insert(store, endpoint);
+            }
+        }
+        Ok(reads)
+    }
+
+    /// The limits as written, checked against each other, then scaled by
+    /// `PILLARS_TIMEOUT_SCALE`.
+    fn limits(&self, l: &RawLimits) -> Result<Limits, TargetError> {
+        let limits = self.limits_as_written(l)?;
+        self.check_windows(&limits)?;
+        let limits = limits.scaled(self.timeout_scale()?);
+        if limits.request_timeout < Duration::from_millis(10) {
+            return Err(self.invalid(
+                "limits.request_timeout",
+                "is under 10 ms (after PILLARS_TIMEOUT_SCALE)".into(),
+                "use a duration such as \"10s\"",
+            ));
+        }
+        Ok(limits)
+    }
+
+    fn limits_as_written(&self, l: &RawLimits) -> Result<Limits, TargetError> {
+        let defaults = Limits::default();
+        let max_wait = self.duration("limits.max_wait", l.max_wait.as_deref(), defaults.max_wait)?;
+        Ok(Limits {
+            ingest_slo: self.duration("limits.ingest_slo", l.ingest_slo.as_deref(), defaults.ingest_slo)?,
+            wait: self.duration("limits.wait", l.wait.as_deref(), defaults.wait)?,
+            max_wait,
+            // Unset, it fits inside a short max_wait rather than outlast it.
+            search_ready_after: self.duration(
+                "limits.search_ready_after",
+                l.search_ready_after.as_deref(),
+                defaults.search_ready_after.min(max_wait / 2),
+            )?,
+            request_timeout: self.duration(
+                "limits.request_timeout",
+                l.request_timeout.as_deref(),
+                defaults.request_timeout,
+            )?,
+            memory_budget_bytes: l
+                .memory_budget_mb
+                .map(|mb| {
+                    mb.checked_mul(1024 * 1024).ok_or_else(|| {
+                        self.invalid(
+                            "limits.memory_budget_mb",
+                            format!("is {mb}"),
+                            "use the instance's budget in MiB, e.g. 2700",
+                        )
+                    })
+                })
+                .transpose()?,
+            completeness: self.share("limits.completeness", l.completeness, defaults.completeness, "0.999")?,
+            memory_headroom: self.share(
+                "limits.memory_headroom",
+                l.memory_headroom,
+                defaults.memory_headroom,
+                "0.15",
+            )?,
+        })
+    }
+
+    /// `wait` ≤ `max_wait`, and search can run before `max_wait` ends.
+    fn check_windows(&self, limits: &Limits) -> Result<(), TargetError> {
+        if limits.max_wait < limits.wait {
+            return Err(self.invalid(
+                "limits.max_wait",
+                format!(
+                    "({}) is shorter than `limits.wait` ({})",
+                    humantime::format_duration(limits.max_wait),
+                    humantime::format_duration(limits.wait)
+                ),
+                "make max_wait at least as long as wait: it is the confirmation window after it",
+            ));
+        }
+        if limits.search_ready_after >= limits.max_wait {
+            return Err(self.invalid(
+                "limits.search_ready_after",
+                "is not shorter than `limits.max_wait`, so search would never run".into(),
+                "make max_wait longer than search_ready_after",
+            ));
+        }
+        Ok(())
+    }
+
+    /// `PILLARS_TIMEOUT_SCALE`, a positive multiplier for every deadline.
+    fn timeout_scale(&self) -> Result<f64, TargetError> {
+        let Some(text) = self.env.get("PILLARS_TIMEOUT_SCALE") else {
+            return Ok(1.0);
+        };
+        match text.parse::<f64>() {
+            Ok(v) if (0.001..=1000.0).contains(&v) => Ok(v),
+            _ => Err(TargetError::Invalid {
+                origin: "the environment".into(),
+                key: "PILLARS_TIMEOUT_SCALE".into(),
+                problem: format!("is {text:?}"),
+                fix: "set a number between 0.001 and 1000 such as 2 or 0.5, or unset it".into(),
+            }),
+        }
+    }
+
+    /// A share between 0 and 1, or `default` when unset.
+    fn share(&self, key: &str, value: Option<f64>, default: f64, example: &str) -> Result<f64, TargetError> {
+        match value {
+            None => Ok(default),
+            Some(v) if (0.0..=1.0).contains(&v) => Ok(v),
+            Some(v) => Err(self.invalid(
+                key,
+                format!("is {v}"),
+                &format!("use a share between 0 and 1, e.g. {example}"),
+            )),
+        }
+    }
+
+    fn url(&self, key: &str, text: Option<&str>) -> Result<Option<Url>, TargetError> {
+        let Some(text) = text else { return Ok(None) };
+        let url = Url::parse(text.trim()).map_err(|e| {
+            // The text may hold credentials: show only what follows them.
+            let shown = match text.rsplit_once('@') {
+                Some((_, host)) => format!("***@{host}"),
+                None => text.to_owned(),
+            };
+            self.invalid(
+                key,
+                format!("is not a URL ({shown:?}: {e})"),
+                "write a full URL such as \"http://127.0.0.1:4318\"",
+            )
+        })?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(self.invalid(key, format!("has scheme `{}`", url.scheme()), "use http:// or https://"));
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(self.invalid(
+                key,
+                "carries credentials in the URL".into(),
+                "remove them and name environment variables under [auth] instead",
+            ));
+        }
+        Ok(Some(url))
+    }
+
+    fn duration(&self, key: &str, text: Option<&str>, default: Duration) -> Result<Duration, TargetError> {
+        let Some(text) = text else { return Ok(default) };
+        humantime::parse_duration(text.trim()).map_err(|e| {
+            self.invalid(
+                key,
+                format!("is not a duration ({text:?}: {e})"),
+                "write a duration such as \"30s\" or \"2m\"",
+            )
+        })
+    }
+
+    fn secret(&self, key: &str, var: Option<&str>) -> Result<Option<Secret>, TargetError> {
+        let Some(var) = var else { return Ok(None) };
+        match self.env.get(var) {
+            Some(value) => Ok(Some(Secret::new(value))),
+            None => Err(self.invalid(
+                key,
+                format!("names the environment variable `{var}`, which is not set"),
+                &format!("export {var}=… before running pillars, or remove `{key}`"),
+            )),
+        }
+    }
+
+    fn invalid(&self, key: &str, problem: String, fix: &str) -> TargetError {
+        TargetError::Invalid {
+            origin: self.origin.to_owned(),
+            key: key.to_owned(),
+            problem,
+            fix: fix.to_owned(),
+        }
+    }
+}
+
+/// Reading `store` through Grafana's datasource proxy.
+fn grafana_proxy(grafana: &Grafana, store: Store) -> ReadEndpoint {
+    let uid = grafana.datasources[&store].clone();
+    ReadEndpoint {
+        base: join_path(&grafana.url, &format!("api/datasources/proxy/uid/{uid}")),
+        path: ReadPath::GrafanaProxy { uid },
+        credential: grafana.credential.clone(),
+    }
+}
+
+/// Paths in a target file are relative to the file.
+fn relative_to_file(kind: &TargetKind, path: std::path::PathBuf) -> std::path::PathBuf {
+    match kind {
+        TargetKind::File(file) if path.is_relative() => match file.parent() {
+            Some(dir) => dir.join(path),
+            None => path,
+        },
+        _ => path,
+    }
+}
+
+fn default_name(kind: &TargetKind) -> String {
+    match kind {
+        TargetKind::Sim => "sim".to_owned(),
+        TargetKind::File(path) => path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "target".to_owned()),
+    }
+}
