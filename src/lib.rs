@@ -5,7 +5,10 @@
 //! Data flows one way: `emit` sends synthetic telemetry to the stack,
 //! `query` reads it back, `checks` judge with `measure`'s clocks, and
 //! `report` renders the outcomes. `stack` stands targets up, including the
-//! embedded reference stack. See `shared/DESIGN.md` for the module map.
+//! embedded reference stack. Below them all sit the leaves every layer may
+//! use: `http` (the one client, capped reads, the error that says what came
+//! back), `wait` (the one polling helper), `ids`, `target`, `secrets`,
+//! `console`, `textfile`. See `shared/DESIGN.md` for the module map.
 //!
 //! On top sit the commands: `cli` parses the command line and resolves it
 //! into a plan, `commands` runs it (one file per subcommand), `error` is
@@ -25,6 +28,7 @@ pub mod emit;
 pub mod env;
 pub mod error;
 pub mod exit;
+pub mod http;
 pub mod ids;
 pub mod interrupt;
 pub mod load;
@@ -36,6 +40,7 @@ pub mod secrets;
 pub mod stack;
 pub mod target;
 pub mod textfile;
+pub mod wait;
 
 pub use cli::Cli;
 pub use console::Console;

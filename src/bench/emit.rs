@@ -141,7 +141,7 @@ async fn measure(
     args: &BenchEmitArgs,
     round: Duration,
 ) -> Result<f64, BenchError> {
-    let http = crate::query::http::client(Duration::from_secs(10));
+    let http = crate::http::client(Duration::from_secs(10));
     let template = TraceBatchTemplate::new(spec, args.batch_traces);
     // The raw path sends the bytes the harness builds for batch 0.
     let mut body = Vec::new();

@@ -76,7 +76,7 @@ pub struct CheckCtx {
 
 impl CheckCtx {
     pub fn new(target: Arc<Target>, run_id: String, seed: Seed, settings: CheckSettings) -> Self {
-        let http = crate::query::http::client(target.limits.request_timeout);
+        let http = crate::http::client(target.limits.request_timeout);
         CheckCtx {
             target,
             run_id,

@@ -9,11 +9,11 @@
 //! from one of these enums: no string becomes a reason, and raw error text
 //! stays in evidence (`shared/STYLE.md` §3).
 //!
-//! Uses: query::http (which failed read is which reason).
+//! Uses: http (which failed read is which reason).
 
 use std::fmt;
 
-use crate::query::http::HttpError;
+use crate::http::HttpError;
 
 /// A closed set of reasons, declared with `reasons!` (and only there:
 /// the trait is sealed by the macro).

@@ -25,7 +25,7 @@ use crate::check::reason::{Shared, reasons};
 use crate::check::spec::Budget;
 use crate::check::{CheckCtx, CheckSettings, Outcome, Verdict};
 use crate::query::grafana::{Datasource, GrafanaClient, HealthCheck};
-use crate::query::http::{HttpError, ReadClient};
+use crate::http::{HttpError, ReadClient};
 use crate::query::lang::logql::{LogQuery, Selector};
 use crate::query::lang::promql::Expr;
 use crate::query::lang::traceql::SpansetFilter;

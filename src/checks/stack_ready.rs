@@ -15,7 +15,7 @@
 //! (`read_failed`); a 5xx is the component (or what fronts it) not
 //! serving, so it is `not_ready`.
 //!
-//! Uses: check, query, measure::wait, target.
+//! Uses: check, query, wait, target.
 
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::Duration;
@@ -27,8 +27,8 @@ use url::Url;
 use crate::check::reason::{Shared, reasons};
 use crate::check::spec::Budget;
 use crate::check::{CheckCtx, CheckSettings, Outcome, Verdict};
-use crate::measure::wait::{Probe, wait_for};
-use crate::query::http::{HttpError, authorize, excerpt, read_body};
+use crate::wait::{Probe, wait_for};
+use crate::http::{HttpError, authorize, excerpt, read_body};
 use crate::target::{ReadPath, Signal, Store, join_path};
 
 reasons! {

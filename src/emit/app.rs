@@ -1,7 +1,7 @@
 //! Calls to the app through the ALB's paths (`/api/*` goes to the backend)
 //! with the `traceparent` a frontend fetch span puts on them.
 //!
-//! Uses: query::http (errors), emit::otlp (acks), target.
+//! Uses: http (errors), emit::otlp (acks), target.
 
 use std::time::Duration;
 
@@ -9,7 +9,7 @@ use tokio::time::Instant;
 use url::Url;
 
 use crate::emit::otlp::EmitError;
-use crate::query::http::{HttpError, read_body};
+use crate::http::{HttpError, read_body};
 use crate::target::join_path;
 
 #[derive(Debug, Clone)]

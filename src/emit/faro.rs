@@ -6,7 +6,7 @@
 //! the session's OTLP/JSON trace — string-only context maps, RFC 3339
 //! timestamps — and posting them to `/collect` with `x-faro-session-id`.
 //!
-//! Uses: ids, query::http (errors), emit::otlp (acks).
+//! Uses: ids, http (errors), emit::otlp (acks).
 
 use std::time::{Duration, SystemTime};
 
@@ -16,7 +16,7 @@ use url::Url;
 
 use crate::emit::otlp::{Ack, EmitError};
 use crate::ids::{Seed, SpanId, TraceId};
-use crate::query::http::{HttpError, read_body};
+use crate::http::{HttpError, read_body};
 
 const FRONTEND_DOMAIN: u64 = 0xFA20;
 /// The web vitals the SDK reports, with plausible good values.

@@ -7,7 +7,7 @@
 //! partial success at field 1 with the rejected count at its field 1, so one
 //! decoder serves every signal.
 //!
-//! Uses: target, query::http (the shared client and error).
+//! Uses: target, http (the shared client and error).
 
 use std::time::Duration;
 
@@ -16,7 +16,7 @@ use prost::Message;
 use tokio::time::Instant;
 use url::Url;
 
-use crate::query::http::{HttpError, error_chain, read_body};
+use crate::http::{HttpError, error_chain, read_body};
 
 /// Why a batch was not delivered.
 #[derive(Debug, thiserror::Error)]

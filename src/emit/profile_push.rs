@@ -4,7 +4,7 @@
 //! profiles of the profiles round trip: one per slot, whose leaf frame
 //! names the slot.
 //!
-//! Uses: emit::{pprof, otlp (errors)}, ids, query::http.
+//! Uses: emit::{pprof, otlp (errors)}, ids, http.
 
 use std::time::Duration;
 
@@ -16,7 +16,7 @@ use url::Url;
 use crate::emit::otlp::{Ack, EmitError};
 use crate::emit::pprof::{self, Profile};
 use crate::ids::Seed;
-use crate::query::http::{HttpError, read_body};
+use crate::http::{HttpError, read_body};
 use crate::target::join_path;
 
 /// One profile series: its labels and gzipped pprof samples.

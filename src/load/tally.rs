@@ -25,7 +25,7 @@ use tokio::time::Instant;
 
 use crate::emit::otlp::EmitError;
 use crate::measure::latency::LatencyHistogram;
-use crate::query::http::HttpError;
+use crate::http::HttpError;
 
 /// Samples a buffer holds before it goes to the collector.
 const FLUSH_AT: usize = 64;

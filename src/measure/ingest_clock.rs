@@ -14,7 +14,7 @@
 //! failed, or it was never read at all. Only missing items say anything
 //! about the stack; undecided ones say the read path did not work.
 //!
-//! Uses: measure::latency, query::http (errors).
+//! Uses: measure::latency, http (errors).
 
 use std::future::Future;
 use std::hash::Hash;
@@ -23,7 +23,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::measure::latency::LatencyHistogram;
-use crate::query::http::HttpError;
+use crate::http::HttpError;
 
 /// How to poll.
 #[derive(Debug, Clone)]

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::query::http::HttpError;
+use crate::http::HttpError;
 use crate::query::lang::promql::{Expr, Selector};
 use crate::query::lang::{LangError, MatchOp, Matcher};
 use crate::query::mimir::MimirClient;

@@ -4,4 +4,3 @@
 pub mod ingest_clock;
 pub mod latency;
 pub mod memory;
-pub mod wait;

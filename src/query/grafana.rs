@@ -5,14 +5,14 @@
 //! Grafana is always called at its sub-path (`…/grafana/api/…`) and
 //! redirects are never followed (§2.5).
 //!
-//! Uses: target, query::http.
+//! Uses: target, http.
 
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use crate::query::http::{HttpError, ReadClient};
+use crate::http::{HttpError, ReadClient};
 use crate::target::{Grafana, ReadEndpoint, ReadPath, Store, join_path};
 
 const WHAT: &str = "Grafana";

@@ -3,7 +3,7 @@
 //! so index labels, structured metadata and parsed labels stay apart
 //! (`shared/reference/api/05-loki.md` §5.3).
 //!
-//! Uses: target, query::http.
+//! Uses: target, http.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use url::Url;
 
-use crate::query::http::{HttpError, ReadClient};
+use crate::http::{HttpError, ReadClient};
 use crate::query::lang::logql::LogQuery;
 use crate::target::ReadEndpoint;
 

@@ -3,7 +3,7 @@
 //! Grafana's datasource URL is) or through Grafana's datasource proxy:
 //! instant queries and exemplars (`shared/reference/api/04-mimir.md` §4.2).
 //!
-//! Uses: target, query::http.
+//! Uses: target, http.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use url::Url;
 
-use crate::query::http::{HttpError, ReadClient};
+use crate::http::{HttpError, ReadClient};
 use crate::query::lang::promql::{Expr, Selector};
 use crate::target::ReadEndpoint;
 

@@ -3,7 +3,6 @@
 
 pub mod docker;
 pub mod grafana;
-pub mod http;
 pub mod lang;
 pub mod loki;
 pub mod mimir;

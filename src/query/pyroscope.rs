@@ -3,7 +3,7 @@
 //! proxy: profile types and merged flame graphs, whole or for spans
 //! (`shared/reference/api/06-pyroscope.md` §6.1, §6.3).
 //!
-//! Uses: target, query::http.
+//! Uses: target, http.
 
 use std::time::Duration;
 
@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::json;
 use url::Url;
 
-use crate::query::http::{HttpError, ReadClient};
+use crate::http::{HttpError, ReadClient};
 use crate::query::lang::promql::Selector;
 use crate::target::ReadEndpoint;
 

@@ -6,7 +6,7 @@
 //! 404s, an empty `trace` means not found; search returns hex ids with leading
 //! zeros trimmed. `start`/`end` are unix seconds.
 //!
-//! Uses: target, ids, query::http.
+//! Uses: target, ids, http.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -15,7 +15,7 @@ use serde::Deserialize;
 use url::Url;
 
 use crate::ids::{SpanId, TraceId};
-use crate::query::http::{HttpError, ReadClient};
+use crate::http::{HttpError, ReadClient};
 use crate::query::lang::traceql::SpansetFilter;
 use crate::target::ReadEndpoint;
 

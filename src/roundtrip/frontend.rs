@@ -22,7 +22,7 @@ use crate::check::spec::Budget;
 use crate::check::{CheckCtx, CheckSettings, Outcome, Pillar};
 use crate::emit::faro::{FaroSender, FrontendSession, FrontendSpec, Refusal, refusal};
 use crate::measure::ingest_clock::{PollPlan, Reads, Watched, watch};
-use crate::query::http::HttpError;
+use crate::http::HttpError;
 use crate::query::lang::logql::{LogQuery, Selector, Stage};
 use crate::query::lang::{LangError, Matcher};
 use crate::query::loki::LokiClient;

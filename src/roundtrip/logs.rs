@@ -24,7 +24,7 @@ use crate::emit::log_records::LogSpec;
 use crate::emit::otlp::OtlpHttpEmitter;
 use crate::measure::ingest_clock::{PollPlan, Watched, watch};
 use crate::query::grafana::explore_link;
-use crate::query::http::HttpError;
+use crate::http::HttpError;
 use crate::query::lang::logql::{LogQuery, Selector, Stage};
 use crate::query::lang::{LangError, MatchOp, Matcher, regex_literal};
 use crate::query::loki::LokiClient;

@@ -12,7 +12,7 @@ use crate::check::ledger::PillarIngest;
 use crate::check::outcome::Verdict;
 use crate::check::reason::Shared;
 use crate::measure::ingest_clock::Watched;
-use crate::measure::wait::Looked;
+use crate::wait::Looked;
 
 /// Items listed by id in evidence, at most.
 pub(crate) const LISTED: usize = 10;

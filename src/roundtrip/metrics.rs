@@ -24,7 +24,7 @@ use crate::emit::metric_points::{HISTOGRAM_PROMETHEUS_NAME, MetricSpec, PROMETHE
 use crate::emit::otlp::OtlpHttpEmitter;
 use crate::measure::ingest_clock::{PollPlan, Watched, watch};
 use crate::query::grafana::explore_link;
-use crate::query::http::HttpError;
+use crate::http::HttpError;
 use crate::query::lang::promql::{Expr, Selector};
 use crate::query::lang::{LangError, Matcher};
 use crate::query::mimir::MimirClient;

@@ -20,7 +20,7 @@ use crate::check::{CheckCtx, CheckSettings, Outcome, Pillar};
 use crate::emit::pprof::PROFILE_TYPE;
 use crate::emit::profile_push::{ProfileSpec, PyroscopePusher};
 use crate::measure::ingest_clock::{PollPlan, Watched, watch};
-use crate::query::http::HttpError;
+use crate::http::HttpError;
 use crate::query::lang::promql::Selector;
 use crate::query::lang::{LangError, Matcher};
 use crate::query::pyroscope::PyroscopeClient;

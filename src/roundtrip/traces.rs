@@ -28,7 +28,7 @@ use crate::emit::template::TraceBatchTemplate;
 use crate::ids::TraceId;
 use crate::measure::ingest_clock::{Phase, PollPlan, Reads, Watched, watch};
 use crate::query::grafana::explore_link;
-use crate::query::http::HttpError;
+use crate::http::HttpError;
 use crate::query::lang::LangError;
 use crate::query::lang::traceql::{Scope, SpansetFilter};
 use crate::query::tempo::{ReadTrace, TempoClient};

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use tokio::process::Command;
 
-use crate::measure::wait::{Probe, wait_for};
+use crate::wait::{Probe, wait_for};
 
 /// How long the engine has to answer `GET /version`.
 const PREFLIGHT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -56,7 +56,7 @@ pub async fn docker_preflight(docker_host: Option<&str>) -> Result<String, Compo
 /// Waits for each service on its health endpoint, each with its own
 /// deadline, instead of compose's one global wait.
 pub async fn wait_healthy(per_service: Duration) -> Result<(), ComposeError> {
-    let http = crate::query::http::client(Duration::from_secs(3));
+    let http = crate::http::client(Duration::from_secs(3));
     for (service, url) in HEALTH {
         wait_for(per_service, &format!("{service} healthy"), || {
             let req = http.get(*url);
@@ -136,7 +136,7 @@ impl ComposeStack {
             Err(ComposeError::Command {
                 command: format!("{} {}", self.cli.join(" "), args.join(" ")),
                 status: output.status.to_string(),
-                stderr: crate::query::http::excerpt(&output.stderr),
+                stderr: crate::http::excerpt(&output.stderr),
             })
         }
     }

@@ -2,7 +2,7 @@
 //! with a preflight that answers within seconds), `sim` (the one gate to the
 //! embedded reference stack, crate `pillars-sim`).
 //!
-//! Uses: target, measure::wait, query::{docker, http}, `pillars-sim`.
+//! Uses: target, wait, query::{docker, http}, `pillars-sim`.
 
 pub mod compose;
 pub mod sim;

@@ -44,7 +44,7 @@ async fn ingest_load_delivers_the_planned_units() {
     let (stack, _) = sim(&[], Default::default()).await;
     let target = stack.target(&Env::default()).unwrap();
     let emitter = OtlpHttpEmitter::new(
-        pillars::query::http::client(Duration::from_secs(5)),
+        pillars::http::client(Duration::from_secs(5)),
         target.otlp(Signal::Traces).unwrap().clone(),
         Duration::from_secs(5),
     );
@@ -62,7 +62,7 @@ async fn issue_6_rejections_are_counted_and_not_retried() {
     let (stack, _) = sim(&["reject_ratio=1"], Default::default()).await;
     let target = stack.target(&Env::default()).unwrap();
     let emitter = OtlpHttpEmitter::new(
-        pillars::query::http::client(Duration::from_secs(5)),
+        pillars::http::client(Duration::from_secs(5)),
         target.otlp(Signal::Logs).unwrap().clone(),
         Duration::from_secs(5),
     );
@@ -87,7 +87,7 @@ async fn a_stop_signal_ends_the_load_early() {
     let (stack, _) = sim(&[], Default::default()).await;
     let target = stack.target(&Env::default()).unwrap();
     let emitter = OtlpHttpEmitter::new(
-        pillars::query::http::client(Duration::from_secs(5)),
+        pillars::http::client(Duration::from_secs(5)),
         target.otlp(Signal::Metrics).unwrap().clone(),
         Duration::from_secs(5),
     );

@@ -11,7 +11,7 @@
 //! that matches the line the store holds for the second.
 //!
 //! Uses: check, correlation::{session, settings, links}, roundtrip::lookup,
-//! query::{loki, lang}, measure::wait.
+//! query::{loki, lang}, wait.
 
 use std::collections::BTreeMap;
 
@@ -23,7 +23,7 @@ use crate::check::{CheckCtx, CheckSettings, Outcome, Verdict};
 use crate::correlation::links::{DerivedField, TracesToLogs, derived_fields, loki_query, traces_to_logs};
 use crate::correlation::session::{self, backend_span};
 use crate::correlation::settings;
-use crate::measure::wait::{Looked, read_until};
+use crate::wait::{Looked, read_until};
 use crate::query::lang::logql::{LogQuery, Selector, Stage, label_is};
 use crate::query::lang::{LangError, MatchOp, Matcher, regex_literal};
 use crate::query::loki::{LogLine, LokiClient};

@@ -5,7 +5,7 @@
 //! (`shared/reference/api/06-pyroscope.md` §6.3).
 //!
 //! Uses: check, correlation::{session, settings, links}, roundtrip::lookup,
-//! query::pyroscope, measure::wait.
+//! query::pyroscope, wait.
 
 use serde::Serialize;
 
@@ -17,7 +17,7 @@ use crate::correlation::links::{TracesToProfiles, profile_query, traces_to_profi
 use crate::correlation::session::{self, backend_span};
 use crate::correlation::settings;
 use crate::emit::pprof::PROFILE_TYPE;
-use crate::measure::wait::{Looked, read_until};
+use crate::wait::{Looked, read_until};
 use crate::roundtrip::lookup::undecided_read;
 use crate::target::Store;
 

@@ -5,7 +5,7 @@
 //! found, absent (the last read answered without it) or undecided (the
 //! last read failed).
 //!
-//! Uses: query::http (errors).
+//! Uses: http (errors).
 
 use std::future::Future;
 use std::time::Duration;
@@ -73,7 +73,7 @@ pub enum Looked<T> {
     /// The store answered, to the end, without it.
     Absent,
     /// The last read failed (or none finished): nothing can be said.
-    Undecided(crate::query::http::HttpError),
+    Undecided(crate::http::HttpError),
     /// No read finished before the deadline.
     NoAnswer,
 }
@@ -83,7 +83,7 @@ pub enum Looked<T> {
 pub async fn read_until<T, F, Fut>(deadline: Duration, mut read: F) -> Looked<T>
 where
     F: FnMut() -> Fut,
-    Fut: Future<Output = Result<Option<T>, crate::query::http::HttpError>>,
+    Fut: Future<Output = Result<Option<T>, crate::http::HttpError>>,
 {
     let until = Instant::now() + deadline;
     let mut backoff = Duration::from_millis(100);
@@ -132,7 +132,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_read_that_keeps_failing_is_undecided_not_absent() {
         let looked = read_until(Duration::from_secs(5), || async {
-            Err::<Option<()>, _>(crate::query::http::HttpError::Status {
+            Err::<Option<()>, _>(crate::http::HttpError::Status {
                 what: "Loki".into(),
                 url: "http://127.0.0.1:1/".into(),
                 status: 400,
