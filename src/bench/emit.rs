@@ -20,7 +20,6 @@ use url::Url;
 
 use crate::bench::BenchError;
 use crate::bench::sink::Sink;
-use crate::cli::BenchEmitArgs;
 use crate::console::Console;
 use crate::emit::otlp::OtlpHttpEmitter;
 use crate::emit::synthetic::TraceSpec;
@@ -93,11 +92,24 @@ enum Path {
     Harness,
 }
 
-pub async fn run(args: &BenchEmitArgs, console: &mut Console) -> Result<EmitBench, BenchError> {
+/// How `pillars bench emit` runs: what the command line asked for, checked.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// How long each measured round lasts.
+    pub round: Duration,
+    /// Rounds per path; the paths alternate, and the best round counts.
+    pub rounds: u32,
+    pub batch_traces: u64,
+    pub spans_per_trace: u32,
+    /// Requests in flight at once.
+    pub concurrency: u32,
+}
+
+pub async fn run(args: &Settings, console: &mut Console) -> Result<EmitBench, BenchError> {
     use std::io::Write as _;
     let sink = Sink::start().await.map_err(BenchError::Sink)?;
     let url = Url::parse(&format!("http://{}/v1/traces", sink.addr)).expect("loopback URL");
-    let round = Duration::from_secs_f64(args.seconds.max(0.1));
+    let round = args.round;
     let spec = Arc::new(TraceSpec {
         seed: Seed(0x5eed),
         run_id: "bench".into(),
@@ -138,7 +150,7 @@ async fn measure(
     path: Path,
     url: &Url,
     spec: &Arc<TraceSpec>,
-    args: &BenchEmitArgs,
+    args: &Settings,
     round: Duration,
 ) -> Result<f64, BenchError> {
     let http = crate::http::client(Duration::from_secs(10));

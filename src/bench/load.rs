@@ -26,7 +26,6 @@ use crate::bench::BenchError;
 use crate::bench::emit::EmitBench;
 use crate::bench::sink::Sink;
 use crate::checks::CheckCtx;
-use crate::cli::{BenchEmitArgs, BenchLoadArgs};
 use crate::console::Console;
 use crate::ids::Seed;
 use crate::load::api::{self, Attack, Flavor};
@@ -116,7 +115,20 @@ impl fmt::Display for LoadBench {
     }
 }
 
-pub async fn run(args: &BenchLoadArgs, console: &mut Console) -> Result<LoadBench, BenchError> {
+/// How `pillars bench load` runs: what the command line asked for, checked.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// How long each measured HTTP round lasts.
+    pub round: Duration,
+    /// Rounds per path; the paths alternate, and the best round counts.
+    pub rounds: u32,
+    /// goose users in the HTTP rounds.
+    pub users: u64,
+    /// How long the mixed load runs while memory is sampled.
+    pub mixed: Duration,
+}
+
+pub async fn run(args: &Settings, console: &mut Console) -> Result<LoadBench, BenchError> {
     use std::io::Write as _;
     let sink = Sink::start().await.map_err(BenchError::Sink)?;
     let url = Url::parse(&format!("http://{}/api/bench", sink.addr)).expect("loopback URL");
@@ -124,7 +136,7 @@ pub async fn run(args: &BenchLoadArgs, console: &mut Console) -> Result<LoadBenc
         url,
         rate: None,
         users: args.users as usize,
-        run_time: Duration::from_secs(args.seconds),
+        run_time: args.round,
         timeout: Duration::from_secs(10),
     };
     let (mut plain, mut pillars) = (0.0f64, 0.0f64);
@@ -159,8 +171,8 @@ pub async fn run(args: &BenchLoadArgs, console: &mut Console) -> Result<LoadBenc
         }
     }
     let emit = crate::bench::emit::run(
-        &BenchEmitArgs {
-            seconds: args.seconds as f64,
+        &crate::bench::emit::Settings {
+            round: args.round,
             rounds: args.rounds,
             batch_traces: 100,
             spans_per_trace: 5,
@@ -169,8 +181,8 @@ pub async fn run(args: &BenchLoadArgs, console: &mut Console) -> Result<LoadBenc
         console,
     )
     .await?;
-    let _ = writeln!(console.err, "mixed load for {} s …", args.mixed_seconds);
-    let mix = mixed(&sink, Duration::from_secs(args.mixed_seconds)).await?;
+    let _ = writeln!(console.err, "mixed load for {} s …", args.mixed.as_secs());
+    let mix = mixed(&sink, args.mixed).await?;
     Ok(LoadBench {
         plain_goose_rps: plain,
         pillars_rps: pillars,

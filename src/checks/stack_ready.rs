@@ -27,9 +27,9 @@ use url::Url;
 use crate::check::reason::{Shared, reasons};
 use crate::check::spec::Budget;
 use crate::check::{CheckCtx, CheckSettings, Outcome, Verdict};
-use crate::wait::{Probe, wait_for};
 use crate::http::{HttpError, authorize, excerpt, read_body};
 use crate::target::{ReadPath, Signal, Store, join_path};
+use crate::wait::{Probe, wait_for};
 
 reasons! {
     /// Why `stack.ready` did not pass, beside the shared `unreachable` and

@@ -303,8 +303,8 @@ pub struct BenchLoadArgs {
 
 #[derive(Debug, Args, Clone)]
 pub struct BenchEmitArgs {
-    /// Seconds each measured round lasts.
-    #[arg(long, default_value_t = 3.0)]
+    /// Seconds each measured round lasts (0.1 to 60, fractions allowed).
+    #[arg(long, default_value_t = 3.0, value_parser = round_seconds)]
     pub seconds: f64,
     /// Rounds per path; the paths alternate, and the best round counts.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=20))]
@@ -320,10 +320,30 @@ pub struct BenchEmitArgs {
     pub concurrency: u32,
 }
 
+/// A round length in seconds: finite, from 0.1 to 60.
+fn round_seconds(text: &str) -> Result<f64, String> {
+    let seconds: f64 = text
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number of seconds"))?;
+    if (0.1..=60.0).contains(&seconds) {
+        Ok(seconds)
+    } else {
+        Err(format!("{text} is outside 0.1..=60 seconds"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use clap::CommandFactory;
+
+    #[test]
+    fn round_seconds_are_finite_and_bounded() {
+        assert_eq!(round_seconds("0.5"), Ok(0.5));
+        for bad in ["inf", "NaN", "-1", "0", "61", "soon"] {
+            assert!(round_seconds(bad).is_err(), "{bad} was accepted");
+        }
+    }
 
     #[test]
     fn cli_is_consistent() {

@@ -7,8 +7,12 @@
 //! (faults, variants, options), load::scenario, checks (settings), env.
 
 use std::path::Path;
+use std::time::Duration;
 
-use super::args::{BenchCommand, Cli, Color, Command as Args, LoadArgs, RunArgs, SimArgs, StackCommand, VerifyArgs};
+use super::args::{
+    BenchCommand, BenchEmitArgs, BenchLoadArgs, Cli, Color, Command as Args, LoadArgs, RunArgs, SimArgs, StackCommand,
+    VerifyArgs,
+};
 use crate::checks::CheckSettings;
 use crate::commands::{
     BenchPlan, CapacityPlan, Command, LoadPlan, RunIdentity, SimPlan, StackPlan, VerifyPlan, require_search,
@@ -29,12 +33,31 @@ impl Cli {
             Args::Verify(args) => Command::Verify(verify(args)?),
             Args::Sim(args) => Command::Sim(sim(args, env)?),
             Args::Checks => Command::Checks,
-            Args::Bench(BenchCommand::Emit(args)) => Command::Bench(BenchPlan::Emit(args)),
-            Args::Bench(BenchCommand::Load(args)) => Command::Bench(BenchPlan::Load(args)),
+            Args::Bench(BenchCommand::Emit(args)) => Command::Bench(BenchPlan::Emit(bench_emit(args))),
+            Args::Bench(BenchCommand::Load(args)) => Command::Bench(BenchPlan::Load(bench_load(args))),
             Args::Load(args) => Command::Load(load(args)?),
             Args::Capacity(args) => Command::Capacity(capacity(args)?),
             Args::Stack(command) => Command::Stack(stack(command)),
         })
+    }
+}
+
+fn bench_emit(args: BenchEmitArgs) -> crate::bench::emit::Settings {
+    crate::bench::emit::Settings {
+        round: Duration::from_secs_f64(args.seconds),
+        rounds: args.rounds,
+        batch_traces: args.batch_traces,
+        spans_per_trace: args.spans_per_trace,
+        concurrency: args.concurrency,
+    }
+}
+
+fn bench_load(args: BenchLoadArgs) -> crate::bench::load::Settings {
+    crate::bench::load::Settings {
+        round: Duration::from_secs(args.seconds),
+        rounds: args.rounds,
+        users: args.users,
+        mixed: Duration::from_secs(args.mixed_seconds),
     }
 }
 

@@ -15,8 +15,8 @@ use tokio::time::Instant;
 use url::Url;
 
 use crate::emit::otlp::{Ack, EmitError};
-use crate::ids::{Seed, SpanId, TraceId};
 use crate::http::{HttpError, read_body};
+use crate::ids::{Seed, SpanId, TraceId};
 
 const FRONTEND_DOMAIN: u64 = 0xFA20;
 /// The web vitals the SDK reports, with plausible good values.

@@ -15,8 +15,8 @@ use url::Url;
 
 use crate::emit::otlp::{Ack, EmitError};
 use crate::emit::pprof::{self, Profile};
-use crate::ids::Seed;
 use crate::http::{HttpError, read_body};
+use crate::ids::Seed;
 use crate::target::join_path;
 
 /// One profile series: its labels and gzipped pprof samples.

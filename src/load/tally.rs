@@ -24,8 +24,8 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::emit::otlp::EmitError;
-use crate::measure::latency::LatencyHistogram;
 use crate::http::HttpError;
+use crate::measure::latency::LatencyHistogram;
 
 /// Samples a buffer holds before it goes to the collector.
 const FLUSH_AT: usize = 64;

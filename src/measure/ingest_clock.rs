@@ -22,8 +22,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::measure::latency::LatencyHistogram;
 use crate::http::HttpError;
+use crate::measure::latency::LatencyHistogram;
 
 /// How to poll.
 #[derive(Debug, Clone)]

@@ -14,8 +14,8 @@ use std::time::Duration;
 use serde::Deserialize;
 use url::Url;
 
-use crate::ids::{SpanId, TraceId};
 use crate::http::{HttpError, ReadClient};
+use crate::ids::{SpanId, TraceId};
 use crate::query::lang::traceql::SpansetFilter;
 use crate::target::ReadEndpoint;
 

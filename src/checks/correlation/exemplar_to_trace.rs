@@ -23,14 +23,14 @@ use crate::check::{CheckCtx, CheckSettings, Outcome, Verdict};
 use crate::correlation::links::{ExemplarDestination, exemplar_destinations};
 use crate::correlation::session::{self, drive};
 use crate::correlation::settings;
+use crate::http::HttpError;
 use crate::ids::TraceId;
 use crate::measure::ingest_clock::{PollPlan, watch};
-use crate::wait::{Looked, read_until};
-use crate::http::HttpError;
 use crate::query::lang::promql::Selector;
 use crate::query::lang::{LangError, MatchOp, Matcher, regex_literal};
 use crate::roundtrip::lookup::{undecided, undecided_read};
 use crate::target::Store;
+use crate::wait::{Looked, read_until};
 
 reasons! {
     /// Why the check did not pass, beside the shared reasons; reads that

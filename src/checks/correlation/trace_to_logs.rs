@@ -23,13 +23,13 @@ use crate::check::{CheckCtx, CheckSettings, Outcome, Verdict};
 use crate::correlation::links::{DerivedField, TracesToLogs, derived_fields, loki_query, traces_to_logs};
 use crate::correlation::session::{self, backend_span};
 use crate::correlation::settings;
-use crate::wait::{Looked, read_until};
 use crate::query::lang::logql::{LogQuery, Selector, Stage, label_is};
 use crate::query::lang::{LangError, MatchOp, Matcher, regex_literal};
 use crate::query::loki::{LogLine, LokiClient};
 use crate::query::tempo::ReadSpan;
 use crate::roundtrip::lookup::undecided_read;
 use crate::target::Store;
+use crate::wait::{Looked, read_until};
 
 reasons! {
     /// Why the check did not pass, beside the shared reasons; reads that

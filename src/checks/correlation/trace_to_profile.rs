@@ -17,9 +17,9 @@ use crate::correlation::links::{TracesToProfiles, profile_query, traces_to_profi
 use crate::correlation::session::{self, backend_span};
 use crate::correlation::settings;
 use crate::emit::pprof::PROFILE_TYPE;
-use crate::wait::{Looked, read_until};
 use crate::roundtrip::lookup::undecided_read;
 use crate::target::Store;
+use crate::wait::{Looked, read_until};
 
 /// The span attribute Grafana shows the profiles link for.
 const PROFILE_ID_ATTRIBUTE: &str = "pyroscope.profile.id";
