@@ -61,9 +61,9 @@ pub struct PillarsWorld {
     run_id: String,
     settings: CheckSettings,
     last: Option<(&'static str, Outcome)>,
-    capacity: Option<crate::load::capacity::CapacityReport>,
+    capacity: Option<crate::report::CapacityReport>,
     gates: crate::load::scenario::Gates,
-    load: Option<crate::load::run::LoadReport>,
+    load: Option<crate::report::LoadReport>,
 }
 
 impl PillarsWorld {
@@ -210,7 +210,7 @@ impl PillarsWorld {
         )
         .map_err(|e| AcceptanceError::Setup(e.to_string()))?;
         let ctx = self.ctx().await?;
-        let report = crate::load::capacity::search(
+        let search = crate::load::capacity::search(
             &scenario,
             ctx.target.clone(),
             self.seed,
@@ -220,6 +220,7 @@ impl PillarsWorld {
         )
         .await
         .map_err(AcceptanceError::Setup)?;
+        let report = crate::report::CapacityReport::of(&scenario, &ctx.target, self.seed, self.run_id.clone(), search);
         self.capacity = Some(report);
         Ok(())
     }
@@ -244,8 +245,9 @@ impl PillarsWorld {
         scenario.declared_gates = Some(self.gates.clone());
         let ctx = self.ctx().await?;
         let progress = crate::load::progress::Progress::new(false);
-        let report =
+        let outcome =
             crate::load::run::run(&scenario, ctx.target.clone(), self.seed, self.run_id.clone(), &progress).await;
+        let report = crate::report::LoadReport::of(&scenario, &ctx.target, self.seed, self.run_id.clone(), outcome);
         self.load = Some(report);
         Ok(())
     }
@@ -261,7 +263,7 @@ impl PillarsWorld {
             "expected {}, but {}\n{}",
             gate.map_or("every gate to hold".to_owned(), |g| format!("the {g} gate to break")),
             broken.map_or("every gate held".to_owned(), |b| format!("the load broke: {b}")),
-            crate::load::run::render(report)
+            crate::report::terminal::load(report)
         )))
     }
 
@@ -281,7 +283,7 @@ impl PillarsWorld {
             Err(AcceptanceError::Verdict(format!(
                 "markers not all read back ({}): {}",
                 short.join(", "),
-                crate::load::run::render(report)
+                crate::report::terminal::load(report)
             )))
         }
     }

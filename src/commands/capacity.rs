@@ -8,13 +8,14 @@
 use std::io::Write;
 use std::path::Path;
 
-use crate::commands::prepared::{PreparedLoad, RunIdentity};
+use crate::commands::prepared::{RunIdentity, open_ready, write_report};
 use crate::console::{Console, printable};
 use crate::env::Env;
 use crate::error::RunError;
 use crate::exit;
 use crate::load::progress::Progress;
 use crate::load::scenario::Scenario;
+use crate::report::{CapacityReport, Report, ReportDir, terminal};
 use crate::target::TargetChoice;
 
 /// A capacity search: the scenario (with a `[search]` section), against
@@ -40,8 +41,8 @@ pub fn require_search(scenario: &Scenario, path: &Path) -> Result<(), RunError> 
 
 pub(super) async fn run(plan: CapacityPlan, env: &Env, console: &mut Console) -> Result<u8, RunError> {
     let CapacityPlan { scenario, target, run } = plan;
-    let files = PreparedLoad::prepare(&run, "capacity.json")?;
-    let (target, sim) = files.open(&target, &run, env).await?;
+    let dir = ReportDir::create(&run.report_dir)?;
+    let (target, sim) = open_ready(&target, &run, env).await?;
     let _ = writeln!(
         console.err,
         "pillars capacity: scenario `{}` against `{}`; Ctrl-C ends the search with the steps so far",
@@ -50,22 +51,29 @@ pub(super) async fn run(plan: CapacityPlan, env: &Env, console: &mut Console) ->
     );
     let progress = Progress::for_stderr(env);
     let err = &mut console.err;
-    let report = crate::load::capacity::search(&scenario, target, run.seed, run.run_id.clone(), &progress, |step| {
-        let line = crate::load::capacity::step_line(step);
-        if progress.is_hidden() {
-            let _ = writeln!(err, "{line}");
-        } else {
-            progress.println(&line);
-        }
-    })
+    let search = crate::load::capacity::search(
+        &scenario,
+        target.clone(),
+        run.seed,
+        run.run_id.clone(),
+        &progress,
+        |step| {
+            let line = terminal::capacity_step(step);
+            if progress.is_hidden() {
+                let _ = writeln!(err, "{line}");
+            } else {
+                progress.println(&line);
+            }
+        },
+    )
     .await
     .map_err(RunError::Usage)?;
     if let Some(sim) = sim {
         sim.shutdown().await;
     }
-    let json = serde_json::to_string_pretty(&report).expect("the capacity report serializes");
+    let report = CapacityReport::of(&scenario, &target, run.seed, run.run_id, search);
     let _ = writeln!(console.out, "{}", printable(&report.recommendation));
-    files.write(json, crate::report::load_html::render_capacity(&report), console)?;
+    write_report(&dir, Report::Capacity(&report), console)?;
     Ok(if report.interrupted {
         crate::interrupt::exit_code()
     } else {

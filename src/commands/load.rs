@@ -7,13 +7,14 @@
 
 use std::io::Write;
 
-use crate::commands::prepared::{PreparedLoad, RunIdentity};
+use crate::commands::prepared::{RunIdentity, open_ready, write_report};
 use crate::console::{Console, printable};
 use crate::env::Env;
 use crate::error::RunError;
 use crate::exit;
 use crate::load::progress::Progress;
 use crate::load::scenario::Scenario;
+use crate::report::{LoadReport, Report, ReportDir, terminal};
 use crate::target::TargetChoice;
 
 /// A load run: the scenario, against which target, as which run.
@@ -26,8 +27,8 @@ pub struct LoadPlan {
 
 pub(super) async fn run(plan: LoadPlan, env: &Env, console: &mut Console) -> Result<u8, RunError> {
     let LoadPlan { scenario, target, run } = plan;
-    let files = PreparedLoad::prepare(&run, "load.json")?;
-    let (target, sim) = files.open(&target, &run, env).await?;
+    let dir = ReportDir::create(&run.report_dir)?;
+    let (target, sim) = open_ready(&target, &run, env).await?;
     let _ = writeln!(
         console.err,
         "pillars load: scenario `{}` against `{}` for {}; Ctrl-C stops it and writes what it has",
@@ -36,19 +37,18 @@ pub(super) async fn run(plan: LoadPlan, env: &Env, console: &mut Console) -> Res
         humantime::format_duration(scenario.total_duration())
     );
     let progress = Progress::for_stderr(env);
-    let report = crate::load::run::run(&scenario, target, run.seed, run.run_id.clone(), &progress).await;
+    let outcome = crate::load::run::run(&scenario, target.clone(), run.seed, run.run_id.clone(), &progress).await;
     if let Some(sim) = sim {
         sim.shutdown().await;
     }
-    let json = serde_json::to_string_pretty(&report).expect("the load report serializes");
-    let _ = write!(console.out, "{}", crate::load::run::render(&report));
-    files.write(json, crate::report::load_html::render_load(&report), console)?;
+    let report = LoadReport::of(&scenario, &target, run.seed, run.run_id, outcome);
+    let _ = write!(console.out, "{}", terminal::load(&report));
+    write_report(&dir, Report::Load(&report), console)?;
     Ok(if report.interrupted {
         crate::interrupt::exit_code()
     } else if report.broken.is_some() {
         exit::CHECK_FAILED
-    } else if report.ingest.values().any(|i| i.completeness.is_none()) {
-        // No gate broke, but a pillar's could not be judged at all.
+    } else if report.undecided() {
         exit::UNREACHABLE
     } else {
         exit::OK

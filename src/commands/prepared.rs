@@ -1,12 +1,12 @@
 //! What a run settles before it starts. Every run (verify, load, capacity)
-//! has a seed, a run id derived from it and a report directory; load and
-//! capacity also create their report files first, so a bad path fails in
-//! the first second rather than after the load, and check the target is
-//! ready before any load is sent, so a stack that is down is one clear
-//! message, not a report full of refusals.
+//! has a seed, a run id derived from it and a report directory, created
+//! first so a bad path fails in the first second rather than after the
+//! load; load and capacity also check the target is ready before any load
+//! is sent, so a stack that is down is one clear message, not a report
+//! full of refusals.
 //!
-//! Uses: ids, target, checks (`stack.ready`), report::dir, stack::sim,
-//! console, env.
+//! Uses: ids, target, checks (`stack.ready`), report, stack::sim, console,
+//! env.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -17,6 +17,7 @@ use crate::console::Console;
 use crate::env::Env;
 use crate::error::RunError;
 use crate::ids::Seed;
+use crate::report::{Report, ReportDir};
 use crate::stack::sim::SimStack;
 use crate::target::{Target, TargetChoice, TargetKind};
 
@@ -53,68 +54,42 @@ pub fn run_id(seed: Seed) -> String {
     format!("{stamp}-{:04x}", seed.0 & 0xffff)
 }
 
-/// The report files of a load or capacity run, created before it starts.
-pub(super) struct PreparedLoad {
-    json_path: PathBuf,
-    html_path: PathBuf,
+/// Opens the target and checks it is ready before any load is sent.
+pub(super) async fn open_ready(
+    choice: &TargetChoice,
+    run: &RunIdentity,
+    env: &Env,
+) -> Result<(Arc<Target>, Option<SimStack>), RunError> {
+    let (target, sim) = choice.open(env).await?;
+    let target = Arc::new(target);
+    let ready = checks::find("stack.ready").expect("stack.ready is in the catalog");
+    let ctx = checks::CheckCtx::new(target.clone(), run.run_id.clone(), run.seed, Default::default());
+    let outcome = ready.run(&ctx).await;
+    match outcome.status() {
+        checks::Status::Pass | checks::Status::Skip => Ok((target, sim)),
+        status => {
+            if let Some(sim) = sim {
+                sim.shutdown().await;
+            }
+            let origin = match &target.kind {
+                TargetKind::File(path) => format!(" ({})", path.display()),
+                TargetKind::Sim => String::new(),
+            };
+            Err(RunError::NotReady {
+                target: crate::console::printable(&target.name).into_owned(),
+                origin,
+                status,
+                summary: outcome.summary,
+            })
+        }
+    }
 }
 
-impl PreparedLoad {
-    /// Creates the report directory of `run`, for `file` (`load.json`,
-    /// `capacity.json`) and `report.html`.
-    pub(super) fn prepare(run: &RunIdentity, file: &str) -> Result<PreparedLoad, RunError> {
-        crate::report::dir::prepare(&run.report_dir)?;
-        Ok(PreparedLoad {
-            json_path: run.report_dir.join(file),
-            html_path: run.report_dir.join(crate::report::dir::REPORT_HTML),
-        })
-    }
-
-    /// Opens the target and checks it is ready before any load is sent.
-    pub(super) async fn open(
-        &self,
-        choice: &TargetChoice,
-        run: &RunIdentity,
-        env: &Env,
-    ) -> Result<(Arc<Target>, Option<SimStack>), RunError> {
-        let (target, sim) = choice.open(env).await?;
-        let target = Arc::new(target);
-        let ready = checks::find("stack.ready").expect("stack.ready is in the catalog");
-        let ctx = checks::CheckCtx::new(target.clone(), run.run_id.clone(), run.seed, Default::default());
-        let outcome = ready.run(&ctx).await;
-        match outcome.status() {
-            checks::Status::Pass | checks::Status::Skip => Ok((target, sim)),
-            status => {
-                if let Some(sim) = sim {
-                    sim.shutdown().await;
-                }
-                let origin = match &target.kind {
-                    TargetKind::File(path) => format!(" ({})", path.display()),
-                    TargetKind::Sim => String::new(),
-                };
-                Err(RunError::NotReady {
-                    target: crate::console::printable(&target.name).into_owned(),
-                    origin,
-                    status,
-                    summary: outcome.summary,
-                })
-            }
-        }
-    }
-
-    /// Writes the JSON record and the HTML page rendered from it.
-    pub(super) fn write(&self, json: String, html: String, console: &mut Console) -> Result<(), RunError> {
-        for (path, text) in [(&self.json_path, json), (&self.html_path, html)] {
-            crate::report::dir::write_atomic(path, &text)?;
-        }
-        let _ = writeln!(
-            console.out,
-            "report: {} and {}",
-            self.json_path.display(),
-            self.html_path.display()
-        );
-        Ok(())
-    }
+/// Writes a load or capacity report and says where it went.
+pub(super) fn write_report(dir: &ReportDir, report: Report<'_>, console: &mut Console) -> Result<(), RunError> {
+    let paths: Vec<String> = dir.write(report)?.iter().map(|p| p.display().to_string()).collect();
+    let _ = writeln!(console.out, "report: {}", paths.join(" and "));
+    Ok(())
 }
 
 #[cfg(test)]

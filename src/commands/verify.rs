@@ -17,7 +17,8 @@ use crate::console::{ColorWhen, Console};
 use crate::env::Env;
 use crate::error::RunError;
 use crate::exit;
-use crate::report::{CheckReport, ReportDir, RunReport, TargetReport, Totals, model, terminal};
+use crate::report::run::{SCHEMA_VERSION, now_rfc3339};
+use crate::report::{CheckReport, Report, ReportDir, RunReport, TargetReport, Totals, terminal};
 use crate::stack::compose::{ComposeStack, docker_preflight, wait_healthy};
 use crate::stack::sim::SimStack;
 use crate::target::{Target, TargetChoice, TargetKind};
@@ -86,7 +87,7 @@ pub(super) async fn run(plan: VerifyPlan, env: &Env, console: &mut Console) -> R
         plan.run.seed,
         plan.settings.clone(),
     );
-    let started_at = model::now_rfc3339();
+    let started_at = now_rfc3339();
     let (reports, interrupted) = run_checks(&plan.checks, &ctx, console).await;
     if let Some(sim) = sim {
         sim.shutdown().await;
@@ -96,24 +97,22 @@ pub(super) async fn run(plan: VerifyPlan, env: &Env, console: &mut Console) -> R
     }
 
     let report = RunReport {
-        schema_version: model::SCHEMA_VERSION,
+        schema_version: SCHEMA_VERSION,
         run_id: plan.run.run_id,
         seed: plan.run.seed.0,
         target: target_report,
         started_at,
-        finished_at: model::now_rfc3339(),
+        finished_at: now_rfc3339(),
         interrupted,
         totals: Totals::of(&reports),
         checks: reports,
     };
-    report_dir.write(&report)?;
+    let written = report_dir.write(Report::Run(&report))?;
     let color = plan.color.decide(console.out_is_terminal, env);
     let _ = write!(console.out, "{}", terminal::render(&report, color));
-    let _ = writeln!(
-        console.out,
-        "reports: {}",
-        report_dir.path().join(crate::report::dir::RUN_JSON).display()
-    );
+    if let Some(record) = written.first() {
+        let _ = writeln!(console.out, "reports: {}", record.display());
+    }
     Ok(exit_code(&report))
 }
 

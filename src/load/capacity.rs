@@ -1,14 +1,15 @@
-//! `pillars capacity`: step the offered rate up by the scenario's factor
-//! until a gate breaks, then bisect between the last good and the first bad
-//! step; report the breaking point, which gate broke, how memory grows per
-//! unit of load, and what that means for the instance.
+//! `pillars capacity`'s search: step the offered rate up by the scenario's
+//! factor until a gate breaks, then bisect between the last good and the
+//! first bad step; find the breaking point, which gate broke and how memory
+//! grows per unit of load. What that means for the instance is said by
+//! `report::capacity`.
 //!
 //! Each step is one watched session (`load::session`) judged by the
 //! scenario's gates (`load::gate`); memory is judged over the second half of
 //! the step, once the stack has settled at the step's rate. Ctrl-C ends the
 //! search with what the finished steps showed.
 //!
-//! Uses: load::{gate, session, scenario, progress}, checks (context).
+//! Uses: load::{gate, session, scenario, progress, rate}, check (context).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -16,12 +17,11 @@ use std::sync::Arc;
 use serde::Serialize;
 use tokio::time::Instant;
 
-use crate::checks::{CheckCtx, Pillar};
+use crate::check::{CheckCtx, Pillar};
 use crate::ids::Seed;
 use crate::load::gate::{self, Broken};
 use crate::load::progress::Progress;
 use crate::load::rate::RatePlan;
-use crate::load::run::LOAD_SCHEMA_VERSION;
 use crate::load::scenario::{Scenario, TrafficKind};
 use crate::load::session::{self, Observed, Timeline, Watch};
 use crate::measure::memory::Least;
@@ -59,25 +59,20 @@ pub struct FirstBad {
     pub broken: Broken,
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct CapacityReport {
-    pub schema_version: u32,
-    pub scenario: String,
-    pub target: String,
-    pub seed: u64,
-    pub run_id: String,
+/// What a capacity search found.
+#[derive(Debug, Clone)]
+pub struct Search {
     /// Ctrl-C ended the search early.
     pub interrupted: bool,
+    /// Every finished step, in the order they ran.
     pub steps: Vec<StepResult>,
-    /// Highest offered rate that broke no gate.
-    pub last_good_rate: Option<f64>,
-    /// Lowest offered rate that broke one, and the gate.
+    /// The step at the highest offered rate that broke no gate.
+    pub last_good: Option<StepResult>,
+    /// The lowest offered rate that broke one, and the gate.
     pub first_bad: Option<FirstBad>,
     /// Working-set bytes per unit/s of offered load, fitted over the steps.
     pub memory_bytes_per_unit: Option<f64>,
-    pub recommendation: String,
-    /// The scenario's p99 ingest latency gate, ms.
-    pub p99_slo_ms: u64,
+    /// The steps' timelines, one after the other.
     pub timeline: Timeline,
 }
 
@@ -138,11 +133,11 @@ pub async fn search(
     run_id: String,
     progress: &Progress,
     mut each_step: impl FnMut(&StepResult),
-) -> Result<CapacityReport, String> {
+) -> Result<Search, String> {
     let Some(search) = &scenario.search else {
         return Err(format!("scenario `{}` has no [search] section", scenario.name));
     };
-    let ctx = CheckCtx::new(target.clone(), run_id.clone(), seed, Default::default());
+    let ctx = CheckCtx::new(target, run_id, seed, Default::default());
     let origin = Instant::now();
     let mut steps = Vec::new();
     let mut timeline = Timeline::default();
@@ -217,48 +212,14 @@ pub async fn search(
         })
     });
     let memory_bytes_per_unit = slope(&steps);
-    let recommendation = recommend(&target, last_good, first_bad.as_ref(), memory_bytes_per_unit);
-    Ok(CapacityReport {
-        schema_version: LOAD_SCHEMA_VERSION,
-        scenario: scenario.name.clone(),
-        target: target.name.clone(),
-        seed: seed.0,
-        run_id,
+    Ok(Search {
         interrupted,
-        last_good_rate: last_good.map(|s| s.offered_rate),
+        last_good: last_good.cloned(),
         first_bad,
         memory_bytes_per_unit,
-        recommendation,
         steps,
-        p99_slo_ms: scenario.gates.p99_ingest_latency.as_millis() as u64,
         timeline,
     })
-}
-
-/// One line per finished step, as the search goes.
-pub fn step_line(step: &StepResult) -> String {
-    let headroom = step
-        .min_headroom
-        .as_ref()
-        .map(|least| format!("{least} headroom"))
-        .unwrap_or_else(|| "no memory limit seen".into());
-    let p99: Vec<String> = step
-        .ingest_p99_ms
-        .iter()
-        .map(|(p, ms)| format!("{} {ms} ms", p.as_str()))
-        .collect();
-    let verdict = match &step.broken {
-        Some(b) => format!("  <- {b}"),
-        None => String::new(),
-    };
-    format!(
-        "  x{:.2}: {:.0} units/s offered, {:.0} accepted, refused {:.1} %, ingest p99 [{}], {headroom}{verdict}",
-        step.scale,
-        step.offered_rate,
-        step.achieved_rate,
-        step.worst_error_ratio * 100.0,
-        p99.join(", ")
-    )
 }
 
 /// Least-squares slope of the largest working set against offered rate.
@@ -278,55 +239,6 @@ fn slope(steps: &[StepResult]) -> Option<f64> {
     );
     let var: f64 = points.iter().map(|p| (p.0 - mx).powi(2)).sum();
     (var > 0.0).then(|| points.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum::<f64>() / var)
-}
-
-/// "500 otlp_traces/s + 100 otlp_logs/s".
-fn mix_text(mix: &BTreeMap<TrafficKind, f64>) -> String {
-    let parts: Vec<String> = mix.iter().map(|(k, r)| format!("{r:.0} {}/s", k.as_str())).collect();
-    parts.join(" + ")
-}
-
-fn recommend(target: &Target, good: Option<&StepResult>, bad: Option<&FirstBad>, slope: Option<f64>) -> String {
-    let mib = |b: f64| b / (1024.0 * 1024.0);
-    let mut text = match (good, bad) {
-        (Some(g), Some(FirstBad { rate: b, broken: gate })) => {
-            let headroom = g
-                .min_headroom
-                .as_ref()
-                .map(|l| format!(" with {:.0} % memory headroom ({})", l.headroom * 100.0, l.container))
-                .unwrap_or_default();
-            format!(
-                "{} holds {} ({:.0} units/s){headroom}; the next gate is at ~{b:.0} units/s: {gate}",
-                target.name,
-                mix_text(&g.mix),
-                g.offered_rate
-            )
-        }
-        (None, Some(FirstBad { rate: b, broken: gate })) => format!(
-            "{} broke already at the first step, {b:.0} units/s: {gate}; start the search lower",
-            target.name
-        ),
-        (Some(g), None) => format!(
-            "{} held every step, up to {} ({:.0} units/s); no gate broke, so raise max_steps or factor",
-            target.name,
-            mix_text(&g.mix),
-            g.offered_rate
-        ),
-        (None, None) => "no step finished".to_owned(),
-    };
-    if let Some(s) = slope.filter(|s| *s > 0.0) {
-        text.push_str(&format!("; memory grows ~{:.2} MiB per 100 units/s", mib(s * 100.0)));
-        if let (Some(budget), Some(g)) = (target.limits.memory_budget_bytes, good) {
-            let more = budget as f64 / s;
-            text.push_str(&format!(
-                "; an instance with twice the {:.0} MiB budget would hold ~{:.0} units/s (~{:.1}x) at this slope",
-                mib(budget as f64),
-                g.offered_rate + more,
-                (g.offered_rate + more) / g.offered_rate.max(1e-9)
-            ));
-        }
-    }
-    text
 }
 
 #[cfg(test)]

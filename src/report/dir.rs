@@ -5,15 +5,16 @@
 //! a half-written or empty file and a symlink at the report's path is
 //! replaced, never written through. Secrets are masked on the way out.
 //!
-//! Uses: report::{model, junit, html}, secrets.
+//! Uses: report (the files of each report), secrets.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::report::model::RunReport;
-use crate::report::{html, junit};
+use crate::report::Report;
 
 pub const RUN_JSON: &str = "run.json";
+pub const LOAD_JSON: &str = "load.json";
+pub const CAPACITY_JSON: &str = "capacity.json";
 pub const JUNIT_XML: &str = "junit.xml";
 pub const REPORT_HTML: &str = "report.html";
 
@@ -49,21 +50,22 @@ impl ReportDir {
         &self.dir
     }
 
-    /// Writes `run.json`, then renders the other files from it.
-    pub fn write(&self, report: &RunReport) -> Result<(), ReportError> {
-        let json = serde_json::to_string_pretty(report).expect("the run report always serializes");
-        self.put(RUN_JSON, &json)?;
-        self.put(JUNIT_XML, &junit::render(report))?;
-        self.put(REPORT_HTML, &html::render(report))
-    }
-
-    fn put(&self, name: &str, text: &str) -> Result<(), ReportError> {
-        write_atomic(&self.dir.join(name), text)
+    /// Writes `report`'s files, its JSON record first; returns their paths.
+    pub fn write(&self, report: Report<'_>) -> Result<Vec<PathBuf>, ReportError> {
+        report
+            .files()
+            .into_iter()
+            .map(|(name, text)| {
+                let path = self.dir.join(name);
+                write_atomic(&path, &text)?;
+                Ok(path)
+            })
+            .collect()
     }
 }
 
 /// Creates `dir` and writes, then removes, a probe file in it.
-pub fn prepare(dir: &Path) -> Result<(), ReportError> {
+fn prepare(dir: &Path) -> Result<(), ReportError> {
     let create = |source| ReportError::Create {
         path: dir.to_owned(),
         source,
@@ -84,7 +86,7 @@ pub fn prepare(dir: &Path) -> Result<(), ReportError> {
 
 /// Writes `text`, secrets masked, to a new temporary file beside `path`
 /// and renames it over `path`.
-pub fn write_atomic(path: &Path, text: &str) -> Result<(), ReportError> {
+fn write_atomic(path: &Path, text: &str) -> Result<(), ReportError> {
     use std::io::Write as _;
     let failed = |source| ReportError::Write {
         path: path.to_owned(),

@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use crate::checks::Status;
 use crate::measure::latency::LatencySummary;
 use crate::report::junit::escape;
-use crate::report::model::RunReport;
+use crate::report::run::RunReport;
 
 pub const STYLE: &str = "body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}\
 table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:.4em;text-align:left;vertical-align:top}\

@@ -2,12 +2,12 @@
 //! stack is wrong), an undecided one an `<error>` (pillars could not tell),
 //! a skipped one `<skipped>`, as CI systems read them.
 //!
-//! Uses: report::model.
+//! Uses: report::run.
 
 use std::fmt::Write as _;
 
 use crate::checks::Status;
-use crate::report::model::RunReport;
+use crate::report::run::RunReport;
 
 pub fn render(report: &RunReport) -> String {
     let t = &report.totals;

@@ -4,19 +4,19 @@
 //! achieved rate per traffic kind, each pillar's ingest latency (its
 //! markers), and each container's memory with its limit.
 //!
-//! Uses: report::{chart, html (style), junit (escaping)}, load::{run,
-//! capacity, session}.
+//! Uses: report::{load, capacity, chart, html (style), junit (escaping)},
+//! load::session (the timeline).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use crate::load::capacity::CapacityReport;
-use crate::load::run::LoadReport;
 use crate::load::session::Timeline;
 use crate::measure::memory::Least;
+use crate::report::capacity::CapacityReport;
 use crate::report::chart::{Limit, Mark, Series, line_chart};
 use crate::report::html::STYLE;
 use crate::report::junit::escape;
+use crate::report::load::LoadReport;
 
 const MIB: f64 = 1024.0 * 1024.0;
 

@@ -1,13 +1,53 @@
-//! Reports: `run.json` is the source of truth; `junit.xml`, `report.html`
-//! and the terminal summary render from it and nothing else.
+//! Reports: one model per kind of run — `run.json` for verify,
+//! `load.json` for load, `capacity.json` for capacity — each the source of
+//! truth its other outputs (terminal summary, JUnit, HTML) render from, and
+//! one writer, [`ReportDir`], for all of them.
+//!
+//! Reports read outcomes (of checks, load runs and searches); nothing below
+//! imports them.
 
+pub mod capacity;
 pub mod chart;
 pub mod dir;
 pub mod html;
 pub mod junit;
+pub mod load;
 pub mod load_html;
-pub mod model;
+pub mod run;
 pub mod terminal;
 
+pub use capacity::CapacityReport;
 pub use dir::{ReportDir, ReportError};
-pub use model::{CheckReport, RunReport, TargetReport, Totals};
+pub use load::LoadReport;
+pub use run::{CheckReport, RunReport, TargetReport, Totals};
+
+/// A finished run's record, whichever command made it.
+#[derive(Debug, Clone, Copy)]
+pub enum Report<'a> {
+    Run(&'a RunReport),
+    Load(&'a LoadReport),
+    Capacity(&'a CapacityReport),
+}
+
+impl Report<'_> {
+    /// The files this report is written as, the JSON record first, each
+    /// with its text.
+    pub fn files(self) -> Vec<(&'static str, String)> {
+        match self {
+            Report::Run(r) => vec![
+                (dir::RUN_JSON, json(r)),
+                (dir::JUNIT_XML, junit::render(r)),
+                (dir::REPORT_HTML, html::render(r)),
+            ],
+            Report::Load(r) => vec![(dir::LOAD_JSON, json(r)), (dir::REPORT_HTML, load_html::render_load(r))],
+            Report::Capacity(r) => vec![
+                (dir::CAPACITY_JSON, json(r)),
+                (dir::REPORT_HTML, load_html::render_capacity(r)),
+            ],
+        }
+    }
+}
+
+fn json(record: &impl serde::Serialize) -> String {
+    serde_json::to_string_pretty(record).expect("reports hold only JSON-representable values")
+}

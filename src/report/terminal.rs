@@ -1,13 +1,17 @@
-//! The terminal summary: one line per check, then the totals. Colour only
-//! when the caller says the output is a terminal that wants it.
+//! The terminal summaries: a verify run's one line per check and the
+//! totals (colour only when the caller says the output is a terminal that
+//! wants it), a load run's table per kind and pillar, and a capacity
+//! search's line per step.
 //!
-//! Uses: report::model.
+//! Uses: report::{run, load}, load::capacity (steps).
 
 use std::fmt::Write as _;
 
 use crate::checks::Status;
 use crate::console::printable;
-use crate::report::model::RunReport;
+use crate::load::capacity::StepResult;
+use crate::report::load::LoadReport;
+use crate::report::run::{RunReport, TargetReport};
 
 const RESET: &str = "\x1b[0m";
 
@@ -56,7 +60,7 @@ pub fn render(report: &RunReport, color: bool) -> String {
 }
 
 /// The banner printed before a run: which target, and whether it is real.
-pub fn banner(report_target: &crate::report::model::TargetReport, run_id: &str, seed: u64) -> String {
+pub fn banner(report_target: &TargetReport, run_id: &str, seed: u64) -> String {
     let what = if report_target.kind == "sim" {
         "the embedded reference stack (an in-process test double, not a deployment)".to_owned()
     } else {
@@ -83,4 +87,159 @@ pub fn banner(report_target: &crate::report::model::TargetReport, run_id: &str, 
         printable(&report_target.name),
         printable(&what)
     )
+}
+
+/// The summary table of a load run.
+pub fn load(report: &LoadReport) -> String {
+    let mut out = format!(
+        "scenario {} against {} for {:.1}s{}\n  {:<18} {:>10} {:>10} {:>10} {:>8} {:>9}\n",
+        printable(&report.scenario),
+        printable(&report.target),
+        report.duration_secs,
+        if report.interrupted { " (interrupted)" } else { "" },
+        "KIND",
+        "OFFERED",
+        "ACCEPTED",
+        "REFUSED",
+        "UNITS/S",
+        "p99 ms"
+    );
+    for (kind, k) in &report.kinds {
+        out.push_str(&format!(
+            "  {:<18} {:>10} {:>10} {:>10} {:>8.1} {:>9}\n",
+            kind.as_str(),
+            k.offered_units,
+            k.accepted_units,
+            k.refused_units,
+            k.achieved_rate,
+            k.latency_ms.p99
+        ));
+        if let Some(why) = &k.failed {
+            out.push_str(&format!("    stopped early: {}\n", printable(why)));
+        }
+        if k.late_starts > 0 || k.collector_stalls > 0 {
+            out.push_str(&format!(
+                "    the harness fell behind: {} send(s) started over {} ms late, {} wait(s) for its collector\n",
+                k.late_starts,
+                crate::load::tally::LATE_AFTER.as_millis(),
+                k.collector_stalls
+            ));
+        }
+    }
+    if !report.not_driven.is_empty() {
+        let names: Vec<&str> = report.not_driven.iter().map(|k| k.as_str()).collect();
+        out.push_str(&format!("  not driven (no endpoint): {}\n", names.join(", ")));
+    }
+    if !report.ingest.is_empty() {
+        out.push_str(&format!(
+            "  {:<18} {:>10} {:>10} {:>10} {:>10} {:>9}\n",
+            "INGEST", "MARKERS", "FOUND", "UNDECIDED", "p50 ms", "p99 ms"
+        ));
+        for (pillar, i) in &report.ingest {
+            out.push_str(&format!(
+                "  {:<18} {:>10} {:>10} {:>10} {:>10} {:>9}\n",
+                pillar.as_str(),
+                i.sent,
+                i.found,
+                i.undecided,
+                i.latency_ms.p50,
+                i.latency_ms.p99
+            ));
+        }
+    }
+    if let Some(least) = &report.min_headroom {
+        out.push_str(&format!("  least memory headroom: {least}\n"));
+    }
+    for line in &report.unread {
+        out.push_str(&format!("  undecided: {}\n", printable(line)));
+    }
+    match &report.broken {
+        Some(b) => out.push_str(&format!("  gate broken: {b}\n")),
+        None if !report.unread.is_empty() => {
+            out.push_str("  no gate broke, but the stack could not be read for every marker\n")
+        }
+        None if report.default_gates => {
+            out.push_str("  every gate held (the default gates: the scenario sets no [gates])\n")
+        }
+        None => out.push_str("  every gate held\n"),
+    }
+    out
+}
+
+/// One line per finished step, as the search goes.
+pub fn capacity_step(step: &StepResult) -> String {
+    let headroom = step
+        .min_headroom
+        .as_ref()
+        .map(|least| format!("{least} headroom"))
+        .unwrap_or_else(|| "no memory limit seen".into());
+    let p99: Vec<String> = step
+        .ingest_p99_ms
+        .iter()
+        .map(|(p, ms)| format!("{} {ms} ms", p.as_str()))
+        .collect();
+    let verdict = match &step.broken {
+        Some(b) => format!("  <- {b}"),
+        None => String::new(),
+    };
+    format!(
+        "  x{:.2}: {:.0} units/s offered, {:.0} accepted, refused {:.1} %, ingest p99 [{}], {headroom}{verdict}",
+        step.scale,
+        step.offered_rate,
+        step.achieved_rate,
+        step.worst_error_ratio * 100.0,
+        p99.join(", ")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::load::scenario::TrafficKind;
+    use crate::report::load::KindReport;
+
+    fn report(late_starts: u64, collector_stalls: u64) -> LoadReport {
+        let kind = KindReport {
+            offered_units: 10,
+            accepted_units: 10,
+            refused_units: 0,
+            refused: BTreeMap::new(),
+            error_ratio: 0.0,
+            achieved_rate: 10.0,
+            latency_ms: Default::default(),
+            service_latency_ms: Default::default(),
+            late_starts,
+            collector_stalls,
+            bytes_sent: 100,
+            failed: None,
+        };
+        LoadReport {
+            schema_version: crate::report::load::LOAD_SCHEMA_VERSION,
+            scenario: "s".into(),
+            target: "t".into(),
+            seed: 1,
+            run_id: "r".into(),
+            duration_secs: 1.0,
+            interrupted: false,
+            kinds: BTreeMap::from([(TrafficKind::OtlpTraces, kind)]),
+            not_driven: Vec::new(),
+            ingest: BTreeMap::new(),
+            min_headroom: None,
+            broken: None,
+            unread: Vec::new(),
+            p99_slo_ms: 1000,
+            default_gates: true,
+            timeline: Default::default(),
+        }
+    }
+
+    #[test]
+    fn a_harness_that_fell_behind_says_so() {
+        let table = load(&report(3, 1));
+        assert!(table.contains("the harness fell behind: 3 send(s)"), "{table}");
+        assert!(table.contains("1 wait(s) for its collector"), "{table}");
+        assert!(!load(&report(0, 0)).contains("fell behind"));
+    }
 }

@@ -206,9 +206,9 @@ async fn issue_6_capacity_search_brackets_the_injected_breaking_point() {
     .unwrap();
     // Working set = base + growth x rate reaches 85 % of the limit here.
     let expected = (0.85 * LIMIT_BYTES as f64 - BASE_BYTES as f64) / growth;
-    let report = search(
+    let found = search(
         &scenario,
-        target,
+        target.clone(),
         SEED,
         "capacity".into(),
         &Progress::new(false),
@@ -216,6 +216,7 @@ async fn issue_6_capacity_search_brackets_the_injected_breaking_point() {
     )
     .await
     .unwrap();
+    let report = pillars::report::CapacityReport::of(&scenario, &target, SEED, "capacity".into(), found);
     let good = report.last_good_rate.unwrap();
     let pillars::load::capacity::FirstBad {
         rate: bad,
@@ -260,14 +261,15 @@ async fn faro_rate_limits_are_counted_not_retried() {
         "faro.toml",
     )
     .unwrap();
-    let report = pillars::load::run::run(
+    let outcome = pillars::load::run::run(
         &scenario,
-        target,
+        target.clone(),
         SEED,
         "faro-load".into(),
         &pillars::load::progress::Progress::new(false),
     )
     .await;
+    let report = pillars::report::LoadReport::of(&scenario, &target, SEED, "faro-load".into(), outcome);
     let sessions = &report.kinds[&TrafficKind::FrontendSessions];
     assert_eq!(sessions.offered_units, 20);
     assert!(
@@ -304,15 +306,17 @@ fn scenario(toml: &str) -> pillars::load::scenario::Scenario {
     pillars::load::scenario::Scenario::from_toml(toml, "test.toml").unwrap()
 }
 
-async fn load(ctx: &pillars::checks::CheckCtx, toml: &str) -> pillars::load::run::LoadReport {
-    pillars::load::run::run(
-        &scenario(toml),
+async fn load(ctx: &pillars::checks::CheckCtx, toml: &str) -> pillars::report::LoadReport {
+    let scenario = scenario(toml);
+    let outcome = pillars::load::run::run(
+        &scenario,
         ctx.target.clone(),
         SEED,
         "load-test".into(),
         &pillars::load::progress::Progress::new(false),
     )
-    .await
+    .await;
+    pillars::report::LoadReport::of(&scenario, &ctx.target, SEED, "load-test".into(), outcome)
 }
 
 /// Backend requests run as goose users; each carries its own traceparent,

@@ -7,7 +7,7 @@ use std::path::Path;
 use clap::Parser;
 use pillars::checks::Status;
 use pillars::measure::latency::LatencyHistogram;
-use pillars::report::{CheckReport, RunReport, TargetReport, Totals, html, junit, model, terminal};
+use pillars::report::{CheckReport, RunReport, TargetReport, Totals, html, junit, run, terminal};
 
 fn golden(name: &str, actual: &str) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(name);
@@ -60,7 +60,7 @@ fn fixed_report() -> RunReport {
         },
     ];
     RunReport {
-        schema_version: model::SCHEMA_VERSION,
+        schema_version: run::SCHEMA_VERSION,
         run_id: "20261125T000000Z-0007".into(),
         seed: 7,
         target: TargetReport {
