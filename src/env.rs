@@ -26,7 +26,7 @@ use std::collections::BTreeMap;
 
 /// A snapshot of the environment variables pillars reads. Its `Debug`
 /// names the variables only: their values may be secrets.
-#[derive(Clone, Default)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct Env(BTreeMap<String, String>);
 
 impl std::fmt::Debug for Env {

@@ -60,10 +60,11 @@ impl Correlations {
                 datasources,
             });
         }
-        if let Some(path) = &ctx.target.provisioning {
+        if let Some(file) = &ctx.target.provisioning {
+            let path = &file.path;
             let text = crate::textfile::read(path)
                 .map_err(|e| unreadable(format!("cannot read the provisioning file {}: {e}", path.display())))?;
-            let datasources = parse_provisioning(&text)
+            let datasources = parse_provisioning(&text, &file.env)
                 .map_err(|e| unreadable(format!("the provisioning file {}: {e}", path.display())))?;
             return Ok(Correlations {
                 source: path.display().to_string(),

@@ -12,6 +12,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+use crate::env::Env;
 use crate::http::{HttpError, ReadClient};
 use crate::target::{Grafana, ReadEndpoint, ReadPath, Store, join_path};
 
@@ -62,36 +63,37 @@ struct Provisioning {
 ///
 /// Grafana expands environment variables in every string of the file:
 /// `$$` stands for a literal `$`, `$NAME` and `${NAME}` for the variable.
-pub fn parse_provisioning(yaml: &str) -> Result<Vec<Datasource>, String> {
+/// A variable `env` does not hold expands to nothing, as in Grafana.
+pub fn parse_provisioning(yaml: &str, env: &Env) -> Result<Vec<Datasource>, String> {
     let mut file: Provisioning = serde_yaml::from_str(yaml).map_err(|e| e.to_string())?;
     for ds in &mut file.datasources {
         if ds.uid.is_empty() {
             return Err(format!("datasource {:?} has no uid", ds.name));
         }
-        ds.url = interpolate_env(&ds.url);
-        interpolate_json(&mut ds.json_data);
+        ds.url = interpolate_env(&ds.url, env);
+        interpolate_json(&mut ds.json_data, env);
     }
     Ok(file.datasources)
 }
 
-fn interpolate_json(value: &mut serde_json::Value) {
+fn interpolate_json(value: &mut serde_json::Value, env: &Env) {
     match value {
-        serde_json::Value::String(text) => *text = interpolate_env(text),
+        serde_json::Value::String(text) => *text = interpolate_env(text, env),
         serde_json::Value::Array(items) => {
             for item in items {
-                interpolate_json(item);
+                interpolate_json(item, env);
             }
         }
         serde_json::Value::Object(fields) => {
             for field in fields.values_mut() {
-                interpolate_json(field);
+                interpolate_json(field, env);
             }
         }
         _ => {}
     }
 }
 
-fn interpolate_env(text: &str) -> String {
+fn interpolate_env(text: &str, env: &Env) -> String {
     let mut out = String::new();
     let mut chars = text.chars().peekable();
     while let Some(c) = chars.next() {
@@ -125,7 +127,7 @@ fn interpolate_env(text: &str) -> String {
                 }
             }
         }
-        out.push_str(&std::env::var(&name).unwrap_or_default());
+        out.push_str(env.get(&name).unwrap_or_default());
     }
     out
 }
@@ -279,17 +281,25 @@ datasources:
     url: http://tempo:3200
     editable: false
 "#;
-        let ds = parse_provisioning(yaml).unwrap();
+        let ds = parse_provisioning(yaml, &Env::default()).unwrap();
         assert_eq!(ds.len(), 2);
         assert_eq!(ds[0].store(), Some(Store::Mimir));
         assert!(ds[0].is_default);
         assert_eq!(ds[0].json_data["exemplarTraceIdDestinations"][0]["name"], "trace_id");
-        assert!(parse_provisioning("datasources:\n  - name: x\n    type: loki\n    uid: ''\n").is_err());
-        assert!(parse_provisioning("datasources: [").is_err());
+        assert!(
+            parse_provisioning(
+                "datasources:\n  - name: x\n    type: loki\n    uid: ''\n",
+                &Env::default()
+            )
+            .is_err()
+        );
+        assert!(parse_provisioning("datasources: [", &Env::default()).is_err());
         let ds = parse_provisioning(
-            "datasources:\n  - name: l\n    type: loki\n    uid: loki\n    jsonData:\n      derivedFields:\n        - url: \"$${__value.raw}\"\n",
+            "datasources:\n  - name: l\n    type: loki\n    uid: loki\n    url: http://$HOST:${PORT}$MISSING\n    jsonData:\n      derivedFields:\n        - url: \"$${__value.raw}\"\n",
+            &Env::from_pairs([("HOST", "loki"), ("PORT", "3100")]),
         )
         .unwrap();
+        assert_eq!(ds[0].url, "http://loki:3100");
         assert_eq!(ds[0].json_data["derivedFields"][0]["url"], "${__value.raw}");
     }
 }

@@ -38,5 +38,6 @@ pub use choice::{AWS_TARGET_FILE, COMPOSE_TARGET_FILE, OpenError, TargetChoice};
 pub use error::TargetError;
 pub use file::{DEFAULT_BACKEND_SERVICE, DEFAULT_FRONTEND_SERVICE};
 pub use model::{
-    Credential, Grafana, Limits, ReadEndpoint, ReadPath, Secret, Signal, Store, Target, TargetKind, join_path,
+    Credential, Grafana, Limits, ProvisioningFile, ReadEndpoint, ReadPath, Secret, Signal, Store, Target, TargetKind,
+    join_path,
 };

@@ -12,6 +12,8 @@ use std::time::Duration;
 
 use url::Url;
 
+use crate::env::Env;
+
 /// The roles whose URLs the harness reads from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Store {
@@ -185,6 +187,15 @@ impl Default for Limits {
     }
 }
 
+/// A Grafana datasource provisioning file, and the environment its
+/// `$NAME` references expand from when it is read (Grafana expands its
+/// own; the harness's, as it was when the target was loaded, stands in).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProvisioningFile {
+    pub path: PathBuf,
+    pub env: Env,
+}
+
 /// A validated target. After loading nothing re-reads the environment or
 /// re-parses a URL.
 #[derive(Debug, Clone, PartialEq)]
@@ -209,7 +220,7 @@ pub struct Target {
     pub grafana: Option<Grafana>,
     /// A Grafana datasource provisioning file, for the correlation settings
     /// when the target has no Grafana to ask.
-    pub provisioning: Option<PathBuf>,
+    pub provisioning: Option<ProvisioningFile>,
     pub reads: BTreeMap<Store, ReadEndpoint>,
     pub limits: Limits,
     /// The Docker engine that runs a file target's containers, when not

@@ -19,7 +19,8 @@ use url::Url;
 use super::error::TargetError;
 use super::file::{RawAuth, RawIngest, RawLimits, RawRead, RawTarget};
 use super::model::{
-    Credential, Grafana, Limits, ReadEndpoint, ReadPath, Secret, Signal, Store, Target, TargetKind, join_path,
+    Credential, Grafana, Limits, ProvisioningFile, ReadEndpoint, ReadPath, Secret, Signal, Store, Target, TargetKind,
+    join_path,
 };
 use crate::env::Env;
 
@@ -83,7 +84,10 @@ impl Resolver<'_> {
             frontend_service: raw.app.frontend_service,
             backend_service: raw.app.backend_service,
             grafana,
-            provisioning: raw.read.provisioning.map(|p| relative_to_file(&kind, p)),
+            provisioning: raw.read.provisioning.map(|p| ProvisioningFile {
+                path: relative_to_file(&kind, p),
+                env: self.env.clone(),
+            }),
             reads,
             limits,
             docker_host: self.env.docker_host().filter(|_| self.apply_env).map(str::to_owned),

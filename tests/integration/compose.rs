@@ -129,7 +129,7 @@ fn every_port_in_the_target_is_published_by_its_service() {
 fn grafana_datasources_have_the_uids_and_correlations_the_checks_need() {
     let yaml =
         std::fs::read_to_string(compose_dir().join("grafana/provisioning/datasources/datasources.yaml")).unwrap();
-    let datasources = parse_provisioning(&yaml).unwrap();
+    let datasources = parse_provisioning(&yaml, &Default::default()).unwrap();
     let target = target();
     for uid in target.grafana.as_ref().unwrap().datasources.values() {
         assert!(
@@ -146,7 +146,11 @@ fn grafana_datasources_have_the_uids_and_correlations_the_checks_need() {
     };
     assert_eq!(problems(&datasources, &telemetry), Vec::<String>::new());
     // The validation can fail: a datasource that looks for Tempo's label.
-    let wrong = parse_provisioning(&yaml.replacen("- name: trace_id", "- name: traceID", 1)).unwrap();
+    let wrong = parse_provisioning(
+        &yaml.replacen("- name: trace_id", "- name: traceID", 1),
+        &Default::default(),
+    )
+    .unwrap();
     assert_eq!(problems(&wrong, &telemetry).len(), 1);
 }
 
