@@ -7,8 +7,8 @@
 //! `report` renders the outcomes. `stack` stands targets up, including the
 //! embedded reference stack. Below them all sit the leaves every layer may
 //! use: `http` (the one client, capped reads, the error that says what came
-//! back), `wait` (the one polling helper), `ids`, `target`, `secrets`,
-//! `console`, `textfile`. See `shared/DESIGN.md` for the module map.
+//! back), `wait` (the one polling helper), `clock` (unix time), `ids`,
+//! `target`, `secrets`, `console`, `textfile`. See `shared/DESIGN.md` for the module map.
 //!
 //! On top sit the commands: `cli` parses the command line and resolves it
 //! into a plan, `commands` runs it (one file per subcommand), `error` is
@@ -21,6 +21,7 @@ pub mod bench;
 mod check;
 pub mod checks;
 pub mod cli;
+pub mod clock;
 pub mod commands;
 pub mod console;
 pub mod correlation;

@@ -20,12 +20,13 @@ use url::Url;
 
 use crate::bench::BenchError;
 use crate::bench::sink::Sink;
+use crate::clock::unix_nanos;
 use crate::console::Console;
 use crate::emit::otlp::OtlpHttpEmitter;
 use crate::emit::synthetic::TraceSpec;
 use crate::emit::template::TraceBatchTemplate;
 use crate::ids::Seed;
-use crate::load::ingest::{BatchEncoder, BatchSender, OtlpWorker, drive, unix_nanos};
+use crate::load::ingest::{BatchEncoder, BatchSender, OtlpWorker, drive};
 use crate::load::rate::RatePlan;
 use crate::load::tally::{self, KindStats};
 

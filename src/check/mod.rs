@@ -1,12 +1,11 @@
 //! What a check is, apart from any one check: the context it is given
 //! (`context`, with the run's `ledger`), the outcome it returns (`outcome`,
 //! with a typed `reason`), the catalog entry that runs it under its own
-//! deadline (`spec`), the `pillar` it is about, and the wall `clock` it
-//! stamps with. The catalog itself is `checks`; nothing here knows it.
+//! deadline (`spec`) and the `pillar` it is about. The catalog itself is
+//! `checks`; nothing here knows it.
 //!
 //! Uses: target, ids, query, measure.
 
-pub(crate) mod clock;
 pub(crate) mod context;
 pub(crate) mod ledger;
 pub(crate) mod outcome;

@@ -15,8 +15,6 @@
 //!
 //! Uses: check, query::{grafana, http, lang}, target.
 
-use std::time::SystemTime;
-
 use serde::Serialize;
 use serde_json::json;
 use tokio::time::Instant;
@@ -262,10 +260,7 @@ fn probe(result: Result<String, (bool, String)>, started: Instant) -> Probe {
 
 /// One cheap but real query per store, through the proxy.
 async fn query_one(proxy: &ReadClient, store: Store) -> (String, Result<String, HttpError>) {
-    let now_ms = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0);
+    let now_ms = crate::clock::unix_now().as_millis() as i64;
     let what = proxy.what();
     match store {
         Store::Mimir => {

@@ -15,10 +15,10 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio::time::Instant;
 
-use crate::check::clock::unix_now;
 use crate::check::reason::{ReasonId, Shared};
 use crate::check::spec::Budget;
 use crate::check::{CheckCtx, CheckSettings, Outcome, Verdict};
+use crate::clock::unix_now;
 use crate::emit::app::AppClient;
 use crate::emit::faro::{FaroSender, FrontendSession, FrontendSpec};
 use crate::measure::ingest_clock::{PollPlan, Reads, Watched, watch};

@@ -17,9 +17,9 @@
 //! Uses: emit::{otlp, template, pool, log_records, metric_points,
 //! synthetic}, load::{rate, scenario, tally}.
 
+use crate::clock::unix_nanos;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use prost::Message;
 use tokio::sync::watch;
@@ -44,14 +44,6 @@ const SPANS_PER_TRACE: u32 = 5;
 /// Units per batch for a rate: about twenty batches a second, 1 to 500.
 pub fn batch_size(rate: f64) -> u64 {
     ((rate / 20.0).ceil() as u64).clamp(1, 500)
-}
-
-/// Nanoseconds since the epoch; at least 1, as the templates need.
-pub(crate) fn unix_nanos() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(1, |d| d.as_nanos() as u64)
-        .max(1)
 }
 
 /// What one OTLP traffic kind sends: the kind, how many series or

@@ -16,12 +16,13 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::checks::CheckCtx;
+use crate::clock::unix_nanos;
 use crate::emit::app::AppClient;
 use crate::emit::faro::{FaroSender, FrontendSpec};
 use crate::emit::otlp::OtlpHttpEmitter;
 use crate::emit::profile_push::{ProfileSpec, PyroscopePusher};
 use crate::ids::Seed;
-use crate::load::ingest::{BatchSender, OtlpLoad, Sent, WORKERS, drive, run_otlp, unix_nanos};
+use crate::load::ingest::{BatchSender, OtlpLoad, Sent, WORKERS, drive, run_otlp};
 use crate::load::rate::RatePlan;
 use crate::load::scenario::{Traffic, TrafficKind};
 use crate::load::tally::{self, KindStats, Live};

@@ -105,10 +105,7 @@ impl Sources {
     /// when no source does. An error means Mimir could not be asked.
     pub async fn sample(&self) -> Result<Option<(Source, Vec<ContainerMemory>)>, HttpError> {
         if let Some(mimir) = &self.mimir {
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap_or_default()
-                .as_secs_f64();
+            let now = crate::clock::unix_now().as_secs_f64();
             let found = from_cadvisor(mimir, now).await?;
             if !found.is_empty() {
                 return Ok(Some((Source::Cadvisor, found)));

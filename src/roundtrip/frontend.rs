@@ -14,12 +14,12 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::check::clock::unix_now;
 use crate::check::ledger::PillarIngest;
 use crate::check::outcome::Verdict;
 use crate::check::reason::Shared;
 use crate::check::spec::Budget;
 use crate::check::{CheckCtx, CheckSettings, Outcome, Pillar};
+use crate::clock::unix_now;
 use crate::emit::faro::{FaroSender, FrontendSession, FrontendSpec, Refusal, refusal};
 use crate::http::HttpError;
 use crate::measure::ingest_clock::{PollPlan, Reads, Watched, watch};

@@ -16,10 +16,10 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::check::clock::unix_now;
 use crate::check::ledger::PillarIngest;
 use crate::check::spec::Budget;
 use crate::check::{CheckCtx, CheckSettings, Outcome, Pillar};
+use crate::clock::unix_now;
 use crate::emit::metric_points::{HISTOGRAM_PROMETHEUS_NAME, MetricSpec, PROMETHEUS_NAME};
 use crate::emit::otlp::OtlpHttpEmitter;
 use crate::http::HttpError;

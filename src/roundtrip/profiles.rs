@@ -13,10 +13,10 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::check::clock::unix_now;
 use crate::check::ledger::PillarIngest;
 use crate::check::spec::Budget;
 use crate::check::{CheckCtx, CheckSettings, Outcome, Pillar};
+use crate::clock::unix_now;
 use crate::emit::pprof::PROFILE_TYPE;
 use crate::emit::profile_push::{ProfileSpec, PyroscopePusher};
 use crate::http::HttpError;

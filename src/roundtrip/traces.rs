@@ -18,10 +18,10 @@ use std::time::Duration;
 use futures::StreamExt;
 use serde::Serialize;
 
-use crate::check::clock::unix_now;
 use crate::check::ledger::PillarIngest;
 use crate::check::spec::Budget;
 use crate::check::{CheckCtx, CheckSettings, Outcome, Pillar, TraceLookup};
+use crate::clock::unix_now;
 use crate::emit::otlp::{EmitError, OtlpHttpEmitter};
 use crate::emit::synthetic::{ExpectedTrace, TraceSpec};
 use crate::emit::template::TraceBatchTemplate;

@@ -16,10 +16,10 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::check::clock::unix_now;
 use crate::check::reason::reasons;
 use crate::check::spec::Budget;
 use crate::check::{CheckCtx, CheckSettings, Outcome, Verdict};
+use crate::clock::unix_now;
 use crate::correlation::links::{ExemplarDestination, exemplar_destinations};
 use crate::correlation::session::{self, drive};
 use crate::correlation::settings;

@@ -9,10 +9,10 @@
 
 use serde::Serialize;
 
-use crate::check::clock::unix_now;
 use crate::check::reason::reasons;
 use crate::check::spec::Budget;
 use crate::check::{CheckCtx, CheckSettings, Outcome, Verdict};
+use crate::clock::unix_now;
 use crate::correlation::links::{TracesToProfiles, profile_query, traces_to_profiles};
 use crate::correlation::session::{self, backend_span};
 use crate::correlation::settings;
