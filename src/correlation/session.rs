@@ -5,7 +5,7 @@
 //! to `/collect` — and the spans of those requests read back from Tempo,
 //! down to the backend server span a person would click a link on.
 //!
-//! Uses: check, roundtrip::{lookup, send}, emit::{app, faro}, query::tempo,
+//! Uses: check, roundtrip::{lookup, send}, emit::{faro, visit}, query::tempo,
 //! measure::ingest_clock.
 
 use std::collections::BTreeMap;
@@ -18,14 +18,12 @@ use tokio::time::Instant;
 use crate::check::reason::{ReasonId, Shared};
 use crate::check::spec::Budget;
 use crate::check::{CheckCtx, CheckSettings, Outcome, Verdict};
-use crate::clock::unix_now;
-use crate::emit::app::AppClient;
-use crate::emit::faro::{FaroSender, FrontendSession, FrontendSpec};
+use crate::emit::faro::{FrontendSession, FrontendSpec};
+use crate::emit::visit::{VisitError, Visits};
 use crate::measure::ingest_clock::{PollPlan, Reads, Watched, watch};
 use crate::query::tempo::{ReadSpan, TempoClient};
 use crate::roundtrip::lookup::undecided;
 use crate::roundtrip::send::send_verdict;
-use crate::target::join_path;
 
 /// How far the backend's clock may be behind ours.
 const CLOCK_SKEW_NANOS: u64 = 5_000_000_000;
@@ -60,65 +58,44 @@ pub(crate) fn spans_budget(settings: &CheckSettings) -> Budget {
 /// Runs `ctx.settings.correlation_sessions` sessions, or returns the
 /// outcome that says why they could not run.
 pub(crate) async fn drive(ctx: &CheckCtx) -> Result<(FrontendSpec, Vec<Driven>), Outcome> {
-    let target = &ctx.target;
-    let Some(base) = target.app.clone() else {
+    let path = &ctx.settings.api_path;
+    let Some(visits) = Visits::new(ctx.http.clone(), &ctx.target, ctx.seed, &ctx.run_id, path) else {
         return Err(Outcome::not_configured(
             "the target names no app base URL (`app.base_url`) to send requests through",
         ));
     };
-    let spec = FrontendSpec {
-        seed: ctx.seed,
-        run_id: ctx.run_id.clone(),
-        app_name: target.frontend_service.clone(),
-        page_url: base.to_string(),
-    };
-    let timeout = target.limits.request_timeout;
-    let app = AppClient::new(ctx.http.clone(), base.clone(), timeout);
-    // The React app posts to `/collect` on its own origin, which the ALB
-    // routes to the Faro receiver; a target that names the receiver's URL
-    // (the ALB's, or the receiver's own port) decides.
-    let collect = target.faro.clone().unwrap_or_else(|| join_path(&base, "collect"));
-    let faro = FaroSender::new(ctx.http.clone(), collect, timeout);
-    let path = &ctx.settings.api_path;
     let mut driven = Vec::new();
     for slot in 0..ctx.settings.correlation_sessions {
-        let session = spec.session(slot);
-        let traceparent = spec.traceparent(&session);
-        let started_unix_nanos = unix_now().as_nanos() as u64;
-        let answer = app.get(path, &traceparent).await.map_err(|err| {
-            Outcome::new(
-                send_verdict(&err),
-                format!("calling the backend at {} failed: {err}", app.url(path)),
+        let visit = visits.visit(slot).await.map_err(|failed| match failed {
+            VisitError::App { traceparent, error } => Outcome::new(
+                send_verdict(&error),
+                format!("calling the backend at {} failed: {error}", visits.app_url()),
             )
             .with_evidence(serde_json::json!({
                 "seed": ctx.seed.0,
-                "app": app.url(path).to_string(),
+                "app": visits.app_url().to_string(),
                 "traceparent": traceparent,
-                "error": err.to_string(),
-            }))
+                "error": error.to_string(),
+            })),
+            VisitError::Faro { error } => Outcome::new(
+                send_verdict(&error),
+                format!("posting the Faro payload failed: {error}"),
+            )
+            .with_evidence(serde_json::json!({
+                "seed": ctx.seed.0,
+                "faro": visits.faro_url().to_string(),
+                "session_id": visits.spec.session(slot).session_id,
+                "error": error.to_string(),
+            })),
         })?;
-        let acked = Instant::now();
-        let key = format!("{}-{}", ctx.run_id, slot);
-        faro.send(&session.session_id, &key, &spec.payload(&session, path))
-            .await
-            .map_err(|err| {
-                Outcome::new(send_verdict(&err), format!("posting the Faro payload failed: {err}")).with_evidence(
-                    serde_json::json!({
-                        "seed": ctx.seed.0,
-                        "faro": faro.url().to_string(),
-                        "session_id": session.session_id,
-                        "error": err.to_string(),
-                    }),
-                )
-            })?;
         driven.push(Driven {
-            session,
-            acked,
-            started_unix_nanos,
-            backend_ms: answer.latency.as_millis() as u64,
+            session: visit.session,
+            acked: visit.acked,
+            started_unix_nanos: visit.started.as_nanos() as u64,
+            backend_ms: visit.backend.latency.as_millis() as u64,
         });
     }
-    Ok((spec, driven))
+    Ok((visits.spec, driven))
 }
 
 /// Why there is no backend span to follow a link from.

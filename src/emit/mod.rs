@@ -10,3 +10,4 @@ pub mod pprof;
 pub mod profile_push;
 pub mod synthetic;
 pub mod template;
+pub mod visit;

@@ -8,7 +8,7 @@
 //! not driven.
 //!
 //! Uses: load::{api, ingest, rate, scenario, tally}, emit::{otlp,
-//! profile_push, app, faro}, checks (context).
+//! profile_push, visit}, checks (context).
 
 use std::sync::Arc;
 
@@ -17,10 +17,9 @@ use tokio::task::JoinHandle;
 
 use crate::checks::CheckCtx;
 use crate::clock::unix_nanos;
-use crate::emit::app::AppClient;
-use crate::emit::faro::{FaroSender, FrontendSpec};
 use crate::emit::otlp::OtlpHttpEmitter;
 use crate::emit::profile_push::{ProfileSpec, PyroscopePusher};
+use crate::emit::visit::{VisitError, Visits};
 use crate::ids::Seed;
 use crate::load::ingest::{BatchSender, OtlpLoad, Sent, WORKERS, drive, run_otlp};
 use crate::load::rate::RatePlan;
@@ -55,27 +54,17 @@ impl BatchSender for ProfilePush {
 /// Runs frontend session `n`: the app call with its `traceparent`, then its
 /// Faro payload.
 struct FrontendVisit {
-    app: Arc<AppClient>,
-    faro: Arc<FaroSender>,
-    spec: Arc<FrontendSpec>,
-    path: Arc<str>,
+    visits: Arc<Visits>,
 }
 
 impl BatchSender for FrontendVisit {
     async fn send_batch(&mut self, n: u64) -> Sent {
-        let session = self.spec.session(n);
-        if let Err(e) = self.app.get(&self.path, &self.spec.traceparent(&session)).await {
-            return Sent {
-                bytes: 0,
-                answer: Err(e),
-            };
-        }
-        let key = format!("{}-{n}", self.spec.run_id);
         let answer = self
-            .faro
-            .send(&session.session_id, &key, &self.spec.payload(&session, &self.path))
+            .visits
+            .visit(n)
             .await
-            .map(|ack| ack.status);
+            .map(|visit| visit.faro_status)
+            .map_err(VisitError::into_error);
         Sent { bytes: 0, answer }
     }
 }
@@ -144,25 +133,8 @@ pub fn spawn(
             })
         }
         TrafficKind::FrontendSessions => {
-            let base = target.app.clone()?;
-            let app = Arc::new(AppClient::new(http.clone(), base.clone(), timeout));
-            let collect = target.faro.clone().unwrap_or_else(|| join_path(&base, "collect"));
-            let faro = Arc::new(FaroSender::new(http, collect, timeout));
-            let spec = Arc::new(FrontendSpec {
-                seed,
-                run_id,
-                app_name: target.frontend_service.clone(),
-                page_url: base.to_string(),
-            });
-            let path: Arc<str> = path.into();
-            let workers = (0..WORKERS)
-                .map(|_| FrontendVisit {
-                    app: app.clone(),
-                    faro: faro.clone(),
-                    spec: spec.clone(),
-                    path: path.clone(),
-                })
-                .collect();
+            let visits = Arc::new(Visits::new(http, target, seed, &run_id, &path)?);
+            let workers = (0..WORKERS).map(|_| FrontendVisit { visits: visits.clone() }).collect();
             tokio::spawn(async move {
                 drive(&plan, 1, workers, stopped, rec).await;
                 None
