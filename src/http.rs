@@ -228,16 +228,6 @@ impl HttpError {
         matches!(self, HttpError::Unreachable { .. } | HttpError::Timeout { .. })
     }
 
-    /// The reason a verdict gives when this error kept pillars from
-    /// reading: `unreachable` when nothing answered, else `read_failed`.
-    pub fn reason(&self) -> &'static str {
-        if self.is_unreachable() {
-            "unreachable"
-        } else {
-            "read_failed"
-        }
-    }
-
     /// The HTTP status that came back, if one did.
     pub fn status_code(&self) -> Option<u16> {
         match self {
