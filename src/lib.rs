@@ -15,6 +15,10 @@
 //! what a command can end in and `exit` the codes the process ends with.
 //! `env` is the one place that reads the environment: [`run`] takes a
 //! snapshot once and passes it down.
+//!
+//! Each module's docs end in a `Uses:` line naming what it builds on; the
+//! leaves (`http`, `wait`, `clock`, `ids`, `target`, `env`, `secrets`,
+//! `console`, `textfile`, `interrupt`, `exit`) go unnamed.
 
 pub mod acceptance;
 pub mod bench;

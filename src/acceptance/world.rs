@@ -4,7 +4,8 @@
 //!
 //! Fields are private; steps call methods that return `AcceptanceError`.
 //!
-//! Uses: checks, load, stack::sim, target (and its choice), env.
+//! Uses: checks, load, report (load and capacity records), stack::sim,
+//! target (and its choice), env.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};

@@ -12,7 +12,8 @@
 //!   1k lines/s and 100 requests/s, beside its resident set before.
 //!   The loopback server runs in the same process and is counted too.
 //!
-//! Uses: bench::{emit, sink}, load::{api, traffic, rate}, measure::memory.
+//! Uses: bench::{emit, sink}, load::{api, traffic, rate}, measure::memory,
+//! checks (context).
 
 use std::fmt;
 use std::sync::Arc;

@@ -4,7 +4,8 @@
 //! directory settled. Nothing is started or written here.
 //!
 //! Uses: cli::args, commands (the plans), target (the choice), stack::sim
-//! (faults, variants, options), load::scenario, checks (settings), env.
+//! (faults, variants, options), load::scenario, checks (settings), bench
+//! (settings), env.
 
 use std::path::Path;
 use std::time::Duration;

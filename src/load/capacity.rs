@@ -9,7 +9,8 @@
 //! the step, once the stack has settled at the step's rate. Ctrl-C ends the
 //! search with what the finished steps showed.
 //!
-//! Uses: load::{gate, session, scenario, progress, rate}, check (context).
+//! Uses: load::{gate, session, scenario, progress, rate}, check (context),
+//! measure::memory.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

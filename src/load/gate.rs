@@ -3,7 +3,7 @@
 //! pillar (from the markers), and memory headroom per container and of the
 //! instance budget.
 //!
-//! Uses: load::{scenario, session}, checks (pillars).
+//! Uses: load::{scenario, session}, checks (pillars), measure::memory.
 
 use serde::Serialize;
 

@@ -2,7 +2,8 @@
 //! check table, each check's evidence, and an SVG histogram per latency
 //! series. Rendered from the run report only.
 //!
-//! Uses: report::{model, junit (escaping)}.
+//! Uses: report::{run, junit (escaping)}, checks (statuses), measure
+//! (latency summaries).
 
 use std::fmt::Write as _;
 

@@ -2,7 +2,7 @@
 //! stack is wrong), an undecided one an `<error>` (pillars could not tell),
 //! a skipped one `<skipped>`, as CI systems read them.
 //!
-//! Uses: report::run.
+//! Uses: report::run, checks (statuses).
 
 use std::fmt::Write as _;
 

@@ -3,7 +3,7 @@
 //! `schema/load.schema.json` (shared with `capacity.json`).
 //!
 //! Uses: load (the run's outcome: session, gate, markers, tally),
-//! measure, target.
+//! check (pillars), measure, target.
 
 use std::collections::BTreeMap;
 

@@ -5,7 +5,7 @@
 //! markers), and each container's memory with its limit.
 //!
 //! Uses: report::{load, capacity, chart, html (style), junit (escaping)},
-//! load::session (the timeline).
+//! load::session (the timeline), measure::memory.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

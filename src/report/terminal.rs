@@ -3,7 +3,7 @@
 //! wants it), a load run's table per kind and pillar, and a capacity
 //! search's line per step.
 //!
-//! Uses: report::{run, load}, load::capacity (steps).
+//! Uses: report::{run, load}, load::capacity (steps), checks (statuses).
 
 use std::fmt::Write as _;
 

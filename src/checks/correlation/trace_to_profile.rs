@@ -5,7 +5,7 @@
 //! (`shared/reference/api/06-pyroscope.md` §6.3).
 //!
 //! Uses: check, correlation::{session, settings, links}, roundtrip::lookup,
-//! query::pyroscope, wait.
+//! emit, query::pyroscope, wait.
 
 use serde::Serialize;
 
