@@ -5,7 +5,7 @@
 //! histograms as `_bucket{le}`/`_sum`/`_count` with exemplars on the bucket
 //! they fall in, labelled `trace_id`/`span_id`.
 //!
-//! Uses: lang::promql (label matchers), logs (value text), ids (hex).
+//! Uses: lang::matcher (label matchers), logs (value text), ids (hex).
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -17,7 +17,7 @@ use opentelemetry_proto::tonic::metrics::v1::{Exemplar, exemplar, metric, number
 use tokio::time::Instant;
 
 use crate::ids::hex;
-use crate::lang::promql::{Matcher, selects};
+use crate::lang::matcher::{Matcher, selects};
 use crate::logs::any_text;
 
 pub type Labels = BTreeMap<String, String>;

@@ -7,7 +7,7 @@
 //! node of the level), and span profiles selected by the pprof `span_id`
 //! sample label.
 //!
-//! Uses: pprof, lang::promql (label matchers).
+//! Uses: pprof, lang::matcher (label matchers).
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -16,7 +16,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use crate::lang::promql::{Matcher, selects};
+use crate::lang::matcher::{Matcher, selects};
 use crate::pprof::{Decoded, Stack};
 
 pub type Labels = BTreeMap<String, String>;

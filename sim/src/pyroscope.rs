@@ -24,8 +24,8 @@
 //! (`otel.scope.name`, which pyroscope-rs sends, is kept as
 //! `otel_scope_name`); other characters are `invalid_argument`.
 //!
-//! Uses: pprof, profiles, lang::promql, state, faults, mimir (Go's JSON
-//! escaping), go::strconv.
+//! Uses: pprof, profiles, lang::promql, lang::matcher, state, faults,
+//! mimir (Go's JSON escaping), go::strconv.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -43,7 +43,8 @@ use serde_json::{Value, json};
 
 use crate::faults::{Role, drops};
 use crate::go;
-use crate::lang::promql::{self, Matcher};
+use crate::lang::matcher::Matcher;
+use crate::lang::promql;
 use crate::logs::unix_nanos;
 use crate::pprof;
 use crate::profiles::{self, Labels, ProfileStore, Selection};

@@ -6,7 +6,9 @@
 //! (`ErrInvalidKey`); a value is written bare unless it holds one of
 //! those runes, and `null` is always quoted.
 //!
-//! Uses: nothing else in the crate.
+//! Uses: `go::json` (the escapes both write).
+
+use super::json;
 
 /// go-logfmt's `ErrInvalidKey`.
 pub const INVALID_KEY: &str = "invalid key";
@@ -47,12 +49,11 @@ fn push_value(out: &mut String, value: &str) {
     }
     out.push('"');
     for c in value.chars() {
+        if let Some(escaped) = json::short_escape(c) {
+            out.push_str(escaped);
+            continue;
+        }
         match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
             '\u{fffd}' => out.push_str("\\ufffd"),
             c if c < ' ' || c == '\u{7f}' => out.push_str(&format!("\\u{:04x}", c as u32)),
             c => out.push(c),

@@ -1,11 +1,19 @@
-//! Go's `regexp/syntax` (Go 1.22–1.23, `src/regexp/syntax/parse.go`, Perl
-//! flags) for the regexes LogQL takes: a pattern is checked with Go's
-//! rules and error texts (`error parsing regexp: missing closing ): …`)
-//! and rewritten into the `regex` crate's dialect so it matches what Go's
-//! would. Prometheus-style label matchers are fully anchored; line
-//! filters are not. PromQL's matchers still go through `lang::promql`'s
-//! own check over `regex_syntax`, whose messages for malformed patterns
-//! differ from these.
+//! Go's `regexp/syntax` as Go 1.22–1.23 parse it with Perl flags
+//! (`src/regexp/syntax/parse.go`, `perl_groups.go`, the Unicode 15.0
+//! tables of `unicode`), for the regexes Loki and Prometheus take: a
+//! pattern is checked with Go's rules and error texts (`error parsing
+//! regexp: missing closing ): …`) and rewritten into the `regex` crate's
+//! dialect so it matches what Go's would. Label matchers
+//! (`lang::matcher`, for LogQL and PromQL alike) are fully anchored, as
+//! Prometheus' `labels.NewMatcher` anchors them; LogQL line filters are
+//! not.
+//!
+//! Go's limits are kept: counts up to 1000, nested counted repetitions
+//! whose product stays within 1000, a tree at most 1000 deep (its height
+//! reckoned from groups, concatenations, alternations and repetitions,
+//! without Go's simplifications). A valid pattern nested deeper than is
+//! safe to compile here, or too big for the `regex` crate's limits, is
+//! [`RegexTrouble::Uncompilable`], never one of Go's errors.
 //!
 //! Uses: nothing else in the crate.
 
@@ -26,19 +34,23 @@ impl std::fmt::Display for RegexError {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RegexTrouble {
+    /// What Go rejects, in Go's words.
     Go(RegexError),
-    /// Nested beyond what is safe to compile here.
-    TooDeep,
+    /// Valid in Go, beyond what can be compiled here (what, in words).
+    Uncompilable(&'static str),
 }
 
 impl std::fmt::Display for RegexTrouble {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             RegexTrouble::Go(e) => e.fmt(f),
-            RegexTrouble::TooDeep => f.write_str("regular expression nested too deeply to compile here"),
+            RegexTrouble::Uncompilable(what) => write!(f, "regular expression {what} to compile here"),
         }
     }
 }
+
+const TOO_DEEP: RegexTrouble = RegexTrouble::Uncompilable("nested too deeply");
+const TOO_LARGE: RegexTrouble = RegexTrouble::Uncompilable("too large");
 
 fn err(code: &str, expr: String) -> RegexTrouble {
     RegexTrouble::Go(RegexError {
@@ -54,44 +66,210 @@ pub struct Translated {
     pub names: Vec<Option<String>>,
 }
 
+/// Groups nested deeper than this are not compiled (the `regex` crate
+/// recurses while compiling); Go itself only counts the tree's height.
 const NEST_LIMIT: usize = 200;
+/// Go's `maxHeight` and `maxRepeat`.
+const MAX_HEIGHT: usize = 1000;
+const MAX_REPEAT: i64 = 1000;
 const POSIX_CLASSES: &[&str] = &[
     "alnum", "alpha", "ascii", "blank", "cntrl", "digit", "graph", "lower", "print", "punct", "space", "upper", "word",
     "xdigit",
 ];
+/// `unicode.Categories`' keys (Go has no `LC` and no `Cn` before 1.25).
+const CATEGORIES: &[&str] = &[
+    "C", "Cc", "Cf", "Co", "Cs", "L", "Ll", "Lm", "Lo", "Lt", "Lu", "M", "Mc", "Me", "Mn", "N", "Nd", "Nl", "No", "P",
+    "Pc", "Pd", "Pe", "Pf", "Pi", "Po", "Ps", "S", "Sc", "Sk", "Sm", "So", "Z", "Zl", "Zp", "Zs",
+];
+/// `unicode.Scripts`' keys (Unicode 15.0.0), spelled as Go spells them.
+#[rustfmt::skip]
+const SCRIPTS: &[&str] = &[
+    "Adlam", "Ahom", "Anatolian_Hieroglyphs", "Arabic", "Armenian", "Avestan", "Balinese", "Bamum", "Bassa_Vah",
+    "Batak", "Bengali", "Bhaiksuki", "Bopomofo", "Brahmi", "Braille", "Buginese", "Buhid", "Canadian_Aboriginal",
+    "Carian", "Caucasian_Albanian", "Chakma", "Cham", "Cherokee", "Chorasmian", "Common", "Coptic", "Cuneiform",
+    "Cypriot", "Cypro_Minoan", "Cyrillic", "Deseret", "Devanagari", "Dives_Akuru", "Dogra", "Duployan",
+    "Egyptian_Hieroglyphs", "Elbasan", "Elymaic", "Ethiopic", "Georgian", "Glagolitic", "Gothic", "Grantha", "Greek",
+    "Gujarati", "Gunjala_Gondi", "Gurmukhi", "Han", "Hangul", "Hanifi_Rohingya", "Hanunoo", "Hatran", "Hebrew",
+    "Hiragana", "Imperial_Aramaic", "Inherited", "Inscriptional_Pahlavi", "Inscriptional_Parthian", "Javanese",
+    "Kaithi", "Kannada", "Katakana", "Kawi", "Kayah_Li", "Kharoshthi", "Khitan_Small_Script", "Khmer", "Khojki",
+    "Khudawadi", "Lao", "Latin", "Lepcha", "Limbu", "Linear_A", "Linear_B", "Lisu", "Lycian", "Lydian", "Mahajani",
+    "Makasar", "Malayalam", "Mandaic", "Manichaean", "Marchen", "Masaram_Gondi", "Medefaidrin", "Meetei_Mayek",
+    "Mende_Kikakui", "Meroitic_Cursive", "Meroitic_Hieroglyphs", "Miao", "Modi", "Mongolian", "Mro", "Multani",
+    "Myanmar", "Nabataean", "Nag_Mundari", "Nandinagari", "New_Tai_Lue", "Newa", "Nko", "Nushu",
+    "Nyiakeng_Puachue_Hmong", "Ogham", "Ol_Chiki", "Old_Hungarian", "Old_Italic", "Old_North_Arabian", "Old_Permic",
+    "Old_Persian", "Old_Sogdian", "Old_South_Arabian", "Old_Turkic", "Old_Uyghur", "Oriya", "Osage", "Osmanya",
+    "Pahawh_Hmong", "Palmyrene", "Pau_Cin_Hau", "Phags_Pa", "Phoenician", "Psalter_Pahlavi", "Rejang", "Runic",
+    "Samaritan", "Saurashtra", "Sharada", "Shavian", "Siddham", "SignWriting", "Sinhala", "Sogdian", "Sora_Sompeng",
+    "Soyombo", "Sundanese", "Syloti_Nagri", "Syriac", "Tagalog", "Tagbanwa", "Tai_Le", "Tai_Tham", "Tai_Viet",
+    "Takri", "Tamil", "Tangsa", "Tangut", "Telugu", "Thaana", "Thai", "Tibetan", "Tifinagh", "Tirhuta", "Toto",
+    "Ugaritic", "Vai", "Vithkuqi", "Wancho", "Warang_Citi", "Yezidi", "Yi", "Zanabazar_Square",
+];
+/// A class nothing in a Rust string is in: what Go's surrogate runes
+/// and empty tables match in valid UTF-8.
+const NOTHING: &str = "[^\\x{0}-\\x{10FFFF}]";
 
 /// Checks a pattern with Go's `regexp/syntax` (Perl flags) rules and
-/// rewrites it so the `regex` crate means the same: Perl classes are
-/// ASCII, `\Q…\E` and octal escapes are spelled out, a `{` that is
-/// not a repeat is a literal, `\<` is `<`, names are dropped.
+/// rewrites it so the `regex` crate means the same: Perl classes and
+/// `\b` are ASCII, scripts are `Script` (not `Script_Extensions`),
+/// `\Q…\E` and octal escapes are spelled out, a `{` that is not a repeat
+/// is a literal, `\<` is `<`, names are dropped. What Go and the `regex`
+/// crate read alike is left as written.
 pub fn translate(src: &str) -> Result<Translated, RegexTrouble> {
     let chars: Vec<char> = src.chars().collect();
     let mut t = Translator {
         chars: &chars,
+        src,
         out: String::with_capacity(src.len() + 8),
         names: Vec::new(),
+        pending_flags: String::new(),
+        frames: vec![Frame::default()],
+        max_depth: 0,
     };
-    t.run(src)?;
+    t.run()?;
+    if t.max_depth > NEST_LIMIT {
+        return Err(TOO_DEEP);
+    }
     Ok(Translated {
         pattern: t.out,
         names: t.names,
     })
 }
 
-struct Translator<'c> {
-    chars: &'c [char],
-    out: String,
-    names: Vec<Option<String>>,
+/// A counted repetition (`OpRepeat`) and the ones nested in what it repeats,
+/// for Go's `repeatIsValid`.
+#[derive(Debug, Clone)]
+struct Repeat {
+    min: i64,
+    max: i64,
+    inner: Vec<Repeat>,
 }
 
-fn push_literal(out: &mut String, c: char) {
-    if c.is_alphanumeric() && !c.is_control() {
-        out.push(c);
-    } else {
-        out.push_str(&format!("\\x{{{:X}}}", c as u32));
+/// Go's `repeatIsValid(re, n)` over a forest of repetitions, without
+/// recursion (the nesting is unbounded).
+fn repeats_valid(forest: &[Repeat], n: i64) -> bool {
+    let mut todo: Vec<(&Repeat, i64)> = forest.iter().map(|r| (r, n)).collect();
+    while let Some((r, mut n)) = todo.pop() {
+        let mut m = r.max;
+        if m == 0 {
+            continue;
+        }
+        if m < 0 {
+            m = r.min;
+        }
+        if m > n {
+            return false;
+        }
+        if m > 0 {
+            n /= m;
+        }
+        todo.extend(r.inner.iter().map(|i| (i, n)));
+    }
+    true
+}
+
+/// One operand of a concatenation, as Go's parse stack holds it.
+#[derive(Debug, Default)]
+struct Item {
+    /// Where its last atom starts in the output, for wrapping it.
+    start: usize,
+    height: usize,
+    /// Runes in a literal string (Go merges adjacent literals), or 0.
+    literal: usize,
+    /// Whether it is a repetition already.
+    repeated: bool,
+    repeats: Vec<Repeat>,
+}
+
+/// An open group: the branches closed so far and the current one.
+#[derive(Debug, Default)]
+struct Frame {
+    capture: bool,
+    /// Where its `(` is in the output.
+    open_at: usize,
+    branches: usize,
+    branch_height: usize,
+    repeats: Vec<Repeat>,
+    items: Vec<Item>,
+}
+
+impl Frame {
+    fn concat_height(&self) -> usize {
+        match self.items.len() {
+            0 => 1,
+            1 => self.items[0].height,
+            _ => 1 + self.items.iter().map(|i| i.height).max().unwrap_or(1),
+        }
+    }
+
+    fn close_branch(&mut self) {
+        self.branches += 1;
+        self.branch_height = self.branch_height.max(self.concat_height());
+        for item in self.items.drain(..) {
+            self.repeats.extend(item.repeats);
+        }
+    }
+
+    /// The group's content as one operand.
+    fn finish(mut self) -> Item {
+        self.close_branch();
+        let mut height = self.branch_height + usize::from(self.branches > 1);
+        if self.capture {
+            height += 1;
+        }
+        Item {
+            start: 0,
+            height,
+            literal: 0,
+            repeated: false,
+            repeats: self.repeats,
+        }
     }
 }
 
+struct Translator<'c> {
+    chars: &'c [char],
+    src: &'c str,
+    out: String,
+    names: Vec<Option<String>>,
+    /// A `(?flags)` not yet written: written before the next operand, so
+    /// a repetition right after it still repeats what came before, as in Go.
+    pending_flags: String,
+    frames: Vec<Frame>,
+    max_depth: usize,
+}
+
+/// A literal rune as the `regex` crate reads it, outside a class or in one.
+fn push_literal(out: &mut String, r: u32) {
+    match char::from_u32(r) {
+        None => out.push_str(NOTHING),
+        Some(c) if c.is_control() => out.push_str(&format!("\\x{{{r:X}}}")),
+        Some(c) => {
+            if regex_syntax::is_meta_character(c) {
+                out.push('\\');
+            }
+            out.push(c);
+        }
+    }
+}
+
+/// A class range; surrogates, which no Rust string holds, are left out.
+fn push_class_range(out: &mut String, lo: u32, hi: u32) {
+    let (lo, hi) = (
+        if (0xD800..=0xDFFF).contains(&lo) { 0xE000 } else { lo },
+        if (0xD800..=0xDFFF).contains(&hi) { 0xD7FF } else { hi },
+    );
+    if lo > hi {
+        out.push_str(NOTHING);
+        return;
+    }
+    push_literal(out, lo);
+    if hi != lo {
+        out.push('-');
+        push_literal(out, hi);
+    }
+}
+
+/// Go's `perl_groups.go`: ASCII only.
 fn perl_class(c: char) -> &'static str {
     match c {
         'd' => "[0-9]",
@@ -101,6 +279,22 @@ fn perl_class(c: char) -> &'static str {
         'w' => "[0-9A-Za-z_]",
         _ => "[^0-9A-Za-z_]",
     }
+}
+
+/// Go's `unicodeTable` (exact, case-sensitive names) as a `regex` class.
+fn unicode_table(name: &str, negate: bool) -> Option<String> {
+    let (p, caret) = if negate { ('P', "^") } else { ('p', "") };
+    let class = match name {
+        "Any" => format!("\\{p}{{Any}}"),
+        // Go's C is Cc, Cf, Co and Cs; the `regex` crate's also has Cn.
+        "C" => format!("[{caret}\\p{{gc=Cc}}\\p{{gc=Cf}}\\p{{gc=Co}}]"),
+        "Cs" if negate => "\\p{Any}".to_owned(),
+        "Cs" => NOTHING.to_owned(),
+        _ if CATEGORIES.contains(&name) => format!("\\{p}{{gc={name}}}"),
+        _ if SCRIPTS.contains(&name) => format!("\\{p}{{sc={name}}}"),
+        _ => return None,
+    };
+    Some(class)
 }
 
 impl Translator<'_> {
@@ -113,73 +307,105 @@ impl Translator<'_> {
         self.chars.get(i).copied()
     }
 
-    fn run(&mut self, src: &str) -> Result<(), RegexTrouble> {
+    fn frame(&mut self) -> &mut Frame {
+        self.frames.last_mut().expect("the outermost frame stays")
+    }
+
+    fn flush_flags(&mut self) {
+        if !self.pending_flags.is_empty() {
+            let flags = std::mem::take(&mut self.pending_flags);
+            self.out.push_str(&flags);
+        }
+    }
+
+    /// Starts an operand's output; returns where it starts.
+    fn begin(&mut self) -> usize {
+        self.flush_flags();
+        self.out.len()
+    }
+
+    fn push_item(&mut self, start: usize, literal: bool) {
+        let frame = self.frame();
+        if literal && let Some(last) = frame.items.last_mut().filter(|i| i.literal > 0) {
+            last.literal += 1;
+            last.start = start;
+            return;
+        }
+        frame.items.push(Item {
+            start,
+            height: 1,
+            literal: usize::from(literal),
+            ..Item::default()
+        });
+    }
+
+    fn run(&mut self) -> Result<(), RegexTrouble> {
         let n = self.chars.len();
-        let mut depth = 0usize;
-        let mut operand = false;
         let mut last_repeat: Option<usize> = None;
         let mut i = 0;
         while i < n {
             let c = self.chars[i];
             let mut repeat = None;
             match c {
-                '(' if self.at(i + 1) == Some('?') => {
-                    let (next, opened) = self.perl_group(i)?;
-                    if opened {
-                        depth += 1;
-                        operand = false;
-                    }
-                    i = next;
-                }
+                '(' if self.at(i + 1) == Some('?') => i = self.perl_group(i)?,
                 '(' => {
-                    self.out.push('(');
+                    self.open(true, "(");
                     self.names.push(None);
-                    depth += 1;
-                    operand = false;
                     i += 1;
                 }
                 '|' => {
+                    self.flush_flags();
                     self.out.push('|');
-                    operand = false;
+                    self.frame().close_branch();
                     i += 1;
                 }
                 ')' => {
-                    if depth == 0 {
-                        return Err(err("unexpected )", src.to_owned()));
+                    if self.frames.len() == 1 {
+                        return Err(err("unexpected )", self.src.to_owned()));
                     }
-                    depth -= 1;
+                    self.flush_flags();
                     self.out.push(')');
-                    operand = true;
+                    let frame = self.frames.pop().expect("checked above");
+                    let open_at = frame.open_at;
+                    let mut item = frame.finish();
+                    if item.height > MAX_HEIGHT {
+                        return Err(err("expression nests too deeply", self.src.to_owned()));
+                    }
+                    item.start = open_at;
+                    self.frame().items.push(item);
                     i += 1;
                 }
                 '^' | '$' | '.' => {
+                    let start = self.begin();
                     self.out.push(c);
-                    operand = true;
+                    self.push_item(start, false);
                     i += 1;
                 }
                 '[' => {
+                    let start = self.begin();
                     i = self.class(i)?;
-                    operand = true;
+                    self.push_item(start, false);
                 }
                 '*' | '+' | '?' => {
                     let mut after = i + 1;
                     if self.at(after) == Some('?') {
                         after += 1;
                     }
-                    self.check_repeat(last_repeat, operand, i, after)?;
+                    self.check_repeat(last_repeat, i, after)?;
                     let op = self.text(i, after);
-                    self.out.push_str(&op);
+                    self.apply_repeat(&op, None);
                     repeat = Some(i);
                     i = after;
                 }
                 '{' => match self.counted(i) {
                     None => {
+                        let start = self.begin();
                         self.out.push_str("\\{");
-                        operand = true;
+                        self.push_item(start, true);
                         i += 1;
                     }
                     Some((min, max, end)) => {
-                        if !(0..=1000).contains(&min) || max > 1000 || (max >= 0 && min > max) {
+                        if !(0..=MAX_REPEAT).contains(&min) || max > MAX_REPEAT || (max >= 0 && min > max) {
                             return Err(err("invalid repeat count", self.text(i, end)));
                         }
                         let mut after = end;
@@ -187,52 +413,103 @@ impl Translator<'_> {
                         if lazy {
                             after += 1;
                         }
-                        self.check_repeat(last_repeat, operand, i, after)?;
-                        if max < 0 {
-                            self.out.push_str(&format!("{{{min},}}"));
+                        self.check_repeat(last_repeat, i, after)?;
+                        let mut op = if max < 0 {
+                            format!("{{{min},}}")
+                        } else if max == min {
+                            format!("{{{min}}}")
                         } else {
-                            self.out.push_str(&format!("{{{min},{max}}}"));
-                        }
+                            format!("{{{min},{max}}}")
+                        };
                         if lazy {
-                            self.out.push('?');
+                            op.push('?');
+                        }
+                        let repeats = self.apply_repeat(&op, Some((min, max)));
+                        if (min >= 2 || max >= 2) && !repeats_valid(&repeats, MAX_REPEAT) {
+                            return Err(err("invalid repeat count", self.text(i, after)));
                         }
                         repeat = Some(i);
                         i = after;
                     }
                 },
-                '\\' => {
-                    i = self.escape_outside(i)?;
-                    operand = true;
-                }
+                '\\' => i = self.escape_outside(i)?,
                 _ => {
-                    push_literal(&mut self.out, c);
-                    operand = true;
+                    let start = self.begin();
+                    push_literal(&mut self.out, c as u32);
+                    self.push_item(start, true);
                     i += 1;
                 }
             }
-            if depth > NEST_LIMIT {
-                return Err(RegexTrouble::TooDeep);
-            }
             last_repeat = repeat;
         }
-        if depth > 0 {
-            return Err(err("missing closing )", src.to_owned()));
+        if self.frames.len() > 1 {
+            return Err(err("missing closing )", self.src.to_owned()));
+        }
+        let top = self.frames.pop().expect("the outermost frame");
+        if top.finish().height > MAX_HEIGHT {
+            return Err(err("expression nests too deeply", self.src.to_owned()));
         }
         Ok(())
     }
 
+    fn open(&mut self, capture: bool, text: &str) {
+        let open_at = self.begin();
+        self.out.push_str(text);
+        self.frames.push(Frame {
+            capture,
+            open_at,
+            ..Frame::default()
+        });
+        self.max_depth = self.max_depth.max(self.frames.len() - 1);
+    }
+
+    /// Repeats the last operand: a repetition of a repetition (Go allows
+    /// one when something that is no operand came between) is grouped
+    /// first. Returns the counted repetitions now at the top, for Go's
+    /// `repeatIsValid`.
+    fn apply_repeat(&mut self, op: &str, counted: Option<(i64, i64)>) -> Vec<Repeat> {
+        let frame = self.frames.last_mut().expect("the outermost frame stays");
+        let Some(last) = frame.items.last_mut() else {
+            return Vec::new();
+        };
+        let mut item = if last.literal > 1 {
+            // The repetition takes the string's last rune only.
+            last.literal -= 1;
+            Item {
+                start: last.start,
+                height: 1,
+                ..Item::default()
+            }
+        } else {
+            frame.items.pop().expect("checked above")
+        };
+        if item.repeated {
+            self.out.insert_str(item.start, "(?:");
+            self.out.push(')');
+        }
+        self.out.push_str(op);
+        item.height += 1;
+        item.literal = 0;
+        item.repeated = true;
+        if let Some((min, max)) = counted {
+            item.repeats = vec![Repeat {
+                min,
+                max,
+                inner: std::mem::take(&mut item.repeats),
+            }];
+        }
+        let repeats = item.repeats.clone();
+        self.frame().items.push(item);
+        repeats
+    }
+
     /// Go's `repeat`: no stacked repetitions, and something to repeat.
-    fn check_repeat(
-        &self,
-        last_repeat: Option<usize>,
-        operand: bool,
-        start: usize,
-        after: usize,
-    ) -> Result<(), RegexTrouble> {
+    fn check_repeat(&self, last_repeat: Option<usize>, start: usize, after: usize) -> Result<(), RegexTrouble> {
         if let Some(last) = last_repeat {
             return Err(err("invalid nested repetition operator", self.text(last, after)));
         }
-        if !operand {
+        let frame = self.frames.last().expect("the outermost frame stays");
+        if frame.items.is_empty() {
             return Err(err("missing argument to repetition operator", self.text(start, after)));
         }
         Ok(())
@@ -281,7 +558,7 @@ impl Translator<'_> {
     }
 
     /// `(?…`: named groups and flag groups (Go's `parsePerlFlags`).
-    fn perl_group(&mut self, i: usize) -> Result<(usize, bool), RegexTrouble> {
+    fn perl_group(&mut self, i: usize) -> Result<usize, RegexTrouble> {
         let rest = self.chars.len() - i;
         let starts_p = rest > 4 && self.at(i + 2) == Some('P') && self.at(i + 3) == Some('<');
         let starts_name = rest > 3 && self.at(i + 2) == Some('<');
@@ -291,12 +568,13 @@ impl Translator<'_> {
                 return Err(err("invalid named capture", self.text(i, self.chars.len())));
             };
             let name = self.text(name_start, end);
+            // Go's isValidCaptureName: [A-Za-z0-9_]+, duplicates allowed.
             if name.is_empty() || !name.chars().all(|c| c == '_' || c.is_ascii_alphanumeric()) {
                 return Err(err("invalid named capture", self.text(i, end + 1)));
             }
-            self.out.push('(');
+            self.open(true, "(");
             self.names.push(Some(name));
-            return Ok((end + 1, true));
+            return Ok(end + 1);
         }
         let mut j = i + 2;
         let mut negative = false;
@@ -330,13 +608,11 @@ impl Translator<'_> {
                         spec.push_str(&off);
                     }
                     if c == ':' {
-                        self.out.push_str(&format!("(?{spec}:"));
-                        return Ok((j, true));
+                        self.open(false, &format!("(?{spec}:"));
+                    } else if !spec.is_empty() {
+                        self.pending_flags.push_str(&format!("(?{spec})"));
                     }
-                    if !spec.is_empty() {
-                        self.out.push_str(&format!("(?{spec})"));
-                    }
-                    return Ok((j, false));
+                    return Ok(j);
                 }
                 _ => break,
             }
@@ -349,11 +625,11 @@ impl Translator<'_> {
         let Some(c) = self.at(i + 1) else {
             return Err(err("trailing backslash at end of expression", String::new()));
         };
-        match c {
-            'A' => self.out.push_str("\\A"),
-            'z' => self.out.push_str("\\z"),
-            'b' => self.out.push_str("(?-u:\\b)"),
-            'B' => self.out.push_str("(?-u:\\B)"),
+        let text = match c {
+            'A' => "\\A",
+            'z' => "\\z",
+            'b' => "(?-u:\\b)",
+            'B' => "(?-u:\\B)",
             'C' => return Err(err("invalid escape sequence", "\\C".into())),
             'Q' => {
                 let mut j = i + 2;
@@ -361,27 +637,36 @@ impl Translator<'_> {
                     if self.chars[j] == '\\' && self.at(j + 1) == Some('E') {
                         return Ok(j + 2);
                     }
-                    push_literal(&mut self.out, self.chars[j]);
+                    let start = self.begin();
+                    push_literal(&mut self.out, self.chars[j] as u32);
+                    self.push_item(start, true);
                     j += 1;
                 }
                 return Ok(j);
             }
             'p' | 'P' => {
                 let (class, next) = self.unicode_class(i)?;
+                let start = self.begin();
                 self.out.push_str(&class);
+                self.push_item(start, false);
                 return Ok(next);
             }
-            'd' | 'D' | 's' | 'S' | 'w' | 'W' => self.out.push_str(perl_class(c)),
+            'd' | 'D' | 's' | 'S' | 'w' | 'W' => perl_class(c),
             _ => {
-                let (ch, next) = self.escape(i)?;
-                push_literal(&mut self.out, ch);
+                let (r, next) = self.escape(i)?;
+                let start = self.begin();
+                push_literal(&mut self.out, r);
+                self.push_item(start, true);
                 return Ok(next);
             }
-        }
+        };
+        let start = self.begin();
+        self.out.push_str(text);
+        self.push_item(start, false);
         Ok(i + 2)
     }
 
-    /// `\pL`, `\p{Greek}`, `\P{^Greek}`.
+    /// `\pL`, `\p{Greek}`, `\P{^Greek}` (Go's `parseUnicodeClass`).
     fn unicode_class(&self, i: usize) -> Result<(String, usize), RegexTrouble> {
         let mut negate = self.at(i + 1) == Some('P');
         let (mut name, seq_end) = match self.at(i + 2) {
@@ -398,22 +683,21 @@ impl Translator<'_> {
             negate = !negate;
             name = stripped.to_owned();
         }
-        if !go_unicode_table(&name) {
-            return Err(err("invalid character class range", self.text(i, seq_end)));
+        match unicode_table(&name, negate) {
+            Some(class) => Ok((class, seq_end)),
+            None => Err(err("invalid character class range", self.text(i, seq_end))),
         }
-        let p = if negate { 'P' } else { 'p' };
-        Ok((format!("\\{p}{{{name}}}"), seq_end))
     }
 
-    /// Go's `parseEscape`: one character, or an error.
-    fn escape(&self, i: usize) -> Result<(char, usize), RegexTrouble> {
+    /// Go's `parseEscape`: one rune (possibly a surrogate), or an error.
+    fn escape(&self, i: usize) -> Result<(u32, usize), RegexTrouble> {
         let Some(c) = self.at(i + 1) else {
             return Err(err("trailing backslash at end of expression", String::new()));
         };
         let mut j = i + 2;
         let bad = |j: usize| err("invalid escape sequence", self.text(i, j));
         if c.is_ascii() && !c.is_ascii_alphanumeric() {
-            return Ok((c, j));
+            return Ok((c as u32, j));
         }
         let octal = |c: Option<char>| c.filter(|d| ('0'..='7').contains(d));
         match c {
@@ -427,7 +711,7 @@ impl Translator<'_> {
                     r = r * 8 + (d as u32 - '0' as u32);
                     j += 1;
                 }
-                Ok((char::from_u32(r).unwrap_or('\u{fffd}'), j))
+                Ok((r, j))
             }
             'x' => {
                 let Some(c2) = self.at(j) else {
@@ -457,29 +741,29 @@ impl Translator<'_> {
                     if digits == 0 {
                         return Err(bad(j));
                     }
-                    return Ok((char::from_u32(r).unwrap_or('\u{fffd}'), j));
+                    return Ok((r, j));
                 }
                 let Some(c3) = self.at(j) else {
                     return Err(bad(j));
                 };
                 j += 1;
                 match (c2.to_digit(16), c3.to_digit(16)) {
-                    (Some(x), Some(y)) => Ok((char::from_u32(x * 16 + y).unwrap_or('\u{fffd}'), j)),
+                    (Some(x), Some(y)) => Ok((x * 16 + y, j)),
                     _ => Err(bad(j)),
                 }
             }
-            'a' => Ok(('\u{7}', j)),
-            'f' => Ok(('\u{c}', j)),
-            'n' => Ok(('\n', j)),
-            'r' => Ok(('\r', j)),
-            't' => Ok(('\t', j)),
-            'v' => Ok(('\u{b}', j)),
+            'a' => Ok((0x7, j)),
+            'f' => Ok((0xC, j)),
+            'n' => Ok((0xA, j)),
+            'r' => Ok((0xD, j)),
+            't' => Ok((0x9, j)),
+            'v' => Ok((0xB, j)),
             _ => Err(bad(j)),
         }
     }
 
-    /// A character class (Go's `parseClass`); every literal is written
-    /// as `\x{…}` so the `regex` crate's set operators cannot appear.
+    /// A character class (Go's `parseClass`); every rune the `regex` crate
+    /// could read as class syntax (`[`, `&&`, `--`, `~~`) is escaped.
     fn class(&mut self, start: usize) -> Result<usize, RegexTrouble> {
         let n = self.chars.len();
         let missing = || err("missing closing ]", self.text(start, n));
@@ -538,78 +822,130 @@ impl Translator<'_> {
                     return Err(err("invalid character class range", self.text(range_start, j)));
                 }
             }
-            push_literal_hex(&mut out, lo);
-            if hi != lo {
-                out.push('-');
-                push_literal_hex(&mut out, hi);
-            }
+            push_class_range(&mut out, lo, hi);
         }
         out.push(']');
         self.out.push_str(&out);
         Ok(j + 1)
     }
 
-    fn class_char(&self, j: usize, start: usize) -> Result<(char, usize), RegexTrouble> {
+    fn class_char(&self, j: usize, start: usize) -> Result<(u32, usize), RegexTrouble> {
         match self.at(j) {
             None => Err(err("missing closing ]", self.text(start, self.chars.len()))),
             Some('\\') => self.escape(j),
-            Some(c) => Ok((c, j + 1)),
+            Some(c) => Ok((c as u32, j + 1)),
         }
     }
 }
 
-/// Go's `unicodeTable`: `Any`, a general category's short name, or a
-/// script, spelled exactly (Go's maps are case-sensitive; the `regex`
-/// crate's are loose, so it only vouches for the script).
-fn go_unicode_table(name: &str) -> bool {
-    const CATEGORIES: &[&str] = &[
-        "C", "Cc", "Cf", "Co", "Cs", "L", "Ll", "Lm", "Lo", "Lt", "Lu", "M", "Mc", "Me", "Mn", "N", "Nd", "Nl", "No",
-        "P", "Pc", "Pd", "Pe", "Pf", "Pi", "Po", "Ps", "S", "Sc", "Sk", "Sm", "So", "Z", "Zl", "Zp", "Zs",
-    ];
-    if name == "Any" || CATEGORIES.contains(&name) {
-        return true;
-    }
-    let spelled = name.split('_').all(|w| w.starts_with(|c: char| c.is_ascii_uppercase()))
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    spelled && Regex::new(&format!("\\p{{Script={name}}}")).is_ok()
-}
-
-fn push_literal_hex(out: &mut String, c: char) {
-    out.push_str(&format!("\\x{{{:X}}}", c as u32));
-}
-
-/// Compiles a [`translate`]d pattern; `src`, the Go pattern, is what errors print.
-pub fn compile(pattern: &str, src: &str) -> Result<Regex, RegexTrouble> {
+/// Compiles a [`translate`]d pattern, which only fails on the `regex`
+/// crate's limits.
+pub fn compile(pattern: &str) -> Result<Regex, RegexTrouble> {
     RegexBuilder::new(pattern)
         .nest_limit(1000)
         .size_limit(64 << 20)
         .build()
-        .map_err(|e| {
-            let text = e.to_string();
-            let code = if text.contains("size limit") {
-                "expression too large".to_owned()
-            } else {
-                text.lines()
-                    .rev()
-                    .find_map(|l| l.trim().strip_prefix("error: "))
-                    .unwrap_or("invalid or unsupported Perl syntax")
-                    .to_owned()
-            };
-            RegexTrouble::Go(RegexError {
-                code,
-                expr: src.to_owned(),
-            })
+        .map_err(|e| match e {
+            regex::Error::CompiledTooBig(_) => TOO_LARGE,
+            _ => TOO_DEEP,
         })
 }
 
 /// A label matcher's regex: fully anchored, as Prometheus anchors it.
 pub fn anchored_regex(src: &str) -> Result<Regex, RegexTrouble> {
     let t = translate(src)?;
-    compile(&format!("^(?:{})$", t.pattern), src)
+    compile(&format!("^(?:{})$", t.pattern))
+}
+
+/// The translated pattern inside an [`anchored_regex`].
+pub fn unanchored(re: &Regex) -> &str {
+    let s = re.as_str();
+    s.strip_prefix("^(?:").and_then(|s| s.strip_suffix(")$")).unwrap_or(s)
 }
 
 /// A line filter's regex: unanchored.
 pub fn regex(src: &str) -> Result<Regex, RegexTrouble> {
     let t = translate(src)?;
-    compile(&t.pattern, src)
+    compile(&t.pattern)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error(src: &str) -> String {
+        match anchored_regex(src) {
+            Ok(re) => panic!("{src:?} compiled as {re:?}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    // Each case follows `regexp/syntax/parse.go` (Go 1.22).
+    #[test]
+    fn rejections_are_gos_word_for_word() {
+        let cases = [
+            ("(?P<a.b>x)", "invalid named capture: `(?P<a.b>`"),
+            ("(?<", "invalid or unsupported Perl syntax: `(?<`"),
+            ("(?P<", "invalid or unsupported Perl syntax: `(?P`"),
+            ("(?i-)a", "invalid or unsupported Perl syntax: `(?i-)`"),
+            ("(?", "invalid or unsupported Perl syntax: `(?`"),
+            (r"\p{Latn}", r"invalid character class range: `\p{Latn}`"),
+            (r"\p{Garay}", r"invalid character class range: `\p{Garay}`"),
+            (r"\p{LC}", r"invalid character class range: `\p{LC}`"),
+            (r"\p{Greek", r"invalid character class range: `\p{Greek`"),
+            (r"[a-\pL]", r"invalid escape sequence: `\p`"),
+            ("[[:foo:]]", "invalid character class range: `[:foo:]`"),
+            ("[a--b]", "invalid character class range: `a--`"),
+            ("{1}?", "missing argument to repetition operator: `{1}?`"),
+            (r"\Q\E*", "missing argument to repetition operator: `*`"),
+            ("(a{10}){200}?", "invalid repeat count: `{200}?`"),
+            ("(?:a{1000}){2}", "invalid repeat count: `{2}`"),
+            (r"\x{110000}", r"invalid escape sequence: `\x{110000`"),
+            (r"\xg1", r"invalid escape sequence: `\xg1`"),
+        ];
+        for (src, want) in cases {
+            assert_eq!(error(src), format!("error parsing regexp: {want}"), "{src:?}");
+        }
+        let deep = format!("{}a{}", "(".repeat(1000), ")".repeat(1000));
+        assert_eq!(
+            error(&deep),
+            format!("error parsing regexp: expression nests too deeply: `{deep}`")
+        );
+        let open = "(".repeat(1000);
+        assert_eq!(
+            error(&open),
+            format!("error parsing regexp: missing closing ): `{open}`")
+        );
+    }
+
+    #[test]
+    fn what_go_accepts_matches_as_in_go() {
+        let is = |src: &str, text: &str| {
+            anchored_regex(src)
+                .unwrap_or_else(|e| panic!("{src:?}: {e}"))
+                .is_match(text)
+        };
+        assert!(is("(?P<n>x)(?P<n>y)(?P<1>z)", "xyz"), "duplicate and digit names");
+        assert!(is("(?ii)(?)a(?i)*", "AA"), "flags repeated, empty, before a repetition");
+        assert!(is("[a-z&&b~~[]+", "c&~["), "no set operators or nested classes in Go");
+        assert!(
+            is(r"[\d-z]x{01}", "-x{01}"),
+            "a class then `-`; a count with a leading zero is literal"
+        );
+        assert!(is(r"\p{^Greek}\P{^Greek}", "aα"));
+        assert!(!is(r"\d\w\s\b", "٣é\u{b}"), "Perl classes and \\b are ASCII");
+        assert!(!is(r"\pC", "\u{378}"), "Go's C has no unassigned code points");
+        assert!(!is(r"\x{D800}|\p{Cs}", "\u{FFFD}"), "surrogates match nothing");
+        assert!(is(r"(.+/)?a\-b", "ns/a-b"));
+        assert_eq!(
+            anchored_regex(r"(.+/)?a\-b").unwrap().as_str(),
+            r"^(?:(.+/)?a\-b)$",
+            "kept as written"
+        );
+        let nested = format!("{}a{}", "(?:".repeat(300), ")".repeat(300));
+        assert_eq!(
+            anchored_regex(&nested).unwrap_err(),
+            RegexTrouble::Uncompilable("nested too deeply")
+        );
+    }
 }

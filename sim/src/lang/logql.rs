@@ -22,13 +22,14 @@
 //! the crate's one copy in `go`, written from Go's BSD-licensed standard
 //! library and the upstream behaviour; nothing is copied from Loki (AGPL).
 //!
-//! Uses: `lang::scanner` (Go's `text/scanner`), `go`.
+//! Uses: `lang::scanner` (Go's `text/scanner`), `lang::matcher`, `go`.
 
 use std::collections::BTreeMap;
 use std::fmt;
 
 use regex::Regex;
 
+use super::matcher::{Matcher, selects};
 use super::scanner::{Mode, Scanner, Tok, go_ident};
 use crate::go::fmt::percent_f;
 use crate::go::{humanize, model, regexp, strconv, time};
@@ -110,55 +111,6 @@ impl fmt::Display for ParseError {
 }
 
 impl std::error::Error for ParseError {}
-
-// ---------------------------------------------------------------------------
-// Matchers
-// ---------------------------------------------------------------------------
-
-/// A label matcher's operator and value; regexes are anchored, as
-/// Prometheus' are.
-#[derive(Debug, Clone)]
-pub enum MatchOp {
-    Eq(String),
-    Ne(String),
-    Re(Regex),
-    NotRe(Regex),
-}
-
-impl MatchOp {
-    pub fn matches(&self, value: &str) -> bool {
-        match self {
-            MatchOp::Eq(v) => value == v,
-            MatchOp::Ne(v) => value != v,
-            MatchOp::Re(re) => re.is_match(value),
-            MatchOp::NotRe(re) => !re.is_match(value),
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct Matcher {
-    pub name: String,
-    pub op: MatchOp,
-}
-
-impl Matcher {
-    /// Builds a matcher as Prometheus' `labels.NewMatcher` does; a bad
-    /// regex is Go's `error parsing regexp: …` text.
-    pub fn new(name: &str, op: &str, value: &str) -> Result<Matcher, String> {
-        let op = match op {
-            "=" => MatchOp::Eq(value.to_owned()),
-            "!=" => MatchOp::Ne(value.to_owned()),
-            "=~" => MatchOp::Re(regexp::anchored_regex(value).map_err(|e| e.to_string())?),
-            "!~" => MatchOp::NotRe(regexp::anchored_regex(value).map_err(|e| e.to_string())?),
-            other => return Err(format!("unsupported operator {other:?}")),
-        };
-        Ok(Matcher {
-            name: name.to_owned(),
-            op,
-        })
-    }
-}
 
 // ---------------------------------------------------------------------------
 // Tokens
@@ -1522,23 +1474,17 @@ impl<'a> Parser<'a> {
     /// `mustNewMatcher`: a bad regex fails the grammar action.
     fn matcher(&mut self, name: String, op: Kind, value: &str) -> PResult<Matcher> {
         let op = match op {
-            K::Eq => MatchOp::Eq(value.to_owned()),
-            K::Neq => MatchOp::Ne(value.to_owned()),
-            K::Re | K::Nre => {
-                let re = match regexp::anchored_regex(value) {
-                    Ok(re) => re,
-                    Err(regexp::RegexTrouble::Go(e)) => return Err(self.fail(ParseError::bare(e.to_string()))),
-                    Err(regexp::RegexTrouble::TooDeep) => return Err(self.fail(too_deep_regex())),
-                };
-                if op == K::Re {
-                    MatchOp::Re(re)
-                } else {
-                    MatchOp::NotRe(re)
-                }
-            }
+            K::Eq => "=",
+            K::Neq => "!=",
+            K::Re => "=~",
+            K::Nre => "!~",
             _ => return Err(self.syntax_error(&[])),
         };
-        Ok(Matcher { name, op })
+        match Matcher::new(name, op, value) {
+            Ok(m) => Ok(m),
+            Err(regexp::RegexTrouble::Go(e)) => Err(self.fail(ParseError::bare(e.to_string()))),
+            Err(regexp::RegexTrouble::Uncompilable(_)) => Err(self.fail(uncompilable_regex())),
+        }
     }
 
     /// A line filter and its `or` chain. Only the first of consecutive
@@ -1872,8 +1818,8 @@ fn all_of(mut filters: Vec<Filter>) -> Filter {
     }
 }
 
-fn too_deep_regex() -> ParseError {
-    ParseError::unserved(QueryKind::Log, "a regular expression nested this deeply")
+fn uncompilable_regex() -> ParseError {
+    ParseError::unserved(QueryKind::Log, "a regular expression this deeply nested or this large")
 }
 
 /// A number filter's value: the literal's error is dropped (`$3.Val`).
@@ -2217,9 +2163,7 @@ impl LogQuery {
 
     /// Whether a stream's index labels pass the selector.
     pub fn selects(&self, labels: &Labels) -> bool {
-        self.selector
-            .iter()
-            .all(|m| m.op.matches(labels.get(&m.name).map(String::as_str).unwrap_or("")))
+        selects(&self.selector, labels)
     }
 
     /// The error Loki answers once it builds this query's pipeline.
@@ -2581,7 +2525,7 @@ fn parse_duration_either(s: &str) -> Result<i64, String> {
 fn regexp_parser(src: &str) -> Result<(), ParseError> {
     let fail = |msg: String| ParseError::bare(format!("invalid regexp parser: {msg}"));
     let t = regexp::translate(src).map_err(|e| fail(e.to_string()))?;
-    regexp::compile(&t.pattern, src).map_err(|e| fail(e.to_string()))?;
+    regexp::compile(&t.pattern).map_err(|e| fail(e.to_string()))?;
     if t.names.is_empty() {
         return Err(fail("at least one named capture must be supplied".into()));
     }

@@ -2,11 +2,14 @@
 //! the real ones: LogQL (Loki), TraceQL (Tempo), PromQL and label
 //! selectors (Mimir, Pyroscope). What the real lexer or parser rejects is
 //! rejected here with the same message; what is valid but beyond what the
-//! reference stack evaluates is refused as such, never guessed at.
+//! reference stack evaluates is refused as such, never guessed at. LogQL
+//! and PromQL share one label matcher (`matcher`), as Loki and Prometheus
+//! share `labels.NewMatcher`.
 //!
-//! Uses: nothing else in the crate.
+//! Uses: `go` (through the languages).
 
 pub mod logql;
+pub mod matcher;
 pub mod promql;
 pub mod scanner;
 pub mod traceql;

@@ -36,7 +36,8 @@
 //! [`Unserved`], which the HTTP layer answers as such: never as a 400 and
 //! never with a guessed result.
 //!
-//! Uses: `go` (`strconv`, `fmt`, `model`).
+//! Uses: `lang::matcher` (label matchers), `go` (`regexp`, `strconv`,
+//! `fmt`, `model`).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -44,9 +45,10 @@ use std::fmt;
 use promql_parser::label::{MatchOp as PpMatchOp, Matchers as PpMatchers};
 use promql_parser::parser::{self as pp, token};
 use regex::Regex;
-use regex_syntax::ast::{self, Ast};
 
+use super::matcher::{MatchOp, Matcher};
 use crate::go::fmt::percent_sharp_u;
+use crate::go::regexp::RegexTrouble;
 use crate::go::{model, strconv};
 
 pub use promql_parser::parser::Expr;
@@ -760,364 +762,6 @@ fn canonical_number(value: f64) -> String {
 }
 
 // ---------------------------------------------------------------------------
-// Regexes: Go's `regexp/syntax`, checked and translated for Rust's `regex`
-//
-// PromQL keeps this check of its own, over `regex_syntax`'s parse tree:
-// LogQL's (`go::regexp`, a port of Go's parser) is closer to Go but
-// reports other errors for many malformed patterns, so moving matchers to
-// it changes what Mimir's 400s say.
-
-/// A Go regexp syntax error as `Error()` prints it.
-fn regexp_error(code: &str, expr: &str) -> String {
-    format!("error parsing regexp: {code}: `{expr}`")
-}
-
-/// Rewrites what Go reads differently from Rust: `\Q…\E` literals, octal
-/// escapes, `\<` and `\>` (literal in Go, word boundaries in Rust), and
-/// rejects escapes Go does not know (`\1`, `\u`).
-fn go_regex_to_rust(value: &str) -> Result<String, String> {
-    let mut out = String::with_capacity(value.len());
-    let mut chars = value.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        let Some(e) = chars.next() else {
-            return Err(regexp_error("trailing backslash at end of expression", ""));
-        };
-        match e {
-            'Q' => {
-                let mut literal = String::new();
-                while let Some(c) = chars.next() {
-                    if c == '\\' && chars.peek() == Some(&'E') {
-                        chars.next();
-                        break;
-                    }
-                    literal.push(c);
-                }
-                out.push_str(&regex::escape(&literal));
-            }
-            '1'..='7' if !chars.peek().is_some_and(|d| ('0'..='7').contains(d)) => {
-                return Err(regexp_error("invalid escape sequence", &format!("\\{e}")));
-            }
-            '0'..='7' => {
-                let mut v = e.to_digit(8).unwrap_or(0);
-                for _ in 0..2 {
-                    match chars.peek().and_then(|d| d.to_digit(8)) {
-                        Some(d) => {
-                            v = v * 8 + d;
-                            chars.next();
-                        }
-                        None => break,
-                    }
-                }
-                out.push_str(&format!("\\x{{{v:x}}}"));
-            }
-            '8' | '9' | 'u' | 'U' | 'e' | 'Z' | 'C' | 'K' | 'G' | 'R' | 'X' | 'N' | 'h' | 'H' | 'V' | 'o' | 'c'
-            | 'g' | 'k' | 'j' | 'l' | 'L' | 'y' | 'Y' | 'i' | 'I' | 'm' | 'M' | 'O' | 'q' | 'T' | 'E' => {
-                return Err(regexp_error("invalid escape sequence", &format!("\\{e}")));
-            }
-            '<' | '>' => out.push(e),
-            _ => {
-                out.push('\\');
-                out.push(e);
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// Go treats a `{` that does not open a valid repeat as a literal; Rust
-/// wants it escaped.
-fn escape_literal_braces(re: &str) -> String {
-    let chars: Vec<char> = re.chars().collect();
-    let mut out = String::with_capacity(re.len() + 4);
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        if c == '\\' {
-            out.push(c);
-            if let Some(n) = chars.get(i + 1) {
-                out.push(*n);
-            }
-            i += 2;
-            continue;
-        }
-        if c == '{' {
-            let mut j = i + 1;
-            let mut seen_digit = false;
-            let mut seen_comma = false;
-            let mut ok = false;
-            while let Some(&d) = chars.get(j) {
-                match d {
-                    '0'..='9' => seen_digit = true,
-                    ',' if !seen_comma && seen_digit => seen_comma = true,
-                    '}' => {
-                        ok = seen_digit;
-                        break;
-                    }
-                    _ => break,
-                }
-                j += 1;
-            }
-            if !ok {
-                out.push('\\');
-            }
-        }
-        out.push(c);
-        i += 1;
-    }
-    out
-}
-
-fn span_text<'a>(pattern: &'a str, span: &ast::Span) -> &'a str {
-    pattern.get(span.start.offset..span.end.offset).unwrap_or("")
-}
-
-/// Go's message for a Rust syntax error, as close as the error kinds allow.
-fn go_message_for(pattern: &str, original: &str, e: &ast::Error) -> String {
-    use ast::ErrorKind as K;
-    let span = e.span();
-    let mut at = span_text(pattern, span);
-    if at.is_empty() {
-        // Go names the operator or escape the error is at.
-        at = pattern
-            .get(span.start.offset..)
-            .and_then(|rest| rest.chars().next().map(|c| &rest[..c.len_utf8()]))
-            .unwrap_or("");
-    }
-    // Group and flag errors print from the `(?` that opens them.
-    let from_group = |end: usize| {
-        let open = pattern
-            .get(..span.start.offset)
-            .and_then(|p| p.rfind("(?"))
-            .unwrap_or(span.start.offset);
-        pattern.get(open..end.min(pattern.len())).unwrap_or("")
-    };
-    match e.kind() {
-        K::GroupUnclosed => regexp_error("missing closing )", original),
-        K::GroupUnopened => regexp_error("unexpected )", original),
-        K::ClassUnclosed => regexp_error("missing closing ]", pattern.get(e.span().start.offset..).unwrap_or("")),
-        K::RepetitionMissing => regexp_error("missing argument to repetition operator", at),
-        K::RepetitionCountInvalid | K::DecimalInvalid => regexp_error("invalid repeat count", at),
-        K::ClassRangeLiteral if at.starts_with('\\') => regexp_error("invalid escape sequence", at),
-        K::ClassRangeInvalid | K::ClassRangeLiteral | K::UnicodeClassInvalid => {
-            regexp_error("invalid character class range", at)
-        }
-        K::EscapeUnexpectedEof => regexp_error("trailing backslash at end of expression", ""),
-        K::EscapeUnrecognized
-        | K::EscapeHexEmpty
-        | K::EscapeHexInvalid
-        | K::EscapeHexInvalidDigit
-        | K::ClassEscapeInvalid
-        | K::UnsupportedBackreference => regexp_error("invalid escape sequence", at),
-        K::GroupNameDuplicate { .. } | K::GroupNameEmpty | K::GroupNameInvalid | K::GroupNameUnexpectedEof => {
-            regexp_error("invalid named capture", from_group(span.end.offset + 1))
-        }
-        K::NestLimitExceeded(_) => regexp_error("expression nests too deeply", original),
-        K::FlagDanglingNegation
-        | K::FlagDuplicate { .. }
-        | K::FlagRepeatedNegation { .. }
-        | K::FlagUnexpectedEof
-        | K::FlagUnrecognized => regexp_error("invalid or unsupported Perl syntax", from_group(span.end.offset)),
-        _ => regexp_error("invalid or unsupported Perl syntax", at),
-    }
-}
-
-/// What Go rejects and Rust accepts, found in the parsed pattern.
-fn go_only_rejections(pattern: &str, node: &Ast) -> Result<(), String> {
-    match node {
-        Ast::Repetition(rep) => {
-            if let Ast::Repetition(inner) = rep.ast.as_ref() {
-                let text = pattern
-                    .get(inner.op.span.start.offset..rep.op.span.end.offset)
-                    .unwrap_or("");
-                return Err(regexp_error("invalid nested repetition operator", text));
-            }
-            let too_big = match &rep.op.kind {
-                ast::RepetitionKind::Range(ast::RepetitionRange::Exactly(n))
-                | ast::RepetitionKind::Range(ast::RepetitionRange::AtLeast(n)) => *n > 1000,
-                ast::RepetitionKind::Range(ast::RepetitionRange::Bounded(a, b)) => *a > 1000 || *b > 1000,
-                _ => false,
-            };
-            if too_big {
-                return Err(regexp_error("invalid repeat count", span_text(pattern, &rep.op.span)));
-            }
-            go_only_rejections(pattern, &rep.ast)
-        }
-        Ast::Flags(set) => go_flags(pattern, &set.flags),
-        Ast::Group(group) => {
-            if let ast::GroupKind::NonCapturing(flags) = &group.kind {
-                go_flags(pattern, flags)?;
-            }
-            go_only_rejections(pattern, &group.ast)
-        }
-        Ast::Alternation(alt) => alt.asts.iter().try_for_each(|a| go_only_rejections(pattern, a)),
-        Ast::Concat(cat) => cat.asts.iter().try_for_each(|a| go_only_rejections(pattern, a)),
-        Ast::ClassUnicode(class) => go_unicode_class(pattern, class),
-        Ast::ClassBracketed(class) => go_class_set(pattern, &class.kind),
-        Ast::Assertion(a) => match a.kind {
-            ast::AssertionKind::StartLine
-            | ast::AssertionKind::EndLine
-            | ast::AssertionKind::StartText
-            | ast::AssertionKind::EndText
-            | ast::AssertionKind::WordBoundary
-            | ast::AssertionKind::NotWordBoundary => Ok(()),
-            _ => Err(regexp_error("invalid escape sequence", span_text(pattern, &a.span))),
-        },
-        _ => Ok(()),
-    }
-}
-
-fn go_flags(pattern: &str, flags: &ast::Flags) -> Result<(), String> {
-    for item in &flags.items {
-        if let ast::FlagsItemKind::Flag(ast::Flag::Unicode | ast::Flag::CRLF | ast::Flag::IgnoreWhitespace) = item.kind
-        {
-            let text = pattern
-                .get(flags.span.start.offset.saturating_sub(2)..item.span.end.offset)
-                .unwrap_or("");
-            return Err(regexp_error("invalid or unsupported Perl syntax", text));
-        }
-    }
-    Ok(())
-}
-
-/// Go knows the general categories, `Any` and script names, spelled
-/// exactly; Rust also takes binary properties and loose spellings.
-fn go_unicode_class(pattern: &str, class: &ast::ClassUnicode) -> Result<(), String> {
-    const CATEGORIES: &[&str] = &[
-        "C", "Cc", "Cf", "Co", "Cs", "L", "Ll", "Lm", "Lo", "Lt", "Lu", "M", "Mc", "Me", "Mn", "N", "Nd", "Nl", "No",
-        "P", "Pc", "Pd", "Pe", "Pf", "Pi", "Po", "Ps", "S", "Sc", "Sk", "Sm", "So", "Z", "Zl", "Zp", "Zs", "Any",
-    ];
-    let ok = match &class.kind {
-        ast::ClassUnicodeKind::OneLetter(c) => matches!(c, 'C' | 'L' | 'M' | 'N' | 'P' | 'S' | 'Z'),
-        ast::ClassUnicodeKind::Named(name) => {
-            let name = name.strip_prefix('^').unwrap_or(name);
-            CATEGORIES.contains(&name)
-                || (name.starts_with(|c: char| c.is_ascii_uppercase())
-                    && name.chars().all(|c| c.is_ascii_alphabetic() || c == '_')
-                    && !name.contains("Emoji")
-                    && !name.contains("Alphabetic"))
-        }
-        ast::ClassUnicodeKind::NamedValue { .. } => false,
-    };
-    // Scripts Rust does not know either.
-    let ok = ok && Regex::new(span_text(pattern, &class.span)).is_ok();
-    if ok {
-        Ok(())
-    } else {
-        Err(regexp_error(
-            "invalid character class range",
-            span_text(pattern, &class.span),
-        ))
-    }
-}
-
-fn go_class_set(pattern: &str, set: &ast::ClassSet) -> Result<(), String> {
-    match set {
-        ast::ClassSet::BinaryOp(op) => Err(regexp_error("missing closing ]", span_text(pattern, &op.span))),
-        ast::ClassSet::Item(item) => go_class_item(pattern, item),
-    }
-}
-
-fn go_class_item(pattern: &str, item: &ast::ClassSetItem) -> Result<(), String> {
-    match item {
-        ast::ClassSetItem::Unicode(class) => go_unicode_class(pattern, class),
-        ast::ClassSetItem::Bracketed(inner) => go_class_set(pattern, &inner.kind),
-        ast::ClassSetItem::Union(union) => union.items.iter().try_for_each(|i| go_class_item(pattern, i)),
-        _ => Ok(()),
-    }
-}
-
-/// Checks `value` as Go's `regexp/syntax` would and returns the pattern
-/// Rust's `regex` reads the same way; `Err` is Go's error text.
-fn rust_regex_for(value: &str) -> Result<String, String> {
-    let translated = go_regex_to_rust(value)?;
-    let parse = |p: &str| {
-        ast::parse::ParserBuilder::new()
-            .nest_limit(1000)
-            .build()
-            .parse(p)
-            .map_err(Box::new)
-    };
-    let (pattern, tree) = match parse(&translated) {
-        Ok(tree) => (translated, tree),
-        Err(first) => {
-            let braces = escape_literal_braces(&translated);
-            match parse(&braces) {
-                Ok(tree) => (braces, tree),
-                Err(_) => return Err(go_message_for(&translated, value, &first)),
-            }
-        }
-    };
-    go_only_rejections(&pattern, &tree)?;
-    compile_anchored(&pattern).map_err(|e| {
-        let first = e.to_string();
-        let first = first.lines().last().unwrap_or("").trim().trim_start_matches("error: ");
-        regexp_error("invalid or unsupported Perl syntax", first)
-    })?;
-    Ok(pattern)
-}
-
-/// Prometheus anchors label-matcher regexes at both ends.
-fn compile_anchored(pattern: &str) -> Result<Regex, regex::Error> {
-    Regex::new(&format!("^(?:{pattern})$"))
-}
-
-// ---------------------------------------------------------------------------
-// Label matchers
-
-/// How a label matcher compares a label's value.
-#[derive(Debug, Clone)]
-pub enum MatchOp {
-    Equal(String),
-    NotEqual(String),
-    /// Fully anchored, as Prometheus compiles it.
-    Regex(Regex),
-    NotRegex(Regex),
-}
-
-impl MatchOp {
-    /// Whether `value` (empty for an absent label) passes.
-    pub fn matches(&self, value: &str) -> bool {
-        match self {
-            MatchOp::Equal(v) => value == v,
-            MatchOp::NotEqual(v) => value != v,
-            MatchOp::Regex(re) => re.is_match(value),
-            MatchOp::NotRegex(re) => !re.is_match(value),
-        }
-    }
-}
-
-/// One label matcher: `name op value`.
-#[derive(Debug, Clone)]
-pub struct Matcher {
-    pub name: String,
-    pub op: MatchOp,
-}
-
-impl Matcher {
-    pub fn equal(name: impl Into<String>, value: impl Into<String>) -> Matcher {
-        Matcher {
-            name: name.into(),
-            op: MatchOp::Equal(value.into()),
-        }
-    }
-
-    /// Whether the label set passes; an absent label reads as empty.
-    pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
-        self.op
-            .matches(labels.get(&self.name).map(String::as_str).unwrap_or(""))
-    }
-}
-
-/// Whether a label set passes every matcher.
-pub fn selects(matchers: &[Matcher], labels: &BTreeMap<String, String>) -> bool {
-    matchers.iter().all(|m| m.matches(labels))
-}
-
-// ---------------------------------------------------------------------------
 // Token-order checks: what the Prometheus parser rejects while it reads
 
 /// The item description the parser prints in `unexpected …` (`desc()`).
@@ -1260,31 +904,19 @@ fn read_matchers(
     }
 }
 
-/// A matcher as Prometheus' `newLabelMatcher` builds it: regexes are checked
-/// by Go's rules and compiled anchored.
+/// A matcher as Prometheus' `newLabelMatcher` builds it, with the pattern
+/// promql-parser is handed for a regex. promql-parser compiles that again
+/// with the `regex` crate's default limits, so a pattern beyond those is
+/// refused here too, in this crate's words: Prometheus would take it.
 fn build_matcher(m: &RawMatcher) -> Result<(Matcher, Option<String>), String> {
-    let (op, rust) = match m.op.as_str() {
-        "=" => (MatchOp::Equal(m.value.clone()), None),
-        "!=" => (MatchOp::NotEqual(m.value.clone()), None),
-        re_op => {
-            let pattern = rust_regex_for(&m.value)?;
-            let re = compile_anchored(&pattern)
-                .map_err(|e| regexp_error("invalid or unsupported Perl syntax", &e.to_string()))?;
-            let op = if re_op == "=~" {
-                MatchOp::Regex(re)
-            } else {
-                MatchOp::NotRegex(re)
-            };
-            (op, Some(pattern))
-        }
-    };
-    Ok((
-        Matcher {
-            name: m.name.clone(),
-            op,
-        },
-        rust,
-    ))
+    let matcher = Matcher::new(m.name.clone(), &m.op, &m.value).map_err(|e| e.to_string())?;
+    let rust = matcher.rust_pattern().map(str::to_owned);
+    if let MatchOp::Regex(re) | MatchOp::NotRegex(re) = &matcher.op
+        && Regex::new(re.as_str()).is_err()
+    {
+        return Err(RegexTrouble::Uncompilable("too large or nested too deeply").to_string());
+    }
+    Ok((matcher, rust))
 }
 
 /// Whether the parser can start an expression with `t`.
@@ -2466,6 +2098,7 @@ pub fn format_value(v: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lang::matcher::selects;
 
     fn error(query: &str) -> String {
         match parse(query) {
