@@ -62,6 +62,12 @@ impl Env {
         self.0.get(name).map(String::as_str).filter(|v| !v.is_empty())
     }
 
+    /// Every variable of the snapshot: the environment a child process pillars
+    /// starts runs with.
+    pub fn vars(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
     /// `DOCKER_HOST`: the Docker engine to ask, when not the default socket.
     pub fn docker_host(&self) -> Option<&str> {
         self.get("DOCKER_HOST")

@@ -12,6 +12,7 @@ use crate::exit;
 use crate::report::ReportError;
 use crate::stack::compose::ComposeError;
 use crate::stack::sim::{FaultError, SimError, VariantError};
+use crate::stack::tunnel::TunnelError;
 use crate::target::{OpenError, TargetError};
 
 /// Why a command could not do its job. Each variant says what was tried and
@@ -42,6 +43,11 @@ pub enum RunError {
     Bench(#[from] BenchError),
     #[error(transparent)]
     Compose(#[from] ComposeError),
+    #[error(transparent)]
+    Tunnel(#[from] TunnelError),
+    /// `--target aws` before its target file was rendered.
+    #[error(transparent)]
+    NotRendered(OpenError),
     /// The stack failed `stack.ready` before any load was sent.
     #[error(
         "not loading `{target}`{origin}: stack.ready {}: {summary}; start the stack (pillars stack up, pillars sim) or fix the target file", status.as_str()
@@ -60,6 +66,8 @@ impl From<OpenError> for RunError {
         match e {
             OpenError::Sim(e) => RunError::Sim(e),
             OpenError::Target(e) => RunError::Target(e),
+            OpenError::Tunnel(e) => RunError::Tunnel(e),
+            e @ OpenError::NotRendered { .. } => RunError::NotRendered(e),
         }
     }
 }
@@ -70,6 +78,8 @@ impl RunError {
             RunError::Bench(_) => exit::CHECK_FAILED,
             RunError::Compose(ComposeError::NoDocker { .. }) => exit::UNREACHABLE,
             RunError::Compose(_) => exit::CHECK_FAILED,
+            // Not a word about the stack: the way to it did not open.
+            RunError::Tunnel(_) => exit::UNREACHABLE,
             RunError::NotReady { status, .. } if *status == checks::Status::Fail => exit::CHECK_FAILED,
             RunError::NotReady { .. } => exit::UNREACHABLE,
             _ => exit::USAGE,

@@ -7,15 +7,14 @@
 //! Uses: checks, load, report (load and capacity records), stack::sim,
 //! target (and its choice), env.
 
+use std::sync::RwLock;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
 
 use crate::checks::{self, CheckCtx, CheckSettings, Outcome, Status};
 use crate::env::Env;
 use crate::ids::Seed;
 use crate::load::scenario::TrafficKind;
-use crate::stack::sim::SimStack;
-use crate::target::{Target, TargetChoice};
+use crate::target::{Opened, TargetChoice};
 
 /// The target scenarios run against, and the environment they open it
 /// with; set by the feature runner.
@@ -57,7 +56,7 @@ pub enum AcceptanceError {
 pub struct PillarsWorld {
     choice: TargetChoice,
     env: Env,
-    opened: Option<(Arc<Target>, Option<SimStack>)>,
+    opened: Option<Opened>,
     seed: Seed,
     run_id: String,
     settings: CheckSettings,
@@ -96,7 +95,7 @@ impl PillarsWorld {
             return Err(AcceptanceError::NotSim);
         };
         options.faults.apply(spec)?;
-        if let Some((_, Some(sim))) = &self.opened {
+        if let Some(Opened { sim: Some(sim), .. }) = &self.opened {
             sim.set_faults(options.faults.clone());
         }
         Ok(())
@@ -109,7 +108,7 @@ impl PillarsWorld {
             return Err(AcceptanceError::NotSim);
         };
         options.variants.apply(spec)?;
-        if let Some((_, Some(sim))) = &self.opened {
+        if let Some(Opened { sim: Some(sim), .. }) = &self.opened {
             sim.set_variants(options.variants);
         }
         Ok(())
@@ -149,16 +148,16 @@ impl PillarsWorld {
 
     async fn ctx(&mut self) -> Result<CheckCtx, AcceptanceError> {
         if self.opened.is_none() {
-            let (target, sim) = self
+            let opened = self
                 .choice
                 .open(&self.env)
                 .await
                 .map_err(|e| AcceptanceError::Setup(e.to_string()))?;
-            self.opened = Some((Arc::new(target), sim));
+            self.opened = Some(opened);
         }
-        let (target, _) = self.opened.as_ref().expect("opened above");
+        let opened = self.opened.as_ref().expect("opened above");
         Ok(CheckCtx::new(
-            target.clone(),
+            opened.target.clone(),
             self.run_id.clone(),
             self.seed,
             self.settings.clone(),
@@ -298,7 +297,7 @@ impl PillarsWorld {
             .get(&kind)
             .ok_or_else(|| AcceptanceError::Verdict(format!("{} was not driven", kind.as_str())))?;
         let received = match &self.opened {
-            Some((_, Some(sim))) => sim.app_requests(),
+            Some(Opened { sim: Some(sim), .. }) => sim.app_requests(),
             _ => return Err(AcceptanceError::NotSim),
         };
         if k.refused_units > 0 && k.refused.get(reason) == Some(&k.refused_units) && received == k.offered_units {

@@ -80,7 +80,7 @@ fn target_choice(run: &RunArgs) -> Result<TargetChoice, RunError> {
             options.faults = Faults::parse(run.sim_faults.iter().map(String::as_str))?;
             options.variants = Variants::parse(run.sim_variants.iter().map(String::as_str))?;
         }
-        TargetChoice::Compose(_) | TargetChoice::File(_) => {
+        TargetChoice::Compose(_) | TargetChoice::Aws(_) | TargetChoice::File(_) => {
             for (flag, given) in [("--sim-variant", &run.sim_variants), ("--sim-fault", &run.sim_faults)] {
                 if !given.is_empty() {
                     return Err(RunError::Usage(format!(
@@ -101,7 +101,7 @@ fn verify(args: VerifyArgs) -> Result<VerifyPlan, RunError> {
     if let Some(path) = &args.sim_datasources {
         match &mut target {
             TargetChoice::Sim(options) => options.grafana_datasources = Some(read_provisioning(path)?),
-            TargetChoice::File(_) | TargetChoice::Compose(_) => {
+            TargetChoice::File(_) | TargetChoice::Aws(_) | TargetChoice::Compose(_) => {
                 return Err(RunError::Usage("--sim-datasources only applies to --target sim".into()));
             }
         }

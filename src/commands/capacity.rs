@@ -42,7 +42,8 @@ pub fn require_search(scenario: &Scenario, path: &Path) -> Result<(), RunError> 
 pub(super) async fn run(plan: CapacityPlan, env: &Env, console: &mut Console) -> Result<u8, RunError> {
     let CapacityPlan { scenario, target, run } = plan;
     let dir = ReportDir::create(&run.report_dir)?;
-    let (target, sim) = open_ready(&target, &run, env).await?;
+    let opened = open_ready(&target, &run, env).await?;
+    let target = opened.target.clone();
     let _ = writeln!(
         console.err,
         "pillars capacity: scenario `{}` against `{}`; Ctrl-C ends the search with the steps so far",
@@ -68,9 +69,7 @@ pub(super) async fn run(plan: CapacityPlan, env: &Env, console: &mut Console) ->
     )
     .await
     .map_err(RunError::Usage)?;
-    if let Some(sim) = sim {
-        sim.shutdown().await;
-    }
+    opened.close().await;
     let report = CapacityReport::of(&scenario, &target, run.seed, run.run_id, search);
     let _ = writeln!(console.out, "{}", printable(&report.recommendation));
     write_report(&dir, Report::Capacity(&report), console)?;

@@ -28,7 +28,8 @@ pub struct LoadPlan {
 pub(super) async fn run(plan: LoadPlan, env: &Env, console: &mut Console) -> Result<u8, RunError> {
     let LoadPlan { scenario, target, run } = plan;
     let dir = ReportDir::create(&run.report_dir)?;
-    let (target, sim) = open_ready(&target, &run, env).await?;
+    let opened = open_ready(&target, &run, env).await?;
+    let target = opened.target.clone();
     let _ = writeln!(
         console.err,
         "pillars load: scenario `{}` against `{}` for {}; Ctrl-C stops it and writes what it has",
@@ -38,9 +39,7 @@ pub(super) async fn run(plan: LoadPlan, env: &Env, console: &mut Console) -> Res
     );
     let progress = Progress::for_stderr(env);
     let outcome = crate::load::run::run(&scenario, target.clone(), run.seed, run.run_id.clone(), &progress).await;
-    if let Some(sim) = sim {
-        sim.shutdown().await;
-    }
+    opened.close().await;
     let report = LoadReport::of(&scenario, &target, run.seed, run.run_id, outcome);
     let _ = write!(console.out, "{}", terminal::load(&report));
     write_report(&dir, Report::Load(&report), console)?;

@@ -10,7 +10,6 @@
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use crate::checks;
 use crate::console::Console;
@@ -18,8 +17,7 @@ use crate::env::Env;
 use crate::error::RunError;
 use crate::ids::Seed;
 use crate::report::{Report, ReportDir};
-use crate::stack::sim::SimStack;
-use crate::target::{Target, TargetChoice, TargetKind};
+use crate::target::{Opened, TargetChoice, TargetKind};
 
 /// A run's seed, id and report directory.
 #[derive(Debug, Clone)]
@@ -55,22 +53,16 @@ pub fn run_id(seed: Seed) -> String {
 }
 
 /// Opens the target and checks it is ready before any load is sent.
-pub(super) async fn open_ready(
-    choice: &TargetChoice,
-    run: &RunIdentity,
-    env: &Env,
-) -> Result<(Arc<Target>, Option<SimStack>), RunError> {
-    let (target, sim) = choice.open(env).await?;
-    let target = Arc::new(target);
+pub(super) async fn open_ready(choice: &TargetChoice, run: &RunIdentity, env: &Env) -> Result<Opened, RunError> {
+    let opened = choice.open(env).await?;
+    let target = opened.target.clone();
     let ready = checks::find("stack.ready").expect("stack.ready is in the catalog");
     let ctx = checks::CheckCtx::new(target.clone(), run.run_id.clone(), run.seed, Default::default());
     let outcome = ready.run(&ctx).await;
     match outcome.status() {
-        checks::Status::Pass | checks::Status::Skip => Ok((target, sim)),
+        checks::Status::Pass | checks::Status::Skip => Ok(opened),
         status => {
-            if let Some(sim) = sim {
-                sim.shutdown().await;
-            }
+            opened.close().await;
             let origin = match &target.kind {
                 TargetKind::File(path) => format!(" ({})", path.display()),
                 TargetKind::Sim => String::new(),

@@ -8,7 +8,6 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use crate::checks::{self, CheckCtx, CheckSettings, CheckSpec, Outcome, Status};
@@ -73,8 +72,8 @@ pub(super) async fn run(plan: VerifyPlan, env: &Env, console: &mut Console) -> R
         TargetChoice::Compose(target_file) => compose_up(target_file, env, console).await?,
         _ => None,
     };
-    let (target, sim) = plan.target.open(env).await?;
-    let target_report = target_report(&target, sim.as_ref());
+    let opened = plan.target.open(env).await?;
+    let target_report = target_report(&opened.target, opened.sim.as_ref());
     let _ = write!(
         console.err,
         "{}",
@@ -82,16 +81,14 @@ pub(super) async fn run(plan: VerifyPlan, env: &Env, console: &mut Console) -> R
     );
 
     let ctx = CheckCtx::new(
-        Arc::new(target),
+        opened.target.clone(),
         plan.run.run_id.clone(),
         plan.run.seed,
         plan.settings.clone(),
     );
     let started_at = now_rfc3339();
     let (reports, interrupted) = run_checks(&plan.checks, &ctx, console).await;
-    if let Some(sim) = sim {
-        sim.shutdown().await;
-    }
+    opened.close().await;
     if let Some(stack) = compose {
         compose_down(stack, plan.keep_stack, console).await;
     }

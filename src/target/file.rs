@@ -30,6 +30,7 @@ pub(super) struct RawTarget {
     pub auth: RawAuth,
     #[serde(default)]
     pub limits: RawLimits,
+    pub tunnel: Option<RawTunnel>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -114,4 +115,18 @@ pub(super) struct RawLimits {
     pub memory_budget_mb: Option<u64>,
     pub completeness: Option<f64>,
     pub memory_headroom: Option<f64>,
+}
+
+/// `[tunnel]`: a port forward pillars opens before the run and closes
+/// after it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawTunnel {
+    pub kind: String,
+    pub instance_id: String,
+    pub remote_port: u16,
+    pub local_port: u16,
+    pub region: Option<String>,
+    pub profile: Option<String>,
+    pub ready_within: Option<String>,
 }

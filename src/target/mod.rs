@@ -34,10 +34,10 @@ mod resolve;
 mod tests;
 
 pub use crate::env::Env;
-pub use choice::{AWS_TARGET_FILE, COMPOSE_TARGET_FILE, OpenError, TargetChoice};
+pub use choice::{AWS_TARGET_COMMAND, AWS_TARGET_FILE, COMPOSE_TARGET_FILE, OpenError, Opened, TargetChoice};
 pub use error::TargetError;
 pub use file::{DEFAULT_BACKEND_SERVICE, DEFAULT_FRONTEND_SERVICE};
 pub use model::{
     Credential, Grafana, Limits, ProvisioningFile, ReadEndpoint, ReadPath, Secret, Signal, Store, Target, TargetKind,
-    join_path,
+    Tunnel, join_path,
 };

@@ -196,6 +196,22 @@ pub struct ProvisioningFile {
     pub env: Env,
 }
 
+/// An AWS Systems Manager port forward to an instance: `aws ssm
+/// start-session` with the `AWS-StartPortForwardingSession` document, from
+/// `127.0.0.1:<local_port>` to the instance's `<remote_port>`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tunnel {
+    pub instance_id: String,
+    pub remote_port: u16,
+    pub local_port: u16,
+    /// `--region`, when not the AWS CLI's default.
+    pub region: Option<String>,
+    /// `--profile`, when not the AWS CLI's default.
+    pub profile: Option<String>,
+    /// How long the local port has to start accepting.
+    pub ready_within: Duration,
+}
+
 /// A validated target. After loading nothing re-reads the environment or
 /// re-parses a URL.
 #[derive(Debug, Clone, PartialEq)]
@@ -223,6 +239,8 @@ pub struct Target {
     pub provisioning: Option<ProvisioningFile>,
     pub reads: BTreeMap<Store, ReadEndpoint>,
     pub limits: Limits,
+    /// A port forward to open before the run (`[tunnel]`), and close after.
+    pub tunnel: Option<Tunnel>,
     /// The Docker engine that runs a file target's containers, when not
     /// the default socket (`DOCKER_HOST`): where container memory is read
     /// when Mimir has no cAdvisor series.

@@ -17,10 +17,10 @@ use std::time::Duration;
 use url::Url;
 
 use super::error::TargetError;
-use super::file::{RawAuth, RawIngest, RawLimits, RawRead, RawTarget};
+use super::file::{RawAuth, RawIngest, RawLimits, RawRead, RawTarget, RawTunnel};
 use super::model::{
     Credential, Grafana, Limits, ProvisioningFile, ReadEndpoint, ReadPath, Secret, Signal, Store, Target, TargetKind,
-    join_path,
+    Tunnel, join_path,
 };
 use crate::env::Env;
 
@@ -72,6 +72,7 @@ impl Resolver<'_> {
         let grafana = self.grafana(&raw.read, grafana_credential)?;
         let reads = self.reads(&raw.read, grafana.as_ref(), backend_credential)?;
         let limits = self.limits(&raw.limits)?;
+        let tunnel = raw.tunnel.map(|t| self.tunnel(t)).transpose()?;
         let target = Target {
             name: raw.name.unwrap_or_else(|| default_name(&kind)),
             description: raw.description,
@@ -90,6 +91,7 @@ impl Resolver<'_> {
             }),
             reads,
             limits,
+            tunnel,
             docker_host: self.env.docker_host().filter(|_| self.apply_env).map(str::to_owned),
             kind,
         };
@@ -99,6 +101,9 @@ impl Resolver<'_> {
                 "and every other section name no endpoint".into(),
                 "set at least `ingest.otlp_http` and `read.tempo` (or `read.grafana`)",
             ));
+        }
+        if let Some(tunnel) = &target.tunnel {
+            self.tunnel_is_used(tunnel, &target)?;
         }
         Ok(target)
     }
@@ -291,6 +296,86 @@ impl Resolver<'_> {
         Ok(())
     }
 
+    /// `[tunnel]`: only `kind = "ssm"`, an instance id as EC2 and SSM spell
+    /// them, two ports that are not 0.
+    fn tunnel(&self, raw: RawTunnel) -> Result<Tunnel, TargetError> {
+        if raw.kind != "ssm" {
+            return Err(self.invalid(
+                "tunnel.kind",
+                format!("is {:?}", raw.kind),
+                "use \"ssm\" (an AWS Systems Manager port forward), the one kind pillars opens",
+            ));
+        }
+        if !is_instance_id(&raw.instance_id) {
+            return Err(self.invalid(
+                "tunnel.instance_id",
+                format!("is {:?}", raw.instance_id),
+                "use the instance's id, e.g. \"i-0123456789abcdef0\" (`terraform output observability_ec2_instance_id`)",
+            ));
+        }
+        for (key, port) in [
+            ("tunnel.remote_port", raw.remote_port),
+            ("tunnel.local_port", raw.local_port),
+        ] {
+            if port == 0 {
+                return Err(self.invalid(key, "is 0".into(), "use a TCP port from 1 to 65535"));
+            }
+        }
+        for (key, value) in [("tunnel.region", &raw.region), ("tunnel.profile", &raw.profile)] {
+            if let Some(v) = value
+                && (v.is_empty() || !v.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)))
+            {
+                return Err(self.invalid(
+                    key,
+                    format!("is {v:?}"),
+                    "use a name of letters, digits, `-`, `_` and `.`, e.g. \"eu-west-1\", or leave it out",
+                ));
+            }
+        }
+        let ready_within = self.duration(
+            "tunnel.ready_within",
+            raw.ready_within.as_deref(),
+            Duration::from_secs(30),
+        )?;
+        if !(Duration::from_secs(1)..=Duration::from_secs(600)).contains(&ready_within) {
+            return Err(self.invalid(
+                "tunnel.ready_within",
+                format!("is {}", humantime::format_duration(ready_within)),
+                "use a duration from 1s to 10m, e.g. \"30s\"",
+            ));
+        }
+        Ok(Tunnel {
+            instance_id: raw.instance_id,
+            remote_port: raw.remote_port,
+            local_port: raw.local_port,
+            region: raw.region,
+            profile: raw.profile,
+            ready_within,
+        })
+    }
+
+    /// A tunnel no endpoint goes through is a mistake in the file: the run
+    /// would open it and then talk to something else.
+    fn tunnel_is_used(&self, tunnel: &Tunnel, target: &Target) -> Result<(), TargetError> {
+        let through = |url: &str| {
+            Url::parse(url).is_ok_and(|u| {
+                matches!(u.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"))
+                    && u.port_or_known_default() == Some(tunnel.local_port)
+            })
+        };
+        if target.endpoints().values().any(|url| through(url)) {
+            return Ok(());
+        }
+        Err(self.invalid(
+            "tunnel.local_port",
+            format!("is {}, which no endpoint uses", tunnel.local_port),
+            &format!(
+                "point the endpoint behind the tunnel at it, e.g. `read.grafana = \"http://127.0.0.1:{}/grafana\"`",
+                tunnel.local_port
+            ),
+        ))
+    }
+
     /// `PILLARS_TIMEOUT_SCALE`, a positive multiplier for every deadline.
     fn timeout_scale(&self) -> Result<f64, TargetError> {
         let Some(text) = self.env.get("PILLARS_TIMEOUT_SCALE") else {
@@ -378,6 +463,14 @@ impl Resolver<'_> {
             fix: fix.to_owned(),
         }
     }
+}
+
+/// `i-` (EC2) or `mi-` (a managed instance) and 8 or 17 hex digits.
+fn is_instance_id(id: &str) -> bool {
+    let hex = id.strip_prefix("i-").or_else(|| id.strip_prefix("mi-"));
+    hex.is_some_and(|h| {
+        matches!(h.len(), 8 | 17) && h.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
 }
 
 /// Reading `store` through Grafana's datasource proxy.

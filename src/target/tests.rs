@@ -185,6 +185,42 @@ fn docker_host_applies_to_file_targets_only() {
 fn built_in_names_choose_their_files() {
     assert!(matches!(TargetChoice::parse("sim"), TargetChoice::Sim(_)));
     assert!(matches!(TargetChoice::parse("compose"), TargetChoice::Compose(p) if p == Path::new(COMPOSE_TARGET_FILE)));
-    assert!(matches!(TargetChoice::parse("aws"), TargetChoice::File(p) if p == Path::new(AWS_TARGET_FILE)));
+    assert!(matches!(TargetChoice::parse("aws"), TargetChoice::Aws(p) if p == Path::new(AWS_TARGET_FILE)));
     assert!(matches!(TargetChoice::parse("my.toml"), TargetChoice::File(p) if p == Path::new("my.toml")));
+}
+
+#[test]
+fn a_tunnel_is_checked_and_must_carry_an_endpoint() {
+    let through = |tunnel: &str| {
+        format!(
+            "[read]\ngrafana = \"http://127.0.0.1:13001/grafana\"\n[tunnel]\nkind = \"ssm\"\ninstance_id = \"i-0123456789abcdef0\"\nremote_port = 3001\nlocal_port = 13001\n{tunnel}"
+        )
+    };
+    let target = load(&through("region = \"eu-west-1\"\n"), &[]).unwrap();
+    let tunnel = target.tunnel.unwrap();
+    assert_eq!((tunnel.remote_port, tunnel.local_port), (3001, 13001));
+    assert_eq!(tunnel.region.as_deref(), Some("eu-west-1"));
+    assert_eq!(tunnel.ready_within, Duration::from_secs(30));
+
+    for (text, key) in [
+        (through("").replace("\"ssm\"", "\"ssh\""), "`tunnel.kind`"),
+        (
+            through("").replace("i-0123456789abcdef0", "web-1"),
+            "`tunnel.instance_id`",
+        ),
+        (
+            through("").replace("remote_port = 3001", "remote_port = 0"),
+            "`tunnel.remote_port`",
+        ),
+        (through("ready_within = \"1h\"\n"), "`tunnel.ready_within`"),
+        (through("region = \"eu west\"\n"), "`tunnel.region`"),
+        (
+            through("").replace("13001/grafana", "3001/grafana"),
+            "`tunnel.local_port`",
+        ),
+        (through("color = \"red\"\n"), "color"),
+    ] {
+        let err = load(&text, &[]).unwrap_err().to_string();
+        assert!(err.contains(key), "{key}: {err}");
+    }
 }

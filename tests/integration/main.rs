@@ -16,3 +16,4 @@ mod query_corpus;
 mod reference_backend;
 mod report;
 mod secrets;
+mod tunnel;
