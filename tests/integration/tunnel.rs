@@ -329,3 +329,26 @@ async fn issue_13_target_aws_reads_the_rendered_file_or_says_how_to_render_it() 
     assert!(dir.path().join("reports/run.json").exists());
     assert!(fake.gone(), "the session outlived the run");
 }
+
+/// What Terraform renders (held to these files by its own tests) is a
+/// target pillars loads: the in-VPC one reads every store through
+/// Grafana on the instance, the laptop one through its tunnel.
+#[test]
+fn issue_13_the_rendered_targets_load() {
+    use pillars::target::{Env, Target};
+    let env = Env::from_pairs([("PILLARS_GRAFANA_USER", "admin"), ("PILLARS_GRAFANA_PASSWORD", "secret-pw")]);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("infra/examples");
+    let vpc = Target::from_file(&root.join("target.example.toml"), &env).unwrap();
+    assert!(vpc.tunnel.is_none());
+    let grafana = vpc.grafana.as_ref().expect("reads through Grafana");
+    assert_eq!(grafana.url.port(), Some(3001));
+    assert!(vpc.otlp_traces.as_ref().unwrap().as_str().ends_with(":4318/v1/traces"));
+    assert_eq!(vpc.pyroscope_ingest.as_ref().unwrap().port(), Some(4040));
+    assert_eq!(vpc.faro.as_ref().unwrap().port(), Some(12347));
+
+    let laptop = Target::from_file(&root.join("laptop-target.example.toml"), &env).unwrap();
+    let tunnel = laptop.tunnel.as_ref().expect("a tunnel");
+    assert_eq!((tunnel.remote_port, tunnel.local_port), (3001, 13001));
+    assert_eq!(laptop.grafana.as_ref().unwrap().url.port(), Some(13001));
+    assert!(laptop.otlp_traces.is_none(), "the instance takes OTLP from the VPC only");
+}
