@@ -45,6 +45,8 @@ pub enum RunError {
     Compose(#[from] ComposeError),
     #[error(transparent)]
     Tunnel(#[from] TunnelError),
+    #[error(transparent)]
+    Merge(#[from] crate::report::merge::MergeError),
     /// `--target aws` before its target file was rendered.
     #[error(transparent)]
     NotRendered(OpenError),

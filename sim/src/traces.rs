@@ -55,6 +55,8 @@ pub struct TraceCounts {
     pub export_requests: u64,
     pub spans_received: u64,
     pub spans_stored: u64,
+    /// Distinct trace ids stored.
+    pub traces: u64,
 }
 
 #[derive(Debug, Default)]
@@ -137,6 +139,7 @@ impl TraceStore {
             export_requests: self.export_requests.load(Ordering::Relaxed),
             spans_received: self.spans_received.load(Ordering::Relaxed),
             spans_stored: self.spans_stored.load(Ordering::Relaxed),
+            traces: self.traces.lock().map_or(0, |t| t.len() as u64),
         }
     }
 }

@@ -146,6 +146,14 @@ impl PillarsWorld {
         &mut self.settings
     }
 
+    fn run_of(&self) -> crate::report::RunOf {
+        crate::report::RunOf {
+            seed: self.seed,
+            run_id: self.run_id.clone(),
+            shard: None,
+        }
+    }
+
     async fn ctx(&mut self) -> Result<CheckCtx, AcceptanceError> {
         if self.opened.is_none() {
             let opened = self
@@ -220,7 +228,7 @@ impl PillarsWorld {
         )
         .await
         .map_err(AcceptanceError::Setup)?;
-        let report = crate::report::CapacityReport::of(&scenario, &ctx.target, self.seed, self.run_id.clone(), search);
+        let report = crate::report::CapacityReport::of(&scenario, &ctx.target, self.run_of(), search);
         self.capacity = Some(report);
         Ok(())
     }
@@ -247,7 +255,7 @@ impl PillarsWorld {
         let progress = crate::load::progress::Progress::new(false);
         let outcome =
             crate::load::run::run(&scenario, ctx.target.clone(), self.seed, self.run_id.clone(), &progress).await;
-        let report = crate::report::LoadReport::of(&scenario, &ctx.target, self.seed, self.run_id.clone(), outcome);
+        let report = crate::report::LoadReport::of(&scenario, &ctx.target, self.run_of(), outcome);
         self.load = Some(report);
         Ok(())
     }

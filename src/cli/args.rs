@@ -58,6 +58,11 @@ pub enum Command {
     /// breaks, bisect, and say what it means for the instance. Writes
     /// capacity.json and report.html; Ctrl-C ends it with the steps so far.
     Capacity(LoadArgs),
+    /// Put the reports of a split run's shards (`load --shard 1/2`, …, on
+    /// several machines) back together: counts summed, latency histograms
+    /// merged exactly, memory side by side. Writes load.json or
+    /// capacity.json and report.html, and exits as the run would have.
+    Merge(MergeArgs),
     /// Stand the Compose stack (compose/docker-compose.yml) up or down, or
     /// show it. Needs a Docker engine (DOCKER_HOST).
     #[command(subcommand)]
@@ -212,8 +217,26 @@ pub struct LoadArgs {
     #[arg(long, value_name = "FILE")]
     pub scenario: PathBuf,
 
+    /// Run as shard INDEX of COUNT, one copy per machine (e.g. 1/2 and 2/2):
+    /// each sends 1/COUNT of every rate with ids of its own; `pillars merge`
+    /// puts their reports together.
+    #[arg(long, value_name = "INDEX/COUNT")]
+    pub shard: Option<crate::load::shard::Shard>,
+
     #[command(flatten)]
     pub run: RunArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The shards' report directories (or their load.json/capacity.json),
+    /// one per shard.
+    #[arg(required = true, value_name = "DIR")]
+    pub inputs: Vec<PathBuf>,
+    /// Where the merged load.json/capacity.json and report.html go
+    /// [default: reports/<run-id>-merged].
+    #[arg(long, value_name = "DIR")]
+    pub report_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

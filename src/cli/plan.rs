@@ -16,13 +16,14 @@ use super::args::{
 };
 use crate::checks::CheckSettings;
 use crate::commands::{
-    BenchPlan, CapacityPlan, Command, LoadPlan, RunIdentity, SimPlan, StackPlan, VerifyPlan, require_search,
+    BenchPlan, CapacityPlan, Command, LoadPlan, MergePlan, RunIdentity, SimPlan, StackPlan, VerifyPlan, require_search,
     select_checks,
 };
 use crate::console::ColorWhen;
 use crate::env::Env;
 use crate::error::RunError;
 use crate::load::scenario::Scenario;
+use crate::load::shard::Shard;
 use crate::stack::sim::{FaroSettings, Faults, GrafanaAuth, SimOptions, Variants};
 use crate::target::TargetChoice;
 
@@ -38,6 +39,10 @@ impl Cli {
             Args::Bench(BenchCommand::Load(args)) => Command::Bench(BenchPlan::Load(bench_load(args))),
             Args::Load(args) => Command::Load(load(args)?),
             Args::Capacity(args) => Command::Capacity(capacity(args)?),
+            Args::Merge(args) => Command::Merge(MergePlan {
+                inputs: args.inputs,
+                report_dir: args.report_dir,
+            }),
             Args::Stack(command) => Command::Stack(stack(command)),
         })
     }
@@ -97,7 +102,7 @@ fn target_choice(run: &RunArgs) -> Result<TargetChoice, RunError> {
 fn verify(args: VerifyArgs) -> Result<VerifyPlan, RunError> {
     let mut target = target_choice(&args.run)?;
     let checks = select_checks(&args.only)?;
-    let run = RunIdentity::new(args.run.seed, args.run.report_dir);
+    let run = RunIdentity::new(args.run.seed, args.run.report_dir, None);
     if let Some(path) = &args.sim_datasources {
         match &mut target {
             TargetChoice::Sim(options) => options.grafana_datasources = Some(read_provisioning(path)?),
@@ -122,26 +127,31 @@ fn verify(args: VerifyArgs) -> Result<VerifyPlan, RunError> {
 }
 
 fn load(args: LoadArgs) -> Result<LoadPlan, RunError> {
-    let scenario = read_scenario(&args.scenario)?;
+    let scenario = read_scenario(&args.scenario, args.shard)?;
     Ok(LoadPlan {
         scenario,
         target: target_choice(&args.run)?,
-        run: RunIdentity::new(args.run.seed, args.run.report_dir),
+        run: RunIdentity::new(args.run.seed, args.run.report_dir, args.shard),
     })
 }
 
 fn capacity(args: LoadArgs) -> Result<CapacityPlan, RunError> {
-    let scenario = read_scenario(&args.scenario)?;
+    let scenario = read_scenario(&args.scenario, args.shard)?;
     require_search(&scenario, &args.scenario)?;
     Ok(CapacityPlan {
         scenario,
         target: target_choice(&args.run)?,
-        run: RunIdentity::new(args.run.seed, args.run.report_dir),
+        run: RunIdentity::new(args.run.seed, args.run.report_dir, args.shard),
     })
 }
 
-fn read_scenario(path: &Path) -> Result<Scenario, RunError> {
-    Scenario::from_file(path).map_err(|e| RunError::Usage(e.to_string()))
+/// The scenario at `path`, a shard's share of it when the run is one.
+fn read_scenario(path: &Path, shard: Option<Shard>) -> Result<Scenario, RunError> {
+    let scenario = Scenario::from_file(path).map_err(|e| RunError::Usage(e.to_string()))?;
+    Ok(match shard {
+        Some(shard) => shard.split(scenario),
+        None => scenario,
+    })
 }
 
 fn sim(args: SimArgs, env: &Env) -> Result<SimPlan, RunError> {

@@ -70,7 +70,7 @@ pub(super) async fn run(plan: CapacityPlan, env: &Env, console: &mut Console) ->
     .await
     .map_err(RunError::Usage)?;
     opened.close().await;
-    let report = CapacityReport::of(&scenario, &target, run.seed, run.run_id, search);
+    let report = CapacityReport::of(&scenario, &target, run.of(), search);
     let _ = writeln!(console.out, "{}", printable(&report.recommendation));
     write_report(&dir, Report::Capacity(&report), console)?;
     Ok(if report.interrupted {

@@ -40,7 +40,7 @@ pub(super) async fn run(plan: LoadPlan, env: &Env, console: &mut Console) -> Res
     let progress = Progress::for_stderr(env);
     let outcome = crate::load::run::run(&scenario, target.clone(), run.seed, run.run_id.clone(), &progress).await;
     opened.close().await;
-    let report = LoadReport::of(&scenario, &target, run.seed, run.run_id, outcome);
+    let report = LoadReport::of(&scenario, &target, run.of(), outcome);
     let _ = write!(console.out, "{}", terminal::load(&report));
     write_report(&dir, Report::Load(&report), console)?;
     Ok(if report.interrupted {

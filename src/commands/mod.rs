@@ -9,6 +9,7 @@
 //!   start from what `prepared` settles (report files, a ready target);
 //! - `sim`: the embedded reference stack in the foreground;
 //! - `stack`: the Compose stack up, down, status;
+//! - `merge`: the reports of a split run's shards, as one;
 //! - `bench`: the harness's own throughput;
 //! - `checks`: the catalog listing.
 //!
@@ -22,6 +23,7 @@ mod bench;
 mod capacity;
 mod checks;
 mod load;
+mod merge;
 mod prepared;
 mod sim;
 mod stack;
@@ -30,6 +32,7 @@ mod verify;
 pub use bench::BenchPlan;
 pub use capacity::{CapacityPlan, require_search};
 pub use load::LoadPlan;
+pub use merge::MergePlan;
 pub use prepared::{RunIdentity, run_id};
 pub use sim::SimPlan;
 pub use stack::StackPlan;
@@ -48,6 +51,7 @@ pub enum Command {
     Bench(BenchPlan),
     Load(LoadPlan),
     Capacity(CapacityPlan),
+    Merge(MergePlan),
     Stack(StackPlan),
 }
 
@@ -61,6 +65,7 @@ pub async fn run(command: Command, env: &Env, console: &mut Console) -> Result<u
         Command::Bench(plan) => bench::run(plan, console).await,
         Command::Load(plan) => load::run(plan, env, console).await,
         Command::Capacity(plan) => capacity::run(plan, env, console).await,
+        Command::Merge(plan) => merge::run(plan, console),
         Command::Stack(plan) => stack::run(plan, env, console).await,
     }
 }

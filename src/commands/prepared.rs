@@ -16,28 +16,44 @@ use crate::console::Console;
 use crate::env::Env;
 use crate::error::RunError;
 use crate::ids::Seed;
-use crate::report::{Report, ReportDir};
+use crate::load::shard::Shard;
+use crate::report::{Report, ReportDir, RunOf};
 use crate::target::{Opened, TargetChoice, TargetKind};
 
-/// A run's seed, id and report directory.
+/// A run's seed, id and report directory, and the shard it is, if any.
 #[derive(Debug, Clone)]
 pub struct RunIdentity {
     pub seed: Seed,
     pub run_id: String,
     pub report_dir: PathBuf,
+    pub shard: Option<Shard>,
 }
 
 impl RunIdentity {
-    /// `seed`, or one from the clock; the run id from it; `report_dir`, or
+    /// `seed`, or one from the clock (a shard's own, mixed from it); the
+    /// run id from it (a shard's ending `-s1of2`); `report_dir`, or
     /// `reports/<run-id>`.
-    pub fn new(seed: Option<u64>, report_dir: Option<PathBuf>) -> RunIdentity {
+    pub fn new(seed: Option<u64>, report_dir: Option<PathBuf>, shard: Option<Shard>) -> RunIdentity {
         let seed = seed.map(Seed).unwrap_or_else(Seed::from_time);
-        let run_id = run_id(seed);
+        let seed = shard.map_or(seed, |s| s.seed(seed));
+        let run_id = run_id(seed) + &shard.map(Shard::run_id_suffix).unwrap_or_default();
         let report_dir = report_dir.unwrap_or_else(|| PathBuf::from("reports").join(&run_id));
         RunIdentity {
             seed,
             run_id,
             report_dir,
+            shard,
+        }
+    }
+}
+
+impl RunIdentity {
+    /// Which run its records are of.
+    pub fn of(&self) -> RunOf {
+        RunOf {
+            seed: self.seed,
+            run_id: self.run_id.clone(),
+            shard: self.shard,
         }
     }
 }
@@ -90,11 +106,15 @@ mod tests {
 
     #[test]
     fn the_report_dir_defaults_to_reports_and_the_run_id() {
-        let run = RunIdentity::new(Some(0xbeef), None);
+        let run = RunIdentity::new(Some(0xbeef), None, None);
         assert_eq!(run.seed, Seed(0xbeef));
         assert!(run.run_id.ends_with("-beef"), "{}", run.run_id);
         assert_eq!(run.report_dir, PathBuf::from("reports").join(&run.run_id));
-        let run = RunIdentity::new(Some(1), Some("out".into()));
+        let run = RunIdentity::new(Some(1), Some("out".into()), None);
         assert_eq!(run.report_dir, PathBuf::from("out"));
+        let shard = RunIdentity::new(Some(0xbeef), None, Some(Shard { index: 2, count: 2 }));
+        assert!(shard.run_id.ends_with("-s2of2"), "{}", shard.run_id);
+        assert_ne!(shard.seed, Seed(0xbeef));
+        assert_eq!(shard.report_dir, PathBuf::from("reports").join(&shard.run_id));
     }
 }

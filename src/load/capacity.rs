@@ -15,7 +15,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
 use crate::check::{CheckCtx, Pillar};
@@ -25,10 +25,11 @@ use crate::load::progress::Progress;
 use crate::load::rate::RatePlan;
 use crate::load::scenario::{Scenario, TrafficKind};
 use crate::load::session::{self, Observed, Timeline, Watch};
+use crate::measure::latency::LatencySummary;
 use crate::measure::memory::Least;
 use crate::target::Target;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StepResult {
     pub scale: f64,
     /// Seconds since the search began.
@@ -49,10 +50,34 @@ pub struct StepResult {
     pub min_headroom: Option<Least>,
     pub max_working_set_bytes: u64,
     pub broken: Option<Broken>,
+    /// Each driven kind's accepted and refused units: what `pillars merge`
+    /// adds up across shards.
+    #[serde(default)]
+    pub units: BTreeMap<TrafficKind, StepUnits>,
+    /// Each pillar's markers, with their latency histogram.
+    #[serde(default)]
+    pub markers: BTreeMap<Pillar, StepMarkers>,
+}
+
+/// A kind's units over one step.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct StepUnits {
+    pub accepted: u64,
+    pub refused: u64,
+}
+
+/// A pillar's markers over one step.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StepMarkers {
+    pub sent: u64,
+    pub found: u64,
+    pub undecided: u64,
+    /// Write-to-queryable latency, ms.
+    pub latency_ms: LatencySummary,
 }
 
 /// The lowest offered rate that broke a gate, and the gate.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FirstBad {
     /// Units per second.
     pub rate: f64,
@@ -122,6 +147,30 @@ fn step_result(scenario: &Scenario, scale: f64, observed: &Observed) -> StepResu
         min_headroom: gate::min_headroom(observed, settled),
         max_working_set_bytes,
         broken: gate::judge(&scenario.gates, observed, settled),
+        units: observed
+            .kinds
+            .iter()
+            .map(|(k, stats)| {
+                let units = StepUnits {
+                    accepted: stats.units_accepted,
+                    refused: stats.units_refused,
+                };
+                (*k, units)
+            })
+            .collect(),
+        markers: observed
+            .markers
+            .iter()
+            .map(|(p, m)| {
+                let markers = StepMarkers {
+                    sent: m.sent,
+                    found: m.found,
+                    undecided: m.undecided,
+                    latency_ms: m.latency.summary(),
+                };
+                (*p, markers)
+            })
+            .collect(),
     }
 }
 
@@ -224,7 +273,7 @@ pub async fn search(
 }
 
 /// Least-squares slope of the largest working set against offered rate.
-fn slope(steps: &[StepResult]) -> Option<f64> {
+pub fn slope(steps: &[StepResult]) -> Option<f64> {
     let points: Vec<(f64, f64)> = steps
         .iter()
         .filter(|s| s.max_working_set_bytes > 0)
@@ -261,6 +310,8 @@ mod tests {
             min_headroom: None,
             max_working_set_bytes: ws,
             broken: None,
+            units: BTreeMap::new(),
+            markers: BTreeMap::new(),
         }
     }
 

@@ -5,7 +5,7 @@
 //!
 //! Uses: load::{scenario, session}, checks (pillars), measure::memory.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::checks::Pillar;
 use crate::load::scenario::{Gates, TrafficKind};
@@ -13,7 +13,7 @@ use crate::load::session::Observed;
 use crate::measure::memory::Least;
 
 /// The gate a stretch of load broke, with the figure that broke it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "gate", rename_all = "snake_case")]
 pub enum Broken {
     ErrorRatio { kind: TrafficKind, ratio: f64 },

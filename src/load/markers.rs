@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -30,7 +30,7 @@ use crate::roundtrip::pillars::{ROUND_TRIPS, measure};
 
 /// One marker: when it was written and how long until it could be read;
 /// `None` when it never could.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct MarkerPoint {
     pub at_secs: f64,
     pub latency_ms: Option<f64>,

@@ -1,6 +1,7 @@
 //! Load: scenarios, rate plans and the limiter that paces them, the
 //! senders of each traffic kind, the watched session they run in, the gates
-//! that judge it, and the capacity search built on those.
+//! that judge it, the capacity search built on those, and the shards a run
+//! is split into across machines.
 
 pub mod api;
 pub mod capacity;
@@ -12,5 +13,6 @@ pub mod rate;
 pub mod run;
 pub mod scenario;
 pub mod session;
+pub mod shard;
 pub mod tally;
 pub mod traffic;

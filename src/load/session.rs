@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
@@ -32,7 +32,7 @@ fn memory_every(length: Duration) -> Duration {
 const TICK: Duration = Duration::from_secs(1);
 
 /// A kind's rates over one tick.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct RatePoint {
     pub at_secs: f64,
     /// Units per second handed to the sender.
@@ -41,7 +41,7 @@ pub struct RatePoint {
     pub achieved: f64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MemoryPoint {
     pub at_secs: f64,
     pub containers: Vec<ContainerMemory>,
@@ -49,7 +49,7 @@ pub struct MemoryPoint {
 }
 
 /// What happened over time, seconds since the run began.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Timeline {
     pub rates: BTreeMap<TrafficKind, Vec<RatePoint>>,
     pub ingest: BTreeMap<Pillar, Vec<MarkerPoint>>,

@@ -1,5 +1,6 @@
 //! Latency histograms: HdrHistogram in milliseconds with 3 significant
-//! digits, and the summary a report keeps of one.
+//! digits, and the summary a report keeps of one, the histogram itself
+//! included in HdrHistogram's interchange form so reports merge exactly.
 //!
 //! Uses: nothing else in the crate.
 
@@ -31,6 +32,37 @@ impl LatencyHistogram {
 
     pub fn merge(&mut self, other: &LatencyHistogram) {
         self.0.add(&other.0).expect("histograms share bounds");
+    }
+
+    /// The histogram as every HdrHistogram port reads it: the V2 encoding,
+    /// DEFLATE-compressed, in base64 (`HISTF…`).
+    pub fn encode(&self) -> String {
+        use base64::Engine as _;
+        use hdrhistogram::serialization::Serializer as _;
+        let mut bytes = Vec::new();
+        hdrhistogram::serialization::V2DeflateSerializer::new()
+            .serialize(&self.0, &mut bytes)
+            .expect("a histogram in memory serializes");
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    }
+
+    /// Reads what [`encode`](Self::encode) wrote (or another port's
+    /// compressed V2 histogram in base64), recorded into this module's
+    /// bounds so any two merge.
+    pub fn decode(text: &str) -> Result<LatencyHistogram, String> {
+        use base64::Engine as _;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(text.trim())
+            .map_err(|e| format!("not base64: {e}"))?;
+        let read: Histogram<u64> = hdrhistogram::serialization::Deserializer::new()
+            .deserialize(&mut bytes.as_slice())
+            .map_err(|e| format!("not an HdrHistogram: {e:?}"))?;
+        let mut out = LatencyHistogram::default();
+        for v in read.iter_recorded() {
+            let ms = v.value_iterated_to().clamp(1, MAX_MS);
+            out.0.saturating_record_n(ms, v.count_at_value());
+        }
+        Ok(out)
     }
 
     pub fn count(&self) -> u64 {
@@ -70,6 +102,7 @@ impl LatencyHistogram {
             p99: h.value_at_quantile(0.99),
             max,
             buckets,
+            hdr: self.encode(),
         }
     }
 }
@@ -85,6 +118,29 @@ pub struct LatencySummary {
     pub p99: u64,
     pub max: u64,
     pub buckets: Vec<Bucket>,
+    /// The histogram itself ([`LatencyHistogram::encode`]); empty when
+    /// nothing was recorded.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub hdr: String,
+}
+
+impl LatencySummary {
+    /// The histogram this summary was made from; empty for an empty
+    /// summary, an error when it has counts but no histogram to show them.
+    pub fn histogram(&self) -> Result<LatencyHistogram, String> {
+        match (self.count, self.hdr.as_str()) {
+            (0, "") => Ok(LatencyHistogram::default()),
+            (_, "") => Err("it holds percentiles but not the histogram they came from".into()),
+            (count, hdr) => {
+                let h = LatencyHistogram::decode(hdr)?;
+                if h.count() == count {
+                    Ok(h)
+                } else {
+                    Err(format!("its histogram holds {} values, not {count}", h.count()))
+                }
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -111,6 +167,34 @@ mod tests {
         assert_eq!(s.buckets.iter().map(|b| b.count).sum::<u64>(), 1000);
         assert!(s.buckets.len() <= BINS as usize);
         assert!(s.buckets.last().unwrap().le_ms >= s.max);
+    }
+
+    #[test]
+    fn a_summary_carries_its_histogram_exactly() {
+        let (mut a, mut b, mut all) = (
+            LatencyHistogram::default(),
+            LatencyHistogram::default(),
+            LatencyHistogram::default(),
+        );
+        for ms in [1u64, 7, 7, 250, 3_000, 90_000] {
+            a.record(Duration::from_millis(ms));
+            all.record(Duration::from_millis(ms));
+        }
+        for ms in [2u64, 7, 1_234_567] {
+            b.record(Duration::from_millis(ms));
+            all.record(Duration::from_millis(ms));
+        }
+        let mut merged = a.summary().histogram().unwrap();
+        merged.merge(&b.summary().histogram().unwrap());
+        assert_eq!(merged.summary(), all.summary());
+        assert!(a.summary().hdr.starts_with("HISTF"), "{}", a.summary().hdr);
+        let mut lying = a.summary();
+        lying.count += 1;
+        assert!(lying.histogram().is_err());
+        lying.hdr.clear();
+        assert!(lying.histogram().is_err());
+        assert_eq!(LatencySummary::default().histogram().unwrap().count(), 0);
+        assert!(LatencyHistogram::decode("not a histogram").is_err());
     }
 
     #[test]

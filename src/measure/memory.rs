@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::http::HttpError;
 use crate::query::lang::promql::{Expr, Selector};
@@ -17,7 +17,7 @@ use crate::query::lang::{LangError, MatchOp, Matcher};
 use crate::query::mimir::MimirClient;
 
 /// One container's memory at one moment.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ContainerMemory {
     pub container: String,
     pub working_set_bytes: u64,
@@ -34,7 +34,7 @@ impl ContainerMemory {
 }
 
 /// The container (or the instance budget) with the least free memory.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Least {
     pub container: String,
     /// Free share of its limit, 0–1.
@@ -48,7 +48,7 @@ impl std::fmt::Display for Least {
 }
 
 /// The least headroom among containers, and the budget's.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Headroom {
     pub min_container: Option<Least>,
     pub total_bytes: u64,

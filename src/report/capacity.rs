@@ -7,16 +7,17 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::ids::Seed;
 use crate::load::capacity::{FirstBad, Search, StepResult};
 use crate::load::scenario::{Scenario, TrafficKind};
 use crate::load::session::Timeline;
-use crate::report::load::LOAD_SCHEMA_VERSION;
+use crate::load::shard::Shard;
+use crate::report::RunOf;
+use crate::report::load::{LOAD_SCHEMA_VERSION, MergedShard};
 use crate::target::Target;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CapacityReport {
     pub schema_version: u32,
     pub scenario: String,
@@ -33,16 +34,33 @@ pub struct CapacityReport {
     /// Working-set bytes per unit/s of offered load, fitted over the steps.
     pub memory_bytes_per_unit: Option<f64>,
     pub recommendation: String,
+    /// The target's memory budget, which the recommendation scales from.
+    #[serde(default)]
+    pub memory_budget_bytes: Option<u64>,
     /// The scenario's p99 ingest latency gate, ms.
     pub p99_slo_ms: u64,
+    /// Which shard of a split search this was; `null` for a whole one.
+    #[serde(default)]
+    pub shard: Option<Shard>,
+    /// The shards a merged record was made from; empty otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub merged: Vec<MergedShard>,
     pub timeline: Timeline,
 }
 
 impl CapacityReport {
-    /// The record of `search`, a search of `scenario` against `target`.
-    pub fn of(scenario: &Scenario, target: &Target, seed: Seed, run_id: String, search: Search) -> CapacityReport {
+    /// The record of `search`, a search of `scenario` against `target` (as
+    /// `shard`, when it is one).
+    pub fn of(
+        scenario: &Scenario,
+        target: &Target,
+        RunOf { seed, run_id, shard }: RunOf,
+        search: Search,
+    ) -> CapacityReport {
+        let budget = target.limits.memory_budget_bytes;
         let recommendation = recommend(
-            target,
+            &target.name,
+            budget,
             search.last_good.as_ref(),
             search.first_bad.as_ref(),
             search.memory_bytes_per_unit,
@@ -58,8 +76,11 @@ impl CapacityReport {
             first_bad: search.first_bad,
             memory_bytes_per_unit: search.memory_bytes_per_unit,
             recommendation,
+            memory_budget_bytes: budget,
             steps: search.steps,
             p99_slo_ms: scenario.gates.p99_ingest_latency.as_millis() as u64,
+            shard,
+            merged: Vec::new(),
             timeline: search.timeline,
         }
     }
@@ -71,7 +92,15 @@ fn mix_text(mix: &BTreeMap<TrafficKind, f64>) -> String {
     parts.join(" + ")
 }
 
-fn recommend(target: &Target, good: Option<&StepResult>, bad: Option<&FirstBad>, slope: Option<f64>) -> String {
+/// What the search means for the instance: the rate it holds, where the
+/// next gate is, and how far a bigger budget would go at the memory slope.
+pub(crate) fn recommend(
+    target: &str,
+    budget: Option<u64>,
+    good: Option<&StepResult>,
+    bad: Option<&FirstBad>,
+    slope: Option<f64>,
+) -> String {
     let mib = |b: f64| b / (1024.0 * 1024.0);
     let mut text = match (good, bad) {
         (Some(g), Some(FirstBad { rate: b, broken: gate })) => {
@@ -82,18 +111,18 @@ fn recommend(target: &Target, good: Option<&StepResult>, bad: Option<&FirstBad>,
                 .unwrap_or_default();
             format!(
                 "{} holds {} ({:.0} units/s){headroom}; the next gate is at ~{b:.0} units/s: {gate}",
-                target.name,
+                target,
                 mix_text(&g.mix),
                 g.offered_rate
             )
         }
         (None, Some(FirstBad { rate: b, broken: gate })) => format!(
             "{} broke already at the first step, {b:.0} units/s: {gate}; start the search lower",
-            target.name
+            target
         ),
         (Some(g), None) => format!(
             "{} held every step, up to {} ({:.0} units/s); no gate broke, so raise max_steps or factor",
-            target.name,
+            target,
             mix_text(&g.mix),
             g.offered_rate
         ),
@@ -101,7 +130,7 @@ fn recommend(target: &Target, good: Option<&StepResult>, bad: Option<&FirstBad>,
     };
     if let Some(s) = slope.filter(|s| *s > 0.0) {
         text.push_str(&format!("; memory grows ~{:.2} MiB per 100 units/s", mib(s * 100.0)));
-        if let (Some(budget), Some(g)) = (target.limits.memory_budget_bytes, good) {
+        if let (Some(budget), Some(g)) = (budget, good) {
             let more = budget as f64 / s;
             text.push_str(&format!(
                 "; an instance with twice the {:.0} MiB budget would hold ~{:.0} units/s (~{:.1}x) at this slope",

@@ -7,30 +7,31 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::check::Pillar;
-use crate::ids::Seed;
 use crate::load::gate::{self, Broken};
 use crate::load::markers::PillarMarkers;
 use crate::load::run::LoadRun;
 use crate::load::scenario::{Scenario, TrafficKind};
 use crate::load::session::Timeline;
+use crate::load::shard::Shard;
 use crate::load::tally::KindStats;
 use crate::measure::latency::LatencySummary;
 use crate::measure::memory::Least;
+use crate::report::RunOf;
 use crate::target::Target;
 
 /// Bumped whenever a field of `load.json` or `capacity.json` changes
 /// meaning or goes away.
 pub const LOAD_SCHEMA_VERSION: u32 = 1;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct KindReport {
     pub offered_units: u64,
     pub accepted_units: u64,
     pub refused_units: u64,
-    pub refused: BTreeMap<&'static str, u64>,
+    pub refused: BTreeMap<String, u64>,
     pub error_ratio: f64,
     /// Accepted units per second over the run.
     pub achieved_rate: f64,
@@ -55,7 +56,7 @@ impl KindReport {
             offered_units: stats.units_accepted + stats.units_refused,
             accepted_units: stats.units_accepted,
             refused_units: stats.units_refused,
-            refused: stats.refused.clone(),
+            refused: stats.refused.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect(),
             error_ratio: stats.error_ratio(),
             achieved_rate: stats.units_accepted as f64 / duration_secs,
             latency_ms: stats.latency.summary(),
@@ -69,7 +70,7 @@ impl KindReport {
 }
 
 /// One pillar's ingest markers.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct IngestReport {
     pub sent: u64,
     pub found: u64,
@@ -95,7 +96,7 @@ impl IngestReport {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LoadReport {
     pub schema_version: u32,
     pub scenario: String,
@@ -119,12 +120,32 @@ pub struct LoadReport {
     pub p99_slo_ms: u64,
     /// The scenario set no `[gates]`: it was judged by the defaults.
     pub default_gates: bool,
+    /// Which shard of a split run this was (`--shard`); `null` for a whole
+    /// run.
+    #[serde(default)]
+    pub shard: Option<Shard>,
+    /// The shards a merged record was made from; empty otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub merged: Vec<MergedShard>,
     pub timeline: Timeline,
 }
 
+/// One shard a merged record was made from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MergedShard {
+    pub index: u32,
+    pub count: u32,
+    pub run_id: String,
+    pub seed: u64,
+    /// Where its record was read from.
+    pub source: String,
+    pub interrupted: bool,
+}
+
 impl LoadReport {
-    /// The record of `run`, a run of `scenario` against `target`.
-    pub fn of(scenario: &Scenario, target: &Target, seed: Seed, run_id: String, run: LoadRun) -> LoadReport {
+    /// The record of `run`, a run of `scenario` against `target` (as
+    /// `shard`, when it is one).
+    pub fn of(scenario: &Scenario, target: &Target, RunOf { seed, run_id, shard }: RunOf, run: LoadRun) -> LoadReport {
         let LoadRun { observed, broken } = run;
         let duration = observed.duration_secs;
         LoadReport {
@@ -151,6 +172,8 @@ impl LoadReport {
             unread: gate::unread(&observed),
             p99_slo_ms: scenario.gates.p99_ingest_latency.as_millis() as u64,
             default_gates: scenario.declared_gates.is_none(),
+            shard,
+            merged: Vec::new(),
             timeline: observed.timeline,
         }
     }

@@ -1,7 +1,8 @@
 //! Reports: one model per kind of run — `run.json` for verify,
 //! `load.json` for load, `capacity.json` for capacity — each the source of
 //! truth its other outputs (terminal summary, JUnit, HTML) render from, and
-//! one writer, [`ReportDir`], for all of them.
+//! one writer, [`ReportDir`], for all of them; `merge` puts the records of
+//! a run's shards back into one.
 //!
 //! Reports read outcomes (of checks, load runs and searches); nothing below
 //! imports them.
@@ -13,13 +14,26 @@ pub mod html;
 pub mod junit;
 pub mod load;
 pub mod load_html;
+pub mod merge;
 pub mod run;
 pub mod terminal;
+
+use crate::ids::Seed;
+use crate::load::shard::Shard;
 
 pub use capacity::CapacityReport;
 pub use dir::{ReportDir, ReportError};
 pub use load::LoadReport;
 pub use run::{CheckReport, RunReport, TargetReport, Totals};
+
+/// Which run a record is of: its seed, its id, and its shard of a split
+/// run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunOf {
+    pub seed: Seed,
+    pub run_id: String,
+    pub shard: Option<Shard>,
+}
 
 /// A finished run's record, whichever command made it.
 #[derive(Debug, Clone, Copy)]

@@ -231,6 +231,8 @@ mod tests {
             unread: Vec::new(),
             p99_slo_ms: 1000,
             default_gates: true,
+            shard: None,
+            merged: Vec::new(),
             timeline: Default::default(),
         }
     }

@@ -216,7 +216,7 @@ async fn issue_6_capacity_search_brackets_the_injected_breaking_point() {
     )
     .await
     .unwrap();
-    let report = pillars::report::CapacityReport::of(&scenario, &target, SEED, "capacity".into(), found);
+    let report = pillars::report::CapacityReport::of(&scenario, &target, run_of("capacity"), found);
     let good = report.last_good_rate.unwrap();
     let pillars::load::capacity::FirstBad {
         rate: bad,
@@ -269,7 +269,7 @@ async fn faro_rate_limits_are_counted_not_retried() {
         &pillars::load::progress::Progress::new(false),
     )
     .await;
-    let report = pillars::report::LoadReport::of(&scenario, &target, SEED, "faro-load".into(), outcome);
+    let report = pillars::report::LoadReport::of(&scenario, &target, run_of("faro-load"), outcome);
     let sessions = &report.kinds[&TrafficKind::FrontendSessions];
     assert_eq!(sessions.offered_units, 20);
     assert!(
@@ -302,6 +302,14 @@ fn assert_follows_the_schema(record: &impl serde::Serialize) -> serde_json::Valu
     value
 }
 
+fn run_of(run_id: &str) -> pillars::report::RunOf {
+    pillars::report::RunOf {
+        seed: SEED,
+        run_id: run_id.into(),
+        shard: None,
+    }
+}
+
 fn scenario(toml: &str) -> pillars::load::scenario::Scenario {
     pillars::load::scenario::Scenario::from_toml(toml, "test.toml").unwrap()
 }
@@ -316,7 +324,7 @@ async fn load(ctx: &pillars::checks::CheckCtx, toml: &str) -> pillars::report::L
         &pillars::load::progress::Progress::new(false),
     )
     .await;
-    pillars::report::LoadReport::of(&scenario, &ctx.target, SEED, "load-test".into(), outcome)
+    pillars::report::LoadReport::of(&scenario, &ctx.target, run_of("load-test"), outcome)
 }
 
 /// Backend requests run as goose users; each carries its own traceparent,

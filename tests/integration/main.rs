@@ -11,6 +11,7 @@ mod crates;
 mod faults;
 mod grafana;
 mod load;
+mod merge;
 mod misbehaving;
 mod query_corpus;
 mod reference_backend;

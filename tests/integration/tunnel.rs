@@ -336,7 +336,10 @@ async fn issue_13_target_aws_reads_the_rendered_file_or_says_how_to_render_it() 
 #[test]
 fn issue_13_the_rendered_targets_load() {
     use pillars::target::{Env, Target};
-    let env = Env::from_pairs([("PILLARS_GRAFANA_USER", "admin"), ("PILLARS_GRAFANA_PASSWORD", "secret-pw")]);
+    let env = Env::from_pairs([
+        ("PILLARS_GRAFANA_USER", "admin"),
+        ("PILLARS_GRAFANA_PASSWORD", "secret-pw"),
+    ]);
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("infra/examples");
     let vpc = Target::from_file(&root.join("target.example.toml"), &env).unwrap();
     assert!(vpc.tunnel.is_none());
@@ -350,5 +353,8 @@ fn issue_13_the_rendered_targets_load() {
     let tunnel = laptop.tunnel.as_ref().expect("a tunnel");
     assert_eq!((tunnel.remote_port, tunnel.local_port), (3001, 13001));
     assert_eq!(laptop.grafana.as_ref().unwrap().url.port(), Some(13001));
-    assert!(laptop.otlp_traces.is_none(), "the instance takes OTLP from the VPC only");
+    assert!(
+        laptop.otlp_traces.is_none(),
+        "the instance takes OTLP from the VPC only"
+    );
 }
