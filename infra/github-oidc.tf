@@ -114,6 +114,16 @@ data "aws_iam_policy_document" "github" {
   }
 
   statement {
+    sid = "RegisterPillarsRevisions"
+    # The workflow registers a revision of the family with the image it just
+    # pushed (run-task cannot override an image). Neither API takes a
+    # resource; PassTaskRoles below limits the roles a revision can carry and
+    # RunPillarsTask the family that can run.
+    actions   = ["ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition"]
+    resources = ["*"]
+  }
+
+  statement {
     sid       = "RunPillarsTask"
     actions   = ["ecs:RunTask"]
     resources = [local.arn.task_definitions]

@@ -242,9 +242,9 @@ run "no_iam_statement_has_a_wildcard_action" {
         data.aws_iam_policy_document.task[0].statement,
         data.aws_iam_policy_document.execution[0].statement,
         data.aws_iam_policy_document.github[0].statement,
-      ) : try(length(s.not_resources), 0) == 0 && (!contains(s.resources, "*") || s.actions == toset(["ecr:GetAuthorizationToken"]))
+      ) : try(length(s.not_resources), 0) == 0 && (!contains(s.resources, "*") || contains([toset(["ecr:GetAuthorizationToken"]), toset(["ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition"])], s.actions))
     ])
-    error_message = "An IAM statement has a `*` resource other than for ecr:GetAuthorizationToken."
+    error_message = "An IAM statement has a `*` resource other than for ecr:GetAuthorizationToken and the task definition APIs."
   }
 
   assert {
