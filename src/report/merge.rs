@@ -141,9 +141,56 @@ struct Header<'a> {
     p99_slo_ms: u64,
 }
 
+/// A record that a shard of a run writes.
+trait ShardRecord {
+    fn scenario(&self) -> &str;
+    fn target(&self) -> &str;
+    fn shard(&self) -> Option<Shard>;
+    fn p99_slo_ms(&self) -> u64;
+}
+
+macro_rules! shard_record {
+    ($record:ty) => {
+        impl ShardRecord for $record {
+            fn scenario(&self) -> &str {
+                &self.scenario
+            }
+            fn target(&self) -> &str {
+                &self.target
+            }
+            fn shard(&self) -> Option<Shard> {
+                self.shard
+            }
+            fn p99_slo_ms(&self) -> u64 {
+                self.p99_slo_ms
+            }
+        }
+    };
+}
+shard_record!(LoadReport);
+shard_record!(CapacityReport);
+
+impl<T: ShardRecord> Read<T> {
+    fn header(&self) -> Header<'_> {
+        Header {
+            source: &self.source,
+            scenario: self.record.scenario(),
+            target: self.record.target(),
+            shard: self.record.shard(),
+            p99_slo_ms: self.record.p99_slo_ms(),
+        }
+    }
+
+    /// The shard, once `check_shards` has passed.
+    fn shard(&self) -> Shard {
+        self.record.shard().expect("checked shards")
+    }
+}
+
 /// The records are every shard of one run, each once; sorts them by
 /// shard.
-fn check_shards<T>(records: &mut [Read<T>], header: impl Fn(&Read<T>) -> Header<'_>) -> Result<(), MergeError> {
+fn check_shards<T: ShardRecord>(records: &mut [Read<T>]) -> Result<(), MergeError> {
+    let header = Read::header;
     for r in records.iter() {
         let h = header(r);
         if h.shard.is_none() {
@@ -237,13 +284,7 @@ fn merge_latency<'a>(
 }
 
 fn merge_load(mut records: Vec<Read<LoadReport>>) -> Result<LoadReport, MergeError> {
-    check_shards(&mut records, |r| Header {
-        source: &r.source,
-        scenario: &r.record.scenario,
-        target: &r.record.target,
-        shard: r.record.shard,
-        p99_slo_ms: r.record.p99_slo_ms,
-    })?;
+    check_shards(&mut records)?;
     let first = &records[0].record;
     let kinds: BTreeSet<TrafficKind> = records.iter().flat_map(|r| r.record.kinds.keys().copied()).collect();
     let mut merged_kinds = BTreeMap::new();
@@ -276,7 +317,6 @@ fn merge_load(mut records: Vec<Read<LoadReport>>) -> Result<LoadReport, MergeErr
             },
         );
     }
-    let shard_of = |r: &Read<LoadReport>| r.record.shard.expect("checked shards");
     Ok(LoadReport {
         schema_version: LOAD_SCHEMA_VERSION,
         scenario: first.scenario.clone(),
@@ -297,12 +337,7 @@ fn merge_load(mut records: Vec<Read<LoadReport>>) -> Result<LoadReport, MergeErr
         broken: records.iter().find_map(|r| r.record.broken.clone()),
         unread: records
             .iter()
-            .flat_map(|r| {
-                r.record
-                    .unread
-                    .iter()
-                    .map(move |u| format!("shard {}: {u}", shard_of(r)))
-            })
+            .flat_map(|r| r.record.unread.iter().map(move |u| format!("shard {}: {u}", r.shard())))
             .collect(),
         p99_slo_ms: first.p99_slo_ms,
         default_gates: records.iter().all(|r| r.record.default_gates),
@@ -314,7 +349,7 @@ fn merge_load(mut records: Vec<Read<LoadReport>>) -> Result<LoadReport, MergeErr
                 merged_shard(&r.source, rec.shard, &rec.run_id, rec.seed, rec.interrupted)
             })
             .collect(),
-        timeline: merge_timelines(records.iter().map(|r| (shard_of(r), &r.record.timeline))),
+        timeline: merge_timelines(records.iter().map(|r| (r.shard(), &r.record.timeline))),
     })
 }
 
@@ -412,15 +447,8 @@ fn merge_timelines<'a>(shards: impl Iterator<Item = (Shard, &'a Timeline)>) -> T
 }
 
 fn merge_capacity(mut records: Vec<Read<CapacityReport>>) -> Result<CapacityReport, MergeError> {
-    check_shards(&mut records, |r| Header {
-        source: &r.source,
-        scenario: &r.record.scenario,
-        target: &r.record.target,
-        shard: r.record.shard,
-        p99_slo_ms: r.record.p99_slo_ms,
-    })?;
+    check_shards(&mut records)?;
     let first = &records[0].record;
-    let shard_of = |r: &Read<CapacityReport>| r.record.shard.expect("checked shards");
     // Steps merge while every shard ran the same one.
     let longest = records.iter().map(|r| r.record.steps.len()).max().unwrap_or(0);
     let mut steps = Vec::new();
@@ -463,8 +491,8 @@ fn merge_capacity(mut records: Vec<Read<CapacityReport>>) -> Result<CapacityRepo
         let ends: Vec<String> = records
             .iter()
             .map(|r| match r.record.steps.get(k) {
-                Some(step) => format!("shard {} ran x{:.2}", shard_of(r), step.scale),
-                None => format!("shard {} had stopped", shard_of(r)),
+                Some(step) => format!("shard {} ran x{:.2}", r.shard(), step.scale),
+                None => format!("shard {} had stopped", r.shard()),
             })
             .collect();
         recommendation.push_str(&format!(
@@ -495,7 +523,7 @@ fn merge_capacity(mut records: Vec<Read<CapacityReport>>) -> Result<CapacityRepo
             })
             .collect(),
         steps,
-        timeline: merge_timelines(records.iter().map(|r| (shard_of(r), &r.record.timeline))),
+        timeline: merge_timelines(records.iter().map(|r| (r.shard(), &r.record.timeline))),
     })
 }
 

@@ -97,3 +97,16 @@ pub fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
         }
     }
 }
+
+/// Runs the `pillars` binary to its end: exit code and stdout then stderr.
+pub async fn pillars_cli(command: &mut tokio::process::Command) -> (i32, String) {
+    let out = command.output().await.unwrap();
+    let mut printed = String::from_utf8_lossy(&out.stdout).into_owned();
+    printed.push_str(&String::from_utf8_lossy(&out.stderr));
+    (out.status.code().unwrap_or(-1), printed)
+}
+
+/// A command for the `pillars` binary.
+pub fn pillars_command() -> tokio::process::Command {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_pillars"))
+}

@@ -9,24 +9,12 @@ use std::path::{Path, PathBuf};
 use pillars::measure::latency::LatencyHistogram;
 use pillars::stack::sim::SimStack;
 
+use crate::common::{pillars_cli, pillars_command};
+
 const SCENARIO: &str = "name = \"split\"\nduration = \"3s\"\n[traffic.otlp_traces]\nrate = 400\n";
 
 async fn pillars(args: &[&str], dir: &Path) -> (i32, String) {
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_pillars"))
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .output()
-        .await
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+    pillars_cli(pillars_command().args(args).current_dir(dir).env("NO_COLOR", "1")).await
 }
 
 fn record(dir: &Path, name: &str) -> serde_json::Value {

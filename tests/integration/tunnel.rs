@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use pillars::stack::sim::SimStack;
 use pillars::target::AWS_TARGET_COMMAND;
 
-use crate::common::{dead_port, through_grafana};
+use crate::common::{dead_port, pillars_cli, pillars_command, through_grafana};
 
 /// `aws ssm start-session … --parameters {"portNumber":[R],"localPortNumber":[L]}`
 /// as a forward from 127.0.0.1:L to 127.0.0.1:R. `FAKE_AWS_MODE` makes it
@@ -158,24 +158,15 @@ fn tunnelled_target(sim: &SimStack, local: u16, remote: Option<u16>, ready_withi
 /// `pillars verify --only datasources.healthy` against `target` with
 /// exactly `vars` as its environment: its exit code and what it printed.
 async fn verify(target: &Path, report_dir: &Path, vars: Vec<(String, String)>) -> (i32, String) {
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_pillars"))
+    let mut command = pillars_command();
+    command
         .args(["verify", "--only", "datasources.healthy", "--target"])
         .arg(target)
         .arg("--report-dir")
         .arg(report_dir)
         .env_clear()
-        .envs(vars)
-        .output()
-        .await
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+        .envs(vars);
+    pillars_cli(&mut command).await
 }
 
 #[tokio::test]
