@@ -147,6 +147,10 @@ trait ShardRecord {
     fn target(&self) -> &str;
     fn shard(&self) -> Option<Shard>;
     fn p99_slo_ms(&self) -> u64;
+    fn run_id(&self) -> &str;
+    fn seed(&self) -> u64;
+    fn interrupted(&self) -> bool;
+    fn timeline(&self) -> &Timeline;
 }
 
 macro_rules! shard_record {
@@ -163,6 +167,18 @@ macro_rules! shard_record {
             }
             fn p99_slo_ms(&self) -> u64 {
                 self.p99_slo_ms
+            }
+            fn run_id(&self) -> &str {
+                &self.run_id
+            }
+            fn seed(&self) -> u64 {
+                self.seed
+            }
+            fn interrupted(&self) -> bool {
+                self.interrupted
+            }
+            fn timeline(&self) -> &Timeline {
+                &self.timeline
             }
         }
     };
@@ -246,16 +262,19 @@ fn check_shards<T: ShardRecord>(records: &mut [Read<T>]) -> Result<(), MergeErro
     Ok(())
 }
 
-fn merged_shard(source: &Path, shard: Option<Shard>, run_id: &str, seed: u64, interrupted: bool) -> MergedShard {
-    let shard = shard.expect("records are checked to be shards");
-    MergedShard {
-        index: shard.index,
-        count: shard.count,
-        run_id: run_id.to_owned(),
-        seed,
-        source: source.display().to_string(),
-        interrupted,
-    }
+/// Where each merged shard came from.
+fn merged_shards<T: ShardRecord>(records: &[Read<T>]) -> Vec<MergedShard> {
+    records
+        .iter()
+        .map(|r| MergedShard {
+            index: r.shard().index,
+            count: r.shard().count,
+            run_id: r.record.run_id().to_owned(),
+            seed: r.record.seed(),
+            source: r.source.display().to_string(),
+            interrupted: r.record.interrupted(),
+        })
+        .collect()
 }
 
 /// The first shard's run id less its `-s1of2`, and `-merged`.
@@ -342,14 +361,8 @@ fn merge_load(mut records: Vec<Read<LoadReport>>) -> Result<LoadReport, MergeErr
         p99_slo_ms: first.p99_slo_ms,
         default_gates: records.iter().all(|r| r.record.default_gates),
         shard: None,
-        merged: records
-            .iter()
-            .map(|r| {
-                let rec = &r.record;
-                merged_shard(&r.source, rec.shard, &rec.run_id, rec.seed, rec.interrupted)
-            })
-            .collect(),
-        timeline: merge_timelines(records.iter().map(|r| (r.shard(), &r.record.timeline))),
+        merged: merged_shards(&records),
+        timeline: merge_timelines(&records),
     })
 }
 
@@ -409,9 +422,9 @@ fn least<'a>(all: impl Iterator<Item = &'a Least>) -> Option<Least> {
 /// Rates added tick by tick (each shard's ticks count from its own start,
 /// and the shards start together), markers in time order, and each
 /// shard's memory series beside the others', named for its shard.
-fn merge_timelines<'a>(shards: impl Iterator<Item = (Shard, &'a Timeline)>) -> Timeline {
+fn merge_timelines<T: ShardRecord>(records: &[Read<T>]) -> Timeline {
     let mut out = Timeline::default();
-    for (shard, timeline) in shards {
+    for (shard, timeline) in records.iter().map(|r| (r.shard(), r.record.timeline())) {
         for (kind, points) in &timeline.rates {
             let merged = out.rates.entry(*kind).or_default();
             for (i, p) in points.iter().enumerate() {
@@ -515,15 +528,9 @@ fn merge_capacity(mut records: Vec<Read<CapacityReport>>) -> Result<CapacityRepo
         memory_budget_bytes: first.memory_budget_bytes,
         p99_slo_ms: first.p99_slo_ms,
         shard: None,
-        merged: records
-            .iter()
-            .map(|r| {
-                let rec = &r.record;
-                merged_shard(&r.source, rec.shard, &rec.run_id, rec.seed, rec.interrupted)
-            })
-            .collect(),
+        merged: merged_shards(&records),
         steps,
-        timeline: merge_timelines(records.iter().map(|r| (r.shard(), &r.record.timeline))),
+        timeline: merge_timelines(&records),
     })
 }
 
