@@ -15,6 +15,8 @@ pub struct Console {
     pub err: Box<dyn Write + Send>,
     /// Whether standard output is a terminal.
     pub out_is_terminal: bool,
+    /// Standard output's width in columns, when it is a terminal.
+    pub out_width: Option<usize>,
 }
 
 impl Console {
@@ -23,6 +25,7 @@ impl Console {
             out: Box::new(Redacting::new(io::stdout())),
             err: Box::new(Redacting::new(io::stderr())),
             out_is_terminal: io::stdout().is_terminal(),
+            out_width: terminal_size::terminal_size_of(io::stdout()).map(|(w, _)| usize::from(w.0)),
         }
     }
 
@@ -32,6 +35,7 @@ impl Console {
             out: Box::new(io::sink()),
             err: Box::new(io::sink()),
             out_is_terminal: false,
+            out_width: None,
         }
     }
 }

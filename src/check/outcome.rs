@@ -113,6 +113,11 @@ impl Outcome {
         Outcome::new(Verdict::skip(Shared::Interrupted), summary)
     }
 
+    /// The skip of a check not run because `stack.ready` reached nothing.
+    pub fn unreached(summary: impl Into<String>) -> Self {
+        Outcome::new(Verdict::skip(Shared::Unreached), summary)
+    }
+
     /// The error of a check that cannot build `what` from the names it has.
     pub fn bad_query(what: impl Display, err: impl Display) -> Self {
         Outcome::new(Verdict::error(Shared::BadQuery), format!("cannot build {what}: {err}"))

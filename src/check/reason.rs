@@ -172,6 +172,9 @@ reasons! {
         Deadline,
         /// A signal stopped the run before the check finished (a skip).
         Interrupted,
+        /// `stack.ready` reached no component, so the check was not run (a
+        /// skip).
+        Unreached,
         /// The collector refused or rejected what was sent (a failure).
         Rejected,
         /// The receiver refused what was sent for its rate limit (Faro's

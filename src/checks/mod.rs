@@ -21,6 +21,12 @@ mod traces_roundtrip;
 
 pub use crate::check::{CheckCtx, CheckSettings, CheckSpec, Outcome, Pillar, Status, TraceLookup, Verdict};
 
+/// Whether a `stack.ready` outcome reached no component at all: then
+/// nothing else can be checked.
+pub fn reached_nothing(outcome: &Outcome) -> bool {
+    outcome.verdict.reason_id() == Some(stack_ready::Reason::NothingReachable.into())
+}
+
 use crate::check::spec::check_fn;
 
 pub static CATALOG: &[CheckSpec] = &[
@@ -173,7 +179,7 @@ mod tests {
     /// Each check's own reasons, and the shared ones, as reports, features
     /// and dashboards know them: an id here is never renamed or dropped.
     const PINNED: &[(&str, &[&str])] = &[
-        ("stack.ready", &["not_ready", "nothing_to_check"]),
+        ("stack.ready", &["not_ready", "nothing_to_check", "nothing_reachable"]),
         (
             "datasources.healthy",
             &[
@@ -228,11 +234,15 @@ mod tests {
         "bad_query",
         "deadline",
         "interrupted",
+        "unreached",
         "rejected",
         "rate_limited",
         "not_found",
         "settings_unreadable",
     ];
+
+    /// Reason ids added since, which reports and dashboards may now name.
+    const ADDED_SINCE: &[&str] = &["nothing_reachable", "unreached"];
 
     /// Every reason id pillars gave before reasons were typed (issue 12).
     const BEFORE_ISSUE_12: &[&str] = &[
@@ -324,7 +334,7 @@ mod tests {
             .collect();
         assert_eq!(
             all,
-            BEFORE_ISSUE_12.iter().copied().collect(),
+            BEFORE_ISSUE_12.iter().chain(ADDED_SINCE).copied().collect(),
             "a reason id was added or lost"
         );
     }

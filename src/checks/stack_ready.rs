@@ -37,6 +37,9 @@ reasons! {
     pub enum Reason {
         NotReady,
         NothingToCheck,
+        /// No component answered at all: the target is down or wrong, and
+        /// `verify` runs nothing else.
+        NothingReachable,
     }
 }
 
@@ -206,6 +209,11 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
         (
             Verdict::error(Shared::ReadFailed),
             format!("answered with something other than ready: {}", details.join("; ")),
+        )
+    } else if unreachable.len() == components.len() {
+        (
+            Verdict::error(Reason::NothingReachable),
+            format!("reached none of: {}", unreachable.join(", ")),
         )
     } else if !unreachable.is_empty() {
         (

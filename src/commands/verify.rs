@@ -87,7 +87,12 @@ pub(super) async fn run(plan: VerifyPlan, env: &Env, console: &mut Console) -> R
         plan.settings.clone(),
     );
     let started_at = now_rfc3339();
-    let (reports, interrupted) = run_checks(&plan.checks, &ctx, console).await;
+    let Ran {
+        reports,
+        interrupted,
+        unreached,
+    } = run_checks(&plan.checks, &ctx, console).await;
+    let target = opened.target.clone();
     opened.close().await;
     if let Some(stack) = compose {
         compose_down(stack, plan.keep_stack, console).await;
@@ -105,24 +110,53 @@ pub(super) async fn run(plan: VerifyPlan, env: &Env, console: &mut Console) -> R
         checks: reports,
     };
     let written = report_dir.write(Report::Run(&report))?;
-    let color = plan.color.decide(console.out_is_terminal, env);
-    let _ = write!(console.out, "{}", terminal::render(&report, color));
-    if let Some(record) = written.first() {
-        let _ = writeln!(console.out, "reports: {}", record.display());
+    let paths: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();
+    if let Some(summary) = unreached {
+        // One message, as `load` gives, instead of a table of connection errors.
+        let origin = match &target.kind {
+            TargetKind::File(path) => format!(" ({})", path.display()),
+            TargetKind::Sim => String::new(),
+        };
+        let _ = writeln!(
+            console.err,
+            "error: nothing of `{}`{origin} answered: stack.ready {summary}; start the stack \
+             (pillars stack up, pillars sim) or fix the target file's URLs; the other checks did not run",
+            crate::console::printable(&target.name)
+        );
+    } else {
+        let color = plan.color.decide(console.out_is_terminal, env);
+        let _ = write!(console.out, "{}", terminal::render(&report, color, console.out_width));
     }
+    let _ = writeln!(console.out, "reports: {}", paths.join(", "));
     Ok(exit_code(&report))
 }
 
+/// What `run_checks` ran.
+struct Ran {
+    reports: Vec<CheckReport>,
+    /// A signal stopped the run.
+    interrupted: bool,
+    /// `stack.ready` reached nothing, so nothing else ran: its summary.
+    unreached: Option<String>,
+}
+
 /// Runs `specs` one after the other; after a signal the rest are skipped
-/// as interrupted. Returns their reports and whether a signal came.
-async fn run_checks(specs: &[&'static CheckSpec], ctx: &CheckCtx, console: &mut Console) -> (Vec<CheckReport>, bool) {
+/// as interrupted, and after a `stack.ready` that reached no component as
+/// unreached.
+async fn run_checks(specs: &[&'static CheckSpec], ctx: &CheckCtx, console: &mut Console) -> Ran {
     let mut reports = Vec::with_capacity(specs.len());
     let mut interrupted = false;
+    let mut unreached = None;
     let ctrl_c = crate::interrupt::pressed();
     tokio::pin!(ctrl_c);
     for spec in specs {
         if interrupted {
             let outcome = Outcome::interrupted("not run: the run was interrupted");
+            reports.push(CheckReport::new(spec, outcome));
+            continue;
+        }
+        if unreached.is_some() {
+            let outcome = Outcome::unreached("not run: stack.ready reached no component of the target");
             reports.push(CheckReport::new(spec, outcome));
             continue;
         }
@@ -135,6 +169,9 @@ async fn run_checks(specs: &[&'static CheckSpec], ctx: &CheckCtx, console: &mut 
                     outcome.status().as_str(),
                     outcome.duration.as_secs_f64()
                 );
+                if checks::reached_nothing(&outcome) {
+                    unreached = Some(outcome.summary.clone());
+                }
                 reports.push(CheckReport::new(spec, outcome));
             }
             _ = &mut ctrl_c => {
@@ -145,7 +182,11 @@ async fn run_checks(specs: &[&'static CheckSpec], ctx: &CheckCtx, console: &mut 
             }
         }
     }
-    (reports, interrupted)
+    Ran {
+        reports,
+        interrupted,
+        unreached,
+    }
 }
 
 /// `pillars verify --features DIR`: the closing `N passed, N failed` line,

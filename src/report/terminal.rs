@@ -24,8 +24,9 @@ fn paint(status: Status) -> &'static str {
     }
 }
 
-/// Renders the summary table.
-pub fn render(report: &RunReport, color: bool) -> String {
+/// Renders the summary table; with a `width`, each row's summary is cut
+/// to fit it (the reports keep the whole text).
+pub fn render(report: &RunReport, color: bool, width: Option<usize>) -> String {
     let mut out = String::new();
     let id_width = report.checks.iter().map(|c| c.id.len()).max().unwrap_or(5).max(5);
     let _ = writeln!(out, "  {:<6}  {:<id_width$}  {:>8}  SUMMARY", "STATUS", "CHECK", "TIME");
@@ -38,12 +39,10 @@ pub fn render(report: &RunReport, color: bool) -> String {
         };
         let reason = c.reason.as_deref().map(|r| format!(" [{r}]")).unwrap_or_default();
         let secs = format!("{:.2}s", c.duration_ms as f64 / 1000.0);
-        let _ = writeln!(
-            out,
-            "  {status}  {:<id_width$}  {secs:>8}  {}{reason}",
-            c.id,
-            printable(&c.summary)
-        );
+        let text = format!("{}{reason}", printable(&c.summary));
+        // Two, six, two, the id, two, eight and two columns come first.
+        let room = width.map(|w| w.saturating_sub(22 + id_width).max(20));
+        let _ = writeln!(out, "  {status}  {:<id_width$}  {secs:>8}  {}", c.id, fit(&text, room));
     }
     let t = &report.totals;
     let _ = writeln!(
@@ -243,5 +242,16 @@ mod tests {
         assert!(table.contains("the harness fell behind: 3 send(s)"), "{table}");
         assert!(table.contains("1 wait(s) for its collector"), "{table}");
         assert!(!load(&report(0, 0)).contains("fell behind"));
+    }
+}
+
+/// `text` cut to `room` characters, ending in `…` when cut.
+fn fit(text: &str, room: Option<usize>) -> std::borrow::Cow<'_, str> {
+    match room {
+        Some(room) if text.chars().count() > room => {
+            let kept: String = text.chars().take(room.saturating_sub(1)).collect();
+            format!("{kept}…").into()
+        }
+        _ => text.into(),
     }
 }

@@ -100,7 +100,27 @@ fn unreachable_target_exits_3_within_10_seconds() {
     let run: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("out/run.json")).unwrap()).unwrap();
     assert_eq!(run["checks"][0]["status"], "error");
-    assert_eq!(run["checks"][0]["reason"], "unreachable");
+    assert_eq!(run["checks"][0]["reason"], "nothing_reachable");
+    // Nothing else runs: one message, not a row of connection errors.
+    let checks = run["checks"].as_array().unwrap();
+    assert!(checks.len() > 1);
+    for check in &checks[1..] {
+        assert_eq!(
+            (&check["status"], &check["reason"]),
+            (&"skip".into(), &"unreached".into()),
+            "{check}"
+        );
+    }
+    assert_eq!(run["totals"]["error"], 1);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(stderr.contains("error: nothing of `dead`"), "{stderr}");
+    assert!(stderr.contains("the other checks did not run"), "{stderr}");
+    assert!(!stdout.contains("STATUS"), "no summary table: {stdout}");
+    let last = stdout.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("reports: ") && last.contains("report.html"),
+        "{stdout}"
+    );
 }
 
 /// Load and capacity check the stack is ready before sending anything: a

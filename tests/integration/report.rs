@@ -82,8 +82,8 @@ fn fixed_report() -> RunReport {
 
 #[test]
 fn terminal_summary_matches_golden() {
-    golden("summary.txt", &terminal::render(&fixed_report(), false));
-    let colored = terminal::render(&fixed_report(), true);
+    golden("summary.txt", &terminal::render(&fixed_report(), false, None));
+    let colored = terminal::render(&fixed_report(), true, None);
     assert!(colored.contains("\x1b[31mfail"), "{colored}");
 }
 
