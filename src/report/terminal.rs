@@ -191,6 +191,17 @@ pub fn capacity_step(step: &StepResult) -> String {
     )
 }
 
+/// `text` cut to `room` characters, ending in `…` when cut.
+fn fit(text: &str, room: Option<usize>) -> std::borrow::Cow<'_, str> {
+    match room {
+        Some(room) if text.chars().count() > room => {
+            let kept: String = text.chars().take(room.saturating_sub(1)).collect();
+            format!("{kept}…").into()
+        }
+        _ => text.into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
@@ -242,16 +253,5 @@ mod tests {
         assert!(table.contains("the harness fell behind: 3 send(s)"), "{table}");
         assert!(table.contains("1 wait(s) for its collector"), "{table}");
         assert!(!load(&report(0, 0)).contains("fell behind"));
-    }
-}
-
-/// `text` cut to `room` characters, ending in `…` when cut.
-fn fit(text: &str, room: Option<usize>) -> std::borrow::Cow<'_, str> {
-    match room {
-        Some(room) if text.chars().count() > room => {
-            let kept: String = text.chars().take(room.saturating_sub(1)).collect();
-            format!("{kept}…").into()
-        }
-        _ => text.into(),
     }
 }
