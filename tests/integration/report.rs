@@ -88,6 +88,19 @@ fn terminal_summary_matches_golden() {
 }
 
 #[test]
+fn issue_14_the_summary_fits_the_terminal() {
+    let whole = terminal::render(&fixed_report(), false, None);
+    let widest = whole.lines().map(|l| l.chars().count()).max().unwrap();
+    let width = 72;
+    assert!(widest > width, "the fixture must have a row to cut: {whole}");
+    let cut = terminal::render(&fixed_report(), false, Some(width));
+    for line in cut.lines() {
+        assert!(line.chars().count() <= width, "{line:?} is wider than {width}");
+    }
+    assert!(cut.contains('…'), "{cut}");
+}
+
+#[test]
 fn junit_matches_golden() {
     let xml = junit::render(&fixed_report());
     golden("junit.xml", &xml);
