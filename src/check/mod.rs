@@ -7,6 +7,7 @@
 //! Uses: target, ids, query, measure.
 
 pub(crate) mod context;
+pub(crate) mod hint;
 pub(crate) mod ledger;
 pub(crate) mod outcome;
 pub(crate) mod pillar;

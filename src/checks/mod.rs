@@ -19,6 +19,7 @@ mod profiles_roundtrip;
 mod stack_ready;
 mod traces_roundtrip;
 
+pub use crate::check::hint::hint;
 pub use crate::check::{CheckCtx, CheckSettings, CheckSpec, Outcome, Pillar, Status, TraceLookup, Verdict};
 
 /// Whether a `stack.ready` outcome reached no component at all: then

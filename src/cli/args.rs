@@ -42,8 +42,9 @@ pub enum Command {
     /// Serve the embedded reference stack in the foreground and print the
     /// target file that points at it. Ctrl-C stops it.
     Sim(SimArgs),
-    /// List the check catalog: ids, pillars and what passing means.
-    Checks,
+    /// List the check catalog: ids, pillars, what passing means, and the
+    /// reasons each can give.
+    Checks(ChecksArgs),
     /// Measure the harness's own throughput against a loopback sink.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -284,15 +285,63 @@ pub struct SimArgs {
 }
 
 fn sim_faults_help() -> String {
-    let mut text = String::from("Faults:\n");
-    for (name, what) in crate::stack::sim::faults::KNOWN {
-        text.push_str(&format!("  {name:<14} {what}\n"));
-    }
-    text.push_str("\nVariants:\n");
-    for (name, what) in crate::stack::sim::variants::KNOWN {
-        text.push_str(&format!("  {name:<14} {what}\n"));
+    // Pre-wrapped at the width clap wraps help at (`COLUMNS`, else the
+    // terminal's, at most 100), so that clap leaves the lines alone and each
+    // description continues under its own column.
+    let width = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse::<usize>().ok())
+        .or_else(|| terminal_size::terminal_size().map(|(w, _)| usize::from(w.0)))
+        .unwrap_or(100)
+        .min(100);
+    let (faults, variants) = (crate::stack::sim::faults::KNOWN, crate::stack::sim::variants::KNOWN);
+    // One name column for both lists.
+    let names = faults
+        .iter()
+        .chain(variants)
+        .map(|(name, _)| name.len())
+        .max()
+        .unwrap_or(0);
+    format!(
+        "Faults:\n{}\nVariants:\n{}",
+        aligned(faults, names, width),
+        aligned(variants, names, width)
+    )
+}
+
+/// `name  what` rows with the names in a column `name_width` wide and each
+/// `what` wrapped at `width` under its own column.
+fn aligned(rows: &[(&str, &str)], name_width: usize, width: usize) -> String {
+    let room = width.saturating_sub(name_width + 4).max(30);
+    let mut text = String::new();
+    for (name, what) in rows {
+        let mut line = String::new();
+        let mut first = true;
+        let mut flush = |line: &mut String, text: &mut String| {
+            let label = if first { *name } else { "" };
+            text.push_str(&format!("  {label:<name_width$}  {line}\n"));
+            line.clear();
+            first = false;
+        };
+        for word in what.split_whitespace() {
+            if !line.is_empty() && line.len() + 1 + word.len() > room {
+                flush(&mut line, &mut text);
+            }
+            if !line.is_empty() {
+                line.push(' ');
+            }
+            line.push_str(word);
+        }
+        flush(&mut line, &mut text);
     }
     text
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ChecksArgs {
+    /// Print the catalog as JSON (id, pillar, summary, reasons), for scripts.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]

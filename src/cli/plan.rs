@@ -34,7 +34,7 @@ impl Cli {
         Ok(match self.command {
             Args::Verify(args) => Command::Verify(verify(args)?),
             Args::Sim(args) => Command::Sim(sim(args, env)?),
-            Args::Checks => Command::Checks,
+            Args::Checks(args) => Command::Checks { json: args.json },
             Args::Bench(BenchCommand::Emit(args)) => Command::Bench(BenchPlan::Emit(bench_emit(args))),
             Args::Bench(BenchCommand::Load(args)) => Command::Bench(BenchPlan::Load(bench_load(args))),
             Args::Load(args) => Command::Load(load(args)?),

@@ -47,7 +47,10 @@ use crate::error::RunError;
 pub enum Command {
     Verify(VerifyPlan),
     Sim(SimPlan),
-    Checks,
+    Checks {
+        /// As JSON rather than a table.
+        json: bool,
+    },
     Bench(BenchPlan),
     Load(LoadPlan),
     Capacity(CapacityPlan),
@@ -61,7 +64,7 @@ pub async fn run(command: Command, env: &Env, console: &mut Console) -> Result<u
     match command {
         Command::Verify(plan) => verify::run(plan, env, console).await,
         Command::Sim(plan) => sim::run(plan, env, console).await,
-        Command::Checks => checks::run(console),
+        Command::Checks { json } => checks::run(json, console),
         Command::Bench(plan) => bench::run(plan, console).await,
         Command::Load(plan) => load::run(plan, env, console).await,
         Command::Capacity(plan) => capacity::run(plan, env, console).await,

@@ -7,7 +7,6 @@
 
 use std::fmt::Write as _;
 
-use crate::checks::Status;
 use crate::measure::latency::LatencySummary;
 use crate::report::junit::escape;
 use crate::report::run::RunReport;
@@ -16,7 +15,8 @@ pub const STYLE: &str = "body{font:14px/1.4 system-ui,sans-serif;margin:2em;colo
 table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:.4em;text-align:left;vertical-align:top}\
 .pass{color:#1a7f37;font-weight:600}.fail{color:#cf222e;font-weight:600}.error{color:#8250df;font-weight:600}.skip{color:#888}\
 pre{background:#f6f8fa;padding:.8em;overflow:auto;max-height:30em}.note{background:#fff8c5;padding:.5em 1em;border-radius:4px}\
-svg{background:#fafafa;border:1px solid #eee;margin:.5em 1em .5em 0}figure{display:inline-block;margin:0}figcaption{font-size:12px;color:#555}";
+svg{background:#fafafa;border:1px solid #eee;margin:.5em 1em .5em 0}figure{display:inline-block;margin:0}figcaption{font-size:12px;color:#555}\
+.hint{background:#ddf4ff;padding:.5em 1em;border-radius:4px}.query code{white-space:pre-wrap;word-break:break-all}";
 
 pub fn render(report: &RunReport) -> String {
     let mut out = String::new();
@@ -82,18 +82,41 @@ pub fn render(report: &RunReport) -> String {
     out.push_str("</table>\n");
     for c in &report.checks {
         let _ = writeln!(out, "<h2 id=\"{0}\">{0}</h2>", escape(&c.id));
+        let _ = writeln!(
+            out,
+            "<p><span class=\"{0}\">{0}</span> {1}</p>",
+            c.status.as_str(),
+            escape(&c.summary)
+        );
+        if let Some(hint) = &c.hint {
+            let _ = writeln!(out, "<p class=\"hint\">Try: {}</p>", escape(hint));
+        }
+        for (key, query) in c.queries() {
+            let _ = writeln!(
+                out,
+                "<p class=\"query\">{} <code>{}</code></p>",
+                escape(key),
+                escape(query)
+            );
+        }
+        if let Some(link) = c
+            .explore()
+            .filter(|l| l.starts_with("http://") || l.starts_with("https://"))
+        {
+            let _ = writeln!(
+                out,
+                "<p><a class=\"explore\" href=\"{}\" rel=\"noreferrer\">Open in Grafana Explore</a></p>",
+                escape(link)
+            );
+        }
         for (series, summary) in &c.latency_ms {
             out.push_str(&histogram_svg(series, summary));
         }
-        let open = if matches!(c.status, Status::Fail | Status::Error) {
-            " open"
-        } else {
-            ""
-        };
+        // The raw record, for whoever needs more than the lines above.
         let evidence = serde_json::to_string_pretty(&c.evidence).unwrap_or_default();
         let _ = writeln!(
             out,
-            "<details{open}><summary>Evidence</summary><pre>{}</pre></details>",
+            "<details><summary>Evidence (JSON)</summary><pre>{}</pre></details>",
             escape(&evidence)
         );
     }

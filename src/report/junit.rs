@@ -7,7 +7,7 @@
 use std::fmt::Write as _;
 
 use crate::checks::Status;
-use crate::report::run::RunReport;
+use crate::report::run::{CheckReport, RunReport};
 
 pub fn render(report: &RunReport) -> String {
     let t = &report.totals;
@@ -56,13 +56,12 @@ pub fn render(report: &RunReport) -> String {
             Some(element) => {
                 out.push_str(">\n");
                 let reason = c.reason.as_deref().unwrap_or_default();
-                let evidence = serde_json::to_string_pretty(&c.evidence).unwrap_or_default();
                 let _ = writeln!(
                     out,
                     "      <{element} type=\"{}\" message=\"{}\">{}</{element}>",
                     escape(reason),
                     escape(&c.summary),
-                    escape(&evidence)
+                    escape_text(&body(c))
                 );
                 out.push_str("    </testcase>\n");
             }
@@ -70,6 +69,29 @@ pub fn render(report: &RunReport) -> String {
     }
     out.push_str("  </testsuite>\n</testsuites>\n");
     out
+}
+
+/// A failure's body as a person reads it in a CI test view: the summary,
+/// what to try, the queries and the Explore link, then the evidence.
+fn body(c: &CheckReport) -> String {
+    let mut text = c.summary.clone();
+    if let Some(hint) = &c.hint {
+        let _ = write!(text, "\nhint: {hint}");
+    }
+    for (key, query) in c.queries() {
+        let _ = write!(text, "\n{key}: {query}");
+    }
+    if let Some(link) = c.explore() {
+        let _ = write!(text, "\nexplore: {link}");
+    }
+    let evidence = serde_json::to_string_pretty(&c.evidence).unwrap_or_default();
+    let _ = write!(text, "\n\nevidence:\n{evidence}");
+    text
+}
+
+/// Escapes element content, where quotes may stay as they are.
+fn escape_text(text: &str) -> String {
+    escape(text).replace("&quot;", "\"").replace("&apos;", "'")
 }
 
 /// Escapes text for XML attributes and content; drops characters XML 1.0

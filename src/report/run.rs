@@ -65,7 +65,20 @@ pub struct CheckReport {
     pub evidence: serde_json::Value,
     /// Latency series in ms, by name.
     pub latency_ms: BTreeMap<String, LatencySummary>,
+    /// What to try, when the check did not pass.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
 }
+
+/// Evidence keys that hold the query a check sent, in the order shown.
+const QUERY_KEYS: &[&str] = &[
+    "traceql",
+    "logql",
+    "promql",
+    "query",
+    "exemplar_query",
+    "label_selector",
+];
 
 impl CheckReport {
     pub fn new(spec: &CheckSpec, outcome: Outcome) -> Self {
@@ -82,7 +95,25 @@ impl CheckReport {
             summary: outcome.summary,
             evidence: outcome.evidence,
             latency_ms: outcome.latency,
+            hint: outcome
+                .verdict
+                .reason()
+                .and_then(|reason| crate::check::hint::hint(spec.id, reason))
+                .map(str::to_owned),
         }
+    }
+
+    /// The queries the check sent, by evidence key, as its evidence has them.
+    pub fn queries(&self) -> Vec<(&'static str, &str)> {
+        QUERY_KEYS
+            .iter()
+            .filter_map(|key| Some((*key, self.evidence.get(key)?.as_str()?)))
+            .collect()
+    }
+
+    /// The Grafana Explore link for what the check looked for, if it made one.
+    pub fn explore(&self) -> Option<&str> {
+        self.evidence.get("explore")?.as_str()
     }
 }
 

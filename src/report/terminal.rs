@@ -43,6 +43,21 @@ pub fn render(report: &RunReport, color: bool, width: Option<usize>) -> String {
         // Two, six, two, the id, two, eight and two columns come first.
         let room = width.map(|w| w.saturating_sub(22 + id_width).max(20));
         let _ = writeln!(out, "  {status}  {:<id_width$}  {secs:>8}  {}", c.id, fit(&text, room));
+        if matches!(c.status, Status::Fail | Status::Error) {
+            // Under the row, where the eye already is: what to try, then what
+            // was asked and where to look. Queries and links are never cut.
+            let indent = "      ";
+            let room = width.map(|w| w.saturating_sub(indent.len() + 6).max(20));
+            if let Some(hint) = &c.hint {
+                let _ = writeln!(out, "{indent}hint: {}", fit(&printable(hint), room));
+            }
+            for (key, query) in c.queries() {
+                let _ = writeln!(out, "{indent}{key}: {}", printable(query));
+            }
+            if let Some(link) = c.explore() {
+                let _ = writeln!(out, "{indent}explore: {}", printable(link));
+            }
+        }
     }
     let t = &report.totals;
     let _ = writeln!(
@@ -192,7 +207,7 @@ pub fn capacity_step(step: &StepResult) -> String {
 }
 
 /// `text` cut to `room` characters, ending in `…` when cut.
-fn fit(text: &str, room: Option<usize>) -> std::borrow::Cow<'_, str> {
+pub fn fit(text: &str, room: Option<usize>) -> std::borrow::Cow<'_, str> {
     match room {
         Some(room) if text.chars().count() > room => {
             let kept: String = text.chars().take(room.saturating_sub(1)).collect();

@@ -246,8 +246,51 @@ fn unwritable_report_dir_fails_before_anything_runs() {
 fn checks_lists_the_catalog() {
     let out = pillars(&["checks"], Path::new("."));
     let stdout = text(&out.stdout);
-    for spec in pillars::checks::CATALOG {
-        assert!(stdout.contains(spec.id), "{stdout}");
+    let mut lines = stdout.lines();
+    let header = lines.next().unwrap();
+    assert!(header.starts_with("CHECK") && header.contains("PILLAR"), "{stdout}");
+    let column = header.find("PILLAR").unwrap();
+    for (spec, line) in pillars::checks::CATALOG.iter().zip(lines) {
+        assert!(line.starts_with(spec.id), "{stdout}");
+        assert_eq!(
+            line.find(char::is_whitespace).map(|_| &line[column - 2..column]),
+            Some("  "),
+            "{line}"
+        );
+    }
+    let out = pillars(&["checks", "--json"], Path::new("."));
+    let catalog: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(catalog.len(), pillars::checks::CATALOG.len());
+    assert_eq!(catalog[0]["id"], "stack.ready");
+    assert!(
+        catalog[0]["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r == "nothing_reachable")
+    );
+}
+
+#[test]
+fn issue_14_the_fault_list_keeps_its_columns() {
+    for columns in ["80", "120"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_pillars"))
+            .args(["sim", "--help"])
+            .env("COLUMNS", columns)
+            .output()
+            .unwrap();
+        let help = text(&out.stdout);
+        let list = &help[help.find("Faults:").expect("a fault list")..];
+        let width = columns.parse::<usize>().unwrap().min(100);
+        let column = list.lines().nth(1).unwrap().find("ratio").expect("a description");
+        for line in list.lines().filter(|l| !l.is_empty() && !l.ends_with(':')) {
+            assert!(line.chars().count() <= width, "wider than {width}: {line:?}");
+            let starts = line.len() - line.trim_start().len();
+            assert!(
+                starts == 2 || starts == column,
+                "a line neither starts a row nor continues its description: {line:?}"
+            );
+        }
     }
 }
 

@@ -37,6 +37,7 @@ fn fixed_report() -> RunReport {
             summary: "2 component(s) ready".into(),
             evidence: serde_json::json!({ "components": [] }),
             latency_ms: BTreeMap::new(),
+            hint: None,
         },
         CheckReport {
             id: "traces.roundtrip".into(),
@@ -45,8 +46,14 @@ fn fixed_report() -> RunReport {
             reason: Some("not_found_by_id".into()),
             duration_ms: 8021,
             summary: "3 of 20 traces not found by id in Tempo".into(),
-            evidence: serde_json::json!({ "seed": 7, "note": "<&\"'>" }),
+            evidence: serde_json::json!({
+                "seed": 7,
+                "note": "<&\"'>",
+                "traceql": "{ resource.service.name = \"pillars-traces\" }",
+                "explore": "http://127.0.0.1:3000/grafana/explore?orgId=1&panes=x",
+            }),
             latency_ms: BTreeMap::from([("traces.by_id".to_owned(), histogram.summary())]),
+            hint: pillars::checks::hint("traces.roundtrip", "not_found_by_id").map(str::to_owned),
         },
         CheckReport {
             id: "logs.roundtrip".into(),
@@ -57,6 +64,7 @@ fn fixed_report() -> RunReport {
             summary: "could not reach loki".into(),
             evidence: serde_json::json!({ "seed": 7 }),
             latency_ms: BTreeMap::new(),
+            hint: pillars::checks::hint("logs.roundtrip", "unreachable").map(str::to_owned),
         },
     ];
     RunReport {
@@ -113,9 +121,24 @@ fn html_is_self_contained() {
     let page = html::render(&fixed_report());
     assert!(page.contains("<svg") && page.contains("traces.by_id"));
     assert!(page.contains("test double"));
-    for external in ["src=\"http", "href=\"http", "<link", "<script"] {
+    for external in ["src=\"http", "<link", "<script", "url("] {
         assert!(!page.contains(external), "page loads {external}");
     }
+    // Links go out only as anchors a person follows: the Explore link.
+    assert_eq!(
+        page.matches("href=\"http").count(),
+        page.matches("<a class=\"explore\" href=\"http").count()
+    );
+    assert!(page.contains("<a class=\"explore\" href=\"http://127.0.0.1:3000/grafana/explore?orgId=1&amp;panes=x\""));
+    assert!(
+        page.contains("Try: the collector accepted the spans"),
+        "the hint is shown"
+    );
+    assert!(page.contains("<code>{ resource.service.name = &quot;pillars-traces&quot; }</code>"));
+    assert!(
+        page.contains("<details><summary>Evidence (JSON)"),
+        "evidence is collapsed"
+    );
     assert!(page.contains("&lt;&amp;"), "evidence is escaped");
 }
 
