@@ -104,38 +104,107 @@ pub fn worst_error_ratio(observed: &Observed) -> Option<(TrafficKind, f64)> {
         .max_by(|a, b| a.1.total_cmp(&b.1))
 }
 
+/// One gate judged on one kind, pillar or container, as k6 prints a
+/// threshold: the figure measured, the limit, and whether it held.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Judged {
+    /// The figure, in the shape a broken gate is reported in.
+    #[serde(flatten)]
+    pub figure: Broken,
+    /// The limit, in the figure's unit (a share, or milliseconds).
+    pub limit: f64,
+    pub held: bool,
+}
+
+impl Judged {
+    /// `figure` judged against `limit`.
+    pub fn new(figure: Broken, limit: f64) -> Judged {
+        let held = match &figure {
+            Broken::ErrorRatio { ratio, .. } => *ratio <= limit,
+            Broken::IngestLatency { p99_ms, .. } => *p99_ms as f64 <= limit,
+            Broken::Completeness { ratio, .. } => *ratio >= limit,
+            Broken::MemoryHeadroom { headroom, .. } => *headroom >= limit,
+        };
+        Judged { figure, limit, held }
+    }
+
+    /// What the figure is about: a kind, a pillar or a container.
+    pub fn subject(&self) -> &str {
+        match &self.figure {
+            Broken::ErrorRatio { kind, .. } => kind.as_str(),
+            Broken::IngestLatency { pillar, .. } | Broken::Completeness { pillar, .. } => pillar.as_str(),
+            Broken::MemoryHeadroom { container, .. } => container,
+        }
+    }
+
+    /// The measured figure and the limit, as `0.0 % ≤ 1.0 %`.
+    pub fn comparison(&self) -> String {
+        let share = |x: f64| format!("{:.1} %", x * 100.0);
+        match &self.figure {
+            Broken::ErrorRatio { ratio, .. } => format!("{} ≤ {}", share(*ratio), share(self.limit)),
+            Broken::IngestLatency { p99_ms, slo_ms, .. } => format!("p99 {p99_ms} ms ≤ {slo_ms} ms"),
+            Broken::Completeness { ratio, .. } => format!("{} ≥ {}", share(*ratio), share(self.limit)),
+            Broken::MemoryHeadroom { headroom, .. } => format!("{} ≥ {}", share(*headroom), share(self.limit)),
+        }
+    }
+}
+
+/// Every gate on every kind, pillar and container it applies to, in the
+/// order they are judged (the worst refused share first); memory from
+/// `settled_secs` on, once the stack has settled at the rate.
+pub fn evaluate(gates: &Gates, observed: &Observed, settled_secs: f64) -> Vec<Judged> {
+    let slo_ms = gates.p99_ingest_latency.as_millis() as u64;
+    let mut ratios: Vec<(TrafficKind, f64)> = observed.kinds.iter().map(|(k, s)| (*k, s.error_ratio())).collect();
+    ratios.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let errors = ratios
+        .into_iter()
+        .map(|(kind, ratio)| Judged::new(Broken::ErrorRatio { kind, ratio }, gates.max_error_ratio));
+    let latency = observed.markers.iter().filter_map(|(pillar, m)| {
+        let p99_ms = m.p99_ms()?;
+        let figure = Broken::IngestLatency {
+            pillar: *pillar,
+            p99_ms,
+            slo_ms,
+        };
+        Some(Judged::new(figure, slo_ms as f64))
+    });
+    // Undecided markers are the read path's failure: they break no gate.
+    let completeness = observed.markers.iter().filter_map(|(pillar, m)| {
+        let ratio = m.completeness()?;
+        Some(Judged::new(
+            Broken::Completeness { pillar: *pillar, ratio },
+            gates.min_completeness,
+        ))
+    });
+    let memory = min_headroom(observed, settled_secs).map(|Least { container, headroom }| {
+        Judged::new(
+            Broken::MemoryHeadroom { container, headroom },
+            gates.min_memory_headroom,
+        )
+    });
+    errors.chain(latency).chain(completeness).chain(memory).collect()
+}
+
+/// `figures` judged against the limits `like` was judged by, gate by gate
+/// (a merged run, whose limits are its shards'); a gate `like` has no
+/// figure for cannot be judged and is left out.
+pub fn rejudge(like: &[Judged], figures: impl IntoIterator<Item = Broken>) -> Vec<Judged> {
+    figures
+        .into_iter()
+        .filter_map(|figure| {
+            let limit = like.iter().find(|j| j.figure.name() == figure.name())?.limit;
+            Some(Judged::new(figure, limit))
+        })
+        .collect()
+}
+
+/// The first gate that did not hold.
+pub fn first_broken(judged: &[Judged]) -> Option<Broken> {
+    judged.iter().find(|j| !j.held).map(|j| j.figure.clone())
+}
+
 /// The first gate `observed` breaks; memory is judged from `settled_secs`
 /// on, once the stack has settled at the rate.
 pub fn judge(gates: &Gates, observed: &Observed, settled_secs: f64) -> Option<Broken> {
-    if let Some((kind, ratio)) = worst_error_ratio(observed)
-        && ratio > gates.max_error_ratio
-    {
-        return Some(Broken::ErrorRatio { kind, ratio });
-    }
-    let slo_ms = gates.p99_ingest_latency.as_millis() as u64;
-    for (pillar, m) in &observed.markers {
-        if let Some(p99_ms) = m.p99_ms()
-            && p99_ms > slo_ms
-        {
-            return Some(Broken::IngestLatency {
-                pillar: *pillar,
-                p99_ms,
-                slo_ms,
-            });
-        }
-    }
-    // Undecided markers are the read path's failure: they break no gate.
-    for (pillar, m) in &observed.markers {
-        if let Some(ratio) = m.completeness()
-            && ratio < gates.min_completeness
-        {
-            return Some(Broken::Completeness { pillar: *pillar, ratio });
-        }
-    }
-    match min_headroom(observed, settled_secs) {
-        Some(Least { container, headroom }) if headroom < gates.min_memory_headroom => {
-            Some(Broken::MemoryHeadroom { container, headroom })
-        }
-        _ => None,
-    }
+    first_broken(&evaluate(gates, observed, settled_secs))
 }

@@ -14,7 +14,7 @@ use tokio::time::Instant;
 
 use crate::check::CheckCtx;
 use crate::ids::Seed;
-use crate::load::gate::{self, Broken};
+use crate::load::gate::{self, Judged};
 use crate::load::progress::Progress;
 use crate::load::scenario::Scenario;
 use crate::load::session::{self, Observed, Watch};
@@ -24,7 +24,8 @@ use crate::target::Target;
 #[derive(Debug)]
 pub struct LoadRun {
     pub observed: Observed,
-    pub broken: Option<Broken>,
+    /// Every gate, judged over the whole run.
+    pub gates: Vec<Judged>,
 }
 
 /// Runs `scenario` against `target`.
@@ -43,6 +44,6 @@ pub async fn run(scenario: &Scenario, target: Arc<Target>, seed: Seed, run_id: S
     };
     let observed = session::observe(&ctx, mix, scenario.total_duration(), watch).await;
     progress.finish();
-    let broken = gate::judge(&scenario.gates, &observed, 0.0);
-    LoadRun { observed, broken }
+    let gates = gate::evaluate(&scenario.gates, &observed, 0.0);
+    LoadRun { observed, gates }
 }

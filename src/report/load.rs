@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::check::Pillar;
-use crate::load::gate::{self, Broken};
+use crate::load::gate::{self, Broken, Judged};
 use crate::load::markers::PillarMarkers;
 use crate::load::run::LoadRun;
 use crate::load::scenario::{Scenario, TrafficKind};
@@ -113,6 +113,10 @@ pub struct LoadReport {
     pub min_headroom: Option<Least>,
     /// The scenario's gate the run broke, if any.
     pub broken: Option<Broken>,
+    /// Every gate on every kind, pillar and container, with its figure,
+    /// its limit and whether it held.
+    #[serde(default)]
+    pub gates: Vec<Judged>,
     /// Pillars whose markers could not all be read back: the read path
     /// failed, which the gates do not count against the stack.
     pub unread: Vec<String>,
@@ -146,7 +150,7 @@ impl LoadReport {
     /// The record of `run`, a run of `scenario` against `target` (as
     /// `shard`, when it is one).
     pub fn of(scenario: &Scenario, target: &Target, RunOf { seed, run_id, shard }: RunOf, run: LoadRun) -> LoadReport {
-        let LoadRun { observed, broken } = run;
+        let LoadRun { observed, gates } = run;
         let duration = observed.duration_secs;
         LoadReport {
             schema_version: LOAD_SCHEMA_VERSION,
@@ -168,7 +172,8 @@ impl LoadReport {
                 .map(|(p, m)| (*p, IngestReport::of(m)))
                 .collect(),
             min_headroom: gate::min_headroom(&observed, 0.0),
-            broken,
+            broken: gate::first_broken(&gates),
+            gates,
             unread: gate::unread(&observed),
             p99_slo_ms: scenario.gates.p99_ingest_latency.as_millis() as u64,
             default_gates: scenario.declared_gates.is_none(),

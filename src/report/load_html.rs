@@ -142,6 +142,25 @@ pub fn render_load(report: &LoadReport) -> String {
         None => "<p class=\"pass\">Every gate held.</p>".to_owned(),
     };
     body.push_str(&verdict);
+    if !report.gates.is_empty() {
+        body.push_str(if report.default_gates {
+            "<h2>Gates</h2>\n<p>The scenario sets no <code>[gates]</code>: these are the defaults.</p>\n"
+        } else {
+            "<h2>Gates</h2>\n"
+        });
+        body.push_str("<table class=\"gates\"><tr><th></th><th>gate</th><th>on</th><th>measured and limit</th></tr>\n");
+        for g in &report.gates {
+            let (class, mark) = if g.held { ("pass", "✓") } else { ("fail", "✗") };
+            let _ = writeln!(
+                body,
+                "<tr><td class=\"{class}\">{mark}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                g.figure.name(),
+                escape(g.subject()),
+                escape(&g.comparison())
+            );
+        }
+        body.push_str("</table>\n");
+    }
     body.push_str("<h2>Traffic</h2>\n<table><tr><th>kind</th><th>offered</th><th>accepted</th><th>refused</th><th>by reason</th><th>units/s</th><th>send p99 ms</th></tr>\n");
     for (kind, k) in &report.kinds {
         let reasons: Vec<String> = k.refused.iter().map(|(r, n)| format!("{r}: {n}")).collect();

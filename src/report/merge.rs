@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 
 use crate::check::ledger::completeness;
 use crate::load::capacity::{FirstBad, StepMarkers, StepResult, StepUnits, slope};
+use crate::load::gate::{self, Broken};
 use crate::load::scenario::TrafficKind;
 use crate::load::session::Timeline;
 use crate::load::shard::Shard;
@@ -336,7 +337,7 @@ fn merge_load(mut records: Vec<Read<LoadReport>>) -> Result<LoadReport, MergeErr
             },
         );
     }
-    Ok(LoadReport {
+    let mut merged = LoadReport {
         schema_version: LOAD_SCHEMA_VERSION,
         scenario: first.scenario.clone(),
         target: first.target.clone(),
@@ -363,7 +364,45 @@ fn merge_load(mut records: Vec<Read<LoadReport>>) -> Result<LoadReport, MergeErr
         shard: None,
         merged: merged_shards(&records),
         timeline: merge_timelines(&records),
-    })
+        gates: Vec::new(),
+    };
+    // The gates again, on the merged figures, by the shards' limits.
+    merged.gates = gate::rejudge(&first.gates, merged_figures(&merged));
+    if !merged.gates.is_empty() {
+        merged.broken = gate::first_broken(&merged.gates);
+    }
+    Ok(merged)
+}
+
+/// The figures the gates judge, read off a merged record: the refused
+/// share of each kind (worst first), each pillar's p99 ingest latency and
+/// completeness, the least memory headroom.
+fn merged_figures(r: &LoadReport) -> Vec<Broken> {
+    let mut ratios: Vec<(TrafficKind, f64)> = r.kinds.iter().map(|(kind, k)| (*kind, k.error_ratio)).collect();
+    ratios.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let errors = ratios
+        .into_iter()
+        .map(|(kind, ratio)| Broken::ErrorRatio { kind, ratio });
+    let latency = r
+        .ingest
+        .iter()
+        .filter(|(_, i)| i.latency_ms.count > 0)
+        .map(|(pillar, i)| Broken::IngestLatency {
+            pillar: *pillar,
+            p99_ms: i.latency_ms.p99,
+            slo_ms: r.p99_slo_ms,
+        });
+    let completeness = r.ingest.iter().filter_map(|(pillar, i)| {
+        Some(Broken::Completeness {
+            pillar: *pillar,
+            ratio: i.completeness?,
+        })
+    });
+    let memory = r.min_headroom.clone().map(|l| Broken::MemoryHeadroom {
+        container: l.container,
+        headroom: l.headroom,
+    });
+    errors.chain(latency).chain(completeness).chain(memory).collect()
 }
 
 fn merge_kind(

@@ -167,6 +167,26 @@ pub fn load(report: &LoadReport) -> String {
     for line in &report.unread {
         out.push_str(&format!("  undecided: {}\n", printable(line)));
     }
+    // Every gate, as k6 prints thresholds: the figure, the limit, ✓ or ✗.
+    if report.gates.is_empty() {
+        out.push_str("  gates: nothing was measured to judge\n");
+    } else {
+        out.push_str(if report.default_gates {
+            "  gates (no [gates] in the scenario: the defaults):\n"
+        } else {
+            "  gates:\n"
+        });
+        let subject_width = report.gates.iter().map(|g| g.subject().len()).max().unwrap_or(0);
+        for g in &report.gates {
+            out.push_str(&format!(
+                "    {} {:<15} {:<subject_width$}  {}\n",
+                if g.held { "✓" } else { "✗" },
+                g.figure.name(),
+                printable(g.subject()),
+                g.comparison()
+            ));
+        }
+    }
     match &report.broken {
         Some(b) => out.push_str(&format!("  gate broken: {b}\n")),
         None if !report.unread.is_empty() => {
@@ -253,6 +273,23 @@ mod tests {
             ingest: BTreeMap::new(),
             min_headroom: None,
             broken: None,
+            gates: vec![
+                crate::load::gate::Judged::new(
+                    crate::load::gate::Broken::ErrorRatio {
+                        kind: TrafficKind::OtlpTraces,
+                        ratio: 0.0,
+                    },
+                    0.01,
+                ),
+                crate::load::gate::Judged::new(
+                    crate::load::gate::Broken::IngestLatency {
+                        pillar: crate::check::Pillar::Logs,
+                        p99_ms: 1500,
+                        slo_ms: 1000,
+                    },
+                    1000.0,
+                ),
+            ],
             unread: Vec::new(),
             p99_slo_ms: 1000,
             default_gates: true,
@@ -268,5 +305,18 @@ mod tests {
         assert!(table.contains("the harness fell behind: 3 send(s)"), "{table}");
         assert!(table.contains("1 wait(s) for its collector"), "{table}");
         assert!(!load(&report(0, 0)).contains("fell behind"));
+    }
+
+    #[test]
+    fn every_gate_is_listed_with_its_figure_and_limit() {
+        let table = load(&report(0, 0));
+        assert!(
+            table.contains("gates (no [gates] in the scenario: the defaults):"),
+            "{table}"
+        );
+        assert!(table.contains("✓ error_ratio"), "{table}");
+        assert!(table.contains("otlp_traces  0.0 % ≤ 1.0 %"), "{table}");
+        assert!(table.contains("✗ ingest_latency"), "{table}");
+        assert!(table.contains("p99 1500 ms ≤ 1000 ms"), "{table}");
     }
 }

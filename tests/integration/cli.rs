@@ -401,6 +401,25 @@ fn load_reports_refusals_and_exits_1_over_the_error_gate() {
     let logs = &report["kinds"]["otlp_logs"];
     assert!(logs["refused_units"].as_u64().unwrap() > 0, "{logs}");
     assert!((logs["error_ratio"].as_f64().unwrap() - 0.5).abs() < 0.1, "{logs}");
+    // Every gate is in the record with its figure and limit; the broken one
+    // is the first that did not hold.
+    let gates = report["gates"].as_array().expect("gates");
+    let first = gates
+        .iter()
+        .find(|g| g["held"] == false)
+        .expect("a gate that did not hold");
+    assert_eq!(
+        (&first["gate"], &first["kind"]),
+        (&"error_ratio".into(), &"otlp_logs".into()),
+        "{first}"
+    );
+    assert_eq!(report["broken"]["gate"], "error_ratio");
+    assert!(
+        gates.iter().any(|g| g["gate"] == "completeness" && g["held"] == true),
+        "{gates:?}"
+    );
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("✗ error_ratio"), "{stdout}");
 
     std::fs::write(
         dir.path().join("bad.toml"),

@@ -117,6 +117,21 @@ async fn issue_13_two_shards_merge_into_one_exact_report() {
     }
     assert_eq!(m["merged"].as_array().unwrap().len(), 2);
     assert!(m["shard"].is_null());
+    // The gates are judged again on the merged figures, by the shards' limits.
+    let gates = m["gates"].as_array().expect("merged gates");
+    let latency = gates
+        .iter()
+        .find(|g| g["gate"] == "ingest_latency" && g["pillar"] == "traces")
+        .expect("the traces latency gate");
+    assert_eq!(latency["p99_ms"], m["ingest"]["traces"]["latency_ms"]["p99"]);
+    let shard_limit = a["gates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["gate"] == "ingest_latency")
+        .map(|g| g["limit"].clone());
+    assert_eq!(Some(latency["limit"].clone()), shard_limit);
+    assert!(gates.iter().all(|g| g["held"] == true), "{gates:?}");
     let containers: Vec<String> = m["timeline"]["memory"]
         .as_array()
         .unwrap()
