@@ -8,7 +8,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use crate::commands::prepared::{RunIdentity, open_ready, write_report};
+use crate::commands::prepared::{RunIdentity, open_ready, test_double, write_report};
 use crate::console::{Console, printable};
 use crate::env::Env;
 use crate::error::RunError;
@@ -40,15 +40,21 @@ pub fn require_search(scenario: &Scenario, path: &Path) -> Result<(), RunError> 
 }
 
 pub(super) async fn run(plan: CapacityPlan, env: &Env, console: &mut Console) -> Result<u8, RunError> {
-    let CapacityPlan { scenario, target, run } = plan;
+    let CapacityPlan {
+        mut scenario,
+        target,
+        run,
+    } = plan;
     let dir = ReportDir::create(&run.report_dir)?;
     let opened = open_ready(&target, &run, env).await?;
     let target = opened.target.clone();
+    scenario.for_target(target.limits.ingest_slo);
     let _ = writeln!(
         console.err,
-        "pillars capacity: scenario `{}` against `{}`; Ctrl-C ends the search with the steps so far",
+        "pillars capacity: scenario `{}` against `{}`{}; Ctrl-C ends the search with the steps so far",
         printable(&scenario.name),
-        printable(&target.name)
+        printable(&target.name),
+        test_double(&target)
     );
     let progress = Progress::for_stderr(env);
     let err = &mut console.err;

@@ -7,7 +7,7 @@
 
 use std::io::Write;
 
-use crate::commands::prepared::{RunIdentity, open_ready, write_report};
+use crate::commands::prepared::{RunIdentity, open_ready, test_double, write_report};
 use crate::console::{Console, printable};
 use crate::env::Env;
 use crate::error::RunError;
@@ -26,15 +26,21 @@ pub struct LoadPlan {
 }
 
 pub(super) async fn run(plan: LoadPlan, env: &Env, console: &mut Console) -> Result<u8, RunError> {
-    let LoadPlan { scenario, target, run } = plan;
+    let LoadPlan {
+        mut scenario,
+        target,
+        run,
+    } = plan;
     let dir = ReportDir::create(&run.report_dir)?;
     let opened = open_ready(&target, &run, env).await?;
     let target = opened.target.clone();
+    scenario.for_target(target.limits.ingest_slo);
     let _ = writeln!(
         console.err,
-        "pillars load: scenario `{}` against `{}` for {}; Ctrl-C stops it and writes what it has",
+        "pillars load: scenario `{}` against `{}`{} for {}; Ctrl-C stops it and writes what it has",
         printable(&scenario.name),
         printable(&target.name),
+        test_double(&target),
         humantime::format_duration(scenario.total_duration())
     );
     let progress = Progress::for_stderr(env);

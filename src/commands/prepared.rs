@@ -93,6 +93,15 @@ pub(super) async fn open_ready(choice: &TargetChoice, run: &RunIdentity, env: &E
     }
 }
 
+/// ` (the embedded reference stack: …)` for the reference stack, as the
+/// verify banner says it; empty for a real target.
+pub(super) fn test_double(target: &crate::target::Target) -> &'static str {
+    match target.kind {
+        TargetKind::Sim => " (the embedded reference stack: an in-process test double, not a deployment)",
+        TargetKind::File(_) => "",
+    }
+}
+
 /// Writes a load or capacity report and says where it went.
 pub(super) fn write_report(dir: &ReportDir, report: Report<'_>, console: &mut Console) -> Result<(), RunError> {
     let paths: Vec<String> = dir.write(report)?.iter().map(|p| p.display().to_string()).collect();

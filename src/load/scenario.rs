@@ -172,6 +172,10 @@ pub struct Scenario {
     pub declared_gates: Option<Gates>,
     #[serde(skip)]
     pub gates: Gates,
+    /// The file sets `[gates] p99_ingest_latency`; else the target's
+    /// `limits.ingest_slo` is the gate, the SLO `verify` judges by.
+    #[serde(skip)]
+    pub slo_declared: bool,
     #[serde(default)]
     pub search: Option<Search>,
 }
@@ -204,6 +208,14 @@ fn declared_gates<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Gates
 }
 
 impl Scenario {
+    /// Takes `slo`, the target's SLO, as the p99 latency gate unless the
+    /// file sets its own: one SLO per target across verify and load.
+    pub fn for_target(&mut self, slo: Duration) {
+        if !self.slo_declared {
+            self.gates.p99_ingest_latency = slo;
+        }
+    }
+
     pub fn from_file(path: &Path) -> Result<Scenario, ScenarioError> {
         let text = crate::textfile::read(path).map_err(|source| ScenarioError::Read {
             path: path.display().to_string(),
@@ -218,6 +230,10 @@ impl Scenario {
             message: e.to_string().trim_end().to_owned(),
         })?;
         scenario.gates = scenario.declared_gates.clone().unwrap_or_default();
+        scenario.slo_declared = toml::from_str::<toml::Table>(text)
+            .ok()
+            .and_then(|t| t.get("gates")?.get("p99_ingest_latency").cloned())
+            .is_some();
         let invalid = |key: &str, problem: String| ScenarioError::Invalid {
             path: origin.to_owned(),
             key: key.to_owned(),
@@ -513,5 +529,19 @@ mod tests {
         )
         .unwrap();
         assert!(ok.declared_gates.is_none());
+    }
+
+    #[test]
+    fn the_targets_slo_is_the_latency_gate_unless_the_scenario_sets_one() {
+        let base = "name = \"x\"\nduration = \"2s\"\n[traffic.otlp_traces]\nrate = 10\n";
+        let mut plain = Scenario::from_toml(base, "s.toml").unwrap();
+        plain.for_target(Duration::from_secs(5));
+        assert_eq!(plain.gates.p99_ingest_latency, Duration::from_secs(5));
+        let mut other = Scenario::from_toml(&format!("{base}[gates]\nmax_error_ratio = 0.5\n"), "s.toml").unwrap();
+        other.for_target(Duration::from_secs(5));
+        assert_eq!(other.gates.p99_ingest_latency, Duration::from_secs(5));
+        let mut own = Scenario::from_toml(&format!("{base}[gates]\np99_ingest_latency = \"9s\"\n"), "s.toml").unwrap();
+        own.for_target(Duration::from_secs(5));
+        assert_eq!(own.gates.p99_ingest_latency, Duration::from_secs(9));
     }
 }
