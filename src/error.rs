@@ -47,6 +47,8 @@ pub enum RunError {
     Tunnel(#[from] TunnelError),
     #[error(transparent)]
     Merge(#[from] crate::report::merge::MergeError),
+    #[error(transparent)]
+    Record(#[from] crate::report::record::RecordError),
     /// `--target aws` before its target file was rendered.
     #[error(transparent)]
     NotRendered(OpenError),

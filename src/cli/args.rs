@@ -64,6 +64,11 @@ pub enum Command {
     /// merged exactly, memory side by side. Writes load.json or
     /// capacity.json and report.html, and exits as the run would have.
     Merge(MergeArgs),
+    /// Compare two records of one kind (run.json, load.json or
+    /// capacity.json; e.g. last night's and tonight's): every figure side
+    /// by side with its change, regressions marked. Exits 1 when anything
+    /// regressed beyond --threshold.
+    Diff(DiffArgs),
     /// Stand the Compose stack (compose/docker-compose.yml) up or down, or
     /// show it. Needs a Docker engine (DOCKER_HOST).
     #[command(subcommand)]
@@ -238,6 +243,29 @@ pub struct MergeArgs {
     /// [default: reports/<run-id>-merged].
     #[arg(long, value_name = "DIR")]
     pub report_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The earlier record: a report directory, or its run.json,
+    /// load.json or capacity.json.
+    #[arg(value_name = "OLD")]
+    pub old: PathBuf,
+    /// The later record, of the same kind.
+    #[arg(value_name = "NEW")]
+    pub new: PathBuf,
+    /// The share a latency percentile, a rate or a capacity may worsen by
+    /// before it counts as a regression (a check that stops passing always
+    /// does).
+    #[arg(long, default_value_t = 0.2, value_parser = parse_share)]
+    pub threshold: f64,
+}
+
+fn parse_share(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(x) if (0.0..=10.0).contains(&x) => Ok(x),
+        _ => Err(format!("`{text}` is not a share from 0 to 10 (0.2 is 20 %)")),
+    }
 }
 
 #[derive(Debug, Args)]

@@ -16,8 +16,8 @@ use super::args::{
 };
 use crate::checks::CheckSettings;
 use crate::commands::{
-    BenchPlan, CapacityPlan, Command, LoadPlan, MergePlan, RunIdentity, SimPlan, StackPlan, VerifyPlan, require_search,
-    select_checks,
+    BenchPlan, CapacityPlan, Command, DiffPlan, LoadPlan, MergePlan, RunIdentity, SimPlan, StackPlan, VerifyPlan,
+    require_search, select_checks,
 };
 use crate::console::ColorWhen;
 use crate::env::Env;
@@ -39,6 +39,11 @@ impl Cli {
             Args::Bench(BenchCommand::Load(args)) => Command::Bench(BenchPlan::Load(bench_load(args))),
             Args::Load(args) => Command::Load(load(args)?),
             Args::Capacity(args) => Command::Capacity(capacity(args)?),
+            Args::Diff(args) => Command::Diff(DiffPlan {
+                old: args.old,
+                new: args.new,
+                threshold: args.threshold,
+            }),
             Args::Merge(args) => Command::Merge(MergePlan {
                 inputs: args.inputs,
                 report_dir: args.report_dir,

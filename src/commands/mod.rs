@@ -22,6 +22,7 @@
 mod bench;
 mod capacity;
 mod checks;
+mod diff;
 mod load;
 mod merge;
 mod prepared;
@@ -31,6 +32,7 @@ mod verify;
 
 pub use bench::BenchPlan;
 pub use capacity::{CapacityPlan, require_search};
+pub use diff::DiffPlan;
 pub use load::LoadPlan;
 pub use merge::MergePlan;
 pub use prepared::{RunIdentity, run_id};
@@ -55,6 +57,7 @@ pub enum Command {
     Load(LoadPlan),
     Capacity(CapacityPlan),
     Merge(MergePlan),
+    Diff(DiffPlan),
     Stack(StackPlan),
 }
 
@@ -69,6 +72,7 @@ pub async fn run(command: Command, env: &Env, console: &mut Console) -> Result<u
         Command::Load(plan) => load::run(plan, env, console).await,
         Command::Capacity(plan) => capacity::run(plan, env, console).await,
         Command::Merge(plan) => merge::run(plan, console),
+        Command::Diff(plan) => diff::run(plan, console),
         Command::Stack(plan) => stack::run(plan, env, console).await,
     }
 }

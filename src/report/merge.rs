@@ -25,25 +25,13 @@ use crate::measure::latency::{LatencyHistogram, LatencySummary};
 use crate::measure::memory::Least;
 use crate::report::Report;
 use crate::report::capacity::{CapacityReport, recommend};
-use crate::report::dir::{CAPACITY_JSON, LOAD_JSON};
 use crate::report::load::{IngestReport, KindReport, LOAD_SCHEMA_VERSION, LoadReport, MergedShard};
+use crate::report::record::{self, Record, RecordError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum MergeError {
-    #[error("`{}` holds no {LOAD_JSON} or {CAPACITY_JSON}; pass the report directories the shards wrote", dir.display())]
-    NoRecord { dir: PathBuf },
-    #[error("`{}` holds both {LOAD_JSON} and {CAPACITY_JSON}; pass the file to merge", dir.display())]
-    TwoRecords { dir: PathBuf },
-    #[error("cannot read `{}`", path.display())]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: crate::textfile::TextFileError,
-    },
-    #[error("`{}` is not a record pillars wrote: {message}", path.display())]
-    Parse { path: PathBuf, message: String },
-    #[error("`{}` has schema version {found}; this pillars merges version {LOAD_SCHEMA_VERSION}", path.display())]
-    Version { path: PathBuf, found: u64 },
+    #[error(transparent)]
+    Record(#[from] RecordError),
     #[error("`{}`: {what} cannot be merged exactly: {why}; re-run the shard with this pillars", path.display())]
     Histogram { path: PathBuf, what: String, why: String },
     #[error("{0}")]
@@ -66,12 +54,6 @@ impl Merged {
     }
 }
 
-/// A record read from a shard's report directory (or its JSON file).
-enum Record {
-    Load(LoadReport),
-    Capacity(CapacityReport),
-}
-
 struct Read<T> {
     source: PathBuf,
     record: T,
@@ -82,10 +64,16 @@ pub fn merge(inputs: &[PathBuf]) -> Result<Merged, MergeError> {
     let mut loads = Vec::new();
     let mut searches = Vec::new();
     for input in inputs {
-        let (source, record) = read(input)?;
+        let (source, record) = record::read(input)?;
         match record {
             Record::Load(record) => loads.push(Read { source, record }),
             Record::Capacity(record) => searches.push(Read { source, record }),
+            Record::Run(_) => {
+                return Err(MergeError::Shards(format!(
+                    "`{}` is a verify run; merge takes the load or capacity records of a split run",
+                    source.display()
+                )));
+            }
         }
     }
     match (loads.is_empty(), searches.is_empty()) {
@@ -98,39 +86,6 @@ pub fn merge(inputs: &[PathBuf]) -> Result<Merged, MergeError> {
             searches[0].source.display()
         ))),
     }
-}
-
-fn read(input: &Path) -> Result<(PathBuf, Record), MergeError> {
-    let path = if input.is_dir() {
-        match (input.join(LOAD_JSON).is_file(), input.join(CAPACITY_JSON).is_file()) {
-            (true, false) => input.join(LOAD_JSON),
-            (false, true) => input.join(CAPACITY_JSON),
-            (true, true) => return Err(MergeError::TwoRecords { dir: input.to_owned() }),
-            (false, false) => return Err(MergeError::NoRecord { dir: input.to_owned() }),
-        }
-    } else {
-        input.to_owned()
-    };
-    let text =
-        crate::textfile::read_at_most(&path, crate::textfile::MAX_RECORD_BYTES).map_err(|source| MergeError::Read {
-            path: path.clone(),
-            source,
-        })?;
-    let parse = |message: String| MergeError::Parse {
-        path: path.clone(),
-        message,
-    };
-    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| parse(e.to_string()))?;
-    let version = value.get("schema_version").and_then(serde_json::Value::as_u64);
-    if let Some(found) = version.filter(|v| *v != u64::from(LOAD_SCHEMA_VERSION)) {
-        return Err(MergeError::Version { path, found });
-    }
-    let record = if value.get("steps").is_some() {
-        Record::Capacity(serde_json::from_value(value).map_err(|e| parse(e.to_string()))?)
-    } else {
-        Record::Load(serde_json::from_value(value).map_err(|e| parse(e.to_string()))?)
-    };
-    Ok((path, record))
 }
 
 /// What the shard checks need of a record.

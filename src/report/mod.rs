@@ -9,12 +9,14 @@
 
 pub mod capacity;
 pub mod chart;
+pub mod diff;
 pub mod dir;
 pub mod html;
 pub mod junit;
 pub mod load;
 pub mod load_html;
 pub mod merge;
+pub mod record;
 pub mod run;
 pub mod terminal;
 

@@ -8,6 +8,7 @@ mod compliance;
 mod compose;
 mod correlation;
 mod crates;
+mod diff;
 mod faults;
 mod grafana;
 mod load;
