@@ -69,6 +69,10 @@ pub enum Command {
     /// by side with its change, regressions marked. Exits 1 when anything
     /// regressed beyond --threshold.
     Diff(DiffArgs),
+    /// Write a commented target file for a real stack: the app behind its
+    /// load balancer, Grafana at its sub-path, a service-account token
+    /// variable, and which checks need which endpoint.
+    Init(InitArgs),
     /// Stand the Compose stack (compose/docker-compose.yml) up or down, or
     /// show it. Needs a Docker engine (DOCKER_HOST).
     #[command(subcommand)]
@@ -243,6 +247,37 @@ pub struct MergeArgs {
     /// [default: reports/<run-id>-merged].
     #[arg(long, value_name = "DIR")]
     pub report_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The app's public base URL, the load balancer's (e.g.
+    /// https://app.example): /api/*, /health and /collect go through it.
+    #[arg(long, value_name = "URL")]
+    pub base_url: url::Url,
+    /// Grafana's URL with its sub-path [default: <base-url>/grafana].
+    #[arg(long, value_name = "URL")]
+    pub grafana: Option<url::Url>,
+    /// The collector's OTLP/HTTP URL, when pillars can reach it (e.g.
+    /// http://10.0.0.5:4318); without it the OTLP round trips are skipped.
+    #[arg(long, value_name = "URL")]
+    pub otlp_http: Option<url::Url>,
+    /// Pyroscope's URL, when pillars can reach it.
+    #[arg(long, value_name = "URL")]
+    pub pyroscope: Option<url::Url>,
+    /// The environment variable that will hold a Grafana service-account
+    /// token.
+    #[arg(long, value_name = "VAR", default_value = "PILLARS_GRAFANA_TOKEN")]
+    pub token_env: String,
+    /// The target's name, as reports show it.
+    #[arg(long, default_value = "staging")]
+    pub name: String,
+    /// Where to write it.
+    #[arg(long, value_name = "FILE", default_value = "target.toml")]
+    pub out: PathBuf,
+    /// Replace the file if it exists.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]

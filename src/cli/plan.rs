@@ -16,8 +16,8 @@ use super::args::{
 };
 use crate::checks::CheckSettings;
 use crate::commands::{
-    BenchPlan, CapacityPlan, Command, DiffPlan, LoadPlan, MergePlan, RunIdentity, SimPlan, StackPlan, VerifyPlan,
-    require_search, select_checks,
+    BenchPlan, CapacityPlan, Command, DiffPlan, InitPlan, LoadPlan, MergePlan, RunIdentity, SimPlan, StackPlan,
+    VerifyPlan, require_search, select_checks,
 };
 use crate::console::ColorWhen;
 use crate::env::Env;
@@ -39,6 +39,16 @@ impl Cli {
             Args::Bench(BenchCommand::Load(args)) => Command::Bench(BenchPlan::Load(bench_load(args))),
             Args::Load(args) => Command::Load(load(args)?),
             Args::Capacity(args) => Command::Capacity(capacity(args)?),
+            Args::Init(args) => Command::Init(InitPlan {
+                path: args.out,
+                name: args.name,
+                base_url: args.base_url,
+                grafana: args.grafana,
+                otlp_http: args.otlp_http,
+                pyroscope: args.pyroscope,
+                token_env: args.token_env,
+                force: args.force,
+            }),
             Args::Diff(args) => Command::Diff(DiffPlan {
                 old: args.old,
                 new: args.new,

@@ -23,6 +23,7 @@ mod bench;
 mod capacity;
 mod checks;
 mod diff;
+mod init;
 mod load;
 mod merge;
 mod prepared;
@@ -33,6 +34,7 @@ mod verify;
 pub use bench::BenchPlan;
 pub use capacity::{CapacityPlan, require_search};
 pub use diff::DiffPlan;
+pub use init::InitPlan;
 pub use load::LoadPlan;
 pub use merge::MergePlan;
 pub use prepared::{RunIdentity, run_id};
@@ -58,6 +60,7 @@ pub enum Command {
     Capacity(CapacityPlan),
     Merge(MergePlan),
     Diff(DiffPlan),
+    Init(InitPlan),
     Stack(StackPlan),
 }
 
@@ -73,6 +76,7 @@ pub async fn run(command: Command, env: &Env, console: &mut Console) -> Result<u
         Command::Capacity(plan) => capacity::run(plan, env, console).await,
         Command::Merge(plan) => merge::run(plan, console),
         Command::Diff(plan) => diff::run(plan, console),
+        Command::Init(plan) => init::run(plan, console),
         Command::Stack(plan) => stack::run(plan, env, console).await,
     }
 }

@@ -86,7 +86,7 @@ fn prepare(dir: &Path) -> Result<(), ReportError> {
 
 /// Writes `text`, secrets masked, to a new temporary file beside `path`
 /// and renames it over `path`.
-fn write_atomic(path: &Path, text: &str) -> Result<(), ReportError> {
+pub(crate) fn write_atomic(path: &Path, text: &str) -> Result<(), ReportError> {
     use std::io::Write as _;
     let failed = |source| ReportError::Write {
         path: path.to_owned(),

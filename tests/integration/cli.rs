@@ -272,6 +272,48 @@ fn checks_lists_the_catalog() {
 }
 
 #[test]
+fn issue_14_init_writes_a_target_that_loads_and_never_overwrites() {
+    let dir = tempfile::tempdir().unwrap();
+    let init = |extra: &[&str]| {
+        let mut args = vec!["init", "--base-url", "https://app.example", "--out", "t.toml"];
+        args.extend_from_slice(extra);
+        pillars(&args, dir.path())
+    };
+    let out = init(&["--otlp-http", "http://10.0.0.5:4318"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("export PILLARS_GRAFANA_TOKEN="),
+        "{}",
+        text(&out.stdout)
+    );
+    let written = std::fs::read_to_string(dir.path().join("t.toml")).unwrap();
+    let env = pillars::target::Env::from_pairs([("PILLARS_GRAFANA_TOKEN", "a-token-value")]);
+    let target = pillars::target::Target::from_file(&dir.path().join("t.toml"), &env).unwrap();
+    assert_eq!(target.grafana.unwrap().url.as_str(), "https://app.example/grafana");
+    assert_eq!(target.otlp_traces.unwrap().as_str(), "http://10.0.0.5:4318/v1/traces");
+
+    std::fs::write(dir.path().join("t.toml"), "name = \"mine\"\n").unwrap();
+    let out = init(&[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("exists; pass --force"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("t.toml")).unwrap(),
+        "name = \"mine\"\n"
+    );
+    let out = init(&["--force"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_ne!(
+        std::fs::read_to_string(dir.path().join("t.toml")).unwrap(),
+        written,
+        "no --otlp-http this time"
+    );
+}
+
+#[test]
 fn issue_14_the_fault_list_keeps_its_columns() {
     for columns in ["80", "120"] {
         let out = Command::new(env!("CARGO_BIN_EXE_pillars"))
