@@ -72,7 +72,7 @@ pub enum Command {
     /// Write a commented target file for a real stack: the app behind its
     /// load balancer, Grafana at its sub-path, a service-account token
     /// variable, and which checks need which endpoint.
-    Init(InitArgs),
+    Init(Box<InitArgs>),
     /// Stand the Compose stack (compose/docker-compose.yml) up or down, or
     /// show it. Needs a Docker engine (DOCKER_HOST).
     #[command(subcommand)]
