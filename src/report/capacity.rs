@@ -22,6 +22,9 @@ pub struct CapacityReport {
     pub schema_version: u32,
     pub scenario: String,
     pub target: String,
+    /// The target was the embedded reference stack, a test double.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reference_stack: bool,
     pub seed: u64,
     pub run_id: String,
     /// Ctrl-C ended the search early.
@@ -69,6 +72,7 @@ impl CapacityReport {
             schema_version: LOAD_SCHEMA_VERSION,
             scenario: scenario.name.clone(),
             target: target.name.clone(),
+            reference_stack: target.kind == crate::target::TargetKind::Sim,
             seed: seed.0,
             run_id,
             interrupted: search.interrupted,

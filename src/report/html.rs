@@ -18,6 +18,9 @@ pre{background:#f6f8fa;padding:.8em;overflow:auto;max-height:30em}.note{backgrou
 svg{background:#fafafa;border:1px solid #eee;margin:.5em 1em .5em 0}figure{display:inline-block;margin:0}figcaption{font-size:12px;color:#555}\
 .hint{background:#ddf4ff;padding:.5em 1em;border-radius:4px}.query code{white-space:pre-wrap;word-break:break-all}";
 
+/// What every report of a run against the reference stack says first.
+pub const TEST_DOUBLE_NOTE: &str = "<p class=\"note\">Target: the embedded reference stack, an in-process test double. These results say nothing about a deployment.</p>\n";
+
 pub fn render(report: &RunReport) -> String {
     let mut out = String::new();
     let title = format!("pillars run {}", report.run_id);
@@ -29,7 +32,7 @@ pub fn render(report: &RunReport) -> String {
     let _ = writeln!(out, "<h1>{}</h1>", escape(&title));
     let target = &report.target;
     if target.kind == "sim" {
-        out.push_str("<p class=\"note\">Target: the embedded reference stack, an in-process test double. These results say nothing about a deployment.</p>\n");
+        out.push_str(TEST_DOUBLE_NOTE);
     }
     let _ = writeln!(
         out,

@@ -101,6 +101,9 @@ pub struct LoadReport {
     pub schema_version: u32,
     pub scenario: String,
     pub target: String,
+    /// The target was the embedded reference stack, a test double.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reference_stack: bool,
     pub seed: u64,
     pub run_id: String,
     pub duration_secs: f64,
@@ -156,6 +159,7 @@ impl LoadReport {
             schema_version: LOAD_SCHEMA_VERSION,
             scenario: scenario.name.clone(),
             target: target.name.clone(),
+            reference_stack: target.kind == crate::target::TargetKind::Sim,
             seed: seed.0,
             run_id,
             duration_secs: duration,

@@ -14,7 +14,7 @@ use crate::load::session::Timeline;
 use crate::measure::memory::Least;
 use crate::report::capacity::CapacityReport;
 use crate::report::chart::{Limit, Mark, Series, line_chart};
-use crate::report::html::STYLE;
+use crate::report::html::{STYLE, TEST_DOUBLE_NOTE};
 use crate::report::junit::escape;
 use crate::report::load::LoadReport;
 
@@ -124,6 +124,9 @@ pub fn charts(timeline: &Timeline, slo_ms: u64, marks: &[Mark]) -> String {
 
 pub fn render_load(report: &LoadReport) -> String {
     let mut body = String::new();
+    if report.reference_stack {
+        body.push_str(TEST_DOUBLE_NOTE);
+    }
     let _ = writeln!(
         body,
         "<p>Scenario <b>{}</b> against <b>{}</b> · seed <code>{}</code> · {:.1} s{}</p>",
@@ -207,6 +210,9 @@ pub fn render_load(report: &LoadReport) -> String {
 
 pub fn render_capacity(report: &CapacityReport) -> String {
     let mut body = String::new();
+    if report.reference_stack {
+        body.push_str(TEST_DOUBLE_NOTE);
+    }
     let _ = writeln!(
         body,
         "<p>Scenario <b>{}</b> against <b>{}</b> · seed <code>{}</code>{}</p>\n<p class=\"note\">{}</p>",

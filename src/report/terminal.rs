@@ -264,6 +264,7 @@ mod tests {
             schema_version: crate::report::load::LOAD_SCHEMA_VERSION,
             scenario: "s".into(),
             target: "t".into(),
+            reference_stack: false,
             seed: 1,
             run_id: "r".into(),
             duration_secs: 1.0,

@@ -2,6 +2,7 @@
 //! stack with and without faults, the compliance walk over the catalog, the
 //! CLI's exit codes, and the reports.
 
+mod browser;
 mod cli;
 mod common;
 mod compliance;
