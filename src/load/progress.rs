@@ -140,17 +140,7 @@ mod tests {
         assert_eq!(rate_text(0.5), "0.50");
         assert_eq!(rate_text(2.44), "2.4");
         assert_eq!(rate_text(1200.4), "1200");
-        let rates: Vec<(TrafficKind, f64, u64)> = [
-            TrafficKind::FrontendSessions,
-            TrafficKind::BackendRequests,
-            TrafficKind::OtlpTraces,
-            TrafficKind::OtlpLogs,
-            TrafficKind::OtlpMetrics,
-            TrafficKind::Profiles,
-        ]
-        .into_iter()
-        .map(|k| (k, 0.5, 12))
-        .collect();
+        let rates: Vec<(TrafficKind, f64, u64)> = TrafficKind::ALL.into_iter().map(|k| (k, 0.5, 12)).collect();
         let p99 = BTreeMap::from([(Pillar::Traces, 1200), (Pillar::Logs, 900), (Pillar::Metrics, 40)]);
         for width in [80, 120] {
             let text = detail(&rates, &p99, width);

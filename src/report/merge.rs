@@ -258,25 +258,27 @@ fn merge_latency<'a>(
     Ok(all.summary())
 }
 
+/// The part of each shard's record `part` picks, beside where it was read.
+fn parts_of<'a, T, P>(records: &'a [Read<T>], part: impl Fn(&'a T) -> Option<&'a P>) -> Vec<(&'a Path, &'a P)> {
+    records
+        .iter()
+        .filter_map(|r| Some((r.source.as_path(), part(&r.record)?)))
+        .collect()
+}
+
 fn merge_load(mut records: Vec<Read<LoadReport>>) -> Result<LoadReport, MergeError> {
     check_shards(&mut records)?;
     let first = &records[0].record;
     let kinds: BTreeSet<TrafficKind> = records.iter().flat_map(|r| r.record.kinds.keys().copied()).collect();
     let mut merged_kinds = BTreeMap::new();
     for kind in kinds {
-        let parts: Vec<(&Path, &KindReport)> = records
-            .iter()
-            .filter_map(|r| Some((r.source.as_path(), r.record.kinds.get(&kind)?)))
-            .collect();
+        let parts = parts_of(&records, |r| r.kinds.get(&kind));
         merged_kinds.insert(kind, merge_kind(kind, &parts, &records)?);
     }
     let pillars: BTreeSet<_> = records.iter().flat_map(|r| r.record.ingest.keys().copied()).collect();
     let mut ingest = BTreeMap::new();
     for pillar in pillars {
-        let parts: Vec<(&Path, &IngestReport)> = records
-            .iter()
-            .filter_map(|r| Some((r.source.as_path(), r.record.ingest.get(&pillar)?)))
-            .collect();
+        let parts = parts_of(&records, |r| r.ingest.get(&pillar));
         let sum = |f: fn(&IngestReport) -> u64| parts.iter().map(|(_, i)| f(i)).sum::<u64>();
         let (sent, found, undecided) = (sum(|i| i.sent), sum(|i| i.found), sum(|i| i.undecided));
         let what = format!("the {} ingest latency", pillar.as_str());
@@ -462,10 +464,7 @@ fn merge_capacity(mut records: Vec<Read<CapacityReport>>) -> Result<CapacityRepo
     let mut steps = Vec::new();
     let mut parted = None;
     for k in 0..longest {
-        let at_k: Vec<(&Path, &StepResult)> = records
-            .iter()
-            .filter_map(|r| Some((r.source.as_path(), r.record.steps.get(k)?)))
-            .collect();
+        let at_k = parts_of(&records, |r| r.steps.get(k));
         let scale = at_k[0].1.scale;
         if at_k.len() < records.len() || at_k.iter().any(|(_, s)| (s.scale - scale).abs() > 1e-9) {
             parted = Some(k);
