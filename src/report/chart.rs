@@ -161,6 +161,183 @@ pub fn line_chart(title: &str, unit: &str, series: &[Series], limits: &[Limit], 
     svg
 }
 
+/// A latency histogram on a log scale of milliseconds: one bar per
+/// bucket between its bounds, decade ticks with gridlines (1, 2, 5, 10, …),
+/// the count on the y axis, dashed p50/p90/p99 markers and, when given, the
+/// SLO as a red line (or an arrow at the edge when it is far to the right).
+pub fn histogram(series: &str, s: &crate::measure::latency::LatencySummary, slo_ms: Option<u64>) -> String {
+    const W: f64 = 520.0;
+    const H: f64 = 190.0;
+    const LEFT: f64 = 44.0;
+    const RIGHT: f64 = 28.0;
+    const TOP: f64 = 22.0;
+    const BOTTOM: f64 = 34.0;
+    let caption = format!(
+        "{} — n={} p50={} ms p90={} ms p99={} ms max={} ms{}",
+        escape(series),
+        s.count,
+        s.p50,
+        s.p90,
+        s.p99,
+        s.max,
+        slo_ms.map(|m| format!(" · SLO {m} ms")).unwrap_or_default()
+    );
+    let mut svg = format!(
+        "<figure><svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{W}\" height=\"{H}\" role=\"img\" aria-label=\"{caption}\">"
+    );
+    let peak = s.buckets.iter().map(|b| b.count).max().unwrap_or(0);
+    if peak == 0 {
+        let _ = write!(
+            svg,
+            "<text x=\"{}\" y=\"{}\" font-size=\"12\" text-anchor=\"middle\">no samples</text>",
+            W / 2.0,
+            H / 2.0
+        );
+    } else {
+        // At least a decade wide, so that a run whose samples all fall in
+        // one bucket still shows where that bucket sits.
+        let top = s.buckets.last().map_or(s.max, |b| b.le_ms).max(s.max).max(1) as f64;
+        let mut lo = (s.min.max(1) as f64 / 2.0).max(0.5).log10().floor();
+        let mut hi = top.log10().ceil();
+        if let Some(slo) = slo_ms.filter(|m| *m as f64 <= top * 10.0) {
+            hi = hi.max((slo.max(1) as f64).log10().ceil());
+        }
+        // Two decades at least: a bucket's bar (from half its bound) then
+        // sits inside the axis, not on its edge.
+        if hi - lo < 2.0 {
+            hi = lo + 2.0;
+        }
+        lo = lo.min(hi - 2.0);
+        let (plot_w, plot_h) = (W - LEFT - RIGHT, H - TOP - BOTTOM);
+        let x = |ms: f64| LEFT + plot_w * ((ms.max(10f64.powf(lo)).log10() - lo) / (hi - lo)).clamp(0.0, 1.0);
+        let y = |count: f64| TOP + plot_h * (1.0 - count / peak as f64);
+        // Gridlines and ticks: 1, 2 and 5 of each decade.
+        for decade in lo as i32..=hi as i32 {
+            for step in [1.0, 2.0, 5.0] {
+                let ms = step * 10f64.powi(decade);
+                if ms < 10f64.powf(lo) || ms > 10f64.powf(hi) {
+                    continue;
+                }
+                let gx = x(ms);
+                let _ = write!(
+                    svg,
+                    "<line x1=\"{gx:.1}\" y1=\"{TOP}\" x2=\"{gx:.1}\" y2=\"{:.1}\" stroke=\"#e4e4e4\"/>\
+                     <text x=\"{gx:.1}\" y=\"{:.1}\" font-size=\"10\" text-anchor=\"middle\">{}</text>",
+                    TOP + plot_h,
+                    TOP + plot_h + 13.0,
+                    duration_label(ms)
+                );
+            }
+        }
+        // Whole counts only: the top, and half of it when that is whole.
+        let half = (peak >= 2).then(|| (peak / 2) as f64);
+        for count in half.into_iter().chain([peak as f64]) {
+            let gy = y(count);
+            let _ = write!(
+                svg,
+                "<line x1=\"{LEFT}\" y1=\"{gy:.1}\" x2=\"{:.1}\" y2=\"{gy:.1}\" stroke=\"#e4e4e4\"/>\
+                 <text x=\"{:.1}\" y=\"{:.1}\" font-size=\"10\" text-anchor=\"end\">{}</text>",
+                W - RIGHT,
+                LEFT - 4.0,
+                gy + 3.0,
+                short(count)
+            );
+        }
+        let mut previous = None;
+        for b in &s.buckets {
+            let upper = b.le_ms.max(1) as f64;
+            let lower = previous.unwrap_or(upper / 2.0).min(upper - f64::EPSILON);
+            previous = Some(upper);
+            if b.count == 0 {
+                continue;
+            }
+            let (x0, x1) = (x(lower), x(upper));
+            let _ = write!(
+                svg,
+                "<rect x=\"{x0:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"#4e79a7\"><title>≤ {} ms: {}</title></rect>",
+                y(b.count as f64),
+                (x1 - x0 - 0.5).max(1.0),
+                TOP + plot_h - y(b.count as f64),
+                b.le_ms,
+                b.count
+            );
+        }
+        // Percentiles that land on the same spot share one label.
+        let mut markers: Vec<(f64, String)> = Vec::new();
+        for (name, ms) in [("p50", s.p50), ("p90", s.p90), ("p99", s.p99)] {
+            let mx = x(ms.max(1) as f64);
+            match markers.last_mut() {
+                Some((at, label)) if (mx - *at).abs() < 14.0 => {
+                    label.push('/');
+                    label.push_str(name);
+                }
+                _ => markers.push((mx, name.to_owned())),
+            }
+        }
+        for (mx, name) in markers {
+            let _ = write!(
+                svg,
+                "<line class=\"percentile\" x1=\"{mx:.1}\" y1=\"{TOP}\" x2=\"{mx:.1}\" y2=\"{:.1}\" stroke=\"#333\" stroke-dasharray=\"2 2\"/>\
+                 <text x=\"{mx:.1}\" y=\"{:.1}\" font-size=\"10\" text-anchor=\"middle\">{name}</text>",
+                TOP + plot_h,
+                TOP - 6.0
+            );
+        }
+        if let Some(slo) = slo_ms {
+            let ms = slo.max(1) as f64;
+            if ms <= 10f64.powf(hi) {
+                let sx = x(ms);
+                let _ = write!(
+                    svg,
+                    "<line class=\"slo\" x1=\"{sx:.1}\" y1=\"{TOP}\" x2=\"{sx:.1}\" y2=\"{:.1}\" stroke=\"#cf222e\" stroke-width=\"2\"/>\
+                     <text x=\"{:.1}\" y=\"{:.1}\" font-size=\"10\" fill=\"#cf222e\" text-anchor=\"end\">SLO {}</text>",
+                    TOP + plot_h,
+                    sx - 3.0,
+                    TOP + 10.0,
+                    duration_label(ms)
+                );
+            } else {
+                let _ = write!(
+                    svg,
+                    "<text class=\"slo\" x=\"{:.1}\" y=\"{:.1}\" font-size=\"10\" fill=\"#cf222e\" text-anchor=\"end\">SLO {} →</text>",
+                    W - RIGHT,
+                    TOP + 10.0,
+                    duration_label(ms)
+                );
+            }
+        }
+        let _ = write!(
+            svg,
+            "<line x1=\"{LEFT}\" y1=\"{0:.1}\" x2=\"{1:.1}\" y2=\"{0:.1}\" stroke=\"#555\"/>\
+             <text x=\"{2:.1}\" y=\"{3:.1}\" font-size=\"10\" text-anchor=\"middle\">latency (log scale)</text>\
+             <text x=\"12\" y=\"{4:.1}\" font-size=\"10\" transform=\"rotate(-90 12 {4:.1})\" text-anchor=\"middle\">count</text>",
+            TOP + plot_h,
+            W - RIGHT,
+            LEFT + plot_w / 2.0,
+            H - 4.0,
+            TOP + plot_h / 2.0
+        );
+    }
+    let _ = writeln!(svg, "</svg><figcaption>{caption}</figcaption></figure>");
+    svg
+}
+
+/// 5 as "5 ms", 2000 as "2 s", 1500 as "1.5 s".
+fn duration_label(ms: f64) -> String {
+    if ms >= 1000.0 {
+        let s = ms / 1000.0;
+        if s.fract() == 0.0 {
+            format!("{s:.0} s")
+        } else {
+            format!("{s:.1} s")
+        }
+    } else if ms >= 1.0 {
+        format!("{ms:.0} ms")
+    } else {
+        format!("{ms:.1} ms")
+    }
+}
+
 fn bounds(values: impl Iterator<Item = f64>) -> (f64, f64) {
     values
         .filter(|v| v.is_finite())
@@ -227,5 +404,30 @@ mod tests {
         assert!(svg.contains("×"));
         let empty = line_chart("nothing", "ms", &[], &[], &[]);
         assert!(empty.contains("nothing measured"));
+    }
+
+    #[test]
+    fn a_histogram_has_ticks_percentiles_and_the_slo_even_in_one_bucket() {
+        let mut h = crate::measure::latency::LatencyHistogram::default();
+        for _ in 0..20 {
+            h.record(std::time::Duration::from_millis(1));
+        }
+        let svg = histogram("logs", &h.summary(), Some(5000));
+        assert!(!svg.contains("max bar"), "{svg}");
+        assert_eq!(svg.matches("class=\"percentile\"").count(), 1, "one marker: {svg}");
+        assert!(svg.contains(">p50/p90/p99</text>"), "{svg}");
+        assert!(
+            svg.contains(">1 ms</text>") && svg.contains(">10 ms</text>"),
+            "a decade at least: {svg}"
+        );
+        assert!(svg.contains("SLO 5 s →"), "a far SLO points off the chart: {svg}");
+        let mut slow = crate::measure::latency::LatencyHistogram::default();
+        for ms in [900, 1200, 2500, 4000] {
+            slow.record(std::time::Duration::from_millis(ms));
+        }
+        let svg = histogram("traces", &slow.summary(), Some(5000));
+        assert!(svg.contains("<line class=\"slo\""), "a near SLO is a line: {svg}");
+        assert!(svg.matches("<rect").count() >= 3, "{svg}");
+        assert!(histogram("none", &Default::default(), None).contains("no samples"));
     }
 }

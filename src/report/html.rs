@@ -7,7 +7,6 @@
 
 use std::fmt::Write as _;
 
-use crate::measure::latency::LatencySummary;
 use crate::report::junit::escape;
 use crate::report::run::RunReport;
 
@@ -83,6 +82,12 @@ pub fn render(report: &RunReport) -> String {
         );
     }
     out.push_str("</table>\n");
+    // The SLO the run judged ingest latency by, drawn on every histogram.
+    let slo_ms = report
+        .checks
+        .iter()
+        .find(|c| c.id == "ingest.latency")
+        .and_then(|c| c.evidence.get("slo_ms")?.as_u64());
     for c in &report.checks {
         let _ = writeln!(out, "<h2 id=\"{0}\">{0}</h2>", escape(&c.id));
         let _ = writeln!(
@@ -113,7 +118,7 @@ pub fn render(report: &RunReport) -> String {
             );
         }
         for (series, summary) in &c.latency_ms {
-            out.push_str(&histogram_svg(series, summary));
+            out.push_str(&crate::report::chart::histogram(series, summary, slo_ms));
         }
         // The raw record, for whoever needs more than the lines above.
         let evidence = serde_json::to_string_pretty(&c.evidence).unwrap_or_default();
@@ -125,61 +130,4 @@ pub fn render(report: &RunReport) -> String {
     }
     out.push_str("</body></html>\n");
     out
-}
-
-/// A bar chart of one latency series, with its percentiles in the caption.
-fn histogram_svg(series: &str, s: &LatencySummary) -> String {
-    const W: f64 = 480.0;
-    const H: f64 = 160.0;
-    const PAD: f64 = 28.0;
-    let caption = format!(
-        "{} — n={} p50={} ms p90={} ms p99={} ms max={} ms",
-        escape(series),
-        s.count,
-        s.p50,
-        s.p90,
-        s.p99,
-        s.max
-    );
-    let mut svg = format!(
-        "<figure><svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{W}\" height=\"{H}\" role=\"img\" aria-label=\"{caption}\">"
-    );
-    let peak = s.buckets.iter().map(|b| b.count).max().unwrap_or(0);
-    if peak == 0 {
-        let _ = write!(
-            svg,
-            "<text x=\"{}\" y=\"{}\" font-size=\"12\">no samples</text>",
-            W / 2.0 - 30.0,
-            H / 2.0
-        );
-    } else {
-        let n = s.buckets.len() as f64;
-        let bar_w = (W - 2.0 * PAD) / n;
-        for (i, b) in s.buckets.iter().enumerate() {
-            let h = (H - 2.0 * PAD) * b.count as f64 / peak as f64;
-            let x = PAD + i as f64 * bar_w;
-            let _ = write!(
-                svg,
-                "<rect x=\"{x:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{h:.1}\" fill=\"#4e79a7\"><title>≤ {} ms: {}</title></rect>",
-                H - PAD - h,
-                (bar_w - 1.0).max(1.0),
-                b.le_ms,
-                b.count
-            );
-        }
-        let _ = write!(
-            svg,
-            "<line x1=\"{PAD}\" y1=\"{y}\" x2=\"{x2}\" y2=\"{y}\" stroke=\"#555\"/>\
-             <text x=\"{PAD}\" y=\"{ty}\" font-size=\"11\">{} ms</text>\
-             <text x=\"{x2}\" y=\"{ty}\" font-size=\"11\" text-anchor=\"end\">{} ms</text>\
-             <text x=\"{PAD}\" y=\"16\" font-size=\"11\">max bar: {peak}</text>",
-            s.min,
-            s.buckets.last().map(|b| b.le_ms).unwrap_or(s.max),
-            y = H - PAD,
-            x2 = W - PAD,
-            ty = H - 10.0
-        );
-    }
-    let _ = writeln!(svg, "</svg><figcaption>{caption}</figcaption></figure>");
-    svg
 }
