@@ -230,7 +230,7 @@ pub fn histogram(series: &str, s: &crate::measure::latency::LatencySummary, slo_
             }
         }
         // Whole counts only: the top, and half of it when that is whole.
-        let half = (peak >= 2).then(|| (peak / 2) as f64);
+        let half = (peak >= 2).then_some((peak / 2) as f64);
         for count in half.into_iter().chain([peak as f64]) {
             let gy = y(count);
             let _ = write!(
