@@ -50,8 +50,12 @@ pub fn line_chart(title: &str, unit: &str, series: &[Series], limits: &[Limit], 
         .chain(limits.iter().map(|l| l.y));
     let (x0, x1) = bounds(xs);
     let (_, y1) = bounds(ys);
-    let y1 = if y1 > 0.0 { y1 * 1.05 } else { 1.0 };
+    // The top is the tick above the largest value, so every gridline is a
+    // round number.
+    let y_step = nice_step(if y1 > 0.0 { y1 } else { 1.0 } / 4.0);
+    let y1 = (y1 / y_step).ceil().max(1.0) * y_step;
     let x1 = if x1 > x0 { x1 } else { x0 + 1.0 };
+    let x_step = nice_step((x1 - x0) / 6.0);
     let sx = |x: f64| LEFT + (x - x0) / (x1 - x0) * (W - LEFT - RIGHT);
     let sy = |y: f64| H - BOTTOM - y / y1 * (H - TOP - BOTTOM);
 
@@ -59,23 +63,45 @@ pub fn line_chart(title: &str, unit: &str, series: &[Series], limits: &[Limit], 
         "<figure><svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{W}\" height=\"{H}\" role=\"img\" aria-label=\"{}\">",
         escape(title)
     );
-    // Axes, with the top value and the time span.
+    // Gridlines with their values: round steps on both axes.
+    let mut y = 0.0;
+    while y <= y1 + y_step / 2.0 {
+        let gy = sy(y);
+        let _ = write!(
+            svg,
+            "<line class=\"grid\" x1=\"{LEFT}\" y1=\"{gy:.1}\" x2=\"{}\" y2=\"{gy:.1}\" stroke=\"#e4e4e4\"/>\
+             <text x=\"{}\" y=\"{:.1}\" font-size=\"10\" text-anchor=\"end\">{}</text>",
+            W - RIGHT,
+            LEFT - 4.0,
+            gy + 3.0,
+            short(y)
+        );
+        y += y_step;
+    }
+    let mut x = (x0 / x_step).ceil() * x_step;
+    while x <= x1 + x_step / 100.0 {
+        let gx = sx(x);
+        let _ = write!(
+            svg,
+            "<line class=\"grid\" x1=\"{gx:.1}\" y1=\"{TOP}\" x2=\"{gx:.1}\" y2=\"{}\" stroke=\"#f0f0f0\"/>\
+             <text x=\"{gx:.1}\" y=\"{}\" font-size=\"10\" text-anchor=\"middle\">{} s</text>",
+            H - BOTTOM,
+            H - BOTTOM + 12.0,
+            short(x)
+        );
+        x += x_step;
+    }
+    // Axes, and the unit.
     let _ = write!(
         svg,
         "<line x1=\"{LEFT}\" y1=\"{b}\" x2=\"{r}\" y2=\"{b}\" stroke=\"#555\"/>\
          <line x1=\"{LEFT}\" y1=\"{TOP}\" x2=\"{LEFT}\" y2=\"{b}\" stroke=\"#555\"/>\
-         <text x=\"{tx}\" y=\"{ty}\" font-size=\"11\">{} {}</text>\
-         <text x=\"{lx}\" y=\"{b}\" font-size=\"11\" text-anchor=\"end\">0</text>\
-         <text x=\"{LEFT}\" y=\"{tb}\" font-size=\"11\">{x0:.0} s</text>\
-         <text x=\"{r}\" y=\"{tb}\" font-size=\"11\" text-anchor=\"end\">{x1:.0} s</text>",
-        short(y1),
+         <text x=\"{tx}\" y=\"{ty}\" font-size=\"11\">{}</text>",
         escape(unit),
         b = H - BOTTOM,
         r = W - RIGHT,
-        lx = LEFT - 4.0,
         tx = LEFT + 4.0,
-        ty = TOP + 8.0,
-        tb = H - 10.0,
+        ty = TOP - 4.0,
     );
     if series.iter().all(|s| s.points.is_empty()) {
         let _ = write!(
@@ -348,13 +374,27 @@ fn bounds(values: impl Iterator<Item = f64>) -> (f64, f64) {
         .map_or((0.0, 1.0), |(lo, hi)| (lo.min(0.0), hi))
 }
 
-/// 1234567 as "1.2M", 1500 as "1.5k", 15 as "15".
+/// A round step (1, 2 or 5 times a power of ten) near `raw`.
+fn nice_step(raw: f64) -> f64 {
+    if !(raw.is_finite() && raw > 0.0) {
+        return 1.0;
+    }
+    let power = 10f64.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 5.0, 10.0]
+        .into_iter()
+        .find(|m| m * power >= raw)
+        .unwrap_or(10.0);
+    step * power
+}
+
+/// 1234567 as "1.2M", 1500 as "1.5k", 15 as "15", 0.5 as "0.5".
 fn short(v: f64) -> String {
     match v {
         v if v >= 1e9 => format!("{:.1}G", v / 1e9),
         v if v >= 1e6 => format!("{:.1}M", v / 1e6),
         v if v >= 1e3 => format!("{:.1}k", v / 1e3),
-        v => format!("{v:.0}"),
+        v if v.fract() == 0.0 || v >= 10.0 => format!("{v:.0}"),
+        v => format!("{v:.1}"),
     }
 }
 
@@ -400,6 +440,11 @@ mod tests {
             "the mark, the limit and tempo's line"
         );
         assert!(svg.contains(">x1.50</text>"));
+        // Round gridlines on both axes: 0..400 MiB in steps of 100, 0..2 s.
+        for label in [">0</text>", ">100</text>", ">400</text>", ">0 s</text>", ">2 s</text>"] {
+            assert!(svg.contains(label), "{label}: {svg}");
+        }
+        assert!(svg.matches("class=\"grid\"").count() >= 8, "{svg}");
         assert!(svg.contains("memory &lt;per container&gt;"));
         assert!(svg.contains("×"));
         let empty = line_chart("nothing", "ms", &[], &[], &[]);
