@@ -15,7 +15,9 @@ table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;pad
 .pass{color:#1a7f37;font-weight:600}.fail{color:#cf222e;font-weight:600}.error{color:#8250df;font-weight:600}.skip{color:#888}\
 pre{background:#f6f8fa;padding:.8em;overflow:auto;max-height:30em}.note{background:#fff8c5;padding:.5em 1em;border-radius:4px}\
 svg{background:#fafafa;border:1px solid #eee;margin:.5em 1em .5em 0}figure{display:inline-block;margin:0}figcaption{font-size:12px;color:#555}\
-.hint{background:#ddf4ff;padding:.5em 1em;border-radius:4px}.query code{white-space:pre-wrap;word-break:break-all}";
+.hint{background:#ddf4ff;padding:.5em 1em;border-radius:4px}.query code{white-space:pre-wrap;word-break:break-all}\
+.evidence table{width:auto;font-size:13px}.evidence th{font-weight:600;color:#444;white-space:nowrap}.evidence td,.evidence th{padding:.15em .6em}\
+.kv .kv{margin:0}.rows th{background:#f6f8fa}.evidence td{overflow-wrap:anywhere}.none{color:#888}code.url{word-break:break-all}";
 
 /// What every report of a run against the reference stack says first.
 pub const TEST_DOUBLE_NOTE: &str = "<p class=\"note\">Target: the embedded reference stack, an in-process test double. These results say nothing about a deployment.</p>\n";
@@ -120,6 +122,11 @@ pub fn render(report: &RunReport) -> String {
         for (series, summary) in &c.latency_ms {
             out.push_str(&crate::report::chart::histogram(series, summary, slo_ms));
         }
+        if c.evidence.as_object().is_some_and(|o| !o.is_empty()) {
+            out.push_str("<div class=\"evidence\">");
+            evidence_html(&c.evidence, 0, &mut out);
+            out.push_str("</div>\n");
+        }
         // The raw record, for whoever needs more than the lines above.
         let evidence = serde_json::to_string_pretty(&c.evidence).unwrap_or_default();
         let _ = writeln!(
@@ -130,4 +137,124 @@ pub fn render(report: &RunReport) -> String {
     }
     out.push_str("</body></html>\n");
     out
+}
+
+/// Rows of a list shown before the rest is counted.
+const MAX_ROWS: usize = 50;
+
+/// Evidence as a person reads it: an object as a two-column table, a list
+/// of records (missing ids, datasources, components) as a table with a
+/// column per field, a list of values inline; deeper than three levels,
+/// compact JSON.
+fn evidence_html(value: &serde_json::Value, depth: usize, out: &mut String) {
+    use serde_json::Value;
+    match value {
+        Value::Object(fields) if depth < 3 => {
+            out.push_str("<table class=\"kv\">");
+            for (key, v) in fields {
+                let _ = write!(out, "<tr><th>{}</th><td>", escape(key));
+                evidence_html(v, depth + 1, out);
+                out.push_str("</td></tr>");
+            }
+            out.push_str("</table>");
+        }
+        Value::Array(items) if items.is_empty() => out.push_str("<span class=\"none\">none</span>"),
+        Value::Array(items) if depth < 3 && items.iter().all(Value::is_object) => {
+            let mut columns: Vec<&str> = Vec::new();
+            for item in items.iter().take(MAX_ROWS) {
+                for key in item.as_object().into_iter().flat_map(|o| o.keys()) {
+                    if !columns.contains(&key.as_str()) {
+                        columns.push(key);
+                    }
+                }
+            }
+            out.push_str("<table class=\"rows\"><tr>");
+            for column in &columns {
+                let _ = write!(out, "<th>{}</th>", escape(column));
+            }
+            out.push_str("</tr>");
+            for item in items.iter().take(MAX_ROWS) {
+                out.push_str("<tr>");
+                for column in &columns {
+                    out.push_str("<td>");
+                    match item.get(column) {
+                        // A record inside a row: its fields one per line, so
+                        // the table wraps instead of scrolling.
+                        Some(serde_json::Value::Object(fields)) => {
+                            let lines: Vec<String> = fields
+                                .iter()
+                                .map(|(k, v)| format!("{}: {}", escape(k), escape(&scalar(v))))
+                                .collect();
+                            out.push_str(&lines.join("<br>"));
+                        }
+                        Some(v) => evidence_html(v, 3, out),
+                        None => {}
+                    }
+                    out.push_str("</td>");
+                }
+                out.push_str("</tr>");
+            }
+            out.push_str("</table>");
+            more(items.len(), out);
+        }
+        Value::Array(items) if items.iter().all(|v| !v.is_object() && !v.is_array()) => {
+            let shown: Vec<String> = items.iter().take(MAX_ROWS).map(scalar).collect();
+            let _ = write!(out, "<code>{}</code>", escape(&shown.join(", ")));
+            more(items.len(), out);
+        }
+        Value::String(text) if text.starts_with("http://") || text.starts_with("https://") => {
+            let _ = write!(out, "<code class=\"url\">{}</code>", escape(text));
+        }
+        Value::Null => out.push_str("<span class=\"none\">–</span>"),
+        Value::String(_) | Value::Number(_) | Value::Bool(_) => {
+            let _ = write!(out, "{}", escape(&scalar(value)));
+        }
+        deeper => {
+            let _ = write!(out, "<code>{}</code>", escape(&deeper.to_string()));
+        }
+    }
+}
+
+fn scalar(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::String(text) => text.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn more(total: usize, out: &mut String) {
+    if total > MAX_ROWS {
+        let _ = write!(out, " <span class=\"none\">… {} more</span>", total - MAX_ROWS);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn evidence_reads_as_tables() {
+        let evidence = serde_json::json!({
+            "by_id": { "found": 3, "missing": [{ "id": "abc", "slot": 2 }, { "id": "def", "slot": 4 }] },
+            "ids": ["x", "y"],
+            "datasources": [{ "uid": "loki", "health": { "ok": true, "detail": "<fine>" } }],
+            "last_error": null,
+            "undecided": [],
+        });
+        let mut out = String::new();
+        evidence_html(&evidence, 0, &mut out);
+        assert!(out.starts_with("<table class=\"kv\">"), "{out}");
+        assert!(
+            out.contains("<table class=\"rows\"><tr><th>id</th><th>slot</th></tr><tr><td>abc</td><td>2</td></tr>"),
+            "{out}"
+        );
+        assert!(out.contains("<code>x, y</code>"), "{out}");
+        assert!(out.contains("detail: &lt;fine&gt;<br>ok: true"), "{out}");
+        assert!(out.contains("<span class=\"none\">none</span>"), "{out}");
+        let many =
+            serde_json::json!({ "missing": (0..60).map(|i| serde_json::json!({ "id": i })).collect::<Vec<_>>() });
+        let mut out = String::new();
+        evidence_html(&many, 0, &mut out);
+        assert!(out.contains("… 10 more"), "{out}");
+    }
 }

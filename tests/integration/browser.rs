@@ -137,6 +137,8 @@ async fn issue_14_reports_render_in_a_real_browser() {
                     dom.contains("<details><summary>Evidence (JSON)"),
                     "fail: evidence not collapsed"
                 );
+                assert!(dom.contains("<table class=\"kv\">"), "fail: evidence is not a table");
+                assert!(dom.contains("<th>missing</th>"), "fail: the missing ids are not listed");
             }
             "load" => assert!(dom.contains("<table class=\"gates\">"), "load: no gates table"),
             _ => {}
