@@ -8,14 +8,14 @@
 use std::io::Write;
 use std::path::Path;
 
-use crate::commands::prepared::{RunIdentity, open_ready, test_double, write_report};
+use crate::commands::prepared::{RunIdentity, start_load, test_double, write_report};
 use crate::console::{Console, printable};
 use crate::env::Env;
 use crate::error::RunError;
 use crate::exit;
 use crate::load::progress::Progress;
 use crate::load::scenario::Scenario;
-use crate::report::{CapacityReport, Report, ReportDir, terminal};
+use crate::report::{CapacityReport, Report, terminal};
 use crate::target::TargetChoice;
 
 /// A capacity search: the scenario (with a `[search]` section), against
@@ -45,10 +45,8 @@ pub(super) async fn run(plan: CapacityPlan, env: &Env, console: &mut Console) ->
         target,
         run,
     } = plan;
-    let dir = ReportDir::create(&run.report_dir)?;
-    let opened = open_ready(&target, &run, env).await?;
+    let (dir, opened) = start_load(&mut scenario, &target, &run, env).await?;
     let target = opened.target.clone();
-    scenario.for_target(target.limits.ingest_slo);
     let _ = writeln!(
         console.err,
         "pillars capacity: scenario `{}` against `{}`{}; Ctrl-C ends the search with the steps so far",

@@ -7,14 +7,14 @@
 
 use std::io::Write;
 
-use crate::commands::prepared::{RunIdentity, open_ready, test_double, write_report};
+use crate::commands::prepared::{RunIdentity, start_load, test_double, write_report};
 use crate::console::{Console, printable};
 use crate::env::Env;
 use crate::error::RunError;
 use crate::exit;
 use crate::load::progress::Progress;
 use crate::load::scenario::Scenario;
-use crate::report::{LoadReport, Report, ReportDir, terminal};
+use crate::report::{LoadReport, Report, terminal};
 use crate::target::TargetChoice;
 
 /// A load run: the scenario, against which target, as which run.
@@ -31,10 +31,8 @@ pub(super) async fn run(plan: LoadPlan, env: &Env, console: &mut Console) -> Res
         target,
         run,
     } = plan;
-    let dir = ReportDir::create(&run.report_dir)?;
-    let opened = open_ready(&target, &run, env).await?;
+    let (dir, opened) = start_load(&mut scenario, &target, &run, env).await?;
     let target = opened.target.clone();
-    scenario.for_target(target.limits.ingest_slo);
     let _ = writeln!(
         console.err,
         "pillars load: scenario `{}` against `{}`{} for {}; Ctrl-C stops it and writes what it has",

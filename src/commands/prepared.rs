@@ -68,8 +68,23 @@ pub fn run_id(seed: Seed) -> String {
     format!("{stamp}-{:04x}", seed.0 & 0xffff)
 }
 
+/// Everything a load or capacity run does before sending: its report
+/// directory (so a bad path fails first), the target opened and found
+/// ready, and the scenario's latency gate bound to the target's SLO.
+pub(super) async fn start_load(
+    scenario: &mut crate::load::scenario::Scenario,
+    choice: &TargetChoice,
+    run: &RunIdentity,
+    env: &Env,
+) -> Result<(ReportDir, Opened), RunError> {
+    let dir = ReportDir::create(&run.report_dir)?;
+    let opened = open_ready(choice, run, env).await?;
+    scenario.for_target(opened.target.limits.ingest_slo);
+    Ok((dir, opened))
+}
+
 /// Opens the target and checks it is ready before any load is sent.
-pub(super) async fn open_ready(choice: &TargetChoice, run: &RunIdentity, env: &Env) -> Result<Opened, RunError> {
+async fn open_ready(choice: &TargetChoice, run: &RunIdentity, env: &Env) -> Result<Opened, RunError> {
     let opened = choice.open(env).await?;
     let target = opened.target.clone();
     let ready = checks::find("stack.ready").expect("stack.ready is in the catalog");
@@ -79,17 +94,22 @@ pub(super) async fn open_ready(choice: &TargetChoice, run: &RunIdentity, env: &E
         checks::Status::Pass | checks::Status::Skip => Ok(opened),
         status => {
             opened.close().await;
-            let origin = match &target.kind {
-                TargetKind::File(path) => format!(" ({})", path.display()),
-                TargetKind::Sim => String::new(),
-            };
             Err(RunError::NotReady {
                 target: crate::console::printable(&target.name).into_owned(),
-                origin,
+                origin: origin(&target),
                 status,
                 summary: outcome.summary,
             })
         }
+    }
+}
+
+/// ` (path)` of a target file, for messages that name the target; empty
+/// for the reference stack.
+pub(super) fn origin(target: &crate::target::Target) -> String {
+    match &target.kind {
+        TargetKind::File(path) => format!(" ({})", path.display()),
+        TargetKind::Sim => String::new(),
     }
 }
 

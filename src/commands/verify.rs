@@ -113,10 +113,7 @@ pub(super) async fn run(plan: VerifyPlan, env: &Env, console: &mut Console) -> R
     let paths: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();
     if let Some(summary) = unreached {
         // One message, as `load` gives, instead of a table of connection errors.
-        let origin = match &target.kind {
-            TargetKind::File(path) => format!(" ({})", path.display()),
-            TargetKind::Sim => String::new(),
-        };
+        let origin = crate::commands::prepared::origin(&target);
         let _ = writeln!(
             console.err,
             "error: nothing of `{}`{origin} answered: stack.ready {summary}; start the stack \
