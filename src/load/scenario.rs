@@ -51,6 +51,18 @@ impl TrafficKind {
             TrafficKind::Profiles => "profiles",
         }
     }
+
+    /// What one unit of the kind's rate is, per second.
+    pub const fn unit(self) -> &'static str {
+        match self {
+            TrafficKind::FrontendSessions => "sessions/s",
+            TrafficKind::BackendRequests => "requests/s",
+            TrafficKind::OtlpTraces => "spans/s",
+            TrafficKind::OtlpLogs => "lines/s",
+            TrafficKind::OtlpMetrics => "samples/s",
+            TrafficKind::Profiles => "profiles/s",
+        }
+    }
 }
 
 /// One traffic kind's settings.

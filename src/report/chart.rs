@@ -28,21 +28,40 @@ pub struct Limit {
 const PALETTE: [&str; 8] = [
     "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#9c755f",
 ];
-const W: f64 = 720.0;
-const H: f64 = 240.0;
 const LEFT: f64 = 64.0;
 const RIGHT: f64 = 16.0;
 const TOP: f64 = 16.0;
 const BOTTOM: f64 = 32.0;
 
-/// A vertical line at a moment, such as the start of a capacity step.
+/// How large a line chart is drawn: one across the page, or one of a row
+/// of small multiples (a chart per traffic kind or container, each on its
+/// own scale, so a 0.5/s kind is not flattened by a 5000/s one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Size {
+    Wide,
+    Small,
+}
+
+impl Size {
+    const fn dimensions(self) -> (f64, f64) {
+        match self {
+            Size::Wide => (720.0, 240.0),
+            Size::Small => (352.0, 170.0),
+        }
+    }
+}
+
+/// A vertical line at a moment, such as the start of a capacity step;
+/// `broken` marks the step where a gate broke.
 pub struct Mark {
     pub x: f64,
     pub label: String,
+    pub broken: bool,
 }
 
 /// A chart titled `title`, its y axis in `unit`, x in seconds.
-pub fn line_chart(title: &str, unit: &str, series: &[Series], limits: &[Limit], marks: &[Mark]) -> String {
+pub fn line_chart(size: Size, title: &str, unit: &str, series: &[Series], limits: &[Limit], marks: &[Mark]) -> String {
+    let (w, h) = size.dimensions();
     let xs = series.iter().flat_map(|s| s.points.iter().map(|p| p.0));
     let ys = series
         .iter()
@@ -56,11 +75,11 @@ pub fn line_chart(title: &str, unit: &str, series: &[Series], limits: &[Limit], 
     let y1 = (y1 / y_step).ceil().max(1.0) * y_step;
     let x1 = if x1 > x0 { x1 } else { x0 + 1.0 };
     let x_step = nice_step((x1 - x0) / 6.0);
-    let sx = |x: f64| LEFT + (x - x0) / (x1 - x0) * (W - LEFT - RIGHT);
-    let sy = |y: f64| H - BOTTOM - y / y1 * (H - TOP - BOTTOM);
+    let sx = |x: f64| LEFT + (x - x0) / (x1 - x0) * (w - LEFT - RIGHT);
+    let sy = |y: f64| h - BOTTOM - y / y1 * (h - TOP - BOTTOM);
 
     let mut svg = format!(
-        "<figure><svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{W}\" height=\"{H}\" role=\"img\" aria-label=\"{}\">",
+        "<figure><svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" role=\"img\" aria-label=\"{}\">",
         escape(title)
     );
     // Gridlines with their values: round steps on both axes.
@@ -71,7 +90,7 @@ pub fn line_chart(title: &str, unit: &str, series: &[Series], limits: &[Limit], 
             svg,
             "<line class=\"grid\" x1=\"{LEFT}\" y1=\"{gy:.1}\" x2=\"{}\" y2=\"{gy:.1}\" stroke=\"#e4e4e4\"/>\
              <text x=\"{}\" y=\"{:.1}\" font-size=\"10\" text-anchor=\"end\">{}</text>",
-            W - RIGHT,
+            w - RIGHT,
             LEFT - 4.0,
             gy + 3.0,
             short(y)
@@ -85,8 +104,8 @@ pub fn line_chart(title: &str, unit: &str, series: &[Series], limits: &[Limit], 
             svg,
             "<line class=\"grid\" x1=\"{gx:.1}\" y1=\"{TOP}\" x2=\"{gx:.1}\" y2=\"{}\" stroke=\"#f0f0f0\"/>\
              <text x=\"{gx:.1}\" y=\"{}\" font-size=\"10\" text-anchor=\"middle\">{} s</text>",
-            H - BOTTOM,
-            H - BOTTOM + 12.0,
+            h - BOTTOM,
+            h - BOTTOM + 12.0,
             short(x)
         );
         x += x_step;
@@ -98,8 +117,8 @@ pub fn line_chart(title: &str, unit: &str, series: &[Series], limits: &[Limit], 
          <line x1=\"{LEFT}\" y1=\"{TOP}\" x2=\"{LEFT}\" y2=\"{b}\" stroke=\"#555\"/>\
          <text x=\"{tx}\" y=\"{ty}\" font-size=\"11\">{}</text>",
         escape(unit),
-        b = H - BOTTOM,
-        r = W - RIGHT,
+        b = h - BOTTOM,
+        r = w - RIGHT,
         tx = LEFT + 4.0,
         ty = TOP - 4.0,
     );
@@ -107,21 +126,36 @@ pub fn line_chart(title: &str, unit: &str, series: &[Series], limits: &[Limit], 
         let _ = write!(
             svg,
             "<text x=\"{}\" y=\"{}\" font-size=\"12\">nothing measured</text>",
-            W / 2.0 - 50.0,
-            H / 2.0
+            w / 2.0 - 50.0,
+            h / 2.0
         );
     }
+    // Labels that would overlap the one before are left to the line's
+    // tooltip; the broken step's label always shows.
+    let mut last_label = f64::NEG_INFINITY;
     for mark in marks {
         let x = sx(mark.x);
+        let (stroke, dash, fill) = if mark.broken {
+            ("#cf222e", "4 2", "#cf222e")
+        } else {
+            ("#bbb", "1 3", "#777")
+        };
         let _ = write!(
             svg,
-            "<line x1=\"{x:.1}\" y1=\"{TOP}\" x2=\"{x:.1}\" y2=\"{}\" stroke=\"#bbb\" stroke-dasharray=\"1 3\"/>\
-             <text x=\"{:.1}\" y=\"{}\" font-size=\"9\" fill=\"#777\">{}</text>",
-            H - BOTTOM,
-            x + 2.0,
-            TOP + 20.0,
+            "<line class=\"mark\" x1=\"{x:.1}\" y1=\"{TOP}\" x2=\"{x:.1}\" y2=\"{}\" stroke=\"{stroke}\" stroke-dasharray=\"{dash}\"><title>{}</title></line>",
+            h - BOTTOM,
             escape(&mark.label)
         );
+        if mark.broken || x - last_label >= 7.0 * mark.label.chars().count() as f64 {
+            let _ = write!(
+                svg,
+                "<text x=\"{:.1}\" y=\"{}\" font-size=\"9\" fill=\"{fill}\">{}</text>",
+                x + 2.0,
+                TOP + if mark.broken { 10.0 } else { 20.0 },
+                escape(&mark.label)
+            );
+            last_label = x;
+        }
     }
     for limit in limits {
         let y = sy(limit.y);
@@ -129,7 +163,7 @@ pub fn line_chart(title: &str, unit: &str, series: &[Series], limits: &[Limit], 
         let _ = write!(
             svg,
             "<line x1=\"{LEFT}\" y1=\"{y:.1}\" x2=\"{}\" y2=\"{y:.1}\" stroke=\"{color}\" stroke-dasharray=\"6 4\"><title>{}</title></line>",
-            W - RIGHT,
+            w - RIGHT,
             escape(&limit.name)
         );
     }
@@ -149,7 +183,7 @@ pub fn line_chart(title: &str, unit: &str, series: &[Series], limits: &[Limit], 
                         svg,
                         "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"10\" fill=\"{color}\" text-anchor=\"middle\">×</text>",
                         sx(*x),
-                        H - BOTTOM - 2.0
+                        h - BOTTOM - 2.0
                     );
                 }
             }
@@ -164,12 +198,14 @@ pub fn line_chart(title: &str, unit: &str, series: &[Series], limits: &[Limit], 
             );
         }
     }
+    // The legend wraps as the page does: one entry per item, never split.
     svg.push_str("</svg><figcaption>");
     svg.push_str(&escape(title));
+    svg.push_str("<ul class=\"legend\">");
     for s in series {
         let _ = write!(
             svg,
-            " <span style=\"color:{}\">{} {}</span>",
+            "<li style=\"color:{}\">{} {}</li>",
             PALETTE[s.color % PALETTE.len()],
             if s.dashed { "┄" } else { "■" },
             escape(&s.name)
@@ -178,11 +214,12 @@ pub fn line_chart(title: &str, unit: &str, series: &[Series], limits: &[Limit], 
     for l in limits {
         let _ = write!(
             svg,
-            " <span style=\"color:{}\">┄ {}</span>",
+            "<li style=\"color:{}\">┄ {}</li>",
             PALETTE[l.color % PALETTE.len()],
             escape(&l.name)
         );
     }
+    svg.push_str("</ul>");
     svg.push_str("</figcaption></figure>\n");
     svg
 }
@@ -388,7 +425,7 @@ fn nice_step(raw: f64) -> f64 {
 }
 
 /// 1234567 as "1.2M", 1500 as "1.5k", 15 as "15", 0.5 as "0.5".
-fn short(v: f64) -> String {
+pub(crate) fn short(v: f64) -> String {
     match v {
         v if v >= 1e9 => format!("{:.1}G", v / 1e9),
         v if v >= 1e6 => format!("{:.1}M", v / 1e6),
@@ -405,6 +442,7 @@ mod tests {
     #[test]
     fn a_chart_draws_each_series_limit_and_gap() {
         let svg = line_chart(
+            Size::Wide,
             "memory <per container>",
             "MiB",
             &[
@@ -426,20 +464,35 @@ mod tests {
                 color: 0,
                 y: 400.0,
             }],
-            &[Mark {
-                x: 1.0,
-                label: "x1.50".into(),
-            }],
+            &[
+                Mark {
+                    x: 1.0,
+                    label: "x1.50".into(),
+                    broken: false,
+                },
+                Mark {
+                    x: 1.1,
+                    label: "x2.00 broke".into(),
+                    broken: true,
+                },
+            ],
         );
         assert_eq!(svg.matches("<path").count(), 2, "{svg}");
         let loki = svg.split("<path d=\"").nth(1).unwrap().split('"').next().unwrap();
         assert_eq!(loki.matches('M').count(), 2, "loki's gap splits its line: {loki}");
         assert_eq!(
             svg.matches("stroke-dasharray").count(),
-            3,
-            "the mark, the limit and tempo's line"
+            4,
+            "the marks, the limit and tempo's line"
         );
         assert!(svg.contains(">x1.50</text>"));
+        // The broken step is red and labelled even where it crowds another.
+        assert!(
+            svg.contains("stroke=\"#cf222e\" stroke-dasharray=\"4 2\"><title>x2.00 broke"),
+            "{svg}"
+        );
+        assert!(svg.contains(">x2.00 broke</text>"), "{svg}");
+        assert!(svg.contains("<ul class=\"legend\"><li"), "{svg}");
         // Round gridlines on both axes: 0..400 MiB in steps of 100, 0..2 s.
         for label in [">0</text>", ">100</text>", ">400</text>", ">0 s</text>", ">2 s</text>"] {
             assert!(svg.contains(label), "{label}: {svg}");
@@ -447,7 +500,7 @@ mod tests {
         assert!(svg.matches("class=\"grid\"").count() >= 8, "{svg}");
         assert!(svg.contains("memory &lt;per container&gt;"));
         assert!(svg.contains("×"));
-        let empty = line_chart("nothing", "ms", &[], &[], &[]);
+        let empty = line_chart(Size::Small, "nothing", "ms", &[], &[], &[]);
         assert!(empty.contains("nothing measured"));
     }
 

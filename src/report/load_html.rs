@@ -13,7 +13,7 @@ use std::fmt::Write as _;
 use crate::load::session::Timeline;
 use crate::measure::memory::Least;
 use crate::report::capacity::CapacityReport;
-use crate::report::chart::{Limit, Mark, Series, line_chart};
+use crate::report::chart::{Limit, Mark, Series, Size, line_chart};
 use crate::report::html::{STYLE, TEST_DOUBLE_NOTE};
 use crate::report::junit::escape;
 use crate::report::load::LoadReport;
@@ -27,24 +27,42 @@ fn page(title: &str, body: &str) -> String {
     )
 }
 
-/// The three charts of a timeline; `slo_ms` draws the ingest SLO, `marks`
-/// the start of each capacity step.
+/// The charts of a timeline: offered against achieved rate and memory
+/// against its limit as small multiples (one per kind, one per container,
+/// each on its own scale), and ingest latency per pillar across the page.
+/// `slo_ms` draws the ingest SLO, `marks` the start of each capacity step.
 pub fn charts(timeline: &Timeline, slo_ms: u64, marks: &[Mark]) -> String {
-    let mut rates = Vec::new();
-    for (color, (kind, points)) in timeline.rates.iter().enumerate() {
-        rates.push(Series {
-            name: format!("{} offered", kind.as_str()),
-            color,
-            dashed: true,
-            points: points.iter().map(|p| (p.at_secs, Some(p.offered))).collect(),
-        });
-        rates.push(Series {
-            name: format!("{} achieved", kind.as_str()),
-            color,
-            dashed: false,
-            points: points.iter().map(|p| (p.at_secs, Some(p.achieved))).collect(),
-        });
+    let mut out =
+        String::from("<h2>Over time</h2>\n<h3>Offered vs achieved rate, per kind</h3>\n<div class=\"multiples\">");
+    for (kind, points) in &timeline.rates {
+        let series = [
+            Series {
+                name: "offered".into(),
+                color: 0,
+                dashed: true,
+                points: points.iter().map(|p| (p.at_secs, Some(p.offered))).collect(),
+            },
+            Series {
+                name: "achieved".into(),
+                color: 0,
+                dashed: false,
+                points: points.iter().map(|p| (p.at_secs, Some(p.achieved))).collect(),
+            },
+        ];
+        out.push_str(&line_chart(
+            Size::Small,
+            kind.as_str(),
+            kind.unit(),
+            &series,
+            &[],
+            marks,
+        ));
     }
+    if timeline.rates.is_empty() {
+        out.push_str(&line_chart(Size::Small, "rate", "units/s", &[], &[], marks));
+    }
+    out.push_str("</div>\n");
+
     let ingest: Vec<Series> = timeline
         .ingest
         .iter()
@@ -54,37 +72,6 @@ pub fn charts(timeline: &Timeline, slo_ms: u64, marks: &[Mark]) -> String {
             color,
             dashed: false,
             points: points.iter().map(|p| (p.at_secs, p.latency_ms)).collect(),
-        })
-        .collect();
-    let mut memory: BTreeMap<&str, Vec<(f64, Option<f64>)>> = BTreeMap::new();
-    let mut limits: BTreeMap<&str, u64> = BTreeMap::new();
-    for point in &timeline.memory {
-        for c in &point.containers {
-            memory
-                .entry(&c.container)
-                .or_default()
-                .push((point.at_secs, Some(c.working_set_bytes as f64 / MIB)));
-            if let Some(limit) = c.limit_bytes {
-                limits.insert(&c.container, limit);
-            }
-        }
-    }
-    let color_of: BTreeMap<&str, usize> = memory.keys().enumerate().map(|(i, name)| (*name, i)).collect();
-    let memory: Vec<Series> = memory
-        .into_iter()
-        .map(|(name, points)| Series {
-            name: name.to_owned(),
-            color: color_of[name],
-            dashed: false,
-            points,
-        })
-        .collect();
-    let limits: Vec<Limit> = limits
-        .into_iter()
-        .map(|(name, bytes)| Limit {
-            color: color_of[name],
-            name: format!("{name} limit"),
-            y: bytes as f64 / MIB,
         })
         .collect();
     // The SLO line only when it is near the data; far above, it would
@@ -103,23 +90,56 @@ pub fn charts(timeline: &Timeline, slo_ms: u64, marks: &[Mark]) -> String {
         })
         .into_iter()
         .collect();
-    let mut out = String::from("<h2>Over time</h2>\n");
-    out.push_str(&line_chart("Offered vs achieved rate", "units/s", &rates, &[], marks));
     out.push_str(&line_chart(
+        Size::Wide,
         &format!("Ingest latency per pillar (one marker a second; × never read back; SLO {slo_ms} ms)"),
         "ms",
         &ingest,
         &slo,
         marks,
     ));
-    out.push_str(&line_chart(
-        "Memory working set per container",
-        "MiB",
-        &memory,
-        &limits,
-        marks,
-    ));
+
+    // Per container: its working set over time and its limit.
+    type Track = (Vec<(f64, Option<f64>)>, Option<u64>);
+    let mut memory: BTreeMap<&str, Track> = BTreeMap::new();
+    for point in &timeline.memory {
+        for c in &point.containers {
+            let (points, limit) = memory.entry(&c.container).or_default();
+            points.push((point.at_secs, Some(c.working_set_bytes as f64 / MIB)));
+            *limit = c.limit_bytes.or(*limit);
+        }
+    }
+    out.push_str("<h3>Memory working set against its limit, per container</h3>\n<div class=\"multiples\">");
+    for (container, (points, limit)) in memory {
+        let limits: Vec<Limit> = limit
+            .map(|bytes| Limit {
+                name: format!("limit {}", mib(bytes)),
+                color: 2,
+                y: bytes as f64 / MIB,
+            })
+            .into_iter()
+            .collect();
+        let series = [Series {
+            name: "working set".into(),
+            color: 0,
+            dashed: false,
+            points,
+        }];
+        out.push_str(&line_chart(Size::Small, container, "MiB", &series, &limits, marks));
+    }
+    out.push_str("</div>\n");
     out
+}
+
+/// Bytes in MiB as a person writes a container limit: `384 MiB`,
+/// `1.5 GiB` from 1024 MiB up.
+fn mib(bytes: u64) -> String {
+    let mib = bytes as f64 / MIB;
+    if mib >= 1024.0 {
+        format!("{} GiB", crate::report::chart::short(mib / 1024.0))
+    } else {
+        format!("{} MiB", crate::report::chart::short(mib))
+    }
 }
 
 pub fn render_load(report: &LoadReport) -> String {
@@ -245,7 +265,8 @@ pub fn render_capacity(report: &CapacityReport) -> String {
         };
         let _ = writeln!(
             body,
-            "<tr><td>x{:.2}</td><td>{:.0} s</td><td>{:.0}</td><td>{:.0}</td><td>{:.2} %</td><td>{}</td><td>{}</td><td>{}</td><td class=\"{class}\">{}</td></tr>",
+            "<tr{}><td>x{:.2}</td><td>{:.0} s</td><td>{:.0}</td><td>{:.0}</td><td>{:.2} %</td><td>{}</td><td>{}</td><td>{}</td><td class=\"{class}\">{}</td></tr>",
+            if s.broken.is_some() { " class=\"broken\"" } else { "" },
             s.scale,
             s.started_secs,
             s.offered_rate,
@@ -263,7 +284,11 @@ pub fn render_capacity(report: &CapacityReport) -> String {
         .iter()
         .map(|s| Mark {
             x: s.started_secs,
-            label: format!("x{:.2}", s.scale),
+            label: match s.broken {
+                Some(_) => format!("x{:.2} broke", s.scale),
+                None => format!("x{:.2}", s.scale),
+            },
+            broken: s.broken.is_some(),
         })
         .collect();
     body.push_str(&charts(&report.timeline, report.p99_slo_ms, &marks));
