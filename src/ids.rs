@@ -46,6 +46,15 @@ impl Seed {
         Seed(mix(nanos ^ u64::from(std::process::id())) & ((1 << 53) - 1))
     }
 
+    /// The seed of one part of a run (a check), so parts that number their
+    /// slots alike still send different ids; below 2^53 like every seed.
+    pub fn of_part(self, part: &str) -> Seed {
+        let name = part.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+        });
+        Seed(mix(self.0 ^ mix(name)) & ((1 << 53) - 1))
+    }
+
     /// A stream of pseudo-random words for `(slot, domain)`; the domain keeps
     /// trace ids, span ids and payload choices of one slot independent.
     pub fn word(self, slot: u64, domain: u64) -> u64 {

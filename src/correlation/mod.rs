@@ -9,3 +9,4 @@
 pub mod links;
 pub(crate) mod session;
 pub mod settings;
+pub mod waterfall;

@@ -26,7 +26,7 @@ use crate::roundtrip::lookup::undecided;
 use crate::roundtrip::send::send_verdict;
 
 /// How far the backend's clock may be behind ours.
-const CLOCK_SKEW_NANOS: u64 = 5_000_000_000;
+pub(crate) const CLOCK_SKEW_NANOS: u64 = 5_000_000_000;
 
 /// A session that ran: its ids and when its backend call was acknowledged.
 #[derive(Debug, Clone, Serialize)]
@@ -55,11 +55,14 @@ pub(crate) fn spans_budget(settings: &CheckSettings) -> Budget {
     })
 }
 
-/// Runs `ctx.settings.correlation_sessions` sessions, or returns the
-/// outcome that says why they could not run.
-pub(crate) async fn drive(ctx: &CheckCtx) -> Result<(FrontendSpec, Vec<Driven>), Outcome> {
+/// Runs `ctx.settings.correlation_sessions` sessions for `check`, or
+/// returns the outcome that says why they could not run. Each check's
+/// sessions have their own ids (the run's seed of that check), so no check
+/// reads the spans of another's requests.
+pub(crate) async fn drive(ctx: &CheckCtx, check: &str) -> Result<(FrontendSpec, Vec<Driven>), Outcome> {
     let path = &ctx.settings.api_path;
-    let Some(visits) = Visits::new(ctx.http.clone(), &ctx.target, ctx.seed, &ctx.run_id, path) else {
+    let seed = ctx.seed.of_part(check);
+    let Some(visits) = Visits::new(ctx.http.clone(), &ctx.target, seed, &ctx.run_id, path) else {
         return Err(Outcome::not_configured(
             "the target names no app base URL (`app.base_url`) to send requests through",
         ));
@@ -122,18 +125,29 @@ impl NoSpan {
     }
 }
 
+/// The backend server span a check follows its link from, and its trace's
+/// spans of this run as read back (for the waterfall).
+pub(crate) struct Followed {
+    pub span: ReadSpan,
+    pub trace: Vec<ReadSpan>,
+}
+
 /// Drives the sessions and returns the backend server span a person would
 /// click a link on: the first session's, stitched to its fetch span if one
 /// is.
-pub(crate) async fn backend_span(ctx: &CheckCtx, tempo: &TempoClient) -> Result<ReadSpan, NoSpan> {
-    let (_, driven) = drive(ctx).await.map_err(NoSpan::NotDriven)?;
+pub(crate) async fn backend_span(ctx: &CheckCtx, check: &str, tempo: &TempoClient) -> Result<Followed, NoSpan> {
+    let (_, driven) = drive(ctx, check).await.map_err(NoSpan::NotDriven)?;
     let (watched, seen) = find_spans(ctx, tempo, &driven).await;
-    let span = driven.iter().find_map(|d| {
+    let followed = driven.iter().find_map(|d| {
         let spans = seen.get(&d.session.slot)?;
-        spans.stitched(&d.session).or_else(|| spans.backend.first()).cloned()
+        let span = spans.stitched(&d.session).or_else(|| spans.backend.first())?;
+        Some(Followed {
+            span: span.clone(),
+            trace: spans.trace.clone(),
+        })
     });
-    match span {
-        Some(span) => Ok(span),
+    match followed {
+        Some(followed) => Ok(followed),
         // Tempo never told whether the spans are there.
         None if watched.missing.is_empty() => Err(match undecided(&watched, "sessions' traces") {
             Some((verdict, why)) => NoSpan::Undecided(verdict, why),
@@ -152,6 +166,9 @@ pub(crate) struct SessionSpans {
     pub frontend: Option<ReadSpan>,
     /// Backend server spans in the trace.
     pub backend: Vec<ReadSpan>,
+    /// Every span of the trace from this run: the fetch span, the backend's
+    /// and their children.
+    pub trace: Vec<ReadSpan>,
 }
 
 impl SessionSpans {
@@ -211,6 +228,12 @@ pub(crate) async fn find_spans(
                     .iter()
                     .filter(|s| s.service_name.as_deref() == Some(backend) && s.kind == "SPAN_KIND_SERVER")
                     .filter(recent)
+                    .cloned()
+                    .collect(),
+                trace: trace
+                    .spans
+                    .iter()
+                    .filter(|s| this_run(s) || recent(s))
                     .cloned()
                     .collect(),
             };

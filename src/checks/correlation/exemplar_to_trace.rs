@@ -18,11 +18,12 @@ use serde::Serialize;
 
 use crate::check::reason::reasons;
 use crate::check::spec::Budget;
-use crate::check::{CheckCtx, CheckSettings, Outcome, Verdict};
+use crate::check::{CheckCtx, CheckSettings, Outcome, Pillar, Verdict};
 use crate::clock::unix_now;
 use crate::correlation::links::{ExemplarDestination, exemplar_destinations};
 use crate::correlation::session::{self, drive};
 use crate::correlation::settings;
+use crate::correlation::waterfall::Waterfall;
 use crate::http::HttpError;
 use crate::ids::TraceId;
 use crate::measure::ingest_clock::{PollPlan, watch};
@@ -78,6 +79,8 @@ struct Evidence {
     resolved: Vec<(String, bool)>,
     resolved_ratio: f64,
     error: Option<String>,
+    /// The first resolved trace, with its exemplar beside the span.
+    waterfall: Option<Waterfall>,
 }
 
 pub async fn run(ctx: &CheckCtx) -> Outcome {
@@ -118,7 +121,7 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
         return Outcome::new(Verdict::fail(Reason::NoDestination), summary).with_evidence(evidence);
     };
 
-    let (_, driven) = match drive(ctx).await {
+    let (_, driven) = match drive(ctx, "correlation.exemplar_to_trace").await {
         Ok(d) => d,
         Err(outcome) => return outcome,
     };
@@ -185,21 +188,60 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
     }
     // The trace may still be on its way to Tempo (collector batching), so
     // each id gets the target's wait.
+    // Spans of an earlier run with the same seed share the ids: only
+    // those that started after this run's first call are drawn.
+    let since = driven.iter().map(|d| d.started_unix_nanos).min().unwrap_or(0);
     for id in &under_label {
         let Ok(trace_id) = id.parse::<TraceId>() else {
             evidence.resolved.push((id.clone(), false));
             continue;
         };
-        let resolved = read_until(limits.wait, || async {
-            tempo.trace_v1(trace_id, None).await.map(|t| t.map(|_| ()))
-        })
-        .await;
+        let resolved = read_until(limits.wait, || async { tempo.trace_v1(trace_id, None).await }).await;
         if let Some((verdict, summary)) = undecided_read(&resolved, &format!("trace {id} from Tempo")) {
             return Outcome::new(verdict, summary).with_evidence(evidence);
         }
-        evidence
-            .resolved
-            .push((id.clone(), matches!(resolved, Looked::Found(()))));
+        let Looked::Found(trace) = resolved else {
+            evidence.resolved.push((id.clone(), false));
+            continue;
+        };
+        evidence.resolved.push((id.clone(), true));
+        if evidence.waterfall.is_none() {
+            let spans: Vec<_> = trace
+                .spans
+                .into_iter()
+                .filter(|s| s.start_unix_nanos + session::CLOCK_SKEW_NANOS >= since)
+                .collect();
+            let labels = seen
+                .iter()
+                .flat_map(|(_, l)| l)
+                .filter(|(k, v)| *k == label && v == id)
+                .count();
+            // The exemplar names its span where the pipeline keeps it;
+            // otherwise it belongs to the backend's server span.
+            let exemplar_span = seen
+                .iter()
+                .find(|(_, l)| l.iter().any(|(k, v)| *k == label && v == id))
+                .and_then(|(_, l)| l.iter().find(|(k, _)| k == "span_id" || k == "spanID"))
+                .map(|(_, v)| v.clone());
+            let backend = ctx.target.backend_service.as_str();
+            let at = exemplar_span.or_else(|| {
+                spans
+                    .iter()
+                    .find(|s| s.service_name.as_deref() == Some(backend) && s.kind == "SPAN_KIND_SERVER")
+                    .map(|s| s.span_id.to_string())
+            });
+            let grafana = ctx.target.grafana.as_ref();
+            let mut waterfall = Waterfall::of(trace_id, &spans, grafana);
+            if let Some(at) = at {
+                waterfall = waterfall.found(
+                    at,
+                    Pillar::Metrics,
+                    format!("{labels} exemplar(s) of {} with `{label}` = this trace", evidence.query),
+                    grafana.map(|g| (g, Store::Mimir, evidence.query.as_str())),
+                );
+            }
+            evidence.waterfall = Some(waterfall);
+        }
     }
     let resolved = evidence.resolved.iter().filter(|(_, r)| *r).count();
     evidence.resolved_ratio = resolved as f64 / evidence.resolved.len() as f64;

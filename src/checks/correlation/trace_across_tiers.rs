@@ -12,6 +12,7 @@ use crate::check::reason::reasons;
 use crate::check::spec::Budget;
 use crate::check::{CheckCtx, CheckSettings, Outcome, Verdict};
 use crate::correlation::session::{self, SessionSpans, drive, find_spans};
+use crate::correlation::waterfall::Waterfall;
 use crate::roundtrip::lookup::undecided;
 
 reasons! {
@@ -50,13 +51,15 @@ struct Evidence {
     stitched_ratio: f64,
     traces: Vec<SessionEvidence>,
     last_error: Option<String>,
+    /// The first stitched session's trace (or the first read back).
+    waterfall: Option<Waterfall>,
 }
 
 pub async fn run(ctx: &CheckCtx) -> Outcome {
     let Some(tempo) = ctx.tempo() else {
         return Outcome::not_configured("the target names no Tempo read endpoint");
     };
-    let (_, driven) = match drive(ctx).await {
+    let (_, driven) = match drive(ctx, "correlation.trace_across_tiers").await {
         Ok(d) => d,
         Err(outcome) => return outcome,
     };
@@ -93,7 +96,15 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
         .iter()
         .find(|d| watched.missing.contains(&d.session.slot))
         .map(|d| reason_of(&seen.get(&d.session.slot).cloned().unwrap_or_default()));
+    let shown = driven
+        .iter()
+        .filter_map(|d| Some((d, seen.get(&d.session.slot)?)))
+        .filter(|(_, spans)| !spans.trace.is_empty())
+        .max_by_key(|(d, spans)| (spans.stitched(&d.session).is_some(), std::cmp::Reverse(d.session.slot)));
+    let waterfall =
+        shown.map(|(d, spans)| Waterfall::of(d.session.trace_id, &spans.trace, ctx.target.grafana.as_ref()));
     let evidence = Evidence {
+        waterfall,
         seed: ctx.seed.0,
         frontend_service: ctx.target.frontend_service.clone(),
         backend_service: ctx.target.backend_service.clone(),

@@ -19,10 +19,11 @@ use serde::Serialize;
 
 use crate::check::reason::{Shared, reasons};
 use crate::check::spec::Budget;
-use crate::check::{CheckCtx, CheckSettings, Outcome, Verdict};
+use crate::check::{CheckCtx, CheckSettings, Outcome, Pillar, Verdict};
 use crate::correlation::links::{DerivedField, TracesToLogs, derived_fields, loki_query, traces_to_logs};
 use crate::correlation::session::{self, backend_span};
 use crate::correlation::settings;
+use crate::correlation::waterfall::Waterfall;
 use crate::query::lang::logql::{LogQuery, Selector, Stage, label_is};
 use crate::query::lang::{LangError, MatchOp, Matcher, regex_literal};
 use crate::query::loki::{LogLine, LokiClient};
@@ -69,6 +70,8 @@ struct Evidence {
     /// link did not find them.
     whereabouts: Option<Whereabouts>,
     error: Option<String>,
+    /// The followed request's trace, with its lines beside the span.
+    waterfall: Option<Waterfall>,
 }
 
 /// The streams that hold a trace's lines, found without Grafana's query.
@@ -122,10 +125,12 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
         .unwrap_or_default();
     evidence.traces_to_logs = Some(cfg.clone());
 
-    let span = match backend_span(ctx, &tempo).await {
-        Ok(span) => span,
+    let (span, trace) = match backend_span(ctx, "correlation.trace_to_logs", &tempo).await {
+        Ok(followed) => (followed.span, followed.trace),
         Err(no_span) => return no_span.outcome(evidence, Reason::NoBackendSpan),
     };
+    let grafana = ctx.target.grafana.as_ref();
+    evidence.waterfall = Some(Waterfall::of(span.trace_id, &trace, grafana));
     evidence.trace_id = span.trace_id.to_string();
     evidence.span_id = span.span_id.to_string();
     let link = match loki_query(&span, &cfg) {
@@ -177,6 +182,16 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
     };
     evidence.lines_found = lines.len();
     evidence.sample_lines = lines.iter().take(3).cloned().collect();
+    let logql_text = logql.to_string();
+    evidence.waterfall = evidence.waterfall.take().map(|w| {
+        let first = lines.first().map(|l| l.line.as_str()).unwrap_or_default();
+        w.found(
+            span.span_id,
+            Pillar::Logs,
+            format!("{} log line(s) through Grafana's link, first: {first}", lines.len()),
+            grafana.map(|g| (g, Store::Loki, logql_text.as_str())),
+        )
+    });
 
     let want = span.trace_id.to_string();
     let mut matched = false;

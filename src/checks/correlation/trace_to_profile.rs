@@ -11,11 +11,12 @@ use serde::Serialize;
 
 use crate::check::reason::reasons;
 use crate::check::spec::Budget;
-use crate::check::{CheckCtx, CheckSettings, Outcome, Verdict};
+use crate::check::{CheckCtx, CheckSettings, Outcome, Pillar, Verdict};
 use crate::clock::unix_now;
 use crate::correlation::links::{TracesToProfiles, profile_query, traces_to_profiles};
 use crate::correlation::session::{self, backend_span};
 use crate::correlation::settings;
+use crate::correlation::waterfall::Waterfall;
 use crate::emit::pprof::PROFILE_TYPE;
 use crate::roundtrip::lookup::undecided_read;
 use crate::target::Store;
@@ -56,6 +57,8 @@ struct Evidence {
     total: u64,
     frames: Vec<String>,
     error: Option<String>,
+    /// The followed request's trace, with its profile beside the span.
+    waterfall: Option<Waterfall>,
 }
 
 pub async fn run(ctx: &CheckCtx) -> Outcome {
@@ -84,10 +87,12 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
     };
     evidence.traces_to_profiles = Some(cfg.clone());
 
-    let span = match backend_span(ctx, &tempo).await {
-        Ok(span) => span,
+    let (span, trace) = match backend_span(ctx, "correlation.trace_to_profile", &tempo).await {
+        Ok(followed) => (followed.span, followed.trace),
         Err(no_span) => return no_span.outcome(evidence, Reason::NoBackendSpan),
     };
+    let grafana = ctx.target.grafana.as_ref();
+    evidence.waterfall = Some(Waterfall::of(span.trace_id, &trace, grafana));
     evidence.span_id = span.span_id.to_string();
     evidence.trace_id = span.trace_id.to_string();
     evidence.profile_id_attribute = span.attributes.get(PROFILE_ID_ATTRIBUTE).cloned();
@@ -126,6 +131,15 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
             evidence.total = graph.total;
             evidence.frames = graph.names;
             let total = evidence.total;
+            let selector_text = evidence.label_selector.clone();
+            evidence.waterfall = evidence.waterfall.take().map(|w| {
+                w.found(
+                    span.span_id,
+                    Pillar::Profiles,
+                    format!("{profile_type}: {:.1} ms of samples for the span", total as f64 / 1e6),
+                    grafana.map(|g| (g, Store::Pyroscope, selector_text.as_str())),
+                )
+            });
             Outcome::new(
                 Verdict::Pass,
                 format!(
