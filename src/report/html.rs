@@ -7,6 +7,7 @@
 
 use std::fmt::Write as _;
 
+use crate::correlation::waterfall::Waterfall;
 use crate::report::junit::escape;
 use crate::report::run::RunReport;
 
@@ -14,10 +15,12 @@ pub const STYLE: &str = "body{font:14px/1.4 system-ui,sans-serif;margin:2em;colo
 table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:.4em;text-align:left;vertical-align:top}\
 .pass{color:#1a7f37;font-weight:600}.fail{color:#cf222e;font-weight:600}.error{color:#8250df;font-weight:600}.skip{color:#888}\
 pre{background:#f6f8fa;padding:.8em;overflow:auto;max-height:30em}.note{background:#fff8c5;padding:.5em 1em;border-radius:4px}\
-svg{background:#fafafa;border:1px solid #eee;margin:.5em 1em .5em 0}figure{display:inline-block;margin:0}figcaption{font-size:12px;color:#555}\
+svg{background:#fafafa;border:1px solid #eee;margin:.5em 1em .5em 0}figure{display:inline-block;margin:0;vertical-align:top}figcaption{font-size:12px;color:#555;max-width:720px}\
+ul.legend{display:flex;flex-wrap:wrap;gap:0 1em;list-style:none;margin:.2em 0;padding:0}ul.legend li{white-space:nowrap}.multiples{display:flex;flex-wrap:wrap}.multiples figcaption{max-width:352px}\
+tr.broken td{background:#ffebe9}\
 .hint{background:#ddf4ff;padding:.5em 1em;border-radius:4px}.query code{white-space:pre-wrap;word-break:break-all}\
 .evidence table{width:auto;font-size:13px}.evidence th{font-weight:600;color:#444;white-space:nowrap}.evidence td,.evidence th{padding:.15em .6em}\
-.kv .kv{margin:0}.rows th{background:#f6f8fa}.evidence td{overflow-wrap:anywhere}.none{color:#888}code.url{word-break:break-all}";
+.kv .kv{margin:0}.rows th{background:#f6f8fa}.evidence td{overflow-wrap:anywhere}.none{color:#888}a.url{word-break:break-all}button.copy{font-size:11px;margin-left:.4em}";
 
 /// What every report of a run against the reference stack says first.
 pub const TEST_DOUBLE_NOTE: &str = "<p class=\"note\">Target: the embedded reference stack, an in-process test double. These results say nothing about a deployment.</p>\n";
@@ -27,8 +30,9 @@ pub fn render(report: &RunReport) -> String {
     let title = format!("pillars run {}", report.run_id);
     let _ = write!(
         out,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title><style>{STYLE}</style></head><body>\n",
-        escape(&title)
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title><style>{STYLE}{}</style></head><body>\n",
+        escape(&title),
+        crate::report::waterfall::STYLE
     );
     let _ = writeln!(out, "<h1>{}</h1>", escape(&title));
     let target = &report.target;
@@ -104,9 +108,9 @@ pub fn render(report: &RunReport) -> String {
         for (key, query) in c.queries() {
             let _ = writeln!(
                 out,
-                "<p class=\"query\">{} <code>{}</code></p>",
+                "<p class=\"query\">{} <code>{q}</code> <button type=\"button\" class=\"copy\" data-copy=\"{q}\">Copy</button></p>",
                 escape(key),
-                escape(query)
+                q = escape(query)
             );
         }
         if let Some(link) = c
@@ -122,9 +126,19 @@ pub fn render(report: &RunReport) -> String {
         for (series, summary) in &c.latency_ms {
             out.push_str(&crate::report::chart::histogram(series, summary, slo_ms));
         }
-        if c.evidence.as_object().is_some_and(|o| !o.is_empty()) {
+        // The followed request's trace, drawn instead of tabled.
+        let mut evidence = c.evidence.clone();
+        let waterfall = evidence.as_object_mut().and_then(|o| o.remove("waterfall"));
+        if let Some(drawn) = waterfall
+            .and_then(|w| serde_json::from_value::<Waterfall>(w).ok())
+            .and_then(|w| crate::report::waterfall::render(&w))
+        {
+            out.push_str("<h3>The request it followed</h3>\n");
+            out.push_str(&drawn);
+        }
+        if evidence.as_object().is_some_and(|o| !o.is_empty()) {
             out.push_str("<div class=\"evidence\">");
-            evidence_html(&c.evidence, 0, &mut out);
+            evidence_html(&evidence, 0, &mut out);
             out.push_str("</div>\n");
         }
         // The raw record, for whoever needs more than the lines above.
@@ -135,9 +149,21 @@ pub fn render(report: &RunReport) -> String {
             escape(&evidence)
         );
     }
+    out.push_str(COPY_SCRIPT);
     out.push_str("</body></html>\n");
     out
 }
+
+/// The copy buttons beside queries: the query to the clipboard, or, where
+/// the page may not use it (some browsers refuse `file://`), the query
+/// selected for Ctrl-C. The page reads the same without it. It marks the
+/// body when it ran, which the browser test looks for.
+const COPY_SCRIPT: &str = "<script>\
+document.addEventListener('click',function(e){var b=e.target.closest('button.copy');if(!b)return;\
+var code=b.previousElementSibling;function select(){var r=document.createRange();r.selectNodeContents(code);\
+var s=window.getSelection();s.removeAllRanges();s.addRange(r);b.textContent='Press Ctrl-C';}\
+if(navigator.clipboard){navigator.clipboard.writeText(b.dataset.copy).then(function(){b.textContent='Copied';},select);}else{select();}});\
+document.body.dataset.script='ran';</script>\n";
 
 /// Rows of a list shown before the rest is counted.
 const MAX_ROWS: usize = 50;
@@ -203,7 +229,11 @@ fn evidence_html(value: &serde_json::Value, depth: usize, out: &mut String) {
             more(items.len(), out);
         }
         Value::String(text) if text.starts_with("http://") || text.starts_with("https://") => {
-            let _ = write!(out, "<code class=\"url\">{}</code>", escape(text));
+            let _ = write!(
+                out,
+                "<a class=\"url\" href=\"{0}\" rel=\"noreferrer\">{0}</a>",
+                escape(text)
+            );
         }
         Value::Null => out.push_str("<span class=\"none\">–</span>"),
         Value::String(_) | Value::Number(_) | Value::Bool(_) => {

@@ -19,6 +19,7 @@ pub mod merge;
 pub mod record;
 pub mod run;
 pub mod terminal;
+pub mod waterfall;
 
 use crate::ids::Seed;
 use crate::load::shard::Shard;

@@ -121,13 +121,16 @@ fn html_is_self_contained() {
     let page = html::render(&fixed_report());
     assert!(page.contains("<svg") && page.contains("traces.by_id"));
     assert!(page.contains("test double"));
-    for external in ["src=\"http", "<link", "<script", "url("] {
+    for external in ["src=\"http", "<link", "<script src", "url(", "fetch(", "XMLHttpRequest"] {
         assert!(!page.contains(external), "page loads {external}");
     }
-    // Links go out only as anchors a person follows: the Explore link.
+    // One inline script, the copy buttons'; it reaches nothing outside.
+    assert_eq!(page.matches("<script>").count(), 1);
+    // Links go out only as anchors a person follows: Explore, and the
+    // URLs the evidence holds.
     assert_eq!(
         page.matches("href=\"http").count(),
-        page.matches("<a class=\"explore\" href=\"http").count()
+        page.matches("<a class=\"explore\" href=\"http").count() + page.matches("<a class=\"url\" href=\"http").count()
     );
     assert!(page.contains("<a class=\"explore\" href=\"http://127.0.0.1:3000/grafana/explore?orgId=1&amp;panes=x\""));
     assert!(
