@@ -175,6 +175,25 @@ def _burn(seconds: float):
     return x
 
 
+_error_calls = 0
+
+
+@app.get("/api/error")
+async def error(ratio: float = 1.0):
+    """Answers 500 for `ratio` of the calls, spread evenly (call k fails when
+    floor(k * ratio) grows), so an alert's error burst is exact."""
+    global _error_calls
+    if not 0.0 <= ratio <= 1.0:
+        raise HTTPException(status_code=400, detail=f"ratio must be within 0 and 1, got {ratio}")
+    _error_calls += 1
+    k = _error_calls
+    failed = int(k * ratio) > int((k - 1) * ratio)
+    logger.info("GET /api/error answered {}", 500 if failed else 200)
+    if failed:
+        raise HTTPException(status_code=500, detail="injected error")
+    return {"status": "ok"}
+
+
 @app.get("/api/delay/{speed}")
 async def delay(speed: str):
     if speed not in DELAYS:
