@@ -29,6 +29,7 @@ pub mod clock;
 pub mod commands;
 pub mod console;
 pub mod correlation;
+pub mod dashboard;
 pub mod emit;
 pub mod env;
 pub mod error;

@@ -104,6 +104,63 @@ fn by_check(check: &str, reason: &str) -> Option<&'static str> {
         ("correlation.trace_to_profile", "empty_flamegraph") => {
             "Pyroscope has no samples for the span: check the profiler's sample rate and that the span lasts longer than a sample"
         }
+        ("dashboards.have_data", "no_dashboards") => {
+            "Grafana lists no dashboards: check the dashboard provider (provisioning/dashboards/*.yaml) and the path it reads"
+        }
+        ("dashboards.have_data", "no_data") => {
+            "the panel's query returns nothing for the last hour: run it in Explore; the evidence has each panel's query and datasource"
+        }
+        ("dashboards.have_data", "unknown_metric") => {
+            "the panel queries a metric the pipeline does not write under that name: use the name the evidence lists as existing (suffixes differ between Mimir's OTLP endpoint and remote write)"
+        }
+        ("dashboards.have_data", "query_rejected") => {
+            "the datasource rejects the panel's query: the error is in the evidence; fix the query in the dashboard JSON"
+        }
+        ("dashboards.have_data", "no_datasource") => {
+            "the panel names a datasource Grafana does not have: fix its uid, or provision that datasource"
+        }
+        ("correlation.investigation", "no_alert") => {
+            "the walk starts at the latency alert: load it, with dashboard_uid and panel_id (or a runbook_url with viewPanel) annotations"
+        }
+        ("correlation.investigation", "no_panel") => {
+            "the alert points at a dashboard or panel Grafana does not serve: fix the annotation or the dashboard"
+        }
+        ("correlation.investigation", "no_destination") => {
+            "the panel's Prometheus datasource has no exemplarTraceIdDestinations entry pointing at the Tempo datasource"
+        }
+        ("correlation.investigation", "no_exemplar") => {
+            "the panel shows no exemplars for this run's requests: does the histogram carry exemplars (Mimir max_global_exemplars_per_user) and the panel ask for them?"
+        }
+        ("correlation.investigation", "trace_missing") => {
+            "the exemplar's trace is not in Tempo: see traces.roundtrip and the backend's sampler"
+        }
+        ("correlation.investigation", "no_logs") => {
+            "the trace's logs link finds nothing: see correlation.trace_to_logs for the setting to change"
+        }
+        ("correlation.investigation", "no_profile") => {
+            "the trace's profile link is empty: see correlation.trace_to_profile for what is missing"
+        }
+        ("alerts.fire", "group_missing") => {
+            "the ruler has not loaded the rule group: check the ruler's storage (ruler_storage) and that the rule file is mounted where it reads"
+        }
+        ("alerts.fire", "alert_missing") => {
+            "the alert the burst drives is not in the rules: add it, or name the right one in the target's [alerts]"
+        }
+        ("alerts.fire", "rule_unhealthy") => {
+            "the ruler reports the rule's last evaluation failed: its lastError is in the evidence"
+        }
+        ("alerts.fire", "expression_error") => {
+            "the rule's expression does not parse or evaluate: run it in Explore and fix it in the rule file"
+        }
+        ("alerts.fire", "unknown_metric") => {
+            "the rule names a metric the pipeline does not write: compare with the names dashboards.have_data lists as existing"
+        }
+        ("alerts.fire", "not_crossed") => {
+            "the burst did not move the expression: check the recording rules it reads evaluate, and that the app's errors or latency reach Mimir"
+        }
+        ("alerts.fire", "not_firing") => {
+            "the expression crossed but the alert never fired: check the rule's `for` and the group's interval against limits.alert_wait"
+        }
         ("ingest.latency", "over_slo") => {
             "data became queryable later than the SLO: check the collector's batch timeout and the stores' flush and query-ready settings"
         }

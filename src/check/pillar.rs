@@ -17,6 +17,8 @@ pub enum Pillar {
     Correlation,
     Ingest,
     Capacity,
+    Dashboards,
+    Alerts,
 }
 
 impl Pillar {
@@ -31,6 +33,8 @@ impl Pillar {
             Pillar::Correlation => "correlation",
             Pillar::Ingest => "ingest",
             Pillar::Capacity => "capacity",
+            Pillar::Dashboards => "dashboards",
+            Pillar::Alerts => "alerts",
         }
     }
 }

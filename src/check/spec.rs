@@ -58,6 +58,8 @@ pub struct Budget {
     pub requests: u32,
     /// Fixed pauses and timeouts of pillars' own.
     pub pauses: Duration,
+    /// Waits for an alert to fire or resolve, each up to `alert_wait`.
+    pub alert_waits: u32,
 }
 
 impl Budget {
@@ -67,6 +69,7 @@ impl Budget {
             waits: 0,
             requests,
             pauses: Duration::ZERO,
+            alert_waits: 0,
         }
     }
 
@@ -77,6 +80,7 @@ impl Budget {
             waits: self.waits + next.waits,
             requests: self.requests + next.requests,
             pauses: self.pauses + next.pauses,
+            alert_waits: self.alert_waits + next.alert_waits,
         }
     }
 
@@ -87,6 +91,7 @@ impl Budget {
             waits: self.waits.max(other.waits),
             requests: self.requests.max(other.requests),
             pauses: self.pauses.max(other.pauses),
+            alert_waits: self.alert_waits.max(other.alert_waits),
         }
     }
 
@@ -108,6 +113,7 @@ impl Budget {
             + limits.wait * self.waits
             + limits.request_timeout * self.requests
             + self.pauses
+            + limits.alert_wait.unwrap_or_default() * self.alert_waits
             + DEADLINE_SLACK
     }
 }
@@ -181,9 +187,21 @@ mod tests {
                 max_waits: 1,
                 waits: 2,
                 requests: 3,
-                pauses: Duration::ZERO
+                pauses: Duration::ZERO,
+                alert_waits: 0,
             }
         );
+        // Alert waits count only where the target allows them.
+        let alerting = Budget {
+            alert_waits: 2,
+            ..Budget::default()
+        };
+        assert_eq!(alerting.deadline(&limits), Duration::from_secs(15));
+        let waiting = Limits {
+            alert_wait: Some(Duration::from_secs(60)),
+            ..limits.clone()
+        };
+        assert_eq!(alerting.deadline(&waiting), Duration::from_secs(120 + 15));
         // What runs a bounded budget outlasts its deadline.
         assert!(poll.bounded().deadline(&limits) > poll.deadline(&limits));
     }

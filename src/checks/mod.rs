@@ -7,8 +7,10 @@
 //! pillar round trips in `roundtrip`, the correlation machinery in
 //! `correlation`; none of them knows this catalog.
 
+mod alerts_fire;
 mod capacity_memory_headroom;
 pub mod correlation;
+mod dashboards_have_data;
 pub mod datasources_healthy;
 mod frontend_roundtrip;
 mod ingest_completeness;
@@ -120,6 +122,30 @@ pub static CATALOG: &[CheckSpec] = &[
         run: check_fn!(correlation::trace_to_profile::run),
     },
     CheckSpec {
+        id: correlation::investigation::ID,
+        pillar: Pillar::Correlation,
+        summary: "alert → dashboard panel → exemplar → trace → logs → span profile works hop by hop with Grafana's own settings",
+        reasons: correlation::investigation::Reason::IDS,
+        budget: correlation::investigation::budget,
+        run: check_fn!(correlation::investigation::run),
+    },
+    CheckSpec {
+        id: dashboards_have_data::ID,
+        pillar: Pillar::Dashboards,
+        summary: "every panel of every dashboard Grafana serves shows data, its queries run through Grafana's query API",
+        reasons: dashboards_have_data::Reason::IDS,
+        budget: dashboards_have_data::budget,
+        run: check_fn!(dashboards_have_data::run),
+    },
+    CheckSpec {
+        id: "alerts.fire",
+        pillar: Pillar::Alerts,
+        summary: "the alert rules are loaded and healthy on existing metrics, and bursts drive the fast-burn alerts over their thresholds",
+        reasons: alerts_fire::Reason::IDS,
+        budget: alerts_fire::budget,
+        run: check_fn!(alerts_fire::run),
+    },
+    CheckSpec {
         id: "ingest.latency",
         pillar: Pillar::Ingest,
         summary: "per pillar, p99 write-to-queryable latency is under the target's SLO",
@@ -219,6 +245,40 @@ mod tests {
         (
             "correlation.trace_to_profile",
             &["no_link", "no_backend_span", "no_profile_id", "empty_flamegraph"],
+        ),
+        (
+            "correlation.investigation",
+            &[
+                "no_alert",
+                "no_panel",
+                "no_destination",
+                "no_exemplar",
+                "trace_missing",
+                "no_logs",
+                "no_profile",
+            ],
+        ),
+        (
+            "dashboards.have_data",
+            &[
+                "no_dashboards",
+                "no_data",
+                "unknown_metric",
+                "query_rejected",
+                "no_datasource",
+            ],
+        ),
+        (
+            "alerts.fire",
+            &[
+                "group_missing",
+                "alert_missing",
+                "rule_unhealthy",
+                "expression_error",
+                "unknown_metric",
+                "not_crossed",
+                "not_firing",
+            ],
         ),
         ("ingest.latency", &["over_slo", "no_data"]),
         ("ingest.completeness", &["incomplete"]),

@@ -37,6 +37,28 @@ impl AppClient {
         join_path(&self.base, path)
     }
 
+    /// `GET <base><path>[?query]` for its status, whatever it is: a burst
+    /// that means to make the app answer 5xx counts them.
+    pub async fn status_of(&self, path_and_query: &str) -> Result<AppAnswer, HttpError> {
+        let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
+        let mut url = self.url(path);
+        if !query.is_empty() {
+            url.set_query(Some(query));
+        }
+        let started = Instant::now();
+        let resp = self
+            .http
+            .get(url.clone())
+            .send()
+            .await
+            .map_err(|e| HttpError::from_reqwest(WHAT, &url, self.timeout, e))?;
+        let answer = read_body(resp, WHAT, &url, self.timeout).await?;
+        Ok(AppAnswer {
+            status: answer.status,
+            latency: started.elapsed(),
+        })
+    }
+
     /// `GET <base><path>` with `traceparent`; a non-2xx is an error.
     pub async fn get(&self, path: &str, traceparent: &str) -> Result<AppAnswer, EmitError> {
         let url = self.url(path);

@@ -224,6 +224,145 @@ impl GrafanaClient {
     }
 }
 
+/// A dashboard as `GET /api/search?type=dash-db` lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DashboardHit {
+    pub uid: String,
+    pub title: String,
+    #[serde(default)]
+    pub url: String,
+    #[serde(default)]
+    pub folder_title: Option<String>,
+}
+
+/// What `POST /api/ds/query` answered for one query (`results.<refId>`).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct DsResult {
+    #[serde(default)]
+    pub status: Option<u16>,
+    #[serde(default)]
+    pub error: Option<String>,
+    #[serde(default)]
+    pub frames: Vec<Frame>,
+}
+
+/// A data frame: typed columns of equal length.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct Frame {
+    #[serde(default)]
+    pub schema: FrameSchema,
+    #[serde(default)]
+    pub data: FrameData,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct FrameSchema {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub fields: Vec<FrameField>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct FrameField {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub labels: Option<std::collections::BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct FrameData {
+    #[serde(default)]
+    pub values: Vec<Vec<serde_json::Value>>,
+}
+
+impl Frame {
+    /// Rows with a value that is not null beside the first column (the
+    /// time), or in it when it is the only one.
+    pub fn rows(&self) -> usize {
+        let values = &self.data.values;
+        let data = if values.len() > 1 { &values[1..] } else { &values[..] };
+        let len = data.iter().map(Vec::len).max().unwrap_or(0);
+        (0..len)
+            .filter(|i| data.iter().any(|column| column.get(*i).is_some_and(|v| !v.is_null())))
+            .count()
+    }
+
+    /// Exemplars Grafana's Prometheus backend returns beside the series.
+    pub fn is_exemplar(&self) -> bool {
+        self.schema.name.as_deref() == Some("exemplar")
+    }
+
+    /// The string column `name` (an exemplar's `trace_id`), row by row.
+    pub fn column(&self, name: &str) -> Vec<&str> {
+        self.schema
+            .fields
+            .iter()
+            .position(|f| f.name == name)
+            .and_then(|i| self.data.values.get(i))
+            .map(|c| c.iter().filter_map(|v| v.as_str()).collect())
+            .unwrap_or_default()
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct DsResponse {
+    #[serde(default)]
+    results: std::collections::BTreeMap<String, DsResult>,
+}
+
+impl GrafanaClient {
+    /// `GET /api/search?type=dash-db`: every dashboard the user may see.
+    pub async fn dashboards(&self) -> Result<Vec<DashboardHit>, HttpError> {
+        let query = [("type", "dash-db".to_owned()), ("limit", "5000".to_owned())];
+        self.api.get("api/search", &query, &[]).await?.json(WHAT)
+    }
+
+    /// `GET /api/dashboards/uid/<uid>`: the dashboard's JSON model.
+    pub async fn dashboard(&self, uid: &str) -> Result<serde_json::Value, HttpError> {
+        let answer = self.api.get(&format!("api/dashboards/uid/{uid}"), &[], &[]).await?;
+        let mut body: serde_json::Value = answer.json(WHAT)?;
+        match body.get_mut("dashboard").map(serde_json::Value::take) {
+            Some(dashboard) if dashboard.is_object() => Ok(dashboard),
+            _ => Err(HttpError::decode(
+                WHAT,
+                &answer.url,
+                "no `dashboard` object in the answer",
+            )),
+        }
+    }
+
+    /// `POST /api/ds/query` with `queries` over `[from_ms, to_ms]`: the
+    /// result per refId. A query the datasource rejected is its result's
+    /// `error` (Grafana answers 400 or 207 then); any other failure is an
+    /// error of the call.
+    pub async fn ds_query(
+        &self,
+        queries: Vec<serde_json::Value>,
+        (from_ms, to_ms): (u64, u64),
+    ) -> Result<std::collections::BTreeMap<String, DsResult>, HttpError> {
+        let body = serde_json::json!({
+            "queries": queries,
+            "from": from_ms.to_string(),
+            "to": to_ms.to_string(),
+        });
+        let answer = self.api.post_json("api/ds/query", &body).await?;
+        let parsed = match answer.status {
+            200 | 207 => answer.json::<DsResponse>(WHAT)?,
+            400 => serde_json::from_slice::<DsResponse>(&answer.body)
+                .ok()
+                .filter(|r| !r.results.is_empty())
+                .ok_or_else(|| answer.unexpected(WHAT))?,
+            _ => return Err(answer.unexpected(WHAT)),
+        };
+        Ok(parsed.results)
+    }
+}
+
 /// A link that opens `query` against the datasource of `store` in Explore.
 pub fn explore_link(grafana: &Grafana, store: Store, query: &str) -> Url {
     let uid = &grafana.datasources[&store];

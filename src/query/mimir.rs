@@ -49,6 +49,11 @@ impl MimirClient {
         }
     }
 
+    /// A client over a read path already built (a datasource's proxy).
+    pub fn over(read: ReadClient) -> Self {
+        MimirClient { read }
+    }
+
     pub fn base(&self) -> &Url {
         self.read.base()
     }
@@ -130,6 +135,86 @@ impl MimirClient {
     }
 }
 
+/// A rule group as the ruler's Prometheus API lists it.
+#[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize)]
+pub struct RuleGroup {
+    pub name: String,
+    #[serde(default)]
+    pub file: String,
+    #[serde(default)]
+    pub rules: Vec<Rule>,
+}
+
+/// One alerting or recording rule and its last evaluation.
+#[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Rule {
+    pub name: String,
+    pub query: String,
+    /// `alerting` or `recording`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// `ok`, `err` or `unknown`.
+    #[serde(default)]
+    pub health: String,
+    #[serde(default)]
+    pub last_error: Option<String>,
+    /// Alerting rules: `inactive`, `pending` or `firing`.
+    #[serde(default)]
+    pub state: Option<String>,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
+    #[serde(default)]
+    pub alerts: Vec<ActiveAlert>,
+}
+
+/// A pending or firing alert.
+#[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ActiveAlert {
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
+    pub state: String,
+    #[serde(default)]
+    pub active_at: Option<String>,
+    #[serde(default)]
+    pub value: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Groups {
+    groups: Vec<RuleGroup>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Alerts {
+    alerts: Vec<ActiveAlert>,
+}
+
+impl MimirClient {
+    /// `GET /api/v1/rules`: every rule group the ruler evaluates.
+    pub async fn rules(&self) -> Result<Vec<RuleGroup>, HttpError> {
+        let answer = self.read.get("api/v1/rules", &[], &[]).await?;
+        Ok(answer.json::<Envelope<Groups>>(WHAT)?.data.groups)
+    }
+
+    /// `GET /api/v1/alerts`: the alerts pending or firing now.
+    pub async fn alerts(&self) -> Result<Vec<ActiveAlert>, HttpError> {
+        let answer = self.read.get("api/v1/alerts", &[], &[]).await?;
+        Ok(answer.json::<Envelope<Alerts>>(WHAT)?.data.alerts)
+    }
+
+    /// `GET /api/v1/label/__name__/values`: every metric name stored.
+    pub async fn metric_names(&self) -> Result<std::collections::BTreeSet<String>, HttpError> {
+        let answer = self.read.get("api/v1/label/__name__/values", &[], &[]).await?;
+        Ok(answer.json::<Envelope<Vec<String>>>(WHAT)?.data.into_iter().collect())
+    }
+}
+
 #[derive(Debug, Deserialize)]
 struct Envelope<T> {
     data: T,
@@ -186,6 +271,27 @@ fn pair(v: &[serde_json::Value]) -> Result<(f64, f64), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rules_and_alerts_parse() {
+        // Prometheus' rules API (web/api/v1/api.go), as Mimir's ruler serves it.
+        let rules = r#"{"status":"success","data":{"groups":[{"name":"slo","file":"durable-code","interval":30,
+          "rules":[{"state":"firing","name":"BackendAvailabilityFastBurn","query":"x > 0.072","duration":120,
+            "labels":{"severity":"page"},"annotations":{"dashboard_uid":"durable-golden-signals"},
+            "alerts":[{"labels":{"alertname":"BackendAvailabilityFastBurn"},"annotations":{},"state":"firing","activeAt":"2026-12-01T15:00:00Z","value":"1e+00"}],
+            "health":"ok","lastError":"","type":"alerting","lastEvaluation":"2026-12-01T15:00:30Z","evaluationTime":0.001},
+           {"name":"job:x:ratio_rate5m","query":"sum(rate(x[5m]))","labels":{},"health":"err","lastError":"bad","type":"recording"}]}]}}"#;
+        let groups = serde_json::from_str::<Envelope<Groups>>(rules).unwrap().data.groups;
+        assert_eq!(groups[0].rules[0].state.as_deref(), Some("firing"));
+        assert_eq!(groups[0].rules[0].alerts[0].state, "firing");
+        assert_eq!(groups[0].rules[1].kind, "recording");
+        assert_eq!(groups[0].rules[1].last_error.as_deref(), Some("bad"));
+        let alerts = r#"{"status":"success","data":{"alerts":[{"labels":{"alertname":"A"},"annotations":{},"state":"pending","activeAt":"2026-12-01T15:00:00Z","value":"0.5"}]}}"#;
+        assert_eq!(
+            serde_json::from_str::<Envelope<Alerts>>(alerts).unwrap().data.alerts[0].state,
+            "pending"
+        );
+    }
 
     #[test]
     fn reference_shapes_parse() {

@@ -34,7 +34,12 @@ pub(crate) fn budget(pillar: Pillar, settings: &CheckSettings) -> Budget {
         Pillar::Metrics => metrics::budget(&metrics::Settings::of(settings)),
         Pillar::Profiles => profiles::budget(&profiles::Settings::of(settings)),
         Pillar::Frontend => frontend::budget(&frontend::Settings::of(settings)),
-        Pillar::Stack | Pillar::Correlation | Pillar::Ingest | Pillar::Capacity => Budget::default(),
+        Pillar::Stack
+        | Pillar::Correlation
+        | Pillar::Ingest
+        | Pillar::Capacity
+        | Pillar::Dashboards
+        | Pillar::Alerts => Budget::default(),
     }
 }
 
@@ -88,9 +93,15 @@ pub(crate) async fn measure(ctx: &CheckCtx, pillar: Pillar, check: &str) -> Resu
             Pillar::Frontend => frontend::round_trip(ctx, &frontend::Settings::of(settings))
                 .await
                 .map(|m| m.ingest),
-            Pillar::Stack | Pillar::Correlation | Pillar::Ingest | Pillar::Capacity => Err(Outcome::not_configured(
-                format!("{} has no round trip", pillar.as_str()),
-            )),
+            Pillar::Stack
+            | Pillar::Correlation
+            | Pillar::Ingest
+            | Pillar::Capacity
+            | Pillar::Dashboards
+            | Pillar::Alerts => Err(Outcome::not_configured(format!(
+                "{} has no round trip",
+                pillar.as_str()
+            ))),
         }
     };
     match tokio::time::timeout(deadline, round_trip).await {

@@ -31,6 +31,10 @@ pub(super) struct RawTarget {
     #[serde(default)]
     pub limits: RawLimits,
     pub tunnel: Option<RawTunnel>,
+    #[serde(default)]
+    pub dashboards: RawDashboards,
+    #[serde(default)]
+    pub alerts: RawAlerts,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -115,6 +119,28 @@ pub(super) struct RawLimits {
     pub memory_budget_mb: Option<u64>,
     pub completeness: Option<f64>,
     pub memory_headroom: Option<f64>,
+    pub alert_wait: Option<String>,
+}
+
+/// `[dashboards]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawDashboards {
+    /// `"<dashboard title> / <panel title>"` of panels that may show nothing.
+    #[serde(default)]
+    pub expected_empty: Vec<String>,
+}
+
+/// `[alerts]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAlerts {
+    pub groups: Option<Vec<String>>,
+    pub error_alert: Option<String>,
+    pub latency_alert: Option<String>,
+    pub error_path: Option<String>,
+    pub slow_path: Option<String>,
+    pub burst_requests: Option<u32>,
 }
 
 /// `[tunnel]`: a port forward pillars opens before the run and closes

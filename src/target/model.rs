@@ -159,6 +159,9 @@ pub struct Limits {
     /// Share (0–1) of each container's memory limit, and of the budget,
     /// that must stay free.
     pub memory_headroom: f64,
+    /// How long `alerts.fire` may wait for an alert to fire and resolve;
+    /// unset, it checks only that the expression crosses its threshold.
+    pub alert_wait: Option<Duration>,
 }
 
 impl Limits {
@@ -168,6 +171,7 @@ impl Limits {
         self.max_wait = self.max_wait.mul_f64(scale);
         self.search_ready_after = self.search_ready_after.mul_f64(scale);
         self.request_timeout = self.request_timeout.mul_f64(scale);
+        self.alert_wait = self.alert_wait.map(|w| w.mul_f64(scale));
         self
     }
 }
@@ -183,6 +187,65 @@ impl Default for Limits {
             memory_budget_bytes: None,
             completeness: 1.0,
             memory_headroom: 0.15,
+            alert_wait: None,
+        }
+    }
+}
+
+/// A dashboard panel by the titles a person sees.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct PanelRef {
+    pub dashboard: String,
+    pub panel: String,
+}
+
+impl std::fmt::Display for PanelRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} / {}", self.dashboard, self.panel)
+    }
+}
+
+/// `[dashboards]`: what `dashboards.have_data` expects.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Dashboards {
+    /// Panels that may show nothing on this deployment (memory profiles a
+    /// Python app cannot send): listed, never failed.
+    pub expected_empty: Vec<PanelRef>,
+}
+
+/// `[alerts]`: the rules `alerts.fire` expects and how it makes them fire.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Alerts {
+    /// Rule groups the ruler must have loaded.
+    pub groups: Vec<String>,
+    /// The fast-burn alert an error burst drives.
+    pub error_alert: String,
+    /// The fast-burn alert a latency burst drives.
+    pub latency_alert: String,
+    /// The app path (with its query) that answers 5xx.
+    pub error_path: String,
+    /// The app path that answers slowly.
+    pub slow_path: String,
+    /// Requests of each burst.
+    pub burst_requests: u32,
+}
+
+/// The rule groups `compose/mimir/rules` ships.
+pub const DEFAULT_ALERT_GROUPS: [&str; 3] = [
+    "durable-code-slo-recording",
+    "durable-code-slo-alerts",
+    "durable-code-symptoms",
+];
+
+impl Default for Alerts {
+    fn default() -> Self {
+        Alerts {
+            groups: DEFAULT_ALERT_GROUPS.map(str::to_owned).to_vec(),
+            error_alert: "BackendAvailabilityFastBurn".into(),
+            latency_alert: "BackendLatencyFastBurn".into(),
+            error_path: "/api/error?ratio=1".into(),
+            slow_path: "/api/delay/slow".into(),
+            burst_requests: 20,
         }
     }
 }
@@ -245,6 +308,8 @@ pub struct Target {
     /// the default socket (`DOCKER_HOST`): where container memory is read
     /// when Mimir has no cAdvisor series.
     pub docker_host: Option<String>,
+    pub dashboards: Dashboards,
+    pub alerts: Alerts,
 }
 
 impl Target {

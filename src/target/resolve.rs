@@ -17,10 +17,10 @@ use std::time::Duration;
 use url::Url;
 
 use super::error::TargetError;
-use super::file::{RawAuth, RawIngest, RawLimits, RawRead, RawTarget, RawTunnel};
+use super::file::{RawAlerts, RawAuth, RawDashboards, RawIngest, RawLimits, RawRead, RawTarget, RawTunnel};
 use super::model::{
-    Credential, Grafana, Limits, ProvisioningFile, ReadEndpoint, ReadPath, Secret, Signal, Store, Target, TargetKind,
-    Tunnel, join_path,
+    Alerts, Credential, Dashboards, Grafana, Limits, PanelRef, ProvisioningFile, ReadEndpoint, ReadPath, Secret,
+    Signal, Store, Target, TargetKind, Tunnel, join_path,
 };
 use crate::env::Env;
 
@@ -73,7 +73,11 @@ impl Resolver<'_> {
         let reads = self.reads(&raw.read, grafana.as_ref(), backend_credential)?;
         let limits = self.limits(&raw.limits)?;
         let tunnel = raw.tunnel.map(|t| self.tunnel(t)).transpose()?;
+        let dashboards = self.dashboards(&raw.dashboards)?;
+        let alerts = self.alerts(raw.alerts)?;
         let target = Target {
+            dashboards,
+            alerts,
             name: raw.name.unwrap_or_else(|| default_name(&kind)),
             description: raw.description,
             otlp_traces: self.otlp(Signal::Traces, raw.ingest.otlp_traces.as_deref(), base.as_ref())?,
@@ -270,6 +274,80 @@ impl Resolver<'_> {
                 defaults.memory_headroom,
                 "0.15",
             )?,
+            alert_wait: l
+                .alert_wait
+                .as_deref()
+                .map(|w| self.duration("limits.alert_wait", Some(w), Duration::ZERO))
+                .transpose()?,
+        })
+    }
+
+    /// `[dashboards]`: each expected-empty panel as `<dashboard> / <panel>`.
+    fn dashboards(&self, d: &RawDashboards) -> Result<Dashboards, TargetError> {
+        let expected_empty = d
+            .expected_empty
+            .iter()
+            .map(|entry| match entry.split_once(" / ") {
+                Some((dashboard, panel)) if !dashboard.trim().is_empty() && !panel.trim().is_empty() => Ok(PanelRef {
+                    dashboard: dashboard.trim().to_owned(),
+                    panel: panel.trim().to_owned(),
+                }),
+                _ => Err(self.invalid(
+                    "dashboards.expected_empty",
+                    format!("has {entry:?}"),
+                    "name each panel by its dashboard's title and its own, as Grafana shows them: \"Profiling / Memory allocations\"",
+                )),
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Dashboards { expected_empty })
+    }
+
+    /// `[alerts]`: every key optional, the defaults the rules of
+    /// `compose/mimir/rules` fit.
+    fn alerts(&self, a: RawAlerts) -> Result<Alerts, TargetError> {
+        let defaults = Alerts::default();
+        let path = |key: &str, value: Option<String>, default: String| match value {
+            None => Ok(default),
+            Some(p) if p.starts_with('/') => Ok(p),
+            Some(p) => Err(self.invalid(
+                key,
+                format!("is {p:?}"),
+                "write a path on the app's base URL, e.g. \"/api/error?ratio=1\"",
+            )),
+        };
+        let name = |key: &str, value: Option<String>, default: String| match value {
+            None => Ok(default),
+            Some(n) if !n.trim().is_empty() => Ok(n),
+            Some(_) => Err(self.invalid(key, "is empty".into(), "name an alerting rule the ruler loads")),
+        };
+        let burst_requests = match a.burst_requests {
+            None => defaults.burst_requests,
+            Some(n @ 1..=500) => n,
+            Some(n) => {
+                return Err(self.invalid(
+                    "alerts.burst_requests",
+                    format!("is {n}"),
+                    "use between 1 and 500 requests per burst",
+                ));
+            }
+        };
+        Ok(Alerts {
+            groups: match a.groups {
+                Some(groups) if groups.is_empty() => {
+                    return Err(self.invalid(
+                        "alerts.groups",
+                        "is empty".into(),
+                        "name the rule groups the ruler must load, or leave the key out for the ones compose/ ships",
+                    ));
+                }
+                Some(groups) => groups,
+                None => defaults.groups,
+            },
+            error_alert: name("alerts.error_alert", a.error_alert, defaults.error_alert)?,
+            latency_alert: name("alerts.latency_alert", a.latency_alert, defaults.latency_alert)?,
+            error_path: path("alerts.error_path", a.error_path, defaults.error_path)?,
+            slow_path: path("alerts.slow_path", a.slow_path, defaults.slow_path)?,
+            burst_requests,
         })
     }
 

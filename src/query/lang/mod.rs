@@ -11,6 +11,7 @@
 //!
 //! Uses: nothing else in the crate.
 
+pub mod configured;
 pub mod logql;
 pub mod promql;
 mod quote;

@@ -106,6 +106,9 @@ pub enum Expr {
     Vector(Selector),
     Number(u32),
     Add(Box<Expr>, Box<Expr>),
+    /// An expression the stack's configuration spells out (a rule's or a
+    /// panel's), sent as written: what it names is its author's.
+    Configured(super::configured::Configured),
 }
 
 impl Expr {
@@ -127,6 +130,7 @@ impl fmt::Display for Expr {
             Expr::Vector(s) => write!(f, "{s}"),
             Expr::Number(n) => write!(f, "{n}"),
             Expr::Add(a, b) => write!(f, "{a}+{b}"),
+            Expr::Configured(c) => f.write_str(c.text()),
         }
     }
 }
