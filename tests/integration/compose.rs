@@ -188,3 +188,170 @@ fn alloy_writes_what_the_checks_read() {
     assert!(mimir.contains("max_global_exemplars_per_user: 100000"));
     assert!(mimir.contains("multitenancy_enabled: false"));
 }
+
+/// Metric names the stack writes to Mimir, by who writes them: the
+/// backend's OpenTelemetry SDK through Mimir's OTLP endpoint
+/// (`shared/reference/deployment.md` § Application), Tempo's metrics
+/// generator (span metrics and service graphs), node-exporter and cAdvisor
+/// through Alloy's scrapes.
+const WRITTEN: &[&str] = &[
+    "http_request_duration_seconds_bucket",
+    "http_request_duration_seconds_count",
+    "http_request_duration_seconds_sum",
+    "http_requests_total",
+    "http_errors_total",
+    "http_active_connections",
+    "traces_spanmetrics_calls_total",
+    "traces_spanmetrics_latency_bucket",
+    "traces_spanmetrics_latency_count",
+    "traces_spanmetrics_latency_sum",
+    "traces_service_graph_request_total",
+    "node_cpu_seconds_total",
+    "node_memory_MemAvailable_bytes",
+    "container_memory_working_set_bytes",
+    "container_spec_memory_limit_bytes",
+    "container_cpu_usage_seconds_total",
+];
+
+fn rule_file() -> serde_json::Value {
+    let text = std::fs::read_to_string(compose_dir().join("mimir/rules/anonymous/durable-code.yaml")).unwrap();
+    serde_yaml::from_str(&text).unwrap()
+}
+
+fn dashboards() -> Vec<serde_json::Value> {
+    let mut out: Vec<(String, serde_json::Value)> = std::fs::read_dir(compose_dir().join("grafana/dashboards"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .map(|p| (p.display().to_string(), serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap()))
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out.into_iter().map(|(_, d)| d).collect()
+}
+
+#[test]
+fn issue_16_every_dashboard_query_parses_and_names_metrics_the_stack_writes() {
+    use pillars::query::lang::configured::Configured;
+    let recorded: Vec<String> = rule_file()["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|g| g["rules"].as_array().unwrap())
+        .filter_map(|r| r["record"].as_str().map(str::to_owned))
+        .collect();
+    let mut panels = 0;
+    for dashboard in dashboards() {
+        let title = dashboard["title"].as_str().unwrap().to_owned();
+        for panel in dashboard["panels"].as_array().unwrap() {
+            let ds = panel["datasource"]["uid"].as_str().unwrap_or_default();
+            for target in panel["targets"].as_array().into_iter().flatten() {
+                panels += 1;
+                let expr = target["expr"].as_str().unwrap_or_default();
+                let at = format!("{title} / {}", panel["title"]);
+                match ds {
+                    "mimir" => {
+                        let parsed = Configured::parse(expr).unwrap_or_else(|e| panic!("{at}: {expr}: {e}"));
+                        for metric in parsed.metrics() {
+                            assert!(
+                                WRITTEN.contains(&metric.as_str()) || recorded.contains(metric),
+                                "{at} queries {metric}, which the stack does not write"
+                            );
+                        }
+                        // The same expression, parsed as the reference stack's Mimir does.
+                        pillars_sim::lang::promql::parse(expr).unwrap_or_else(|e| panic!("{at}: {e}"));
+                    }
+                    "loki" => {
+                        if let Err(e) = pillars_sim::lang::logql::parse(expr) {
+                            assert!(e.is_unserved(), "{at}: {expr}: {e}");
+                        }
+                    }
+                    "pyroscope" => assert!(
+                        target["profileTypeId"].as_str().is_some_and(|t| t.split(':').count() == 5),
+                        "{at}: a profile type id has five parts"
+                    ),
+                    other => panic!("{at}: datasource {other:?} is not one compose/ provisions"),
+                }
+            }
+        }
+    }
+    assert!(panels >= 15, "{panels} panel queries");
+    // What the target lists as expected empty is a panel compose/ ships.
+    let all = dashboards();
+    for r in &target().dashboards.expected_empty {
+        assert!(
+            all.iter()
+                .filter(|d| d["title"] == r.dashboard.as_str())
+                .flat_map(|d| d["panels"].as_array().unwrap())
+                .any(|p| p["title"] == r.panel.as_str()),
+            "dashboards.expected_empty names {r}, which compose/ does not ship"
+        );
+    }
+}
+
+#[test]
+fn issue_16_the_alert_rules_parse_point_at_panels_and_are_the_targets_defaults() {
+    use pillars::query::lang::configured::Configured;
+    use pillars::target::DEFAULT_ALERT_GROUPS;
+    let rules = rule_file();
+    let groups = rules["groups"].as_array().unwrap();
+    let names: Vec<&str> = groups.iter().map(|g| g["name"].as_str().unwrap()).collect();
+    assert_eq!(names, DEFAULT_ALERT_GROUPS, "the target's default groups are the file's");
+    let recorded: Vec<&str> = groups
+        .iter()
+        .flat_map(|g| g["rules"].as_array().unwrap())
+        .filter_map(|r| r["record"].as_str())
+        .collect();
+    let dashboards = dashboards();
+    let mut alerts = Vec::new();
+    for rule in groups.iter().flat_map(|g| g["rules"].as_array().unwrap()) {
+        let expr = rule["expr"].as_str().unwrap();
+        let name = rule["alert"].as_str().or(rule["record"].as_str()).unwrap();
+        let parsed = Configured::parse(expr).unwrap_or_else(|e| panic!("{name}: {e}"));
+        pillars_sim::lang::promql::parse(expr).unwrap_or_else(|e| panic!("{name}: {e}"));
+        for metric in parsed.metrics() {
+            assert!(
+                WRITTEN.contains(&metric.as_str()) || recorded.contains(&metric.as_str()),
+                "{name} names {metric}, which neither the stack nor a recording rule writes"
+            );
+        }
+        let Some(alert) = rule["alert"].as_str() else { continue };
+        alerts.push(alert);
+        let ann = &rule["annotations"];
+        let uid = ann["dashboard_uid"].as_str().unwrap_or_else(|| panic!("{alert}: no dashboard_uid"));
+        let panel: u64 = ann["panel_id"].as_str().unwrap().parse().unwrap();
+        let dashboard = dashboards
+            .iter()
+            .find(|d| d["uid"] == uid)
+            .unwrap_or_else(|| panic!("{alert} points at dashboard {uid}, which compose/ does not ship"));
+        assert!(
+            dashboard["panels"].as_array().unwrap().iter().any(|p| p["id"] == panel),
+            "{alert} points at panel {panel} of {uid}, which it does not have"
+        );
+        let runbook = ann["runbook_url"].as_str().unwrap();
+        assert!(
+            runbook.contains(&format!("/d/{uid}/")) && runbook.ends_with(&format!("viewPanel={panel}")),
+            "{alert}: runbook_url {runbook} is not panel {panel} of {uid}"
+        );
+        assert!(ann["summary"].as_str().is_some_and(|s| !s.is_empty()), "{alert}: no summary");
+    }
+    let defaults = pillars::target::Alerts::default();
+    for alert in [&defaults.error_alert, &defaults.latency_alert] {
+        assert!(alerts.contains(&alert.as_str()), "the default {alert} is not in the rule file");
+    }
+    let app = std::fs::read_to_string(compose_dir().join("app/app/main.py")).unwrap();
+    assert!(app.contains("@app.get(\"/api/error\")"), "the reference backend serves the error path");
+    // The ruler reads the mounted files from local storage.
+    let mimir: Value =
+        serde_yaml::from_str(&std::fs::read_to_string(compose_dir().join("mimir/mimir.yaml")).unwrap()).unwrap();
+    assert_eq!(mimir["ruler_storage"]["backend"].as_str(), Some("local"));
+    let dir = mimir["ruler_storage"]["local"]["directory"].as_str().unwrap();
+    let mounts = services()["mimir"]["volumes"].clone();
+    assert!(
+        mounts
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .any(|m| m.as_str() == Some(&format!("./mimir/rules:{dir}:ro"))),
+        "the rules are mounted at {dir}: {mounts:?}"
+    );
+}
