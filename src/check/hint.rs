@@ -158,6 +158,9 @@ fn by_check(check: &str, reason: &str) -> Option<&'static str> {
         ("alerts.fire", "not_crossed") => {
             "the burst did not move the expression: check the recording rules it reads evaluate, and that the app's errors or latency reach Mimir"
         }
+        ("alerts.fire", "burst_ineffective") => {
+            "the burst did not inject errors or slow requests: point alerts.error_path and alerts.slow_path at app paths that answer 5xx and slowly"
+        }
         ("alerts.fire", "not_firing") => {
             "the expression crossed but the alert never fired: check the rule's `for` and the group's interval against limits.alert_wait"
         }

@@ -39,6 +39,9 @@ reasons! {
         UnknownMetric,
         NotCrossed,
         NotFiring,
+        /// The burst did not inject what its rule is about (the error path
+        /// answered no 5xx, the slow path no 2xx): pillars' doing, an error.
+        BurstIneffective,
     }
 }
 
@@ -287,6 +290,31 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
             let summary = format!("the burst for {alert} reached no app at {}: {e}", app.url(path));
             evidence.bursts.push(burst);
             return outcome((Verdict::error(Shared::of(&e)), summary), evidence);
+        }
+        // A burst that injected nothing says nothing about the rule.
+        let injected = if path == &alerts.error_path {
+            burst.answered.keys().any(|s| (500..600).contains(s))
+        } else {
+            burst.answered.keys().any(|s| (200..300).contains(s))
+        };
+        if !injected {
+            let summary = format!(
+                "the burst for {alert} injected nothing: {} answered {:?}; set `alerts.{}` to an app path that answers {}",
+                app.url(path),
+                burst.answered,
+                if path == &alerts.error_path {
+                    "error_path"
+                } else {
+                    "slow_path"
+                },
+                if path == &alerts.error_path {
+                    "5xx"
+                } else {
+                    "2xx, slowly"
+                }
+            );
+            evidence.bursts.push(burst);
+            return outcome((Verdict::error(Reason::BurstIneffective), summary), evidence);
         }
         let started = Instant::now();
         let expr = match Configured::parse(&rule.query) {

@@ -278,6 +278,7 @@ mod tests {
                 "unknown_metric",
                 "not_crossed",
                 "not_firing",
+                "burst_ineffective",
             ],
         ),
         ("ingest.latency", &["over_slo", "no_data"]),

@@ -134,6 +134,22 @@ wait = "60s"                # poll this long before suspecting data is missing
 max_wait = "90s"            # keep confirming until then before declaring it missing
 request_timeout = "10s"
 # memory_budget_mb = 2700   # memory the instance leaves for containers
+# alert_wait = "4m"         # alerts.fire: wait this long for the fast-burn alerts to fire
+
+# dashboards.have_data judges every panel Grafana serves; list the ones
+# that may show nothing on this deployment.
+[dashboards]
+# expected_empty = ["Profiling / Memory allocations"]
+
+# alerts.fire and correlation.investigation: the rule groups the ruler must
+# load and the alerts a burst drives (these are the defaults, for the rules
+# of compose/mimir/rules).
+[alerts]
+# groups = ["durable-code-slo-recording", "durable-code-slo-alerts", "durable-code-symptoms"]
+# error_alert = "BackendAvailabilityFastBurn"
+# latency_alert = "BackendLatencyFastBurn"
+# error_path = "/api/error?ratio=1"   # an app path that answers 5xx (pillars' reference backends serve this one)
+# slow_path = "/api/delay/slow"
 "#,
         name = printable(&plan.name),
         name_q = quoted(&plan.name),

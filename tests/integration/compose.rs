@@ -223,7 +223,12 @@ fn dashboards() -> Vec<serde_json::Value> {
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .map(|p| (p.display().to_string(), serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap()))
+        .map(|p| {
+            (
+                p.display().to_string(),
+                serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap(),
+            )
+        })
         .collect();
     out.sort_by(|a, b| a.0.cmp(&b.0));
     out.into_iter().map(|(_, d)| d).collect()
@@ -266,7 +271,9 @@ fn issue_16_every_dashboard_query_parses_and_names_metrics_the_stack_writes() {
                         }
                     }
                     "pyroscope" => assert!(
-                        target["profileTypeId"].as_str().is_some_and(|t| t.split(':').count() == 5),
+                        target["profileTypeId"]
+                            .as_str()
+                            .is_some_and(|t| t.split(':').count() == 5),
                         "{at}: a profile type id has five parts"
                     ),
                     other => panic!("{at}: datasource {other:?} is not one compose/ provisions"),
@@ -295,7 +302,10 @@ fn issue_16_the_alert_rules_parse_point_at_panels_and_are_the_targets_defaults()
     let rules = rule_file();
     let groups = rules["groups"].as_array().unwrap();
     let names: Vec<&str> = groups.iter().map(|g| g["name"].as_str().unwrap()).collect();
-    assert_eq!(names, DEFAULT_ALERT_GROUPS, "the target's default groups are the file's");
+    assert_eq!(
+        names, DEFAULT_ALERT_GROUPS,
+        "the target's default groups are the file's"
+    );
     let recorded: Vec<&str> = groups
         .iter()
         .flat_map(|g| g["rules"].as_array().unwrap())
@@ -317,7 +327,9 @@ fn issue_16_the_alert_rules_parse_point_at_panels_and_are_the_targets_defaults()
         let Some(alert) = rule["alert"].as_str() else { continue };
         alerts.push(alert);
         let ann = &rule["annotations"];
-        let uid = ann["dashboard_uid"].as_str().unwrap_or_else(|| panic!("{alert}: no dashboard_uid"));
+        let uid = ann["dashboard_uid"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{alert}: no dashboard_uid"));
         let panel: u64 = ann["panel_id"].as_str().unwrap().parse().unwrap();
         let dashboard = dashboards
             .iter()
@@ -332,14 +344,23 @@ fn issue_16_the_alert_rules_parse_point_at_panels_and_are_the_targets_defaults()
             runbook.contains(&format!("/d/{uid}/")) && runbook.ends_with(&format!("viewPanel={panel}")),
             "{alert}: runbook_url {runbook} is not panel {panel} of {uid}"
         );
-        assert!(ann["summary"].as_str().is_some_and(|s| !s.is_empty()), "{alert}: no summary");
+        assert!(
+            ann["summary"].as_str().is_some_and(|s| !s.is_empty()),
+            "{alert}: no summary"
+        );
     }
     let defaults = pillars::target::Alerts::default();
     for alert in [&defaults.error_alert, &defaults.latency_alert] {
-        assert!(alerts.contains(&alert.as_str()), "the default {alert} is not in the rule file");
+        assert!(
+            alerts.contains(&alert.as_str()),
+            "the default {alert} is not in the rule file"
+        );
     }
     let app = std::fs::read_to_string(compose_dir().join("app/app/main.py")).unwrap();
-    assert!(app.contains("@app.get(\"/api/error\")"), "the reference backend serves the error path");
+    assert!(
+        app.contains("@app.get(\"/api/error\")"),
+        "the reference backend serves the error path"
+    );
     // The ruler reads the mounted files from local storage.
     let mimir: Value =
         serde_yaml::from_str(&std::fs::read_to_string(compose_dir().join("mimir/mimir.yaml")).unwrap()).unwrap();
