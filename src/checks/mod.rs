@@ -304,7 +304,28 @@ mod tests {
     ];
 
     /// Reason ids added since, which reports and dashboards may now name.
-    const ADDED_SINCE: &[&str] = &["nothing_reachable", "unreached"];
+    const ADDED_SINCE: &[&str] = &[
+        "nothing_reachable",
+        "unreached",
+        // Issue 16: dashboards, alerts and the investigation walk.
+        "alert_missing",
+        "burst_ineffective",
+        "expression_error",
+        "group_missing",
+        "no_alert",
+        "no_dashboards",
+        "no_datasource",
+        "no_exemplar",
+        "no_logs",
+        "no_panel",
+        "no_profile",
+        "not_crossed",
+        "not_firing",
+        "query_rejected",
+        "rule_unhealthy",
+        "trace_missing",
+        "unknown_metric",
+    ];
 
     /// Every reason id pillars gave before reasons were typed (issue 12).
     const BEFORE_ISSUE_12: &[&str] = &[
