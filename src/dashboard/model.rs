@@ -65,7 +65,11 @@ impl PanelQuery {
     pub fn resolve<'a>(&self, datasources: &'a [Datasource]) -> Option<&'a Datasource> {
         match &self.datasource {
             DsRef::Uid(uid) => datasources.iter().find(|d| d.uid == *uid || d.name == *uid),
-            DsRef::Name(name) => datasources.iter().find(|d| d.name == *name),
+            // A datasource variable's value is a name or, since Grafana 8, a uid.
+            DsRef::Name(name) => datasources
+                .iter()
+                .find(|d| d.name == *name)
+                .or_else(|| datasources.iter().find(|d| d.uid == *name)),
             DsRef::Default => datasources.iter().find(|d| d.is_default),
             DsRef::BuiltIn => None,
         }
