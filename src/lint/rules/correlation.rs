@@ -76,7 +76,7 @@ pub fn exemplar_label(model: &Deployment, pipeline: &Pipeline, out: &mut Vec<Fin
                 out.push(
                     Finding::new(
                         Rule::ExemplarLabel,
-                        at.find(&format!("name: {name}")),
+                        at.find_any(&[&format!("name: {name}"), &format!("\"{name}\"")]),
                         format!("exemplar destination `{name}` names a label no metrics path of this pipeline writes"),
                     )
                     .evidence(format!("the metrics paths write exemplar labels {labels:?}"))
