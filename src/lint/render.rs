@@ -43,7 +43,7 @@ pub fn terminal(report: &LintReport) -> String {
             f.severity.as_str(),
             f.message
         );
-        let indent = " ".repeat(w_place + w_rule + 13);
+        let indent = "    ";
         for e in &f.evidence {
             let _ = writeln!(out, "{indent}· {e}");
         }
@@ -51,12 +51,13 @@ pub fn terminal(report: &LintReport) -> String {
             let _ = writeln!(out, "{indent}fix: {}", f.fix);
         }
     }
+    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
     let _ = writeln!(
         out,
-        "\npillars lint: {} files, {} errors, {} warnings",
-        report.files.len(),
-        report.errors,
-        report.warnings
+        "\npillars lint: {}, {}, {}",
+        plural(report.files.len(), "file"),
+        plural(report.errors, "error"),
+        plural(report.warnings, "warning")
     );
     out
 }
@@ -109,9 +110,9 @@ pub fn html(report: &LintReport) -> String {
     let mut rows = String::new();
     for f in &report.findings {
         let evidence: String = f.evidence.iter().map(|e| format!("<li>{}</li>", escape(e))).collect();
-        let _ = write!(
+        let _ = writeln!(
             rows,
-            "<tr class=\"{}\"><td><code>{}:{}</code></td><td><code>{}</code></td><td>{}</td><td>{}<ul>{evidence}</ul><p><b>Fix:</b> {}</p></td></tr>\n",
+            "<tr class=\"{}\"><td><code>{}:{}</code></td><td><code>{}</code></td><td>{}</td><td>{}<ul>{evidence}</ul><p><b>Fix:</b> {}</p></td></tr>",
             f.severity.as_str(),
             escape(&f.at.file()),
             f.at.line,

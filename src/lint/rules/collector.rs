@@ -116,7 +116,8 @@ pub fn cors(model: &Deployment, pipeline: &Pipeline, out: &mut Vec<Finding>) {
             Rule::CollectorCors,
             at.line_of(origins.line),
             format!(
-                "the Faro receiver answers cross-origin requests, but its CORS allowed headers lack {missing:?}, which Faro Web SDK {} sends: browsers fail the preflight and drop every payload",
+                "the Faro receiver answers cross-origin requests, but its CORS allowed headers lack `{}`, which Faro Web SDK {} sends: browsers fail the preflight and drop every payload",
+                missing.join("`, `"),
                 sdk.version
             ),
         )

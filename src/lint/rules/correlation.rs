@@ -162,10 +162,11 @@ pub fn derived_field(model: &Deployment, pipeline: &Pipeline, out: &mut Vec<Find
                 .map(|f| {
                     let got = f.extract(&line).ok().flatten();
                     format!(
-                        "{:?} ({}) extracts {:?}",
-                        f.matcher_regex,
+                        "derived field `{}` ({} `{}`) extracts {}",
+                        f.name,
                         f.matcher_type.as_deref().unwrap_or("regex"),
-                        got
+                        f.matcher_regex,
+                        got.map_or("nothing".to_owned(), |v| format!("`{v}`"))
                     )
                 })
                 .collect();

@@ -50,6 +50,6 @@ pub fn check(model: &Deployment, options: &Options) -> Vec<Finding> {
     grafana_url::check(model, &mut out);
     memory::check(model, options, &mut out);
     health_steps::check(model, &mut out);
-    out.sort_by(|a, b| (a.at.file(), a.at.line, a.rule).cmp(&(b.at.file(), b.at.line, b.rule)));
+    out.sort_by_key(|f| (f.at.file(), f.at.line, f.rule));
     out
 }

@@ -40,7 +40,7 @@ pub fn check(model: &Deployment, out: &mut Vec<Finding>) {
                     Finding::new(
                         Rule::StoragePrefix,
                         store.at.clone(),
-                        format!("{name} writes at the root of the bucket `{bucket}`, which {others:?} share: no per-prefix lifecycle rule expires its objects, and its keys mix with theirs"),
+                        format!("{name} writes at the root of the bucket `{bucket}`, which it shares with {}: no per-prefix lifecycle rule expires its objects, and its keys mix with theirs", others.join(", ")),
                     )
                     .evidence(format!("{}:{}: {name}'s S3 storage, with no {}", store.at.file(), store.at.line, store.prefix_key))
                     .evidence(describe(stores))
