@@ -19,6 +19,7 @@ pub mod rules;
 pub mod sarif;
 pub mod source;
 pub mod terraform;
+pub mod yaml;
 
 pub use finding::{Finding, Rule, Severity};
 pub use report::LintReport;

@@ -5,14 +5,21 @@
 //!
 //! Uses: lint::{model, finding}.
 
+use std::sync::LazyLock;
+
+use regex::Regex;
+
 use crate::lint::finding::{Finding, Rule};
 use crate::lint::model::Deployment;
 
+/// A command or URL that asks the stack whether it works.
+static PROBE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\b(curl|wget|nc|pillars\s+(verify|stack|lint))\b|/health\b|/ready\b|/-/ready|/api/health")
+        .expect("valid regex")
+});
+
 fn probes(line: &str) -> bool {
-    let re =
-        regex::Regex::new(r"\b(curl|wget|nc|pillars\s+(verify|stack|lint))\b|/health\b|/ready\b|/-/ready|/api/health")
-            .expect("valid regex");
-    re.is_match(line)
+    PROBE.is_match(line)
 }
 
 pub fn check(model: &Deployment, out: &mut Vec<Finding>) {
