@@ -197,7 +197,7 @@ fn lex(text: &str) -> Result<Vec<Token>, ParseError> {
                 let to = i + 1;
                 advance(&mut i, &mut line, &mut col, to);
             }
-        } else if c == '/' && next == Some('/') || c == '#' {
+        } else if c == '/' && next == Some('/') {
             let end = chars[i..]
                 .iter()
                 .position(|&c| c == '\n')

@@ -206,4 +206,26 @@ mod tests {
             assert_eq!(serde_json::to_value(rule).unwrap(), rule.id());
         }
     }
+
+    #[test]
+    fn every_rule_is_documented_and_has_a_scenario() {
+        let readme = include_str!("../../README.md");
+        let feature = include_str!("../../features/lint.feature");
+        let schema = include_str!("../../schema/lint.schema.json");
+        for rule in Rule::ALL {
+            let row = format!("| `{}` |", rule.id());
+            assert!(readme.contains(&row), "README has no row for {}", rule.id());
+            let example = format!("| {} ", rule.id());
+            assert!(
+                feature.contains(&example),
+                "features/lint.feature has no example for {}",
+                rule.id()
+            );
+            assert!(
+                schema.contains(&format!("\"{}\"", rule.id())),
+                "schema/lint.schema.json lacks {}",
+                rule.id()
+            );
+        }
+    }
 }

@@ -20,7 +20,6 @@ pub fn render(report: &LintReport) -> String {
                 "shortDescription": { "text": r.summary() },
                 "fullDescription": { "text": r.summary() },
                 "defaultConfiguration": { "level": r.severity().as_str() },
-                "helpUri": format!("https://github.com/pillars/pillars#rule-{}", r.id().replace(['.', '_'], "-")),
             })
         })
         .collect();
@@ -55,7 +54,6 @@ pub fn render(report: &LintReport) -> String {
         "runs": [{
             "tool": { "driver": {
                 "name": "pillars lint",
-                "informationUri": "https://github.com/pillars/pillars",
                 "version": env!("CARGO_PKG_VERSION"),
                 "rules": rules,
             }},

@@ -165,6 +165,49 @@ fn sarif_has_what_code_scanning_reads() {
     assert!(result["message"]["text"].as_str().unwrap().contains("Fix:"));
 }
 
+fn golden(name: &str, actual: &str) {
+    let path = root().join("tests/golden").join(name);
+    if std::env::var_os("PILLARS_BLESS").is_some() {
+        std::fs::write(&path, actual).unwrap();
+    }
+    let expected = std::fs::read_to_string(&path)
+        .unwrap_or_else(|_| panic!("missing {}; run with PILLARS_BLESS=1 to create it", path.display()));
+    assert_eq!(
+        actual, expected,
+        "{name} differs from its golden file (PILLARS_BLESS=1 rewrites it)"
+    );
+}
+
+#[test]
+fn terminal_table_and_junit_match_golden() {
+    // Through the binary, from the repository root, so paths are as CI prints them.
+    let fixture = "tests/fixtures/lint/storage.prefix/broken";
+    let (_, table) = pillars(&["lint", fixture]);
+    golden("lint-summary.txt", &table);
+    let (_, junit) = pillars(&["lint", fixture, "--format", "junit"]);
+    golden("lint-junit.xml", &junit);
+}
+
+#[test]
+fn lint_json_follows_its_schema() {
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root().join("schema/lint.schema.json")).unwrap()).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    for copy in ["broken", "fixed"] {
+        for (id, ..) in BROKEN {
+            let record: serde_json::Value = serde_json::from_str(&lint(&[fixture(id, copy)], None).to_json()).unwrap();
+            let errors: Vec<String> = validator
+                .iter_errors(&record)
+                .map(|e| format!("{e} at {}", e.instance_path))
+                .collect();
+            assert!(
+                errors.is_empty(),
+                "{id}/{copy}: lint.json breaks its schema: {errors:?}"
+            );
+        }
+    }
+}
+
 #[test]
 fn malformed_files_name_their_line_and_column() {
     let dir = tempfile::tempdir().unwrap();

@@ -42,7 +42,7 @@ pub fn check(model: &Deployment, out: &mut Vec<Finding>) {
                         store.at.clone(),
                         format!("{name} writes at the root of the bucket `{bucket}`, which it shares with {}: no per-prefix lifecycle rule expires its objects, and its keys mix with theirs", others.join(", ")),
                     )
-                    .evidence(format!("{}:{}: {name}'s S3 storage, with no {}", store.at.file(), store.at.line, store.prefix_key))
+                    .evidence(format!("{name}'s S3 storage sets no {}", store.prefix_key))
                     .evidence(describe(stores))
                     .fix(format!("set {} to `{name}/` (one prefix per component)", store.prefix_key)),
                 );
@@ -87,8 +87,13 @@ pub fn check(model: &Deployment, out: &mut Vec<Finding>) {
                 ),
             )
             .evidence(format!(
-                "lifecycle rule prefixes: {:?}",
-                rules.iter().filter_map(|r| r.prefix.clone()).collect::<Vec<_>>()
+                "lifecycle rules expire: {}",
+                rules
+                    .iter()
+                    .filter_map(|r| r.prefix.as_deref())
+                    .map(|p| format!("{p}/"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ))
             .fix(format!(
                 "add a lifecycle rule for `{}/`, or point {} at a prefix a rule covers",
