@@ -125,7 +125,11 @@ pub struct ParseError {
 
 pub fn parse(text: &str) -> Result<Config, ParseError> {
     let tokens = lex(text)?;
-    let mut parser = Parser { tokens, pos: 0 };
+    let mut parser = Parser {
+        tokens,
+        pos: 0,
+        depth: 0,
+    };
     let mut blocks = Vec::new();
     while !parser.at_end() {
         match parser.statement()? {
@@ -361,9 +365,14 @@ enum Statement {
     Attribute(Attribute),
 }
 
+/// Deeper nesting is refused rather than recursed into: a garbage file
+/// must not exhaust the stack.
+const MAX_DEPTH: usize = 64;
+
 struct Parser {
     tokens: Vec<Token>,
     pos: usize,
+    depth: usize,
 }
 
 impl Parser {
@@ -427,7 +436,21 @@ impl Parser {
         Ok(name)
     }
 
+    fn nested<T>(&mut self, parse: fn(&mut Parser) -> Result<T, ParseError>) -> Result<T, ParseError> {
+        if self.depth >= MAX_DEPTH {
+            return Err(self.error(&format!("at most {MAX_DEPTH} levels of nested blocks and values")));
+        }
+        self.depth += 1;
+        let result = parse(self);
+        self.depth -= 1;
+        result
+    }
+
     fn statement(&mut self) -> Result<Statement, ParseError> {
+        self.nested(Parser::statement_inner)
+    }
+
+    fn statement_inner(&mut self) -> Result<Statement, ParseError> {
         let line = self.line();
         let name = self.dotted("a block name or an attribute name")?;
         if self.eat('=') {
@@ -493,6 +516,10 @@ impl Parser {
     }
 
     fn primary(&mut self) -> Result<Value, ParseError> {
+        self.nested(Parser::primary_inner)
+    }
+
+    fn primary_inner(&mut self) -> Result<Value, ParseError> {
         const VALUE: &str = "a value (string, number, list, object or reference)";
         let Some(tok) = self.peek().cloned() else {
             return Err(self.error(VALUE));
@@ -673,6 +700,9 @@ faro.receiver "default" {
         assert!(e.to_string().contains("closing the string"));
         let e = parse("a {\n b = 1\n").unwrap_err();
         assert!(e.to_string().contains("`}` closing the block `a` of line 1"), "{e}");
+        let deep = format!("a {{\n  b = {}1{}\n}}\n", "[".repeat(10_000), "]".repeat(10_000));
+        let e = parse(&deep).unwrap_err();
+        assert!(e.to_string().contains("levels of nested"), "{e}");
         let e = parse("a.b = 1").unwrap_err();
         assert!(e.to_string().contains("attribute name has no `.`"), "{e}");
     }

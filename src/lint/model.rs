@@ -34,6 +34,9 @@ pub struct Deployment {
 #[derive(Debug, Clone)]
 pub struct Datasource {
     pub at: At,
+    /// The line its definition ends before (the next one's, or past the
+    /// end of the file): where its keys are looked for.
+    pub end_line: u32,
     pub uid: String,
     pub name: String,
     /// Grafana's plugin type: `prometheus`, `loki`, `tempo`, ….
@@ -174,6 +177,23 @@ pub struct ScenarioRate {
     pub name: String,
     /// `/collect` requests a second at the scenario's highest step.
     pub faro_per_second: f64,
+}
+
+impl Datasource {
+    /// The line of a key of this datasource, in YAML (`key:`) or HCL
+    /// (`key =`) form; the datasource's own line when it has none.
+    pub fn key_at(&self, key: &str) -> At {
+        let yaml = format!("{key}:");
+        let hcl = format!("{key} ");
+        self.at.find_within(&[&yaml, &hcl], self.end_line)
+    }
+
+    /// The line of a tag `key` under the setting `setting`.
+    pub fn tag_at(&self, setting: &str, key: &str) -> At {
+        let from = self.key_at(setting);
+        let (yaml, hcl) = (format!("key: {key}"), format!("\"{key}\""));
+        from.find_within(&[&yaml, &hcl], self.end_line)
+    }
 }
 
 impl Deployment {

@@ -65,9 +65,18 @@ impl At {
             .text
             .lines()
             .enumerate()
-            .skip(self.line as usize - 1)
+            .skip((self.line as usize).saturating_sub(1))
             .find(|(_, l)| l.contains(needle))
             .map(|(i, _)| At::line(&self.source, i as u32 + 1))
+    }
+
+    /// Like [`At::find_any`], but only up to line `end` (exclusive): a key
+    /// of one datasource is never found in the next one.
+    pub fn find_within(&self, needles: &[&str], end: u32) -> At {
+        needles
+            .iter()
+            .find_map(|n| self.find_opt(n).filter(|at| at.line < end))
+            .unwrap_or_else(|| self.clone())
     }
 
     /// Like [`At::find`], trying each needle in turn.

@@ -25,7 +25,40 @@ pub struct HclError {
     pub problem: String,
 }
 
+/// Deeper nesting is refused before parsing: a garbage file must not
+/// exhaust the stack of a recursive parser.
+const MAX_DEPTH: usize = 128;
+
+/// The line of the first bracket past [`MAX_DEPTH`], outside strings.
+fn too_deep(text: &str) -> Option<usize> {
+    let (mut depth, mut line, mut in_string, mut escaped) = (0usize, 1usize, false, false);
+    for c in text.chars() {
+        match c {
+            '\n' => line += 1,
+            _ if escaped => escaped = false,
+            '\\' if in_string => escaped = true,
+            '"' => in_string = !in_string,
+            '{' | '[' | '(' if !in_string => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Some(line);
+                }
+            }
+            '}' | ']' | ')' if !in_string => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    None
+}
+
 pub fn read(source: &Arc<SourceFile>, model: &mut Deployment) -> Result<(), HclError> {
+    if let Some(line) = too_deep(&source.text) {
+        return Err(HclError {
+            line,
+            column: 1,
+            problem: format!("nested deeper than {MAX_DEPTH} levels"),
+        });
+    }
     let body: Body = hcl::parse(&source.text).map_err(|e| match e {
         hcl::Error::Parse(p) => HclError {
             line: p.location().line(),
@@ -54,6 +87,8 @@ pub fn read(source: &Arc<SourceFile>, model: &mut Deployment) -> Result<(), HclE
         match *kind {
             "grafana_data_source" => model.datasources.push(Datasource {
                 at: at.clone(),
+                // The next resource's line, or the end of the file.
+                end_line: next_resource_line(source, at.line),
                 uid: string(attr(body, "uid")).unwrap_or_default(),
                 name: string(attr(body, "name")).unwrap_or_else(|| name.to_string()),
                 kind: string(attr(body, "type")).unwrap_or_default(),
@@ -157,6 +192,17 @@ pub fn read(source: &Arc<SourceFile>, model: &mut Deployment) -> Result<(), HclE
         }
     }
     Ok(())
+}
+
+/// The line of the first `resource` block after line `line`.
+fn next_resource_line(source: &SourceFile, line: u32) -> u32 {
+    source
+        .text
+        .lines()
+        .enumerate()
+        .skip(line as usize)
+        .find(|(_, l)| l.starts_with("resource "))
+        .map_or(u32::MAX, |(i, _)| i as u32 + 1)
 }
 
 fn attr<'a>(body: &'a Body, key: &str) -> Option<&'a Expression> {
@@ -289,5 +335,11 @@ resource "aws_ecs_task_definition" "backend" {
         });
         let e = read(&source, &mut Deployment::default()).unwrap_err();
         assert!(e.line >= 2, "{e:?}");
+        let deep = Arc::new(SourceFile {
+            path: PathBuf::from("deep.tf"),
+            text: format!("locals {{\n  x = {}\n}}\n", "[".repeat(100_000)),
+        });
+        let e = read(&deep, &mut Deployment::default()).unwrap_err();
+        assert_eq!(e.line, 2, "{e:?}");
     }
 }

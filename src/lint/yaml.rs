@@ -144,19 +144,26 @@ pub fn parse_bytes(text: &str) -> Option<u64> {
 }
 
 fn read_provisioning(source: &Arc<SourceFile>, yaml: &Yaml, model: &mut Deployment) {
+    let entries = yaml["datasources"].as_sequence().map_or(&[][..], |s| s.as_slice());
+    // Each entry starts at its `- ` item line; the next one's ends it.
+    let mut starts = Vec::new();
     let mut at = At::start(source).find("datasources:");
-    for ds in yaml["datasources"].as_sequence().into_iter().flatten() {
+    for ds in entries {
         let name = yaml_str(&ds["name"]).unwrap_or_default();
         at = at.find_any(&[&format!("name: {name}"), &format!("name: \"{name}\""), "- name:"]);
-        let json_data = serde_json::to_value(&ds["jsonData"]).unwrap_or_default();
-        model.datasources.push(Datasource {
-            at: at.clone(),
-            uid: yaml_str(&ds["uid"]).unwrap_or_default(),
-            name,
-            kind: yaml_str(&ds["type"]).unwrap_or_default(),
-            json_data,
-        });
+        starts.push(at.clone());
         at = At::line(source, at.line + 1);
+    }
+    for (i, ds) in entries.iter().enumerate() {
+        let end_line = starts.get(i + 1).map_or(u32::MAX, |next| next.line);
+        model.datasources.push(Datasource {
+            at: starts[i].clone(),
+            end_line,
+            uid: yaml_str(&ds["uid"]).unwrap_or_default(),
+            name: yaml_str(&ds["name"]).unwrap_or_default(),
+            kind: yaml_str(&ds["type"]).unwrap_or_default(),
+            json_data: serde_json::to_value(&ds["jsonData"]).unwrap_or_default(),
+        });
     }
 }
 

@@ -280,3 +280,22 @@ fn report_dir_holds_every_output() {
     let junit = std::fs::read_to_string(reports.join("junit.xml")).unwrap();
     assert!(junit.contains("<testcase classname=\"lint\" name=\"ci.health_step\">") && junit.contains("<failure"));
 }
+
+#[test]
+fn a_symlink_loop_is_not_followed_and_other_files_are_passed_over() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("deploy")).unwrap();
+    std::os::unix::fs::symlink("..", dir.path().join("deploy/loop")).unwrap();
+    std::fs::copy(
+        fixture("grafana.url", "fixed").join("docker-compose.yml"),
+        dir.path().join("deploy/compose.yml"),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("deploy/notes.md"), "# not a deployment file\n").unwrap();
+    let report = lint(&[dir.path().to_owned()], None);
+    assert_eq!(report.files, [dir.path().join("deploy/compose.yml")]);
+    assert!(report.is_clean());
+    let empty = tempfile::tempdir().unwrap();
+    let err = LintReport::of(&[empty.path().to_owned()], None, &Options::default()).unwrap_err();
+    assert!(matches!(err, LintError::NothingToLint(_)), "{err}");
+}

@@ -12,18 +12,12 @@ use serde_json::Value as Json;
 
 use crate::correlation::links::{self, DerivedField};
 use crate::lint::finding::{Finding, Rule};
-use crate::lint::model::{Datasource, Deployment};
+use crate::lint::model::Deployment;
 use crate::lint::pipeline::{LogFormat, Pipeline};
-use crate::lint::source::At;
 use crate::query::loki::LogLine;
 
 const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const SPAN_ID: &str = "00f067aa0ba902b7";
-
-/// The datasource's line of `key`, else the datasource's own line.
-fn key_at(ds: &Datasource, key: &str) -> At {
-    ds.at.find(key)
-}
 
 pub fn exemplar_label(model: &Deployment, pipeline: &Pipeline, out: &mut Vec<Finding>) {
     // Each label an exemplar path writes, with what shows the path.
@@ -55,7 +49,7 @@ pub fn exemplar_label(model: &Deployment, pipeline: &Pipeline, out: &mut Vec<Fin
     for ds in model.datasources_of("prometheus") {
         let destinations = links::exemplar_destinations(&ds.json_data);
         let names: Vec<&str> = destinations.iter().map(|d| d.name.as_str()).collect();
-        let at = key_at(ds, "exemplarTraceIdDestinations");
+        let at = ds.key_at("exemplarTraceIdDestinations");
         for (label, why) in &written {
             if !names.contains(label) {
                 out.push(
@@ -76,7 +70,7 @@ pub fn exemplar_label(model: &Deployment, pipeline: &Pipeline, out: &mut Vec<Fin
                 out.push(
                     Finding::new(
                         Rule::ExemplarLabel,
-                        at.find_any(&[&format!("name: {name}"), &format!("\"{name}\"")]),
+                        at.find_within(&[&format!("name: {name}"), &format!("\"{name}\"")], ds.end_line),
                         format!("exemplar destination `{name}` names a label no metrics path of this pipeline writes"),
                     )
                     .evidence(format!("the metrics paths write exemplar labels {labels:?}"))
@@ -146,7 +140,7 @@ fn working_field(format: LogFormat) -> &'static str {
 pub fn derived_field(model: &Deployment, pipeline: &Pipeline, out: &mut Vec<Finding>) {
     for ds in model.datasources_of("loki") {
         let fields: Vec<DerivedField> = links::derived_fields(&ds.json_data);
-        let at = key_at(ds, "derivedFields");
+        let at = ds.key_at("derivedFields");
         for field in &fields {
             if let Err(problem) = field.extract(&sample(LogFormat::OtlpIngest)) {
                 out.push(
@@ -270,7 +264,7 @@ pub fn traces_to_logs_tags(model: &Deployment, pipeline: &Pipeline, out: &mut Ve
             continue;
         }
         for (key, label) in tags(settings) {
-            let at = key_at(ds, "tracesToLogsV2").find(&format!("key: {key}"));
+            let at = ds.tag_at("tracesToLogsV2", &key);
             for (format, written_by) in pipeline.log_formats.iter().filter(|(f, _)| f.is_backend()) {
                 let labels = stream_labels(*format);
                 let written = format!(
@@ -337,7 +331,7 @@ pub fn traces_to_metrics_tags(model: &Deployment, out: &mut Vec<Finding>) {
             out.push(
                 Finding::new(
                     Rule::TracesToMetricsTags,
-                    key_at(ds, "tracesToMetrics").find(&format!("key: {key}")),
+                    ds.tag_at("tracesToMetrics", &key),
                     format!("traces-to-metrics maps `{key}` to the label `{label}`, which no series of this pipeline carries"),
                 )
                 .evidence("OTLP series in Mimir carry resource attributes only as job=\"<namespace>/<name>\" and instance (the rest is in target_info); span metrics carry service, span_name, span_kind, status_code")
@@ -365,7 +359,7 @@ pub fn traces_to_profiles_tags(model: &Deployment, out: &mut Vec<Finding>) {
             out.push(
                 Finding::new(
                     Rule::TracesToProfilesTags,
-                    key_at(ds, "tracesToProfiles").find(&format!("key: {key}")),
+                    ds.tag_at("tracesToProfiles", &key),
                     format!(
                         "traces-to-profiles selects profiles by `{label}`, a label the Pyroscope SDK does not set here"
                     ),
@@ -401,7 +395,7 @@ pub fn span_profiles(model: &Deployment, out: &mut Vec<Finding>) {
         out.push(
             Finding::new(
                 Rule::SpanProfiles,
-                key_at(ds, "tracesToProfiles"),
+                ds.key_at("tracesToProfiles"),
                 "traces-to-profiles is configured, but nothing adds `pyroscope.profile.id` to spans, so no span has a profile to link to",
             )
             .evidence(if manifests.is_empty() {
