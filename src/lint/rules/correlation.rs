@@ -48,8 +48,35 @@ pub fn exemplar_label(model: &Deployment, pipeline: &Pipeline, out: &mut Vec<Fin
     let tempo_uid = model.datasources_of("tempo").next().map_or("tempo", |d| d.uid.as_str());
     for ds in model.datasources_of("prometheus") {
         let destinations = links::exemplar_destinations(&ds.json_data);
+        // A Prometheus datasource that is not Mimir's and links no exemplars
+        // is someone else's business.
+        let is_mimir = [&ds.uid, &ds.name].iter().any(|s| s.to_lowercase().contains("mimir"));
+        if destinations.is_empty() && !is_mimir {
+            continue;
+        }
         let names: Vec<&str> = destinations.iter().map(|d| d.name.as_str()).collect();
         let at = ds.key_at("exemplarTraceIdDestinations");
+        for d in destinations
+            .iter()
+            .filter(|d| d.datasource_uid.is_empty() && !d.name.is_empty())
+        {
+            let raw = &ds.json_data["exemplarTraceIdDestinations"];
+            let has_url = raw
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|e| e["name"] == d.name.as_str() && e["url"].is_string());
+            if !has_url {
+                out.push(
+                    Finding::new(
+                        Rule::ExemplarLabel,
+                        at.find_within(&[&format!("name: {}", d.name), &format!("\"{}\"", d.name)], ds.end_line),
+                        format!("exemplar destination `{}` names neither a datasourceUid nor a url: its exemplars link nowhere", d.name),
+                    )
+                    .fix(format!("add `datasourceUid: {tempo_uid}`")),
+                );
+            }
+        }
         for (label, why) in &written {
             if !names.contains(label) {
                 out.push(
