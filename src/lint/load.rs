@@ -37,14 +37,30 @@ pub fn load(paths: &[PathBuf], scenarios: Option<&Path>) -> Result<Loaded, LintE
             return Err(LintError::NothingToLint(path.clone()));
         }
     }
+    let mut files: Vec<(PathBuf, Option<Kind>)> = files.into_iter().map(|f| (f, None)).collect();
     if let Some(dir) = scenarios {
-        let mut found = Vec::new();
-        walk(dir, &mut found)?;
-        files.extend(found.into_iter().filter(|f| f.extension().is_some_and(|e| e == "toml")));
+        let entries = std::fs::read_dir(dir).map_err(|source| LintError::List {
+            path: dir.to_owned(),
+            source,
+        })?;
+        for entry in entries {
+            let path = entry.map_err(|source| LintError::List {
+                path: dir.to_owned(),
+                source,
+            })?;
+            let path = path.path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                files.push((path, Some(Kind::Scenario)));
+            }
+        }
     }
-    files.dedup();
-    for path in files {
-        if read_one(&path, &mut loaded.deployment)? {
+    files.sort();
+    files.dedup_by(|a, b| a.0 == b.0);
+    for (path, kind) in files {
+        let Some(kind) = kind.or_else(|| kind_of(&path)) else {
+            continue;
+        };
+        if read_one(&path, kind, &mut loaded.deployment)? {
             loaded.files.push(path);
         }
     }
@@ -94,7 +110,7 @@ fn walk(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), LintError> {
     Ok(())
 }
 
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Kind {
     Yaml,
     YamlTemplate,
@@ -134,11 +150,9 @@ fn kind_of(path: &Path) -> Option<Kind> {
     })
 }
 
-/// Reads one file into the model; false when it is of no kind lint reads.
-fn read_one(path: &Path, model: &mut Deployment) -> Result<bool, LintError> {
-    let Some(kind) = kind_of(path) else {
-        return Ok(false);
-    };
+/// Reads one file of `kind` into the model; false for a YAML file of no
+/// kind lint knows.
+fn read_one(path: &Path, kind: Kind, model: &mut Deployment) -> Result<bool, LintError> {
     let text = crate::textfile::read(path).map_err(|source| LintError::Read {
         path: path.to_owned(),
         source,

@@ -207,7 +207,8 @@ fn store(
         .map(|p| resolve_defaults(&p).trim_matches('/').to_owned())
         .filter(|p| !p.is_empty());
     let at = match &prefix {
-        Some(_) => start.find(prefix_key.rsplit('.').next().unwrap_or(prefix_key)),
+        // `prefix:` as a key, not the word in a comment.
+        Some(_) => start.find(&format!("{}:", prefix_key.rsplit('.').next().unwrap_or(prefix_key))),
         None => start.find(anchor),
     };
     ObjectStore {

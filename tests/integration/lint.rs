@@ -299,3 +299,19 @@ fn a_symlink_loop_is_not_followed_and_other_files_are_passed_over() {
     let err = LintReport::of(&[empty.path().to_owned()], None, &Options::default()).unwrap_err();
     assert!(matches!(err, LintError::NothingToLint(_)), "{err}");
 }
+
+#[test]
+fn scenarios_from_any_directory_count_for_the_rate_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let profiles = dir.path().join("load-profiles");
+    std::fs::create_dir(&profiles).unwrap();
+    let broken = fixture("collector.rate_limit", "broken");
+    std::fs::copy(broken.join("scenarios/browsers.toml"), profiles.join("browsers.toml")).unwrap();
+    let config = broken.join("config.alloy");
+    let report = lint(std::slice::from_ref(&config), Some(&profiles));
+    assert_eq!(report.findings.len(), 1, "{:?}", report.findings);
+    assert_eq!(report.findings[0].rule, Rule::CollectorRateLimit);
+    assert!(report.files.contains(&profiles.join("browsers.toml")));
+    // Without the scenarios there is no rate to hold the limit to.
+    assert!(lint(&[config], None).is_clean());
+}
