@@ -197,7 +197,7 @@ pub fn derived_field(model: &Deployment, pipeline: &Pipeline, out: &mut Vec<Find
             if works {
                 continue;
             }
-            let shown = if format.is_backend() && *format == LogFormat::OtlpIngest {
+            let shown = if *format == LogFormat::OtlpIngest {
                 format!("structured metadata trace_id={TRACE_ID}")
             } else {
                 line.line.clone()
