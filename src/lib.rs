@@ -37,6 +37,7 @@ pub mod exit;
 pub mod http;
 pub mod ids;
 pub mod interrupt;
+pub mod lint;
 pub mod load;
 pub mod measure;
 pub mod query;

@@ -64,6 +64,8 @@ pub struct PillarsWorld {
     capacity: Option<crate::report::CapacityReport>,
     gates: crate::load::scenario::Gates,
     load: Option<crate::report::LoadReport>,
+    /// The last `pillars lint` of the scenario.
+    lint: Option<Result<crate::lint::LintReport, crate::lint::LintError>>,
 }
 
 impl PillarsWorld {
@@ -86,6 +88,7 @@ impl PillarsWorld {
             capacity: None,
             gates: Default::default(),
             load: None,
+            lint: None,
         }
     }
 
@@ -367,6 +370,79 @@ impl PillarsWorld {
                 .as_ref()
                 .map(|(_, o)| o.evidence.to_string())
                 .unwrap_or_default(),
+        }
+    }
+}
+
+/// `pillars lint` from the steps: the report (or the input error) of the
+/// last lint, and assertions on it.
+impl PillarsWorld {
+    pub fn lint(&mut self, paths: &[&str], scenarios: Option<&str>) {
+        let paths: Vec<std::path::PathBuf> = paths.iter().map(Into::into).collect();
+        let scenarios = scenarios.map(std::path::Path::new);
+        self.lint = Some(crate::lint::LintReport::of(
+            &paths,
+            scenarios,
+            &crate::lint::Options::default(),
+        ));
+    }
+
+    fn lint_report(&self) -> Result<&crate::lint::LintReport, AcceptanceError> {
+        match &self.lint {
+            None => Err(AcceptanceError::Verdict("no lint has run yet in this scenario".into())),
+            Some(Err(e)) => Err(AcceptanceError::Verdict(format!("lint could not read its input: {e}"))),
+            Some(Ok(report)) => Ok(report),
+        }
+    }
+
+    pub fn expect_lint_clean(&self) -> Result<(), AcceptanceError> {
+        let report = self.lint_report()?;
+        if report.is_clean() {
+            return Ok(());
+        }
+        Err(AcceptanceError::Verdict(crate::lint::render::terminal(report)))
+    }
+
+    pub fn expect_lint_finding(&self, rule: &str, file: &str, line: u32) -> Result<(), AcceptanceError> {
+        let report = self.lint_report()?;
+        let found = report
+            .findings
+            .iter()
+            .any(|f| f.rule.id() == rule && f.at.file().ends_with(file) && f.at.line == line);
+        if found {
+            return Ok(());
+        }
+        Err(AcceptanceError::Verdict(format!(
+            "no {rule} finding at {file}:{line}; lint reported:\n{}",
+            crate::lint::render::terminal(report)
+        )))
+    }
+
+    pub fn expect_lint_only(&self, rule: &str) -> Result<(), AcceptanceError> {
+        let report = self.lint_report()?;
+        match report.findings.iter().find(|f| f.rule.id() != rule) {
+            None => Ok(()),
+            Some(f) => Err(AcceptanceError::Verdict(format!(
+                "expected only {rule} findings, also got {} at {}:{}: {}",
+                f.rule.id(),
+                f.at.file(),
+                f.at.line,
+                f.message
+            ))),
+        }
+    }
+
+    pub fn expect_lint_unreadable(&self, text: &str) -> Result<(), AcceptanceError> {
+        match &self.lint {
+            Some(Err(e)) if e.to_string().contains(text) => Ok(()),
+            Some(Err(e)) => Err(AcceptanceError::Verdict(format!(
+                "lint's error does not say {text:?}: {e}"
+            ))),
+            Some(Ok(report)) => Err(AcceptanceError::Verdict(format!(
+                "lint read its input ({} files) instead of stopping",
+                report.files.len()
+            ))),
+            None => Err(AcceptanceError::Verdict("no lint has run yet in this scenario".into())),
         }
     }
 }

@@ -77,6 +77,11 @@ pub enum Command {
     /// show it. Needs a Docker engine (DOCKER_HOST).
     #[command(subcommand)]
     Stack(StackCommand),
+    /// Check a deployment's files (Compose, Alloy, Grafana provisioning,
+    /// Terraform, CI workflows) for the correlation and routing mistakes
+    /// the runtime checks would find after a deploy. Exits 0 clean, 1 with
+    /// findings, 2 when an input cannot be read.
+    Lint(LintArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -278,6 +283,59 @@ pub struct InitArgs {
     /// Replace the file if it exists.
     #[arg(long)]
     pub force: bool,
+}
+
+const LINT_AFTER_HELP: &str = "\
+Files read (directories are walked; hidden ones, target/ and node_modules/ skipped):
+  *.yml, *.yaml        Docker Compose, Grafana datasource provisioning, GitHub workflows,
+                       Loki / Tempo / Mimir / Pyroscope configs (recognised by their keys)
+  *.alloy, *.alloy.tftpl   Alloy configuration (Terraform interpolations kept opaque)
+  *.tf                 grafana_data_source, S3 lifecycle rules, ALB listener rules,
+                       ECS task definitions' environment
+  *.tftpl              EC2 user-data templates: their NAME=value environment lines
+  requirements*.txt, package.json   which SDKs the apps use
+  scenarios/*.toml     load scenarios, for the collector's rate limit
+
+Rules: exemplar.label, logs.derived_field, traces_to_logs.tags, traces_to_metrics.tags,
+traces_to_profiles.tags, profiles.span_profiles, traces.sampler, collector.route,
+collector.cors, collector.rate_limit, storage.prefix, grafana.url, memory.budget,
+ci.health_step (see the README for each, with an example finding).
+
+Exit codes: 0 no findings, 1 findings, 2 an input could not be read or parsed (the error
+names the file, line and column) or a bad flag.
+
+In GitHub Actions: `pillars lint --format sarif deploy/ > lint.sarif` and upload it with
+github/codeql-action/upload-sarif to annotate the pull request.";
+
+#[derive(Debug, Args)]
+#[command(after_help = LINT_AFTER_HELP)]
+pub struct LintArgs {
+    /// Files or directories of the deployment.
+    #[arg(value_name = "PATH", required = true)]
+    pub paths: Vec<PathBuf>,
+    /// A directory of load scenarios (*.toml) whose Faro rates the
+    /// receiver's rate limit must carry; scenarios/ directories under the
+    /// paths are read anyway.
+    #[arg(long, value_name = "DIR")]
+    pub scenarios: Option<PathBuf>,
+    /// What to print: a table, lint.json's JSON, SARIF 2.1.0, or JUnit XML.
+    #[arg(long, value_enum, default_value_t = LintFormatArg::Table)]
+    pub format: LintFormatArg,
+    /// Also write lint.json, lint.sarif, junit.xml and report.html here.
+    #[arg(long, value_name = "DIR")]
+    pub report_dir: Option<PathBuf>,
+    /// The memory the instance leaves for containers, in MiB (t3.medium:
+    /// 2700), that the Compose services' limits must fit in.
+    #[arg(long, value_name = "MIB", default_value_t = 2700)]
+    pub memory_budget_mib: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LintFormatArg {
+    Table,
+    Json,
+    Sarif,
+    Junit,
 }
 
 #[derive(Debug, Args)]

@@ -16,8 +16,8 @@ use super::args::{
 };
 use crate::checks::CheckSettings;
 use crate::commands::{
-    BenchPlan, CapacityPlan, Command, DiffPlan, InitPlan, LoadPlan, MergePlan, RunIdentity, SimPlan, StackPlan,
-    VerifyPlan, require_search, select_checks,
+    BenchPlan, CapacityPlan, Command, DiffPlan, InitPlan, LintFormat, LintPlan, LoadPlan, MergePlan, RunIdentity,
+    SimPlan, StackPlan, VerifyPlan, require_search, select_checks,
 };
 use crate::console::ColorWhen;
 use crate::env::Env;
@@ -59,7 +59,26 @@ impl Cli {
                 report_dir: args.report_dir,
             }),
             Args::Stack(command) => Command::Stack(stack(command)),
+            Args::Lint(args) => Command::Lint(lint(args)),
         })
+    }
+}
+
+fn lint(args: super::args::LintArgs) -> LintPlan {
+    use super::args::LintFormatArg as F;
+    LintPlan {
+        paths: args.paths,
+        scenarios: args.scenarios,
+        format: match args.format {
+            F::Table => LintFormat::Table,
+            F::Json => LintFormat::Json,
+            F::Sarif => LintFormat::Sarif,
+            F::Junit => LintFormat::Junit,
+        },
+        report_dir: args.report_dir,
+        options: crate::lint::Options {
+            memory_budget_mib: args.memory_budget_mib,
+        },
     }
 }
 

@@ -11,7 +11,8 @@
 //! - `stack`: the Compose stack up, down, status;
 //! - `merge`: the reports of a split run's shards, as one;
 //! - `bench`: the harness's own throughput;
-//! - `checks`: the catalog listing.
+//! - `checks`: the catalog listing;
+//! - `lint`: static rules over a deployment's files.
 //!
 //! `prepared` also holds what every run settles first: its seed, run id and
 //! report directory.
@@ -24,6 +25,7 @@ mod capacity;
 mod checks;
 mod diff;
 mod init;
+mod lint;
 mod load;
 mod merge;
 mod prepared;
@@ -35,6 +37,7 @@ pub use bench::BenchPlan;
 pub use capacity::{CapacityPlan, require_search};
 pub use diff::DiffPlan;
 pub use init::InitPlan;
+pub use lint::{LintFormat, LintPlan};
 pub use load::LoadPlan;
 pub use merge::MergePlan;
 pub use prepared::{RunIdentity, run_id};
@@ -62,6 +65,7 @@ pub enum Command {
     Diff(DiffPlan),
     Init(InitPlan),
     Stack(StackPlan),
+    Lint(LintPlan),
 }
 
 /// Runs one command. Returns the exit code for runs that finished.
@@ -78,5 +82,6 @@ pub async fn run(command: Command, env: &Env, console: &mut Console) -> Result<u
         Command::Diff(plan) => diff::run(plan, console),
         Command::Init(plan) => init::run(plan, console),
         Command::Stack(plan) => stack::run(plan, env, console).await,
+        Command::Lint(plan) => lint::run(plan, console),
     }
 }

@@ -12,6 +12,7 @@ mod crates;
 mod diff;
 mod faults;
 mod grafana;
+mod lint;
 mod load;
 mod merge;
 mod misbehaving;
