@@ -67,7 +67,8 @@ pub fn router(state: Arc<SimState>) -> Router {
         .route("/api/v1/status/buildinfo", get(buildinfo))
         .route("/prometheus/api/v1/status/buildinfo", get(buildinfo))
         .layer(axum::extract::DefaultBodyLimit::max(16 * 1024 * 1024))
-        .with_state(state)
+        .with_state(state.clone())
+        .merge(crate::ruler_api::router(state))
 }
 
 async fn buildinfo() -> Json<Value> {

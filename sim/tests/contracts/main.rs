@@ -13,6 +13,7 @@
 //! Uses: `pillars_sim` only (never the `pillars` crate).
 
 mod faro_web;
+mod mimir_rules;
 mod otel_js;
 mod pyroscope_rs;
 mod python_otlp;
