@@ -12,6 +12,7 @@
 //!
 //! Uses: `pillars_sim` only (never the `pillars` crate).
 
+mod app_alerts;
 mod faro_web;
 mod mimir_rules;
 mod otel_js;
