@@ -515,21 +515,40 @@ async fn error(State(app): State<Arc<AppState>>, RawQuery(raw): RawQuery, header
                 "msg": "Input should be a valid number, unable to parse string as a number",
                 "input": given,
             }]});
-            app.emit(&ctx, &served(422, "GET /api/error answered 422".into()), start, unix_nanos().max(start));
+            app.emit(
+                &ctx,
+                &served(422, "GET /api/error answered 422".into()),
+                start,
+                unix_nanos().max(start),
+            );
             return (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response();
         }
     };
     if !(0.0..=1.0).contains(&ratio) {
         let detail = format!("ratio must be within 0 and 1, got {}", python_float(ratio));
-        app.emit(&ctx, &served(400, "GET /api/error answered 400".into()), start, unix_nanos().max(start));
+        app.emit(
+            &ctx,
+            &served(400, "GET /api/error answered 400".into()),
+            start,
+            unix_nanos().max(start),
+        );
         return (StatusCode::BAD_REQUEST, Json(json!({ "detail": detail }))).into_response();
     }
     let k = app.error_calls.fetch_add(1, Ordering::Relaxed) + 1;
     let failed = (k as f64 * ratio).floor() > ((k - 1) as f64 * ratio).floor();
     let status = if failed { 500 } else { 200 };
-    app.emit(&ctx, &served(status, format!("GET /api/error answered {status}")), start, unix_nanos().max(start));
+    app.emit(
+        &ctx,
+        &served(status, format!("GET /api/error answered {status}")),
+        start,
+        unix_nanos().max(start),
+    );
     if failed {
-        (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({ "detail": "injected error" }))).into_response()
+        (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Json(json!({ "detail": "injected error" })),
+        )
+            .into_response()
     } else {
         Json(json!({ "status": "ok" })).into_response()
     }

@@ -11,11 +11,13 @@
 mod app;
 pub mod cadvisor;
 mod collector;
+pub mod dashboards;
 mod faro;
 pub mod faro_lines;
 pub mod faults;
 mod go;
 pub mod grafana;
+mod grafana_query;
 pub mod ids;
 pub mod lang;
 pub mod logs;

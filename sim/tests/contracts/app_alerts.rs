@@ -67,19 +67,48 @@ async fn the_error_endpoint_fails_the_ratio_asked_and_says_why_it_refuses() {
     // Recorded as the middleware records: every answer in the counter and
     // the histogram, 400 and up in the errors counter too.
     let job = r#"job="durable-code/durable-code-backend", path="/api/error""#;
-    assert_eq!(stack.mimir_value(&format!(r#"http_requests_total{{{job}, status_code="500"}}"#)).await, "3");
-    assert_eq!(stack.mimir_value(&format!(r#"http_requests_total{{{job}, status_code="200"}}"#)).await, "7");
-    assert_eq!(stack.mimir_value(&format!(r#"http_errors_total{{{job}, status_code="500"}}"#)).await, "3");
-    assert_eq!(stack.mimir_value(&format!(r#"http_errors_total{{{job}, status_code="400"}}"#)).await, "1");
-    assert!(stack.mimir_vector(&format!(r#"http_errors_total{{{job}, status_code="200"}}"#)).await.is_empty());
     assert_eq!(
         stack
-            .mimir_value(&format!(r#"http_request_duration_seconds_count{{{job}, status_code="500"}}"#))
+            .mimir_value(&format!(r#"http_requests_total{{{job}, status_code="500"}}"#))
+            .await,
+        "3"
+    );
+    assert_eq!(
+        stack
+            .mimir_value(&format!(r#"http_requests_total{{{job}, status_code="200"}}"#))
+            .await,
+        "7"
+    );
+    assert_eq!(
+        stack
+            .mimir_value(&format!(r#"http_errors_total{{{job}, status_code="500"}}"#))
+            .await,
+        "3"
+    );
+    assert_eq!(
+        stack
+            .mimir_value(&format!(r#"http_errors_total{{{job}, status_code="400"}}"#))
+            .await,
+        "1"
+    );
+    assert!(
+        stack
+            .mimir_vector(&format!(r#"http_errors_total{{{job}, status_code="200"}}"#))
+            .await
+            .is_empty()
+    );
+    assert_eq!(
+        stack
+            .mimir_value(&format!(
+                r#"http_request_duration_seconds_count{{{job}, status_code="500"}}"#
+            ))
             .await,
         "3"
     );
     // One series per answer: 200, 500, 400 and 422.
-    let vector = stack.mimir_vector(r#"sum by (status_code) (http_requests_total{path="/api/error"})"#).await;
+    let vector = stack
+        .mimir_vector(r#"sum by (status_code) (http_requests_total{path="/api/error"})"#)
+        .await;
     assert_eq!(vector.len(), 4, "{vector:?}");
 }
 

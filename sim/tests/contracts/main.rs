@@ -14,6 +14,7 @@
 
 mod app_alerts;
 mod faro_web;
+mod grafana_api;
 mod mimir_rules;
 mod otel_js;
 mod pyroscope_rs;
