@@ -249,3 +249,24 @@ async fn the_dashboard_fault_leaves_traffic_and_errors_without_data() {
         "{names:?}"
     );
 }
+
+#[tokio::test]
+async fn logql_metric_queries_are_lokis_501_passed_on() {
+    let stack = support::start().await;
+    let expr = targets(&stack, "durable-web-vitals").await.remove(0).1;
+    let (status, body) = ds_query(
+        &stack,
+        json!({
+            "queries": [{ "refId": "A", "datasource": { "type": "loki", "uid": "loki" }, "expr": expr }],
+            "from": "now-1h", "to": "now",
+        }),
+    )
+    .await;
+    assert_eq!(status, 400);
+    let result = &body["results"]["A"];
+    assert_eq!(result["status"], 501, "{result}");
+    assert!(
+        result["error"].as_str().unwrap().contains("reference stack"),
+        "{result}"
+    );
+}
