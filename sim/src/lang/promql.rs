@@ -2011,6 +2011,12 @@ pub(crate) fn has_or(matchers: &PpMatchers) -> bool {
     !matchers.or_matchers.is_empty()
 }
 
+/// Whether the reference stack evaluates `expr` (`lang::promql_eval`), or
+/// what it does not; the name callers outside the crate know it by.
+pub fn plan(expr: &Expr) -> Result<(), Unserved> {
+    super::promql_eval::served(expr)
+}
+
 /// Every vector selector's matchers, as Prometheus' `ExtractSelectors`
 /// (what `query_exemplars` looks up, whatever the expression around them).
 pub fn selectors(expr: &Expr) -> Vec<Vec<Matcher>> {
@@ -2282,6 +2288,33 @@ mod tests {
                 unserved.starts_with("the reference stack does not evaluate"),
                 "{unserved}"
             );
+        }
+    }
+
+    #[test]
+    fn plan_says_what_the_reference_stack_does_not_evaluate() {
+        for served in [
+            "rate(up[5m])",
+            "sum by (job) (up) / 2",
+            "-up",
+            "histogram_quantile(0.9, sum by (le) (rate(x_bucket[5m])))",
+        ] {
+            assert_eq!(plan(&parse(served).unwrap()), Ok(()), "{served}");
+        }
+        for query in [
+            "up[5m]",
+            "(up[5m])",
+            "up offset 5m",
+            "holt_winters(up[5m], 0.5, 0.5)",
+            "up[5m:1m]",
+            "topk(1, up)",
+        ] {
+            let unserved = plan(&parse(query).unwrap()).expect_err(query).to_string();
+            assert!(
+                unserved.starts_with("the reference stack does not evaluate"),
+                "{unserved}"
+            );
+            assert_eq!(unserved.matches("does not evaluate").count(), 1, "{unserved}");
         }
     }
 

@@ -176,20 +176,35 @@ const FUNCTIONS: &[&str] = &[
     "scalar",
 ];
 
+/// Whether the reference stack evaluates `expr`, or what it does not
+/// evaluate: decided from the expression alone, before any sample is read.
+pub fn served(expr: &Expr) -> Result<(), Unserved> {
+    let top = match expr {
+        Expr::Paren(p) => p.expr.as_ref(),
+        other => other,
+    };
+    if matches!(top, Expr::MatrixSelector(_)) {
+        return Err(Unserved::new(
+            "range vectors outside a function (a range vector result)",
+        ));
+    }
+    check(expr)
+}
+
 /// Refuses what is not evaluated before evaluating anything, so a query is
 /// either answered whole or refused whole.
-fn check(expr: &Expr) -> Result<(), EvalError> {
+fn check(expr: &Expr) -> Result<(), Unserved> {
     match expr {
         Expr::NumberLiteral(_) | Expr::StringLiteral(_) => Ok(()),
         Expr::Paren(p) => check(&p.expr),
         Expr::Unary(u) => check(&u.expr),
         Expr::VectorSelector(vs) => check_selector(vs),
         Expr::MatrixSelector(ms) => check_selector(&ms.vs),
-        Expr::Subquery(_) => unserved("subqueries"),
-        Expr::Extension(_) => unserved("extensions"),
+        Expr::Subquery(_) => refuse("subqueries"),
+        Expr::Extension(_) => refuse("extensions"),
         Expr::Call(c) => {
             if !FUNCTIONS.contains(&c.func.name) {
-                return unserved(format!("function {}()", c.func.name));
+                return refuse(format!("function {}()", c.func.name));
             }
             c.args.args.iter().try_for_each(|a| check(a))
         }
@@ -199,7 +214,7 @@ fn check(expr: &Expr) -> Result<(), EvalError> {
                 id,
                 token::T_SUM | token::T_AVG | token::T_MIN | token::T_MAX | token::T_COUNT
             ) {
-                return unserved(format!("the aggregation {}", a.op));
+                return refuse(format!("the aggregation {}", a.op));
             }
             check(&a.expr)
         }
@@ -210,7 +225,7 @@ fn check(expr: &Expr) -> Result<(), EvalError> {
                     VectorMatchCardinality::ManyToOne(_) | VectorMatchCardinality::OneToMany(_)
                 )
             {
-                return unserved("group_left and group_right");
+                return refuse("group_left and group_right");
             }
             check(&b.lhs)?;
             check(&b.rhs)
@@ -218,12 +233,16 @@ fn check(expr: &Expr) -> Result<(), EvalError> {
     }
 }
 
-fn check_selector(vs: &pp::VectorSelector) -> Result<(), EvalError> {
+fn refuse(what: impl Into<String>) -> Result<(), Unserved> {
+    Err(Unserved::new(what))
+}
+
+fn check_selector(vs: &pp::VectorSelector) -> Result<(), Unserved> {
     if vs.offset.is_some() || vs.at.is_some() {
-        return unserved("offset and @ modifiers");
+        return refuse("offset and @ modifiers");
     }
     if has_or(&vs.matchers) {
-        return unserved("`or` between label matchers");
+        return refuse("`or` between label matchers");
     }
     Ok(())
 }
