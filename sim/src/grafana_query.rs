@@ -87,10 +87,12 @@ pub fn parse_time(value: &Value, now_ms: i64) -> i64 {
     if rest.is_empty() {
         return now_ms;
     }
-    let (sign, amount) = match rest.split_at(1) {
-        ("-", a) => (-1, a),
-        ("+", a) => (1, a),
-        _ => return 0,
+    let (sign, amount) = if let Some(a) = rest.strip_prefix('-') {
+        (-1, a)
+    } else if let Some(a) = rest.strip_prefix('+') {
+        (1, a)
+    } else {
+        return 0;
     };
     let digits: String = amount.chars().take_while(char::is_ascii_digit).collect();
     let unit = &amount[digits.len()..];
@@ -761,6 +763,8 @@ mod tests {
         assert_eq!(parse_time(&json!("1735689600000"), now), now);
         assert_eq!(parse_time(&json!(1735689600000i64), now), now);
         assert_eq!(parse_time(&json!("yesterday"), now), 0);
+        assert_eq!(parse_time(&json!("now☃"), now), 0);
+        assert_eq!(parse_time(&json!("now-1x"), now), 0);
         let hour = Range {
             from: now - 3_600_000,
             to: now,
