@@ -414,7 +414,7 @@ fn range_params(form: &Form) -> Result<RangeParams, String> {
     if step <= 0 {
         return Err("invalid parameter \"step\": zero or negative query resolution step widths are not accepted. Try a positive integer".into());
     }
-    if (end - start) / step > promql_eval::MAX_POINTS {
+    if end.saturating_sub(start) / step > promql_eval::MAX_POINTS {
         return Err("exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)".into());
     }
     Ok(RangeParams { start, end, step })
@@ -852,6 +852,17 @@ mod tests {
             text,
             r#"{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[[0,"2"],[15,"2"],[30,"2"]]}]}}"#
         );
+        // Times at the ends of the range are answered, not overflowed.
+        let (status, _, _) = body(range_query(&state(), &form("query=up&start=-1e300&end=1e300&step=1"))).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let (status, _, _) = body(range_query(
+            &state(),
+            &form("query=rate(up%5B5m%5D)&start=-1e300&end=-1e300&step=1"),
+        ))
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        let (status, _, _) = body(instant_query(&state(), &form("query=rate(up%5B5m%5D)&time=1e300"))).await;
+        assert_eq!(status, StatusCode::OK);
         let (status, _, text) = body(range_query(&state(), &form("query=up&start=0&end=30&step=15"))).await;
         assert_eq!(
             (status, text.as_str()),

@@ -126,7 +126,7 @@ pub fn range(
     step_ms: i64,
 ) -> Result<Vec<Series>, EvalError> {
     check(expr)?;
-    if step_ms <= 0 || end_ms < start_ms || (end_ms - start_ms) / step_ms > MAX_POINTS {
+    if step_ms <= 0 || end_ms < start_ms || end_ms.saturating_sub(start_ms) / step_ms > MAX_POINTS {
         return Err(EvalError::BadData("range query parameters out of bounds".into()));
     }
     let mut ev = Evaluator::new(source, start_ms, end_ms);
@@ -146,7 +146,8 @@ pub fn range(
                 ));
             }
         }
-        t += step_ms;
+        let Some(next) = t.checked_add(step_ms) else { break };
+        t = next;
     }
     Ok(out
         .into_iter()
@@ -285,10 +286,10 @@ impl<'a> Evaluator<'a> {
         let all = self
             .fetched
             .entry(key)
-            .or_insert_with(|| source.select(&selector_matchers(vs), first - window_ms, last));
+            .or_insert_with(|| source.select(&selector_matchers(vs), first.saturating_sub(window_ms), last));
         all.iter()
             .filter_map(|(labels, points)| {
-                let from = points.partition_point(|(ts, _)| *ts < t - window_ms);
+                let from = points.partition_point(|(ts, _)| *ts < t.saturating_sub(window_ms));
                 let to = points.partition_point(|(ts, _)| *ts <= t);
                 (from < to).then(|| (labels.clone(), points[from..to].to_vec()))
             })
@@ -424,8 +425,8 @@ impl<'a> Evaluator<'a> {
                 let mut out = Vec::with_capacity(series.len());
                 for (labels, points) in series {
                     let value = match name {
-                        "rate" => extrapolated_rate(&points, t - window, t, true, true),
-                        "increase" => extrapolated_rate(&points, t - window, t, true, false),
+                        "rate" => extrapolated_rate(&points, t.saturating_sub(window), t, true, true),
+                        "increase" => extrapolated_rate(&points, t.saturating_sub(window), t, true, false),
                         "irate" => instant_rate(&points),
                         "sum_over_time" => Some(kahan_sum(points.iter().map(|p| p.1))),
                         "avg_over_time" => Some(kahan_sum(points.iter().map(|p| p.1)) / points.len() as f64),
