@@ -5,16 +5,18 @@
 //!
 //! Prometheus (`pkg/promlib`): the step from `intervalMs`,
 //! `maxDataPoints` and the time range (at least the datasource's 15 s
-//! scrape interval, at most 11,000 points), start and end floored to the
-//! step, `$__interval`/`$__rate_interval`/`$__range` interpolated; a range
-//! query (the default), an instant query, and with `"exemplar": true` an
+//! scrape interval, at most 11,000 points), a range query's start and end
+//! floored to the step (an instant query runs at the range's end),
+//! `$__interval`/`$__rate_interval`/`$__range` interpolated; a range query
+//! (the default), an instant query, and with `"exemplar": true` an
 //! exemplar query. One frame per series: a `Time` field and a `Value` field
 //! (named after `__name__` when the series has one) with the series'
 //! labels and `config.displayNameFromDS`; the first frame's meta carries
 //! `executedQueryString` and `custom.calculatedMinStep`. No series is one
 //! frame without fields. Exemplars are one frame named `exemplar`: `Time`,
 //! `Value`, and a string field per label name. Grafana samples exemplars
-//! per step; the reference stack returns them all.
+//! per step (the first of each step, then only outliers); the reference
+//! stack returns them all.
 //!
 //! Loki: log queries are one frame (`labels`, `Time`, `Line`, `tsNs`,
 //! `id`); metric queries are frames as for Prometheus.
@@ -24,7 +26,7 @@
 //! reference stack's Mimir included), in `results.<refId>.error`; the
 //! whole answer is then a 400, as without the multi-status feature.
 //!
-//! Uses: provisioning (datasources), go (strconv, time), dashboards-free.
+//! Uses: provisioning (datasources), go (strconv, model, time).
 
 use std::collections::BTreeMap;
 
@@ -298,8 +300,11 @@ pub struct PromQuery {
     pub instant: bool,
     pub exemplar: bool,
     pub step_ms: i64,
+    /// The range query's bounds, floored to the step.
     pub start: i64,
     pub end: i64,
+    /// The instant query's time: the range's end as given.
+    pub time: i64,
 }
 
 impl PromQuery {
@@ -335,6 +340,7 @@ impl PromQuery {
             step_ms: step,
             start: floor_to(range.from, step),
             end: floor_to(range.to, step),
+            time: range.to,
         }
     }
 
@@ -566,7 +572,7 @@ pub async fn prometheus(http: &reqwest::Client, base: &Url, q: &PromQuery) -> An
     if q.instant {
         calls.push((
             "api/v1/query",
-            vec![("query", q.expr.clone()), ("time", seconds(q.end))],
+            vec![("query", q.expr.clone()), ("time", seconds(q.time))],
         ));
     }
     for (path, form) in calls {
@@ -676,6 +682,7 @@ pub async fn loki(http: &reqwest::Client, base: &Url, query: &Value, ref_id: &st
                 step_ms: step,
                 start: range.from,
                 end: range.to,
+                time: range.to,
             };
             let mut frames = result_frames(&q, data);
             for f in &mut frames {

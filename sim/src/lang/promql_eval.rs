@@ -1233,6 +1233,64 @@ mod tests {
     }
 
     #[test]
+    fn matching_keeps_the_labels_prometheus_keeps() {
+        let s = Fixed(vec![
+            counter("errs", &[("job", "a"), ("code", "500")], 1.0, 1),
+            counter("reqs", &[("job", "a"), ("path", "/x")], 4.0, 1),
+        ]);
+        let t = 15_000;
+        // on(): only the matched labels; ignoring(): all but the ignored.
+        let on = vector("errs / on (job) reqs", &s, t);
+        assert_eq!(
+            on,
+            vec![Element {
+                labels: labels(&[("job", "a")]),
+                value: 0.25
+            }]
+        );
+        let s2 = Fixed(vec![
+            counter("errs", &[("job", "a"), ("code", "500")], 1.0, 1),
+            counter("reqs", &[("job", "a"), ("code", "200")], 4.0, 1),
+        ]);
+        let ignoring = vector("errs / ignoring (code) reqs", &s2, t);
+        assert_eq!(
+            ignoring,
+            vec![Element {
+                labels: labels(&[("job", "a")]),
+                value: 0.25
+            }]
+        );
+        // Without matching labels in common nothing matches.
+        assert!(vector("errs / reqs", &s, t).is_empty());
+        // bool between vectors: 0 or 1, the name dropped, every match kept.
+        let b = vector("errs > bool on (job) reqs", &s, t);
+        assert_eq!(
+            b,
+            vec![Element {
+                labels: labels(&[("job", "a")]),
+                value: 0.0
+            }]
+        );
+        // Unary minus and arithmetic drop the name; a filter keeps it.
+        assert!(!vector("-errs", &s, t)[0].labels.contains_key("__name__"));
+        assert!(!vector("errs * 2", &s, t)[0].labels.contains_key("__name__"));
+        assert_eq!(vector("errs > 0", &s, t)[0].labels["__name__"], "errs");
+        // The scalar on the left: the vector's value is kept.
+        assert_eq!(vector("0 < errs", &s, t)[0].value, 1.0);
+        assert!(vector("2 < errs", &s, t).is_empty());
+        // absent() of an expression that is not a selector has no labels.
+        assert_eq!(
+            vector("absent(sum(nope))", &s, t),
+            vec![Element {
+                labels: Labels::new(),
+                value: 1.0
+            }]
+        );
+        assert_eq!(one("count without (code) (errs)", &s, t), 1.0);
+        assert!(matches!(at("scalar(errs) + time()", &s, t), Ok(Value::Scalar(v)) if (v - 16.0).abs() < 1e-9));
+    }
+
+    #[test]
     fn what_is_not_evaluated_is_unserved_whole() {
         let s = Fixed(vec![]);
         for q in [

@@ -270,3 +270,29 @@ async fn logql_metric_queries_are_lokis_501_passed_on() {
         "{result}"
     );
 }
+
+#[tokio::test]
+async fn instant_queries_are_numeric_frames_and_an_unqueryable_datasource_fails() {
+    let stack = support::start().await;
+    traffic(&stack).await;
+    let mut query = mimir_query(r#"sum by (status_code) (http_requests_total{path="/api/error"})"#);
+    query["queries"][0]["instant"] = json!(true);
+    query["queries"][0]["range"] = json!(false);
+    query["to"] = json!("now");
+    let (status, body) = ds_query(&stack, query).await;
+    assert_eq!(status, 200, "{body}");
+    let frames = body["results"]["A"]["frames"].as_array().unwrap();
+    assert_eq!(frames.len(), 2, "{frames:?}");
+    assert!(frames.iter().all(|f| f["schema"]["meta"]["type"] == "numeric-multi"));
+    let total: f64 = frames.iter().map(|f| f["data"]["values"][1][0].as_f64().unwrap()).sum();
+    assert_eq!(total, 4.0);
+
+    let broken = support::start_with(SimOptions {
+        faults: Faults::parse(["datasource_unqueryable=mimir"]).unwrap(),
+        ..SimOptions::default()
+    })
+    .await;
+    let (status, body) = ds_query(&broken, mimir_query("up")).await;
+    assert_eq!(status, 400);
+    assert_eq!(body["results"]["A"]["error"], "datasource mimir: upstream answered 500");
+}
