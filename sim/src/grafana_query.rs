@@ -14,9 +14,9 @@
 //! labels and `config.displayNameFromDS`; the first frame's meta carries
 //! `executedQueryString` and `custom.calculatedMinStep`. No series is one
 //! frame without fields. Exemplars are one frame named `exemplar`: `Time`,
-//! `Value`, and a string field per label name. Grafana samples exemplars
-//! per step (the first of each step, then only outliers); the reference
-//! stack returns them all.
+//! `Value`, and a string field per label name, sampled as Grafana samples
+//! them: the first of each step, then only values three standard
+//! deviations from the mean.
 //!
 //! Loki: log queries are one frame (`labels`, `Time`, `Line`, `tsNs`,
 //! `id`); metric queries are frames as for Prometheus.
@@ -457,6 +457,38 @@ fn with_first_meta(q: &PromQuery, mut frames: Vec<Value>) -> Vec<Value> {
     frames
 }
 
+/// Grafana's exemplar sampling: per step, the first exemplar, then only
+/// those at least three standard deviations from the running mean of
+/// every value seen so far (Welford's online mean and variance).
+#[derive(Default)]
+struct Sampler {
+    count: f64,
+    mean: f64,
+    m2: f64,
+    /// Steps (in whole seconds, floored) that already have an exemplar.
+    steps: std::collections::HashSet<i64>,
+}
+
+impl Sampler {
+    fn keep(&mut self, step_ms: i64, ts_ms: i64, value: f64) -> bool {
+        self.count += 1.0;
+        let delta = value - self.mean;
+        self.mean += delta / self.count;
+        self.m2 += delta * (value - self.mean);
+        let step_s = (step_ms / 1000).max(1);
+        let bucket = ts_ms.div_euclid(1000).div_euclid(step_s) * step_s;
+        if self.steps.insert(bucket) {
+            return true;
+        }
+        let sd = if self.count < 2.0 {
+            0.0
+        } else {
+            (self.m2 / (self.count - 1.0)).sqrt()
+        };
+        sd != 0.0 && (value - self.mean).abs() / sd >= 3.0
+    }
+}
+
 /// The exemplar frame of a `query_exemplars` answer, or none.
 fn exemplar_frame(q: &PromQuery, data: &Value) -> Option<Value> {
     struct Row {
@@ -464,6 +496,8 @@ fn exemplar_frame(q: &PromQuery, data: &Value) -> Option<Value> {
         value: f64,
         labels: BTreeMap<String, String>,
     }
+    let mut sampler = Sampler::default();
+    let mut names: Vec<String> = Vec::new();
     let mut rows = Vec::new();
     for series in data.as_array().into_iter().flatten() {
         let series_labels = series["seriesLabels"].as_object().cloned().unwrap_or_default();
@@ -475,18 +509,18 @@ fn exemplar_frame(q: &PromQuery, data: &Value) -> Option<Value> {
             for (k, v) in e["labels"].as_object().into_iter().flatten() {
                 labels.insert(k.clone(), v.as_str().unwrap_or("").to_owned());
             }
-            rows.push(Row {
-                time: stamp(&e["timestamp"]),
-                value: number(&e["value"]),
-                labels,
-            });
+            // Every exemplar's label names make fields, sampled or not.
+            names.extend(labels.keys().cloned());
+            let (time, value) = (stamp(&e["timestamp"]), number(&e["value"]));
+            if sampler.keep(q.step_ms, time, value) {
+                rows.push(Row { time, value, labels });
+            }
         }
     }
     if rows.is_empty() {
         return None;
     }
     rows.sort_by_key(|r| r.time);
-    let mut names: Vec<String> = rows.iter().flat_map(|r| r.labels.keys().cloned()).collect();
     names.sort();
     names.dedup();
     let mut fields = vec![
@@ -838,6 +872,13 @@ mod tests {
         assert_eq!(f["data"]["values"][0], json!([20_500]));
         assert_eq!(f["data"]["values"][5], json!(["abc"]));
         assert!(exemplar_frame(&q, &json!([])).is_none());
+        // Within one 15 s step only an outlier joins the first exemplar.
+        let many: Vec<Value> = (0..20)
+            .map(|i| json!({ "labels": { "trace_id": format!("t{i}") }, "value": "0.1", "timestamp": 30.0 + f64::from(i) * 0.1 }))
+            .chain([json!({ "labels": { "trace_id": "slow" }, "value": "9", "timestamp": 33.0 })])
+            .collect();
+        let f = exemplar_frame(&q, &json!([{ "seriesLabels": {}, "exemplars": many }])).unwrap();
+        assert_eq!(f["data"]["values"][2], json!(["t0", "slow"]));
     }
 
     #[test]
