@@ -202,7 +202,9 @@ async fn logs_come_back_as_a_logs_frame() {
         json!({
             "queries": [{ "refId": "L", "datasource": { "type": "loki", "uid": "loki" },
                           "expr": r#"{service_name=~".+"} |= "api/error""#, "queryType": "range", "maxLines": 50 }],
-            "from": "now-5m", "to": "now",
+            // Grafana's range is in milliseconds: a line written in the
+            // millisecond of `now` would be past its end.
+            "from": "now-5m", "to": "now+1m",
         }),
     )
     .await;
