@@ -89,6 +89,18 @@ pub const KNOWN: &[(&str, &str)] = [
         "delay_ms",
         "milliseconds before anything stored becomes queryable (default 1000)",
     ),
+    (
+        "rule_group_missing",
+        "a rule group name Mimir's ruler has not loaded: not evaluated, not listed",
+    ),
+    (
+        "rule_metric_missing",
+        "a rule group (default durable-code-slo-recording) whose expressions name http_request_total for http_requests_total",
+    ),
+    (
+        "dashboard_metric_missing",
+        "Grafana serves the golden-signals dashboard querying http_requests for http_requests_total",
+    ),
 ]
 .as_slice();
 
@@ -128,6 +140,12 @@ pub struct Faults {
     pub app_rate_limit: Option<u32>,
     /// Share of its limit the simulated ingest container holds at rest.
     pub memory_pressure: f64,
+    /// Rule groups the ruler has not loaded.
+    pub rule_group_missing: Vec<String>,
+    /// The rule group whose expressions misspell `http_requests_total`.
+    pub rule_metric_missing: Option<String>,
+    /// The golden-signals dashboard queries `http_requests`.
+    pub dashboard_metric_missing: bool,
 }
 
 /// Whether a fault with drop `ratio` drops the item `key` names; the same
@@ -294,6 +312,21 @@ impl Faults {
                     self.not_ready.push(role);
                 }
             }
+            "rule_group_missing" => {
+                let group = value.filter(|v| !v.is_empty()).ok_or_else(|| FaultError::BadValue {
+                    name: name.to_owned(),
+                    value: String::new(),
+                    expected: "a rule group name, e.g. durable-code-slo-alerts",
+                })?;
+                if !self.rule_group_missing.iter().any(|g| g == group) {
+                    self.rule_group_missing.push(group.to_owned());
+                }
+            }
+            "rule_metric_missing" => {
+                let group = value.filter(|v| !v.is_empty()).unwrap_or("durable-code-slo-recording");
+                self.rule_metric_missing = Some(group.to_owned());
+            }
+            "dashboard_metric_missing" => self.dashboard_metric_missing = true,
             _ => return Err(FaultError::Unknown { name: name.to_owned() }),
         }
         Ok(())
@@ -352,6 +385,15 @@ impl Faults {
         if !self.delay.is_zero() {
             out.push(format!("delay_ms={}", self.delay.as_millis()));
         }
+        for group in &self.rule_group_missing {
+            out.push(format!("rule_group_missing={group}"));
+        }
+        if let Some(group) = &self.rule_metric_missing {
+            out.push(format!("rule_metric_missing={group}"));
+        }
+        if self.dashboard_metric_missing {
+            out.push("dashboard_metric_missing".into());
+        }
         out
     }
 }
@@ -389,5 +431,22 @@ mod tests {
         assert!(Faults::parse(["delay_ms=soon"]).is_err());
         assert!(Faults::parse(["not_ready=alloy"]).is_err());
         assert_eq!(Faults::parse(["not_ready"]).unwrap().not_ready, vec![Role::Tempo]);
+    }
+
+    #[test]
+    fn rule_and_dashboard_faults_parse_and_print() {
+        let f = Faults::parse(["rule_group_missing=durable-code-slo-alerts"]).unwrap();
+        assert_eq!(f.rule_group_missing, ["durable-code-slo-alerts"]);
+        assert_eq!(f.specs(), ["rule_group_missing=durable-code-slo-alerts"]);
+        assert!(Faults::parse(["rule_group_missing"]).is_err());
+        let f = Faults::parse(["rule_metric_missing"]).unwrap();
+        assert_eq!(f.rule_metric_missing.as_deref(), Some("durable-code-slo-recording"));
+        assert_eq!(f.specs(), ["rule_metric_missing=durable-code-slo-recording"]);
+        let f = Faults::parse(["dashboard_metric_missing"]).unwrap();
+        assert!(f.dashboard_metric_missing);
+        assert_eq!(f.specs(), ["dashboard_metric_missing"]);
+        for name in ["rule_group_missing", "rule_metric_missing", "dashboard_metric_missing"] {
+            assert!(KNOWN.iter().any(|(n, _)| *n == name), "{name} is listed");
+        }
     }
 }

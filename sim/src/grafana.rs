@@ -6,8 +6,13 @@
 //! `/api/datasources/proxy/uid/<uid>/…`, which forwards to the reference
 //! stack's own store of the datasource's type. Datasources come from a
 //! provisioning file; a bearer token or basic auth is required when set.
+//! The deployment's dashboards (`dashboards`) are listed by `/api/search`
+//! and served by `/api/dashboards/uid/<uid>`; `POST /api/ds/query` runs
+//! Prometheus and Loki queries as Grafana's backend plugins do
+//! (`grafana_query`).
 //!
-//! Uses: provisioning (datasource model), state, faults.
+//! Uses: provisioning (datasource model), dashboards, grafana_query,
+//! state, faults.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -17,12 +22,14 @@ use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Json, Response};
-use axum::routing::{any, get};
+use axum::routing::{any, get, post};
 use base64::Engine as _;
 use serde_json::json;
 use url::Url;
 
+use crate::dashboards;
 use crate::faults::Role;
+use crate::grafana_query::{self, PromQuery, Range};
 use crate::provisioning::{Backend, Datasource};
 use crate::state::SimState;
 
@@ -62,6 +69,8 @@ struct GrafanaState {
     backends: BTreeMap<Backend, Url>,
     auth: GrafanaAuth,
     http: reqwest::Client,
+    /// Where Grafana is served (`/grafana`), for the URLs it writes.
+    sub_path: String,
 }
 
 /// The router, with every route under `sub_path`.
@@ -72,11 +81,17 @@ pub fn router(
     auth: GrafanaAuth,
     sub_path: &str,
 ) -> Router {
+    let sub_path = format!("/{}", sub_path.trim_matches('/'));
     let state = Arc::new(GrafanaState {
         sim,
         datasources,
         backends,
         auth,
+        sub_path: if sub_path == "/" {
+            String::new()
+        } else {
+            sub_path.clone()
+        },
         http: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(std::time::Duration::from_secs(10))
@@ -89,8 +104,10 @@ pub fn router(
         .route("/api/datasources/uid/{uid}", get(one))
         .route("/api/datasources/uid/{uid}/health", get(datasource_health))
         .route("/api/datasources/proxy/uid/{uid}/{*rest}", any(proxy))
+        .route("/api/search", get(search))
+        .route("/api/dashboards/uid/{uid}", get(dashboard))
+        .route("/api/ds/query", post(ds_query))
         .with_state(state);
-    let sub_path = format!("/{}", sub_path.trim_matches('/'));
     if sub_path == "/" {
         api
     } else {
@@ -288,4 +305,146 @@ async fn proxy(
         )
             .into_response(),
     }
+}
+
+// ---------------------------------------------------------------------------
+// Dashboards
+
+async fn search(State(state): State<Arc<GrafanaState>>, headers: HeaderMap, RawQuery(raw): RawQuery) -> Response {
+    if !state.auth.allows(&headers) {
+        return unauthorized();
+    }
+    let (pairs, _) = crate::go::url::parse_query_text(raw.as_deref().unwrap_or(""));
+    let all = |key: &str| -> Vec<String> { pairs.iter().filter(|(k, _)| k == key).map(|(_, v)| v.clone()).collect() };
+    let search = dashboards::Search {
+        kind: all("type").into_iter().next().filter(|t| !t.is_empty()),
+        query: all("query").into_iter().next().unwrap_or_default(),
+        tags: all("tag"),
+        uids: all("dashboardUIDs")
+            .iter()
+            .flat_map(|v| v.split(',').map(str::to_owned))
+            .filter(|v| !v.is_empty())
+            .collect(),
+    };
+    let served = dashboards::all(state.sim.faults().dashboard_metric_missing);
+    Json(dashboards::search(&served, &search, &state.sub_path)).into_response()
+}
+
+async fn dashboard(State(state): State<Arc<GrafanaState>>, headers: HeaderMap, Path(uid): Path<String>) -> Response {
+    if !state.auth.allows(&headers) {
+        return unauthorized();
+    }
+    let served = dashboards::all(state.sim.faults().dashboard_metric_missing);
+    match served.iter().find(|d| d.uid == uid) {
+        Some(d) => Json(dashboards::with_meta(d, &state.sub_path)).into_response(),
+        None => (StatusCode::NOT_FOUND, Json(json!({ "message": "Dashboard not found" }))).into_response(),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// /api/ds/query
+
+/// Grafana's `errutil` error body.
+fn grafana_error(status: StatusCode, message_id: &str, message: &str) -> Response {
+    (
+        status,
+        Json(json!({ "message": message, "messageId": message_id, "statusCode": status.as_u16(), "traceID": "" })),
+    )
+        .into_response()
+}
+
+/// The datasource a query names: `datasource.uid`, or the old
+/// `datasourceId`.
+fn query_datasource<'a>(state: &'a GrafanaState, query: &serde_json::Value) -> Option<&'a Datasource> {
+    if let Some(uid) = query["datasource"]["uid"].as_str() {
+        return find(state, uid).map(|(_, d)| d);
+    }
+    let id = query["datasourceId"].as_u64()?;
+    state.datasources.get(usize::try_from(id).ok()?.checked_sub(1)?)
+}
+
+async fn ds_query(State(state): State<Arc<GrafanaState>>, headers: HeaderMap, body: Bytes) -> Response {
+    if !state.auth.allows(&headers) {
+        return unauthorized();
+    }
+    let Ok(request) = serde_json::from_slice::<serde_json::Value>(&body) else {
+        return grafana_error(StatusCode::BAD_REQUEST, "query.invalidRequest", "bad request data");
+    };
+    let queries: Vec<&serde_json::Value> = request["queries"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|q| !q["hide"].as_bool().unwrap_or(false))
+        .collect();
+    if queries.is_empty() {
+        return grafana_error(StatusCode::BAD_REQUEST, "query.noQueries", "No queries found");
+    }
+    let now = (crate::logs::unix_nanos() / 1_000_000) as i64;
+    let range = Range {
+        from: grafana_query::parse_time(&request["from"], now),
+        to: grafana_query::parse_time(&request["to"], now),
+    };
+    // Every datasource is found before any query runs.
+    let mut resolved = Vec::with_capacity(queries.len());
+    for (i, q) in queries.iter().enumerate() {
+        let ref_id = q["refId"]
+            .as_str()
+            .map(str::to_owned)
+            .unwrap_or_else(|| ((b'A' + (i % 26) as u8) as char).to_string());
+        if q["datasource"].is_null() && q["datasourceId"].is_null() {
+            return grafana_error(
+                StatusCode::BAD_REQUEST,
+                "query.missingDataSourceInfo",
+                &format!("query missing datasource info: {ref_id}"),
+            );
+        }
+        let Some(ds) = query_datasource(&state, q) else {
+            return (
+                StatusCode::NOT_FOUND,
+                Json(json!({ "message": "Data source not found" })),
+            )
+                .into_response();
+        };
+        resolved.push((ref_id, *q, ds));
+    }
+    let mut results = serde_json::Map::new();
+    let mut any_error = false;
+    for (ref_id, q, ds) in resolved {
+        let answer = if state.sim.faults().datasource_unqueryable.contains(&ds.uid) {
+            grafana_query::Answer {
+                frames: Vec::new(),
+                error: Some(format!("datasource {}: upstream answered 500", ds.uid)),
+                status: 500,
+                downstream: true,
+            }
+        } else {
+            match (
+                grafana_query::served(ds),
+                ds.backend().and_then(|b| state.backends.get(&b)),
+            ) {
+                (Some(Backend::Prometheus), Some(base)) => {
+                    let pq = PromQuery::read(q, &ref_id, range, grafana_query::scrape_ms(ds));
+                    grafana_query::prometheus(&state.http, base, &pq).await
+                }
+                (Some(Backend::Loki), Some(base)) => grafana_query::loki(&state.http, base, q, &ref_id, range).await,
+                _ => grafana_query::Answer {
+                    frames: Vec::new(),
+                    error: Some(format!(
+                        "the reference stack's Grafana does not run {} queries through /api/ds/query (real Grafana does)",
+                        ds.kind
+                    )),
+                    status: 501,
+                    downstream: false,
+                },
+            }
+        };
+        any_error |= answer.error.is_some();
+        results.insert(ref_id, answer.to_json());
+    }
+    let status = if any_error {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    (status, Json(json!({ "results": results }))).into_response()
 }

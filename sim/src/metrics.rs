@@ -234,6 +234,58 @@ impl MetricStore {
             .collect()
     }
 
+    /// Every series the matchers select with its samples in `[start_ms,
+    /// end_ms]` visible after `delay`, in time order; of two samples at
+    /// one timestamp the later written wins, as an out-of-order append
+    /// would be refused.
+    pub fn select(
+        &self,
+        matchers: &[Matcher],
+        (start_ms, end_ms): (i64, i64),
+        delay: Duration,
+    ) -> Vec<(Labels, Vec<(i64, f64)>)> {
+        let now = Instant::now();
+        let series = self.series.lock().expect("metric store lock");
+        series
+            .iter()
+            .filter(|(labels, _)| selects(matchers, labels))
+            .filter_map(|(labels, s)| {
+                let mut points: Vec<(i64, f64)> = s
+                    .samples
+                    .iter()
+                    .filter(|(ts, _, at)| now >= *at + delay && *ts >= start_ms && *ts <= end_ms)
+                    .map(|(ts, v, _)| (*ts, *v))
+                    .collect();
+                points.sort_by_key(|(ts, _)| *ts);
+                points.dedup_by(|later, earlier| {
+                    let same = later.0 == earlier.0;
+                    if same {
+                        earlier.1 = later.1;
+                    }
+                    same
+                });
+                (!points.is_empty()).then(|| (labels.clone(), points))
+            })
+            .collect()
+    }
+
+    /// The label sets of the series the matchers select that have a
+    /// visible sample in `[start_ms, end_ms]`.
+    pub fn series_labels(&self, matchers: &[Matcher], (start_ms, end_ms): (i64, i64), delay: Duration) -> Vec<Labels> {
+        let now = Instant::now();
+        let series = self.series.lock().expect("metric store lock");
+        series
+            .iter()
+            .filter(|(labels, _)| selects(matchers, labels))
+            .filter(|(_, s)| {
+                s.samples
+                    .iter()
+                    .any(|(ts, _, at)| now >= *at + delay && *ts >= start_ms && *ts <= end_ms)
+            })
+            .map(|(labels, _)| labels.clone())
+            .collect()
+    }
+
     /// Exemplars in `[start, end]` of the series any of the selectors
     /// selects, as Prometheus' exemplar `Select` takes one matcher set per
     /// selector of the query.

@@ -1,7 +1,9 @@
 //! The reference stack's Mimir API (Mimir 2.14 shapes,
 //! `shared/reference/api/04-mimir.md`): `POST /otlp/v1/metrics`, the
-//! Prometheus API under `/prometheus` (`query`, `query_exemplars`, GET or
-//! POST form), `/ready`.
+//! Prometheus API under `/prometheus` (`query`, `query_range`,
+//! `query_exemplars`, `series`, `labels`, `label/<name>/values`, GET or
+//! POST form), `/ready`. Queries are evaluated by `lang::promql_eval` on
+//! the stored samples.
 //!
 //! Queries are parsed as Mimir parses them (`lang::promql`) and rejected
 //! with its status, `Content-Type: application/json` and body, escaped as
@@ -11,13 +13,17 @@
 //!   (`pkg/frontend/querymiddleware/codec.go`): form errors, then `time`
 //!   (`invalid parameter "time": …`, decorated twice as that code does),
 //!   then `invalid parameter "query": 1:8: parse error: …`.
+//! - `/api/v1/query_range` likewise (`DecodeRangeQueryTimeParams`):
+//!   `start`, `end`, end before start, `step`, a step of zero or less, the
+//!   11,000-point limit, then the query.
 //! - `/api/v1/query_exemplars` reaches the querier's Prometheus API
 //!   (`web/api/v1/api.go`): `invalid parameter "start": Invalid time value
 //!   for 'start': …`, `end timestamp must not be before start timestamp`,
 //!   the parse error bare; no selector answers 204.
 //!
 //! Valid PromQL the reference stack does not evaluate answers 501 with an
-//! `execution` error saying so, never a 400 and never a guessed result.
+//! `execution` error saying so, never a 400 and never a guessed result;
+//! the engine's own runtime errors are 422 `execution`, as Mimir's.
 //!
 //! Uses: lang::promql, go (json, strconv, time, url), metrics, state,
 //! faults, otlp_body, logs (clock).
@@ -26,7 +32,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{RawQuery, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{get, post};
@@ -37,7 +43,9 @@ use serde_json::{Value, json};
 
 use crate::faults::{Role, drops};
 use crate::go::{json, strconv, time, url};
-use crate::lang::promql::{self, Plan};
+use crate::lang::matcher::Matcher;
+use crate::lang::promql;
+use crate::lang::promql_eval::{self, EvalError, Samples, Value as Evaluated};
 use crate::logs::unix_nanos;
 use crate::metrics::Labels;
 use crate::otlp_body;
@@ -48,6 +56,10 @@ pub fn router(state: Arc<SimState>) -> Router {
         .route("/ready", get(ready))
         .route("/otlp/v1/metrics", post(otlp_metrics))
         .route("/prometheus/api/v1/query", get(query_get).post(query_post))
+        .route("/prometheus/api/v1/query_range", get(range_get).post(range_post))
+        .route("/prometheus/api/v1/series", get(series_get).post(series_post))
+        .route("/prometheus/api/v1/labels", get(label_names_get).post(label_names_post))
+        .route("/prometheus/api/v1/label/{name}/values", get(label_values))
         .route(
             "/prometheus/api/v1/query_exemplars",
             get(exemplars_get).post(exemplars_post),
@@ -55,7 +67,8 @@ pub fn router(state: Arc<SimState>) -> Router {
         .route("/api/v1/status/buildinfo", get(buildinfo))
         .route("/prometheus/api/v1/status/buildinfo", get(buildinfo))
         .layer(axum::extract::DefaultBodyLimit::max(16 * 1024 * 1024))
-        .with_state(state)
+        .with_state(state.clone())
+        .merge(crate::ruler_api::router(state))
 }
 
 async fn buildinfo() -> Json<Value> {
@@ -138,8 +151,28 @@ fn bad_data(message: &str) -> Response {
     api_error(StatusCode::BAD_REQUEST, "bad_data", message)
 }
 
-fn unserved(e: &promql::Unserved) -> Response {
-    api_error(StatusCode::NOT_IMPLEMENTED, "execution", &e.to_string())
+/// An evaluation's failure as Mimir answers it: 422 for the engine's own
+/// errors, 501 for what the reference stack does not evaluate.
+fn eval_error(e: &EvalError) -> Response {
+    match e {
+        EvalError::Unserved(m) => api_error(StatusCode::NOT_IMPLEMENTED, "execution", m),
+        EvalError::Execution(m) => api_error(StatusCode::UNPROCESSABLE_ENTITY, "execution", m),
+        EvalError::BadData(m) => bad_data(m),
+    }
+}
+
+/// The store as the evaluator reads it: what the `delay_ms` fault has made
+/// visible.
+pub(crate) struct Visible<'a> {
+    pub state: &'a SimState,
+}
+
+impl Samples for Visible<'_> {
+    fn select(&self, matchers: &[Matcher], start_ms: i64, end_ms: i64) -> Vec<(Labels, Vec<(i64, f64)>)> {
+        self.state
+            .metrics
+            .select(matchers, (start_ms, end_ms), self.state.faults().delay)
+    }
 }
 
 #[derive(Serialize)]
@@ -260,19 +293,6 @@ async fn query_post(
     instant_query(&state, &Form::read(raw.as_deref(), Some(&headers), Some(&body)))
 }
 
-#[derive(Serialize)]
-struct QueryData<T: Serialize> {
-    #[serde(rename = "resultType")]
-    result_type: &'static str,
-    result: T,
-}
-
-#[derive(Serialize)]
-struct VectorSample<'a> {
-    metric: &'a Labels,
-    value: (Box<RawValue>, String),
-}
-
 fn instant_query(state: &SimState, form: &Form) -> Response {
     if let Some(e) = &form.error {
         return bad_data(e);
@@ -289,32 +309,280 @@ fn instant_query(state: &SimState, form: &Form) -> Response {
         Ok(expr) => expr,
         Err(e) => return bad_data(&format!("invalid parameter \"query\": {e}")),
     };
-    match promql::plan(&expr) {
-        Ok(Plan::Scalar(v)) => success(QueryData {
+    match promql_eval::instant(&expr, &Visible { state }, time_ms) {
+        Ok(value) => success(instant_data(&value, time_ms)),
+        Err(e) => eval_error(&e),
+    }
+}
+
+#[derive(Serialize)]
+struct QueryData<T: Serialize> {
+    #[serde(rename = "resultType")]
+    result_type: &'static str,
+    result: T,
+}
+
+#[derive(Serialize)]
+struct VectorSample<'a> {
+    metric: &'a Labels,
+    value: (Box<RawValue>, String),
+}
+
+#[derive(Serialize)]
+struct MatrixSeries<'a> {
+    metric: &'a Labels,
+    values: Vec<(Box<RawValue>, String)>,
+}
+
+fn raw(data: &impl Serialize) -> Box<RawValue> {
+    serde_json::value::to_raw_value(data).unwrap_or_else(|_| RawValue::NULL.to_owned())
+}
+
+/// An instant result in Prometheus' shape, samples stamped with the
+/// evaluation time.
+fn instant_data(value: &Evaluated, time_ms: i64) -> Box<RawValue> {
+    match value {
+        Evaluated::Scalar(v) => raw(&QueryData {
             result_type: "scalar",
-            result: (timestamp(time_ms), promql::format_value(v)),
+            result: (timestamp(time_ms), promql::format_value(*v)),
         }),
-        Ok(Plan::String(s)) => success(QueryData {
+        Evaluated::String(s) => raw(&QueryData {
             result_type: "string",
             result: (timestamp(time_ms), s),
         }),
-        Ok(Plan::Vector(matchers)) => {
-            let hits = state.metrics.instant(&matchers, time_ms, state.faults().delay);
-            // An instant vector's samples carry the evaluation time.
-            let result: Vec<VectorSample<'_>> = hits
+        Evaluated::Vector(v) => raw(&QueryData {
+            result_type: "vector",
+            result: v
                 .iter()
-                .map(|h| VectorSample {
-                    metric: &h.labels,
-                    value: (timestamp(time_ms), promql::format_value(h.value)),
+                .map(|e| VectorSample {
+                    metric: &e.labels,
+                    value: (timestamp(time_ms), promql::format_value(e.value)),
                 })
-                .collect();
-            success(QueryData {
-                result_type: "vector",
-                result,
-            })
-        }
-        Err(e) => unserved(&e),
+                .collect::<Vec<_>>(),
+        }),
     }
+}
+
+// ---------------------------------------------------------------------------
+// /api/v1/query_range
+
+async fn range_get(State(state): State<Arc<SimState>>, RawQuery(raw): RawQuery) -> Response {
+    range_query(&state, &Form::read(raw.as_deref(), None, None))
+}
+
+async fn range_post(
+    State(state): State<Arc<SimState>>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    range_query(&state, &Form::read(raw.as_deref(), Some(&headers), Some(&body)))
+}
+
+/// Mimir's `ParseDurationMs`: float seconds, or a Prometheus duration.
+fn parse_step(s: &str) -> Result<i64, String> {
+    if let Ok(secs) = strconv::parse_float(s) {
+        let ms = secs * 1000.0;
+        if ms.is_finite() && ms.abs() < 9.2e18 {
+            return Ok(ms.round() as i64);
+        }
+        return Err(format!(
+            "cannot parse {} to a valid duration. It overflows int64",
+            strconv::quote(s)
+        ));
+    }
+    crate::go::model::parse_duration(s)
+        .map(|nanos| (nanos / 1_000_000) as i64)
+        .map_err(|_| format!("cannot parse {} to a valid duration", strconv::quote(s)))
+}
+
+/// A range query's parameters, checked in the order Mimir's query-frontend
+/// codec checks them (`DecodeRangeQueryTimeParams`).
+struct RangeParams {
+    start: i64,
+    end: i64,
+    step: i64,
+}
+
+fn range_params(form: &Form) -> Result<RangeParams, String> {
+    let start = parse_time(form.get("start")).map_err(|e| format!("invalid parameter \"start\": {e}"))?;
+    let end = parse_time(form.get("end")).map_err(|e| format!("invalid parameter \"end\": {e}"))?;
+    if end < start {
+        return Err("invalid parameter \"end\": end timestamp must not be before start time".into());
+    }
+    let step = parse_step(form.get("step")).map_err(|e| format!("invalid parameter \"step\": {e}"))?;
+    if step <= 0 {
+        return Err("invalid parameter \"step\": zero or negative query resolution step widths are not accepted. Try a positive integer".into());
+    }
+    if end.saturating_sub(start) / step > promql_eval::MAX_POINTS {
+        return Err("exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)".into());
+    }
+    Ok(RangeParams { start, end, step })
+}
+
+fn range_query(state: &SimState, form: &Form) -> Response {
+    if let Some(e) = &form.error {
+        return bad_data(e);
+    }
+    let params = match range_params(form) {
+        Ok(p) => p,
+        Err(e) => return bad_data(&e),
+    };
+    let expr = match promql::parse(form.get("query")) {
+        Ok(expr) => expr,
+        Err(e) => return bad_data(&format!("invalid parameter \"query\": {e}")),
+    };
+    match promql_eval::range(&expr, &Visible { state }, params.start, params.end, params.step) {
+        Ok(series) => success(matrix_data(&series)),
+        Err(e) => eval_error(&e),
+    }
+}
+
+fn matrix_data(series: &[promql_eval::Series]) -> Box<RawValue> {
+    raw(&QueryData {
+        result_type: "matrix",
+        result: series
+            .iter()
+            .map(|s| MatrixSeries {
+                metric: &s.labels,
+                values: s
+                    .points
+                    .iter()
+                    .map(|(t, v)| (timestamp(*t), promql::format_value(*v)))
+                    .collect(),
+            })
+            .collect::<Vec<_>>(),
+    })
+}
+
+// ---------------------------------------------------------------------------
+// /api/v1/series, /api/v1/labels, /api/v1/label/<name>/values
+
+/// Every `match[]` as `parser.ParseMetricSelectors` reads them, each with a
+/// matcher that does not match the empty string, as the API insists.
+fn match_params(form: &Form) -> Result<Vec<Vec<Matcher>>, String> {
+    let mut sets = Vec::new();
+    for (_, text) in form.values.iter().filter(|(k, _)| k == "match[]") {
+        let set = promql::parse_selector(text).map_err(|e| e.to_string())?;
+        if set.iter().all(|m| m.op.matches("")) {
+            return Err("match[] must contain at least one non-empty matcher".into());
+        }
+        sets.push(set);
+    }
+    Ok(sets)
+}
+
+/// The series that any of `sets` selects (every series when there are
+/// none) with a sample in the window.
+fn matching_series(state: &SimState, sets: &[Vec<Matcher>], window: (i64, i64)) -> Vec<Labels> {
+    let delay = state.faults().delay;
+    if sets.is_empty() {
+        return state.metrics.series_labels(&[], window, delay);
+    }
+    let mut all: Vec<Labels> = sets
+        .iter()
+        .flat_map(|set| state.metrics.series_labels(set, window, delay))
+        .collect();
+    all.sort();
+    all.dedup();
+    all
+}
+
+fn window_params(form: &Form) -> Result<(i64, i64), String> {
+    Ok((time_param(form, "start", i64::MIN)?, time_param(form, "end", i64::MAX)?))
+}
+
+async fn series_get(State(state): State<Arc<SimState>>, RawQuery(raw): RawQuery) -> Response {
+    series(&state, &Form::read(raw.as_deref(), None, None))
+}
+
+async fn series_post(
+    State(state): State<Arc<SimState>>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    series(&state, &Form::read(raw.as_deref(), Some(&headers), Some(&body)))
+}
+
+fn series(state: &SimState, form: &Form) -> Response {
+    if let Some(e) = &form.error {
+        return bad_data(e);
+    }
+    if !form.values.iter().any(|(k, _)| k == "match[]") {
+        return bad_data("no match[] parameter provided");
+    }
+    let window = match window_params(form) {
+        Ok(w) => w,
+        Err(e) => return bad_data(&e),
+    };
+    match match_params(form) {
+        Ok(sets) => success(matching_series(state, &sets, window)),
+        Err(e) => bad_data(&e),
+    }
+}
+
+async fn label_names_get(State(state): State<Arc<SimState>>, RawQuery(raw): RawQuery) -> Response {
+    label_names(&state, &Form::read(raw.as_deref(), None, None))
+}
+
+async fn label_names_post(
+    State(state): State<Arc<SimState>>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    label_names(&state, &Form::read(raw.as_deref(), Some(&headers), Some(&body)))
+}
+
+fn label_names(state: &SimState, form: &Form) -> Response {
+    if let Some(e) = &form.error {
+        return bad_data(e);
+    }
+    let (window, sets) = match (window_params(form), match_params(form)) {
+        (Ok(w), Ok(s)) => (w, s),
+        (Err(e), _) | (_, Err(e)) => return bad_data(&e),
+    };
+    let mut names: Vec<String> = matching_series(state, &sets, window)
+        .into_iter()
+        .flat_map(|l| l.into_keys())
+        .collect();
+    names.sort();
+    names.dedup();
+    success(names)
+}
+
+/// A label name as `model.LabelName.IsValid` accepts it (2.54's legacy
+/// scheme).
+fn valid_label_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c == '_' || c.is_ascii_alphabetic())
+        && chars.all(|c| c == '_' || c.is_ascii_alphanumeric())
+}
+
+async fn label_values(
+    State(state): State<Arc<SimState>>,
+    Path(name): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let form = Form::read(raw.as_deref(), None, None);
+    if let Some(e) = &form.error {
+        return bad_data(e);
+    }
+    if !valid_label_name(&name) {
+        return bad_data(&format!("invalid label name: {}", strconv::quote(&name)));
+    }
+    let (window, sets) = match (window_params(&form), match_params(&form)) {
+        (Ok(w), Ok(s)) => (w, s),
+        (Err(e), _) | (_, Err(e)) => return bad_data(&e),
+    };
+    let mut values: Vec<String> = matching_series(&state, &sets, window)
+        .into_iter()
+        .filter_map(|mut l| l.remove(&name))
+        .collect();
+    values.sort();
+    values.dedup();
+    success(values)
 }
 
 // ---------------------------------------------------------------------------
@@ -468,11 +736,15 @@ mod tests {
 
     #[tokio::test]
     async fn functions_are_the_reference_stacks_limit_not_a_400() {
-        let (status, content_type, text) = body(instant_query(&state(), &form("query=rate(up%5B5m%5D)"))).await;
+        let (status, content_type, text) = body(instant_query(
+            &state(),
+            &form("query=label_replace(up%2C%22a%22%2C%22b%22%2C%22c%22%2C%22d%22)"),
+        ))
+        .await;
         assert_eq!(status, StatusCode::NOT_IMPLEMENTED);
         assert_eq!(content_type, "application/json");
         assert!(
-            text.starts_with(r#"{"status":"error","errorType":"execution","error":"the reference stack does not evaluate function rate()"#),
+            text.starts_with(r#"{"status":"error","errorType":"execution","error":"the reference stack does not evaluate function label_replace()"#),
             "{text}"
         );
     }
@@ -530,6 +802,121 @@ mod tests {
         );
         let (status, _, text) = body(query_exemplars(&state(), &form("query=1%2B1"))).await;
         assert_eq!((status, text.as_str()), (StatusCode::NO_CONTENT, ""));
+    }
+
+    #[tokio::test]
+    async fn range_parameters_are_checked_as_mimirs_codec_does() {
+        let cases = [
+            (
+                "query=up&start=foo",
+                r#"invalid parameter \"start\": cannot parse \"foo\" to a valid timestamp"#,
+            ),
+            (
+                "query=up&start=123&end=bar",
+                r#"invalid parameter \"end\": cannot parse \"bar\" to a valid timestamp"#,
+            ),
+            (
+                "query=up&start=123&end=0&step=1",
+                r#"invalid parameter \"end\": end timestamp must not be before start time"#,
+            ),
+            (
+                "query=up&start=123&end=456&step=baz",
+                r#"invalid parameter \"step\": cannot parse \"baz\" to a valid duration"#,
+            ),
+            (
+                "query=up&start=123&end=456&step=-1",
+                r#"invalid parameter \"step\": zero or negative query resolution step widths are not accepted. Try a positive integer"#,
+            ),
+            (
+                "query=up&start=0&end=11001&step=1",
+                "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)",
+            ),
+            (
+                "query=up%7B&start=0&end=1&step=1",
+                r#"invalid parameter \"query\": 1:4: parse error: unexpected end of input inside braces"#,
+            ),
+        ];
+        for (query, message) in cases {
+            let (status, content_type, text) = body(range_query(&state(), &form(query))).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{query}");
+            assert_eq!(content_type, "application/json");
+            assert_eq!(
+                text,
+                format!(r#"{{"status":"error","errorType":"bad_data","error":"{message}"}}"#),
+                "{query}"
+            );
+        }
+        let (status, _, text) = body(range_query(&state(), &form("query=1%2B1&start=0&end=30&step=15s"))).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(
+            text,
+            r#"{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[[0,"2"],[15,"2"],[30,"2"]]}]}}"#
+        );
+        // Times at the ends of the range are answered, not overflowed.
+        let (status, _, _) = body(range_query(&state(), &form("query=up&start=-1e300&end=1e300&step=1"))).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let (status, _, _) = body(range_query(
+            &state(),
+            &form("query=rate(up%5B5m%5D)&start=-1e300&end=-1e300&step=1"),
+        ))
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        let (status, _, _) = body(instant_query(&state(), &form("query=rate(up%5B5m%5D)&time=1e300"))).await;
+        assert_eq!(status, StatusCode::OK);
+        let (status, _, text) = body(range_query(&state(), &form("query=up&start=0&end=30&step=15"))).await;
+        assert_eq!(
+            (status, text.as_str()),
+            (
+                StatusCode::OK,
+                r#"{"status":"success","data":{"resultType":"matrix","result":[]}}"#
+            )
+        );
+    }
+
+    #[tokio::test]
+    async fn stored_samples_evaluate_and_names_are_listed() {
+        let state = state();
+        let now = now_ms();
+        for (i, v) in [0.0, 15.0, 30.0].into_iter().enumerate() {
+            let labels = Labels::from([
+                ("__name__".to_owned(), "req_total".to_owned()),
+                ("job".to_owned(), "a".to_owned()),
+            ]);
+            state.metrics.put_own(labels, now - 30_000 + i as i64 * 15_000, v);
+        }
+        let q = format!("query=rate(req_total%5B1m%5D)&time={}", now as f64 / 1000.0);
+        let (status, _, text) = body(instant_query(&state, &form(&q))).await;
+        assert_eq!(status, StatusCode::OK, "{text}");
+        let v: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["data"]["resultType"], "vector");
+        assert_eq!(v["data"]["result"][0]["metric"], json!({ "job": "a" }));
+        // 30 over 30 s, the window's start 30 s before the first sample but
+        // the counter's zero is right there: 30 * 30/30 / 60.
+        assert_eq!(v["data"]["result"][0]["value"][1], "0.5");
+        let (_, _, text) = body(series(&state, &form("match%5B%5D=req_total"))).await;
+        assert_eq!(
+            text,
+            r#"{"status":"success","data":[{"__name__":"req_total","job":"a"}]}"#
+        );
+        let (status, _, text) = body(series(&state, &form(""))).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            text,
+            r#"{"status":"error","errorType":"bad_data","error":"no match[] parameter provided"}"#
+        );
+        let (_, _, text) = body(series(&state, &form("match%5B%5D=%7Ba%3D%22%22%7D"))).await;
+        assert_eq!(
+            text,
+            r#"{"status":"error","errorType":"bad_data","error":"match[] must contain at least one non-empty matcher"}"#
+        );
+        let (_, _, text) = body(label_names(&state, &form(""))).await;
+        assert_eq!(text, r#"{"status":"success","data":["__name__","job"]}"#);
+        let (status, _, text) = body(instant_query(
+            &state,
+            &form("query=sum(rate(req_total%5B1m%5D))%20%2F%20on(x)%20group_left%20req_total"),
+        ))
+        .await;
+        assert_eq!(status, StatusCode::NOT_IMPLEMENTED, "{text}");
     }
 
     #[test]

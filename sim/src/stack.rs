@@ -21,6 +21,7 @@ use crate::logs::LogCounts;
 use crate::metrics::MetricCounts;
 use crate::profiles::ProfileCounts;
 use crate::provisioning::{self, Backend};
+use crate::ruler::{RuleFile, RuleTiming, Ruler};
 use crate::state::SimState;
 use crate::traces::TraceCounts;
 use crate::variants::Variants;
@@ -51,6 +52,10 @@ pub struct SimOptions {
     pub faro: FaroSettings,
     /// `service.name` of the app role's backend tier.
     pub backend_service: String,
+    /// The rule files Mimir's ruler loads; the deployment's by default.
+    pub rule_files: Vec<RuleFile>,
+    /// Shorter rule intervals and `for`s than the files say, for tests.
+    pub rule_timing: RuleTiming,
 }
 
 impl Default for SimOptions {
@@ -66,6 +71,8 @@ impl Default for SimOptions {
             grafana_sub_path: DEFAULT_GRAFANA_SUB_PATH.into(),
             faro: FaroSettings::default(),
             backend_service: "durable-code-backend".into(),
+            rule_files: vec![RuleFile::deployment()],
+            rule_timing: RuleTiming::default(),
         }
     }
 }
@@ -81,6 +88,8 @@ pub enum SimError {
     },
     #[error("the Grafana datasource provisioning file is not valid: {0}")]
     Provisioning(String),
+    #[error("the ruler's rule file is not valid: {0}")]
+    Rules(String),
 }
 
 /// A running reference stack. Dropping it stops its servers.
@@ -103,7 +112,8 @@ pub struct SimStack {
 
 impl SimStack {
     pub async fn start(options: SimOptions) -> Result<SimStack, SimError> {
-        let state = Arc::new(SimState::new(options.faults, options.variants, options.search_idle));
+        let ruler = Ruler::load(&options.rule_files, options.rule_timing).map_err(SimError::Rules)?;
+        let state = Arc::new(SimState::new(options.faults, options.variants, options.search_idle).with_ruler(ruler));
         let (stop, stopped) = watch::channel(false);
         let mut servers = Vec::new();
         let faro_receiver = FaroReceiver::new(state.clone(), options.faro.clone());
@@ -148,6 +158,7 @@ impl SimStack {
         );
         let grafana = serve("grafana", options.bind, grafana_router, &stopped, &mut servers).await?;
         servers.push(tokio::spawn(cadvisor::run(state.clone(), stopped.clone())));
+        servers.extend(Ruler::spawn(state.clone(), &stopped));
         Ok(SimStack {
             collector,
             tempo,

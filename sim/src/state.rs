@@ -13,6 +13,7 @@ use crate::faults::{Faults, Role};
 use crate::logs::LogStore;
 use crate::metrics::MetricStore;
 use crate::profiles::ProfileStore;
+use crate::ruler::Ruler;
 use crate::traces::TraceStore;
 use crate::variants::Variants;
 
@@ -33,6 +34,8 @@ pub struct SimState {
     ingest_requests: AtomicU64,
     /// Requests the app's `/api/*` routes received, answered or refused.
     pub app_requests: AtomicU64,
+    /// Mimir's ruler: the loaded rule groups and their state.
+    pub ruler: Ruler,
 }
 
 impl SimState {
@@ -47,7 +50,14 @@ impl SimState {
             profiles: ProfileStore::default(),
             ingest_requests: AtomicU64::new(0),
             app_requests: AtomicU64::new(0),
+            ruler: Ruler::default(),
         }
+    }
+
+    /// The state with `ruler`'s rule groups loaded.
+    pub fn with_ruler(mut self, ruler: Ruler) -> Self {
+        self.ruler = ruler;
+        self
     }
 
     /// What a role's readiness endpoint answers: 200 `ready`, or 503 with

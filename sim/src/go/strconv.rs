@@ -551,6 +551,20 @@ pub fn format_float(v: f64) -> String {
     }
 }
 
+/// `strconv.FormatFloat(v, 'e', -1, 64)`: the shortest digits in exponent
+/// form, the exponent signed and at least two digits (`1e+00`,
+/// `7.2e-02`). `NaN`, `+Inf`, `-Inf`.
+pub fn format_float_e(v: f64) -> String {
+    if !v.is_finite() {
+        return format_float(v);
+    }
+    let text = format!("{v:e}");
+    let (mantissa, e) = text.split_once('e').unwrap_or((&text, "0"));
+    let exp: i32 = e.parse().unwrap_or(0);
+    let sign = if exp < 0 { '-' } else { '+' };
+    format!("{mantissa}e{sign}{:02}", exp.abs())
+}
+
 /// `strconv.FormatFloat(v, 'g', -1, 64)`, which is what `fmt`'s `%v` of a
 /// float64 prints: the shortest digits that read back as `v`, in
 /// exponent form when the shortest decimal's exponent is below -4 or

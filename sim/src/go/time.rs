@@ -415,6 +415,34 @@ pub fn parse_rfc3339(layout: &str, value: &[u8]) -> Result<Time, String> {
     })
 }
 
+/// `Time.Format(time.RFC3339Nano)` of a UTC time: the fraction without
+/// trailing zeros, `Z` for the zone (`2025-01-01T00:00:00.5Z`).
+pub fn format_rfc3339_nano(unix_secs: i64, nanos: u32) -> String {
+    // Howard Hinnant's civil_from_days.
+    let days = unix_secs.div_euclid(86_400);
+    let secs_of_day = unix_secs.rem_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let frac = if nanos == 0 {
+        String::new()
+    } else {
+        format!(".{nanos:09}").trim_end_matches('0').to_owned()
+    };
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}{frac}Z",
+        secs_of_day / 3600,
+        secs_of_day % 3600 / 60,
+        secs_of_day % 60
+    )
+}
+
 /// `time.Parse(time.RFC3339Nano, s)` as unix seconds and the nanosecond
 /// within the second.
 pub fn parse_rfc3339_nano(s: &str) -> Option<(i64, i64)> {

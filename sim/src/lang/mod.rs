@@ -11,5 +11,6 @@
 pub mod logql;
 pub mod matcher;
 pub mod promql;
+pub mod promql_eval;
 pub mod scanner;
 pub mod traceql;

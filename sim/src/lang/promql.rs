@@ -43,7 +43,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use promql_parser::label::{MatchOp as PpMatchOp, Matchers as PpMatchers};
-use promql_parser::parser::{self as pp, token};
+use promql_parser::parser as pp;
 use regex::Regex;
 
 use super::matcher::{MatchOp, Matcher};
@@ -108,12 +108,21 @@ impl std::error::Error for ParseError {}
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unserved(String);
 
+impl Unserved {
+    pub(crate) fn new(what: impl Into<String>) -> Unserved {
+        Unserved(what.into())
+    }
+}
+
 impl fmt::Display for Unserved {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "the reference stack does not evaluate {}: it serves instant vector selectors, \
-             number and string literals and arithmetic between numbers (real Mimir accepts this query)",
+            "the reference stack does not evaluate {}: it serves selectors (no offset or @), \
+             rate, irate, increase, the *_over_time functions, absent, absent_over_time, \
+             histogram_quantile, sum/avg/min/max/count by or without, arithmetic, comparisons \
+             (bool too) and and/or/unless with on/ignoring one-to-one matching \
+             (real Mimir accepts this query)",
             self.0
         )
     }
@@ -1485,6 +1494,12 @@ fn check_tokens(query: &str, lexed: Lexed) -> (Checked, Option<Found>) {
 /// Prefix for metric names promql-parser would read as keywords.
 const PLACEHOLDER: &str = "pillars_keyword__";
 
+/// A name as the query wrote it, without the prefix the rewrite gave a
+/// keyword used as a name.
+pub(crate) fn plain_name(name: &str) -> &str {
+    name.strip_prefix(PLACEHOLDER).unwrap_or(name)
+}
+
 /// The query promql-parser reads as Prometheus reads the first `count`
 /// tokens of `query`: tokens replaced where needed, comments dropped, each
 /// gap a single space.
@@ -1967,19 +1982,10 @@ fn translate(query: &str, tokens: &[Token], message: &str) -> ParseError {
 }
 
 // ---------------------------------------------------------------------------
-// Evaluation plan: what the reference stack answers
-
-/// What an instant query evaluates to, when the reference stack serves it.
-#[derive(Debug, Clone)]
-pub enum Plan {
-    Scalar(f64),
-    String(String),
-    /// The latest sample of every series these matchers select.
-    Vector(Vec<Matcher>),
-}
+// Selectors, for the evaluator (lang::promql_eval) and exemplar look-ups
 
 /// The label matchers of a vector selector, its metric name included.
-fn selector_matchers(vs: &pp::VectorSelector) -> Vec<Matcher> {
+pub(crate) fn selector_matchers(vs: &pp::VectorSelector) -> Vec<Matcher> {
     let mut out: Vec<Matcher> = vs.matchers.matchers.iter().map(convert_matcher).collect();
     if let Some(name) = &vs.name {
         let name = name.strip_prefix(PLACEHOLDER).unwrap_or(name);
@@ -2001,62 +2007,14 @@ fn convert_matcher(m: &promql_parser::label::Matcher) -> Matcher {
     }
 }
 
-fn has_or(matchers: &PpMatchers) -> bool {
+pub(crate) fn has_or(matchers: &PpMatchers) -> bool {
     !matchers.or_matchers.is_empty()
 }
 
-/// What the reference stack evaluates of `expr`, or why not.
-pub fn plan(expr: &Expr) -> Result<Plan, Unserved> {
-    let unserved = |what: &str| Err(Unserved(what.to_owned()));
-    match expr {
-        Expr::NumberLiteral(n) => Ok(Plan::Scalar(n.val)),
-        Expr::StringLiteral(s) => Ok(Plan::String(s.val.clone())),
-        Expr::Paren(p) => plan(&p.expr),
-        Expr::VectorSelector(vs) => {
-            if vs.offset.is_some() || vs.at.is_some() {
-                return unserved("offset and @ modifiers");
-            }
-            if has_or(&vs.matchers) {
-                return unserved("`or` between label matchers");
-            }
-            Ok(Plan::Vector(selector_matchers(vs)))
-        }
-        Expr::Unary(u) => match plan(&u.expr)? {
-            Plan::Scalar(v) => Ok(Plan::Scalar(-v)),
-            _ => unserved("unary minus on an instant vector"),
-        },
-        Expr::Binary(b) => match (plan(&b.lhs)?, plan(&b.rhs)?) {
-            (Plan::Scalar(l), Plan::Scalar(r)) => scalar_op(b, l, r),
-            _ => unserved("binary operators on instant vectors"),
-        },
-        Expr::Call(c) => Err(Unserved(format!("function {}()", c.func.name))),
-        Expr::Aggregate(_) => unserved("aggregations"),
-        Expr::MatrixSelector(_) => unserved("range vectors"),
-        Expr::Subquery(_) => unserved("subqueries"),
-        Expr::Extension(_) => unserved("extensions"),
-    }
-}
-
-/// Arithmetic between two numbers, as Prometheus' `scalarBinop`.
-fn scalar_op(b: &pp::BinaryExpr, l: f64, r: f64) -> Result<Plan, Unserved> {
-    let bool01 = |c: bool| if c { 1.0 } else { 0.0 };
-    let v = match b.op.id() {
-        token::T_ADD => l + r,
-        token::T_SUB => l - r,
-        token::T_MUL => l * r,
-        token::T_DIV => l / r,
-        token::T_POW => l.powf(r),
-        token::T_MOD => l % r,
-        token::T_ATAN2 => l.atan2(r),
-        token::T_EQLC => bool01(l == r),
-        token::T_NEQ => bool01(l != r),
-        token::T_GTR => bool01(l > r),
-        token::T_LSS => bool01(l < r),
-        token::T_GTE => bool01(l >= r),
-        token::T_LTE => bool01(l <= r),
-        _ => return Err(Unserved(format!("the operator {}", b.op))),
-    };
-    Ok(Plan::Scalar(v))
+/// Whether the reference stack evaluates `expr` (`lang::promql_eval`), or
+/// what it does not; the name callers outside the crate know it by.
+pub fn plan(expr: &Expr) -> Result<(), Unserved> {
+    super::promql_eval::served(expr)
 }
 
 /// Every vector selector's matchers, as Prometheus' `ExtractSelectors`
@@ -2108,8 +2066,8 @@ mod tests {
     }
 
     fn vector(query: &str) -> Vec<Matcher> {
-        match parse(query).map(|e| plan(&e)) {
-            Ok(Ok(Plan::Vector(m))) => m,
+        match parse(query).map(|e| (selectors(&e), e)) {
+            Ok((mut sets, Expr::VectorSelector(_))) if sets.len() == 1 => sets.remove(0),
             other => panic!("{query:?}: {other:?}"),
         }
     }
@@ -2296,8 +2254,16 @@ mod tests {
 
     #[test]
     fn numbers_and_arithmetic_evaluate() {
-        let scalar = |q: &str| match parse(q).map(|e| plan(&e)) {
-            Ok(Ok(Plan::Scalar(v))) => v,
+        use crate::lang::promql_eval::{Samples, Value, instant};
+        struct Empty;
+        impl Samples for Empty {
+            fn select(&self, _: &[Matcher], _: i64, _: i64) -> Vec<(BTreeMap<String, String>, Vec<(i64, f64)>)> {
+                Vec::new()
+            }
+        }
+        let eval = |q: &str| instant(&parse(q).unwrap_or_else(|e| panic!("{q:?}: {e}")), &Empty, 0);
+        let scalar = |q: &str| match eval(q) {
+            Ok(Value::Scalar(v)) => v,
             other => panic!("{q:?}: {other:?}"),
         };
         assert_eq!(scalar("1+1"), 2.0);
@@ -2310,42 +2276,46 @@ mod tests {
         assert!(scalar("NaN").is_nan());
         assert_eq!(format_value(scalar("1/0")), "+Inf");
         assert_eq!(format_value(0.1 + 0.2), "0.30000000000000004");
-        match parse(r#""text""#).map(|e| plan(&e)) {
-            Ok(Ok(Plan::String(s))) => assert_eq!(s, "text"),
-            other => panic!("{other:?}"),
+        assert_eq!(eval(r#""text""#), Ok(Value::String("text".into())));
+        for query in [
+            "holt_winters(up[5m], 0.5, 0.5)",
+            "up[5m:1m]",
+            "up offset 5m",
+            "topk(1, up)",
+        ] {
+            let unserved = eval(query).expect_err(query).to_string();
+            assert!(
+                unserved.starts_with("the reference stack does not evaluate"),
+                "{unserved}"
+            );
         }
     }
 
     #[test]
-    fn valid_promql_beyond_the_subset_is_unserved_not_rejected() {
-        for query in [
+    fn plan_says_what_the_reference_stack_does_not_evaluate() {
+        for served in [
             "rate(up[5m])",
-            "sum by (job) (up)",
-            "up[5m]",
-            "up + 1",
-            "up offset 5m",
+            "sum by (job) (up) / 2",
             "-up",
             "histogram_quantile(0.9, sum by (le) (rate(x_bucket[5m])))",
+        ] {
+            assert_eq!(plan(&parse(served).unwrap()), Ok(()), "{served}");
+        }
+        for query in [
+            "up[5m]",
+            "(up[5m])",
+            "up offset 5m",
             "holt_winters(up[5m], 0.5, 0.5)",
             "up[5m:1m]",
+            "topk(1, up)",
         ] {
-            let expr = parse(query).unwrap_or_else(|e| panic!("{query:?}: {e}"));
-            let unserved = plan(&expr).expect_err(query);
+            let unserved = plan(&parse(query).unwrap()).expect_err(query).to_string();
             assert!(
-                unserved
-                    .to_string()
-                    .starts_with("the reference stack does not evaluate"),
+                unserved.starts_with("the reference stack does not evaluate"),
                 "{unserved}"
             );
+            assert_eq!(unserved.matches("does not evaluate").count(), 1, "{unserved}");
         }
-        assert_eq!(
-            plan(&parse("rate(up[5m])").unwrap())
-                .unwrap_err()
-                .to_string()
-                .split(':')
-                .next(),
-            Some("the reference stack does not evaluate function rate()")
-        );
     }
 
     #[test]
@@ -2477,7 +2447,7 @@ mod tests {
             let query: String = (0..len)
                 .map(|_| pieces[(next() % pieces.len() as u64) as usize])
                 .collect();
-            let _ = parse(&query).map(|e| (plan(&e).is_ok(), selectors(&e).len()));
+            let _ = parse(&query).map(|e| selectors(&e).len());
             let _ = parse_selector(&query);
         }
         for query in [

@@ -12,7 +12,10 @@
 //!
 //! Uses: `pillars_sim` only (never the `pillars` crate).
 
+mod app_alerts;
 mod faro_web;
+mod grafana_api;
+mod mimir_rules;
 mod otel_js;
 mod pyroscope_rs;
 mod python_otlp;

@@ -27,6 +27,10 @@ pub struct Stack {
     /// Mimir's Prometheus API prefix (`…/prometheus`).
     pub mimir: String,
     pub pyroscope_read: String,
+    /// `[app] base_url`: the backend behind the ALB.
+    pub app: String,
+    /// `[read] grafana`, its sub-path included.
+    pub grafana: String,
 }
 
 pub async fn start() -> Stack {
@@ -51,6 +55,8 @@ pub async fn start_with(options: SimOptions) -> Stack {
         loki: url("read", "loki"),
         mimir: url("read", "mimir"),
         pyroscope_read: url("read", "pyroscope"),
+        app: url("app", "base_url"),
+        grafana: url("read", "grafana"),
         // Raw bodies and headers, as a client that does not decompress
         // sees them: in the workspace another crate turns reqwest's gzip on.
         http: reqwest::Client::builder()
