@@ -33,6 +33,8 @@ pub struct SimState {
     ingest_requests: AtomicU64,
     /// Requests the app's `/api/*` routes received, answered or refused.
     pub app_requests: AtomicU64,
+    /// Export calls the OTLP/gRPC receiver answered OK.
+    pub grpc_exports: AtomicU64,
 }
 
 impl SimState {
@@ -47,6 +49,7 @@ impl SimState {
             profiles: ProfileStore::default(),
             ingest_requests: AtomicU64::new(0),
             app_requests: AtomicU64::new(0),
+            grpc_exports: AtomicU64::new(0),
         }
     }
 
