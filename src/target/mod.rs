@@ -38,6 +38,6 @@ pub use choice::{AWS_TARGET_COMMAND, AWS_TARGET_FILE, COMPOSE_TARGET_FILE, OpenE
 pub use error::TargetError;
 pub use file::{DEFAULT_BACKEND_SERVICE, DEFAULT_FRONTEND_SERVICE};
 pub use model::{
-    Credential, Grafana, Limits, ProvisioningFile, ReadEndpoint, ReadPath, Secret, Signal, Store, Target, TargetKind,
-    Tunnel, join_path,
+    Compression, Credential, Grafana, Limits, OtlpHeader, PerSignal, ProvisioningFile, ReadEndpoint, ReadPath, Secret,
+    Signal, Store, Target, TargetKind, Transport, Tunnel, join_path,
 };
