@@ -12,6 +12,7 @@ mod crates;
 mod diff;
 mod faults;
 mod grafana;
+mod grpc;
 mod load;
 mod merge;
 mod misbehaving;
