@@ -241,7 +241,7 @@ async fn measure(
                 Compression::None,
                 TIMEOUT,
             );
-            harness(OtlpEmitter::Grpc(emitter)).await
+            harness(emitter.into()).await
         }
     };
     if refused {

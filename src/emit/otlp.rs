@@ -46,7 +46,8 @@ impl EmitError {
 #[derive(Debug, Clone)]
 pub enum OtlpEmitter {
     Http(OtlpHttpEmitter),
-    Grpc(OtlpGrpcEmitter),
+    /// Boxed: a tonic client is twice an HTTP emitter's size.
+    Grpc(Box<OtlpGrpcEmitter>),
 }
 
 impl From<OtlpHttpEmitter> for OtlpEmitter {
@@ -57,7 +58,7 @@ impl From<OtlpHttpEmitter> for OtlpEmitter {
 
 impl From<OtlpGrpcEmitter> for OtlpEmitter {
     fn from(e: OtlpGrpcEmitter) -> Self {
-        OtlpEmitter::Grpc(e)
+        OtlpEmitter::Grpc(Box::new(e))
     }
 }
 
@@ -79,14 +80,15 @@ impl OtlpEmitter {
             }
             Transport::Grpc => {
                 let channel = crate::emit::otlp_grpc::channel(&url, timeout).ok()?;
-                OtlpEmitter::Grpc(OtlpGrpcEmitter::new(
+                OtlpGrpcEmitter::new(
                     channel,
                     url,
                     signal,
                     &target.otlp_headers,
                     target.otlp_compression,
                     timeout,
-                ))
+                )
+                .into()
             }
         })
     }

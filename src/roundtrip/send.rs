@@ -65,6 +65,9 @@ pub(crate) fn batches(total: u64, per_batch: u64) -> u32 {
     total.div_ceil(per_batch.max(1)) as u32
 }
 
+/// The domain a gRPC leg's seed derives from the run's in (`grpc`).
+const GRPC_SEED_DOMAIN: u64 = 0x6772_7063;
+
 /// The transport a round trip sends over, and whether it is the first of
 /// its signal's in this run: the one the ledger records and
 /// `ingest.latency`/`ingest.completeness` judge.
@@ -88,7 +91,7 @@ impl Over {
     pub(crate) fn seed(self, ctx: &CheckCtx) -> Seed {
         match self.transport {
             Transport::Http => ctx.seed,
-            Transport::Grpc => Seed(ctx.seed.word(0, 0x6_7270_63)),
+            Transport::Grpc => Seed(ctx.seed.word(0, GRPC_SEED_DOMAIN)),
         }
     }
 
