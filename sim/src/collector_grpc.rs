@@ -54,10 +54,13 @@ pub async fn serve(state: Arc<SimState>, listener: TcpListener, mut stopped: wat
     };
     // A server error after binding only ends this role; exports to it then
     // fail and the checks say so.
+    // grpc-go sets TCP_NODELAY and grows its flow-control windows (BDP
+    // estimation); without them small answers wait on Nagle.
     let _ = tonic::transport::Server::builder()
+        .http2_adaptive_window(Some(true))
         .serve_with_incoming_shutdown(
             Receiver { state },
-            tonic::transport::server::TcpIncoming::from(listener),
+            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
             shutdown,
         )
         .await;

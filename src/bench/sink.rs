@@ -99,8 +99,12 @@ impl GrpcSink {
         let (stop, stopped) = oneshot::channel::<()>();
         let service = grpc::Exports { counts: counts.clone() };
         tokio::spawn(async move {
+            // No Nagle (its wait on small answers would be the figure), and
+            // windows that grow as grpc-go's do.
+            let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
             let _ = tonic::transport::Server::builder()
-                .serve_with_incoming_shutdown(service, tonic::transport::server::TcpIncoming::from(listener), async {
+                .http2_adaptive_window(Some(true))
+                .serve_with_incoming_shutdown(service, incoming, async {
                     let _ = stopped.await;
                 })
                 .await;

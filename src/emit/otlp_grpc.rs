@@ -187,6 +187,7 @@ pub fn channel(endpoint: &Url, timeout: Duration) -> Result<Channel, String> {
         .map_err(|e| e.to_string())?
         .connect_timeout(timeout)
         .tcp_nodelay(true)
+        .http2_adaptive_window(true)
         .http2_keep_alive_interval(Duration::from_secs(30))
         .keep_alive_timeout(timeout);
     Ok(endpoint.connect_lazy())
@@ -220,6 +221,12 @@ impl OtlpGrpcEmitter {
             grpc = grpc.send_compressed(CompressionEncoding::Gzip);
         }
         let mut metadata = MetadataMap::new();
+        // The deadline, as `grpc-timeout` (milliseconds, at most 8 digits):
+        // written once, not per call.
+        let millis = timeout.as_millis().clamp(1, 99_999_999);
+        if let Ok(value) = MetadataValue::try_from(format!("{millis}m")) {
+            metadata.insert("grpc-timeout", value);
+        }
         for header in headers {
             // Validated when the target was read; one that still does not
             // fit is left out rather than sent broken.
@@ -258,7 +265,6 @@ impl OtlpGrpcEmitter {
             grpc.ready().await.map_err(|e| tonic::Status::from_error(Box::new(e)))?;
             let mut request = tonic::Request::new(body);
             *request.metadata_mut() = self.metadata.clone();
-            request.set_timeout(self.timeout);
             grpc.unary(request, self.path.clone(), EncodedCodec).await
         };
         let answer = match tokio::time::timeout(self.timeout, call).await {
