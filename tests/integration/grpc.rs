@@ -143,6 +143,12 @@ async fn both_transports_are_reported_each_and_a_broken_grpc_fails_the_check() {
         );
     }
     assert!(stack.grpc_exports() >= 3);
+    // The report still shows the query and the Explore link, the first
+    // transport's.
+    let outcome = run("logs.roundtrip", &ctx).await;
+    let report = pillars::report::CheckReport::new(pillars::checks::find("logs.roundtrip").unwrap(), outcome);
+    assert_eq!(report.queries().first().map(|q| q.0), Some("logql"));
+    assert!(report.explore().is_some());
 
     let (broken, ctx) = sim(&["grpc_unavailable"], over(TransportChoice::Both)).await;
     let port = grpc_port(&broken);
