@@ -93,11 +93,20 @@ pub struct GrpcSink {
 
 impl GrpcSink {
     pub async fn start() -> std::io::Result<GrpcSink> {
+        GrpcSink::answering(Bytes::from_static(&[0x0a, 0x00])).await
+    }
+
+    /// A sink that answers every export with `response` (an encoded export
+    /// response: a partial success, for tests).
+    pub async fn answering(response: Bytes) -> std::io::Result<GrpcSink> {
         let counts = Arc::new(SinkCounts::default());
         let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
         let addr = listener.local_addr()?;
         let (stop, stopped) = oneshot::channel::<()>();
-        let service = grpc::Exports { counts: counts.clone() };
+        let service = grpc::Exports {
+            counts: counts.clone(),
+            response,
+        };
         tokio::spawn(async move {
             // No Nagle (its wait on small answers would be the figure), and
             // windows that grow as grpc-go's do.
@@ -142,6 +151,7 @@ mod grpc {
     #[derive(Clone)]
     pub(super) struct Exports {
         pub counts: Arc<SinkCounts>,
+        pub response: Bytes,
     }
 
     impl Service<http::Request<tonic::body::Body>> for Exports {
@@ -154,18 +164,19 @@ mod grpc {
         }
 
         fn call(&mut self, req: http::Request<tonic::body::Body>) -> Self::Future {
-            let counts = self.counts.clone();
+            let (counts, response) = (self.counts.clone(), self.response.clone());
             Box::pin(async move {
                 let mut grpc = tonic::server::Grpc::new(Raw)
                     .accept_compressed(CompressionEncoding::Gzip)
                     .max_decoding_message_size(64 * 1024 * 1024);
-                Ok(grpc.unary(Count { counts }, req).await)
+                Ok(grpc.unary(Count { counts, response }, req).await)
             })
         }
     }
 
     struct Count {
         counts: Arc<SinkCounts>,
+        response: Bytes,
     }
 
     impl tonic::server::UnaryService<Bytes> for Count {
@@ -177,7 +188,7 @@ mod grpc {
             self.counts
                 .bytes
                 .fetch_add(request.get_ref().len() as u64, Ordering::Relaxed);
-            std::future::ready(Ok(tonic::Response::new(Bytes::from_static(&[0x0a, 0x00]))))
+            std::future::ready(Ok(tonic::Response::new(self.response.clone())))
         }
     }
 

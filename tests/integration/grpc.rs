@@ -274,3 +274,55 @@ async fn the_sim_target_names_its_grpc_endpoint() {
         .collect();
     assert!(names.iter().any(|n| n.starts_with("collector (OTLP/gRPC")), "{names:?}");
 }
+
+fn emitter_to(url: &str, timeout: std::time::Duration) -> pillars::emit::otlp::OtlpEmitter {
+    use pillars::emit::otlp_grpc::{OtlpGrpcEmitter, channel};
+    let url = url::Url::parse(url).unwrap();
+    let channel = channel(&url, timeout).unwrap();
+    OtlpGrpcEmitter::new(
+        channel,
+        url,
+        pillars::target::Signal::Logs,
+        &[],
+        pillars::target::Compression::Gzip,
+        timeout,
+    )
+    .into()
+}
+
+/// An OK that rejected items is not a delivery: the rejected count and the
+/// collector's message come back, as over HTTP.
+#[tokio::test]
+async fn a_grpc_partial_success_is_rejected_items() {
+    use pillars::emit::otlp::{EmitError, encode_partial_success};
+    let sink = pillars::bench::sink::GrpcSink::answering(encode_partial_success(3, "too old").into())
+        .await
+        .unwrap();
+    let emitter = emitter_to(&format!("http://{}", sink.addr), std::time::Duration::from_secs(5));
+    match emitter.send_encoded(bytes::Bytes::new()).await {
+        Err(EmitError::Rejected { rejected, message, .. }) => assert_eq!((rejected, message.as_str()), (3, "too old")),
+        other => panic!("expected rejected items, got {other:?}"),
+    }
+    let ok = pillars::bench::sink::GrpcSink::start().await.unwrap();
+    let emitter = emitter_to(&format!("http://{}", ok.addr), std::time::Duration::from_secs(5));
+    assert!(emitter.send_encoded(bytes::Bytes::new()).await.is_ok());
+}
+
+/// A port that accepts connections and never speaks HTTP/2 cannot hold an
+/// export past its deadline.
+#[tokio::test]
+async fn a_silent_port_is_a_deadline_not_a_hang() {
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", silent.local_addr().unwrap());
+    let emitter = emitter_to(&url, std::time::Duration::from_millis(300));
+    let started = std::time::Instant::now();
+    let err = emitter.send_encoded(bytes::Bytes::new()).await.unwrap_err();
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(err.is_unreachable(), "{err}");
+    let text = err.to_string();
+    assert!(text.contains("did not answer") && text.contains("OTLP/gRPC"), "{text}");
+}
