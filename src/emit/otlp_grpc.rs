@@ -205,7 +205,7 @@ pub struct OtlpGrpcEmitter {
 }
 
 impl OtlpGrpcEmitter {
-    /// An emitter on `channel` (shared by every signal of the endpoint).
+    /// An emitter of `signal` on `channel`; clones share its connection.
     pub fn new(
         channel: Channel,
         endpoint: Url,
