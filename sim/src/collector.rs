@@ -7,6 +7,9 @@
 //! `{"partialSuccess":{}}`), and every error a `google.rpc.Status` in the
 //! request's encoding with the receiver's status codes.
 //!
+//! The same role's OTLP/gRPC receiver is `collector_grpc`, feeding the
+//! same stores.
+//!
 //! Logs leave it as the `log_export` variant says: to Loki's OTLP
 //! endpoint, or through `otelcol.exporter.loki` to the push API.
 //!
@@ -84,8 +87,9 @@ fn status_response(format: Format, http: StatusCode, code: i32, message: &str) -
     }
 }
 
-/// `statusutil.NewStatusFromMsgAndHTTPCode`'s code for an HTTP status.
-fn code_for(status: StatusCode) -> i32 {
+/// `statusutil.NewStatusFromMsgAndHTTPCode`'s code for an HTTP status;
+/// the gRPC receiver answers a refusing pipeline with it too.
+pub(crate) fn grpc_code_for(status: StatusCode) -> i32 {
     match status {
         StatusCode::BAD_REQUEST => INVALID_ARGUMENT,
         StatusCode::TOO_MANY_REQUESTS => RESOURCE_EXHAUSTED,
@@ -104,8 +108,8 @@ fn refused(headers: &HeaderMap, refusal: CollectorRefusal) -> Response {
         CollectorRefusal::Decompressor(status, message) => {
             let given = headers.get(header::CONTENT_TYPE).is_some_and(|v| !v.is_empty());
             match (otlp_body::media_type(headers), given) {
-                (Some(format), _) => status_response(format, status, code_for(status), &message),
-                (None, false) => status_response(Format::Json, status, code_for(status), &message),
+                (Some(format), _) => status_response(format, status, grpc_code_for(status), &message),
+                (None, false) => status_response(Format::Json, status, grpc_code_for(status), &message),
                 (None, true) => (
                     StatusCode::INTERNAL_SERVER_ERROR,
                     [(header::CONTENT_TYPE, "application/json")],
@@ -176,7 +180,7 @@ where
     };
     let format = otlp_body::media_type(headers).unwrap_or(Format::Protobuf);
     if let Some((status, message)) = state.ingest_refusal() {
-        return status_response(format, status, code_for(status), message);
+        return status_response(format, status, grpc_code_for(status), message);
     }
     consume(request);
     accepted(format)
@@ -334,7 +338,7 @@ mod tests {
                 "415 unsupported media type, supported: [application/json, application/x-protobuf]"
             )
         );
-        assert_eq!(code_for(StatusCode::TOO_MANY_REQUESTS), 8);
-        assert_eq!(code_for(StatusCode::SERVICE_UNAVAILABLE), 14);
+        assert_eq!(grpc_code_for(StatusCode::TOO_MANY_REQUESTS), 8);
+        assert_eq!(grpc_code_for(StatusCode::SERVICE_UNAVAILABLE), 14);
     }
 }

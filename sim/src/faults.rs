@@ -50,6 +50,14 @@ pub const KNOWN: &[(&str, &str)] = [
         "ratio (0-1, default 0.5) of ingest requests answered 429 or 503",
     ),
     (
+        "grpc_unavailable",
+        "the collector's OTLP/gRPC receiver answers every export UNAVAILABLE, while OTLP/HTTP keeps working",
+    ),
+    (
+        "grpc_max_recv_msg_bytes",
+        "the gRPC receiver's max_recv_msg_size in bytes (default 1024; without the fault the collector's 4 MiB)",
+    ),
+    (
         "ignore_traceparent",
         "the app starts a new trace instead of continuing the caller's traceparent",
     ),
@@ -124,6 +132,10 @@ pub struct Faults {
     pub datasource_unqueryable: Vec<String>,
     /// Fraction of ingest requests refused with 429 or 503.
     pub reject_ratio: f64,
+    /// The gRPC receiver answers every export `UNAVAILABLE`.
+    pub grpc_unavailable: bool,
+    /// The gRPC receiver's message-size limit, when lowered from 4 MiB.
+    pub grpc_max_recv_msg_bytes: Option<usize>,
     pub ignore_traceparent: bool,
     pub logs_without_trace_id: bool,
     /// The exemplar label of the app's trace ids, when not `trace_id`.
@@ -244,6 +256,16 @@ impl Faults {
             "faro_export_fails" => self.faro_export_fails = true,
             "drop_exemplars" => self.drop_exemplars = true,
             "ignore_traceparent" => self.ignore_traceparent = true,
+            "grpc_unavailable" => self.grpc_unavailable = true,
+            "grpc_max_recv_msg_bytes" => {
+                let v = value.unwrap_or("1024");
+                self.grpc_max_recv_msg_bytes =
+                    Some(v.parse().ok().filter(|n| *n > 0).ok_or_else(|| FaultError::BadValue {
+                        name: name.to_owned(),
+                        value: v.to_owned(),
+                        expected: "a whole number of bytes, 1 or more",
+                    })?);
+            }
             "memory_growth_per_item" => {
                 let v = value.unwrap_or("65536");
                 self.memory_growth_per_item = v.parse().map_err(|_| FaultError::BadValue {
@@ -354,6 +376,7 @@ impl Faults {
         for (flag, name) in [
             (self.drop_exemplars, "drop_exemplars"),
             (self.ignore_traceparent, "ignore_traceparent"),
+            (self.grpc_unavailable, "grpc_unavailable"),
             (self.logs_without_trace_id, "logs_without_trace_id"),
             (self.profiles_without_span_id, "profiles_without_span_id"),
         ] {
@@ -366,6 +389,9 @@ impl Faults {
         }
         if self.memory_growth_per_item > 0 {
             out.push(format!("memory_growth_per_item={}", self.memory_growth_per_item));
+        }
+        if let Some(n) = self.grpc_max_recv_msg_bytes {
+            out.push(format!("grpc_max_recv_msg_bytes={n}"));
         }
         if let Some(n) = self.app_rate_limit {
             out.push(format!("app_rate_limit={n}"));
@@ -431,6 +457,11 @@ mod tests {
         assert!(Faults::parse(["delay_ms=soon"]).is_err());
         assert!(Faults::parse(["not_ready=alloy"]).is_err());
         assert_eq!(Faults::parse(["not_ready"]).unwrap().not_ready, vec![Role::Tempo]);
+        let grpc = Faults::parse(["grpc_unavailable", "grpc_max_recv_msg_bytes"]).unwrap();
+        assert!(grpc.grpc_unavailable);
+        assert_eq!(grpc.grpc_max_recv_msg_bytes, Some(1024));
+        assert_eq!(grpc.specs(), vec!["grpc_unavailable", "grpc_max_recv_msg_bytes=1024"]);
+        assert!(Faults::parse(["grpc_max_recv_msg_bytes=0"]).is_err());
     }
 
     #[test]

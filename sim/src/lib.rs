@@ -11,6 +11,7 @@
 mod app;
 pub mod cadvisor;
 mod collector;
+mod collector_grpc;
 pub mod dashboards;
 mod faro;
 pub mod faro_lines;

@@ -25,7 +25,7 @@ use crate::ruler::{RuleFile, RuleTiming, Ruler};
 use crate::state::SimState;
 use crate::traces::TraceCounts;
 use crate::variants::Variants;
-use crate::{app, cadvisor, collector, loki, mimir, pyroscope, tempo};
+use crate::{app, cadvisor, collector, collector_grpc, loki, mimir, pyroscope, tempo};
 
 /// Where the reference stack's Grafana is served, as the deployment's is.
 pub const DEFAULT_GRAFANA_SUB_PATH: &str = "/grafana";
@@ -96,6 +96,7 @@ pub enum SimError {
 #[derive(Debug)]
 pub struct SimStack {
     collector: SocketAddr,
+    collector_grpc: SocketAddr,
     tempo: SocketAddr,
     loki: SocketAddr,
     mimir: SocketAddr,
@@ -157,10 +158,17 @@ impl SimStack {
             &options.grafana_sub_path,
         );
         let grafana = serve("grafana", options.bind, grafana_router, &stopped, &mut servers).await?;
+        let (listener, collector_grpc) = listen("collector (OTLP/gRPC)", options.bind).await?;
+        servers.push(tokio::spawn(collector_grpc::serve(
+            state.clone(),
+            listener,
+            stopped.clone(),
+        )));
         servers.push(tokio::spawn(cadvisor::run(state.clone(), stopped.clone())));
         servers.extend(Ruler::spawn(state.clone(), &stopped));
         Ok(SimStack {
             collector,
+            collector_grpc,
             tempo,
             loki,
             mimir,
@@ -211,6 +219,11 @@ impl SimStack {
         self.state.app_requests.load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// Export calls the OTLP/gRPC receiver answered OK.
+    pub fn grpc_exports(&self) -> u64 {
+        self.state.grpc_exports.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Ingest requests that arrived while `reject_ratio` was set.
     pub fn refused_candidates(&self) -> u64 {
         self.state.ingest_requests()
@@ -239,6 +252,7 @@ description = "embedded reference stack (in-process test double)"
 
 [ingest]
 otlp_http = "http://{collector}"
+otlp_grpc = "http://{collector_grpc}"
 pyroscope = "http://{pyroscope}"
 faro = "http://{faro}/collect"
 
@@ -260,6 +274,7 @@ request_timeout = "5s"
 ingest_slo = "5s"
 "#,
             collector = self.collector,
+            collector_grpc = self.collector_grpc,
             tempo = self.tempo,
             loki = self.loki,
             mimir = self.mimir,
@@ -293,13 +308,7 @@ impl Drop for SimStack {
     }
 }
 
-async fn serve(
-    role: &'static str,
-    bind: SocketAddr,
-    router: axum::Router,
-    stopped: &watch::Receiver<bool>,
-    servers: &mut Vec<JoinHandle<()>>,
-) -> Result<SocketAddr, SimError> {
+async fn listen(role: &'static str, bind: SocketAddr) -> Result<(TcpListener, SocketAddr), SimError> {
     let listener = TcpListener::bind(bind).await.map_err(|source| SimError::Bind {
         role,
         addr: bind,
@@ -310,6 +319,17 @@ async fn serve(
         addr: bind,
         source,
     })?;
+    Ok((listener, addr))
+}
+
+async fn serve(
+    role: &'static str,
+    bind: SocketAddr,
+    router: axum::Router,
+    stopped: &watch::Receiver<bool>,
+    servers: &mut Vec<JoinHandle<()>>,
+) -> Result<SocketAddr, SimError> {
+    let (listener, addr) = listen(role, bind).await?;
     let mut stopped = stopped.clone();
     servers.push(tokio::spawn(async move {
         let shutdown = async move {

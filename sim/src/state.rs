@@ -36,6 +36,8 @@ pub struct SimState {
     pub app_requests: AtomicU64,
     /// Mimir's ruler: the loaded rule groups and their state.
     pub ruler: Ruler,
+    /// Export calls the OTLP/gRPC receiver answered OK.
+    pub grpc_exports: AtomicU64,
 }
 
 impl SimState {
@@ -51,6 +53,7 @@ impl SimState {
             ingest_requests: AtomicU64::new(0),
             app_requests: AtomicU64::new(0),
             ruler: Ruler::default(),
+            grpc_exports: AtomicU64::new(0),
         }
     }
 

@@ -10,7 +10,7 @@
 use std::sync::RwLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::checks::{self, CheckCtx, CheckSettings, Outcome, Status};
+use crate::checks::{self, CheckCtx, CheckSettings, Outcome, Status, TransportChoice};
 use crate::env::Env;
 use crate::ids::Seed;
 use crate::load::scenario::TrafficKind;
@@ -143,6 +143,23 @@ impl PillarsWorld {
                 outcome.summary
             )))
         }
+    }
+
+    /// Which transports the OTLP round trips send over: `http`, `grpc`,
+    /// `both` or `target`.
+    pub fn send_over(&mut self, transport: &str) -> Result<(), AcceptanceError> {
+        self.settings.transport = match transport {
+            "http" => TransportChoice::Http,
+            "grpc" => TransportChoice::Grpc,
+            "both" => TransportChoice::Both,
+            "target" => TransportChoice::Target,
+            other => {
+                return Err(AcceptanceError::Setup(format!(
+                    "no transport {other:?}: use http, grpc, both or target"
+                )));
+            }
+        };
+        Ok(())
     }
 
     pub fn settings_mut(&mut self) -> &mut CheckSettings {

@@ -1,10 +1,13 @@
-//! `pillars bench emit`: spans per second over OTLP/HTTP through the
-//! harness's own hot loop — the load path's workers taking permits, filling
-//! the pre-encoded template in place, sending, checking for partial
-//! success, and pushing a sample to the kind's collector (`load::ingest`)
-//! — side by side with a raw POST of the same bytes by as many tasks, both
-//! against the same loopback sink in the same run. Rounds alternate so
-//! neither path gets the warmer machine; the best round of each counts.
+//! `pillars bench emit`: spans per second through the harness's own hot
+//! loop — the load path's workers taking permits, filling the pre-encoded
+//! template in place, sending, checking for partial success, and pushing a
+//! sample to the kind's collector (`load::ingest`) — side by side with a
+//! raw client sending the same bytes from as many tasks, per transport:
+//! over OTLP/HTTP beside a raw POST, over OTLP/gRPC beside a raw tonic
+//! unary call (same channel settings, same codec of pre-encoded bytes, no
+//! compression on either). Both against the same loopback sink in the same
+//! run; rounds alternate so neither path gets the warmer machine; the best
+//! round of each counts.
 //!
 //! Uses: emit, ids, load::{ingest, rate, tally}, bench::sink.
 
@@ -19,16 +22,18 @@ use tokio::time::Instant;
 use url::Url;
 
 use crate::bench::BenchError;
-use crate::bench::sink::Sink;
+use crate::bench::sink::{GrpcSink, Sink};
 use crate::clock::unix_nanos;
 use crate::console::Console;
-use crate::emit::otlp::OtlpHttpEmitter;
+use crate::emit::otlp::{OtlpEmitter, OtlpHttpEmitter};
+use crate::emit::otlp_grpc::{self, EncodedCodec, OtlpGrpcEmitter};
 use crate::emit::synthetic::TraceSpec;
 use crate::emit::template::TraceBatchTemplate;
 use crate::ids::Seed;
 use crate::load::ingest::{BatchEncoder, BatchSender, OtlpWorker, drive};
 use crate::load::rate::RatePlan;
 use crate::load::tally::{self, KindStats};
+use crate::target::{Compression, Signal};
 
 /// What `pillars bench emit` aims for on a 2-core machine, release build.
 pub const GOAL_RATIO: f64 = 0.8;
@@ -38,6 +43,8 @@ pub const GOAL_SPANS_PER_SEC: f64 = 200_000.0;
 pub struct EmitBench {
     pub raw_spans_per_sec: f64,
     pub harness_spans_per_sec: f64,
+    pub raw_grpc_spans_per_sec: f64,
+    pub harness_grpc_spans_per_sec: f64,
     pub spans_per_request: u64,
     pub concurrency: u32,
     pub rounds: u32,
@@ -48,6 +55,10 @@ pub struct EmitBench {
 impl EmitBench {
     pub fn ratio(&self) -> f64 {
         crate::bench::ratio(self.harness_spans_per_sec, self.raw_spans_per_sec)
+    }
+
+    pub fn grpc_ratio(&self) -> f64 {
+        crate::bench::ratio(self.harness_grpc_spans_per_sec, self.raw_grpc_spans_per_sec)
     }
 }
 
@@ -83,7 +94,27 @@ impl fmt::Display for EmitBench {
             verdict(self.ratio() >= GOAL_RATIO),
             verdict(self.harness_spans_per_sec >= GOAL_SPANS_PER_SEC)
         )?;
-        writeln!(f, "  sink received {} requests", self.sink_requests)
+        writeln!(
+            f,
+            "OTLP/gRPC traces to a loopback server, uncompressed, same batches and tasks"
+        )?;
+        writeln!(
+            f,
+            "  raw tonic unary call           {:>12.0} spans/s",
+            self.raw_grpc_spans_per_sec
+        )?;
+        writeln!(
+            f,
+            "  pillars load path (workers)    {:>12.0} spans/s",
+            self.harness_grpc_spans_per_sec
+        )?;
+        writeln!(
+            f,
+            "  ratio {:.2} (goal >= {GOAL_RATIO}: {})",
+            self.grpc_ratio(),
+            verdict(self.grpc_ratio() >= GOAL_RATIO)
+        )?;
+        writeln!(f, "  sinks received {} requests", self.sink_requests)
     }
 }
 
@@ -91,6 +122,8 @@ impl fmt::Display for EmitBench {
 enum Path {
     Raw,
     Harness,
+    RawGrpc,
+    HarnessGrpc,
 }
 
 /// How `pillars bench emit` runs: what the command line asked for, checked.
@@ -109,7 +142,11 @@ pub struct Settings {
 pub async fn run(args: &Settings, console: &mut Console) -> Result<EmitBench, BenchError> {
     use std::io::Write as _;
     let sink = Sink::start().await.map_err(BenchError::Sink)?;
-    let url = Url::parse(&format!("http://{}/v1/traces", sink.addr)).expect("loopback URL");
+    let grpc_sink = GrpcSink::start().await.map_err(BenchError::Sink)?;
+    let sinks = Sinks {
+        http: Url::parse(&format!("http://{}/v1/traces", sink.addr)).expect("loopback URL"),
+        grpc: Url::parse(&format!("http://{}", grpc_sink.addr)).expect("loopback URL"),
+    };
     let round = args.round;
     let spec = Arc::new(TraceSpec {
         seed: Seed(0x5eed),
@@ -118,63 +155,156 @@ pub async fn run(args: &Settings, console: &mut Console) -> Result<EmitBench, Be
         spans_per_trace: args.spans_per_trace,
     });
     let spans_per_request = args.batch_traces * u64::from(args.spans_per_trace);
-    let (mut best_raw, mut best_harness) = (0.0f64, 0.0f64);
+    let mut best = [0.0f64; 4];
     for r in 1..=args.rounds {
-        for path in [Path::Raw, Path::Harness] {
-            let rate = measure(path, &url, &spec, args, round).await?;
+        for (i, path) in [Path::Raw, Path::Harness, Path::RawGrpc, Path::HarnessGrpc]
+            .into_iter()
+            .enumerate()
+        {
+            let rate = measure(path, &sinks, &spec, args, round).await?;
+            best[i] = best[i].max(rate);
             let name = match path {
-                Path::Raw => {
-                    best_raw = best_raw.max(rate);
-                    "raw"
-                }
-                Path::Harness => {
-                    best_harness = best_harness.max(rate);
-                    "harness"
-                }
+                Path::Raw => "raw",
+                Path::Harness => "harness",
+                Path::RawGrpc => "raw gRPC",
+                Path::HarnessGrpc => "harness gRPC",
             };
-            let _ = writeln!(console.err, "round {r}/{}: {name:<7} {rate:>12.0} spans/s", args.rounds);
+            let _ = writeln!(
+                console.err,
+                "round {r}/{}: {name:<12} {rate:>12.0} spans/s",
+                args.rounds
+            );
         }
     }
     Ok(EmitBench {
-        raw_spans_per_sec: best_raw,
-        harness_spans_per_sec: best_harness,
+        raw_spans_per_sec: best[0],
+        harness_spans_per_sec: best[1],
+        raw_grpc_spans_per_sec: best[2],
+        harness_grpc_spans_per_sec: best[3],
         spans_per_request,
         concurrency: args.concurrency,
         rounds: args.rounds,
-        sink_requests: sink.counts.requests.load(Ordering::Relaxed),
+        sink_requests: sink.counts.requests.load(Ordering::Relaxed) + grpc_sink.counts.requests.load(Ordering::Relaxed),
         release_build: !cfg!(debug_assertions),
     })
 }
 
+/// Where each transport's sink listens.
+struct Sinks {
+    http: Url,
+    grpc: Url,
+}
+
+const TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Spans per second one path sustains for `round`.
 async fn measure(
     path: Path,
-    url: &Url,
+    sinks: &Sinks,
     spec: &Arc<TraceSpec>,
     args: &Settings,
     round: Duration,
 ) -> Result<f64, BenchError> {
-    let http = crate::http::client(Duration::from_secs(10));
+    let http = crate::http::client(TIMEOUT);
     let template = TraceBatchTemplate::new(spec, args.batch_traces);
-    // The raw path sends the bytes the harness builds for batch 0.
+    // The raw paths send the bytes the harness builds for batch 0.
     let mut body = Vec::new();
     template.fill(0, unix_nanos(), &mut body);
+    let body = Bytes::from(body);
+    let concurrency = args.concurrency as usize;
     let started = Instant::now();
+    let harness = |emitter: OtlpEmitter| async move {
+        let encoder = Arc::new(BatchEncoder::Traces(template));
+        let spans_per_batch = encoder.units();
+        let workers = OtlpWorker::set(&encoder, &emitter, concurrency);
+        let stats = unpaced(spans_per_batch, workers, round).await;
+        (stats.units_accepted, stats.units_refused > 0)
+    };
     let (spans, refused) = match path {
-        Path::Raw => raw_posts(&http, url, Bytes::from(body), args.concurrency as usize, round).await,
+        Path::Raw => raw_posts(&http, &sinks.http, body, concurrency, round).await,
         Path::Harness => {
-            let emitter = OtlpHttpEmitter::new(http, url.clone(), Duration::from_secs(10));
-            let encoder = Arc::new(BatchEncoder::Traces(template));
-            let spans_per_batch = encoder.units();
-            let workers = OtlpWorker::set(&encoder, &emitter, args.concurrency as usize);
-            let stats = unpaced(spans_per_batch, workers, round).await;
-            (stats.units_accepted, stats.units_refused > 0)
+            harness(OtlpEmitter::Http(OtlpHttpEmitter::new(
+                http,
+                sinks.http.clone(),
+                TIMEOUT,
+            )))
+            .await
+        }
+        Path::RawGrpc => raw_grpc_calls(&sinks.grpc, body, concurrency, round).await?,
+        Path::HarnessGrpc => {
+            let channel = otlp_grpc::channel(&sinks.grpc, TIMEOUT).map_err(BenchError::Grpc)?;
+            let emitter = OtlpGrpcEmitter::new(
+                channel,
+                sinks.grpc.clone(),
+                Signal::Traces,
+                &[],
+                Compression::None,
+                TIMEOUT,
+            );
+            harness(emitter.into()).await
         }
     };
     if refused {
         return Err(BenchError::SinkRefused);
     }
     Ok(spans as f64 / started.elapsed().as_secs_f64())
+}
+
+/// `concurrency` tasks making the unary export call with `body` back to
+/// back for `round` on one channel, as a hand-written tonic client would:
+/// spans delivered, and whether any was refused.
+async fn raw_grpc_calls(
+    url: &Url,
+    body: Bytes,
+    concurrency: usize,
+    round: Duration,
+) -> Result<(u64, bool), BenchError> {
+    let spans_per_request = spans_in(&body);
+    let channel = otlp_grpc::channel(url, TIMEOUT).map_err(BenchError::Grpc)?;
+    let grpc = tonic::client::Grpc::new(channel);
+    let path = tonic::codegen::http::uri::PathAndQuery::from_static(otlp_grpc::export_path(Signal::Traces));
+    let failed = Arc::new(AtomicBool::new(false));
+    let until = Instant::now() + round;
+    let workers: Vec<_> = (0..concurrency.max(1))
+        .map(|_| {
+            let (mut grpc, path, body, failed) = (grpc.clone(), path.clone(), body.clone(), failed.clone());
+            tokio::spawn(async move {
+                let mut sent = 0u64;
+                while Instant::now() < until && !failed.load(Ordering::Relaxed) {
+                    let ok = match grpc.ready().await {
+                        Ok(()) => grpc
+                            .unary(tonic::Request::new(body.clone()), path.clone(), EncodedCodec)
+                            .await
+                            .is_ok(),
+                        Err(_) => false,
+                    };
+                    if !ok {
+                        failed.store(true, Ordering::Relaxed);
+                        break;
+                    }
+                    sent += 1;
+                }
+                sent
+            })
+        })
+        .collect();
+    let mut requests = 0;
+    for w in workers {
+        requests += w.await.unwrap_or(0);
+    }
+    Ok((requests * spans_per_request, failed.load(Ordering::Relaxed)))
+}
+
+/// Spans in an encoded trace export request.
+fn spans_in(body: &[u8]) -> u64 {
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    ExportTraceServiceRequest::decode(body).map_or(0, |r| {
+        r.resource_spans
+            .iter()
+            .flat_map(|rs| &rs.scope_spans)
+            .map(|ss| ss.spans.len() as u64)
+            .sum()
+    })
 }
 
 /// Runs `workers` through the load path's loop as fast as they go for
@@ -195,16 +325,7 @@ pub(crate) async fn unpaced<W: BatchSender>(units: u64, workers: Vec<W>, round: 
 /// `concurrency` tasks posting `body` back to back for `round`, as a
 /// hand-written client would: spans delivered, and whether any was refused.
 async fn raw_posts(http: &reqwest::Client, url: &Url, body: Bytes, concurrency: usize, round: Duration) -> (u64, bool) {
-    let spans_per_request = {
-        use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-        ExportTraceServiceRequest::decode(body.as_ref()).map_or(0, |r| {
-            r.resource_spans
-                .iter()
-                .flat_map(|rs| &rs.scope_spans)
-                .map(|ss| ss.spans.len() as u64)
-                .sum()
-        })
-    };
+    let spans_per_request = spans_in(&body);
     let failed = Arc::new(AtomicBool::new(false));
     let until = Instant::now() + round;
     let workers: Vec<_> = (0..concurrency.max(1))

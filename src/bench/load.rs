@@ -229,6 +229,7 @@ async fn mixed(sink: &Sink, length: Duration) -> Result<Mixed, BenchError> {
                 rate: *rate,
                 cardinality: 10,
                 path: Some("/api/bench".into()),
+                transport: None,
             };
             traffic::spawn(
                 *kind,

@@ -13,6 +13,8 @@ pub enum BenchError {
     SinkRefused,
     #[error("goose could not run the benchmark: {0}")]
     Goose(String),
+    #[error("could not open a gRPC channel to the loopback sink: {0}")]
+    Grpc(String),
 }
 
 /// `part` over `whole`; 0 when nothing was measured.

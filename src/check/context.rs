@@ -12,7 +12,7 @@ use crate::query::loki::LokiClient;
 use crate::query::mimir::MimirClient;
 use crate::query::pyroscope::PyroscopeClient;
 use crate::query::tempo::TempoClient;
-use crate::target::{Store, Target};
+use crate::target::{Signal, Store, Target, Transport};
 
 /// Which lookups `traces.roundtrip` performs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
@@ -21,6 +21,20 @@ pub enum TraceLookup {
     ById,
     Search,
     #[default]
+    Both,
+}
+
+/// Which OTLP transports the round trips send over (`--transport`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TransportChoice {
+    /// Each signal's own: the protocol the target (or its exporter
+    /// variables) says the deployment's backend uses.
+    #[default]
+    Target,
+    Http,
+    Grpc,
+    /// Every transport the target names an endpoint for, each reported.
     Both,
 }
 
@@ -45,6 +59,7 @@ pub struct CheckSettings {
     /// The backend path those sessions call through the app's base URL.
     pub api_path: String,
     pub trace_lookup: TraceLookup,
+    pub transport: TransportChoice,
 }
 
 impl Default for CheckSettings {
@@ -59,6 +74,7 @@ impl Default for CheckSettings {
             correlation_sessions: 3,
             api_path: "/api/delay/fast".into(),
             trace_lookup: TraceLookup::Both,
+            transport: TransportChoice::Target,
         }
     }
 }
@@ -84,6 +100,28 @@ impl CheckCtx {
             http,
             settings,
             ledger: Arc::default(),
+        }
+    }
+
+    /// The transports `signal`'s round trip runs over, the one its results
+    /// stand for (and the ledger records) first.
+    pub fn transports(&self, signal: Signal) -> Vec<Transport> {
+        let own = *self.target.otlp_protocol.of(signal);
+        match self.settings.transport {
+            TransportChoice::Target => vec![own],
+            TransportChoice::Http => vec![Transport::Http],
+            TransportChoice::Grpc => vec![Transport::Grpc],
+            TransportChoice::Both => {
+                let named = self.target.transports(signal);
+                let mut legs: Vec<Transport> = std::iter::once(own)
+                    .chain(named.iter().copied().filter(|t| *t != own))
+                    .filter(|t| named.contains(t))
+                    .collect();
+                if legs.is_empty() {
+                    legs.push(own);
+                }
+                legs
+            }
         }
     }
 

@@ -14,7 +14,7 @@ pub(crate) mod pillar;
 pub(crate) mod reason;
 pub(crate) mod spec;
 
-pub use context::{CheckCtx, CheckSettings, TraceLookup};
+pub use context::{CheckCtx, CheckSettings, TraceLookup, TransportChoice};
 pub use outcome::{Outcome, Status, Verdict};
 pub use pillar::Pillar;
 pub use spec::CheckSpec;

@@ -11,6 +11,9 @@ use crate::check::spec::Budget;
 use crate::check::{CheckCtx, CheckSettings, Outcome, Verdict};
 use crate::roundtrip::logs::{self, Settings};
 use crate::roundtrip::lookup::tally;
+use crate::roundtrip::send::Over;
+use crate::roundtrip::transports;
+use crate::target::Signal;
 
 reasons! {
     /// Why `logs.roundtrip` did not pass, beside the shared `rejected`,
@@ -24,8 +27,20 @@ pub(crate) fn budget(settings: &CheckSettings) -> Budget {
     logs::budget(&Settings::of(settings))
 }
 
+/// One leg per transport the run sends logs over (`--transport`).
 pub async fn run(ctx: &CheckCtx) -> Outcome {
-    let measured = match logs::round_trip(ctx, &Settings::of(&ctx.settings)).await {
+    transports::each(ctx, Signal::Logs, |transport, primary| async move {
+        let settings = Settings {
+            over: Some(Over { transport, primary }),
+            ..Settings::of(&ctx.settings)
+        };
+        leg(ctx, &settings).await
+    })
+    .await
+}
+
+async fn leg(ctx: &CheckCtx, settings: &Settings) -> Outcome {
+    let measured = match logs::round_trip(ctx, settings).await {
         Ok(measured) => measured,
         Err(outcome) => return outcome,
     };

@@ -12,6 +12,9 @@ use crate::check::spec::Budget;
 use crate::check::{CheckCtx, CheckSettings, Outcome, Verdict};
 use crate::roundtrip::lookup::{tally, undecided};
 use crate::roundtrip::metrics::{self, Settings};
+use crate::roundtrip::send::Over;
+use crate::roundtrip::transports;
+use crate::target::Signal;
 
 reasons! {
     /// Why `metrics.roundtrip` did not pass, beside the shared `rejected`,
@@ -26,8 +29,20 @@ pub(crate) fn budget(settings: &CheckSettings) -> Budget {
     metrics::budget(&Settings::of(settings))
 }
 
+/// One leg per transport the run sends metrics over (`--transport`).
 pub async fn run(ctx: &CheckCtx) -> Outcome {
-    let measured = match metrics::round_trip(ctx, &Settings::of(&ctx.settings)).await {
+    transports::each(ctx, Signal::Metrics, |transport, primary| async move {
+        let settings = Settings {
+            over: Some(Over { transport, primary }),
+            ..Settings::of(&ctx.settings)
+        };
+        leg(ctx, &settings).await
+    })
+    .await
+}
+
+async fn leg(ctx: &CheckCtx, settings: &Settings) -> Outcome {
+    let measured = match metrics::round_trip(ctx, settings).await {
         Ok(measured) => measured,
         Err(outcome) => return outcome,
     };

@@ -22,7 +22,9 @@ mod stack_ready;
 mod traces_roundtrip;
 
 pub use crate::check::hint::hint;
-pub use crate::check::{CheckCtx, CheckSettings, CheckSpec, Outcome, Pillar, Status, TraceLookup, Verdict};
+pub use crate::check::{
+    CheckCtx, CheckSettings, CheckSpec, Outcome, Pillar, Status, TraceLookup, TransportChoice, Verdict,
+};
 
 /// Whether a `stack.ready` outcome reached no component at all: then
 /// nothing else can be checked.

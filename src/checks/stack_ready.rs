@@ -5,7 +5,10 @@
 //! Pyroscope). Through Grafana's datasource proxy, Tempo's `/api/echo` stands
 //! in, as Grafana 11.4 has no Tempo health check
 //! (`shared/reference/api/02-grafana-http-api.md`). The OTLP/HTTP receiver
-//! has no readiness endpoint: any HTTP answer proves it listens. A component
+//! has no readiness endpoint: any HTTP answer proves it listens. Nor has
+//! the OTLP/gRPC one: an empty export request answered OK proves it
+//! serves, probed once per gRPC endpoint the target names, beside HTTP's,
+//! so a receiver down on 4317 is named even while 4318 works. A component
 //! still warming up (503) is polled until the target's `wait`; one that
 //! cannot be reached is reported at once.
 //!
@@ -15,11 +18,12 @@
 //! (`read_failed`); a 5xx is the component (or what fronts it) not
 //! serving, so it is `not_ready`.
 //!
-//! Uses: check, query, wait, target.
+//! Uses: check, query, wait, target, emit::otlp (the gRPC probe).
 
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::Duration;
 
+use bytes::Bytes;
 use serde::Serialize;
 use tokio::time::Instant;
 use url::Url;
@@ -27,8 +31,9 @@ use url::Url;
 use crate::check::reason::{Shared, reasons};
 use crate::check::spec::Budget;
 use crate::check::{CheckCtx, CheckSettings, Outcome, Verdict};
+use crate::emit::otlp::{EmitError, OtlpEmitter};
 use crate::http::{HttpError, authorize, excerpt, read_body};
-use crate::target::{ReadPath, Signal, Store, join_path};
+use crate::target::{ReadPath, Signal, Store, Transport, join_path};
 use crate::wait::{Probe, wait_for};
 
 reasons! {
@@ -81,6 +86,9 @@ enum Expect {
     JsonKey(&'static str),
     /// Any HTTP answer: the port is served.
     Listening,
+    /// An OK to an empty export request of this signal over gRPC: the
+    /// receiver serves the service (OTLP/gRPC has no readiness call).
+    GrpcExport(Signal),
 }
 
 /// How an answer that was not "ready" reads.
@@ -101,7 +109,7 @@ impl Expect {
             Expect::JsonKey(key) => {
                 serde_json::from_slice::<serde_json::Value>(body).is_ok_and(|v| v.get(key).is_some())
             }
-            Expect::Listening => true,
+            Expect::Listening | Expect::GrpcExport(_) => true,
         }
     }
 }
@@ -122,6 +130,24 @@ fn components(ctx: &CheckCtx) -> Vec<Probed> {
             url: url.clone(),
             credential: None,
             expect: Expect::Listening,
+        });
+    }
+    // One probe per gRPC endpoint, whichever signals share it.
+    let mut grpc: Vec<&Url> = Vec::new();
+    for signal in Signal::ALL {
+        let Some(url) = target.otlp_over(signal, Transport::Grpc) else {
+            continue;
+        };
+        if grpc.contains(&url) {
+            continue;
+        }
+        grpc.push(url);
+        let port = url.port_or_known_default().unwrap_or(80);
+        out.push(Probed {
+            name: format!("collector (OTLP/gRPC, port {port})"),
+            url: url.clone(),
+            credential: None,
+            expect: Expect::GrpcExport(signal),
         });
     }
     if let Some(grafana) = &target.grafana {
@@ -230,6 +256,9 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
 }
 
 async fn check_one(ctx: &CheckCtx, p: &Probed, wait: Duration, timeout: Duration) -> Component {
+    if let Expect::GrpcExport(signal) = p.expect {
+        return check_grpc(ctx, p, signal, wait).await;
+    }
     let started = Instant::now();
     // 0 until the component answers at all.
     let last_status = AtomicU16::new(0);
@@ -292,6 +321,66 @@ async fn check_one(ctx: &CheckCtx, p: &Probed, wait: Duration, timeout: Duration
             last_answer.into_inner().unwrap_or_default()
         },
         status: Some(last_status.load(Ordering::Relaxed)).filter(|&s| s != 0),
+        latency_ms: started.elapsed().as_millis() as u64,
+        detail,
+    }
+}
+
+/// An empty export request over gRPC until it is answered OK, `wait` at
+/// most: `UNAVAILABLE`, `RESOURCE_EXHAUSTED` and `UNIMPLEMENTED` (no such
+/// service on the port) are the receiver not serving; another status is
+/// an answer that is not the receiver's; no answer is unreachable.
+async fn check_grpc(ctx: &CheckCtx, p: &Probed, signal: Signal, wait: Duration) -> Component {
+    let started = Instant::now();
+    let last_answer = std::sync::Mutex::new(None);
+    let answered = std::sync::atomic::AtomicBool::new(false);
+    let emitter = OtlpEmitter::for_target(&ctx.target, &ctx.http, signal, Transport::Grpc);
+    let result = wait_for(wait, &format!("{} ready", p.name), || {
+        let (emitter, answer_slot, answered) = (&emitter, &last_answer, &answered);
+        async move {
+            let Some(emitter) = emitter else {
+                return Probe::GiveUp(format!("{} is not a gRPC endpoint pillars can dial", p.url));
+            };
+            match emitter.send_encoded(Bytes::new()).await {
+                Ok(_) | Err(EmitError::Rejected { .. }) => {
+                    answered.store(true, Ordering::Relaxed);
+                    Probe::Ready("an empty export request was answered OK".into())
+                }
+                Err(EmitError::Grpc(e)) if e.is_unreachable() => Probe::GiveUp(e.to_string()),
+                Err(EmitError::Grpc(e)) => {
+                    answered.store(true, Ordering::Relaxed);
+                    let not_serving = matches!(
+                        e.code(),
+                        Some(tonic::Code::Unavailable | tonic::Code::ResourceExhausted | tonic::Code::Unimplemented)
+                    );
+                    let how = if not_serving {
+                        Answered::NotReady
+                    } else {
+                        Answered::Unreadable
+                    };
+                    *answer_slot.lock().expect("not poisoned") = Some(how);
+                    Probe::NotYet(e.to_string())
+                }
+                Err(e) => Probe::GiveUp(e.to_string()),
+            }
+        }
+    })
+    .await;
+    let (ready, detail) = match result {
+        Ok(detail) => (true, detail),
+        Err(e) => (false, e.to_string()),
+    };
+    Component {
+        name: p.name.clone(),
+        url: p.url.to_string(),
+        ready,
+        answer: if ready {
+            None
+        } else {
+            last_answer.into_inner().unwrap_or_default()
+        },
+        // A gRPC answer rides on an HTTP/2 200.
+        status: answered.load(Ordering::Relaxed).then_some(200),
         latency_ms: started.elapsed().as_millis() as u64,
         detail,
     }

@@ -1,4 +1,5 @@
-//! `traces.roundtrip`: N synthetic backend traces sent over OTLP/HTTP are
+//! `traces.roundtrip`: N synthetic backend traces sent over OTLP (HTTP,
+//! gRPC or both, each transport a leg of its own: `roundtrip::transports`) are
 //! found in Tempo by id, and separately by TraceQL search, within the
 //! target's deadlines — each whole, and the trace that was sent.
 //!
@@ -14,7 +15,10 @@ use crate::check::spec::Budget;
 use crate::check::{CheckCtx, CheckSettings, Outcome, Verdict};
 use crate::measure::ingest_clock::Watched;
 use crate::roundtrip::lookup::undecided;
+use crate::roundtrip::send::Over;
 use crate::roundtrip::traces::{self, Observation, Settings};
+use crate::roundtrip::transports;
+use crate::target::Signal;
 
 reasons! {
     /// Why `traces.roundtrip` did not pass, beside the shared reasons: a
@@ -34,8 +38,20 @@ pub(crate) fn budget(settings: &CheckSettings) -> Budget {
     traces::budget(&Settings::of(settings))
 }
 
+/// One leg per transport the run sends traces over (`--transport`).
 pub async fn run(ctx: &CheckCtx) -> Outcome {
-    let measured = match traces::round_trip(ctx, &Settings::of(&ctx.settings)).await {
+    transports::each(ctx, Signal::Traces, |transport, primary| async move {
+        let settings = Settings {
+            over: Some(Over { transport, primary }),
+            ..Settings::of(&ctx.settings)
+        };
+        leg(ctx, &settings).await
+    })
+    .await
+}
+
+async fn leg(ctx: &CheckCtx, settings: &Settings) -> Outcome {
+    let measured = match traces::round_trip(ctx, settings).await {
         Ok(measured) => measured,
         Err(outcome) => return outcome,
     };

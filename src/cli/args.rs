@@ -12,7 +12,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::checks::TraceLookup;
+use crate::checks::{TraceLookup, TransportChoice};
 
 const ABOUT: &str = "Load generator and end-to-end verifier for the Grafana observability stack \
 (Alloy, Mimir, Loki, Tempo, Pyroscope, Grafana).";
@@ -128,6 +128,26 @@ impl From<Lookup> for TraceLookup {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TransportArg {
+    /// OTLP/HTTP (`ingest.otlp_http`, port 4318) only.
+    Http,
+    /// OTLP/gRPC (`ingest.otlp_grpc`, port 4317) only.
+    Grpc,
+    /// Every transport the target names, each reported.
+    Both,
+}
+
+impl From<TransportArg> for TransportChoice {
+    fn from(t: TransportArg) -> Self {
+        match t {
+            TransportArg::Http => TransportChoice::Http,
+            TransportArg::Grpc => TransportChoice::Grpc,
+            TransportArg::Both => TransportChoice::Both,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Color {
     /// Colour when standard output is a terminal and NO_COLOR is unset.
     Auto,
@@ -192,6 +212,12 @@ pub struct VerifyArgs {
     /// How `traces.roundtrip` looks traces up.
     #[arg(long, value_enum, default_value_t = Lookup::Both)]
     pub trace_lookup: Lookup,
+
+    /// Which OTLP transports the traces, metrics and logs round trips send
+    /// over [default: each signal's protocol in the target, as the
+    /// backend's exporter is configured].
+    #[arg(long, value_enum)]
+    pub transport: Option<TransportArg>,
 
     /// With `--target sim`: provision Grafana's datasources from this file
     /// (Grafana's provisioning YAML) instead of the built-in one.

@@ -14,7 +14,7 @@ use super::args::{
     BenchCommand, BenchEmitArgs, BenchLoadArgs, Cli, Color, Command as Args, LoadArgs, RunArgs, SimArgs, StackCommand,
     VerifyArgs,
 };
-use crate::checks::CheckSettings;
+use crate::checks::{CheckSettings, TransportChoice};
 use crate::commands::{
     BenchPlan, CapacityPlan, Command, DiffPlan, InitPlan, LintFormat, LintPlan, LoadPlan, MergePlan, RunIdentity,
     SimPlan, StackPlan, VerifyPlan, require_search, select_checks,
@@ -152,6 +152,7 @@ fn verify(args: VerifyArgs) -> Result<VerifyPlan, RunError> {
         settings: CheckSettings {
             traces: args.traces,
             trace_lookup: args.trace_lookup.into(),
+            transport: args.transport.map_or(TransportChoice::Target, Into::into),
             ..CheckSettings::default()
         },
         color: args.color.into(),

@@ -5,6 +5,7 @@ pub mod faro;
 pub mod log_records;
 pub mod metric_points;
 pub mod otlp;
+pub mod otlp_grpc;
 pub mod pool;
 pub mod pprof;
 pub mod profile_push;

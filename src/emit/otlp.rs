@@ -1,4 +1,5 @@
-//! Sending OTLP over HTTP (`application/x-protobuf`) to the collector.
+//! Sending OTLP to the collector: over HTTP (`application/x-protobuf`),
+//! here, or over gRPC (`otlp_grpc`), behind one [`OtlpEmitter`].
 //!
 //! A send counts as delivered only when the collector answered 2xx **and**
 //! reported no partial success with rejected items; a 2xx that rejected part
@@ -7,7 +8,7 @@
 //! partial success at field 1 with the rejected count at its field 1, so one
 //! decoder serves every signal.
 //!
-//! Uses: target, http (the shared client and error).
+//! Uses: target, http (the shared client and error), emit::otlp_grpc.
 
 use std::time::Duration;
 
@@ -16,20 +17,107 @@ use prost::Message;
 use tokio::time::Instant;
 use url::Url;
 
+use crate::emit::otlp_grpc::{GrpcError, OtlpGrpcEmitter};
 use crate::http::{HttpError, error_chain, read_body};
+use crate::target::{OtlpHeader, Signal, Target, Transport};
 
 /// Why a batch was not delivered.
 #[derive(Debug, thiserror::Error)]
 pub enum EmitError {
     #[error(transparent)]
     Http(#[from] HttpError),
+    #[error(transparent)]
+    Grpc(#[from] GrpcError),
     #[error("the collector at {url} accepted the request but rejected {rejected} item(s): {message}")]
     Rejected { url: Url, rejected: i64, message: String },
 }
 
 impl EmitError {
     pub fn is_unreachable(&self) -> bool {
-        matches!(self, EmitError::Http(e) if e.is_unreachable())
+        match self {
+            EmitError::Http(e) => e.is_unreachable(),
+            EmitError::Grpc(e) => e.is_unreachable(),
+            EmitError::Rejected { .. } => false,
+        }
+    }
+}
+
+/// One signal's exporter over the transport a run chose.
+#[derive(Debug, Clone)]
+pub enum OtlpEmitter {
+    Http(OtlpHttpEmitter),
+    /// Boxed: a tonic client is twice an HTTP emitter's size.
+    Grpc(Box<OtlpGrpcEmitter>),
+}
+
+impl From<OtlpHttpEmitter> for OtlpEmitter {
+    fn from(e: OtlpHttpEmitter) -> Self {
+        OtlpEmitter::Http(e)
+    }
+}
+
+impl From<OtlpGrpcEmitter> for OtlpEmitter {
+    fn from(e: OtlpGrpcEmitter) -> Self {
+        OtlpEmitter::Grpc(Box::new(e))
+    }
+}
+
+impl OtlpEmitter {
+    /// The exporter of `signal` over `transport`, or `None` when the
+    /// target names no endpoint for it. A gRPC channel connects on first
+    /// use.
+    pub fn for_target(
+        target: &Target,
+        http: &reqwest::Client,
+        signal: Signal,
+        transport: Transport,
+    ) -> Option<OtlpEmitter> {
+        let url = target.otlp_over(signal, transport)?.clone();
+        let timeout = target.limits.request_timeout;
+        Some(match transport {
+            Transport::Http => {
+                OtlpEmitter::Http(OtlpHttpEmitter::new(http.clone(), url, timeout).with_headers(&target.otlp_headers))
+            }
+            Transport::Grpc => {
+                let channel = crate::emit::otlp_grpc::channel(&url, timeout).ok()?;
+                OtlpGrpcEmitter::new(
+                    channel,
+                    url,
+                    signal,
+                    &target.otlp_headers,
+                    target.otlp_compression,
+                    timeout,
+                )
+                .into()
+            }
+        })
+    }
+
+    pub fn transport(&self) -> Transport {
+        match self {
+            OtlpEmitter::Http(_) => Transport::Http,
+            OtlpEmitter::Grpc(_) => Transport::Grpc,
+        }
+    }
+
+    pub fn endpoint(&self) -> &Url {
+        match self {
+            OtlpEmitter::Http(e) => e.endpoint(),
+            OtlpEmitter::Grpc(e) => e.endpoint(),
+        }
+    }
+
+    /// Encodes and sends one export request of any signal.
+    pub async fn send<M: Message>(&self, request: &M) -> Result<Ack, EmitError> {
+        self.send_encoded(Bytes::from(request.encode_to_vec())).await
+    }
+
+    /// Sends an already encoded export request.
+    pub async fn send_encoded(&self, body: Bytes) -> Result<Ack, EmitError> {
+        match self {
+            OtlpEmitter::Http(e) => e.send_encoded(body).await,
+            OtlpEmitter::Grpc(e) => e.send_encoded(body).await,
+        }
     }
 }
 
@@ -47,6 +135,7 @@ pub struct OtlpHttpEmitter {
     http: reqwest::Client,
     endpoint: Url,
     timeout: Duration,
+    headers: reqwest::header::HeaderMap,
 }
 
 const WHAT: &str = "the OTLP/HTTP collector";
@@ -57,7 +146,22 @@ impl OtlpHttpEmitter {
             http,
             endpoint,
             timeout,
+            headers: reqwest::header::HeaderMap::new(),
         }
+    }
+
+    /// Sends these headers with every export (`OTEL_EXPORTER_OTLP_HEADERS`).
+    pub fn with_headers(mut self, headers: &[OtlpHeader]) -> Self {
+        for header in headers {
+            if let (Ok(name), Ok(mut value)) = (
+                reqwest::header::HeaderName::from_bytes(header.name.as_bytes()),
+                reqwest::header::HeaderValue::from_str(header.value.expose()),
+            ) {
+                value.set_sensitive(true);
+                self.headers.insert(name, value);
+            }
+        }
+        self
     }
 
     pub fn endpoint(&self) -> &Url {
@@ -76,6 +180,7 @@ impl OtlpHttpEmitter {
             .http
             .post(url.clone())
             .header("content-type", "application/x-protobuf")
+            .headers(self.headers.clone())
             .body(body)
             .send()
             .await
@@ -115,7 +220,7 @@ struct PartialSuccess {
 }
 
 /// The rejected count and message of an export response, if any were rejected.
-fn partial_success(body: &[u8], is_json: bool) -> Result<Option<(i64, String)>, String> {
+pub(crate) fn partial_success(body: &[u8], is_json: bool) -> Result<Option<(i64, String)>, String> {
     if body.is_empty() {
         return Ok(None);
     }

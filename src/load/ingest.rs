@@ -1,5 +1,6 @@
 //! Ingest load: OTLP traces, logs and metrics straight to the collector at
-//! a planned rate, in oha's shape. Before the loop: the batch encoder (a
+//! a planned rate, over HTTP or gRPC (the same encoded bytes either way),
+//! in oha's shape. Before the loop: the batch encoder (a
 //! pre-encoded template per signal, `emit::template`) and a fixed set of
 //! workers, each with its own request body. In the loop, each worker takes
 //! a permit from the plan (`rate::Permits`: which batch, and when it was
@@ -27,7 +28,7 @@ use tokio::time::Instant;
 
 use crate::emit::log_records::LogSpec;
 use crate::emit::metric_points::MetricSpec;
-use crate::emit::otlp::{EmitError, OtlpHttpEmitter};
+use crate::emit::otlp::{EmitError, OtlpEmitter};
 use crate::emit::pool::BodyBuffer;
 use crate::emit::synthetic::TraceSpec;
 use crate::emit::template::{LogBatchTemplate, MetricBatchTemplate, TraceBatchTemplate};
@@ -188,13 +189,13 @@ pub trait BatchSender: Send + 'static {
 #[derive(Debug)]
 pub struct OtlpWorker {
     encoder: Arc<BatchEncoder>,
-    emitter: OtlpHttpEmitter,
+    emitter: OtlpEmitter,
     body: BodyBuffer,
 }
 
 impl OtlpWorker {
     /// `count` workers sending `encoder`'s batches through `emitter`.
-    pub fn set(encoder: &Arc<BatchEncoder>, emitter: &OtlpHttpEmitter, count: usize) -> Vec<OtlpWorker> {
+    pub fn set(encoder: &Arc<BatchEncoder>, emitter: &OtlpEmitter, count: usize) -> Vec<OtlpWorker> {
         (0..count.max(1))
             .map(|_| OtlpWorker {
                 encoder: encoder.clone(),
@@ -223,7 +224,7 @@ impl BatchSender for OtlpWorker {
 pub async fn run_otlp(
     load: &OtlpLoad,
     plan: &RatePlan,
-    emitter: OtlpHttpEmitter,
+    emitter: OtlpEmitter,
     stop: watch::Receiver<bool>,
     rec: Recorder,
 ) {

@@ -11,6 +11,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::load::rate::{RatePlan, Step};
+use crate::target::Transport;
 
 /// A kind of traffic a scenario can send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, serde::Serialize)]
@@ -77,6 +78,10 @@ pub struct Traffic {
     /// For `backend_requests` and `frontend_sessions`: the app path called.
     #[serde(default)]
     pub path: Option<String>,
+    /// For the `otlp_*` kinds: `"http"` or `"grpc"`; unset, the signal's
+    /// protocol in the target.
+    #[serde(default)]
+    pub transport: Option<Transport>,
 }
 
 const fn one() -> u32 {
@@ -269,6 +274,16 @@ impl Scenario {
                 return Err(invalid(
                     &key,
                     format!("is {}; the most one kind may ask for is {MAX_RATE} a second", t.rate),
+                ));
+            }
+            let otlp = matches!(
+                kind,
+                TrafficKind::OtlpTraces | TrafficKind::OtlpLogs | TrafficKind::OtlpMetrics
+            );
+            if t.transport.is_some() && !otlp {
+                return Err(invalid(
+                    &format!("traffic.{}.transport", kind.as_str()),
+                    "applies to the otlp_* kinds only; remove it".into(),
                 ));
             }
             if !(1..=MAX_CARDINALITY).contains(&t.cardinality) {

@@ -46,7 +46,9 @@ pub struct KindStats {
     pub units_refused: u64,
     pub batches: u64,
     /// Refusals and errors by reason: `rate_limited`, `server_error`,
-    /// `partial_success`, `client_error`, `unreachable`.
+    /// `partial_success`, `client_error`, `unreachable`; over gRPC also
+    /// `unavailable`, `resource_exhausted`, `invalid_argument` and
+    /// `grpc_error` (any other status).
     pub refused: BTreeMap<&'static str, u64>,
     /// Each send's latency from its intended start to its end.
     #[serde(skip)]
@@ -98,6 +100,7 @@ pub fn refusal_reason(err: &EmitError) -> &'static str {
         EmitError::Rejected { .. } => "partial_success",
         EmitError::Http(HttpError::Status { status, .. }) => status_reason(*status),
         EmitError::Http(_) => "unreachable",
+        EmitError::Grpc(e) => e.reason(),
     }
 }
 
@@ -142,6 +145,8 @@ impl Sample {
             Err(e) => (
                 match e {
                     EmitError::Http(h) => h.status_code().unwrap_or(0),
+                    // A gRPC status comes back in an HTTP/2 200's trailers.
+                    EmitError::Grpc(g) => g.code().map_or(0, |_| 200),
                     EmitError::Rejected { .. } => 200,
                 },
                 Some(refusal_reason(e)),

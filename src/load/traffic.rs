@@ -1,5 +1,6 @@
 //! One place that turns a scenario's traffic kind into a running sender:
-//! OTLP straight to the collector, profiles to Pyroscope, backend requests
+//! OTLP straight to the collector (over the kind's `transport`, else the
+//! signal's protocol in the target), profiles to Pyroscope, backend requests
 //! through the app's `/api/*` paths as goose users with `traceparent`, and
 //! frontend sessions (an app call with `traceparent`, then the Faro payload
 //! to `/collect`). Every kind but goose's runs as a fixed set of workers
@@ -17,7 +18,7 @@ use tokio::task::JoinHandle;
 
 use crate::checks::CheckCtx;
 use crate::clock::unix_nanos;
-use crate::emit::otlp::OtlpHttpEmitter;
+use crate::emit::otlp::OtlpEmitter;
 use crate::emit::profile_push::{ProfileSpec, PyroscopePusher};
 use crate::emit::visit::{VisitError, Visits};
 use crate::ids::Seed;
@@ -92,7 +93,8 @@ pub fn spawn(
                 TrafficKind::OtlpLogs => Signal::Logs,
                 _ => Signal::Metrics,
             };
-            let emitter = OtlpHttpEmitter::new(http, target.otlp(signal)?.clone(), timeout);
+            let transport = traffic.transport.unwrap_or(*target.otlp_protocol.of(signal));
+            let emitter = OtlpEmitter::for_target(target, &http, signal, transport)?;
             let load = OtlpLoad {
                 kind,
                 cardinality,

@@ -105,15 +105,25 @@ impl CheckReport {
 
     /// The queries the check sent, by evidence key, as its evidence has them.
     pub fn queries(&self) -> Vec<(&'static str, &str)> {
+        let evidence = self.leading_evidence();
         QUERY_KEYS
             .iter()
-            .filter_map(|key| Some((*key, self.evidence.get(key)?.as_str()?)))
+            .filter_map(|key| Some((*key, evidence.get(key)?.as_str()?)))
             .collect()
     }
 
     /// The Grafana Explore link for what the check looked for, if it made one.
     pub fn explore(&self) -> Option<&str> {
-        self.evidence.get("explore")?.as_str()
+        self.leading_evidence().get("explore")?.as_str()
+    }
+
+    /// The evidence, or its first transport's when the check ran once per
+    /// OTLP transport (`roundtrip::transports`).
+    fn leading_evidence(&self) -> &serde_json::Value {
+        self.evidence
+            .get("transports")
+            .and_then(|legs| legs.get(0)?.get("evidence"))
+            .unwrap_or(&self.evidence)
     }
 }
 

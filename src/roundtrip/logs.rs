@@ -21,7 +21,6 @@ use crate::check::spec::Budget;
 use crate::check::{CheckCtx, CheckSettings, Outcome, Pillar};
 use crate::clock::unix_now;
 use crate::emit::log_records::LogSpec;
-use crate::emit::otlp::OtlpHttpEmitter;
 use crate::http::HttpError;
 use crate::measure::ingest_clock::{PollPlan, Watched, watch};
 use crate::query::grafana::explore_link;
@@ -29,8 +28,8 @@ use crate::query::lang::logql::{LogQuery, Selector, Stage};
 use crate::query::lang::{LangError, MatchOp, Matcher, regex_literal};
 use crate::query::loki::LokiClient;
 use crate::roundtrip::lookup::{LookupEvidence, ingest_of};
-use crate::roundtrip::send::{self, SendFailed, send_verdict};
-use crate::target::{Signal, Store};
+use crate::roundtrip::send::{self, Over, SendFailed, send_verdict};
+use crate::target::{Signal, Store, Transport};
 
 const RECORDS_PER_BATCH: u64 = 100;
 
@@ -38,11 +37,16 @@ const RECORDS_PER_BATCH: u64 = 100;
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Settings {
     pub records: u64,
+    /// The leg's transport; the run's first when `None`.
+    pub over: Option<Over>,
 }
 
 impl Settings {
     pub(crate) fn of(settings: &CheckSettings) -> Settings {
-        Settings { records: settings.logs }
+        Settings {
+            records: settings.logs,
+            over: None,
+        }
     }
 }
 
@@ -71,6 +75,7 @@ pub(crate) struct Evidence {
     seed: u64,
     run_id: String,
     service_name: String,
+    transport: Transport,
     collector: String,
     loki: String,
     logql: String,
@@ -94,25 +99,26 @@ pub(crate) struct Logs {
 /// Sends the records and reads them back; `Err` is the outcome of a round
 /// trip that could not read back.
 pub(crate) async fn round_trip(ctx: &CheckCtx, settings: &Settings) -> Result<Logs, Outcome> {
-    let (Some(collector), Some(loki)) = (ctx.target.otlp(Signal::Logs), ctx.loki()) else {
-        return Err(Outcome::not_configured(
-            "the target names no OTLP logs endpoint or no Loki read endpoint",
-        ));
+    let over = settings.over.unwrap_or_else(|| Over::first(ctx, Signal::Logs));
+    let emitter = over.emitter(ctx, Signal::Logs, "Loki")?;
+    let Some(loki) = ctx.loki() else {
+        return Err(Outcome::not_configured("the target names no Loki read endpoint"));
     };
     let spec = LogSpec {
-        seed: ctx.seed,
-        run_id: ctx.run_id.clone(),
-        service_name: ctx.service_name("logs"),
+        seed: over.seed(ctx),
+        run_id: over.run_id(ctx),
+        service_name: over.service_name(ctx, "logs"),
     };
     let logql = query(&spec.service_name, &spec.run_marker())
         .map_err(|e| Outcome::bad_query(format_args!("the log query for {}", spec.service_name), e))?;
     let limits = &ctx.target.limits;
     let sent = settings.records;
     let mut evidence = Evidence {
-        seed: ctx.seed.0,
-        run_id: ctx.run_id.clone(),
+        seed: spec.seed.0,
+        run_id: spec.run_id.clone(),
         service_name: spec.service_name.clone(),
-        collector: collector.to_string(),
+        transport: over.transport,
+        collector: emitter.endpoint().to_string(),
         loki: loki.base().to_string(),
         logql: logql.to_string(),
         sent: 0,
@@ -126,7 +132,6 @@ pub(crate) async fn round_trip(ctx: &CheckCtx, settings: &Settings) -> Result<Lo
             .map(|g| explore_link(g, Store::Loki, &logql.to_string()).to_string()),
     };
 
-    let emitter = OtlpHttpEmitter::new(ctx.http.clone(), collector.clone(), limits.request_timeout);
     let first_sent = unix_now();
     let acked = send::in_batches(sent, RECORDS_PER_BATCH, |slots| {
         let request = spec.request(slots, unix_now().as_nanos() as u64);
@@ -159,7 +164,9 @@ pub(crate) async fn round_trip(ctx: &CheckCtx, settings: &Settings) -> Result<Lo
 
     let id_of = |slot: u64| spec.body(slot);
     let ingest = ingest_of(sent, &watched, id_of);
-    ctx.ledger.record(Pillar::Logs, ingest.clone());
+    if over.primary {
+        ctx.ledger.record(Pillar::Logs, ingest.clone());
+    }
     evidence.lookup = Some(LookupEvidence::new(&watched, id_of));
     evidence.duplicates = seen
         .into_inner()

@@ -21,7 +21,6 @@ use crate::check::spec::Budget;
 use crate::check::{CheckCtx, CheckSettings, Outcome, Pillar};
 use crate::clock::unix_now;
 use crate::emit::metric_points::{HISTOGRAM_PROMETHEUS_NAME, MetricSpec, PROMETHEUS_NAME};
-use crate::emit::otlp::OtlpHttpEmitter;
 use crate::http::HttpError;
 use crate::measure::ingest_clock::{PollPlan, Watched, watch};
 use crate::query::grafana::explore_link;
@@ -29,19 +28,22 @@ use crate::query::lang::promql::{Expr, Selector};
 use crate::query::lang::{LangError, Matcher};
 use crate::query::mimir::MimirClient;
 use crate::roundtrip::lookup::{LISTED, LookupEvidence, ingest_of};
-use crate::roundtrip::send::send_verdict;
-use crate::target::{Signal, Store};
+use crate::roundtrip::send::{Over, send_verdict};
+use crate::target::{Signal, Store, Transport};
 
 /// What the metrics round trip sends.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Settings {
     pub series: u64,
+    /// The leg's transport; the run's first when `None`.
+    pub over: Option<Over>,
 }
 
 impl Settings {
     pub(crate) fn of(settings: &CheckSettings) -> Settings {
         Settings {
             series: settings.metrics,
+            over: None,
         }
     }
 }
@@ -85,6 +87,7 @@ pub(crate) struct Evidence {
     seed: u64,
     run_id: String,
     service_name: String,
+    transport: Transport,
     collector: String,
     mimir: String,
     promql: String,
@@ -117,15 +120,15 @@ pub(crate) struct Metrics {
 /// Sends the series and reads them back; `Err` is the outcome of a round
 /// trip that could not read back.
 pub(crate) async fn round_trip(ctx: &CheckCtx, settings: &Settings) -> Result<Metrics, Outcome> {
-    let (Some(collector), Some(mimir)) = (ctx.target.otlp(Signal::Metrics), ctx.mimir()) else {
-        return Err(Outcome::not_configured(
-            "the target names no OTLP metrics endpoint or no Mimir read endpoint",
-        ));
+    let over = settings.over.unwrap_or_else(|| Over::first(ctx, Signal::Metrics));
+    let emitter = over.emitter(ctx, Signal::Metrics, "Mimir")?;
+    let Some(mimir) = ctx.mimir() else {
+        return Err(Outcome::not_configured("the target names no Mimir read endpoint"));
     };
     let spec = MetricSpec {
-        seed: ctx.seed,
-        run_id: ctx.run_id.clone(),
-        service_name: ctx.service_name("metrics"),
+        seed: over.seed(ctx),
+        run_id: over.run_id(ctx),
+        service_name: over.service_name(ctx, "metrics"),
     };
     let (promql, histogram) = match (series_selector(&spec.run_id), histogram_selector(&spec.run_id)) {
         (Ok(series), Ok(histogram)) => (Expr::from(series), histogram),
@@ -139,10 +142,11 @@ pub(crate) async fn round_trip(ctx: &CheckCtx, settings: &Settings) -> Result<Me
     let limits = &ctx.target.limits;
     let sent = settings.series;
     let mut evidence = Evidence {
-        seed: ctx.seed.0,
-        run_id: ctx.run_id.clone(),
+        seed: spec.seed.0,
+        run_id: spec.run_id.clone(),
         service_name: spec.service_name.clone(),
-        collector: collector.to_string(),
+        transport: over.transport,
+        collector: emitter.endpoint().to_string(),
         mimir: mimir.base().to_string(),
         promql: promql.to_string(),
         sent: 0,
@@ -160,7 +164,6 @@ pub(crate) async fn round_trip(ctx: &CheckCtx, settings: &Settings) -> Result<Me
             .map(|g| explore_link(g, Store::Mimir, &promql.to_string()).to_string()),
     };
 
-    let emitter = OtlpHttpEmitter::new(ctx.http.clone(), collector.clone(), limits.request_timeout);
     let acked = match emitter.send(&spec.request(0..sent, unix_now().as_nanos() as u64)).await {
         Ok(ack) => (0..sent).map(|s| (s, ack.at)).collect::<Vec<_>>(),
         Err(err) => {
@@ -197,7 +200,9 @@ pub(crate) async fn round_trip(ctx: &CheckCtx, settings: &Settings) -> Result<Me
             .unwrap_or_else(|_| format!("slot {slot}"))
     };
     let ingest = ingest_of(sent, &watched, id_of);
-    ctx.ledger.record(Pillar::Metrics, ingest.clone());
+    if over.primary {
+        ctx.ledger.record(Pillar::Metrics, ingest.clone());
+    }
     evidence.lookup = Some(LookupEvidence::new(&watched, id_of));
     let wrong: Vec<WrongValue> = wrong.into_inner().unwrap_or_default().into_values().collect();
     evidence.wrong_values = wrong.iter().take(LISTED).cloned().collect();

@@ -19,3 +19,4 @@ pub(crate) mod pillars;
 pub mod profiles;
 pub(crate) mod send;
 pub mod traces;
+pub(crate) mod transports;

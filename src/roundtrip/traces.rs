@@ -1,4 +1,5 @@
-//! The traces round trip: N synthetic backend traces sent over OTLP/HTTP,
+//! The traces round trip: N synthetic backend traces sent over OTLP (HTTP
+//! or gRPC),
 //! read back from Tempo by id and, separately, by TraceQL search.
 //!
 //! Expected traces are rebuilt from the run seed (`emit::synthetic`), so a
@@ -22,7 +23,7 @@ use crate::check::ledger::PillarIngest;
 use crate::check::spec::Budget;
 use crate::check::{CheckCtx, CheckSettings, Outcome, Pillar, TraceLookup};
 use crate::clock::unix_now;
-use crate::emit::otlp::{EmitError, OtlpHttpEmitter};
+use crate::emit::otlp::EmitError;
 use crate::emit::synthetic::{ExpectedTrace, TraceSpec};
 use crate::emit::template::TraceBatchTemplate;
 use crate::http::HttpError;
@@ -33,8 +34,8 @@ use crate::query::lang::LangError;
 use crate::query::lang::traceql::{Scope, SpansetFilter};
 use crate::query::tempo::{ReadTrace, TempoClient};
 use crate::roundtrip::lookup::{LISTED, LookupEvidence, ingest_of};
-use crate::roundtrip::send::{self, SendFailed, send_verdict};
-use crate::target::{Signal, Store};
+use crate::roundtrip::send::{self, Over, SendFailed, send_verdict};
+use crate::target::{Signal, Store, Transport};
 
 /// Traces per export request.
 const TRACES_PER_BATCH: u64 = 50;
@@ -47,6 +48,8 @@ pub(crate) struct Settings {
     pub traces: u64,
     pub spans_per_trace: u32,
     pub lookup: TraceLookup,
+    /// The leg's transport; the run's first when `None`.
+    pub over: Option<Over>,
 }
 
 impl Settings {
@@ -55,6 +58,7 @@ impl Settings {
             traces: settings.traces,
             spans_per_trace: settings.spans_per_trace,
             lookup: settings.trace_lookup,
+            over: None,
         }
     }
 }
@@ -90,6 +94,7 @@ pub(crate) struct Evidence {
     seed: u64,
     run_id: String,
     service_name: String,
+    transport: Transport,
     collector: String,
     tempo: String,
     lookup: TraceLookup,
@@ -120,25 +125,26 @@ pub(crate) struct Traces {
 /// trip that could not read back (not configured, a query it cannot
 /// build, a send that failed).
 pub(crate) async fn round_trip(ctx: &CheckCtx, settings: &Settings) -> Result<Traces, Outcome> {
-    let (Some(collector), Some(tempo)) = (ctx.target.otlp(Signal::Traces), ctx.tempo()) else {
-        return Err(Outcome::not_configured(
-            "the target names no OTLP traces endpoint or no Tempo read endpoint",
-        ));
+    let over = settings.over.unwrap_or_else(|| Over::first(ctx, Signal::Traces));
+    let emitter = over.emitter(ctx, Signal::Traces, "Tempo")?;
+    let Some(tempo) = ctx.tempo() else {
+        return Err(Outcome::not_configured("the target names no Tempo read endpoint"));
     };
     let spec = TraceSpec {
-        seed: ctx.seed,
-        run_id: ctx.run_id.clone(),
-        service_name: ctx.service_name("traces"),
+        seed: over.seed(ctx),
+        run_id: over.run_id(ctx),
+        service_name: over.service_name(ctx, "traces"),
         spans_per_trace: settings.spans_per_trace.max(1),
     };
     let limits = &ctx.target.limits;
     let search_query = traceql(&spec.service_name, &spec.run_id)
         .map_err(|e| Outcome::bad_query(format_args!("the TraceQL search for {}", spec.service_name), e))?;
     let mut evidence = Evidence {
-        seed: ctx.seed.0,
-        run_id: ctx.run_id.clone(),
+        seed: spec.seed.0,
+        run_id: spec.run_id.clone(),
         service_name: spec.service_name.clone(),
-        collector: collector.to_string(),
+        transport: over.transport,
+        collector: emitter.endpoint().to_string(),
         tempo: tempo.base().to_string(),
         lookup: settings.lookup,
         traceql: search_query.to_string(),
@@ -157,7 +163,6 @@ pub(crate) async fn round_trip(ctx: &CheckCtx, settings: &Settings) -> Result<Tr
 
     // Send, recording when each batch was acknowledged.
     let sent = settings.traces;
-    let emitter = OtlpHttpEmitter::new(ctx.http.clone(), collector.clone(), limits.request_timeout);
     let first_sent_unix = unix_now().as_secs();
     let full = TraceBatchTemplate::new(&spec, TRACES_PER_BATCH.min(sent));
     let rest = sent % full.traces().max(1);
@@ -226,7 +231,9 @@ pub(crate) async fn round_trip(ctx: &CheckCtx, settings: &Settings) -> Result<Tr
     evidence.mismatched = mismatched.iter().take(LISTED).cloned().collect();
     let watched = by_id.as_ref().or(search.as_ref());
     let ingest = watched.map(|w| ingest_of(sent, w, id_of)).unwrap_or_default();
-    ctx.ledger.record(Pillar::Traces, ingest.clone());
+    if over.primary {
+        ctx.ledger.record(Pillar::Traces, ingest.clone());
+    }
     Ok(Traces {
         evidence,
         sent,

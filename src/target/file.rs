@@ -45,6 +45,9 @@ pub(super) struct RawIngest {
     pub otlp_metrics: Option<String>,
     pub otlp_logs: Option<String>,
     pub otlp_grpc: Option<String>,
+    /// `grpc`, `http/protobuf` or `http/json`, as `OTEL_EXPORTER_OTLP_PROTOCOL`
+    /// spells it: how the deployment's backend exports.
+    pub otlp_protocol: Option<String>,
     pub faro: Option<String>,
     pub pyroscope: Option<String>,
 }

@@ -45,6 +45,30 @@ pub enum Signal {
 }
 
 impl Signal {
+    pub const ALL: [Signal; 3] = [Signal::Traces, Signal::Metrics, Signal::Logs];
+
+    const fn index(self) -> usize {
+        self as usize
+    }
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Signal::Traces => "traces",
+            Signal::Metrics => "metrics",
+            Signal::Logs => "logs",
+        }
+    }
+
+    /// The OpenTelemetry exporter variable that chooses this signal's
+    /// protocol (`grpc`, `http/protobuf`, `http/json`).
+    pub const fn protocol_env_var(self) -> &'static str {
+        match self {
+            Signal::Traces => "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+            Signal::Metrics => "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL",
+            Signal::Logs => "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL",
+        }
+    }
+
     pub const fn path(self) -> &'static str {
         match self {
             Signal::Traces => "v1/traces",
@@ -71,6 +95,68 @@ impl Signal {
             Signal::Logs => "ingest.otlp_logs",
         }
     }
+}
+
+/// How OTLP reaches the collector: protobuf over HTTP/1.1 (`/v1/<signal>`,
+/// port 4318 by convention) or the gRPC export services over HTTP/2 (port
+/// 4317).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Transport {
+    Http,
+    Grpc,
+}
+
+impl Transport {
+    pub const ALL: [Transport; 2] = [Transport::Http, Transport::Grpc];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Transport::Http => "http",
+            Transport::Grpc => "grpc",
+        }
+    }
+
+    /// As messages name it.
+    pub const fn label(self) -> &'static str {
+        match self {
+            Transport::Http => "OTLP/HTTP",
+            Transport::Grpc => "OTLP/gRPC",
+        }
+    }
+}
+
+impl fmt::Display for Transport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+/// One value per OTLP signal.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PerSignal<T>(pub [T; 3]);
+
+impl<T> PerSignal<T> {
+    pub fn of(&self, signal: Signal) -> &T {
+        &self.0[signal.index()]
+    }
+}
+
+/// Whether gRPC exports are gzip-compressed (`OTEL_EXPORTER_OTLP_COMPRESSION`,
+/// gzip unless it says `none`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Compression {
+    None,
+    #[default]
+    Gzip,
+}
+
+/// A header sent with every OTLP export (`OTEL_EXPORTER_OTLP_HEADERS`):
+/// its value is a secret, as exporters carry API keys there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OtlpHeader {
+    pub name: String,
+    pub value: Secret,
 }
 
 /// A secret read from the environment. Its value never prints.
@@ -285,6 +371,16 @@ pub struct Target {
     pub otlp_traces: Option<Url>,
     pub otlp_metrics: Option<Url>,
     pub otlp_logs: Option<Url>,
+    /// Each signal's OTLP/gRPC endpoint (`ingest.otlp_grpc`, or the
+    /// exporter variables when they choose `grpc`).
+    pub otlp_grpc: PerSignal<Option<Url>>,
+    /// The transport each signal's exporter is configured with, as the
+    /// deployment's backend sends it: what round trips and load use unless
+    /// told otherwise.
+    pub otlp_protocol: PerSignal<Transport>,
+    /// Headers every OTLP export carries, over either transport.
+    pub otlp_headers: Vec<OtlpHeader>,
+    pub otlp_compression: Compression,
     pub faro: Option<Url>,
     pub pyroscope_ingest: Option<Url>,
     pub app: Option<Url>,
@@ -321,6 +417,22 @@ impl Target {
         }
     }
 
+    /// One signal's endpoint over one transport.
+    pub fn otlp_over(&self, signal: Signal, transport: Transport) -> Option<&Url> {
+        match transport {
+            Transport::Http => self.otlp(signal),
+            Transport::Grpc => self.otlp_grpc.of(signal).as_ref(),
+        }
+    }
+
+    /// The transports the target names an endpoint for, for `signal`.
+    pub fn transports(&self, signal: Signal) -> Vec<Transport> {
+        Transport::ALL
+            .into_iter()
+            .filter(|t| self.otlp_over(signal, *t).is_some())
+            .collect()
+    }
+
     pub fn read(&self, store: Store) -> Option<&ReadEndpoint> {
         self.reads.get(&store)
     }
@@ -336,6 +448,17 @@ impl Target {
         put("otlp_traces", self.otlp_traces.as_ref());
         put("otlp_metrics", self.otlp_metrics.as_ref());
         put("otlp_logs", self.otlp_logs.as_ref());
+        let grpc = &self.otlp_grpc.0;
+        if grpc.iter().all(|u| u == &grpc[0]) {
+            put("otlp_grpc", grpc[0].as_ref());
+        } else {
+            for signal in Signal::ALL {
+                put(
+                    &format!("otlp_grpc_{}", signal.as_str()),
+                    self.otlp_grpc.of(signal).as_ref(),
+                );
+            }
+        }
         put("faro", self.faro.as_ref());
         put("pyroscope_ingest", self.pyroscope_ingest.as_ref());
         put("app", self.app.as_ref());

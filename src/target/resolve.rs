@@ -3,10 +3,14 @@
 //! error naming the key and the fix.
 //!
 //! The environment is applied to file targets only (the reference stack
-//! prints its own endpoints): `OTEL_EXPORTER_OTLP_ENDPOINT` replaces
-//! `ingest.otlp_http`, `OTEL_EXPORTER_OTLP_<SIGNAL>_ENDPOINT` one signal's
-//! endpoint, `DOCKER_HOST` names the engine; `PILLARS_TIMEOUT_SCALE` and
-//! the secrets named under `[auth]` apply to every target.
+//! prints its own endpoints): `OTEL_EXPORTER_OTLP_PROTOCOL` and
+//! `OTEL_EXPORTER_OTLP_<SIGNAL>_PROTOCOL` choose each signal's transport;
+//! `OTEL_EXPORTER_OTLP_ENDPOINT` replaces `ingest.otlp_http` for the
+//! signals sent over HTTP and `ingest.otlp_grpc` for those sent over gRPC,
+//! `OTEL_EXPORTER_OTLP_<SIGNAL>_ENDPOINT` one signal's endpoint over its
+//! transport, `DOCKER_HOST` names the engine. `OTEL_EXPORTER_OTLP_HEADERS`
+//! (values masked as secrets), `PILLARS_TIMEOUT_SCALE` and the secrets
+//! named under `[auth]` apply to every target.
 //!
 //! Uses: target::{model, file, error}, env, textfile, secrets.
 
@@ -19,8 +23,8 @@ use url::Url;
 use super::error::TargetError;
 use super::file::{RawAlerts, RawAuth, RawDashboards, RawIngest, RawLimits, RawRead, RawTarget, RawTunnel};
 use super::model::{
-    Alerts, Credential, Dashboards, Grafana, Limits, PanelRef, ProvisioningFile, ReadEndpoint, ReadPath, Secret,
-    Signal, Store, Target, TargetKind, Tunnel, join_path,
+    Alerts, Compression, Credential, Dashboards, Grafana, Limits, OtlpHeader, PanelRef, PerSignal, ProvisioningFile,
+    ReadEndpoint, ReadPath, Secret, Signal, Store, Target, TargetKind, Transport, Tunnel, join_path,
 };
 use crate::env::Env;
 
@@ -64,7 +68,10 @@ struct Resolver<'a> {
 impl Resolver<'_> {
     /// Section by section, in the order a reader meets the errors.
     fn resolve(&self, raw: RawTarget, kind: TargetKind) -> Result<Target, TargetError> {
-        let base = self.otlp_base(&raw.ingest)?;
+        let protocol = self.otlp_protocol(&raw.ingest)?;
+        let base = self.otlp_base(&raw.ingest, &protocol)?;
+        let otlp_grpc = self.otlp_grpc(&raw.ingest, &protocol)?;
+        let otlp_headers = self.otlp_headers()?;
         let grafana_credential = self.grafana_credential(&raw.auth)?;
         let backend_credential = self
             .secret("auth.backend_token_env", raw.auth.backend_token_env.as_deref())?
@@ -80,9 +87,23 @@ impl Resolver<'_> {
             alerts,
             name: raw.name.unwrap_or_else(|| default_name(&kind)),
             description: raw.description,
-            otlp_traces: self.otlp(Signal::Traces, raw.ingest.otlp_traces.as_deref(), base.as_ref())?,
-            otlp_metrics: self.otlp(Signal::Metrics, raw.ingest.otlp_metrics.as_deref(), base.as_ref())?,
-            otlp_logs: self.otlp(Signal::Logs, raw.ingest.otlp_logs.as_deref(), base.as_ref())?,
+            otlp_traces: self.otlp(
+                Signal::Traces,
+                raw.ingest.otlp_traces.as_deref(),
+                base.as_ref(),
+                &protocol,
+            )?,
+            otlp_metrics: self.otlp(
+                Signal::Metrics,
+                raw.ingest.otlp_metrics.as_deref(),
+                base.as_ref(),
+                &protocol,
+            )?,
+            otlp_logs: self.otlp(Signal::Logs, raw.ingest.otlp_logs.as_deref(), base.as_ref(), &protocol)?,
+            otlp_grpc,
+            otlp_protocol: protocol,
+            otlp_headers,
+            otlp_compression: self.otlp_compression()?,
             faro: self.url("ingest.faro", raw.ingest.faro.as_deref())?,
             pyroscope_ingest: self.url("ingest.pyroscope", raw.ingest.pyroscope.as_deref())?,
             app: self.url("app.base_url", raw.app.base_url.as_deref())?,
@@ -112,23 +133,166 @@ impl Resolver<'_> {
         Ok(target)
     }
 
-    /// The OTLP/HTTP base URL: the environment's, else `ingest.otlp_http`.
-    fn otlp_base(&self, ingest: &RawIngest) -> Result<Option<Url>, TargetError> {
-        let base = match self.env.get("OTEL_EXPORTER_OTLP_ENDPOINT").filter(|_| self.apply_env) {
-            Some(v) => self.url("OTEL_EXPORTER_OTLP_ENDPOINT", Some(v))?,
-            None => self.url("ingest.otlp_http", ingest.otlp_http.as_deref())?,
+    /// Each signal's protocol, as the OpenTelemetry exporter variables
+    /// choose it (per signal, then for all), else `ingest.otlp_protocol`,
+    /// else gRPC when the file names only `ingest.otlp_grpc`, else the
+    /// specification's default, `http/protobuf`.
+    fn otlp_protocol(&self, ingest: &RawIngest) -> Result<PerSignal<Transport>, TargetError> {
+        let file = match ingest.otlp_protocol.as_deref() {
+            Some(text) => Some(self.protocol("ingest.otlp_protocol", text)?),
+            None if ingest.otlp_grpc.is_some() && ingest.otlp_http.is_none() => Some(Transport::Grpc),
+            None => None,
         };
-        // gRPC is accepted in the file for completeness; the emitters speak
-        // OTLP over HTTP.
-        self.url("ingest.otlp_grpc", ingest.otlp_grpc.as_deref())?;
-        Ok(base)
+        let all = match self.env.get("OTEL_EXPORTER_OTLP_PROTOCOL").filter(|_| self.apply_env) {
+            Some(text) => Some(self.protocol("OTEL_EXPORTER_OTLP_PROTOCOL", text)?),
+            None => None,
+        };
+        let mut out = [Transport::Http; 3];
+        for signal in Signal::ALL {
+            let own = match self.env.get(signal.protocol_env_var()).filter(|_| self.apply_env) {
+                Some(text) => Some(self.protocol(signal.protocol_env_var(), text)?),
+                None => None,
+            };
+            out[signal as usize] = own.or(all).or(file).unwrap_or(Transport::Http);
+        }
+        Ok(PerSignal(out))
     }
 
-    /// The endpoint of one OTLP signal: the per-signal environment variable,
-    /// then the per-signal key, then the base (environment before file) with
+    /// A protocol as the exporter variables spell it. pillars sends
+    /// protobuf over HTTP either way: `http/json` only says the transport.
+    fn protocol(&self, key: &str, text: &str) -> Result<Transport, TargetError> {
+        match text.trim() {
+            "grpc" => Ok(Transport::Grpc),
+            "http/protobuf" | "http/json" => Ok(Transport::Http),
+            other => Err(self.invalid(
+                key,
+                format!("is {other:?}"),
+                "use \"grpc\" or \"http/protobuf\" (the OpenTelemetry exporter's values)",
+            )),
+        }
+    }
+
+    /// The OTLP/HTTP base URL: the environment's (when some signal is
+    /// sent over HTTP), else `ingest.otlp_http`.
+    fn otlp_base(&self, ingest: &RawIngest, protocol: &PerSignal<Transport>) -> Result<Option<Url>, TargetError> {
+        let env = self.env.get("OTEL_EXPORTER_OTLP_ENDPOINT").filter(|_| self.apply_env);
+        match env {
+            Some(v) if protocol.0.contains(&Transport::Http) => self.url("OTEL_EXPORTER_OTLP_ENDPOINT", Some(v)),
+            _ => self.url("ingest.otlp_http", ingest.otlp_http.as_deref()),
+        }
+    }
+
+    /// Each signal's OTLP/gRPC endpoint: for a signal whose protocol is
+    /// gRPC, its own endpoint variable, then `OTEL_EXPORTER_OTLP_ENDPOINT`
+    /// (both used as they are: gRPC has no path); else `ingest.otlp_grpc`.
+    fn otlp_grpc(
+        &self,
+        ingest: &RawIngest,
+        protocol: &PerSignal<Transport>,
+    ) -> Result<PerSignal<Option<Url>>, TargetError> {
+        let file = self.grpc_url("ingest.otlp_grpc", ingest.otlp_grpc.as_deref())?;
+        let mut out: [Option<Url>; 3] = Default::default();
+        for signal in Signal::ALL {
+            let grpc = *protocol.of(signal) == Transport::Grpc && self.apply_env;
+            let env = [signal.env_var(), "OTEL_EXPORTER_OTLP_ENDPOINT"]
+                .into_iter()
+                .find_map(|var| self.env.get(var).filter(|_| grpc).map(|v| (var, v)));
+            out[signal as usize] = match env {
+                Some((var, v)) => self.grpc_url(var, Some(v))?,
+                None => file.clone(),
+            };
+        }
+        Ok(PerSignal(out))
+    }
+
+    /// A gRPC endpoint: `http://host:port` (TLS is not spoken), no path.
+    fn grpc_url(&self, key: &str, text: Option<&str>) -> Result<Option<Url>, TargetError> {
+        let Some(url) = self.url(key, text)? else {
+            return Ok(None);
+        };
+        if url.scheme() != "http" {
+            return Err(self.invalid(
+                key,
+                "uses https://, and pillars speaks OTLP/gRPC without TLS".into(),
+                "use http://host:4317, as the collector's gRPC receiver listens inside the VPC",
+            ));
+        }
+        if !matches!(url.path(), "" | "/") || url.query().is_some() {
+            return Err(self.invalid(
+                key,
+                format!("has the path {:?}", url.path()),
+                "write only the scheme, host and port, e.g. \"http://127.0.0.1:4317\": gRPC names the service itself",
+            ));
+        }
+        Ok(Some(url))
+    }
+
+    /// `OTEL_EXPORTER_OTLP_COMPRESSION`: `gzip` (the default for gRPC
+    /// exports here) or `none`.
+    fn otlp_compression(&self) -> Result<Compression, TargetError> {
+        const VAR: &str = "OTEL_EXPORTER_OTLP_COMPRESSION";
+        match self.env.get(VAR).filter(|_| self.apply_env).map(str::trim) {
+            None | Some("gzip") => Ok(Compression::Gzip),
+            Some("none") => Ok(Compression::None),
+            Some(other) => Err(TargetError::Invalid {
+                origin: "the environment".into(),
+                key: VAR.into(),
+                problem: format!("is {other:?}"),
+                fix: "set gzip or none, or unset it".into(),
+            }),
+        }
+    }
+
+    /// `OTEL_EXPORTER_OTLP_HEADERS`: `key=value` pairs separated by commas,
+    /// values percent-encoded (the W3C Baggage format the specification
+    /// names). Values are secrets.
+    fn otlp_headers(&self) -> Result<Vec<OtlpHeader>, TargetError> {
+        const VAR: &str = "OTEL_EXPORTER_OTLP_HEADERS";
+        let Some(text) = self.env.get(VAR) else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for pair in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let bad = |problem: &str| TargetError::Invalid {
+                origin: "the environment".into(),
+                key: VAR.into(),
+                problem: problem.to_owned(),
+                fix:
+                    "write key=value pairs separated by commas, e.g. \"x-scope-orgid=tenant1,authorization=Bearer%20…\""
+                        .into(),
+            };
+            let (name, value) = pair.split_once('=').ok_or_else(|| bad("has an entry without `=`"))?;
+            let name = name.trim().to_ascii_lowercase();
+            let value =
+                percent_decode(value.trim()).ok_or_else(|| bad("has a value that is not percent-encoded UTF-8"))?;
+            let token = |c: char| c.is_ascii_alphanumeric() || "-_.".contains(c);
+            if name.is_empty() || !name.chars().all(token) || name.starts_with("grpc-") {
+                return Err(bad(&format!("names the header {name:?}, which cannot be sent")));
+            }
+            if value.chars().any(|c| c.is_control()) {
+                return Err(bad(&format!("gives {name:?} a value with control characters")));
+            }
+            out.push(OtlpHeader {
+                name,
+                value: Secret::new(value),
+            });
+        }
+        Ok(out)
+    }
+
+    /// The endpoint of one OTLP signal over HTTP: the per-signal
+    /// environment variable (when the signal is sent over HTTP), then the
+    /// per-signal key, then the base (environment before file) with
     /// `/v1/<signal>` appended.
-    fn otlp(&self, signal: Signal, file_value: Option<&str>, base: Option<&Url>) -> Result<Option<Url>, TargetError> {
+    fn otlp(
+        &self,
+        signal: Signal,
+        file_value: Option<&str>,
+        base: Option<&Url>,
+        protocol: &PerSignal<Transport>,
+    ) -> Result<Option<Url>, TargetError> {
         if self.apply_env
+            && *protocol.of(signal) == Transport::Http
             && let Some(v) = self.env.get(signal.env_var())
         {
             return self.url(signal.env_var(), Some(v));
@@ -570,6 +734,25 @@ fn relative_to_file(kind: &TargetKind, path: std::path::PathBuf) -> std::path::P
         },
         _ => path,
     }
+}
+
+/// `%XX` escapes decoded; `None` when an escape is broken or the bytes are
+/// not UTF-8.
+fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = text.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 fn default_name(kind: &TargetKind) -> String {

@@ -224,3 +224,112 @@ fn a_tunnel_is_checked_and_must_carry_an_endpoint() {
         assert!(err.contains(key), "{key}: {err}");
     }
 }
+
+const BOTH: &str = r#"
+    [ingest]
+    otlp_http = "http://c:4318"
+    otlp_grpc = "http://c:4317"
+    [read]
+    tempo = "http://c:3200"
+"#;
+
+#[test]
+fn grpc_is_named_beside_http_and_http_stays_the_default() {
+    let t = load(BOTH, &[]).unwrap();
+    for signal in Signal::ALL {
+        assert_eq!(*t.otlp_protocol.of(signal), Transport::Http);
+        assert_eq!(t.otlp_over(signal, Transport::Grpc).unwrap().as_str(), "http://c:4317/");
+        assert_eq!(t.transports(signal), [Transport::Http, Transport::Grpc]);
+    }
+    assert_eq!(t.endpoints()["otlp_grpc"], "http://c:4317/");
+    assert_eq!(t.otlp_compression, Compression::Gzip);
+}
+
+#[test]
+fn the_file_or_the_exporter_variables_choose_grpc() {
+    let file = BOTH.replace("[read]", "otlp_protocol = \"grpc\"\n[read]");
+    assert_eq!(
+        *load(&file, &[]).unwrap().otlp_protocol.of(Signal::Logs),
+        Transport::Grpc
+    );
+    // Only a gRPC endpoint: gRPC.
+    let only = "[ingest]\notlp_grpc = \"http://c:4317\"\n";
+    assert_eq!(
+        *load(only, &[]).unwrap().otlp_protocol.of(Signal::Traces),
+        Transport::Grpc
+    );
+    // The per-signal variable beats the general one, which beats the file.
+    let t = load(
+        &file,
+        &[
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+            ("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "grpc"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(*t.otlp_protocol.of(Signal::Traces), Transport::Http);
+    assert_eq!(*t.otlp_protocol.of(Signal::Metrics), Transport::Grpc);
+    let err = load(BOTH, &[("OTEL_EXPORTER_OTLP_PROTOCOL", "thrift")])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("OTEL_EXPORTER_OTLP_PROTOCOL") && err.contains("grpc"),
+        "{err}"
+    );
+}
+
+#[test]
+fn with_grpc_the_endpoint_variables_name_the_grpc_endpoint() {
+    let t = load(
+        BOTH,
+        &[
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://alloy:4317"),
+            ("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "http://logs:4317"),
+        ],
+    )
+    .unwrap();
+    // As they are: gRPC has no path to append.
+    assert_eq!(
+        t.otlp_over(Signal::Traces, Transport::Grpc).unwrap().as_str(),
+        "http://alloy:4317/"
+    );
+    assert_eq!(
+        t.otlp_over(Signal::Logs, Transport::Grpc).unwrap().as_str(),
+        "http://logs:4317/"
+    );
+    // HTTP keeps the file's endpoints.
+    assert_eq!(t.otlp_traces.as_ref().unwrap().as_str(), "http://c:4318/v1/traces");
+    assert_eq!(t.endpoints()["otlp_grpc_logs"], "http://logs:4317/");
+    let err = load("[ingest]\notlp_grpc = \"http://c:4317/v1/traces\"\n", &[])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("ingest.otlp_grpc") && err.contains("path"), "{err}");
+}
+
+#[test]
+fn exporter_headers_are_read_as_secrets() {
+    let t = load(
+        BOTH,
+        &[
+            (
+                "OTEL_EXPORTER_OTLP_HEADERS",
+                "X-Scope-OrgID=tenant1, authorization=Bearer%20t0ps3cr3t",
+            ),
+            ("OTEL_EXPORTER_OTLP_COMPRESSION", "none"),
+        ],
+    )
+    .unwrap();
+    let names: Vec<&str> = t.otlp_headers.iter().map(|h| h.name.as_str()).collect();
+    assert_eq!(names, ["x-scope-orgid", "authorization"]);
+    assert_eq!(t.otlp_headers[1].value.expose(), "Bearer t0ps3cr3t");
+    assert!(!format!("{t:?}").contains("t0ps3cr3t"));
+    assert!(!crate::secrets::redact("sent Bearer t0ps3cr3t").contains("t0ps3cr3t"));
+    assert_eq!(t.otlp_compression, Compression::None);
+    for bad in ["novalue", "grpc-timeout=1S", "a=%zz"] {
+        let err = load(BOTH, &[("OTEL_EXPORTER_OTLP_HEADERS", bad)])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("OTEL_EXPORTER_OTLP_HEADERS"), "{err}");
+    }
+}

@@ -175,6 +175,48 @@ fn issue_6_load_against_a_stack_that_is_not_up_is_one_message() {
     assert!(text(&out.stderr).contains("loki"), "{}", text(&out.stderr));
 }
 
+/// `--transport both` with a broken 4317: exit 1, one check, each
+/// transport in its summary and evidence.
+#[test]
+fn a_broken_grpc_receiver_fails_verify_with_both_transports() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = pillars(
+        &[
+            "verify",
+            "--only",
+            "logs.roundtrip",
+            "--transport",
+            "both",
+            "--sim-fault",
+            "grpc_unavailable",
+            "--report-dir",
+            "out",
+        ],
+        dir.path(),
+    );
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{}", text(&out.stderr));
+    let run: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("out/run.json")).unwrap()).unwrap();
+    let check = &run["checks"][0];
+    assert_eq!(
+        (&check["id"], &check["reason"]),
+        (&"logs.roundtrip".into(), &"rejected".into())
+    );
+    let summary = check["summary"].as_str().unwrap();
+    assert!(
+        summary.contains("OTLP/HTTP") && summary.contains("UNAVAILABLE"),
+        "{summary}"
+    );
+    let legs: Vec<&str> = check["evidence"]["transports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(legs, ["pass", "fail"]);
+}
+
 #[test]
 fn a_failed_check_exits_1_and_the_report_says_why() {
     let dir = tempfile::tempdir().unwrap();

@@ -1,9 +1,9 @@
 //! Offline validation of `compose/`: what can be checked without Docker.
 //! The file passes a compose schema validation, its memory limits fit the
 //! instance budget, every port the target names is published by the service
-//! it belongs to, Grafana's datasources carry the uids the harness reads
-//! through and correlation settings the correlation checks accept, and the
-//! edge proxy routes the ALB's four paths.
+//! it belongs to (OTLP/gRPC's 4317 too), Grafana's datasources carry the
+//! uids the harness reads through and correlation settings the correlation
+//! checks accept, and the edge proxy routes the ALB's four paths.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -100,6 +100,7 @@ fn every_port_in_the_target_is_published_by_its_service() {
     let target = target();
     let expected = [
         ("otlp_traces", "alloy"),
+        ("otlp_grpc", "alloy"),
         ("faro", "edge"),
         ("pyroscope_ingest", "pyroscope"),
         ("app", "edge"),

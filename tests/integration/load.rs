@@ -4,12 +4,12 @@
 use pillars::stack::sim::SimTarget;
 use std::time::Duration;
 
-use pillars::emit::otlp::OtlpHttpEmitter;
+use pillars::emit::otlp::{OtlpEmitter, OtlpHttpEmitter};
 use pillars::load::ingest::{OtlpLoad, run_otlp};
 use pillars::load::rate::RatePlan;
 use pillars::load::scenario::TrafficKind;
 use pillars::load::tally::{self, KindStats};
-use pillars::target::{Env, Signal};
+use pillars::target::{Env, Signal, Transport};
 
 use crate::common::{SEED, sim};
 
@@ -18,7 +18,7 @@ async fn otlp(
     kind: TrafficKind,
     plan: &RatePlan,
     cardinality: u32,
-    emitter: OtlpHttpEmitter,
+    emitter: impl Into<OtlpEmitter>,
     stopped: tokio::sync::watch::Receiver<bool>,
 ) -> KindStats {
     let (rec, live, collector) = tally::recorder();
@@ -28,7 +28,7 @@ async fn otlp(
         seed: SEED,
         run_id: "load".into(),
     };
-    run_otlp(&load, plan, emitter, stopped, rec).await;
+    run_otlp(&load, plan, emitter.into(), stopped, rec).await;
     let stats = collector.await.unwrap();
     let counts = live.counts();
     assert_eq!(counts.offered, counts.accepted + counts.refused, "{counts:?}");
@@ -80,6 +80,88 @@ async fn issue_6_rejections_are_counted_and_not_retried() {
     // One request per batch reached the stack: no retries.
     assert_eq!(stack.refused_candidates(), stats.batches);
     assert_eq!(stack.log_counts().entries_received, 0);
+}
+
+/// The gRPC emitter of `signal` on the sim's receiver.
+fn grpc_emitter(stack: &pillars::stack::sim::SimStack, signal: Signal) -> OtlpEmitter {
+    let target = stack.target(&Env::default()).unwrap();
+    OtlpEmitter::for_target(
+        &target,
+        &pillars::http::client(Duration::from_secs(5)),
+        signal,
+        Transport::Grpc,
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn ingest_load_over_grpc_delivers_the_planned_units() {
+    let (stack, _) = sim(&[], Default::default()).await;
+    let (_stop, stopped) = tokio::sync::watch::channel(false);
+    let plan = RatePlan::constant(400.0, Duration::from_secs(1));
+    let emitter = grpc_emitter(&stack, Signal::Traces);
+    let stats = otlp(TrafficKind::OtlpTraces, &plan, 5, emitter, stopped).await;
+    assert_eq!(stats.units_refused, 0, "{stats:?}");
+    assert!((380..=420).contains(&stats.units_accepted), "{stats:?}");
+    assert_eq!(stack.trace_counts().spans_received, stats.units_accepted);
+    assert_eq!(stack.grpc_exports(), stats.batches);
+}
+
+#[tokio::test]
+async fn grpc_refusals_are_counted_by_status_and_not_retried() {
+    for (fault, reason) in [
+        ("grpc_unavailable", "unavailable"),
+        ("grpc_max_recv_msg_bytes=64", "resource_exhausted"),
+        ("reject_ratio=1", "resource_exhausted"),
+    ] {
+        let (stack, _) = sim(&[fault], Default::default()).await;
+        let (_stop, stopped) = tokio::sync::watch::channel(false);
+        let plan = RatePlan::constant(200.0, Duration::from_secs(1));
+        let stats = otlp(
+            TrafficKind::OtlpLogs,
+            &plan,
+            5,
+            grpc_emitter(&stack, Signal::Logs),
+            stopped,
+        )
+        .await;
+        assert_eq!(stats.units_accepted, 0, "{fault}: {stats:?}");
+        assert_eq!(stats.refused.values().sum::<u64>(), stats.batches, "{fault}: {stats:?}");
+        assert!(stats.refused.get(reason).is_some_and(|n| *n > 0), "{fault}: {stats:?}");
+        assert_eq!(stack.log_counts().entries_received, 0, "{fault}");
+    }
+}
+
+#[tokio::test]
+async fn a_scenario_sends_a_kind_over_grpc() {
+    use pillars::load::scenario::Scenario;
+    let scenario = Scenario::from_toml(
+        "name = \"g\"\nduration = \"1s\"\n[traffic.otlp_metrics]\nrate = 50\ntransport = \"grpc\"\n",
+        "g.toml",
+    )
+    .unwrap();
+    let traffic = &scenario.traffic[&TrafficKind::OtlpMetrics];
+    assert_eq!(traffic.transport, Some(Transport::Grpc));
+    let (stack, ctx) = sim(&[], Default::default()).await;
+    let (_stop, stopped) = tokio::sync::watch::channel(false);
+    let running = pillars::load::traffic::spawn(
+        TrafficKind::OtlpMetrics,
+        traffic,
+        RatePlan::constant(50.0, Duration::from_secs(1)),
+        &ctx,
+        stopped,
+    )
+    .unwrap();
+    let stats = running.done.await.unwrap();
+    assert!(stats.units_accepted > 0, "{stats:?}");
+    assert_eq!(stack.grpc_exports(), stats.batches);
+    let bad = Scenario::from_toml(
+        "name = \"g\"\nduration = \"1s\"\n[traffic.profiles]\nrate = 5\ntransport = \"grpc\"\n",
+        "g.toml",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(bad.contains("traffic.profiles.transport"), "{bad}");
 }
 
 #[tokio::test]

@@ -13,6 +13,7 @@ mod diff;
 mod faults;
 mod grafana;
 mod lint;
+mod grpc;
 mod load;
 mod merge;
 mod misbehaving;

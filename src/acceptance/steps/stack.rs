@@ -21,6 +21,11 @@ fn the_reference_stack_exports_logs_with(world: &mut PillarsWorld, how: String) 
     world.add_variant(&format!("log_export={how}"))
 }
 
+#[given(expr = "the OTLP round trips send over {string}")]
+fn the_round_trips_send_over(world: &mut PillarsWorld, transport: String) -> Result<(), AcceptanceError> {
+    world.send_over(&transport)
+}
+
 #[given(expr = "Grafana's datasources are provisioned from {string}")]
 fn grafanas_datasources_are(world: &mut PillarsWorld, path: String) -> Result<(), AcceptanceError> {
     world.provision_datasources(&path)
