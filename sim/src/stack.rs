@@ -72,7 +72,12 @@ impl Default for SimOptions {
             faro: FaroSettings::default(),
             backend_service: "durable-code-backend".into(),
             rule_files: vec![RuleFile::deployment()],
-            rule_timing: RuleTiming::default(),
+            // A test double's alerts fire in seconds, not after the files'
+            // 30 s intervals and minutes of `for`: same states, same order.
+            rule_timing: RuleTiming {
+                interval: Some(Duration::from_secs(1)),
+                hold: Some(Duration::from_secs(2)),
+            },
         }
     }
 }
@@ -272,6 +277,8 @@ max_wait = "8s"
 search_ready_after = "{search_ready}ms"
 request_timeout = "5s"
 ingest_slo = "5s"
+# Rules are evaluated every second and alerts held 2 s (SimOptions::rule_timing).
+alert_wait = "15s"
 "#,
             collector = self.collector,
             collector_grpc = self.collector_grpc,

@@ -182,10 +182,28 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
             match answer {
                 Err(e) => results.push((i, Err(e))),
                 Ok(by_ref) => {
+                    // The datasource refused the query (400, 422): the
+                    // panel's bug. Any other failure says nothing of it.
+                    let refused = |r: &&crate::query::grafana::DsResult| matches!(r.status, Some(400 | 422));
                     let rejected: Vec<String> = by_ref
                         .iter()
+                        .filter(|(_, r)| refused(r))
                         .filter_map(|(ref_id, r)| Some(format!("{ref_id}: {}", r.error.as_ref()?)))
                         .collect();
+                    if let Some((ref_id, failed)) = by_ref.iter().find(|(_, r)| r.error.is_some() && !refused(r)) {
+                        let detail = format!("{ref_id}: {}", failed.error.as_deref().unwrap_or_default());
+                        let status = failed.status.unwrap_or(500);
+                        results.push((
+                            i,
+                            Err(HttpError::status(
+                                "Grafana",
+                                client_ref.url(),
+                                status,
+                                detail.as_bytes(),
+                            )),
+                        ));
+                        continue;
+                    }
                     panel.rows = by_ref
                         .values()
                         .flat_map(|r| &r.frames)

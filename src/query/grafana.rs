@@ -285,6 +285,14 @@ impl Frame {
     /// time), or in it when it is the only one.
     pub fn rows(&self) -> usize {
         let values = &self.data.values;
+        // A flame graph (`level`, `value`, `self`, `label`) of an empty
+        // profile still has its root: only nodes with samples count.
+        let field = |name: &str| self.schema.fields.iter().position(|f| f.name == name);
+        if let (Some(_), Some(value)) = (field("level"), field("value")) {
+            return values
+                .get(value)
+                .map_or(0, |c| c.iter().filter(|v| v.as_f64().is_some_and(|v| v > 0.0)).count());
+        }
         let data = if values.len() > 1 { &values[1..] } else { &values[..] };
         let len = data.iter().map(Vec::len).max().unwrap_or(0);
         (0..len)
@@ -398,6 +406,31 @@ pub fn explore_link(grafana: &Grafana, store: Store, query: &str) -> Url {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn frames_count_rows_with_values() {
+        // /api/ds/query as Grafana 11.4's Prometheus backend answers it.
+        let answer = r#"{"results":{"A":{"status":200,"frames":[
+          {"schema":{"refId":"A","fields":[{"name":"Time","type":"time"},{"name":"Value","type":"number","labels":{"path":"/a"}}]},
+           "data":{"values":[[1,2,3],[0.5,null,0.7]]}},
+          {"schema":{"name":"exemplar","refId":"A","fields":[{"name":"Time","type":"time"},{"name":"Value","type":"number"},{"name":"trace_id","type":"string"}]},
+           "data":{"values":[[1],[0.2],["4bf92f3577b34da6a3ce929d0e0e4736"]]}}]},
+          "B":{"status":400,"error":"parse error","frames":[{"schema":{"refId":"B","fields":[]},"data":{"values":[]}}]}}}"#;
+        let results = serde_json::from_str::<DsResponse>(answer).unwrap().results;
+        let a = &results["A"];
+        assert_eq!(a.frames[0].rows(), 2, "a null value is no row");
+        assert!(a.frames[1].is_exemplar());
+        assert_eq!(a.frames[1].column("trace_id"), ["4bf92f3577b34da6a3ce929d0e0e4736"]);
+        assert_eq!(results["B"].status, Some(400));
+        assert_eq!(results["B"].frames[0].rows(), 0);
+        // A flame graph counts its nodes with samples, not its root.
+        let flame: Frame = serde_json::from_str(
+            r#"{"schema":{"fields":[{"name":"level"},{"name":"value"},{"name":"self"},{"name":"label"}]},
+                "data":{"values":[[0],[0],[0],["total"]]}}"#,
+        )
+        .unwrap();
+        assert_eq!(flame.rows(), 0);
+    }
 
     #[test]
     fn provisioning_files_parse() {

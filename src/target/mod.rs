@@ -38,6 +38,7 @@ pub use choice::{AWS_TARGET_COMMAND, AWS_TARGET_FILE, COMPOSE_TARGET_FILE, OpenE
 pub use error::TargetError;
 pub use file::{DEFAULT_BACKEND_SERVICE, DEFAULT_FRONTEND_SERVICE};
 pub use model::{
-    Alerts, Compression, Credential, DEFAULT_ALERT_GROUPS, Dashboards, Grafana, Limits, OtlpHeader, PanelRef, PerSignal,
-    ProvisioningFile, ReadEndpoint, ReadPath, Secret, Signal, Store, Target, TargetKind, Transport, Tunnel, join_path,
+    Alerts, Compression, Credential, DEFAULT_ALERT_GROUPS, Dashboards, Grafana, Limits, OtlpHeader, PanelRef,
+    PerSignal, ProvisioningFile, ReadEndpoint, ReadPath, Secret, Signal, Store, Target, TargetKind, Transport, Tunnel,
+    join_path,
 };
