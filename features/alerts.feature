@@ -32,6 +32,6 @@ Feature: The alerts would fire, and lead a person to the cause
 
   @sim
   Scenario: Exemplars under a label the datasource does not read end the walk at the panel
-    Given the reference stack has the fault "exemplar_label=traceID"
+    Given the reference stack has the fault "exemplar_label=traceId"
     When the check "correlation.investigation" runs
     Then the check "correlation.investigation" fails with reason "no_exemplar"

@@ -31,7 +31,7 @@ Feature: One request, followed across tiers and pillars
 
   @sim
   Scenario: Exemplars under another label than Grafana reads are dead links
-    Given the reference stack has the fault "exemplar_label=traceID"
+    Given the reference stack has the fault "exemplar_label=traceId"
     When the check "correlation.exemplar_to_trace" runs
     Then the check "correlation.exemplar_to_trace" fails with reason "wrong_label"
 

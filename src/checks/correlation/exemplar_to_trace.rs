@@ -110,16 +110,26 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
         .of(ctx, Store::Mimir)
         .map(|d| exemplar_destinations(&d.json_data))
         .unwrap_or_default();
-    let Some(label) = evidence
+    // Grafana links an exemplar through every destination whose label it
+    // carries: any of them will do.
+    let labels: Vec<String> = evidence
         .destinations
         .iter()
-        .find(|d| d.datasource_uid == tempo_uid)
+        .filter(|d| d.datasource_uid == tempo_uid)
         .map(|d| d.name.clone())
-    else {
+        .fold(Vec::new(), |mut names, name| {
+            if !names.contains(&name) {
+                names.push(name);
+            }
+            names
+        });
+    if labels.is_empty() {
         let summary =
             format!("the Mimir datasource has no exemplarTraceIdDestinations entry pointing at Tempo ({tempo_uid})");
         return Outcome::new(Verdict::fail(Reason::NoDestination), summary).with_evidence(evidence);
-    };
+    }
+    let read = |k: &String| labels.contains(k);
+    let label = labels.iter().map(|l| format!("`{l}`")).collect::<Vec<_>>().join(" or ");
 
     let (_, driven) = match drive(ctx, "correlation.exemplar_to_trace").await {
         Ok(d) => d,
@@ -175,13 +185,13 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
     }
     let under_label: BTreeSet<String> = seen
         .iter()
-        .flat_map(|(_, labels)| labels.iter().filter(|(k, _)| *k == label).map(|(_, v)| v.clone()))
+        .flat_map(|(_, carried)| carried.iter().filter(|(k, _)| read(k)).map(|(_, v)| v.clone()))
         .filter(|v| ours.contains(v))
         .collect();
     if under_label.is_empty() {
         let carried: Vec<String> = evidence.label_names.iter().map(|n| format!("`{n}`")).collect();
         let summary = format!(
-            "exemplars carry {}, the Mimir datasource looks for `{label}`",
+            "exemplars carry {}, the Mimir datasource looks for {label}",
             carried.join(", ")
         );
         return Outcome::new(Verdict::fail(Reason::WrongLabel), summary).with_evidence(evidence);
@@ -214,13 +224,13 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
             let labels = seen
                 .iter()
                 .flat_map(|(_, l)| l)
-                .filter(|(k, v)| *k == label && v == id)
+                .filter(|(k, v)| read(k) && v == id)
                 .count();
             // The exemplar names its span where the pipeline keeps it;
             // otherwise it belongs to the backend's server span.
             let exemplar_span = seen
                 .iter()
-                .find(|(_, l)| l.iter().any(|(k, v)| *k == label && v == id))
+                .find(|(_, l)| l.iter().any(|(k, v)| read(k) && v == id))
                 .and_then(|(_, l)| l.iter().find(|(k, _)| k == "span_id" || k == "spanID"))
                 .map(|(_, v)| v.clone());
             let backend = ctx.target.backend_service.as_str();
@@ -236,7 +246,7 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
                 waterfall = waterfall.found(
                     at,
                     Pillar::Metrics,
-                    format!("{labels} exemplar(s) of {} with `{label}` = this trace", evidence.query),
+                    format!("{labels} exemplar(s) of {} with {label} = this trace", evidence.query),
                     grafana.map(|g| (g, Store::Mimir, evidence.query.as_str())),
                 );
             }
@@ -252,6 +262,6 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
         );
         return Outcome::new(Verdict::fail(Reason::Unresolved), summary).with_evidence(evidence);
     }
-    let summary = format!("{resolved}/{resolved} exemplars read under `{label}` resolve to traces in Tempo");
+    let summary = format!("{resolved}/{resolved} exemplars read under {label} resolve to traces in Tempo");
     Outcome::new(Verdict::Pass, summary).with_evidence(evidence)
 }

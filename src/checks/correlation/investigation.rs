@@ -197,11 +197,18 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
         .of(ctx, Store::Tempo)
         .map(|d| d.uid.clone())
         .unwrap_or_default();
-    let Some(label) = exemplar_destinations(&mimir_ds.json_data)
+    // Every destination pointing at Tempo links the exemplars carrying its label.
+    let labels: Vec<String> = exemplar_destinations(&mimir_ds.json_data)
         .into_iter()
-        .find(|d| d.datasource_uid == tempo_uid)
+        .filter(|d| d.datasource_uid == tempo_uid)
         .map(|d| d.name)
-    else {
+        .fold(Vec::new(), |mut names, name| {
+            if !names.contains(&name) {
+                names.push(name);
+            }
+            names
+        });
+    if labels.is_empty() {
         evidence.hop(
             "exemplar",
             &panel_text,
@@ -211,12 +218,10 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
             ),
             false,
         );
-        return stop(
-            evidence,
-            Reason::NoDestination,
-            format!("the panel's datasource {} links exemplars to no Tempo", mimir_ds.uid),
-        );
-    };
+        let summary = format!("the panel's datasource {} links exemplars to no Tempo", mimir_ds.uid);
+        return stop(evidence, Reason::NoDestination, summary);
+    }
+    let label = labels.iter().map(|l| format!("`{l}`")).collect::<Vec<_>>().join(" or ");
     let (_, driven) = match drive(ctx, ID).await {
         Ok(d) => d,
         Err(outcome) => return outcome,
@@ -227,7 +232,7 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
     exemplar_query["exemplar"] = true.into();
     exemplar_query["range"] = true.into();
     exemplar_query["instant"] = false.into();
-    let (queries, label_ref) = (vec![exemplar_query], &label);
+    let (queries, labels_ref) = (vec![exemplar_query], &labels);
     let looked = read_until(ctx.target.limits.max_wait, || {
         let queries = queries.clone();
         let (client, ours) = (&grafana_client, &ours);
@@ -240,7 +245,7 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
                 .values()
                 .flat_map(|r| &r.frames)
                 .filter(|f| f.is_exemplar())
-                .flat_map(|f| f.column(label_ref))
+                .flat_map(|f| labels_ref.iter().flat_map(|l| f.column(l)))
                 .map(str::to_owned)
                 .collect();
             Ok(ids
@@ -258,11 +263,11 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
         evidence.hop(
             "exemplar",
             &panel_text,
-            format!("no exemplar under `{label}` of this run's {} requests", ours.len()),
+            format!("no exemplar under {label} of this run's {} requests", ours.len()),
             false,
         );
         let summary = format!(
-            "panel {} / {} shows no exemplar under `{label}` for this run's requests within {}",
+            "panel {} / {} shows no exemplar under {label} for this run's requests within {}",
             dashboard.title,
             panel.title,
             humantime::format_duration(ctx.target.limits.max_wait)
@@ -272,7 +277,7 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
     evidence.hop(
         "exemplar",
         &panel_text,
-        format!("{seen} exemplar(s); `{label}` = {trace_id}, one of this run's"),
+        format!("{seen} exemplar(s); {label} = {trace_id}, one of this run's"),
         true,
     );
 
