@@ -35,7 +35,44 @@ pub const ROWS: &[(&str, &str, &str)] = &[
         "empty_flamegraph",
     ),
     ("capacity.memory_headroom", "memory_pressure=0.95", "low_headroom"),
+    ("dashboards.have_data", "dashboard_metric_missing", "unknown_metric"),
+    (
+        "alerts.fire",
+        "rule_group_missing=durable-code-slo-alerts",
+        "group_missing",
+    ),
+    ("alerts.fire", "rule_metric_missing", "unknown_metric"),
+    ("correlation.investigation", "exemplar_label=traceId", "no_exemplar"),
 ];
+
+/// The row of `id` under `fault`.
+async fn assert_fault(id: &str, fault: &str) {
+    let row = ROWS
+        .iter()
+        .find(|r| r.0 == id && r.1 == fault)
+        .unwrap_or_else(|| panic!("no row for {id} under {fault}"));
+    assert_row(row.0, row.1, row.2).await;
+}
+
+#[tokio::test]
+async fn dashboards_have_data_fails_on_a_metric_the_pipeline_does_not_write() {
+    assert_fault("dashboards.have_data", "dashboard_metric_missing").await;
+}
+
+#[tokio::test]
+async fn alerts_fire_fails_when_a_rule_group_is_not_loaded() {
+    assert_fault("alerts.fire", "rule_group_missing=durable-code-slo-alerts").await;
+}
+
+#[tokio::test]
+async fn alerts_fire_fails_on_a_rule_over_a_metric_that_does_not_exist() {
+    assert_fault("alerts.fire", "rule_metric_missing").await;
+}
+
+#[tokio::test]
+async fn the_investigation_stops_at_the_panel_when_exemplars_carry_an_unread_label() {
+    assert_fault("correlation.investigation", "exemplar_label=traceId").await;
+}
 
 async fn assert_row(id: &str, fault: &str, reason: &str) {
     let (_healthy, ctx) = sim(&[], CheckSettings::default()).await;

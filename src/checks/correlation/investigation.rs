@@ -233,6 +233,11 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
     exemplar_query["range"] = true.into();
     exemplar_query["instant"] = false.into();
     let (queries, labels_ref) = (vec![exemplar_query], &labels);
+    // This run's exemplar first; Grafana shows a sample of them (one a
+    // step), so after `wait` any exemplar the panel shows is the one a
+    // person clicks.
+    let polling = tokio::time::Instant::now();
+    let patience = ctx.target.limits.wait.min(ctx.target.limits.max_wait / 2);
     let looked = read_until(ctx.target.limits.max_wait, || {
         let queries = queries.clone();
         let (client, ours) = (&grafana_client, &ours);
@@ -246,20 +251,22 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
                 .flat_map(|r| &r.frames)
                 .filter(|f| f.is_exemplar())
                 .flat_map(|f| labels_ref.iter().flat_map(|l| f.column(l)))
+                .filter(|id| !id.is_empty())
                 .map(str::to_owned)
                 .collect();
-            Ok(ids
+            let pick = ids
                 .iter()
                 .find(|id| ours.contains(id))
-                .cloned()
-                .map(|id| (id, ids.len())))
+                .map(|id| (id.clone(), true))
+                .or_else(|| (polling.elapsed() >= patience).then(|| ids.last().map(|id| (id.clone(), false)))?);
+            Ok(pick.map(|(id, mine)| (id, mine, ids.len())))
         }
     })
     .await;
     if let Some((verdict, summary)) = undecided_read(&looked, "the panel's exemplars through Grafana") {
         return Outcome::new(verdict, summary).with_evidence(evidence);
     }
-    let Looked::Found((trace_id, seen)) = looked else {
+    let Looked::Found((trace_id, mine, seen)) = looked else {
         evidence.hop(
             "exemplar",
             &panel_text,
@@ -277,7 +284,14 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
     evidence.hop(
         "exemplar",
         &panel_text,
-        format!("{seen} exemplar(s); {label} = {trace_id}, one of this run's"),
+        format!(
+            "{seen} exemplar(s); {label} = {trace_id}, {}",
+            if mine {
+                "one of this run's"
+            } else {
+                "the latest the panel shows"
+            }
+        ),
         true,
     );
 
@@ -301,7 +315,13 @@ pub async fn run(ctx: &CheckCtx) -> Outcome {
             format!("the exemplar's trace {trace_id} is not in Tempo"),
         );
     };
-    let since = driven.iter().map(|d| d.started_unix_nanos).min().unwrap_or(0);
+    // Spans of an earlier run with the same seed share this run's ids: a
+    // trace of ours keeps only spans that started after its first call.
+    let since = if mine {
+        driven.iter().map(|d| d.started_unix_nanos).min().unwrap_or(0)
+    } else {
+        0
+    };
     let spans: Vec<ReadSpan> = trace
         .spans
         .into_iter()
