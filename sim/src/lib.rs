@@ -16,6 +16,7 @@ pub mod dashboards;
 mod faro;
 pub mod faro_lines;
 pub mod faults;
+pub mod generator;
 mod go;
 pub mod grafana;
 mod grafana_query;
