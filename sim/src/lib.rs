@@ -27,6 +27,7 @@ mod loki;
 pub mod loki_exporter;
 pub mod metrics;
 mod mimir;
+pub mod node_exporter;
 mod otlp_body;
 pub mod pprof;
 pub mod profiles;
