@@ -25,6 +25,7 @@ pub mod lang;
 pub mod logs;
 mod loki;
 pub mod loki_exporter;
+mod loki_metric;
 pub mod metrics;
 mod mimir;
 pub mod node_exporter;
