@@ -253,9 +253,9 @@ async fn the_dashboard_fault_leaves_traffic_and_errors_without_data() {
 }
 
 #[tokio::test]
-async fn logql_metric_queries_are_lokis_501_passed_on() {
+async fn unserved_logql_metric_queries_are_lokis_501_passed_on() {
     let stack = support::start().await;
-    let expr = targets(&stack, "durable-web-vitals").await.remove(0).1;
+    let expr = r#"topk(2, count_over_time({app="durable-code-frontend"} [5m]))"#;
     let (status, body) = ds_query(
         &stack,
         json!({
