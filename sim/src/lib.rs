@@ -19,6 +19,7 @@ pub mod faults;
 pub mod generator;
 mod go;
 pub mod grafana;
+mod grafana_pyroscope;
 mod grafana_query;
 pub mod ids;
 pub mod lang;
