@@ -69,7 +69,7 @@ async fn dashboards_are_listed_and_fetched_as_grafana_serves_them() {
     assert_eq!(got.status, 200);
     let hits = got.json();
     let hits = hits.as_array().unwrap();
-    assert_eq!(hits.len(), 5);
+    assert_eq!(hits.len(), 6);
     let golden = hits.iter().find(|h| h["uid"] == "durable-golden-signals").unwrap();
     assert_eq!(golden["type"], "dash-db");
     assert_eq!(golden["title"], "Golden signals");
