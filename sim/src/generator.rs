@@ -3,7 +3,7 @@
 //! the distributor accepts updates cumulative series, written to the metric
 //! store at once rather than on a 15 s collection tick.
 //!
-//! Span metrics carry Tempo's default intrinsic dimensions (`service`,
+//! Span metrics (calls, latency, size) carry Tempo's default intrinsic dimensions (`service`,
 //! `span_name`, `span_kind`, `status_code`); service graphs pair a client
 //! (or producer) span with its server (or consumer) child of another
 //! service. Every series also carries the registry's external label
@@ -18,6 +18,7 @@ use std::sync::Mutex;
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::trace::v1::{Span, span::SpanKind, status::StatusCode};
+use prost::Message;
 
 use crate::ids::hex;
 use crate::metrics::{Labels, MetricStore, StoredExemplar, format_le};
@@ -70,6 +71,8 @@ struct Observed {
     kind: SpanKind,
     status: StatusCode,
     seconds: f64,
+    /// The span's encoded size, which `traces_spanmetrics_size_total` sums.
+    bytes: f64,
     trace_id: String,
     span_id: Vec<u8>,
     parent_span_id: Vec<u8>,
@@ -144,6 +147,7 @@ fn observed(request: &ExportTraceServiceRequest) -> Vec<Observed> {
                         .and_then(|st| StatusCode::try_from(st.code).ok())
                         .unwrap_or(StatusCode::Unset),
                     seconds: s.end_time_unix_nano.saturating_sub(s.start_time_unix_nano) as f64 / 1e9,
+                    bytes: s.encoded_len() as f64,
                     trace_id: hex(&s.trace_id),
                     span_id: s.span_id.clone(),
                     parent_span_id: s.parent_span_id.clone(),
@@ -253,6 +257,7 @@ impl Registry {
             ("status_code", status_name(s.status)),
         ];
         self.inc(labels("traces_spanmetrics_calls_total", &dims), 1.0, ts_ms, out);
+        self.inc(labels("traces_spanmetrics_size_total", &dims), s.bytes, ts_ms, out);
         let base = labels("traces_spanmetrics_latency", &dims);
         self.observe(
             "traces_spanmetrics_latency",
@@ -455,6 +460,8 @@ mod tests {
         assert_eq!(e.labels["traceID"], "07".repeat(16));
         assert!((e.value - 0.03).abs() < 1e-9);
         assert!((last(&first, "traces_spanmetrics_latency_sum", &[]).unwrap() - 0.03).abs() < 1e-9);
+        let size = span(1, None, SpanKind::Server, 30, false).encoded_len() as f64;
+        assert_eq!(last(&first, "traces_spanmetrics_size_total", &[]), Some(size));
 
         let second = g.process(
             &request("backend", vec![span(2, None, SpanKind::Server, 30, true)]),
