@@ -266,16 +266,16 @@ mimir = "http://{mimir}/prometheus"
 pyroscope = "http://{pyroscope}"
 grafana = "http://{grafana}{grafana_path}"
 {auth}
+[dashboards]
+# As on the deployment: the app profiles CPU only.
+expected_empty = ["Profiling / Memory allocations"]
+
 [limits]
 wait = "5s"
 max_wait = "8s"
 search_ready_after = "{search_ready}ms"
 request_timeout = "5s"
 ingest_slo = "5s"
-
-[dashboards]
-# As on the deployment: the app profiles CPU only.
-expected_empty = ["Profiling / Memory allocations"]
 "#,
             collector = self.collector,
             collector_grpc = self.collector_grpc,
