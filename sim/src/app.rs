@@ -244,7 +244,7 @@ impl AppState {
                     schema_url: String::new(),
                 }],
             };
-            self.sim.traces.ingest(request, &faults);
+            self.sim.ingest_spans(request, &faults);
         }
 
         let (log_trace, log_span) = if faults.logs_without_trace_id {

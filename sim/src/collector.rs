@@ -188,7 +188,7 @@ where
 
 async fn traces(State(state): State<Arc<SimState>>, method: Method, headers: HeaderMap, body: Body) -> Response {
     receive(&state, method, &headers, body, |request: ExportTraceServiceRequest| {
-        state.traces.ingest(request, &state.faults());
+        state.ingest_spans(request, &state.faults());
     })
     .await
 }

@@ -89,7 +89,7 @@ impl Service<http::Request<tonic::body::Body>> for Receiver {
             let response = match req.uri().path() {
                 TRACES => {
                     export(state, req, |state: &SimState, r: ExportTraceServiceRequest| {
-                        state.traces.ingest(r, &state.faults());
+                        state.ingest_spans(r, &state.faults());
                     })
                     .await
                 }

@@ -19,6 +19,10 @@ const FILES: &[(&str, &str)] = &[
         "golden-signals.json",
         include_str!("../../compose/grafana/dashboards/golden-signals.json"),
     ),
+    (
+        "profiling.json",
+        include_str!("../../compose/grafana/dashboards/profiling.json"),
+    ),
     ("red.json", include_str!("../../compose/grafana/dashboards/red.json")),
     (
         "traces.json",
@@ -260,6 +264,7 @@ mod tests {
             uids,
             [
                 "durable-golden-signals",
+                "durable-profiling",
                 "durable-red",
                 "durable-traces",
                 "durable-use",
@@ -276,7 +281,7 @@ mod tests {
             },
             "/grafana",
         );
-        assert_eq!(hits.len(), 5);
+        assert_eq!(hits.len(), 6);
         assert_eq!(hits[0].title, "Frontend web vitals");
         assert_eq!(hits[0].url, "/grafana/d/durable-web-vitals/frontend-web-vitals");
         let folders = search(
@@ -314,6 +319,6 @@ mod tests {
         assert!(exprs[1].contains("http_errors_total") && exprs[1].contains("rate(http_requests{"));
         assert!(exprs.iter().all(|e| !e.contains("http_requests_total")));
         // Only that dashboard.
-        assert!(broken[1].json.to_string().contains("http_requests_total"));
+        assert!(broken[2].json.to_string().contains("http_requests_total"));
     }
 }

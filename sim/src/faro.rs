@@ -177,7 +177,7 @@ fn export(state: &FaroState, payload: &Payload) {
         let _ = state.sim.logs.push(labels, entries, |_| false);
     }
     if let Some(request) = &payload.traces {
-        state.sim.traces.ingest(request.clone(), &state.sim.faults());
+        state.sim.ingest_spans(request.clone(), &state.sim.faults());
     }
 }
 

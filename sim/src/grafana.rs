@@ -8,11 +8,11 @@
 //! provisioning file; a bearer token or basic auth is required when set.
 //! The deployment's dashboards (`dashboards`) are listed by `/api/search`
 //! and served by `/api/dashboards/uid/<uid>`; `POST /api/ds/query` runs
-//! Prometheus and Loki queries as Grafana's backend plugins do
-//! (`grafana_query`).
+//! Prometheus, Loki and Pyroscope queries as Grafana's backend plugins do
+//! (`grafana_query`, `grafana_pyroscope`).
 //!
 //! Uses: provisioning (datasource model), dashboards, grafana_query,
-//! state, faults.
+//! grafana_pyroscope, state, faults.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -27,11 +27,11 @@ use base64::Engine as _;
 use serde_json::json;
 use url::Url;
 
-use crate::dashboards;
 use crate::faults::Role;
 use crate::grafana_query::{self, PromQuery, Range};
 use crate::provisioning::{Backend, Datasource};
 use crate::state::SimState;
+use crate::{dashboards, grafana_pyroscope};
 
 /// The datasources the reference stack's Grafana is provisioned with by
 /// default.
@@ -427,6 +427,9 @@ async fn ds_query(State(state): State<Arc<GrafanaState>>, headers: HeaderMap, bo
                     grafana_query::prometheus(&state.http, base, &pq).await
                 }
                 (Some(Backend::Loki), Some(base)) => grafana_query::loki(&state.http, base, q, &ref_id, range).await,
+                (Some(Backend::Pyroscope), Some(base)) => {
+                    grafana_pyroscope::query(&state.http, base, q, &ref_id, range).await
+                }
                 _ => grafana_query::Answer {
                     frames: Vec::new(),
                     error: Some(format!(

@@ -776,7 +776,7 @@ fn logs_frame(ref_id: &str, executed: &str, data: &Value) -> Value {
 /// Which store answers a datasource's queries here.
 pub fn served(ds: &Datasource) -> Option<Backend> {
     match ds.backend() {
-        Some(b @ (Backend::Prometheus | Backend::Loki)) => Some(b),
+        Some(b @ (Backend::Prometheus | Backend::Loki | Backend::Pyroscope)) => Some(b),
         _ => None,
     }
 }

@@ -14,11 +14,13 @@
 //! then `loghttp.ParseRangeQuery`'s parameter checks, then LogQL, then the
 //! entries limit and the query length. Every rejection is Loki's
 //! `server.WriteError`: 400, `text/plain; charset=utf-8`, `nosniff`, the
-//! message without a newline. Valid LogQL the reference stack does not
-//! evaluate (metric queries, some stages) is a 501 that says so.
+//! message without a newline. The metric queries `loki_metric` serves are
+//! answered as `matrix` and `vector`; other valid LogQL the reference
+//! stack does not evaluate (other metric queries, some stages) is a 501
+//! that says so.
 //!
 //! Uses: logs, lang::logql, go (strconv, time, model, url), state, faults,
-//! otlp_body.
+//! otlp_body, loki_metric.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -37,8 +39,8 @@ use crate::faults::{Role, drops};
 use crate::go::{model, strconv, time, url};
 use crate::lang::logql::{self, LogQuery, MAX_ENTRIES_LIMIT, ParseError, QueryKind};
 use crate::logs::{Entry, LogHit, unix_nanos};
-use crate::otlp_body;
 use crate::state::SimState;
+use crate::{loki_metric, otlp_body};
 
 pub const CATEGORIZE_LABELS: &str = "categorize-labels";
 const ENCODING_FLAGS: &str = "x-loki-response-encoding-flags";
@@ -342,6 +344,7 @@ struct RangeRequest {
     query: String,
     start: i128,
     end: i128,
+    step: i128,
     limit: u32,
     backward: bool,
 }
@@ -384,6 +387,7 @@ fn parse_range_request(form: &Form, now: i128) -> Result<RangeRequest, String> {
         query: form.get("query").to_owned(),
         start,
         end,
+        step,
         limit,
         backward,
     })
@@ -434,7 +438,7 @@ async fn query_range(State(state): State<Arc<SimState>>, headers: HeaderMap, Raw
     }
     let query = match parsed {
         Ok(q) => q,
-        Err(e) => return unserved(&e),
+        Err(e) => return metric(&state, &req.query, (req.start, req.end, req.step), &e, now, false),
     };
     let range = window(req.start, req.end);
     if let Some(e) = query.stage_error()
@@ -447,17 +451,19 @@ async fn query_range(State(state): State<Arc<SimState>>, headers: HeaderMap, Raw
 
 /// `/query`: an instant query is a metric query; Loki refuses log queries
 /// there.
-async fn query_instant(State(_state): State<Arc<SimState>>, RawQuery(raw): RawQuery) -> Response {
+async fn query_instant(State(state): State<Arc<SimState>>, RawQuery(raw): RawQuery) -> Response {
     let form = match parse_form(raw.as_deref().unwrap_or("")) {
         Ok(f) => f,
         Err(e) => return rejected(e),
     };
+    let now = now_nanos();
     let checks = parse_limit(form.get("limit"))
-        .and_then(|_| parse_timestamp(form.get("time"), now_nanos()))
-        .and_then(|_| parse_backward(form.get("direction")));
-    if let Err(e) = checks {
-        return rejected(e);
-    }
+        .and_then(|_| parse_timestamp(form.get("time"), now))
+        .and_then(|t| parse_backward(form.get("direction")).map(|_| t));
+    let time = match checks {
+        Ok(t) => t,
+        Err(e) => return rejected(e),
+    };
     match logql::parse(form.get("query")) {
         Err(e @ ParseError::Invalid { .. }) => rejected(e.to_string()),
         Err(
@@ -465,10 +471,36 @@ async fn query_instant(State(_state): State<Arc<SimState>>, RawQuery(raw): RawQu
                 kind: QueryKind::Metric,
                 ..
             },
-        ) => unserved(&e),
+        ) => metric(&state, form.get("query"), (time, time, 1), &e, now, true),
         Ok(_) | Err(ParseError::Unserved { .. }) => rejected(
             "log queries are not supported as an instant query type, please change your query to a range query type",
         ),
+    }
+}
+
+/// A metric query: evaluated when the stack serves it, else `unserved`'s
+/// 501; a pipeline error is Loki's 400.
+fn metric(
+    state: &SimState,
+    text: &str,
+    (start, end, step): (i128, i128, i128),
+    unserved_error: &ParseError,
+    now: i128,
+    instant: bool,
+) -> Response {
+    let query = match logql::parse_metric(text) {
+        Ok(q) => q,
+        Err(_) => return unserved(unserved_error),
+    };
+    if let Some(e) = query.log().stage_error()
+        && (end > now - QUERY_INGESTERS_WITHIN_NS || state.logs.any_selected(query.log(), window(start, end)))
+    {
+        return rejected(e.to_string());
+    }
+    match loki_metric::evaluate(state, &query, (start, end, step)) {
+        Err(e) => rejected(e.to_string()),
+        Ok(series) if instant => Json(loki_metric::vector(&series)).into_response(),
+        Ok(series) => Json(loki_metric::matrix(&series)).into_response(),
     }
 }
 
@@ -718,12 +750,21 @@ mod tests {
                 "{params:?}"
             );
         }
-        let (status, kind, _, text) = get(range, vec![("query", r#"rate({a="b"}[5m])"#.into())]).await;
+        let (status, kind, _, text) = get(range, vec![("query", r#"topk(1, rate({a="b"}[5m]))"#.into())]).await;
         assert_eq!((status, &kind), (501, &plain));
-        assert!(text.contains("serves log queries only"), "{text}");
+        assert!(
+            text.contains("serves log queries and some metric queries only"),
+            "{text}"
+        );
         // A metric query is not held to the entries limit.
         let metric = vec![("query", r#"rate({a="b"}[5m])"#.into()), ("limit", "6000".into())];
-        assert_eq!(get(range, metric).await.0, 501);
+        let (status, kind, _, text) = get(range, metric).await;
+        assert_eq!((status, kind.as_deref()), (200, Some("application/json")), "{text}");
+        let unserved = vec![
+            ("query", r#"topk(1, rate({a="b"}[5m]))"#.into()),
+            ("limit", "6000".into()),
+        ];
+        assert_eq!(get(range, unserved).await.0, 501);
         let (status, _, _, text) = get("/loki/api/v1/query", vec![("query", r#"{service_name="svc"}"#.into())]).await;
         assert_eq!(
             (status, text.as_str()),

@@ -200,15 +200,28 @@ impl MetricStore {
     /// Stores one sample the stack writes about itself (its cAdvisor view),
     /// not counted as ingest.
     pub fn put_own(&self, labels: Labels, ts_ms: i64, value: f64) {
+        self.put_generated(labels, ts_ms, value, None);
+    }
+
+    /// Stores one sample another component of the stack remote-writes
+    /// (Tempo's metrics generator, Alloy's scrapes), not counted as ingest.
+    pub fn put_generated(&self, labels: Labels, ts_ms: i64, value: f64, exemplar: Option<StoredExemplar>) {
+        let now = Instant::now();
         let mut series = self.series.lock().expect("metric store lock");
         let s = series.entry(labels).or_insert_with(|| Series {
             samples: Vec::new(),
             exemplars: Vec::new(),
         });
-        s.samples.push((ts_ms, value, Instant::now()));
-        // Only the recent past matters for an instant query.
-        if s.samples.len() > 1000 {
-            s.samples.drain(..500);
+        s.samples.push((ts_ms, value, now));
+        // Only the recent past matters for the dashboards' windows.
+        if s.samples.len() > 4000 {
+            s.samples.drain(..2000);
+        }
+        if let Some(e) = exemplar {
+            s.exemplars.push((e, now));
+            if s.exemplars.len() > 1000 {
+                s.exemplars.drain(..500);
+            }
         }
     }
 

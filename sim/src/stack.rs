@@ -271,6 +271,10 @@ mimir = "http://{mimir}/prometheus"
 pyroscope = "http://{pyroscope}"
 grafana = "http://{grafana}{grafana_path}"
 {auth}
+[dashboards]
+# As on the deployment: the app profiles CPU only.
+expected_empty = ["Profiling / Memory allocations"]
+
 [limits]
 wait = "5s"
 max_wait = "8s"

@@ -1,6 +1,6 @@
 //! What the reference stack's servers share: its stores, faults and timings.
 //!
-//! Uses: faults, traces.
+//! Uses: faults, traces, metrics, generator.
 
 use std::sync::RwLock;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -10,6 +10,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use crate::faults::{Faults, Role};
+use crate::generator::MetricsGenerator;
 use crate::logs::LogStore;
 use crate::metrics::MetricStore;
 use crate::profiles::ProfileStore;
@@ -30,6 +31,8 @@ pub struct SimState {
     pub logs: LogStore,
     pub metrics: MetricStore,
     pub profiles: ProfileStore,
+    /// Tempo's metrics generator, writing span metrics into `metrics`.
+    pub generator: MetricsGenerator,
     /// Ingest requests seen, for `reject_ratio`.
     ingest_requests: AtomicU64,
     /// Requests the app's `/api/*` routes received, answered or refused.
@@ -50,11 +53,25 @@ impl SimState {
             logs: LogStore::default(),
             metrics: MetricStore::default(),
             profiles: ProfileStore::default(),
+            generator: MetricsGenerator::default(),
             ingest_requests: AtomicU64::new(0),
             app_requests: AtomicU64::new(0),
             ruler: Ruler::default(),
             grpc_exports: AtomicU64::new(0),
         }
+    }
+
+    /// Where accepted spans enter Tempo: its distributor hands them to the
+    /// metrics generator and to the trace store. Returns how many spans
+    /// the store received.
+    pub fn ingest_spans(
+        &self,
+        request: opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest,
+        faults: &Faults,
+    ) -> u64 {
+        let ts_ms = (crate::logs::unix_nanos() / 1_000_000) as i64;
+        self.generator.write(&request, ts_ms, &self.metrics);
+        self.traces.ingest(request, faults)
     }
 
     /// The state with `ruler`'s rule groups loaded.

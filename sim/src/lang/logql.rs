@@ -1,7 +1,7 @@
 //! LogQL as Loki 3.3.2 reads it (`pkg/logql/syntax`): its lexer, a
 //! recursive-descent parser for the whole grammar (log and metric
 //! queries), its post-parse validation, and an evaluator for the log
-//! queries the reference stack serves. Upstream: Loki v3.3.2
+//! queries the reference stack serves (metric queries in `metric`). Upstream: Loki v3.3.2
 //! `pkg/logql/syntax/{lex.go,expr.y,parser.go}`, `pkg/logqlmodel/error.go`;
 //! `shared/reference/api/09-query-strings.md` and `05-loki.md`.
 //!
@@ -12,7 +12,7 @@
 //! parser state Loki would be in shifts at most four tokens (goyacc's
 //! rule); the states were derived by hand from the grammar, not from
 //! Loki's tables. Valid LogQL the reference stack does not evaluate
-//! (metric queries, `| unpack`, `| regexp`, templates, `ip()`, …) is
+//! (most metric queries, `| unpack`, `| regexp`, templates, `ip()`, …) is
 //! [`ParseError::Unserved`]: Loki would accept it, so it is neither a 400
 //! nor a guess.
 //!
@@ -43,6 +43,8 @@ const MAX_DEPTH: usize = 64;
 pub const MAX_ENTRIES_LIMIT: u32 = 5000;
 
 type Labels = BTreeMap<String, String>;
+
+pub mod metric;
 
 /// Why a query is not run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,7 +99,7 @@ impl fmt::Display for ParseError {
                 what,
             } => write!(
                 f,
-                "the embedded reference stack serves log queries only: {what} is valid LogQL that Loki evaluates, but the reference stack does not"
+                "the embedded reference stack serves log queries and some metric queries only: {what} is valid LogQL that Loki evaluates, but the reference stack does not"
             ),
             ParseError::Unserved {
                 kind: QueryKind::Log,
@@ -939,6 +941,12 @@ enum Node {
         what: String,
         err: Option<ParseError>,
     },
+    /// A metric expression the reference stack evaluates.
+    Served {
+        plan: Box<metric::Plan>,
+        what: String,
+        err: Option<ParseError>,
+    },
 }
 
 struct LogAst {
@@ -952,7 +960,7 @@ impl Node {
     fn validation_error(&self) -> Option<ParseError> {
         match self {
             Node::Log(log) => validate_selector(log.selector.as_deref()),
-            Node::Literal { err, .. } | Node::Metric { err, .. } => err.clone(),
+            Node::Literal { err, .. } | Node::Metric { err, .. } | Node::Served { err, .. } => err.clone(),
         }
     }
 
@@ -960,7 +968,7 @@ impl Node {
         match self {
             Node::Log(_) => "a log query".into(),
             Node::Literal { .. } => "a literal expression".into(),
-            Node::Metric { what, .. } => what.clone(),
+            Node::Metric { what, .. } | Node::Served { what, .. } => what.clone(),
         }
     }
 }
@@ -1178,67 +1186,89 @@ impl<'a> Parser<'a> {
     }
 
     /// `labels )` or `)`, after a `(`.
-    fn label_list(&mut self) -> PResult<()> {
+    fn label_list(&mut self) -> PResult<Vec<String>> {
         if self.eat(K::CloseParen) {
-            return Ok(());
+            return Ok(Vec::new());
         }
-        self.expect(K::Identifier, &[K::Identifier, K::CloseParen])?;
+        let mut names = vec![self.expect(K::Identifier, &[K::Identifier, K::CloseParen])?.text];
         loop {
             match self.kind() {
                 K::Comma => {
                     self.take();
-                    self.expect(K::Identifier, &[K::Identifier])?;
+                    names.push(self.expect(K::Identifier, &[K::Identifier])?.text);
                 }
                 K::CloseParen => {
                     self.take();
-                    return Ok(());
+                    return Ok(names);
                 }
                 _ => return Err(self.syntax_error(&[K::Comma, K::CloseParen])),
             }
         }
     }
 
-    fn grouping(&mut self) -> PResult<()> {
-        self.take();
+    fn grouping(&mut self) -> PResult<metric::Grouping> {
+        let without = self.take().kind == K::Without;
         self.expect(K::OpenParen, &[K::OpenParen])?;
-        self.label_list()
+        let labels = self.label_list()?;
+        Ok(metric::Grouping { without, labels })
     }
 
     fn range_aggregation(&mut self) -> PResult<Node> {
         let op = self.take();
         let name = op.kind.display().to_lowercase();
         self.expect(K::OpenParen, &[K::OpenParen])?;
+        let mut param = None;
         let first: &[Kind] = if self.kind() == K::Number {
-            self.take();
+            param = Some(self.take().text);
             self.expect(K::Comma, &[K::Comma])?;
             &[K::OpenBrace, K::OpenParen]
         } else {
             &[K::Number, K::OpenBrace, K::OpenParen]
         };
-        let selector = self.log_range(first)?;
+        let (selector, tail) = self.log_range(first)?;
         self.expect(K::CloseParen, &[K::CloseParen])?;
-        if matches!(self.kind(), K::By | K::Without) {
-            self.grouping()?;
-        }
-        Ok(Node::Metric {
-            what: format!("the range aggregation `{name}`"),
-            err: validate_selector(selector.as_deref()),
+        let grouping = if matches!(self.kind(), K::By | K::Without) {
+            Some(self.grouping()?)
+        } else {
+            None
+        };
+        let what = format!("the range aggregation `{name}`");
+        let err = validate_selector(selector.as_deref());
+        let plan = tail.and_then(|tail| {
+            metric::Plan::range(
+                op.kind,
+                param.as_deref(),
+                selector.clone().unwrap_or_default(),
+                tail,
+                grouping,
+            )
+        });
+        Ok(match plan {
+            Some(plan) => Node::Served {
+                plan: Box::new(plan),
+                what,
+                err,
+            },
+            None => Node::Metric { what, err },
         })
     }
 
     fn vector_aggregation(&mut self) -> PResult<Node> {
         let op = self.take();
         let name = op.kind.display().to_lowercase();
+        let mut grouping = None;
         let grouped = matches!(self.kind(), K::By | K::Without);
         if grouped {
-            self.grouping()?;
+            grouping = Some(self.grouping()?);
             self.expect(K::OpenParen, &[K::OpenParen])?;
         } else {
             self.expect(K::OpenParen, &[K::OpenParen, K::By, K::Without])?;
         }
+        let mut param = false;
         let inner = if self.kind() == K::Number {
             let n = self.take();
             if self.eat(K::Comma) {
+                param = true;
                 self.metric_arg()?
             } else {
                 // The number starts the metricExpr itself.
@@ -1252,11 +1282,21 @@ impl<'a> Parser<'a> {
         };
         self.expect(K::CloseParen, &[])?;
         if !grouped && matches!(self.kind(), K::By | K::Without) {
-            self.grouping()?;
+            grouping = Some(self.grouping()?);
         }
-        Ok(Node::Metric {
-            what: format!("the vector aggregation `{name}`"),
-            err: inner.validation_error(),
+        let what = format!("the vector aggregation `{name}`");
+        let err = inner.validation_error();
+        let plan = match inner {
+            Node::Served { plan, .. } if !param => metric::Plan::vector(op.kind, grouping, *plan),
+            _ => None,
+        };
+        Ok(match plan {
+            Some(plan) => Node::Served {
+                plan: Box::new(plan),
+                what,
+                err,
+            },
+            None => Node::Metric { what, err },
         })
     }
 
@@ -1280,25 +1320,27 @@ impl<'a> Parser<'a> {
 
     /// logRangeExpr, after `rate(` (and a parameter); returns the
     /// selector's matchers.
-    fn log_range(&mut self, first: &[Kind]) -> PResult<Option<Vec<Matcher>>> {
+    fn log_range(&mut self, first: &[Kind]) -> PResult<(Option<Vec<Matcher>>, Option<metric::Tail>)> {
         self.enter()?;
+        let mut tail = None;
         let selector = match self.kind() {
             K::OpenBrace => {
                 let selector = self.selector()?;
-                self.range_tail()?;
+                tail = Some(self.range_tail()?);
                 selector
             }
             K::OpenParen => {
                 self.take();
                 match self.kind() {
                     K::OpenParen => {
-                        let selector = self.log_range(&[K::OpenBrace, K::OpenParen])?;
+                        let (selector, _) = self.log_range(&[K::OpenBrace, K::OpenParen])?;
                         self.expect(K::CloseParen, &[K::CloseParen])?;
                         selector
                     }
                     K::OpenBrace => {
                         let selector = self.selector()?;
-                        let (piped, unwrapped) = self.range_pipeline()?;
+                        let (piped, unwrap, _) = self.range_pipeline()?;
+                        let unwrapped = unwrap.is_some();
                         match self.kind() {
                             K::CloseParen => {
                                 // `( selector … ) RANGE`
@@ -1335,79 +1377,97 @@ impl<'a> Parser<'a> {
             _ => return Err(self.syntax_error(first)),
         };
         self.leave();
-        Ok(selector)
+        Ok((selector, tail))
     }
 
-    /// After a selector inside a range aggregation.
-    fn range_tail(&mut self) -> PResult<()> {
-        let (piped, unwrapped) = self.range_pipeline()?;
-        if !piped && !unwrapped && self.kind() == K::Range {
-            self.take();
-            self.offset()?;
-            self.range_pipeline()?;
-            return Ok(());
+    /// After a selector inside a range aggregation: its pipeline, unwrap,
+    /// range and offset, in either order Loki takes.
+    fn range_tail(&mut self) -> PResult<metric::Tail> {
+        let (piped, unwrap, stages) = self.range_pipeline()?;
+        if !piped && unwrap.is_none() && self.kind() == K::Range {
+            let range_ns = self.take().nanos;
+            let offset_ns = self.offset()?;
+            let (_, unwrap, stages) = self.range_pipeline()?;
+            return Ok(metric::Tail {
+                stages,
+                unwrap,
+                range_ns,
+                offset_ns,
+            });
         }
-        let shifts: &[Kind] = if unwrapped { &[K::Range, K::Pipe] } else { &[] };
-        self.expect(K::Range, shifts)?;
-        self.offset()
+        let shifts: &[Kind] = if unwrap.is_some() { &[K::Range, K::Pipe] } else { &[] };
+        let range_ns = self.expect(K::Range, shifts)?.nanos;
+        let offset_ns = self.offset()?;
+        Ok(metric::Tail {
+            stages,
+            unwrap,
+            range_ns,
+            offset_ns,
+        })
     }
 
-    fn offset(&mut self) -> PResult<()> {
+    fn offset(&mut self) -> PResult<i64> {
         if self.eat(K::Offset) {
-            self.expect(K::Duration, &[K::Duration])?;
+            return Ok(self.expect(K::Duration, &[K::Duration])?.nanos);
         }
-        Ok(())
+        Ok(0)
     }
 
     /// A pipeline that may end in `| unwrap …`; says whether it had
-    /// stages and whether it was unwrapped.
-    fn range_pipeline(&mut self) -> PResult<(bool, bool)> {
+    /// stages, and gives the unwrap and the stages.
+    fn range_pipeline(&mut self) -> PResult<(bool, Option<metric::Unwrap>, Vec<Stage>)> {
         let mut piped = false;
         let mut prev_line = false;
+        let mut stages = Vec::new();
         loop {
             let kind = self.kind();
             if kind.is_line_filter() {
-                self.line_filter(!prev_line)?;
+                stages.push(self.line_filter(!prev_line)?);
                 prev_line = true;
             } else if kind == K::Pipe {
                 self.take();
                 if self.kind() == K::Unwrap {
-                    self.unwrap()?;
-                    return Ok((piped, true));
+                    let unwrap = self.unwrap()?;
+                    return Ok((piped, Some(unwrap), stages));
                 }
-                self.pipe_stage()?;
+                stages.push(self.pipe_stage()?);
                 prev_line = false;
             } else {
-                return Ok((piped, false));
+                return Ok((piped, None, stages));
             }
             piped = true;
         }
     }
 
     /// `unwrap IDENT` or `unwrap conv(IDENT)`, then `| labelFilter`s.
-    fn unwrap(&mut self) -> PResult<()> {
+    fn unwrap(&mut self) -> PResult<metric::Unwrap> {
         self.take();
-        match self.kind() {
-            K::Identifier => {
-                self.take();
-            }
-            K::BytesConv | K::DurationConv | K::DurationSecondsConv => {
+        let (conv, label) = match self.kind() {
+            K::Identifier => (metric::Conv::Float, self.take().text),
+            k @ (K::BytesConv | K::DurationConv | K::DurationSecondsConv) => {
                 self.take();
                 self.expect(K::OpenParen, &[K::OpenParen])?;
-                self.expect(K::Identifier, &[K::Identifier])?;
+                let label = self.expect(K::Identifier, &[K::Identifier])?.text;
                 self.expect(K::CloseParen, &[K::CloseParen])?;
+                let conv = if k == K::BytesConv {
+                    metric::Conv::Bytes
+                } else {
+                    metric::Conv::Duration
+                };
+                (conv, label)
             }
             _ => {
                 return Err(self.syntax_error(&[K::Identifier, K::BytesConv, K::DurationConv, K::DurationSecondsConv]));
             }
-        }
+        };
+        let mut filters = Vec::new();
         while self.eat(K::Pipe) {
             if !matches!(self.kind(), K::Identifier | K::OpenParen) {
                 return Err(self.syntax_error(&[K::Identifier, K::OpenParen]));
             }
-            self.label_filter()?;
+            filters.push(self.label_filter()?);
         }
-        Ok(())
+        Ok(metric::Unwrap { label, conv, filters })
     }
 
     // --- log queries -------------------------------------------------------
@@ -2068,6 +2128,39 @@ pub fn parse(query: &str) -> Result<LogQuery, ParseError> {
         return Err(ParseError::unserved(QueryKind::Log, what));
     }
     Ok(LogQuery::build(log))
+}
+
+/// Parses a metric query as `parse` does, giving what the reference stack
+/// evaluates; any other metric query is `Unserved`, a log query too.
+pub fn parse_metric(query: &str) -> Result<metric::MetricQuery, ParseError> {
+    if query.len() >= MAX_INPUT_SIZE {
+        return Err(ParseError::bare(format!(
+            "input size too long ({} > {MAX_INPUT_SIZE})",
+            query.len()
+        )));
+    }
+    let mut p = Parser::new(query);
+    let parsed = p.root();
+    if let Some(fatal) = p.fatal.take() {
+        return Err(fatal);
+    }
+    if let Some(first) = p.lx.errors.first() {
+        return Err(first.clone());
+    }
+    let Ok(node) = parsed else {
+        return Err(ParseError::bare("syntax error: unexpected $end"));
+    };
+    if let Some(err) = node.validation_error() {
+        return Err(err);
+    }
+    match node {
+        Node::Log(_) => Err(ParseError::unserved(QueryKind::Log, "a log query")),
+        Node::Served { plan, what, .. } => match p.unserved {
+            Some(stage) => Err(ParseError::unserved(QueryKind::Metric, format!("{what} over {stage}"))),
+            None => Ok(metric::MetricQuery::new(*plan)),
+        },
+        other => Err(ParseError::unserved(QueryKind::Metric, other.what())),
+    }
 }
 
 /// Parses a push request's stream labels, `{a="b", c="d"}` (`=` only);
@@ -2909,7 +3002,10 @@ mod tests {
             }
         }
         let message = parse(r#"rate({a="b"}[5m])"#).unwrap_err().to_string();
-        assert!(message.contains("serves log queries only"), "{message}");
+        assert!(
+            message.contains("serves log queries and some metric queries only"),
+            "{message}"
+        );
         assert!(message.contains("`rate`"), "{message}");
     }
 

@@ -30,7 +30,7 @@ use serde_json::{Value, json};
 
 use crate::support::{self, Stack, answer, attribute, base64, span_named, unhex};
 
-const PAYLOAD: &str = include_str!("../fixtures/contracts/faro-web-2.x.json");
+pub(crate) const PAYLOAD: &str = include_str!("../fixtures/contracts/faro-web-2.x.json");
 const BRANDS_UNKNOWN: &str = include_str!("../fixtures/contracts/faro-web-brands-unknown.json");
 const TRACE: &str = "8f3a1b2c4d5e6f708192a3b4c5d6e7f8";
 const SPAN: &str = "1a2b3c4d5e6f7081";
@@ -48,7 +48,7 @@ const META: &str = concat!(
 );
 
 /// `POST /collect` as the fetch transport sends it.
-async fn collect(stack: &Stack, body: &str) -> support::Answer {
+pub(crate) async fn collect(stack: &Stack, body: &str) -> support::Answer {
     answer(
         stack
             .http

@@ -15,6 +15,8 @@
 mod app_alerts;
 mod faro_web;
 mod grafana_api;
+mod loki_metrics;
+mod metrics_generator;
 mod mimir_rules;
 mod otel_js;
 mod pyroscope_rs;

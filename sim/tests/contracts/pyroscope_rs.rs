@@ -471,3 +471,73 @@ async fn the_push_answers_in_the_request_codec() {
         json!({"code": "unimplemented", "message": "unknown compression \"br\": supported encodings are gzip"})
     );
 }
+
+/// A Pyroscope panel's query through Grafana's `/api/ds/query`.
+async fn panel(stack: &Stack, query: serde_json::Value) -> (u16, serde_json::Value) {
+    let mut query = query;
+    query["refId"] = json!("A");
+    query["datasource"] = json!({ "type": "grafana-pyroscope-datasource", "uid": "pyroscope" });
+    let body = json!({ "queries": [query], "from": "now-1h", "to": "now+1m" });
+    let got = answer(stack.http.post(format!("{}/api/ds/query", stack.grafana)).json(&body)).await;
+    (got.status, got.json())
+}
+
+#[tokio::test]
+async fn grafana_shows_the_pushed_profile_as_a_nested_set_flame_graph() {
+    let (stack, _) = pushed("7c2e9a41-1b3d-4f5e-9a8b-0c1d2e3f4a5b").await;
+    let selector = format!("{{service_name=\"{SERVICE}\"}}");
+    let (status, body) = panel(
+        &stack,
+        json!({ "queryType": "profile", "profileTypeId": TYPE_ID, "labelSelector": selector, "groupBy": [] }),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let frames = body["results"]["A"]["frames"].as_array().unwrap();
+    assert_eq!(frames.len(), 1);
+    let schema = &frames[0]["schema"];
+    assert_eq!(schema["name"], "response");
+    assert_eq!(schema["meta"]["preferredVisualisationType"], "flamegraph");
+    let names: Vec<&str> = schema["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["level", "value", "self", "label"]);
+    assert_eq!(schema["fields"][1]["config"]["unit"], "ns");
+    let text = schema["fields"][3]["config"]["type"]["enum"]["text"].clone();
+    let values = &frames[0]["data"]["values"];
+    // total, main, handle, then its two callees: depth first.
+    assert_eq!(values[0], json!([0, 1, 2, 3, 3]), "{body}");
+    let label = |row: usize| {
+        text[values[3][row].as_u64().unwrap() as usize]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(label(0), "total");
+    assert_eq!(label(1), "contract::main");
+    assert_eq!(label(2), "contract::handle");
+    assert_eq!(values[1][0], values[1][1]);
+
+    // A type with no samples: the frame, without rows.
+    let (status, body) = panel(
+        &stack,
+        json!({ "queryType": "profile", "profileTypeId": "memory:alloc_space:bytes:space:bytes",
+                "labelSelector": selector, "groupBy": [] }),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let frame = &body["results"]["A"]["frames"][0];
+    assert_eq!(frame["data"]["values"], json!([[], [], [], []]));
+    assert_eq!(frame["schema"]["fields"][2]["config"]["unit"], "bytes");
+
+    // Series queries are not run here, and say so.
+    let (status, body) = panel(
+        &stack,
+        json!({ "queryType": "metrics", "profileTypeId": TYPE_ID, "labelSelector": selector, "groupBy": [] }),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["results"]["A"]["status"], 501);
+}
