@@ -213,7 +213,10 @@ async fn the_deployment_rules_are_loaded_by_default_and_misspelt_under_the_fault
     assert_eq!(group["interval"], 30.0);
     let quick = support::start_with(SimOptions::default()).await;
     let (_, body) = get_json(&quick, "/api/v1/rules?rule_group%5B%5D=durable-code-slo-recording").await;
-    assert_eq!(body["data"]["groups"][0]["interval"], 1.0, "the default stack's interval");
+    assert_eq!(
+        body["data"]["groups"][0]["interval"], 1.0,
+        "the default stack's interval"
+    );
     let query = group["rules"][0]["query"].as_str().unwrap();
     assert!(
         query.contains("http_request_total{") && !query.contains("http_requests_total"),
