@@ -20,7 +20,7 @@ ul.legend{display:flex;flex-wrap:wrap;gap:0 1em;list-style:none;margin:.2em 0;pa
 tr.broken td{background:#ffebe9}\
 .hint{background:#ddf4ff;padding:.5em 1em;border-radius:4px}.query code{white-space:pre-wrap;word-break:break-all}\
 .evidence table{width:auto;font-size:13px}.evidence th{font-weight:600;color:#444;white-space:nowrap}.evidence td,.evidence th{padding:.15em .6em}\
-.kv .kv{margin:0}.rows th{background:#f6f8fa}.evidence td{overflow-wrap:anywhere}.none{color:#888}a.url{word-break:break-all}button.copy{font-size:11px;margin-left:.4em}";
+.kv .kv{margin:0}.rows th{background:#f6f8fa}.evidence td{overflow-wrap:anywhere;min-width:3.5em}.none{color:#888}a.url{word-break:break-all}button.copy{font-size:11px;margin-left:.4em}";
 
 /// What every report of a run against the reference stack says first.
 pub const TEST_DOUBLE_NOTE: &str = "<p class=\"note\">Target: the embedded reference stack, an in-process test double. These results say nothing about a deployment.</p>\n";
