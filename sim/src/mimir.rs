@@ -35,7 +35,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Json, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, get, post};
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use serde::Serialize;
 use serde_json::value::RawValue;
@@ -55,15 +55,12 @@ pub fn router(state: Arc<SimState>) -> Router {
     Router::new()
         .route("/ready", get(ready))
         .route("/otlp/v1/metrics", post(otlp_metrics))
-        .route("/prometheus/api/v1/query", get(query_get).post(query_post))
-        .route("/prometheus/api/v1/query_range", get(range_get).post(range_post))
-        .route("/prometheus/api/v1/series", get(series_get).post(series_post))
-        .route("/prometheus/api/v1/labels", get(label_names_get).post(label_names_post))
+        .route("/prometheus/api/v1/query", form_endpoint(instant_query))
+        .route("/prometheus/api/v1/query_range", form_endpoint(range_query))
+        .route("/prometheus/api/v1/series", form_endpoint(series))
+        .route("/prometheus/api/v1/labels", form_endpoint(label_names))
         .route("/prometheus/api/v1/label/{name}/values", get(label_values))
-        .route(
-            "/prometheus/api/v1/query_exemplars",
-            get(exemplars_get).post(exemplars_post),
-        )
+        .route("/prometheus/api/v1/query_exemplars", form_endpoint(query_exemplars))
         .route("/api/v1/status/buildinfo", get(buildinfo))
         .route("/prometheus/api/v1/status/buildinfo", get(buildinfo))
         .layer(axum::extract::DefaultBodyLimit::max(16 * 1024 * 1024))
@@ -273,25 +270,27 @@ fn rfc3339_ms(s: &str) -> Option<i64> {
     time::parse_rfc3339_nano(s).map(|(secs, nanos)| secs * 1000 + nanos / 1_000_000)
 }
 
+/// A Prometheus API endpoint read as its handler reads it, by GET (the
+/// URL's query) or POST (a form body as well), as the Prometheus API allows.
+fn form_endpoint(handler: fn(&SimState, &Form) -> Response) -> MethodRouter<Arc<SimState>> {
+    get(
+        move |State(state): State<Arc<SimState>>, RawQuery(raw): RawQuery| async move {
+            handler(&state, &Form::read(raw.as_deref(), None, None))
+        },
+    )
+    .post(
+        move |State(state): State<Arc<SimState>>, RawQuery(raw): RawQuery, headers: HeaderMap, body: Bytes| async move {
+            handler(&state, &Form::read(raw.as_deref(), Some(&headers), Some(&body)))
+        },
+    )
+}
+
 fn now_ms() -> i64 {
     (unix_nanos() / 1_000_000) as i64
 }
 
 // ---------------------------------------------------------------------------
 // /api/v1/query
-
-async fn query_get(State(state): State<Arc<SimState>>, RawQuery(raw): RawQuery) -> Response {
-    instant_query(&state, &Form::read(raw.as_deref(), None, None))
-}
-
-async fn query_post(
-    State(state): State<Arc<SimState>>,
-    RawQuery(raw): RawQuery,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    instant_query(&state, &Form::read(raw.as_deref(), Some(&headers), Some(&body)))
-}
 
 fn instant_query(state: &SimState, form: &Form) -> Response {
     if let Some(e) = &form.error {
@@ -365,19 +364,6 @@ fn instant_data(value: &Evaluated, time_ms: i64) -> Box<RawValue> {
 
 // ---------------------------------------------------------------------------
 // /api/v1/query_range
-
-async fn range_get(State(state): State<Arc<SimState>>, RawQuery(raw): RawQuery) -> Response {
-    range_query(&state, &Form::read(raw.as_deref(), None, None))
-}
-
-async fn range_post(
-    State(state): State<Arc<SimState>>,
-    RawQuery(raw): RawQuery,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    range_query(&state, &Form::read(raw.as_deref(), Some(&headers), Some(&body)))
-}
 
 /// Mimir's `ParseDurationMs`: float seconds, or a Prometheus duration.
 fn parse_step(s: &str) -> Result<i64, String> {
@@ -492,19 +478,6 @@ fn window_params(form: &Form) -> Result<(i64, i64), String> {
     Ok((time_param(form, "start", i64::MIN)?, time_param(form, "end", i64::MAX)?))
 }
 
-async fn series_get(State(state): State<Arc<SimState>>, RawQuery(raw): RawQuery) -> Response {
-    series(&state, &Form::read(raw.as_deref(), None, None))
-}
-
-async fn series_post(
-    State(state): State<Arc<SimState>>,
-    RawQuery(raw): RawQuery,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    series(&state, &Form::read(raw.as_deref(), Some(&headers), Some(&body)))
-}
-
 fn series(state: &SimState, form: &Form) -> Response {
     if let Some(e) = &form.error {
         return bad_data(e);
@@ -520,19 +493,6 @@ fn series(state: &SimState, form: &Form) -> Response {
         Ok(sets) => success(matching_series(state, &sets, window)),
         Err(e) => bad_data(&e),
     }
-}
-
-async fn label_names_get(State(state): State<Arc<SimState>>, RawQuery(raw): RawQuery) -> Response {
-    label_names(&state, &Form::read(raw.as_deref(), None, None))
-}
-
-async fn label_names_post(
-    State(state): State<Arc<SimState>>,
-    RawQuery(raw): RawQuery,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    label_names(&state, &Form::read(raw.as_deref(), Some(&headers), Some(&body)))
 }
 
 fn label_names(state: &SimState, form: &Form) -> Response {
@@ -587,19 +547,6 @@ async fn label_values(
 
 // ---------------------------------------------------------------------------
 // /api/v1/query_exemplars
-
-async fn exemplars_get(State(state): State<Arc<SimState>>, RawQuery(raw): RawQuery) -> Response {
-    query_exemplars(&state, &Form::read(raw.as_deref(), None, None))
-}
-
-async fn exemplars_post(
-    State(state): State<Arc<SimState>>,
-    RawQuery(raw): RawQuery,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    query_exemplars(&state, &Form::read(raw.as_deref(), Some(&headers), Some(&body)))
-}
 
 #[derive(Serialize)]
 struct ExemplarSeries<'a> {
