@@ -69,6 +69,32 @@ struct Component {
     detail: String,
 }
 
+impl Component {
+    /// What a probe of `p` that began at `started` came to: ready, or the
+    /// last answer that was not.
+    fn of(
+        p: &Probed,
+        result: Result<String, impl std::fmt::Display>,
+        last_answer: Option<Answered>,
+        status: Option<u16>,
+        started: Instant,
+    ) -> Component {
+        let (ready, detail) = match result {
+            Ok(detail) => (true, detail),
+            Err(e) => (false, e.to_string()),
+        };
+        Component {
+            name: p.name.clone(),
+            url: p.url.to_string(),
+            ready,
+            answer: if ready { None } else { last_answer },
+            status,
+            latency_ms: started.elapsed().as_millis() as u64,
+            detail,
+        }
+    }
+}
+
 #[derive(Debug, Serialize)]
 struct Evidence {
     seed: u64,
@@ -307,23 +333,8 @@ async fn check_one(ctx: &CheckCtx, p: &Probed, wait: Duration, timeout: Duration
         }
     })
     .await;
-    let (ready, detail) = match result {
-        Ok(detail) => (true, detail),
-        Err(e) => (false, e.to_string()),
-    };
-    Component {
-        name: p.name.clone(),
-        url: p.url.to_string(),
-        ready,
-        answer: if ready {
-            None
-        } else {
-            last_answer.into_inner().unwrap_or_default()
-        },
-        status: Some(last_status.load(Ordering::Relaxed)).filter(|&s| s != 0),
-        latency_ms: started.elapsed().as_millis() as u64,
-        detail,
-    }
+    let status = Some(last_status.load(Ordering::Relaxed)).filter(|&s| s != 0);
+    Component::of(p, result, last_answer.into_inner().unwrap_or_default(), status, started)
 }
 
 /// An empty export request over gRPC until it is answered OK, `wait` at
@@ -366,22 +377,7 @@ async fn check_grpc(ctx: &CheckCtx, p: &Probed, signal: Signal, wait: Duration) 
         }
     })
     .await;
-    let (ready, detail) = match result {
-        Ok(detail) => (true, detail),
-        Err(e) => (false, e.to_string()),
-    };
-    Component {
-        name: p.name.clone(),
-        url: p.url.to_string(),
-        ready,
-        answer: if ready {
-            None
-        } else {
-            last_answer.into_inner().unwrap_or_default()
-        },
-        // A gRPC answer rides on an HTTP/2 200.
-        status: answered.load(Ordering::Relaxed).then_some(200),
-        latency_ms: started.elapsed().as_millis() as u64,
-        detail,
-    }
+    // A gRPC answer rides on an HTTP/2 200.
+    let status = answered.load(Ordering::Relaxed).then_some(200);
+    Component::of(p, result, last_answer.into_inner().unwrap_or_default(), status, started)
 }
