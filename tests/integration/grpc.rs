@@ -22,7 +22,7 @@ fn over(transport: TransportChoice) -> CheckSettings {
     }
 }
 
-/// (check id, sim fault, transport, expected reason): the gRPC faults.
+/// (check id, sim fault, expected reason): the gRPC faults, over gRPC.
 pub const ROWS: &[(&str, &str, &str)] = &[
     ("stack.ready", "grpc_unavailable", "not_ready"),
     ("traces.roundtrip", "grpc_unavailable", "rejected"),

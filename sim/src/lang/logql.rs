@@ -2096,9 +2096,9 @@ pub struct LogQuery {
     stage_error: Option<ParseError>,
 }
 
-/// Parses a query as `syntax.ParseExpr` does, then says whether the
-/// reference stack serves it.
-pub fn parse(query: &str) -> Result<LogQuery, ParseError> {
+/// Parses and validates a query as `syntax.ParseExpr` does: its root, and
+/// the first stage the reference stack does not evaluate, if any.
+fn parse_root(query: &str) -> Result<(Node, Option<String>), ParseError> {
     if query.len() >= MAX_INPUT_SIZE {
         return Err(ParseError::bare(format!(
             "input size too long ({} > {MAX_INPUT_SIZE})",
@@ -2120,11 +2120,18 @@ pub fn parse(query: &str) -> Result<LogQuery, ParseError> {
     if let Some(err) = node.validation_error() {
         return Err(err);
     }
+    Ok((node, p.unserved))
+}
+
+/// Parses a query as `syntax.ParseExpr` does, then says whether the
+/// reference stack serves it.
+pub fn parse(query: &str) -> Result<LogQuery, ParseError> {
+    let (node, unserved) = parse_root(query)?;
     let log = match node {
         Node::Log(log) => log,
         other => return Err(ParseError::unserved(QueryKind::Metric, other.what())),
     };
-    if let Some(what) = p.unserved {
+    if let Some(what) = unserved {
         return Err(ParseError::unserved(QueryKind::Log, what));
     }
     Ok(LogQuery::build(log))
@@ -2133,33 +2140,13 @@ pub fn parse(query: &str) -> Result<LogQuery, ParseError> {
 /// Parses a metric query as `parse` does, giving what the reference stack
 /// evaluates; any other metric query is `Unserved`, a log query too.
 pub fn parse_metric(query: &str) -> Result<metric::MetricQuery, ParseError> {
-    if query.len() >= MAX_INPUT_SIZE {
-        return Err(ParseError::bare(format!(
-            "input size too long ({} > {MAX_INPUT_SIZE})",
-            query.len()
-        )));
-    }
-    let mut p = Parser::new(query);
-    let parsed = p.root();
-    if let Some(fatal) = p.fatal.take() {
-        return Err(fatal);
-    }
-    if let Some(first) = p.lx.errors.first() {
-        return Err(first.clone());
-    }
-    let Ok(node) = parsed else {
-        return Err(ParseError::bare("syntax error: unexpected $end"));
-    };
-    if let Some(err) = node.validation_error() {
-        return Err(err);
-    }
-    match node {
-        Node::Log(_) => Err(ParseError::unserved(QueryKind::Log, "a log query")),
-        Node::Served { plan, what, .. } => match p.unserved {
+    match parse_root(query)? {
+        (Node::Log(_), _) => Err(ParseError::unserved(QueryKind::Log, "a log query")),
+        (Node::Served { plan, what, .. }, unserved) => match unserved {
             Some(stage) => Err(ParseError::unserved(QueryKind::Metric, format!("{what} over {stage}"))),
             None => Ok(metric::MetricQuery::new(*plan)),
         },
-        other => Err(ParseError::unserved(QueryKind::Metric, other.what())),
+        (other, _) => Err(ParseError::unserved(QueryKind::Metric, other.what())),
     }
 }
 
