@@ -64,6 +64,9 @@ enum Shown {
     Data,
     Empty,
     ExpectedEmpty,
+    /// A query refers to a variable with no value to open with (one
+    /// Grafana fills in by running its own query): not judged.
+    Unresolved,
     Rejected,
     NoDatasource,
     Undecided,
@@ -277,6 +280,7 @@ fn watch_of(d: &Dashboard, p: &Panel, datasources: &[Datasource], expected_empty
     let mut queries = Vec::new();
     let mut promql = Vec::new();
     let mut unknown = Vec::new();
+    let mut unresolved = None;
     for q in &p.queries {
         if q.datasource == crate::dashboard::DsRef::BuiltIn {
             continue;
@@ -294,6 +298,7 @@ fn watch_of(d: &Dashboard, p: &Panel, datasources: &[Datasource], expected_empty
             model["maxDataPoints"] = 500.into();
         }
         let text = q.text().unwrap_or_default().to_owned();
+        unresolved = unresolved.or_else(|| d.variables.unresolved_in(&text).map(str::to_owned));
         if ds.kind == "prometheus" && !text.is_empty() {
             promql.push((ds.uid.clone(), text.clone()));
         }
@@ -306,6 +311,11 @@ fn watch_of(d: &Dashboard, p: &Panel, datasources: &[Datasource], expected_empty
         .any(|r| r.dashboard == d.title && r.panel == p.title);
     if listed {
         evidence.shown = Shown::ExpectedEmpty;
+    } else if let Some(name) = unresolved {
+        evidence.shown = Shown::Unresolved;
+        evidence.error = Some(format!(
+            "the query uses ${name}, a variable with no saved value or option; save a default in the dashboard to have it judged"
+        ));
     } else if !unknown.is_empty() {
         evidence.shown = Shown::NoDatasource;
         evidence.error = Some(format!("no datasource {} in Grafana", unknown.join(", ")));
@@ -385,15 +395,26 @@ fn judge(evidence: Evidence, watched: &crate::measure::ingest_clock::Watched<usi
         );
         return Outcome::new(Verdict::error(reason), summary).with_evidence(evidence);
     }
-    let shown = evidence.panels.iter().filter(|p| p.shown == Shown::Data).count();
-    let expected = evidence.panels.len() - shown;
+    let count = |shown: Shown| evidence.panels.iter().filter(|p| p.shown == shown).count();
+    let (shown, expected, unresolved) = (
+        count(Shown::Data),
+        count(Shown::ExpectedEmpty),
+        count(Shown::Unresolved),
+    );
+    let mut aside = Vec::new();
+    if expected > 0 {
+        aside.push(format!("{expected} expected empty, listed"));
+    }
+    if unresolved > 0 {
+        aside.push(format!("{unresolved} not judged: a variable without a default"));
+    }
     let summary = format!(
         "{shown} panels on {} dashboards show data{}",
         evidence.dashboards,
-        if expected > 0 {
-            format!(" ({expected} expected empty, listed)")
-        } else {
+        if aside.is_empty() {
             String::new()
+        } else {
+            format!(" ({})", aside.join("; "))
         }
     );
     Outcome::new(Verdict::Pass, summary).with_evidence(evidence)
@@ -450,6 +471,28 @@ fn quoted(names: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_panel_on_a_variable_without_a_value_is_not_judged() {
+        let datasources: Vec<Datasource> = serde_json::from_value(serde_json::json!([
+            { "name": "Mimir", "type": "prometheus", "uid": "mimir", "isDefault": true }
+        ]))
+        .unwrap();
+        let model = serde_json::json!({
+            "uid": "d", "title": "D",
+            "templating": { "list": [{ "name": "path", "type": "query", "query": "label_values(path)" }] },
+            "panels": [
+                { "id": 1, "type": "timeseries", "title": "by path", "targets": [{ "expr": "up{path=\"$path\"}" }] },
+                { "id": 2, "type": "timeseries", "title": "all", "targets": [{ "expr": "up" }] },
+            ]
+        });
+        let d = Dashboard::from_model(&model, &datasources);
+        let by_path = watch_of(&d, &d.panels[0], &datasources, &[]).unwrap();
+        assert_eq!(by_path.evidence.shown, Shown::Unresolved);
+        assert!(by_path.evidence.error.as_deref().unwrap().contains("$path"));
+        let all = watch_of(&d, &d.panels[1], &datasources, &[]).unwrap();
+        assert_eq!(all.evidence.shown, Shown::Undecided, "polled");
+    }
 
     #[test]
     fn similar_names_share_a_stem() {

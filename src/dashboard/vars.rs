@@ -82,6 +82,20 @@ impl Variables {
         out
     }
 
+    /// The first variable without a value that `text` still refers to: a
+    /// query Grafana would fill in by running the variable's own query.
+    pub fn unresolved_in(&self, text: &str) -> Option<&str> {
+        self.unresolved.iter().map(String::as_str).find(|name| {
+            let bare = format!("${name}");
+            text.contains(&format!("${{{name}}}"))
+                || text.contains(&format!("${{{name}:"))
+                || text.contains(&format!("[[{name}"))
+                || text.match_indices(&bare).any(|(at, _)| {
+                    !text[at + bare.len()..].starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
+                })
+        })
+    }
+
     pub fn get(&self, name: &str) -> Option<&str> {
         self.values.get(name).map(String::as_str)
     }
@@ -168,5 +182,8 @@ mod tests {
             r#"sum(rate(x{job="durable-code/durable-code-backend", path="/api/a", method=~"(GET|POST)"}[$__rate_interval])) by mimir $never"#
         );
         assert_eq!(vars.substitute("up[5m] $"), "up[5m] $");
+        assert_eq!(vars.unresolved_in("up{x=\"$never\"}"), Some("never"));
+        assert_eq!(vars.unresolved_in("up{x=\"${never:raw}\"}"), Some("never"));
+        assert_eq!(vars.unresolved_in("up{x=\"$nevermore\"}"), None);
     }
 }
