@@ -30,7 +30,7 @@ use url::Url;
 
 use crate::ids::{Seed, SpanId, TraceId};
 use crate::load::rate::RatePlan;
-use crate::load::tally::{Recorder, Sample, SampleBuffer, status_reason};
+use crate::load::tally::{Recorder, Refusal, Sample, SampleBuffer, status_reason};
 
 /// The route template requests are named by in goose's metrics.
 const ROUTE: &str = "GET /api/%";
@@ -149,7 +149,7 @@ async fn record(samples: &mut SampleBuffer, sent: &GooseResponse) {
             status,
             units: 1,
             bytes: 0,
-            refused,
+            refused: refused.map(|reason| Refusal { reason, units: 1 }),
         })
         .await;
 }

@@ -80,12 +80,10 @@ impl KindStats {
             self.late_starts += 1;
         }
         self.bytes_sent += s.bytes;
-        match s.refused {
-            None => self.units_accepted += s.units,
-            Some(reason) => {
-                self.units_refused += s.units;
-                *self.refused.entry(reason).or_default() += 1;
-            }
+        self.units_accepted += s.units_accepted();
+        if let Some(refusal) = s.refused {
+            self.units_refused += refusal.units;
+            *self.refused.entry(refusal.reason).or_default() += 1;
         }
     }
 }
@@ -126,8 +124,17 @@ pub struct Sample {
     pub units: u64,
     /// Request bytes; 0 when the sender does not know them.
     pub bytes: u64,
-    /// Why it was not accepted, if it was not: a bounded reason.
-    pub refused: Option<&'static str>,
+    /// Why it was not wholly accepted, if it was not.
+    pub refused: Option<Refusal>,
+}
+
+/// Why a send was refused, and how many of its units: all of them, but
+/// for a partial success, which names how many it rejected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refusal {
+    /// A bounded reason (`rate_limited`, `partial_success`, …).
+    pub reason: &'static str,
+    pub units: u64,
 }
 
 impl Sample {
@@ -149,7 +156,14 @@ impl Sample {
                     EmitError::Grpc(g) => g.code().map_or(0, |_| 200),
                     EmitError::Rejected { .. } => 200,
                 },
-                Some(refusal_reason(e)),
+                Some(Refusal {
+                    reason: refusal_reason(e),
+                    units: match e {
+                        // The rest of the request was accepted.
+                        EmitError::Rejected { rejected, .. } => (*rejected).clamp(1, units.max(1) as i64) as u64,
+                        _ => units,
+                    },
+                }),
             ),
         };
         Sample {
@@ -161,6 +175,11 @@ impl Sample {
             bytes,
             refused,
         }
+    }
+
+    /// Units the stack took.
+    pub fn units_accepted(&self) -> u64 {
+        self.units - self.refused.map_or(0, |r| r.units.min(self.units))
     }
 }
 
@@ -253,12 +272,10 @@ impl SampleBuffer {
     /// Records one send; goes to the collector when the buffer is full or
     /// due.
     pub async fn push(&mut self, sample: Sample) {
-        let counter = if sample.refused.is_some() {
-            &self.live.refused
-        } else {
-            &self.live.accepted
-        };
-        counter.fetch_add(sample.units, Ordering::Relaxed);
+        if let Some(refusal) = sample.refused {
+            self.live.refused.fetch_add(refusal.units, Ordering::Relaxed);
+        }
+        self.live.accepted.fetch_add(sample.units_accepted(), Ordering::Relaxed);
         self.buf.push(sample);
         if self.buf.len() >= FLUSH_AT || sample.end.saturating_duration_since(self.flushed) >= FLUSH_EVERY {
             self.flush().await;
@@ -362,8 +379,37 @@ mod tests {
             status: if refused.is_some() { 429 } else { 200 },
             units,
             bytes: 100,
-            refused,
+            refused: refused.map(|reason| Refusal { reason, units }),
         }
+    }
+
+    #[tokio::test]
+    async fn a_partial_success_refuses_only_what_it_rejected() {
+        let (rec, live, collector) = recorder();
+        let mut buffer = rec.buffer();
+        let at = Instant::now();
+        let rejected = |rejected| {
+            Err(EmitError::Rejected {
+                url: url::Url::parse("http://collector:4318/v1/logs").unwrap(),
+                rejected,
+                message: "dropped".into(),
+            })
+        };
+        buffer.push(Sample::of(at, at, 100, 0, &rejected(30))).await;
+        // A count past the request's is capped at it.
+        buffer.push(Sample::of(at, at, 10, 0, &rejected(50))).await;
+        assert_eq!(
+            live.counts(),
+            Counts {
+                offered: 0,
+                accepted: 70,
+                refused: 40
+            }
+        );
+        drop((rec, buffer));
+        let stats = collector.await.unwrap();
+        assert_eq!((stats.units_accepted, stats.units_refused), (70, 40));
+        assert_eq!(stats.refused.get("partial_success"), Some(&2));
     }
 
     #[tokio::test]
