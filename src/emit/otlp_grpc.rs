@@ -193,6 +193,20 @@ pub fn channel(endpoint: &Url, timeout: Duration) -> Result<Channel, String> {
     Ok(endpoint.connect_lazy())
 }
 
+/// The target's OTLP headers as gRPC metadata.
+pub fn add_headers(metadata: &mut MetadataMap, headers: &[OtlpHeader]) {
+    for header in headers {
+        // Validated when the target was read; one that still does not fit
+        // is left out rather than sent broken.
+        if let (Ok(key), Ok(value)) = (
+            header.name.parse::<tonic::metadata::MetadataKey<_>>(),
+            MetadataValue::try_from(header.value.expose()),
+        ) {
+            metadata.insert(key, value);
+        }
+    }
+}
+
 /// Exports one signal's encoded requests to a gRPC endpoint.
 #[derive(Debug, Clone)]
 pub struct OtlpGrpcEmitter {
@@ -227,16 +241,7 @@ impl OtlpGrpcEmitter {
         if let Ok(value) = MetadataValue::try_from(format!("{millis}m")) {
             metadata.insert("grpc-timeout", value);
         }
-        for header in headers {
-            // Validated when the target was read; one that still does not
-            // fit is left out rather than sent broken.
-            if let (Ok(key), Ok(value)) = (
-                header.name.parse::<tonic::metadata::MetadataKey<_>>(),
-                MetadataValue::try_from(header.value.expose()),
-            ) {
-                metadata.insert(key, value);
-            }
-        }
+        add_headers(&mut metadata, headers);
         OtlpGrpcEmitter {
             grpc,
             endpoint,

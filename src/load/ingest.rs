@@ -181,8 +181,10 @@ pub struct Sent {
 
 /// What a worker does with a permit: send batch `n`. A worker owns what it
 /// reuses from send to send (its request body), so sending takes no lock.
+/// `None` when the batch was handed on and its outcome is recorded where
+/// it is learnt (the SDK's exporter, `load::sdk`).
 pub trait BatchSender: Send + 'static {
-    fn send_batch(&mut self, n: u64) -> impl Future<Output = Sent> + Send;
+    fn send_batch(&mut self, n: u64) -> impl Future<Output = Option<Sent>> + Send;
 }
 
 /// An OTLP worker: fills its body from the shared encoder and posts it.
@@ -207,7 +209,7 @@ impl OtlpWorker {
 }
 
 impl BatchSender for OtlpWorker {
-    async fn send_batch(&mut self, n: u64) -> Sent {
+    async fn send_batch(&mut self, n: u64) -> Option<Sent> {
         let now = unix_nanos();
         // The body only ever holds this worker's batches of one encoder.
         let body = self
@@ -215,7 +217,7 @@ impl BatchSender for OtlpWorker {
             .refill(|buf, holds_last| self.encoder.refill(n, now, buf, holds_last));
         let bytes = body.len() as u64;
         let answer = self.emitter.send_encoded(body).await.map(|ack| ack.status);
-        Sent { bytes, answer }
+        Some(Sent { bytes, answer })
     }
 }
 
@@ -294,10 +296,11 @@ async fn work<W: BatchSender>(
         }
         samples.offered(units);
         let start = Instant::now();
-        let sent = worker.send_batch(permit.n).await;
-        samples
-            .push(Sample::of(permit.intended, start, units, sent.bytes, &sent.answer))
-            .await;
+        if let Some(sent) = worker.send_batch(permit.n).await {
+            samples
+                .push(Sample::of(permit.intended, start, units, sent.bytes, &sent.answer))
+                .await;
+        }
     }
     samples.flush().await;
 }
@@ -371,13 +374,13 @@ mod tests {
     }
 
     impl BatchSender for Slow {
-        async fn send_batch(&mut self, _: u64) -> Sent {
+        async fn send_batch(&mut self, _: u64) -> Option<Sent> {
             tokio::time::sleep(self.delay).await;
             self.sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            Sent {
+            Some(Sent {
                 bytes: encode_partial_success(0, "").len() as u64,
                 answer: Ok(200),
-            }
+            })
         }
     }
 

@@ -29,16 +29,20 @@ pub enum TrafficKind {
     OtlpMetrics,
     /// Profiles/s to Pyroscope.
     Profiles,
+    /// Spans/s through the OpenTelemetry SDK and its OTLP/gRPC exporter,
+    /// as an instrumented Rust service sends them.
+    SdkTraces,
 }
 
 impl TrafficKind {
-    pub const ALL: [TrafficKind; 6] = [
+    pub const ALL: [TrafficKind; 7] = [
         TrafficKind::FrontendSessions,
         TrafficKind::BackendRequests,
         TrafficKind::OtlpTraces,
         TrafficKind::OtlpLogs,
         TrafficKind::OtlpMetrics,
         TrafficKind::Profiles,
+        TrafficKind::SdkTraces,
     ];
 
     /// The kind as scenario files and reports spell it.
@@ -50,6 +54,7 @@ impl TrafficKind {
             TrafficKind::OtlpLogs => "otlp_logs",
             TrafficKind::OtlpMetrics => "otlp_metrics",
             TrafficKind::Profiles => "profiles",
+            TrafficKind::SdkTraces => "sdk_traces",
         }
     }
 
@@ -62,6 +67,7 @@ impl TrafficKind {
             TrafficKind::OtlpLogs => "lines/s",
             TrafficKind::OtlpMetrics => "samples/s",
             TrafficKind::Profiles => "profiles/s",
+            TrafficKind::SdkTraces => "spans/s",
         }
     }
 }
@@ -79,7 +85,7 @@ pub struct Traffic {
     #[serde(default)]
     pub path: Option<String>,
     /// For the `otlp_*` kinds: `"http"` or `"grpc"`; unset, the signal's
-    /// protocol in the target.
+    /// protocol in the target. `sdk_traces` is always `"grpc"`.
     #[serde(default)]
     pub transport: Option<Transport>,
 }
@@ -280,11 +286,23 @@ impl Scenario {
                 kind,
                 TrafficKind::OtlpTraces | TrafficKind::OtlpLogs | TrafficKind::OtlpMetrics
             );
-            if t.transport.is_some() && !otlp {
-                return Err(invalid(
-                    &format!("traffic.{}.transport", kind.as_str()),
-                    "applies to the otlp_* kinds only; remove it".into(),
-                ));
+            let transport_key = || format!("traffic.{}.transport", kind.as_str());
+            match (kind, t.transport) {
+                (_, None) => {}
+                (TrafficKind::SdkTraces, Some(Transport::Grpc)) => {}
+                (TrafficKind::SdkTraces, Some(_)) => {
+                    return Err(invalid(
+                        &transport_key(),
+                        "sdk_traces exports with the SDK's OTLP/gRPC exporter only; remove it, or use otlp_traces for OTLP/HTTP".into(),
+                    ));
+                }
+                (_, Some(_)) if !otlp => {
+                    return Err(invalid(
+                        &transport_key(),
+                        "applies to the otlp_* kinds only; remove it".into(),
+                    ));
+                }
+                _ => {}
             }
             if !(1..=MAX_CARDINALITY).contains(&t.cardinality) {
                 return Err(invalid(

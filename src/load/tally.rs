@@ -45,10 +45,11 @@ pub struct KindStats {
     pub units_accepted: u64,
     pub units_refused: u64,
     pub batches: u64,
-    /// Refusals and errors by reason: `rate_limited`, `server_error`,
-    /// `partial_success`, `client_error`, `unreachable`; over gRPC also
-    /// `unavailable`, `resource_exhausted`, `invalid_argument` and
-    /// `grpc_error` (any other status).
+    /// Refusals and errors by reason (`REASONS`): `rate_limited`,
+    /// `server_error`, `partial_success`, `client_error`, `unreachable`;
+    /// over gRPC also `unavailable`, `resource_exhausted`,
+    /// `invalid_argument` and `grpc_error` (any other status); through the
+    /// SDK also `deadline`, `sdk_error` and `sdk_queue_full`.
     pub refused: BTreeMap<&'static str, u64>,
     /// Each send's latency from its intended start to its end.
     #[serde(skip)]
@@ -91,6 +92,23 @@ impl KindStats {
 fn ratio(part: u64, whole: u64) -> f64 {
     if whole == 0 { 0.0 } else { part as f64 / whole as f64 }
 }
+
+/// Every reason a send can be refused for, as reports and the load
+/// schema spell them: HTTP's, gRPC's statuses, and the SDK kind's own.
+pub const REASONS: [&str; 12] = [
+    "rate_limited",
+    "server_error",
+    "client_error",
+    "partial_success",
+    "unreachable",
+    "unavailable",
+    "resource_exhausted",
+    "invalid_argument",
+    "grpc_error",
+    "deadline",
+    "sdk_error",
+    "sdk_queue_full",
+];
 
 /// The reason a send was refused, as a bounded label.
 pub fn refusal_reason(err: &EmitError) -> &'static str {
@@ -383,21 +401,46 @@ mod tests {
         }
     }
 
+    #[test]
+    fn the_load_schema_names_every_reason_and_kind() {
+        let schema: serde_json::Value = serde_json::from_str(include_str!("../../schema/load.schema.json")).unwrap();
+        let names = |def: &str| -> Vec<String> {
+            let mut names: Vec<String> = schema["$defs"][def]["enum"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap().to_owned())
+                .collect();
+            names.sort();
+            names
+        };
+        let mut reasons: Vec<String> = REASONS.iter().map(|r| (*r).to_owned()).collect();
+        reasons.sort();
+        assert_eq!(names("reason"), reasons);
+        let mut kinds: Vec<String> = crate::load::scenario::TrafficKind::ALL
+            .iter()
+            .map(|k| k.as_str().to_owned())
+            .collect();
+        kinds.sort();
+        assert_eq!(names("kind_name"), kinds);
+    }
+
     #[tokio::test]
     async fn a_partial_success_refuses_only_what_it_rejected() {
         let (rec, live, collector) = recorder();
         let mut buffer = rec.buffer();
         let at = Instant::now();
-        let rejected = |rejected| {
-            Err(EmitError::Rejected {
+        let rejected = |units, rejected| {
+            let answer = Err(EmitError::Rejected {
                 url: url::Url::parse("http://collector:4318/v1/logs").unwrap(),
                 rejected,
                 message: "dropped".into(),
-            })
+            });
+            Sample::of(at, at, units, 0, &answer)
         };
-        buffer.push(Sample::of(at, at, 100, 0, &rejected(30))).await;
+        buffer.push(rejected(100, 30)).await;
         // A count past the request's is capped at it.
-        buffer.push(Sample::of(at, at, 10, 0, &rejected(50))).await;
+        buffer.push(rejected(10, 50)).await;
         assert_eq!(
             live.counts(),
             Counts {

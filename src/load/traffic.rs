@@ -1,9 +1,10 @@
 //! One place that turns a scenario's traffic kind into a running sender:
 //! OTLP straight to the collector (over the kind's `transport`, else the
 //! signal's protocol in the target), profiles to Pyroscope, backend requests
-//! through the app's `/api/*` paths as goose users with `traceparent`, and
+//! through the app's `/api/*` paths as goose users with `traceparent`,
 //! frontend sessions (an app call with `traceparent`, then the Faro payload
-//! to `/collect`). Every kind but goose's runs as a fixed set of workers
+//! to `/collect`), and spans through the OpenTelemetry SDK over gRPC
+//! (`load::sdk`). Every kind but goose's runs as a fixed set of workers
 //! built here, before the loop (`ingest::drive`); each kind has one sample
 //! collector (`tally::recorder`). A kind the target has no endpoint for is
 //! not driven.
@@ -26,7 +27,7 @@ use crate::load::ingest::{BatchSender, OtlpLoad, Sent, WORKERS, drive, run_otlp}
 use crate::load::rate::RatePlan;
 use crate::load::scenario::{Traffic, TrafficKind};
 use crate::load::tally::{self, KindStats, Live};
-use crate::target::{Signal, join_path};
+use crate::target::{Signal, Transport, join_path};
 
 /// A running sender: its kind, its live counters, and its stats once it has
 /// stopped.
@@ -45,10 +46,10 @@ struct ProfilePush {
 }
 
 impl BatchSender for ProfilePush {
-    async fn send_batch(&mut self, n: u64) -> Sent {
+    async fn send_batch(&mut self, n: u64) -> Option<Sent> {
         let series = self.spec.series(n..n + 1, unix_nanos());
         let answer = self.pusher.push(&[series]).await.map(|ack| ack.status);
-        Sent { bytes: 0, answer }
+        Some(Sent { bytes: 0, answer })
     }
 }
 
@@ -59,14 +60,14 @@ struct FrontendVisit {
 }
 
 impl BatchSender for FrontendVisit {
-    async fn send_batch(&mut self, n: u64) -> Sent {
+    async fn send_batch(&mut self, n: u64) -> Option<Sent> {
         let answer = self
             .visits
             .visit(n)
             .await
             .map(|visit| visit.faro_status)
             .map_err(VisitError::into_error);
-        Sent { bytes: 0, answer }
+        Some(Sent { bytes: 0, answer })
     }
 }
 
@@ -105,6 +106,18 @@ pub fn spawn(
                 run_otlp(&load, &plan, emitter, stopped, rec).await;
                 None
             })
+        }
+        TrafficKind::SdkTraces => {
+            let settings = crate::load::sdk::Settings {
+                endpoint: target.otlp_over(Signal::Traces, Transport::Grpc)?.clone(),
+                headers: target.otlp_headers.clone(),
+                compression: target.otlp_compression,
+                timeout,
+                seed,
+                run_id,
+                cardinality,
+            };
+            tokio::spawn(async move { crate::load::sdk::run(settings, &plan, stopped, rec).await.err() })
         }
         TrafficKind::Profiles => {
             let pusher = Arc::new(PyroscopePusher::new(http, target.pyroscope_ingest.as_ref()?, timeout));

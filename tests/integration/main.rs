@@ -20,5 +20,6 @@ mod misbehaving;
 mod query_corpus;
 mod reference_backend;
 mod report;
+mod sdk;
 mod secrets;
 mod tunnel;
