@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use pillars::checks::{CheckCtx, CheckSettings, Status};
 use pillars::stack::sim::{SimOptions, SimStack};
-use pillars::target::{Env, Target, TargetKind};
+use pillars::target::{Env, Signal, Target, TargetKind};
 
 use crate::common::{SEED, run};
 
@@ -33,7 +33,7 @@ fn python() -> PathBuf {
         Command::new(python)
             .args([
                 "-c",
-                "import fastapi, uvicorn, loguru, opentelemetry.sdk, pyroscope, pyroscope.otel",
+                "import fastapi, uvicorn, loguru, opentelemetry.sdk, opentelemetry.exporter.otlp.proto.grpc, pyroscope, pyroscope.otel",
             ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -83,17 +83,44 @@ fn free_port() -> u16 {
 }
 
 #[tokio::test]
-async fn issue_4_correlation_checks_pass_against_the_real_backend() {
+async fn issue_4_correlation_checks_pass_against_the_real_backend_over_grpc() {
+    // The deployment's way: the Python SDK's gRPC exporters to 4317.
+    let sim = correlation_checks_pass(
+        "grpc",
+        &[
+            "correlation.trace_across_tiers",
+            "correlation.exemplar_to_trace",
+            "correlation.trace_to_logs",
+            "correlation.trace_to_profile",
+        ],
+    )
+    .await;
+    assert!(sim.grpc_exports() > 0, "the backend's telemetry went over gRPC");
+}
+
+#[tokio::test]
+async fn correlation_checks_pass_against_the_real_backend_over_http() {
+    let sim = correlation_checks_pass(
+        "http/protobuf",
+        &["correlation.trace_across_tiers", "correlation.trace_to_logs"],
+    )
+    .await;
+    assert_eq!(sim.grpc_exports(), 0, "the backend's telemetry went over OTLP/HTTP");
+}
+
+/// Runs the backend exporting over `protocol` to the sim and the checks
+/// `ids` against it; each must pass.
+async fn correlation_checks_pass(protocol: &str, ids: &[&str]) -> SimStack {
     let python = python();
     let sim = SimStack::start(SimOptions::default()).await.expect("sim starts");
     let sim_target = sim.target(&Env::default()).unwrap();
-    let collector = sim_target
-        .otlp_traces
-        .as_ref()
-        .unwrap()
-        .as_str()
-        .trim_end_matches("/v1/traces")
-        .to_owned();
+    let collector = match protocol {
+        "grpc" => sim_target.otlp_grpc.of(Signal::Traces).as_ref().unwrap().as_str(),
+        _ => sim_target.otlp_traces.as_ref().unwrap().as_str(),
+    }
+    .trim_end_matches('/')
+    .trim_end_matches("/v1/traces")
+    .to_owned();
     let pyroscope = sim_target.pyroscope_ingest.as_ref().unwrap().to_string();
     let port = free_port();
     let backend = Backend(
@@ -109,7 +136,7 @@ async fn issue_4_correlation_checks_pass_against_the_real_backend() {
             ])
             .current_dir(repo().join("compose/app"))
             .env("OTEL_EXPORTER_OTLP_ENDPOINT", &collector)
-            .env("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
+            .env("OTEL_EXPORTER_OTLP_PROTOCOL", protocol)
             .env("OTEL_SERVICE_NAME", "durable-code-backend")
             .env("OTEL_TRACES_SAMPLER", "traceidratio")
             .env("OTEL_TRACES_SAMPLER_ARG", "1.0")
@@ -152,18 +179,14 @@ async fn issue_4_correlation_checks_pass_against_the_real_backend() {
     target.limits.wait = Duration::from_secs(25);
     target.limits.max_wait = Duration::from_secs(30);
     let ctx = CheckCtx::new(Arc::new(target), "real-backend".into(), SEED, CheckSettings::default());
-    for id in [
-        "correlation.trace_across_tiers",
-        "correlation.exemplar_to_trace",
-        "correlation.trace_to_logs",
-        "correlation.trace_to_profile",
-    ] {
+    for id in ids {
         let outcome = run(id, &ctx).await;
         assert_eq!(
             outcome.status(),
             Status::Pass,
-            "{id} against the real backend: {outcome:?}"
+            "{id} against the real backend over {protocol}: {outcome:?}"
         );
     }
     drop(backend);
+    sim
 }

@@ -2,7 +2,9 @@
 deployment's backend is (shared/reference/deployment.md, Application).
 
 - Traces, metrics and logs go over OTLP (the SDK's OTEL_* variables decide
-  where; the sampler comes from OTEL_TRACES_SAMPLER/OTEL_TRACES_SAMPLER_ARG).
+  where; the sampler comes from OTEL_TRACES_SAMPLER/OTEL_TRACES_SAMPLER_ARG),
+  over gRPC as the deployment's backend sends them (port 4317), or over
+  http/protobuf (4318) when OTEL_EXPORTER_OTLP_[SIGNAL_]PROTOCOL says so.
 - http_request_duration_seconds is a histogram with the deployment's buckets
   and exemplars of the active span; http_requests_total, http_errors_total
   and http_active_connections sit beside it.
@@ -26,9 +28,6 @@ from fastapi import FastAPI, HTTPException, Request
 from loguru import logger
 from opentelemetry import metrics, trace
 from opentelemetry._logs import set_logger_provider
-from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
-from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
-from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
 from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
@@ -42,6 +41,33 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 SERVICE = os.environ.get("OTEL_SERVICE_NAME", "durable-code-backend")
 BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0]
 DELAYS = {"fast": (0.05, 0.1), "med": (0.5, 1.0), "slow": (2.0, 3.0)}
+
+
+
+def _protocol(signal):
+    """The signal's OTLP protocol, as the specification chooses it: its own
+    variable, then the general one; gRPC when neither is set, as the
+    deployment's backend exports."""
+    protocol = os.environ.get(f"OTEL_EXPORTER_OTLP_{signal}_PROTOCOL") or os.environ.get(
+        "OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"
+    )
+    if protocol not in ("grpc", "http/protobuf"):
+        sys.exit(f"OTEL_EXPORTER_OTLP_{signal}_PROTOCOL / OTEL_EXPORTER_OTLP_PROTOCOL is {protocol!r}: use grpc or http/protobuf")
+    return protocol
+
+
+if _protocol("TRACES") == "grpc":
+    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+else:
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+if _protocol("METRICS") == "grpc":
+    from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
+else:
+    from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+if _protocol("LOGS") == "grpc":
+    from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
+else:
+    from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
 
 resource = Resource.create({"service.name": SERVICE, "service.namespace": "durable-code"})
 
