@@ -75,16 +75,16 @@ impl OtlpEmitter {
         let url = target.otlp_over(signal, transport)?.clone();
         let timeout = target.limits.request_timeout;
         Some(match transport {
-            Transport::Http => {
-                OtlpEmitter::Http(OtlpHttpEmitter::new(http.clone(), url, timeout).with_headers(&target.otlp_headers))
-            }
+            Transport::Http => OtlpEmitter::Http(
+                OtlpHttpEmitter::new(http.clone(), url, timeout).with_headers(target.otlp_headers.of(signal)),
+            ),
             Transport::Grpc => {
                 let channel = crate::emit::otlp_grpc::channel(&url, timeout).ok()?;
                 OtlpGrpcEmitter::new(
                     channel,
                     url,
                     signal,
-                    &target.otlp_headers,
+                    target.otlp_headers.of(signal),
                     target.otlp_compression,
                     timeout,
                 )

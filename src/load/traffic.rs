@@ -110,7 +110,7 @@ pub fn spawn(
         TrafficKind::SdkTraces => {
             let settings = crate::load::sdk::Settings {
                 endpoint: target.otlp_over(Signal::Traces, Transport::Grpc)?.clone(),
-                headers: target.otlp_headers.clone(),
+                headers: target.otlp_headers.of(Signal::Traces).clone(),
                 compression: target.otlp_compression,
                 timeout,
                 seed,

@@ -77,6 +77,16 @@ impl Signal {
         }
     }
 
+    /// The OpenTelemetry exporter variable whose headers replace
+    /// `OTEL_EXPORTER_OTLP_HEADERS` for this signal.
+    pub const fn headers_env_var(self) -> &'static str {
+        match self {
+            Signal::Traces => "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+            Signal::Metrics => "OTEL_EXPORTER_OTLP_METRICS_HEADERS",
+            Signal::Logs => "OTEL_EXPORTER_OTLP_LOGS_HEADERS",
+        }
+    }
+
     /// The OpenTelemetry exporter variable that overrides this signal's
     /// endpoint, used as it is.
     pub const fn env_var(self) -> &'static str {
@@ -379,7 +389,8 @@ pub struct Target {
     /// told otherwise.
     pub otlp_protocol: PerSignal<Transport>,
     /// Headers every OTLP export carries, over either transport.
-    pub otlp_headers: Vec<OtlpHeader>,
+    /// Each signal's export headers: its own variable's, else the general one's.
+    pub otlp_headers: PerSignal<Vec<OtlpHeader>>,
     pub otlp_compression: Compression,
     pub faro: Option<Url>,
     pub pyroscope_ingest: Option<Url>,

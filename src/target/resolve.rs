@@ -243,19 +243,35 @@ impl Resolver<'_> {
         }
     }
 
-    /// `OTEL_EXPORTER_OTLP_HEADERS`: `key=value` pairs separated by commas,
-    /// values percent-encoded (the W3C Baggage format the specification
-    /// names). Values are secrets.
-    fn otlp_headers(&self) -> Result<Vec<OtlpHeader>, TargetError> {
-        const VAR: &str = "OTEL_EXPORTER_OTLP_HEADERS";
-        let Some(text) = self.env.get(VAR) else {
-            return Ok(Vec::new());
+    /// Each signal's headers: `OTEL_EXPORTER_OTLP_<SIGNAL>_HEADERS` when
+    /// set, else `OTEL_EXPORTER_OTLP_HEADERS` (the signal's own replaces
+    /// the general one, as the SDKs read them). Both are checked.
+    fn otlp_headers(&self) -> Result<PerSignal<Vec<OtlpHeader>>, TargetError> {
+        let general = self.headers_of("OTEL_EXPORTER_OTLP_HEADERS")?;
+        let of = |signal: Signal| -> Result<Vec<OtlpHeader>, TargetError> {
+            Ok(self
+                .headers_of(signal.headers_env_var())?
+                .unwrap_or_else(|| general.clone().unwrap_or_default()))
+        };
+        Ok(PerSignal([
+            of(Signal::Traces)?,
+            of(Signal::Metrics)?,
+            of(Signal::Logs)?,
+        ]))
+    }
+
+    /// The headers in `VAR`: `key=value` pairs separated by commas, values
+    /// percent-encoded (the W3C Baggage format the specification names).
+    /// Values are secrets. `None` when it is unset.
+    fn headers_of(&self, var: &'static str) -> Result<Option<Vec<OtlpHeader>>, TargetError> {
+        let Some(text) = self.env.get(var) else {
+            return Ok(None);
         };
         let mut out = Vec::new();
         for pair in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let bad = |problem: &str| TargetError::Invalid {
                 origin: "the environment".into(),
-                key: VAR.into(),
+                key: var.into(),
                 problem: problem.to_owned(),
                 fix:
                     "write key=value pairs separated by commas, e.g. \"x-scope-orgid=tenant1,authorization=Bearer%20…\""
@@ -277,7 +293,7 @@ impl Resolver<'_> {
                 value: Secret::new(value),
             });
         }
-        Ok(out)
+        Ok(Some(out))
     }
 
     /// The endpoint of one OTLP signal over HTTP: the per-signal

@@ -320,16 +320,44 @@ fn exporter_headers_are_read_as_secrets() {
         ],
     )
     .unwrap();
-    let names: Vec<&str> = t.otlp_headers.iter().map(|h| h.name.as_str()).collect();
+    let headers = t.otlp_headers.of(Signal::Logs);
+    let names: Vec<&str> = headers.iter().map(|h| h.name.as_str()).collect();
     assert_eq!(names, ["x-scope-orgid", "authorization"]);
-    assert_eq!(t.otlp_headers[1].value.expose(), "Bearer t0ps3cr3t");
+    assert_eq!(headers[1].value.expose(), "Bearer t0ps3cr3t");
     assert!(!format!("{t:?}").contains("t0ps3cr3t"));
     assert!(!crate::secrets::redact("sent Bearer t0ps3cr3t").contains("t0ps3cr3t"));
     assert_eq!(t.otlp_compression, Compression::None);
-    for bad in ["novalue", "grpc-timeout=1S", "a=%zz"] {
-        let err = load(BOTH, &[("OTEL_EXPORTER_OTLP_HEADERS", bad)])
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("OTEL_EXPORTER_OTLP_HEADERS"), "{err}");
+    for var in ["OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_METRICS_HEADERS"] {
+        for bad in ["novalue", "grpc-timeout=1S", "a=%zz"] {
+            let err = load(BOTH, &[(var, bad)]).unwrap_err().to_string();
+            assert!(err.contains(var), "{err}");
+        }
     }
+}
+
+#[test]
+fn a_signals_own_headers_replace_the_general_ones() {
+    let t = load(
+        BOTH,
+        &[
+            (
+                "OTEL_EXPORTER_OTLP_HEADERS",
+                "x-scope-orgid=tenant1,authorization=Bearer%20all",
+            ),
+            ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "x-scope-orgid=traces"),
+            ("OTEL_EXPORTER_OTLP_LOGS_HEADERS", ""),
+        ],
+    )
+    .unwrap();
+    let of = |signal| -> Vec<(String, String)> {
+        t.otlp_headers
+            .of(signal)
+            .iter()
+            .map(|h| (h.name.clone(), h.value.expose().to_owned()))
+            .collect()
+    };
+    assert_eq!(of(Signal::Traces), [("x-scope-orgid".to_owned(), "traces".to_owned())]);
+    assert_eq!(of(Signal::Metrics).len(), 2, "the general headers");
+    // Set to the empty string counts as unset: the general ones again.
+    assert_eq!(of(Signal::Logs), of(Signal::Metrics));
 }
