@@ -493,12 +493,15 @@ pub struct ChecksArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
-    /// OTLP/HTTP spans per second through the harness's emitter, side by side
-    /// with a raw POST of the same pre-encoded bytes, against a loopback sink.
+    /// Spans per second through the harness's load path, side by side with a
+    /// raw client sending the same pre-encoded bytes, against loopback sinks:
+    /// over OTLP/HTTP beside a raw POST, over OTLP/gRPC beside a raw tonic
+    /// unary call.
     Emit(BenchEmitArgs),
     /// The load path against a loopback server: HTTP requests/s through
     /// pillars' goose users (traceparent and recording) beside plain goose,
-    /// OTLP spans/s beside a raw POST, and this process's peak memory at
+    /// OTLP spans/s over HTTP and gRPC beside raw clients (as `bench emit`),
+    /// and this process's peak memory at
     /// 10k spans/s + 1k lines/s + 100 req/s. Build with --release for
     /// representative figures.
     Load(BenchLoadArgs),
