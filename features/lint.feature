@@ -24,6 +24,7 @@ Feature: Lint a deployment's files before anything runs
       | traces_to_profiles.tags | datasources.yaml              | 12   |
       | profiles.span_profiles  | datasources.yaml              | 8    |
       | traces.sampler          | templates/user-data.sh.tftpl  | 6    |
+      | exporter.protocol       | docker-compose.yml            | 8    |
       | collector.route         | alb.tf                        | 22   |
       | collector.cors          | templates/config.alloy.tftpl  | 6    |
       | collector.rate_limit    | config.alloy                  | 1    |

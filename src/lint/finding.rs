@@ -46,6 +46,8 @@ pub enum Rule {
     SpanProfiles,
     #[serde(rename = "traces.sampler")]
     Sampler,
+    #[serde(rename = "exporter.protocol")]
+    ExporterProtocol,
     #[serde(rename = "collector.route")]
     CollectorRoute,
     #[serde(rename = "collector.cors")]
@@ -63,7 +65,7 @@ pub enum Rule {
 }
 
 impl Rule {
-    pub const ALL: [Rule; 14] = [
+    pub const ALL: [Rule; 15] = [
         Rule::ExemplarLabel,
         Rule::DerivedField,
         Rule::TracesToLogsTags,
@@ -71,6 +73,7 @@ impl Rule {
         Rule::TracesToProfilesTags,
         Rule::SpanProfiles,
         Rule::Sampler,
+        Rule::ExporterProtocol,
         Rule::CollectorRoute,
         Rule::CollectorCors,
         Rule::CollectorRateLimit,
@@ -89,6 +92,7 @@ impl Rule {
             Rule::TracesToProfilesTags => "traces_to_profiles.tags",
             Rule::SpanProfiles => "profiles.span_profiles",
             Rule::Sampler => "traces.sampler",
+            Rule::ExporterProtocol => "exporter.protocol",
             Rule::CollectorRoute => "collector.route",
             Rule::CollectorCors => "collector.cors",
             Rule::CollectorRateLimit => "collector.rate_limit",
@@ -133,6 +137,9 @@ impl Rule {
             }
             Rule::Sampler => {
                 "a backend sampler below 1.0 honours the caller's decision (parentbased_traceidratio), so frontend traces continue"
+            }
+            Rule::ExporterProtocol => {
+                "an OTLP exporter's protocol variable matches the collector port its endpoint names (gRPC 4317, OTLP/HTTP 4318)"
             }
             Rule::CollectorRoute => "load-balancer rules send `/collect` to the Faro receiver, the one route it serves",
             Rule::CollectorCors => {

@@ -14,8 +14,8 @@ pub fn terminal(report: &LintReport) -> String {
     if report.is_clean() {
         let _ = writeln!(
             out,
-            "pillars lint: {} files, {} rules, no findings",
-            report.files.len(),
+            "pillars lint: {}, {} rules, no findings",
+            plural(report.files.len(), "file"),
             Rule::ALL.len()
         );
         return out;
@@ -51,7 +51,6 @@ pub fn terminal(report: &LintReport) -> String {
             let _ = writeln!(out, "{indent}fix: {}", f.fix);
         }
     }
-    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
     let _ = writeln!(
         out,
         "\npillars lint: {}, {}, {}",
@@ -60,6 +59,11 @@ pub fn terminal(report: &LintReport) -> String {
         plural(report.warnings, "warning")
     );
     out
+}
+
+/// `1 file`, `2 files`.
+fn plural(n: usize, word: &str) -> String {
+    format!("{n} {word}{}", if n == 1 { "" } else { "s" })
 }
 
 pub fn junit(report: &LintReport) -> String {

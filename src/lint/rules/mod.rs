@@ -6,6 +6,7 @@
 
 mod collector;
 mod correlation;
+mod exporter;
 mod grafana_url;
 mod health_steps;
 mod memory;
@@ -43,6 +44,7 @@ pub fn check(model: &Deployment, options: &Options) -> Vec<Finding> {
     correlation::traces_to_profiles_tags(model, &mut out);
     correlation::span_profiles(model, &mut out);
     sampler::check(model, &mut out);
+    exporter::protocol(model, &mut out);
     collector::route(model, &pipeline, &mut out);
     collector::cors(model, &pipeline, &mut out);
     collector::rate_limit(model, &pipeline, &mut out);
