@@ -22,6 +22,7 @@
 
 pub mod acceptance;
 pub mod bench;
+pub mod canary;
 mod check;
 pub mod checks;
 pub mod cli;

@@ -59,6 +59,13 @@ pub enum Command {
     /// breaks, bisect, and say what it means for the instance. Writes
     /// capacity.json and report.html; Ctrl-C ends it with the steps so far.
     Capacity(LoadArgs),
+    /// Probe the stack continuously: every interval one item per pillar
+    /// (traces, logs, metrics, profiles) through its round trip, each
+    /// judged found, missing (the store answered without it) or undecided
+    /// (its write or reads failed), served as OpenMetrics on /metrics for
+    /// Prometheus to scrape. Runs until Ctrl-C or --duration; exits 1 when a
+    /// probe went missing.
+    Canary(CanaryArgs),
     /// Put the reports of a split run's shards (`load --shard 1/2`, …, on
     /// several machines) back together: counts summed, latency histograms
     /// merged exactly, memory side by side. Writes load.json or
@@ -332,6 +339,54 @@ names the file, line and column) or a bad flag.
 
 In GitHub Actions: `pillars lint --format sarif deploy/ > lint.sarif` and upload it with
 github/codeql-action/upload-sarif to annotate the pull request.";
+
+#[derive(Debug, Args)]
+pub struct CanaryArgs {
+    /// Where the stack lives, as for `verify`.
+    #[arg(long, env = "PILLARS_TARGET", default_value = "sim")]
+    pub target: String,
+
+    /// Between one round of probes and the next (1s to 1h).
+    #[arg(long, default_value = "15s", value_parser = interval)]
+    pub interval: std::time::Duration,
+
+    /// Stop after this long, waiting for the probes in flight [default:
+    /// run until Ctrl-C or SIGTERM].
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub duration: Option<std::time::Duration>,
+
+    /// How long a probe may take to be read back before it counts as
+    /// missing [default: the target's max_wait].
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub max_wait: Option<std::time::Duration>,
+
+    /// Where to serve /metrics (port 0: any free port, printed at start).
+    #[arg(long, default_value = "127.0.0.1:9470")]
+    pub listen: std::net::SocketAddr,
+
+    /// Seed the probes' ids derive from [default: from the clock].
+    #[arg(long)]
+    pub seed: Option<u64>,
+
+    /// A fault of the embedded reference stack, NAME[=VALUE] (repeatable).
+    #[arg(long = "sim-fault", value_name = "NAME[=VALUE]")]
+    pub sim_faults: Vec<String>,
+
+    /// A deployment variant of the embedded reference stack, NAME=VALUE
+    /// (repeatable).
+    #[arg(long = "sim-variant", value_name = "NAME=VALUE")]
+    pub sim_variants: Vec<String>,
+}
+
+/// A probe interval: from a second to an hour.
+fn interval(text: &str) -> Result<std::time::Duration, String> {
+    let d = humantime::parse_duration(text).map_err(|e| format!("{text:?}: {e}"))?;
+    if (std::time::Duration::from_secs(1)..=std::time::Duration::from_secs(3600)).contains(&d) {
+        Ok(d)
+    } else {
+        Err(format!("{text} is outside 1s..=1h"))
+    }
+}
 
 #[derive(Debug, Args)]
 #[command(after_help = LINT_AFTER_HELP)]

@@ -11,13 +11,13 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::args::{
-    BenchCommand, BenchEmitArgs, BenchLoadArgs, Cli, Color, Command as Args, LoadArgs, RunArgs, SimArgs, StackCommand,
-    VerifyArgs,
+    BenchCommand, BenchEmitArgs, BenchLoadArgs, CanaryArgs, Cli, Color, Command as Args, LoadArgs, RunArgs, SimArgs,
+    StackCommand, VerifyArgs,
 };
 use crate::checks::{CheckSettings, TransportChoice};
 use crate::commands::{
-    BenchPlan, CapacityPlan, Command, DiffPlan, InitPlan, LintFormat, LintPlan, LoadPlan, MergePlan, RunIdentity,
-    SimPlan, StackPlan, VerifyPlan, require_search, select_checks,
+    BenchPlan, CanaryPlan, CapacityPlan, Command, DiffPlan, InitPlan, LintFormat, LintPlan, LoadPlan, MergePlan,
+    RunIdentity, SimPlan, StackPlan, VerifyPlan, require_search, select_checks,
 };
 use crate::console::ColorWhen;
 use crate::env::Env;
@@ -39,6 +39,7 @@ impl Cli {
             Args::Bench(BenchCommand::Load(args)) => Command::Bench(BenchPlan::Load(bench_load(args))),
             Args::Load(args) => Command::Load(load(args)?),
             Args::Capacity(args) => Command::Capacity(capacity(args)?),
+            Args::Canary(args) => Command::Canary(canary(args)?),
             Args::Init(args) => Command::Init(InitPlan {
                 path: args.out,
                 name: args.name,
@@ -113,24 +114,43 @@ impl From<Color> for ColorWhen {
 
 /// `--target` with the sim's faults and variants, which only go with `sim`.
 fn target_choice(run: &RunArgs) -> Result<TargetChoice, RunError> {
-    let mut choice = TargetChoice::parse(&run.target);
+    choose_target(&run.target, &run.sim_faults, &run.sim_variants)
+}
+
+/// The target named, with the reference stack's faults and variants,
+/// which only it takes.
+fn choose_target(name: &str, faults: &[String], variants: &[String]) -> Result<TargetChoice, RunError> {
+    let mut choice = TargetChoice::parse(name);
     match &mut choice {
         TargetChoice::Sim(options) => {
-            options.faults = Faults::parse(run.sim_faults.iter().map(String::as_str))?;
-            options.variants = Variants::parse(run.sim_variants.iter().map(String::as_str))?;
+            options.faults = Faults::parse(faults.iter().map(String::as_str))?;
+            options.variants = Variants::parse(variants.iter().map(String::as_str))?;
         }
         TargetChoice::Compose(_) | TargetChoice::Aws(_) | TargetChoice::File(_) => {
-            for (flag, given) in [("--sim-variant", &run.sim_variants), ("--sim-fault", &run.sim_faults)] {
+            for (flag, given) in [("--sim-variant", variants), ("--sim-fault", faults)] {
                 if !given.is_empty() {
                     return Err(RunError::Usage(format!(
-                        "{flag} only applies to the embedded reference stack, but the target is `{}`; drop {flag} or use --target sim",
-                        run.target
+                        "{flag} only applies to the embedded reference stack, but the target is `{name}`; drop {flag} or use --target sim"
                     )));
                 }
             }
         }
     }
     Ok(choice)
+}
+
+fn canary(args: CanaryArgs) -> Result<CanaryPlan, RunError> {
+    if args.max_wait.is_some_and(|w| w.is_zero()) {
+        return Err(RunError::Usage("--max-wait must be more than 0s".into()));
+    }
+    Ok(CanaryPlan {
+        target: choose_target(&args.target, &args.sim_faults, &args.sim_variants)?,
+        run: RunIdentity::new(args.seed, None, None),
+        interval: args.interval,
+        duration: args.duration,
+        max_wait: args.max_wait,
+        listen: args.listen,
+    })
 }
 
 fn verify(args: VerifyArgs) -> Result<VerifyPlan, RunError> {

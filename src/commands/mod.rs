@@ -7,6 +7,7 @@
 //! - `verify`: the catalog checks (or the Gherkin features) against a target;
 //! - `load`, `capacity`: a watched load scenario, a capacity search; both
 //!   start from what `prepared` settles (report files, a ready target);
+//! - `canary`: a probe per pillar every interval, served as `/metrics`;
 //! - `sim`: the embedded reference stack in the foreground;
 //! - `stack`: the Compose stack up, down, status;
 //! - `merge`: the reports of a split run's shards, as one;
@@ -21,6 +22,7 @@
 //! acceptance, bench, console, env, error, exit.
 
 mod bench;
+mod canary;
 mod capacity;
 mod checks;
 mod diff;
@@ -34,6 +36,7 @@ mod stack;
 mod verify;
 
 pub use bench::BenchPlan;
+pub use canary::CanaryPlan;
 pub use capacity::{CapacityPlan, require_search};
 pub use diff::DiffPlan;
 pub use init::InitPlan;
@@ -61,6 +64,7 @@ pub enum Command {
     Bench(BenchPlan),
     Load(LoadPlan),
     Capacity(CapacityPlan),
+    Canary(CanaryPlan),
     Merge(MergePlan),
     Diff(DiffPlan),
     Init(InitPlan),
@@ -78,6 +82,7 @@ pub async fn run(command: Command, env: &Env, console: &mut Console) -> Result<u
         Command::Bench(plan) => bench::run(plan, console).await,
         Command::Load(plan) => load::run(plan, env, console).await,
         Command::Capacity(plan) => capacity::run(plan, env, console).await,
+        Command::Canary(plan) => canary::run(plan, env, console).await,
         Command::Merge(plan) => merge::run(plan, console),
         Command::Diff(plan) => diff::run(plan, console),
         Command::Init(plan) => init::run(plan, console),

@@ -5,13 +5,13 @@
 //! count against completeness; markers whose reads failed are undecided and
 //! count neither way — the read path failed, not the stack.
 //!
-//! Each marker has its own run id and seed, so no marker can be satisfied by
-//! an earlier one's data; the seed keeps the run's low 32 bits, which name
-//! the service, so markers add no new services or streams to the stores.
+//! Each marker is a probe (`roundtrip::probe`): its own run id and seed, so
+//! no marker can be satisfied by an earlier one's data, and no new services
+//! or streams in the stores.
 //!
 //! Markers record into a ledger of their own, never the run's.
 //!
-//! Uses: check (context, ledger), roundtrip::pillars, measure::latency.
+//! Uses: check (context), roundtrip::probe, measure::latency.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -22,11 +22,9 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use crate::check::ledger::IngestLedger;
-use crate::check::{CheckCtx, CheckSettings, Pillar, Status, TraceLookup};
-use crate::ids::Seed;
+use crate::check::{CheckCtx, Pillar, Status};
 use crate::measure::latency::LatencyHistogram;
-use crate::roundtrip::pillars::{ROUND_TRIPS, measure};
+use crate::roundtrip::probe::{self, Prober};
 
 /// One marker: when it was written and how long until it could be read;
 /// `None` when it never could.
@@ -74,27 +72,6 @@ pub struct Markers {
     task: tokio::task::JoinHandle<()>,
 }
 
-/// The pillars markers run through, with the check that judges each: every
-/// round trip but the browser one (its receiver rate-limits by design).
-fn marker_pillars() -> impl Iterator<Item = (Pillar, &'static str)> {
-    ROUND_TRIPS
-        .into_iter()
-        .filter(|(pillar, _)| *pillar != Pillar::Frontend)
-}
-
-/// A marker's settings: every round trip one item wide.
-fn one_each() -> CheckSettings {
-    CheckSettings {
-        traces: 1,
-        spans_per_trace: 1,
-        logs: 1,
-        metrics: 1,
-        profiles: 1,
-        trace_lookup: TraceLookup::ById,
-        ..CheckSettings::default()
-    }
-}
-
 impl Markers {
     /// Sends a marker per pillar every `every`, from now until `stop`
     /// turns true; times are seconds since `origin`. A marker not read back
@@ -109,15 +86,7 @@ impl Markers {
         mut stop: watch::Receiver<bool>,
     ) -> Markers {
         let board: Board = Arc::default();
-        let mut target = (*ctx.target).clone();
-        target.limits.wait = target.limits.wait.min(give_up);
-        target.limits.max_wait = target.limits.max_wait.min(give_up);
-        let ctx = CheckCtx {
-            target: Arc::new(target),
-            settings: one_each(),
-            ledger: Arc::new(IngestLedger::default()),
-            ..ctx.clone()
-        };
+        let prober = Prober::new(ctx, give_up, "m");
         let shared = board.clone();
         let task = tokio::spawn(async move {
             let mut rounds = JoinSet::new();
@@ -129,16 +98,11 @@ impl Markers {
                     _ = tick.tick() => {}
                     _ = stop.wait_for(|s| *s) => break,
                 }
-                for (pillar, check) in marker_pillars().filter(|(p, _)| !disabled.contains(p)) {
-                    let marker = CheckCtx {
-                        run_id: format!("{}-m{n}", ctx.run_id),
-                        seed: Seed(ctx.seed.0 ^ ((n + 1) << 32)),
-                        ..ctx.clone()
-                    };
-                    let board = shared.clone();
+                for (pillar, check) in probe::pillars().filter(|(p, _)| !disabled.contains(p)) {
+                    let (board, prober) = (shared.clone(), prober.clone());
                     rounds.spawn(async move {
                         let at_secs = origin.elapsed().as_secs_f64();
-                        let measured = measure(&marker, pillar, check).await;
+                        let measured = prober.probe(n, pillar, check).await;
                         let mut board = board.lock().expect("marker board");
                         let (entry, points) = board.entry(pillar).or_default();
                         match measured {

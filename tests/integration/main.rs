@@ -3,6 +3,7 @@
 //! CLI's exit codes, and the reports.
 
 mod browser;
+mod canary;
 mod cli;
 mod common;
 mod compliance;

@@ -1,0 +1,15 @@
+//! `pillars canary`: the round trips as a continuous probe, one item per
+//! pillar per interval, its outcome exported as OpenMetrics — what Loki
+//! Canary, Tempo Vulture and mimir-continuous-test do for one store each,
+//! for every pillar at once, with the same found / missing / undecided
+//! verdicts as `verify`. Probe ids come from the run's seed and the
+//! probe's number, so a restart never reads an earlier run's probes as
+//! missing.
+//!
+//! - `run`: the loop and its summary;
+//! - `metrics`: every exported metric, in one place;
+//! - `serve`: `/metrics`.
+
+pub mod metrics;
+pub mod run;
+pub mod serve;

@@ -1,0 +1,149 @@
+//! `pillars canary` against the reference stack: probes of a healthy stack
+//! are found and exported; data the stack drops is missing; a read path
+//! that fails is an error, never missing; `/metrics` is OpenMetrics; the
+//! command exits 1 when a probe went missing.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use pillars::canary::metrics::CanaryMetrics;
+use pillars::canary::run::{Settings, Summary, run};
+use pillars::canary::serve;
+use pillars::checks::{CheckCtx, Pillar};
+use pillars::target::{Env, Target, TargetKind};
+
+use crate::common::{SEED, dead_port, pillars_cli, pillars_command, sim};
+
+fn settings() -> Settings {
+    Settings {
+        interval: Duration::from_millis(300),
+        give_up: Duration::from_secs(2),
+        duration: Some(Duration::from_millis(1000)),
+    }
+}
+
+async fn canary(ctx: &CheckCtx) -> (Summary, String) {
+    let metrics = Arc::new(CanaryMetrics::new("sim", "canary-test", SEED.0));
+    let (_stop, stopped) = tokio::sync::watch::channel(false);
+    let mut ended = 0u64;
+    let summary = run(ctx, &settings(), metrics.clone(), stopped, |_| ended += 1).await;
+    let total: u64 = summary.pillars.values().map(|t| t.found + t.missing + t.errors).sum();
+    assert_eq!(ended, total, "every probe that ended was handed over once");
+    (summary, metrics.encode())
+}
+
+#[tokio::test]
+async fn a_healthy_stack_finds_every_probe_and_serves_them_as_openmetrics() {
+    let (_stack, ctx) = sim(&[], Default::default()).await;
+    let metrics = Arc::new(CanaryMetrics::new("sim", "canary-test", SEED.0));
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let (addr, server) = serve::serve("127.0.0.1:0".parse().unwrap(), metrics.clone(), stopped.clone())
+        .await
+        .unwrap();
+    let summary = run(&ctx, &settings(), metrics, stopped, |_| {}).await;
+    assert!(summary.rounds >= 3, "{summary:?}");
+    for pillar in [Pillar::Traces, Pillar::Logs, Pillar::Metrics, Pillar::Profiles] {
+        let tally = &summary.pillars[&pillar];
+        assert_eq!((tally.missing, tally.errors), (0, 0), "{pillar:?}: {tally:?}");
+        assert_eq!(tally.found, summary.rounds, "{pillar:?}: {tally:?}");
+    }
+    let scraped = reqwest::get(format!("http://{addr}/metrics")).await.unwrap();
+    assert_eq!(
+        scraped.headers()["content-type"],
+        "application/openmetrics-text; version=1.0.0; charset=utf-8"
+    );
+    let text = scraped.text().await.unwrap();
+    let rounds = summary.rounds;
+    for line in [
+        format!("pillars_canary_probes_checked_total{{pillar=\"traces\"}} {rounds}"),
+        format!("pillars_canary_write_to_read_seconds_count{{pillar=\"profiles\"}} {rounds}"),
+        "pillars_canary_probes_in_flight{pillar=\"logs\"} 0".to_owned(),
+    ] {
+        assert!(text.contains(&line), "{line} is not in\n{text}");
+    }
+    assert!(!text.contains("pillars_canary_probes_missing_total{"), "{text}");
+    assert_eq!(reqwest::get(format!("http://{addr}/")).await.unwrap().status(), 404);
+    stop.send(true).unwrap();
+    server.await.unwrap();
+}
+
+#[tokio::test]
+async fn dropped_logs_are_missing_and_the_other_pillars_still_found() {
+    let (_stack, ctx) = sim(&["drop_logs"], Default::default()).await;
+    let (summary, text) = canary(&ctx).await;
+    let logs = &summary.pillars[&Pillar::Logs];
+    assert_eq!((logs.found, logs.errors), (0, 0), "{logs:?}");
+    assert_eq!(logs.missing, summary.rounds, "{logs:?}");
+    assert_eq!(summary.pillars[&Pillar::Traces].missing, 0);
+    assert!(
+        text.contains(&format!(
+            "pillars_canary_probes_missing_total{{pillar=\"logs\"}} {}",
+            summary.rounds
+        )),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn a_read_path_that_fails_is_an_error_never_missing() {
+    let (stack, _) = sim(&[], Default::default()).await;
+    let dead = format!("loki = \"http://127.0.0.1:{}\"", dead_port());
+    let toml: String = stack
+        .target_toml()
+        .lines()
+        .map(|line| {
+            if line.starts_with("loki = ") {
+                dead.clone()
+            } else {
+                line.to_owned()
+            }
+        })
+        .map(|line| line + "\n")
+        .collect();
+    let target = Target::from_toml(&toml, TargetKind::File("dead-loki.toml".into()), &Env::default()).unwrap();
+    let ctx = CheckCtx::new(Arc::new(target), "canary-test".into(), SEED, Default::default());
+    let (summary, text) = canary(&ctx).await;
+    let logs = &summary.pillars[&Pillar::Logs];
+    assert_eq!((logs.found, logs.missing), (0, 0), "{logs:?}");
+    assert_eq!(logs.errors, summary.rounds, "{logs:?}");
+    assert!(
+        text.contains("pillars_canary_probe_errors_total{pillar=\"logs\",reason=\"read_failed\"}"),
+        "{text}"
+    );
+    assert_eq!(summary.pillars[&Pillar::Metrics].found, summary.rounds);
+}
+
+#[tokio::test]
+async fn the_command_exits_1_when_a_probe_went_missing_and_0_when_none_did() {
+    let (code, out) = pillars_cli(pillars_command().args([
+        "canary",
+        "--interval",
+        "1s",
+        "--duration",
+        "2s",
+        "--max-wait",
+        "2s",
+        "--listen",
+        "127.0.0.1:0",
+        "--sim-fault",
+        "drop_traces",
+    ]))
+    .await;
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("MISSING") && out.contains("traces"), "{out}");
+    let (code, out) = pillars_cli(pillars_command().args([
+        "canary",
+        "--interval",
+        "1s",
+        "--duration",
+        "2s",
+        "--listen",
+        "127.0.0.1:0",
+    ]))
+    .await;
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("canary against sim"), "{out}");
+    let (code, out) = pillars_cli(pillars_command().args(["canary", "--interval", "0s"])).await;
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("1s..=1h"), "{out}");
+}
