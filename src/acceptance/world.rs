@@ -66,6 +66,8 @@ pub struct PillarsWorld {
     load: Option<crate::report::LoadReport>,
     /// The last `pillars lint` of the scenario.
     lint: Option<Result<crate::lint::LintReport, crate::lint::LintError>>,
+    /// The last canary run of the scenario.
+    canary: Option<crate::canary::run::Summary>,
 }
 
 impl PillarsWorld {
@@ -89,6 +91,7 @@ impl PillarsWorld {
             gates: Default::default(),
             load: None,
             lint: None,
+            canary: None,
         }
     }
 
@@ -461,5 +464,71 @@ impl PillarsWorld {
             ))),
             None => Err(AcceptanceError::Verdict("no lint has run yet in this scenario".into())),
         }
+    }
+}
+
+/// `pillars canary` for a few rounds against the scenario's target, and
+/// assertions on what its probes came to.
+impl PillarsWorld {
+    pub async fn run_canary(&mut self, rounds: u32) -> Result<(), AcceptanceError> {
+        use crate::canary::{metrics::CanaryMetrics, run};
+        let ctx = self.ctx().await?;
+        let interval = std::time::Duration::from_millis(500);
+        let settings = run::Settings {
+            interval,
+            give_up: ctx.target.limits.max_wait,
+            // Half an interval short, so exactly `rounds` rounds start.
+            duration: Some(interval * rounds - interval / 2),
+        };
+        let metrics = std::sync::Arc::new(CanaryMetrics::new(&ctx.target.name, &ctx.run_id, ctx.seed.0));
+        let (_stop, stopped) = tokio::sync::watch::channel(false);
+        let summary = run::run(&ctx, &settings, metrics, stopped, |_| {}).await;
+        if summary.rounds != u64::from(rounds) {
+            return Err(AcceptanceError::Verdict(format!(
+                "the canary ran {} rounds, not {rounds}",
+                summary.rounds
+            )));
+        }
+        self.canary = Some(summary);
+        Ok(())
+    }
+
+    fn canary_tally(&self, pillar: &str) -> Result<&crate::canary::run::PillarTally, AcceptanceError> {
+        let summary = self
+            .canary
+            .as_ref()
+            .ok_or_else(|| AcceptanceError::Verdict("the canary has not run in this scenario".into()))?;
+        summary
+            .pillars
+            .iter()
+            .find(|(p, _)| p.as_str() == pillar)
+            .map(|(_, t)| t)
+            .ok_or_else(|| AcceptanceError::Verdict(format!("the canary sent no {pillar} probe: {summary:?}")))
+    }
+
+    /// Every probe of `pillar` ended `found` (or, with `found` false,
+    /// missing).
+    pub fn expect_canary(&self, pillar: &str, found: bool) -> Result<(), AcceptanceError> {
+        let rounds = self.canary.as_ref().map_or(0, |s| s.rounds);
+        let tally = self.canary_tally(pillar)?;
+        let (want, got) = if found {
+            ("found", tally.found)
+        } else {
+            ("missing", tally.missing)
+        };
+        if got == rounds {
+            Ok(())
+        } else {
+            Err(AcceptanceError::Verdict(format!(
+                "{got} of {rounds} {pillar} probes were {want}: {tally:?}"
+            )))
+        }
+    }
+
+    pub fn expect_canary_all_found(&self) -> Result<(), AcceptanceError> {
+        for pillar in ["traces", "logs", "metrics", "profiles"] {
+            self.expect_canary(pillar, true)?;
+        }
+        Ok(())
     }
 }
