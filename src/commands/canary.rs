@@ -74,8 +74,14 @@ pub(super) async fn run(plan: CanaryPlan, env: &Env, console: &mut Console) -> R
     });
     let ctx = CheckCtx::new(target.clone(), run_id, seed, Default::default());
     let err = &mut console.err;
+    // A failure that repeats is spelled out once per pillar, then named.
+    let mut said: std::collections::BTreeMap<crate::checks::Pillar, String> = Default::default();
     let summary = run::run(&ctx, &settings, metrics, stopped, |result| {
-        let _ = writeln!(err, "{}", line(result));
+        let repeated = result.detail.is_some() && said.get(&result.pillar) == result.detail.as_ref();
+        if let Some(detail) = &result.detail {
+            said.insert(result.pillar, detail.clone());
+        }
+        let _ = writeln!(err, "{}", line(result, repeated));
     })
     .await;
     signal.abort();
@@ -86,8 +92,9 @@ pub(super) async fn run(plan: CanaryPlan, env: &Env, console: &mut Console) -> R
     Ok(exit_code(&summary))
 }
 
-/// One probe as it ended: `18:02:31 logs     #12    found in 1.4 s`.
-fn line(result: &ProbeResult) -> String {
+/// One probe as it ended: `18:02:31 logs     #12    found in 1.4 s`;
+/// a detail the pillar's last probe gave too is not repeated.
+fn line(result: &ProbeResult, repeated: bool) -> String {
     let now = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
     let clock = now.get(11..19).unwrap_or(&now);
     let what = match result.end {
@@ -96,11 +103,11 @@ fn line(result: &ProbeResult) -> String {
         ProbeEnd::Missing => "MISSING: the store answered without it".to_owned(),
         ProbeEnd::Error(reason) => format!("undecided ({reason}): nothing is known of the data"),
     };
-    let detail = result
-        .detail
-        .as_deref()
-        .map(|d| format!(" — {}", printable(d)))
-        .unwrap_or_default();
+    let detail = match result.detail.as_deref() {
+        Some(_) if repeated => " — as before".to_owned(),
+        Some(d) => format!(" — {}", printable(d)),
+        None => String::new(),
+    };
     format!("{clock} {:<8} #{:<5} {what}{detail}", result.pillar.as_str(), result.n)
 }
 
