@@ -162,25 +162,14 @@ pub enum Color {
     Never,
 }
 
-/// The flags of a run against a target, shared by `verify`, `load` and
-/// `capacity`. Worded for `verify`; `LoadArgs` rewords them.
+/// Which stack to run against: shared by every command that opens a target.
 #[derive(Debug, Args)]
-pub struct RunArgs {
+pub struct StackArgs {
     /// Where the stack lives: `sim` (the embedded reference stack, in this
     /// process), `compose` (compose/target.toml), `aws` (infra/target.toml)
     /// or the path of a target TOML file.
     #[arg(long, env = "PILLARS_TARGET", default_value = "sim")]
     pub target: String,
-
-    /// Directory for run.json, junit.xml and report.html
-    /// [default: reports/<run-id>].
-    #[arg(long, value_name = "DIR")]
-    pub report_dir: Option<PathBuf>,
-
-    /// Seed every id of the run derives from; reuse a report's seed to
-    /// replay it.
-    #[arg(long)]
-    pub seed: Option<u64>,
 
     /// Turn on a fault of the embedded reference stack, NAME[=VALUE]
     /// (repeatable; `pillars sim --help` lists them). Only with `--target sim`.
@@ -193,6 +182,24 @@ pub struct RunArgs {
     /// with `--target sim`.
     #[arg(long = "sim-variant", value_name = "NAME=VALUE")]
     pub sim_variants: Vec<String>,
+}
+
+/// The flags of a run against a target, shared by `verify`, `load` and
+/// `capacity`. Worded for `verify`; `LoadArgs` rewords them.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub stack: StackArgs,
+
+    /// Directory for run.json, junit.xml and report.html
+    /// [default: reports/<run-id>].
+    #[arg(long, value_name = "DIR")]
+    pub report_dir: Option<PathBuf>,
+
+    /// Seed every id of the run derives from; reuse a report's seed to
+    /// replay it.
+    #[arg(long)]
+    pub seed: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -342,9 +349,8 @@ github/codeql-action/upload-sarif to annotate the pull request.";
 
 #[derive(Debug, Args)]
 pub struct CanaryArgs {
-    /// Where the stack lives, as for `verify`.
-    #[arg(long, env = "PILLARS_TARGET", default_value = "sim")]
-    pub target: String,
+    #[command(flatten)]
+    pub stack: StackArgs,
 
     /// Between one round of probes and the next (1s to 1h).
     #[arg(long, default_value = "15s", value_parser = interval)]
@@ -367,15 +373,6 @@ pub struct CanaryArgs {
     /// Seed the probes' ids derive from [default: from the clock].
     #[arg(long)]
     pub seed: Option<u64>,
-
-    /// A fault of the embedded reference stack, NAME[=VALUE] (repeatable).
-    #[arg(long = "sim-fault", value_name = "NAME[=VALUE]")]
-    pub sim_faults: Vec<String>,
-
-    /// A deployment variant of the embedded reference stack, NAME=VALUE
-    /// (repeatable).
-    #[arg(long = "sim-variant", value_name = "NAME=VALUE")]
-    pub sim_variants: Vec<String>,
 }
 
 /// A probe interval: from a second to an hour.

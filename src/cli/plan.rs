@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use super::args::{
     BenchCommand, BenchEmitArgs, BenchLoadArgs, CanaryArgs, Cli, Color, Command as Args, LoadArgs, RunArgs, SimArgs,
-    StackCommand, VerifyArgs,
+    StackArgs, StackCommand, VerifyArgs,
 };
 use crate::checks::{CheckSettings, TransportChoice};
 use crate::commands::{
@@ -114,12 +114,13 @@ impl From<Color> for ColorWhen {
 
 /// `--target` with the sim's faults and variants, which only go with `sim`.
 fn target_choice(run: &RunArgs) -> Result<TargetChoice, RunError> {
-    choose_target(&run.target, &run.sim_faults, &run.sim_variants)
+    choose_target(&run.stack)
 }
 
 /// The target named, with the reference stack's faults and variants,
 /// which only it takes.
-fn choose_target(name: &str, faults: &[String], variants: &[String]) -> Result<TargetChoice, RunError> {
+fn choose_target(stack: &StackArgs) -> Result<TargetChoice, RunError> {
+    let (name, faults, variants) = (&stack.target, &stack.sim_faults, &stack.sim_variants);
     let mut choice = TargetChoice::parse(name);
     match &mut choice {
         TargetChoice::Sim(options) => {
@@ -144,7 +145,7 @@ fn canary(args: CanaryArgs) -> Result<CanaryPlan, RunError> {
         return Err(RunError::Usage("--max-wait must be more than 0s".into()));
     }
     Ok(CanaryPlan {
-        target: choose_target(&args.target, &args.sim_faults, &args.sim_variants)?,
+        target: choose_target(&args.stack)?,
         run: RunIdentity::new(args.seed, None, None),
         interval: args.interval,
         duration: args.duration,

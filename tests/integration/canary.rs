@@ -113,9 +113,10 @@ async fn a_read_path_that_fails_is_an_error_never_missing() {
     assert_eq!(summary.pillars[&Pillar::Metrics].found, summary.rounds);
 }
 
-#[tokio::test]
-async fn the_command_exits_1_when_a_probe_went_missing_and_0_when_none_did() {
-    let (code, out) = pillars_cli(pillars_command().args([
+/// `pillars canary` for two one-second rounds, with `extra` flags.
+async fn canary_cli(extra: &[&str]) -> (i32, String) {
+    let mut command = pillars_command();
+    command.args([
         "canary",
         "--interval",
         "1s",
@@ -125,22 +126,16 @@ async fn the_command_exits_1_when_a_probe_went_missing_and_0_when_none_did() {
         "2s",
         "--listen",
         "127.0.0.1:0",
-        "--sim-fault",
-        "drop_traces",
-    ]))
-    .await;
+    ]);
+    pillars_cli(command.args(extra)).await
+}
+
+#[tokio::test]
+async fn the_command_exits_1_when_a_probe_went_missing_and_0_when_none_did() {
+    let (code, out) = canary_cli(&["--sim-fault", "drop_traces"]).await;
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("MISSING") && out.contains("traces"), "{out}");
-    let (code, out) = pillars_cli(pillars_command().args([
-        "canary",
-        "--interval",
-        "1s",
-        "--duration",
-        "2s",
-        "--listen",
-        "127.0.0.1:0",
-    ]))
-    .await;
+    let (code, out) = canary_cli(&[]).await;
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("canary against sim"), "{out}");
     let (code, out) = pillars_cli(pillars_command().args(["canary", "--interval", "0s"])).await;
