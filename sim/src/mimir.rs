@@ -20,6 +20,9 @@
 //!   (`web/api/v1/api.go`): `invalid parameter "start": Invalid time value
 //!   for 'start': …`, `end timestamp must not be before start timestamp`,
 //!   the parse error bare; no selector answers 204.
+//! - The query-frontend parses every request's form first
+//!   (`pkg/frontend/transport/handler.go`): a bad `%` escape or a `;` is a
+//!   400 with Go's error bare, whatever the endpoint.
 //!
 //! Valid PromQL the reference stack does not evaluate answers 501 with an
 //! `execution` error saying so, never a 400 and never a guessed result;
@@ -577,7 +580,11 @@ fn time_param(form: &Form, name: &str, default: i64) -> Result<i64, String> {
 }
 
 fn query_exemplars(state: &SimState, form: &Form) -> Response {
-    // `FormValue` ignores form errors; a bad pair is just missing.
+    // The query-frontend parses every request's form before routing it
+    // (pkg/frontend/transport/handler.go), so a bad pair is a 400 here too.
+    if let Some(e) = &form.error {
+        return bad_data(e);
+    }
     let (start, end) = match (time_param(form, "start", i64::MIN), time_param(form, "end", i64::MAX)) {
         (Ok(s), Ok(e)) => (s, e),
         (Err(e), _) | (_, Err(e)) => return bad_data(&e),
@@ -749,6 +756,21 @@ mod tests {
         );
         let (status, _, text) = body(query_exemplars(&state(), &form("query=1%2B1"))).await;
         assert_eq!((status, text.as_str()), (StatusCode::NO_CONTENT, ""));
+    }
+
+    #[tokio::test]
+    async fn every_endpoint_refuses_a_form_go_cannot_parse() {
+        let cases: [fn(&SimState, &Form) -> Response; 5] =
+            [instant_query, range_query, query_exemplars, series, label_names];
+        for handler in cases {
+            let (status, content_type, text) = body(handler(&state(), &form("query=up&start=%zz"))).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST);
+            assert_eq!(content_type, "application/json");
+            assert_eq!(
+                text,
+                r#"{"status":"error","errorType":"bad_data","error":"invalid URL escape \"%zz\""}"#
+            );
+        }
     }
 
     #[tokio::test]
