@@ -368,17 +368,19 @@ fn instant_data(value: &Evaluated, time_ms: i64) -> Box<RawValue> {
 // ---------------------------------------------------------------------------
 // /api/v1/query_range
 
-/// Mimir's `ParseDurationMs`: float seconds, or a Prometheus duration.
+/// Mimir's `parseDurationMs` (pkg/frontend/querymiddleware/codec.go):
+/// float seconds cut to whole milliseconds, or a Prometheus duration.
 fn parse_step(s: &str) -> Result<i64, String> {
     if let Ok(secs) = strconv::parse_float(s) {
         let ms = secs * 1000.0;
-        if ms.is_finite() && ms.abs() < 9.2e18 {
-            return Ok(ms.round() as i64);
+        // Go's comparisons: NaN passes them and converts to a step <= 0.
+        if ms > i64::MAX as f64 || ms < i64::MIN as f64 {
+            return Err(format!(
+                "cannot parse {} to a valid duration. It overflows int64",
+                strconv::quote(s)
+            ));
         }
-        return Err(format!(
-            "cannot parse {} to a valid duration. It overflows int64",
-            strconv::quote(s)
-        ));
+        return Ok(if ms.is_nan() { 0 } else { ms as i64 });
     }
     crate::go::model::parse_duration(s)
         .map(|nanos| (nanos / 1_000_000) as i64)
@@ -899,6 +901,24 @@ mod tests {
         assert_eq!(f.get("query"), "b c");
         assert_eq!(f.get("time"), "1");
         assert!(f.error.is_none());
+    }
+
+    #[tokio::test]
+    async fn float_steps_are_cut_to_the_millisecond_as_go_converts_them() {
+        assert_eq!(parse_step("0.0019"), Ok(1));
+        assert_eq!(parse_step("-0.0019"), Ok(-1));
+        assert_eq!(parse_step("15s"), Ok(15_000));
+        assert!(parse_step("Inf").unwrap_err().ends_with("It overflows int64"));
+        for step in ["0.0005", "NaN"] {
+            let q = format!("query=up&start=0&end=1&step={step}");
+            let (status, _, text) = body(range_query(&state(), &form(&q))).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{step}");
+            assert_eq!(
+                text,
+                r#"{"status":"error","errorType":"bad_data","error":"invalid parameter \"step\": zero or negative query resolution step widths are not accepted. Try a positive integer"}"#,
+                "{step}"
+            );
+        }
     }
 
     #[test]
