@@ -450,7 +450,9 @@ fn matrix_data(series: &[promql_eval::Series]) -> Box<RawValue> {
 // /api/v1/series, /api/v1/labels, /api/v1/label/<name>/values
 
 /// Every `match[]` as `parser.ParseMetricSelectors` reads them, each with a
-/// matcher that does not match the empty string, as the API insists.
+/// matcher that does not match the empty string, as the API insists. The
+/// labels endpoints answer its error bare, `series` names the parameter
+/// (web/api/v1/api.go).
 fn match_params(form: &Form) -> Result<Vec<Vec<Matcher>>, String> {
     let mut sets = Vec::new();
     for (_, text) in form.values.iter().filter(|(k, _)| k == "match[]") {
@@ -496,7 +498,7 @@ fn series(state: &SimState, form: &Form) -> Response {
     };
     match match_params(form) {
         Ok(sets) => success(matching_series(state, &sets, window)),
-        Err(e) => bad_data(&e),
+        Err(e) => bad_data(&format!("invalid parameter \"match[]\": {e}")),
     }
 }
 
@@ -878,7 +880,7 @@ mod tests {
         let (_, _, text) = body(series(&state, &form("match%5B%5D=%7Ba%3D%22%22%7D"))).await;
         assert_eq!(
             text,
-            r#"{"status":"error","errorType":"bad_data","error":"match[] must contain at least one non-empty matcher"}"#
+            r#"{"status":"error","errorType":"bad_data","error":"invalid parameter \"match[]\": match[] must contain at least one non-empty matcher"}"#
         );
         let (_, _, text) = body(label_names(&state, &form(""))).await;
         assert_eq!(text, r#"{"status":"success","data":["__name__","job"]}"#);
@@ -888,6 +890,40 @@ mod tests {
         ))
         .await;
         assert_eq!(status, StatusCode::NOT_IMPLEMENTED, "{text}");
+    }
+
+    #[tokio::test]
+    async fn selectors_matching_everything_are_refused_series_naming_the_parameter() {
+        let state = Arc::new(state());
+        let empty = "match[] must contain at least one non-empty matcher";
+        for selector in ["%7B%7D", "%7B__name__%3D~%22.*%22%7D", "%7Ba%3D%22%22%7D"] {
+            let q = format!("match%5B%5D={selector}");
+            let (status, content_type, text) = body(series(&state, &form(&q))).await;
+            assert_eq!(
+                (status, content_type.as_str()),
+                (StatusCode::BAD_REQUEST, "application/json")
+            );
+            assert_eq!(
+                text,
+                format!(
+                    r#"{{"status":"error","errorType":"bad_data","error":"invalid parameter \"match[]\": {empty}"}}"#
+                ),
+                "{q}"
+            );
+            let bare = format!(r#"{{"status":"error","errorType":"bad_data","error":"{empty}"}}"#);
+            let (status, _, text) = body(label_names(&state, &form(&q))).await;
+            assert_eq!((status, text.as_str()), (StatusCode::BAD_REQUEST, bare.as_str()), "{q}");
+            let (status, _, text) =
+                body(label_values(State(state.clone()), Path("job".into()), RawQuery(Some(q.clone()))).await).await;
+            assert_eq!((status, text.as_str()), (StatusCode::BAD_REQUEST, bare.as_str()), "{q}");
+        }
+        let (_, _, text) = body(series(&state, &form("match%5B%5D=up%7B"))).await;
+        assert!(
+            text.starts_with(
+                r#"{"status":"error","errorType":"bad_data","error":"invalid parameter \"match[]\": 1:4: parse error: "#
+            ),
+            "{text}"
+        );
     }
 
     #[test]
