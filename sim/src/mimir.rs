@@ -20,6 +20,10 @@
 //!   (`web/api/v1/api.go`): `invalid parameter "start": Invalid time value
 //!   for 'start': …`, `end timestamp must not be before start timestamp`,
 //!   the parse error bare; no selector answers 204.
+//! - `/api/v1/series`, `labels`, `label/<name>/values` reach the querier's
+//!   Prometheus API too (2.54's `parseLimitParam`): `limit` (0 is none, a
+//!   cut answer carries `results truncated due to limit` in `warnings`),
+//!   then `start`, `end`, `match[]`.
 //! - The query-frontend parses every request's form first
 //!   (`pkg/frontend/transport/handler.go`): a bad `%` escape or a `;` is a
 //!   400 with Go's error bare, whatever the endpoint.
@@ -175,18 +179,26 @@ impl Samples for Visible<'_> {
     }
 }
 
+/// Prometheus' `Response`: `warnings` only when there are any.
 #[derive(Serialize)]
 struct Success<T: Serialize> {
     status: &'static str,
     data: T,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    warnings: Vec<&'static str>,
 }
 
 fn success(data: impl Serialize) -> Response {
+    success_warned(data, Vec::new())
+}
+
+fn success_warned(data: impl Serialize, warnings: Vec<&'static str>) -> Response {
     json_response(
         StatusCode::OK,
         &Success {
             status: "success",
             data,
+            warnings,
         },
     )
 }
@@ -481,6 +493,28 @@ fn matching_series(state: &SimState, sets: &[Vec<Matcher>], window: (i64, i64)) 
     all
 }
 
+/// `parseLimitParam`: empty or 0 is no limit, as Prometheus 2.54 reads it.
+fn limit_param(form: &Form) -> Result<usize, String> {
+    let invalid = |e: String| format!("invalid parameter \"limit\": {e}");
+    match form.get("limit") {
+        "" => Ok(0),
+        text => match strconv::atoi(text) {
+            Ok(n) if n < 0 => Err(invalid("limit must be non-negative".into())),
+            Ok(n) => Ok(usize::try_from(n).unwrap_or(usize::MAX)),
+            Err(e) => Err(invalid(e.to_string())),
+        },
+    }
+}
+
+/// The first `limit` items and the warning Prometheus adds when it cut any.
+fn limited<T: Serialize>(mut items: Vec<T>, limit: usize) -> Response {
+    if limit > 0 && items.len() > limit {
+        items.truncate(limit);
+        return success_warned(items, vec!["results truncated due to limit"]);
+    }
+    success(items)
+}
+
 fn window_params(form: &Form) -> Result<(i64, i64), String> {
     Ok((time_param(form, "start", i64::MIN)?, time_param(form, "end", i64::MAX)?))
 }
@@ -492,23 +526,29 @@ fn series(state: &SimState, form: &Form) -> Response {
     if !form.values.iter().any(|(k, _)| k == "match[]") {
         return bad_data("no match[] parameter provided");
     }
-    let window = match window_params(form) {
-        Ok(w) => w,
-        Err(e) => return bad_data(&e),
+    let (limit, window) = match (limit_param(form), window_params(form)) {
+        (Ok(l), Ok(w)) => (l, w),
+        (Err(e), _) | (_, Err(e)) => return bad_data(&e),
     };
     match match_params(form) {
-        Ok(sets) => success(matching_series(state, &sets, window)),
+        Ok(sets) => limited(matching_series(state, &sets, window), limit),
         Err(e) => bad_data(&format!("invalid parameter \"match[]\": {e}")),
     }
+}
+
+/// The label endpoints' parameters in the order Prometheus reads them:
+/// `limit`, `start`, `end`, `match[]`.
+fn label_params(form: &Form) -> Result<(usize, (i64, i64), Vec<Vec<Matcher>>), String> {
+    Ok((limit_param(form)?, window_params(form)?, match_params(form)?))
 }
 
 fn label_names(state: &SimState, form: &Form) -> Response {
     if let Some(e) = &form.error {
         return bad_data(e);
     }
-    let (window, sets) = match (window_params(form), match_params(form)) {
-        (Ok(w), Ok(s)) => (w, s),
-        (Err(e), _) | (_, Err(e)) => return bad_data(&e),
+    let (limit, window, sets) = match label_params(form) {
+        Ok(p) => p,
+        Err(e) => return bad_data(&e),
     };
     let mut names: Vec<String> = matching_series(state, &sets, window)
         .into_iter()
@@ -516,7 +556,7 @@ fn label_names(state: &SimState, form: &Form) -> Response {
         .collect();
     names.sort();
     names.dedup();
-    success(names)
+    limited(names, limit)
 }
 
 /// A label name as `model.LabelName.IsValid` accepts it (2.54's legacy
@@ -539,9 +579,9 @@ async fn label_values(
     if !valid_label_name(&name) {
         return bad_data(&format!("invalid label name: {}", strconv::quote(&name)));
     }
-    let (window, sets) = match (window_params(&form), match_params(&form)) {
-        (Ok(w), Ok(s)) => (w, s),
-        (Err(e), _) | (_, Err(e)) => return bad_data(&e),
+    let (limit, window, sets) = match label_params(&form) {
+        Ok(p) => p,
+        Err(e) => return bad_data(&e),
     };
     let mut values: Vec<String> = matching_series(&state, &sets, window)
         .into_iter()
@@ -549,7 +589,7 @@ async fn label_values(
         .collect();
     values.sort();
     values.dedup();
-    success(values)
+    limited(values, limit)
 }
 
 // ---------------------------------------------------------------------------
@@ -924,6 +964,76 @@ mod tests {
             ),
             "{text}"
         );
+    }
+
+    #[tokio::test]
+    async fn limit_is_checked_first_and_cuts_the_sorted_answer_with_a_warning() {
+        let state = Arc::new(state());
+        let now = now_ms();
+        for job in ["b", "a", "c"] {
+            let labels = Labels::from([
+                ("__name__".to_owned(), "up".to_owned()),
+                ("job".to_owned(), job.to_owned()),
+            ]);
+            state.metrics.put_own(labels, now, 1.0);
+        }
+        let values = |q: &str| label_values(State(state.clone()), Path("job".into()), RawQuery(Some(q.to_owned())));
+        let (status, _, text) = body(values("limit=2").await).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(
+            text,
+            r#"{"status":"success","data":["a","b"],"warnings":["results truncated due to limit"]}"#
+        );
+        let (_, _, text) = body(values("limit=3").await).await;
+        assert_eq!(text, r#"{"status":"success","data":["a","b","c"]}"#);
+        let (_, _, text) = body(values("limit=0").await).await;
+        assert_eq!(text, r#"{"status":"success","data":["a","b","c"]}"#);
+        let (_, _, text) = body(label_names(&state, &form("limit=1"))).await;
+        assert_eq!(
+            text,
+            r#"{"status":"success","data":["__name__"],"warnings":["results truncated due to limit"]}"#
+        );
+        let (_, _, text) = body(series(&state, &form("match%5B%5D=up&limit=1"))).await;
+        assert_eq!(
+            text,
+            r#"{"status":"success","data":[{"__name__":"up","job":"a"}],"warnings":["results truncated due to limit"]}"#
+        );
+        // Before the times and the selectors.
+        let cases = [
+            (
+                "limit=x&start=bad",
+                r#"invalid parameter \"limit\": strconv.Atoi: parsing \"x\": invalid syntax"#,
+            ),
+            (
+                "limit=-1&match%5B%5D=%7B%7D",
+                r#"invalid parameter \"limit\": limit must be non-negative"#,
+            ),
+            (
+                "limit=1.5",
+                r#"invalid parameter \"limit\": strconv.Atoi: parsing \"1.5\": invalid syntax"#,
+            ),
+        ];
+        for (q, message) in cases {
+            let expected = format!(r#"{{"status":"error","errorType":"bad_data","error":"{message}"}}"#);
+            let (status, _, text) = body(label_names(&state, &form(q))).await;
+            assert_eq!(
+                (status, text.as_str()),
+                (StatusCode::BAD_REQUEST, expected.as_str()),
+                "{q}"
+            );
+            let (status, _, text) = body(values(q).await).await;
+            assert_eq!(
+                (status, text.as_str()),
+                (StatusCode::BAD_REQUEST, expected.as_str()),
+                "{q}"
+            );
+            let (status, _, text) = body(series(&state, &form(&format!("match%5B%5D=up&{q}")))).await;
+            assert_eq!(
+                (status, text.as_str()),
+                (StatusCode::BAD_REQUEST, expected.as_str()),
+                "{q}"
+            );
+        }
     }
 
     #[test]
