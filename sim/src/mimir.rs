@@ -609,12 +609,27 @@ struct ExemplarOut<'a> {
     timestamp: Box<RawValue>,
 }
 
+/// `MinTime` and `MaxTime` as RFC 3339, which Go's parser cannot read back
+/// (its years have four digits); Prometheus' own `parseTime` takes them by
+/// name (web/api/v1/api.go), Mimir's query-frontend does not.
+const MIN_TIME: (&str, i64) = ("-292273086-05-16T16:47:06Z", -9_223_309_901_257_974_000);
+const MAX_TIME: (&str, i64) = ("292277025-08-18T07:12:54.999999999Z", 9_223_309_901_257_974_999);
+
+/// Prometheus' `parseTime`, for what reaches the querier's API.
+fn querier_time(s: &str) -> Result<i64, String> {
+    match s {
+        _ if s == MIN_TIME.0 => Ok(MIN_TIME.1),
+        _ if s == MAX_TIME.0 => Ok(MAX_TIME.1),
+        _ => parse_time(s),
+    }
+}
+
 /// `parseTimeParam`: empty is the default; an error names the parameter
 /// twice, as Prometheus 2.x words it.
 fn time_param(form: &Form, name: &str, default: i64) -> Result<i64, String> {
     match form.get(name) {
         "" => Ok(default),
-        t => parse_time(t).map_err(|e| {
+        t => querier_time(t).map_err(|e| {
             format!(
                 "invalid parameter {}: Invalid time value for '{name}': {e}",
                 strconv::quote(name)
@@ -1065,6 +1080,27 @@ mod tests {
                 "{step}"
             );
         }
+    }
+
+    #[tokio::test]
+    async fn prometheus_own_bounds_are_times_for_the_querier_not_the_frontend() {
+        let (min, max) = (
+            "-292273086-05-16T16%3A47%3A06Z",
+            "292277025-08-18T07%3A12%3A54.999999999Z",
+        );
+        let window = format!("start={min}&end={max}");
+        let (status, _, text) = body(query_exemplars(&state(), &form(&format!("query=up&{window}")))).await;
+        assert_eq!(
+            (status, text.as_str()),
+            (StatusCode::OK, r#"{"status":"success","data":[]}"#)
+        );
+        let (status, _, _) = body(label_names(&state(), &form(&window))).await;
+        assert_eq!(status, StatusCode::OK);
+        let (status, _, _) = body(series(&state(), &form(&format!("match%5B%5D=up&{window}")))).await;
+        assert_eq!(status, StatusCode::OK);
+        let (status, _, text) = body(range_query(&state(), &form(&format!("query=up&{window}&step=1")))).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(text.contains(r#"invalid parameter \"start\": cannot parse"#), "{text}");
     }
 
     #[test]
