@@ -64,9 +64,9 @@ pub fn router(state: Arc<SimState>) -> Router {
         .route("/otlp/v1/metrics", post(otlp_metrics))
         .route("/prometheus/api/v1/query", form_endpoint(instant_query))
         .route("/prometheus/api/v1/query_range", form_endpoint(range_query))
-        .route("/prometheus/api/v1/series", form_endpoint(series))
+        .route("/prometheus/api/v1/series", form_endpoint(series).delete(drop_series))
         .route("/prometheus/api/v1/labels", form_endpoint(label_names))
-        .route("/prometheus/api/v1/label/{name}/values", get(label_values))
+        .route("/prometheus/api/v1/label/{name}/values", no_head(get(label_values)))
         .route("/prometheus/api/v1/query_exemplars", form_endpoint(query_exemplars))
         .route("/api/v1/status/buildinfo", get(buildinfo))
         .route("/prometheus/api/v1/status/buildinfo", get(buildinfo))
@@ -285,10 +285,16 @@ fn rfc3339_ms(s: &str) -> Option<i64> {
     time::parse_rfc3339_nano(s).map(|(secs, nanos)| secs * 1000 + nanos / 1_000_000)
 }
 
+/// A GET route without axum's implicit HEAD: Mimir's routes name their
+/// methods (gorilla/mux `Methods`), so HEAD is a 405 there.
+pub(crate) fn no_head<S: Clone + Send + Sync + 'static>(route: MethodRouter<S>) -> MethodRouter<S> {
+    route.head(|| async { StatusCode::METHOD_NOT_ALLOWED })
+}
+
 /// A Prometheus API endpoint read as its handler reads it, by GET (the
 /// URL's query) or POST (a form body as well), as the Prometheus API allows.
 fn form_endpoint(handler: fn(&SimState, &Form) -> Response) -> MethodRouter<Arc<SimState>> {
-    get(
+    no_head(get(
         move |State(state): State<Arc<SimState>>, RawQuery(raw): RawQuery| async move {
             handler(&state, &Form::read(raw.as_deref(), None, None))
         },
@@ -297,7 +303,16 @@ fn form_endpoint(handler: fn(&SimState, &Form) -> Response) -> MethodRouter<Arc<
         move |State(state): State<Arc<SimState>>, RawQuery(raw): RawQuery, headers: HeaderMap, body: Bytes| async move {
             handler(&state, &Form::read(raw.as_deref(), Some(&headers), Some(&body)))
         },
-    )
+    ))
+}
+
+/// `DELETE /api/v1/series` reaches the querier's Prometheus API, whose
+/// `dropSeries` is not implemented there (web/api/v1/api.go).
+async fn drop_series(RawQuery(raw): RawQuery) -> Response {
+    match Form::read(raw.as_deref(), None, None).error {
+        Some(e) => bad_data(&e),
+        None => api_error(StatusCode::INTERNAL_SERVER_ERROR, "internal", "not implemented"),
+    }
 }
 
 fn now_ms() -> i64 {

@@ -30,13 +30,14 @@ use serde::Serialize;
 
 use crate::go::{json, strconv, time, url};
 use crate::lang::promql_eval::Labels;
+use crate::mimir::no_head;
 use crate::ruler::{self, Alert, Breakage, Group, GroupYaml, Kind, Rule, Shown};
 use crate::state::SimState;
 
 pub fn router(state: Arc<SimState>) -> Router {
     Router::new()
-        .route("/prometheus/api/v1/rules", get(rules))
-        .route("/prometheus/api/v1/alerts", get(alerts))
+        .route("/prometheus/api/v1/rules", no_head(get(rules)))
+        .route("/prometheus/api/v1/alerts", no_head(get(alerts)))
         .route("/prometheus/config/v1/rules", get(config_all))
         .route("/prometheus/config/v1/rules/{namespace}", get(config_namespace))
         .route("/prometheus/config/v1/rules/{namespace}/{group}", get(config_group))
