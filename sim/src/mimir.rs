@@ -15,7 +15,9 @@
 //!   then `invalid parameter "query": 1:8: parse error: …`.
 //! - `/api/v1/query_range` likewise (`DecodeRangeQueryTimeParams`):
 //!   `start`, `end`, end before start, `step`, a step of zero or less, the
-//!   11,000-point limit, then the query.
+//!   11,000-point limit, then the query; the querier's engine then takes
+//!   only scalar and instant vector expressions (`invalid expression type
+//!   "range vector" for range query…`, 400, even for what is not served).
 //! - `/api/v1/query_exemplars` reaches the querier's Prometheus API
 //!   (`web/api/v1/api.go`): `invalid parameter "start": Invalid time value
 //!   for 'start': …`, `end timestamp must not be before start timestamp`,
@@ -44,6 +46,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{MethodRouter, get, post};
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use promql_parser::parser::value::ValueType;
 use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
@@ -450,9 +453,26 @@ fn range_query(state: &SimState, form: &Form) -> Response {
         Ok(expr) => expr,
         Err(e) => return bad_data(&format!("invalid parameter \"query\": {e}")),
     };
+    if let Some(kind) = refused_range_type(&expr) {
+        return bad_data(&format!(
+            "invalid parameter \"query\": invalid expression type {} for range query, must be Scalar or instant Vector",
+            strconv::quote(kind)
+        ));
+    }
     match promql_eval::range(&expr, &Visible { state }, params.start, params.end, params.step) {
         Ok(series) => success(matrix_data(&series)),
         Err(e) => eval_error(&e),
+    }
+}
+
+/// The querier engine's `NewRangeQuery` takes only scalar and instant
+/// vector expressions, refused before anything is evaluated
+/// (promql/engine.go); the name is `parser.DocumentedType`'s.
+fn refused_range_type(expr: &promql::Expr) -> Option<&'static str> {
+    match expr.value_type() {
+        ValueType::Vector | ValueType::Scalar => None,
+        ValueType::Matrix => Some("range vector"),
+        ValueType::String => Some("string"),
     }
 }
 
@@ -1077,6 +1097,36 @@ mod tests {
         assert_eq!(f.get("query"), "b c");
         assert_eq!(f.get("time"), "1");
         assert!(f.error.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_range_query_of_a_range_vector_or_a_string_is_a_400_not_served_or_not() {
+        let cases = [
+            ("up%5B5m%5D", "range vector"),
+            ("rate(up%5B5m%5D)%5B10m%3A1m%5D", "range vector"),
+            // An unserved function inside is still the type check's 400.
+            (
+                "label_replace(up%2C%22a%22%2C%22b%22%2C%22c%22%2C%22d%22)%5B5m%3A1m%5D",
+                "range vector",
+            ),
+            ("%22foo%22", "string"),
+        ];
+        for (query, kind) in cases {
+            let q = format!("query={query}&start=0&end=10&step=1");
+            let (status, content_type, text) = body(range_query(&state(), &form(&q))).await;
+            assert_eq!(
+                (status, content_type.as_str()),
+                (StatusCode::BAD_REQUEST, "application/json"),
+                "{q}"
+            );
+            assert_eq!(
+                text,
+                format!(
+                    r#"{{"status":"error","errorType":"bad_data","error":"invalid parameter \"query\": invalid expression type \"{kind}\" for range query, must be Scalar or instant Vector"}}"#
+                ),
+                "{q}"
+            );
+        }
     }
 
     #[tokio::test]
