@@ -571,17 +571,27 @@ fn series(state: &SimState, form: &Form) -> Response {
     }
 }
 
-/// The label endpoints' parameters in the order Prometheus reads them:
-/// `limit`, `start`, `end`, `match[]`.
-fn label_params(form: &Form) -> Result<(usize, (i64, i64), Vec<Vec<Matcher>>), String> {
-    Ok((limit_param(form)?, window_params(form)?, match_params(form)?))
+/// The label endpoints' parameters, read in Prometheus' order: `limit`,
+/// `start`, `end`, `match[]`.
+struct LabelParams {
+    limit: usize,
+    window: (i64, i64),
+    sets: Vec<Vec<Matcher>>,
+}
+
+fn label_params(form: &Form) -> Result<LabelParams, String> {
+    Ok(LabelParams {
+        limit: limit_param(form)?,
+        window: window_params(form)?,
+        sets: match_params(form)?,
+    })
 }
 
 fn label_names(state: &SimState, form: &Form) -> Response {
     if let Some(e) = &form.error {
         return bad_data(e);
     }
-    let (limit, window, sets) = match label_params(form) {
+    let LabelParams { limit, window, sets } = match label_params(form) {
         Ok(p) => p,
         Err(e) => return bad_data(&e),
     };
@@ -614,7 +624,7 @@ async fn label_values(
     if !valid_label_name(&name) {
         return bad_data(&format!("invalid label name: {}", strconv::quote(&name)));
     }
-    let (limit, window, sets) = match label_params(&form) {
+    let LabelParams { limit, window, sets } = match label_params(&form) {
         Ok(p) => p,
         Err(e) => return bad_data(&e),
     };
