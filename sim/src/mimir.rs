@@ -18,6 +18,8 @@
 //!   11,000-point limit, then the query; the querier's engine then takes
 //!   only scalar and instant vector expressions (`invalid expression type
 //!   "range vector" for range query…`, 400, even for what is not served).
+//!   The frontend forwards only `query` and the times, so Prometheus'
+//!   `timeout`, `stats` and `lookback_delta` are never read.
 //! - `/api/v1/query_exemplars` reaches the querier's Prometheus API
 //!   (`web/api/v1/api.go`): `invalid parameter "start": Invalid time value
 //!   for 'start': …`, `end timestamp must not be before start timestamp`,
@@ -1137,6 +1139,16 @@ mod tests {
                 "{q}"
             );
         }
+    }
+
+    #[tokio::test]
+    async fn prometheus_options_the_frontend_drops_are_not_checked() {
+        let options = "timeout=abc&stats=x&lookback_delta=zz";
+        let (status, _, _) = body(instant_query(&state(), &form(&format!("query=up&{options}")))).await;
+        assert_eq!(status, StatusCode::OK);
+        let q = format!("query=up&start=0&end=10&step=1&{options}");
+        let (status, _, _) = body(range_query(&state(), &form(&q))).await;
+        assert_eq!(status, StatusCode::OK);
     }
 
     #[tokio::test]
