@@ -1142,6 +1142,30 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn label_values_of_a_name_prometheus_2_54_cannot_hold_are_a_400_before_the_rest() {
+        let state = Arc::new(state());
+        for name in ["service.name", "1a", "a-b", "ü"] {
+            let got = label_values(
+                State(state.clone()),
+                Path(name.into()),
+                RawQuery(Some("limit=x".into())),
+            )
+            .await;
+            let (status, content_type, text) = body(got).await;
+            assert_eq!(
+                (status, content_type.as_str()),
+                (StatusCode::BAD_REQUEST, "application/json")
+            );
+            assert_eq!(
+                text,
+                format!(r#"{{"status":"error","errorType":"bad_data","error":"invalid label name: \"{name}\""}}"#)
+            );
+        }
+        let got = label_values(State(state), Path("_a1".into()), RawQuery(None)).await;
+        assert_eq!(body(got).await.0, StatusCode::OK);
+    }
+
+    #[tokio::test]
     async fn prometheus_options_the_frontend_drops_are_not_checked() {
         let options = "timeout=abc&stats=x&lookback_delta=zz";
         let (status, _, _) = body(instant_query(&state(), &form(&format!("query=up&{options}")))).await;
