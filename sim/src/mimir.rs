@@ -31,6 +31,9 @@
 //! - The query-frontend parses every request's form first
 //!   (`pkg/frontend/transport/handler.go`): a bad `%` escape or a `;` is a
 //!   400 with Go's error bare, whatever the endpoint.
+//! - Routes take the methods Mimir's router names (`pkg/api/api.go`): HEAD
+//!   is a 405, `label/<name>/values` is GET only, DELETE on `series` is the
+//!   querier's 500 `not implemented`.
 //!
 //! Valid PromQL the reference stack does not evaluate answers 501 with an
 //! `execution` error saying so, never a 400 and never a guessed result;
