@@ -15,11 +15,25 @@
 //!   then `invalid parameter "query": 1:8: parse error: …`.
 //! - `/api/v1/query_range` likewise (`DecodeRangeQueryTimeParams`):
 //!   `start`, `end`, end before start, `step`, a step of zero or less, the
-//!   11,000-point limit, then the query.
+//!   11,000-point limit, then the query; the querier's engine then takes
+//!   only scalar and instant vector expressions (`invalid expression type
+//!   "range vector" for range query…`, 400, even for what is not served).
+//!   The frontend forwards only `query` and the times, so Prometheus'
+//!   `timeout`, `stats` and `lookback_delta` are never read.
 //! - `/api/v1/query_exemplars` reaches the querier's Prometheus API
 //!   (`web/api/v1/api.go`): `invalid parameter "start": Invalid time value
 //!   for 'start': …`, `end timestamp must not be before start timestamp`,
 //!   the parse error bare; no selector answers 204.
+//! - `/api/v1/series`, `labels`, `label/<name>/values` reach the querier's
+//!   Prometheus API too (2.54's `parseLimitParam`): `limit` (0 is none, a
+//!   cut answer carries `results truncated due to limit` in `warnings`),
+//!   then `start`, `end`, `match[]`.
+//! - The query-frontend parses every request's form first
+//!   (`pkg/frontend/transport/handler.go`): a bad `%` escape or a `;` is a
+//!   400 with Go's error bare, whatever the endpoint.
+//! - Routes take the methods Mimir's router names (`pkg/api/api.go`): HEAD
+//!   is a 405, `label/<name>/values` is GET only, DELETE on `series` is the
+//!   querier's 500 `not implemented`.
 //!
 //! Valid PromQL the reference stack does not evaluate answers 501 with an
 //! `execution` error saying so, never a 400 and never a guessed result;
@@ -37,6 +51,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{MethodRouter, get, post};
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use promql_parser::parser::value::ValueType;
 use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
@@ -57,9 +72,9 @@ pub fn router(state: Arc<SimState>) -> Router {
         .route("/otlp/v1/metrics", post(otlp_metrics))
         .route("/prometheus/api/v1/query", form_endpoint(instant_query))
         .route("/prometheus/api/v1/query_range", form_endpoint(range_query))
-        .route("/prometheus/api/v1/series", form_endpoint(series))
+        .route("/prometheus/api/v1/series", form_endpoint(series).delete(drop_series))
         .route("/prometheus/api/v1/labels", form_endpoint(label_names))
-        .route("/prometheus/api/v1/label/{name}/values", get(label_values))
+        .route("/prometheus/api/v1/label/{name}/values", no_head(get(label_values)))
         .route("/prometheus/api/v1/query_exemplars", form_endpoint(query_exemplars))
         .route("/api/v1/status/buildinfo", get(buildinfo))
         .route("/prometheus/api/v1/status/buildinfo", get(buildinfo))
@@ -172,18 +187,26 @@ impl Samples for Visible<'_> {
     }
 }
 
+/// Prometheus' `Response`: `warnings` only when there are any.
 #[derive(Serialize)]
 struct Success<T: Serialize> {
     status: &'static str,
     data: T,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    warnings: Vec<&'static str>,
 }
 
 fn success(data: impl Serialize) -> Response {
+    success_warned(data, Vec::new())
+}
+
+fn success_warned(data: impl Serialize, warnings: Vec<&'static str>) -> Response {
     json_response(
         StatusCode::OK,
         &Success {
             status: "success",
             data,
+            warnings,
         },
     )
 }
@@ -270,10 +293,16 @@ fn rfc3339_ms(s: &str) -> Option<i64> {
     time::parse_rfc3339_nano(s).map(|(secs, nanos)| secs * 1000 + nanos / 1_000_000)
 }
 
+/// A GET route without axum's implicit HEAD: Mimir's routes name their
+/// methods (gorilla/mux `Methods`), so HEAD is a 405 there.
+pub(crate) fn no_head<S: Clone + Send + Sync + 'static>(route: MethodRouter<S>) -> MethodRouter<S> {
+    route.head(|| async { StatusCode::METHOD_NOT_ALLOWED })
+}
+
 /// A Prometheus API endpoint read as its handler reads it, by GET (the
 /// URL's query) or POST (a form body as well), as the Prometheus API allows.
 fn form_endpoint(handler: fn(&SimState, &Form) -> Response) -> MethodRouter<Arc<SimState>> {
-    get(
+    no_head(get(
         move |State(state): State<Arc<SimState>>, RawQuery(raw): RawQuery| async move {
             handler(&state, &Form::read(raw.as_deref(), None, None))
         },
@@ -282,7 +311,16 @@ fn form_endpoint(handler: fn(&SimState, &Form) -> Response) -> MethodRouter<Arc<
         move |State(state): State<Arc<SimState>>, RawQuery(raw): RawQuery, headers: HeaderMap, body: Bytes| async move {
             handler(&state, &Form::read(raw.as_deref(), Some(&headers), Some(&body)))
         },
-    )
+    ))
+}
+
+/// `DELETE /api/v1/series` reaches the querier's Prometheus API, whose
+/// `dropSeries` is not implemented there (web/api/v1/api.go).
+async fn drop_series(RawQuery(raw): RawQuery) -> Response {
+    match Form::read(raw.as_deref(), None, None).error {
+        Some(e) => bad_data(&e),
+        None => api_error(StatusCode::INTERNAL_SERVER_ERROR, "internal", "not implemented"),
+    }
 }
 
 fn now_ms() -> i64 {
@@ -365,17 +403,19 @@ fn instant_data(value: &Evaluated, time_ms: i64) -> Box<RawValue> {
 // ---------------------------------------------------------------------------
 // /api/v1/query_range
 
-/// Mimir's `ParseDurationMs`: float seconds, or a Prometheus duration.
+/// Mimir's `parseDurationMs` (pkg/frontend/querymiddleware/codec.go):
+/// float seconds cut to whole milliseconds, or a Prometheus duration.
 fn parse_step(s: &str) -> Result<i64, String> {
     if let Ok(secs) = strconv::parse_float(s) {
         let ms = secs * 1000.0;
-        if ms.is_finite() && ms.abs() < 9.2e18 {
-            return Ok(ms.round() as i64);
+        // Go's comparisons: NaN passes them and converts to a step <= 0.
+        if ms > i64::MAX as f64 || ms < i64::MIN as f64 {
+            return Err(format!(
+                "cannot parse {} to a valid duration. It overflows int64",
+                strconv::quote(s)
+            ));
         }
-        return Err(format!(
-            "cannot parse {} to a valid duration. It overflows int64",
-            strconv::quote(s)
-        ));
+        return Ok(if ms.is_nan() { 0 } else { ms as i64 });
     }
     crate::go::model::parse_duration(s)
         .map(|nanos| (nanos / 1_000_000) as i64)
@@ -418,9 +458,26 @@ fn range_query(state: &SimState, form: &Form) -> Response {
         Ok(expr) => expr,
         Err(e) => return bad_data(&format!("invalid parameter \"query\": {e}")),
     };
+    if let Some(kind) = refused_range_type(&expr) {
+        return bad_data(&format!(
+            "invalid parameter \"query\": invalid expression type {} for range query, must be Scalar or instant Vector",
+            strconv::quote(kind)
+        ));
+    }
     match promql_eval::range(&expr, &Visible { state }, params.start, params.end, params.step) {
         Ok(series) => success(matrix_data(&series)),
         Err(e) => eval_error(&e),
+    }
+}
+
+/// The querier engine's `NewRangeQuery` takes only scalar and instant
+/// vector expressions, refused before anything is evaluated
+/// (promql/engine.go); the name is `parser.DocumentedType`'s.
+fn refused_range_type(expr: &promql::Expr) -> Option<&'static str> {
+    match expr.value_type() {
+        ValueType::Vector | ValueType::Scalar => None,
+        ValueType::Matrix => Some("range vector"),
+        ValueType::String => Some("string"),
     }
 }
 
@@ -445,7 +502,9 @@ fn matrix_data(series: &[promql_eval::Series]) -> Box<RawValue> {
 // /api/v1/series, /api/v1/labels, /api/v1/label/<name>/values
 
 /// Every `match[]` as `parser.ParseMetricSelectors` reads them, each with a
-/// matcher that does not match the empty string, as the API insists.
+/// matcher that does not match the empty string, as the API insists. The
+/// labels endpoints answer its error bare, `series` names the parameter
+/// (web/api/v1/api.go).
 fn match_params(form: &Form) -> Result<Vec<Vec<Matcher>>, String> {
     let mut sets = Vec::new();
     for (_, text) in form.values.iter().filter(|(k, _)| k == "match[]") {
@@ -474,6 +533,28 @@ fn matching_series(state: &SimState, sets: &[Vec<Matcher>], window: (i64, i64)) 
     all
 }
 
+/// `parseLimitParam`: empty or 0 is no limit, as Prometheus 2.54 reads it.
+fn limit_param(form: &Form) -> Result<usize, String> {
+    let invalid = |e: String| format!("invalid parameter \"limit\": {e}");
+    match form.get("limit") {
+        "" => Ok(0),
+        text => match strconv::atoi(text) {
+            Ok(n) if n < 0 => Err(invalid("limit must be non-negative".into())),
+            Ok(n) => Ok(usize::try_from(n).unwrap_or(usize::MAX)),
+            Err(e) => Err(invalid(e.to_string())),
+        },
+    }
+}
+
+/// The first `limit` items and the warning Prometheus adds when it cut any.
+fn limited<T: Serialize>(mut items: Vec<T>, limit: usize) -> Response {
+    if limit > 0 && items.len() > limit {
+        items.truncate(limit);
+        return success_warned(items, vec!["results truncated due to limit"]);
+    }
+    success(items)
+}
+
 fn window_params(form: &Form) -> Result<(i64, i64), String> {
     Ok((time_param(form, "start", i64::MIN)?, time_param(form, "end", i64::MAX)?))
 }
@@ -485,23 +566,39 @@ fn series(state: &SimState, form: &Form) -> Response {
     if !form.values.iter().any(|(k, _)| k == "match[]") {
         return bad_data("no match[] parameter provided");
     }
-    let window = match window_params(form) {
-        Ok(w) => w,
-        Err(e) => return bad_data(&e),
+    let (limit, window) = match (limit_param(form), window_params(form)) {
+        (Ok(l), Ok(w)) => (l, w),
+        (Err(e), _) | (_, Err(e)) => return bad_data(&e),
     };
     match match_params(form) {
-        Ok(sets) => success(matching_series(state, &sets, window)),
-        Err(e) => bad_data(&e),
+        Ok(sets) => limited(matching_series(state, &sets, window), limit),
+        Err(e) => bad_data(&format!("invalid parameter \"match[]\": {e}")),
     }
+}
+
+/// The label endpoints' parameters, read in Prometheus' order: `limit`,
+/// `start`, `end`, `match[]`.
+struct LabelParams {
+    limit: usize,
+    window: (i64, i64),
+    sets: Vec<Vec<Matcher>>,
+}
+
+fn label_params(form: &Form) -> Result<LabelParams, String> {
+    Ok(LabelParams {
+        limit: limit_param(form)?,
+        window: window_params(form)?,
+        sets: match_params(form)?,
+    })
 }
 
 fn label_names(state: &SimState, form: &Form) -> Response {
     if let Some(e) = &form.error {
         return bad_data(e);
     }
-    let (window, sets) = match (window_params(form), match_params(form)) {
-        (Ok(w), Ok(s)) => (w, s),
-        (Err(e), _) | (_, Err(e)) => return bad_data(&e),
+    let LabelParams { limit, window, sets } = match label_params(form) {
+        Ok(p) => p,
+        Err(e) => return bad_data(&e),
     };
     let mut names: Vec<String> = matching_series(state, &sets, window)
         .into_iter()
@@ -509,7 +606,7 @@ fn label_names(state: &SimState, form: &Form) -> Response {
         .collect();
     names.sort();
     names.dedup();
-    success(names)
+    limited(names, limit)
 }
 
 /// A label name as `model.LabelName.IsValid` accepts it (2.54's legacy
@@ -532,9 +629,9 @@ async fn label_values(
     if !valid_label_name(&name) {
         return bad_data(&format!("invalid label name: {}", strconv::quote(&name)));
     }
-    let (window, sets) = match (window_params(&form), match_params(&form)) {
-        (Ok(w), Ok(s)) => (w, s),
-        (Err(e), _) | (_, Err(e)) => return bad_data(&e),
+    let LabelParams { limit, window, sets } = match label_params(&form) {
+        Ok(p) => p,
+        Err(e) => return bad_data(&e),
     };
     let mut values: Vec<String> = matching_series(&state, &sets, window)
         .into_iter()
@@ -542,7 +639,7 @@ async fn label_values(
         .collect();
     values.sort();
     values.dedup();
-    success(values)
+    limited(values, limit)
 }
 
 // ---------------------------------------------------------------------------
@@ -562,12 +659,27 @@ struct ExemplarOut<'a> {
     timestamp: Box<RawValue>,
 }
 
+/// `MinTime` and `MaxTime` as RFC 3339, which Go's parser cannot read back
+/// (its years have four digits); Prometheus' own `parseTime` takes them by
+/// name (web/api/v1/api.go), Mimir's query-frontend does not.
+const MIN_TIME: (&str, i64) = ("-292273086-05-16T16:47:06Z", -9_223_309_901_257_974_000);
+const MAX_TIME: (&str, i64) = ("292277025-08-18T07:12:54.999999999Z", 9_223_309_901_257_974_999);
+
+/// Prometheus' `parseTime`, for what reaches the querier's API.
+fn querier_time(s: &str) -> Result<i64, String> {
+    match s {
+        _ if s == MIN_TIME.0 => Ok(MIN_TIME.1),
+        _ if s == MAX_TIME.0 => Ok(MAX_TIME.1),
+        _ => parse_time(s),
+    }
+}
+
 /// `parseTimeParam`: empty is the default; an error names the parameter
 /// twice, as Prometheus 2.x words it.
 fn time_param(form: &Form, name: &str, default: i64) -> Result<i64, String> {
     match form.get(name) {
         "" => Ok(default),
-        t => parse_time(t).map_err(|e| {
+        t => querier_time(t).map_err(|e| {
             format!(
                 "invalid parameter {}: Invalid time value for '{name}': {e}",
                 strconv::quote(name)
@@ -577,7 +689,11 @@ fn time_param(form: &Form, name: &str, default: i64) -> Result<i64, String> {
 }
 
 fn query_exemplars(state: &SimState, form: &Form) -> Response {
-    // `FormValue` ignores form errors; a bad pair is just missing.
+    // The query-frontend parses every request's form before routing it
+    // (pkg/frontend/transport/handler.go), so a bad pair is a 400 here too.
+    if let Some(e) = &form.error {
+        return bad_data(e);
+    }
     let (start, end) = match (time_param(form, "start", i64::MIN), time_param(form, "end", i64::MAX)) {
         (Ok(s), Ok(e)) => (s, e),
         (Err(e), _) | (_, Err(e)) => return bad_data(&e),
@@ -752,6 +868,21 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn every_endpoint_refuses_a_form_go_cannot_parse() {
+        let cases: [fn(&SimState, &Form) -> Response; 5] =
+            [instant_query, range_query, query_exemplars, series, label_names];
+        for handler in cases {
+            let (status, content_type, text) = body(handler(&state(), &form("query=up&start=%zz"))).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST);
+            assert_eq!(content_type, "application/json");
+            assert_eq!(
+                text,
+                r#"{"status":"error","errorType":"bad_data","error":"invalid URL escape \"%zz\""}"#
+            );
+        }
+    }
+
+    #[tokio::test]
     async fn range_parameters_are_checked_as_mimirs_codec_does() {
         let cases = [
             (
@@ -854,7 +985,7 @@ mod tests {
         let (_, _, text) = body(series(&state, &form("match%5B%5D=%7Ba%3D%22%22%7D"))).await;
         assert_eq!(
             text,
-            r#"{"status":"error","errorType":"bad_data","error":"match[] must contain at least one non-empty matcher"}"#
+            r#"{"status":"error","errorType":"bad_data","error":"invalid parameter \"match[]\": match[] must contain at least one non-empty matcher"}"#
         );
         let (_, _, text) = body(label_names(&state, &form(""))).await;
         assert_eq!(text, r#"{"status":"success","data":["__name__","job"]}"#);
@@ -864,6 +995,110 @@ mod tests {
         ))
         .await;
         assert_eq!(status, StatusCode::NOT_IMPLEMENTED, "{text}");
+    }
+
+    #[tokio::test]
+    async fn selectors_matching_everything_are_refused_series_naming_the_parameter() {
+        let state = Arc::new(state());
+        let empty = "match[] must contain at least one non-empty matcher";
+        for selector in ["%7B%7D", "%7B__name__%3D~%22.*%22%7D", "%7Ba%3D%22%22%7D"] {
+            let q = format!("match%5B%5D={selector}");
+            let (status, content_type, text) = body(series(&state, &form(&q))).await;
+            assert_eq!(
+                (status, content_type.as_str()),
+                (StatusCode::BAD_REQUEST, "application/json")
+            );
+            assert_eq!(
+                text,
+                format!(
+                    r#"{{"status":"error","errorType":"bad_data","error":"invalid parameter \"match[]\": {empty}"}}"#
+                ),
+                "{q}"
+            );
+            let bare = format!(r#"{{"status":"error","errorType":"bad_data","error":"{empty}"}}"#);
+            let (status, _, text) = body(label_names(&state, &form(&q))).await;
+            assert_eq!((status, text.as_str()), (StatusCode::BAD_REQUEST, bare.as_str()), "{q}");
+            let (status, _, text) =
+                body(label_values(State(state.clone()), Path("job".into()), RawQuery(Some(q.clone()))).await).await;
+            assert_eq!((status, text.as_str()), (StatusCode::BAD_REQUEST, bare.as_str()), "{q}");
+        }
+        let (_, _, text) = body(series(&state, &form("match%5B%5D=up%7B"))).await;
+        assert!(
+            text.starts_with(
+                r#"{"status":"error","errorType":"bad_data","error":"invalid parameter \"match[]\": 1:4: parse error: "#
+            ),
+            "{text}"
+        );
+    }
+
+    #[tokio::test]
+    async fn limit_is_checked_first_and_cuts_the_sorted_answer_with_a_warning() {
+        let state = Arc::new(state());
+        let now = now_ms();
+        for job in ["b", "a", "c"] {
+            let labels = Labels::from([
+                ("__name__".to_owned(), "up".to_owned()),
+                ("job".to_owned(), job.to_owned()),
+            ]);
+            state.metrics.put_own(labels, now, 1.0);
+        }
+        let values = |q: &str| label_values(State(state.clone()), Path("job".into()), RawQuery(Some(q.to_owned())));
+        let (status, _, text) = body(values("limit=2").await).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(
+            text,
+            r#"{"status":"success","data":["a","b"],"warnings":["results truncated due to limit"]}"#
+        );
+        let (_, _, text) = body(values("limit=3").await).await;
+        assert_eq!(text, r#"{"status":"success","data":["a","b","c"]}"#);
+        let (_, _, text) = body(values("limit=0").await).await;
+        assert_eq!(text, r#"{"status":"success","data":["a","b","c"]}"#);
+        let (_, _, text) = body(label_names(&state, &form("limit=1"))).await;
+        assert_eq!(
+            text,
+            r#"{"status":"success","data":["__name__"],"warnings":["results truncated due to limit"]}"#
+        );
+        let (_, _, text) = body(series(&state, &form("match%5B%5D=up&limit=1"))).await;
+        assert_eq!(
+            text,
+            r#"{"status":"success","data":[{"__name__":"up","job":"a"}],"warnings":["results truncated due to limit"]}"#
+        );
+        // Before the times and the selectors.
+        let cases = [
+            (
+                "limit=x&start=bad",
+                r#"invalid parameter \"limit\": strconv.Atoi: parsing \"x\": invalid syntax"#,
+            ),
+            (
+                "limit=-1&match%5B%5D=%7B%7D",
+                r#"invalid parameter \"limit\": limit must be non-negative"#,
+            ),
+            (
+                "limit=1.5",
+                r#"invalid parameter \"limit\": strconv.Atoi: parsing \"1.5\": invalid syntax"#,
+            ),
+        ];
+        for (q, message) in cases {
+            let expected = format!(r#"{{"status":"error","errorType":"bad_data","error":"{message}"}}"#);
+            let (status, _, text) = body(label_names(&state, &form(q))).await;
+            assert_eq!(
+                (status, text.as_str()),
+                (StatusCode::BAD_REQUEST, expected.as_str()),
+                "{q}"
+            );
+            let (status, _, text) = body(values(q).await).await;
+            assert_eq!(
+                (status, text.as_str()),
+                (StatusCode::BAD_REQUEST, expected.as_str()),
+                "{q}"
+            );
+            let (status, _, text) = body(series(&state, &form(&format!("match%5B%5D=up&{q}")))).await;
+            assert_eq!(
+                (status, text.as_str()),
+                (StatusCode::BAD_REQUEST, expected.as_str()),
+                "{q}"
+            );
+        }
     }
 
     #[test]
@@ -877,6 +1112,109 @@ mod tests {
         assert_eq!(f.get("query"), "b c");
         assert_eq!(f.get("time"), "1");
         assert!(f.error.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_range_query_of_a_range_vector_or_a_string_is_a_400_not_served_or_not() {
+        let cases = [
+            ("up%5B5m%5D", "range vector"),
+            ("rate(up%5B5m%5D)%5B10m%3A1m%5D", "range vector"),
+            // An unserved function inside is still the type check's 400.
+            (
+                "label_replace(up%2C%22a%22%2C%22b%22%2C%22c%22%2C%22d%22)%5B5m%3A1m%5D",
+                "range vector",
+            ),
+            ("%22foo%22", "string"),
+        ];
+        for (query, kind) in cases {
+            let q = format!("query={query}&start=0&end=10&step=1");
+            let (status, content_type, text) = body(range_query(&state(), &form(&q))).await;
+            assert_eq!(
+                (status, content_type.as_str()),
+                (StatusCode::BAD_REQUEST, "application/json"),
+                "{q}"
+            );
+            assert_eq!(
+                text,
+                format!(
+                    r#"{{"status":"error","errorType":"bad_data","error":"invalid parameter \"query\": invalid expression type \"{kind}\" for range query, must be Scalar or instant Vector"}}"#
+                ),
+                "{q}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn label_values_of_a_name_prometheus_2_54_cannot_hold_are_a_400_before_the_rest() {
+        let state = Arc::new(state());
+        for name in ["service.name", "1a", "a-b", "ü"] {
+            let got = label_values(
+                State(state.clone()),
+                Path(name.into()),
+                RawQuery(Some("limit=x".into())),
+            )
+            .await;
+            let (status, content_type, text) = body(got).await;
+            assert_eq!(
+                (status, content_type.as_str()),
+                (StatusCode::BAD_REQUEST, "application/json")
+            );
+            assert_eq!(
+                text,
+                format!(r#"{{"status":"error","errorType":"bad_data","error":"invalid label name: \"{name}\""}}"#)
+            );
+        }
+        let got = label_values(State(state), Path("_a1".into()), RawQuery(None)).await;
+        assert_eq!(body(got).await.0, StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn prometheus_options_the_frontend_drops_are_not_checked() {
+        let options = "timeout=abc&stats=x&lookback_delta=zz";
+        let (status, _, _) = body(instant_query(&state(), &form(&format!("query=up&{options}")))).await;
+        assert_eq!(status, StatusCode::OK);
+        let q = format!("query=up&start=0&end=10&step=1&{options}");
+        let (status, _, _) = body(range_query(&state(), &form(&q))).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn float_steps_are_cut_to_the_millisecond_as_go_converts_them() {
+        assert_eq!(parse_step("0.0019"), Ok(1));
+        assert_eq!(parse_step("-0.0019"), Ok(-1));
+        assert_eq!(parse_step("15s"), Ok(15_000));
+        assert!(parse_step("Inf").unwrap_err().ends_with("It overflows int64"));
+        for step in ["0.0005", "NaN"] {
+            let q = format!("query=up&start=0&end=1&step={step}");
+            let (status, _, text) = body(range_query(&state(), &form(&q))).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{step}");
+            assert_eq!(
+                text,
+                r#"{"status":"error","errorType":"bad_data","error":"invalid parameter \"step\": zero or negative query resolution step widths are not accepted. Try a positive integer"}"#,
+                "{step}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn prometheus_own_bounds_are_times_for_the_querier_not_the_frontend() {
+        let (min, max) = (
+            "-292273086-05-16T16%3A47%3A06Z",
+            "292277025-08-18T07%3A12%3A54.999999999Z",
+        );
+        let window = format!("start={min}&end={max}");
+        let (status, _, text) = body(query_exemplars(&state(), &form(&format!("query=up&{window}")))).await;
+        assert_eq!(
+            (status, text.as_str()),
+            (StatusCode::OK, r#"{"status":"success","data":[]}"#)
+        );
+        let (status, _, _) = body(label_names(&state(), &form(&window))).await;
+        assert_eq!(status, StatusCode::OK);
+        let (status, _, _) = body(series(&state(), &form(&format!("match%5B%5D=up&{window}")))).await;
+        assert_eq!(status, StatusCode::OK);
+        let (status, _, text) = body(range_query(&state(), &form(&format!("query=up&{window}&step=1")))).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(text.contains(r#"invalid parameter \"start\": cannot parse"#), "{text}");
     }
 
     #[test]

@@ -4,9 +4,11 @@
 //!   groups sorted by namespace (`file`), each rule `alerting` or
 //!   `recording` with its health, last error and evaluation times, an
 //!   alert's value in Go's `%e` form (`7.2e-02`) and the envelope's empty
-//!   `errorType`/`error`. Filters: `type=alert|record`, `rule_name[]`,
-//!   `rule_group[]`, `file[]`; a group left without rules by a rule filter
-//!   is not listed.
+//!   `errorType`/`error`. Filters as Mimir names them, without
+//!   Prometheus' `[]`: `type=alert|record`, `rule_name`, `rule_group`,
+//!   `file`; a group left without rules by a rule filter is not listed.
+//!   A bad `type` is refused before any `Content-Type` is set, so Go
+//!   sniffs the JSON as text. (Pagination came after 2.14.)
 //! - `GET /api/v1/alerts` — every pending or firing alert.
 //! - `GET /config/v1/rules[/<namespace>[/<group>]]` — the rule groups as
 //!   YAML, namespace → groups, read from the local store as the deployment
@@ -28,13 +30,14 @@ use serde::Serialize;
 
 use crate::go::{json, strconv, time, url};
 use crate::lang::promql_eval::Labels;
+use crate::mimir::no_head;
 use crate::ruler::{self, Alert, Breakage, Group, GroupYaml, Kind, Rule, Shown};
 use crate::state::SimState;
 
 pub fn router(state: Arc<SimState>) -> Router {
     Router::new()
-        .route("/prometheus/api/v1/rules", get(rules))
-        .route("/prometheus/api/v1/alerts", get(alerts))
+        .route("/prometheus/api/v1/rules", no_head(get(rules)))
+        .route("/prometheus/api/v1/alerts", no_head(get(alerts)))
         .route("/prometheus/config/v1/rules", get(config_all))
         .route("/prometheus/config/v1/rules/{namespace}", get(config_namespace))
         .route("/prometheus/config/v1/rules/{namespace}/{group}", get(config_group))
@@ -61,8 +64,10 @@ fn respond<T: Serialize>(status: StatusCode, body: &Envelope<T>) -> Response {
         .into_response()
 }
 
+/// `respondInvalidRequest`: the envelope, but no `Content-Type` set, so
+/// Go's server sniffs the JSON as text.
 fn bad_request(message: String) -> Response {
-    respond(
+    let mut response = respond(
         StatusCode::BAD_REQUEST,
         &Envelope {
             status: "error",
@@ -70,7 +75,12 @@ fn bad_request(message: String) -> Response {
             error_type: "bad_data",
             error: message,
         },
-    )
+    );
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
 }
 
 /// Go's `time.Time` in JSON: RFC 3339 with nanoseconds, the zero time when
@@ -204,7 +214,8 @@ fn rule_out(rule: &Rule, typo: bool) -> RuleOut<'_> {
     }
 }
 
-/// The rules API's filters, as Prometheus reads them.
+/// The rules API's query as Mimir 2.14's ruler reads it (pkg/ruler/api.go,
+/// `PrometheusRules`): `URL.Query()`, bad pairs dropped.
 struct Filter {
     alerting: Option<bool>,
     rule_names: Vec<String>,
@@ -217,22 +228,18 @@ impl Filter {
         let (pairs, _) = url::parse_query_text(raw.unwrap_or(""));
         let all =
             |key: &str| -> Vec<String> { pairs.iter().filter(|(k, _)| k == key).map(|(_, v)| v.clone()).collect() };
-        let kind = pairs
-            .iter()
-            .find(|(k, _)| k == "type")
-            .map(|(_, v)| v.to_ascii_lowercase())
-            .unwrap_or_default();
-        let alerting = match kind.as_str() {
+        let first = |key: &str| all(key).into_iter().next().unwrap_or_default();
+        let alerting = match first("type").to_ascii_lowercase().as_str() {
             "" => None,
             "alert" => Some(true),
             "record" => Some(false),
-            other => return Err(format!("unsupported rule type {}", strconv::quote(other))),
+            other => return Err(format!("not supported value {}", strconv::quote(other))),
         };
         Ok(Filter {
             alerting,
-            rule_names: all("rule_name[]"),
-            rule_groups: all("rule_group[]"),
-            files: all("file[]"),
+            rule_names: all("rule_name"),
+            rule_groups: all("rule_group"),
+            files: all("file"),
         })
     }
 

@@ -17,6 +17,7 @@ mod faro_web;
 mod grafana_api;
 mod loki_metrics;
 mod metrics_generator;
+mod mimir_http;
 mod mimir_rules;
 mod otel_js;
 mod pyroscope_rs;

@@ -1,6 +1,6 @@
 //! Mimir's ruler as a client sees it over HTTP: rules evaluated on their
 //! timer (a fast one here), alerts going pending then firing, the rules
-//! and alerts APIs in Mimir 2.14's shape with Prometheus' filters, the
+//! and alerts APIs in Mimir 2.14's shape with its own filters, the
 //! configuration API's YAML and its 404s, and the two rule faults.
 
 use std::time::Duration;
@@ -113,15 +113,36 @@ async fn alerts_fire_on_the_timer_and_the_apis_have_mimirs_shape() {
     let groups = body["data"]["groups"].as_array().unwrap();
     assert_eq!(groups.len(), 1);
     assert_eq!(groups[0]["rules"].as_array().unwrap().len(), 1);
-    let (_, body) = get_json(&stack, "/api/v1/rules?rule_group%5B%5D=never").await;
+    let (_, body) = get_json(&stack, "/api/v1/rules?rule_group=never").await;
     assert_eq!(body["data"]["groups"].as_array().unwrap().len(), 1);
-    let (_, body) = get_json(&stack, "/api/v1/rules?rule_name%5B%5D=NeverOn&file%5B%5D=test.yaml").await;
+    let (_, body) = get_json(&stack, "/api/v1/rules?rule_name=NeverOn&file=test.yaml").await;
     assert_eq!(body["data"]["groups"][0]["name"], "never");
-    let (_, body) = get_json(&stack, "/api/v1/rules?file%5B%5D=other.yaml").await;
+    let (_, body) = get_json(&stack, "/api/v1/rules?file=other.yaml").await;
     assert_eq!(body["data"]["groups"], Value::Array(vec![]));
-    let (status, body) = get_json(&stack, "/api/v1/rules?type=alerting").await;
-    assert_eq!(status, 400);
-    assert_eq!(body["errorType"], "bad_data");
+    // Prometheus' bracketed names are not Mimir's: no filter at all.
+    let (_, body) = get_json(&stack, "/api/v1/rules?rule_group%5B%5D=never&file%5B%5D=other.yaml").await;
+    assert_eq!(body["data"]["groups"].as_array().unwrap().len(), 2);
+
+    // Pagination came after 2.14: its parameters are not read.
+    let (status, body) = get_json(&stack, "/api/v1/rules?max_groups=1&next_token=x").await;
+    assert_eq!(status, 200);
+    assert_eq!(body["data"]["groups"].as_array().unwrap().len(), 2);
+    assert!(body["data"].get("nextToken").is_none(), "{body}");
+
+    // A bad type: the envelope, sniffed as text.
+    for (query, message) in [
+        ("type=Alerting", r#"not supported value \"alerting\""#),
+        ("type=x&max_groups=-1", r#"not supported value \"x\""#),
+    ] {
+        let got = answer(stack.http.get(format!("{}/api/v1/rules?{query}", stack.mimir))).await;
+        assert_eq!(got.status, 400, "{query}");
+        assert_eq!(got.content_type, "text/plain; charset=utf-8", "{query}");
+        assert_eq!(
+            got.text(),
+            format!(r#"{{"status":"error","data":null,"errorType":"bad_data","error":"{message}"}}"#),
+            "{query}"
+        );
+    }
 
     let (_, body) = get_json(&stack, "/api/v1/alerts").await;
     let alerts = body["data"]["alerts"].as_array().unwrap();
@@ -207,12 +228,12 @@ async fn the_deployment_rules_are_loaded_by_default_and_misspelt_under_the_fault
         ..SimOptions::default()
     })
     .await;
-    let (_, body) = get_json(&stack, "/api/v1/rules?rule_group%5B%5D=durable-code-slo-recording").await;
+    let (_, body) = get_json(&stack, "/api/v1/rules?rule_group=durable-code-slo-recording").await;
     let group = &body["data"]["groups"][0];
     assert_eq!(group["file"], "durable-code.yaml");
     assert_eq!(group["interval"], 30.0);
     let quick = support::start_with(SimOptions::default()).await;
-    let (_, body) = get_json(&quick, "/api/v1/rules?rule_group%5B%5D=durable-code-slo-recording").await;
+    let (_, body) = get_json(&quick, "/api/v1/rules?rule_group=durable-code-slo-recording").await;
     assert_eq!(
         body["data"]["groups"][0]["interval"], 1.0,
         "the default stack's interval"
@@ -222,7 +243,7 @@ async fn the_deployment_rules_are_loaded_by_default_and_misspelt_under_the_fault
         query.contains("http_request_total{") && !query.contains("http_requests_total"),
         "{query}"
     );
-    let (_, body) = get_json(&stack, "/api/v1/rules?rule_group%5B%5D=durable-code-slo-alerts").await;
+    let (_, body) = get_json(&stack, "/api/v1/rules?rule_group=durable-code-slo-alerts").await;
     assert!(
         body["data"]["groups"][0]["rules"][0]["query"]
             .as_str()
