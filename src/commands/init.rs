@@ -94,6 +94,11 @@ description = "the app behind its load balancer, Grafana at its sub-path"
 # need it. Often reachable only from inside the VPC: run pillars there, or leave
 # it out and those checks are skipped.
 {otlp}
+# OTLP/gRPC (port 4317), as the deployment's backend exports: with both named,
+# `--transport both` checks each; otlp_protocol picks the round trips' default
+# (OTEL_EXPORTER_OTLP_PROTOCOL wins). The sdk_traces load kind needs it.
+# otlp_grpc = "http://<collector>:4317"
+# otlp_protocol = "grpc"
 # Faro through the load balancer's /collect route: frontend.roundtrip and the
 # correlation checks.
 faro = {faro}
