@@ -3,8 +3,9 @@
 //! Canary, Tempo Vulture and mimir-continuous-test do for one store each,
 //! for every pillar at once, with the same found / missing / undecided
 //! verdicts as `verify`. Probe ids come from the run's seed and the
-//! probe's number, so a restart never reads an earlier run's probes as
-//! missing.
+//! wall-clock second of their round, so no probe reads another's data: not
+//! an earlier round's, nor, after a restart with the same `--seed`, an
+//! earlier run's.
 //!
 //! - `run`: the loop and its summary;
 //! - `metrics`: every exported metric, in one place;

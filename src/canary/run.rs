@@ -114,6 +114,7 @@ pub async fn run(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let until = settings.duration.map(|d| Instant::now() + d);
     let mut probing = true;
+    let mut slot = 0u64;
     loop {
         tokio::select! {
             _ = tick.tick(), if probing => {
@@ -122,11 +123,16 @@ pub async fn run(
                 } else {
                     let n = summary.rounds;
                     summary.rounds += 1;
+                    // Ids from the round's wall-clock second, never reused
+                    // within the run: a canary restarted with the same seed
+                    // writes new ids, so an earlier run's probe cannot stand
+                    // in for one that was lost.
+                    slot = crate::clock::unix_nanos().div_euclid(1_000_000_000).max(slot + 1);
                     let left_out: Vec<Pillar> = summary.left_out.iter().map(|(p, _)| *p).collect();
                     for (pillar, check) in probe::pillars().filter(|(p, _)| !left_out.contains(p)) {
                         let (prober, metrics) = (prober.clone(), metrics.clone());
                         metrics.started(pillar);
-                        probes.spawn(async move { probe_once(&prober, &metrics, n, pillar, check).await });
+                        probes.spawn(async move { probe_once(&prober, &metrics, n, slot, pillar, check).await });
                     }
                 }
             }
@@ -157,8 +163,15 @@ pub async fn run(
     summary
 }
 
-async fn probe_once(prober: &Prober, metrics: &CanaryMetrics, n: u64, pillar: Pillar, check: &str) -> Probed {
-    let measured = prober.probe(n, pillar, check).await;
+async fn probe_once(
+    prober: &Prober,
+    metrics: &CanaryMetrics,
+    n: u64,
+    slot: u64,
+    pillar: Pillar,
+    check: &str,
+) -> Probed {
+    let measured = prober.probe(slot, pillar, check).await;
     let (end, detail) = match measured {
         Ok(ingest) if ingest.found > 0 => (
             ProbeEnd::Found(ingest.latency.percentile_ms(100.0) as f64 / 1000.0),

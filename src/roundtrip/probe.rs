@@ -50,7 +50,7 @@ impl Prober {
         }
     }
 
-    /// The context probe `n` runs in.
+    /// The context probe `n` runs in; distinct for every `n` below 2^32.
     fn nth(&self, n: u64) -> CheckCtx {
         CheckCtx {
             run_id: format!("{}-{}{n}", self.ctx.run_id, self.tag),
