@@ -29,7 +29,7 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Json, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use prost::Message;
@@ -235,6 +235,27 @@ fn loki_error(status: StatusCode, msg: impl Into<String>) -> Response {
         .into_response()
 }
 
+/// A read's answer as the query frontend encodes it
+/// (`pkg/querier/queryrange/codec.go` `encodeResponseJSON`): `status`
+/// first, a trailing newline, and JSON with `charset=UTF-8`.
+fn success(data: Option<&Value>) -> Response {
+    let body = match data {
+        Some(data) => format!("{{\"status\":\"success\",\"data\":{data}}}\n"),
+        None => "{\"status\":\"success\"}\n".to_owned(),
+    };
+    json_response(body)
+}
+
+/// A metric query's body, `status` first and no trailing newline, as
+/// `LokiPromResponse.encodeTo` writes it (`pkg/querier/queryrange/prometheus.go`).
+fn prom_response(body: &Value) -> Response {
+    json_response(format!("{{\"status\":{},\"data\":{}}}", body["status"], body["data"]))
+}
+
+fn json_response(body: String) -> Response {
+    ([(header::CONTENT_TYPE, "application/json; charset=UTF-8")], body).into_response()
+}
+
 fn rejected(msg: impl Into<String>) -> Response {
     loki_error(StatusCode::BAD_REQUEST, msg)
 }
@@ -349,7 +370,9 @@ struct RangeRequest {
     backward: bool,
 }
 
-fn parse_range_request(form: &Form, now: i128) -> Result<RangeRequest, String> {
+/// `loghttp.determineBounds`: `start` and `end`, by default the hour
+/// (`since`) before `end` or now, whichever is earlier.
+fn parse_bounds(form: &Form, now: i128) -> Result<(i128, i128), String> {
     let since = match form.get("since") {
         "" => 3600 * NS_PER_SEC,
         s => i128::from(model::parse_duration(s).map_err(|e| format!("could not parse 'since' parameter: {e}"))?),
@@ -358,6 +381,11 @@ fn parse_range_request(form: &Form, now: i128) -> Result<RangeRequest, String> {
     let end_or_now = end.min(now);
     let start = parse_timestamp(form.get("start"), end_or_now - since)
         .map_err(|e| format!("could not parse 'start' parameter: {e}"))?;
+    Ok((start, end))
+}
+
+fn parse_range_request(form: &Form, now: i128) -> Result<RangeRequest, String> {
+    let (start, end) = parse_bounds(form, now)?;
     if end < start {
         return Err("end timestamp must not be before or equal to start time".into());
     }
@@ -393,6 +421,23 @@ fn parse_range_request(form: &Form, now: i128) -> Result<RangeRequest, String> {
     })
 }
 
+/// The limits middleware's `max_query_length` check, on the range cut
+/// to milliseconds (`pkg/querier/queryrange/limits.go`).
+fn check_query_length(start: i128, end: i128) -> Result<(), String> {
+    let length = go_sub(
+        end.div_euclid(1_000_000) * 1_000_000,
+        start.div_euclid(1_000_000) * 1_000_000,
+    );
+    if length > MAX_QUERY_LENGTH_NS {
+        return Err(format!(
+            "the query time range exceeds the limit (query length: {}, limit: {})",
+            time::duration_string(length as i64),
+            model::duration_string(MAX_QUERY_LENGTH_NS as u64)
+        ));
+    }
+    Ok(())
+}
+
 fn now_nanos() -> i128 {
     i128::from(unix_nanos())
 }
@@ -425,16 +470,8 @@ async fn query_range(State(state): State<Arc<SimState>>, headers: HeaderMap, Raw
             req.limit
         ));
     }
-    let length = go_sub(
-        req.end.div_euclid(1_000_000) * 1_000_000,
-        req.start.div_euclid(1_000_000) * 1_000_000,
-    );
-    if length > MAX_QUERY_LENGTH_NS {
-        return rejected(format!(
-            "the query time range exceeds the limit (query length: {}, limit: {})",
-            time::duration_string(length as i64),
-            model::duration_string(MAX_QUERY_LENGTH_NS as u64)
-        ));
+    if let Err(e) = check_query_length(req.start, req.end) {
+        return rejected(e);
     }
     let query = match parsed {
         Ok(q) => q,
@@ -499,8 +536,8 @@ fn metric(
     }
     match loki_metric::evaluate(state, &query, (start, end, step)) {
         Err(e) => rejected(e.to_string()),
-        Ok(series) if instant => Json(loki_metric::vector(&series)).into_response(),
-        Ok(series) => Json(loki_metric::matrix(&series)).into_response(),
+        Ok(series) if instant => prom_response(&loki_metric::vector(&series)),
+        Ok(series) => prom_response(&loki_metric::matrix(&series)),
     }
 }
 
@@ -524,7 +561,7 @@ fn streams(
     if categorize {
         data["encodingFlags"] = json!([CATEGORIZE_LABELS]);
     }
-    let mut response = Json(json!({ "status": "success", "data": data })).into_response();
+    let mut response = success(Some(&data));
     if categorize {
         response
             .headers_mut()
@@ -577,8 +614,17 @@ fn merged(hits: &[LogHit]) -> Vec<Value> {
         .collect()
 }
 
-async fn labels(State(state): State<Arc<SimState>>) -> Json<Value> {
-    Json(json!({ "status": "success", "data": state.logs.label_names() }))
+/// Label names; none leaves `data` out (`pkg/loghttp/labels.go`'s
+/// `omitempty`).
+fn names_response(names: Vec<String>) -> Response {
+    if names.is_empty() {
+        return success(None);
+    }
+    success(Some(&json!(names)))
+}
+
+async fn labels(State(state): State<Arc<SimState>>) -> Response {
+    names_response(state.logs.label_names())
 }
 
 #[cfg(test)]
@@ -759,7 +805,11 @@ mod tests {
         // A metric query is not held to the entries limit.
         let metric = vec![("query", r#"rate({a="b"}[5m])"#.into()), ("limit", "6000".into())];
         let (status, kind, _, text) = get(range, metric).await;
-        assert_eq!((status, kind.as_deref()), (200, Some("application/json")), "{text}");
+        assert_eq!(
+            (status, kind.as_deref()),
+            (200, Some("application/json; charset=UTF-8")),
+            "{text}"
+        );
         let unserved = vec![
             ("query", r#"topk(1, rate({a="b"}[5m]))"#.into()),
             ("limit", "6000".into()),
@@ -780,6 +830,66 @@ mod tests {
         .await;
         assert_eq!(status, 200, "{text}");
         assert!(text.contains("run=r1 hello"), "{text}");
+    }
+
+    async fn serve(state: Arc<SimState>) -> std::net::SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, router(state)).await });
+        addr
+    }
+
+    fn one_stream() -> Arc<SimState> {
+        let state = Arc::new(SimState::default());
+        let labels = BTreeMap::from([
+            ("service_name".to_owned(), "svc".to_owned()),
+            ("run".to_owned(), "r1".to_owned()),
+        ]);
+        let entries = vec![(unix_nanos(), "hello".into(), BTreeMap::new())];
+        state.logs.push(labels, entries, |_| false).unwrap();
+        let other = BTreeMap::from([("job".to_owned(), "other".to_owned())]);
+        let entries = vec![(unix_nanos(), "bye".into(), BTreeMap::new())];
+        state.logs.push(other, entries, |_| false).unwrap();
+        state
+    }
+
+    /// Status, content type and body of a response.
+    async fn answer(resp: reqwest::Response) -> (u16, String, String) {
+        let status = resp.status().as_u16();
+        let kind = resp
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        (status, kind, resp.text().await.unwrap())
+    }
+
+    #[tokio::test]
+    async fn successful_reads_are_json_with_lokis_charset_and_newline() {
+        let addr = serve(one_stream()).await;
+        let client = reqwest::Client::new();
+        for (path, query) in [
+            ("/loki/api/v1/query_range", r#"{service_name="svc"}"#),
+            ("/loki/api/v1/query_range", r#"rate({service_name="svc"}[5m])"#),
+            ("/loki/api/v1/query", r#"count_over_time({service_name="svc"}[5m])"#),
+            ("/loki/api/v1/labels", ""),
+        ] {
+            let resp = client
+                .get(format!("http://{addr}{path}"))
+                .query(&[("query", query)])
+                .send()
+                .await
+                .unwrap();
+            let (status, kind, body) = answer(resp).await;
+            assert_eq!(
+                (status, kind.as_str()),
+                (200, "application/json; charset=UTF-8"),
+                "{path} {body}"
+            );
+            if !query.contains('[') {
+                assert!(body.ends_with("}\n"), "{path}: {body:?}");
+            }
+        }
     }
 
     #[test]
