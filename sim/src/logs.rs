@@ -288,9 +288,14 @@ impl LogStore {
     }
 
     /// Every index label name.
-    pub fn label_names(&self) -> Vec<String> {
+    /// Index label names, of the streams `selector` selects when given.
+    pub fn label_names(&self, selector: Option<&LogQuery>) -> Vec<String> {
         let entries = self.entries.lock().expect("log store lock");
-        let mut names: Vec<String> = entries.iter().flat_map(|e| e.labels.keys().cloned()).collect();
+        let mut names: Vec<String> = entries
+            .iter()
+            .filter(|e| selector.is_none_or(|q| q.selects(&e.labels)))
+            .flat_map(|e| e.labels.keys().cloned())
+            .collect();
         names.sort();
         names.dedup();
         names

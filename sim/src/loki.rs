@@ -623,8 +623,32 @@ fn names_response(names: Vec<String>) -> Response {
     success(Some(&json!(names)))
 }
 
-async fn labels(State(state): State<Arc<SimState>>) -> Response {
-    names_response(state.logs.label_names())
+/// `/labels`: the bounds as `loghttp.ParseLabelQuery` reads them, the
+/// query length, then `query` as the querier's `syntax.ParseMatchers`
+/// reads it (`pkg/querier/querier.go` `Label`).
+async fn labels(State(state): State<Arc<SimState>>, RawQuery(raw): RawQuery) -> Response {
+    let checked = parse_form(raw.as_deref().unwrap_or("")).and_then(|form| {
+        let (start, end) = parse_bounds(&form, now_nanos())?;
+        check_query_length(start, end)?;
+        match form.get("query") {
+            "" => Ok(None),
+            q => label_selector(q).map(Some),
+        }
+    });
+    match checked {
+        Ok(selector) => names_response(state.logs.label_names(selector.as_ref())),
+        Err(e) => rejected(e),
+    }
+}
+
+/// A label request's `query`: a bare selector, else
+/// `logqlmodel.ErrParseMatchers`.
+fn label_selector(query: &str) -> Result<LogQuery, String> {
+    match logql::parse(query) {
+        Err(e @ ParseError::Invalid { .. }) => Err(e.to_string()),
+        Ok(q) if q.is_selector_only() => Ok(q),
+        _ => Err("only label matchers are supported".into()),
+    }
 }
 
 #[cfg(test)]
@@ -890,6 +914,65 @@ mod tests {
                 assert!(body.ends_with("}\n"), "{path}: {body:?}");
             }
         }
+    }
+
+    #[tokio::test]
+    async fn labels_check_their_parameters_and_selector() {
+        let addr = serve(one_stream()).await;
+        let client = reqwest::Client::new();
+        let labels = |params: Vec<(&'static str, &'static str)>| {
+            client
+                .get(format!("http://{addr}/loki/api/v1/labels"))
+                .query(&params)
+                .send()
+        };
+        for (params, message) in [
+            (
+                vec![("start", "abc")],
+                r#"could not parse 'start' parameter: strconv.ParseInt: parsing "abc": invalid syntax"#,
+            ),
+            (
+                vec![("end", "soon")],
+                r#"could not parse 'end' parameter: strconv.ParseInt: parsing "soon": invalid syntax"#,
+            ),
+            (
+                vec![("since", "abc")],
+                r#"could not parse 'since' parameter: not a valid duration string: "abc""#,
+            ),
+            (
+                vec![("start", "0"), ("end", "3000000")],
+                "the query time range exceeds the limit (query length: 833h20m0s, limit: 30d1h)",
+            ),
+            (
+                vec![("query", r#"{run=~".*"}"#)],
+                "parse error : queries require at least one regexp or equality matcher that does not have an empty-compatible value. For instance, app=~\".*\" does not meet this requirement, but app=~\".+\" will",
+            ),
+            (
+                vec![("query", r#"{run="r1"} |= "x""#)],
+                "only label matchers are supported",
+            ),
+            (
+                vec![("query", r#"count_over_time({run="r1"}[1m])"#)],
+                "only label matchers are supported",
+            ),
+        ] {
+            let (status, kind, body) = answer(labels(params.clone()).await.unwrap()).await;
+            assert_eq!(
+                (status, kind.as_str(), body.as_str()),
+                (400, "text/plain; charset=utf-8", message),
+                "{params:?}"
+            );
+        }
+        let (status, _, body) = answer(labels(vec![("query", r#"{run="r1"}"#)]).await.unwrap()).await;
+        assert_eq!(
+            (status, body.as_str()),
+            (200, "{\"status\":\"success\",\"data\":[\"run\",\"service_name\"]}\n")
+        );
+        // No names: `data` is left out, as Loki's `omitempty` leaves it.
+        let (status, _, body) = answer(labels(vec![("query", r#"{run="none"}"#)]).await.unwrap()).await;
+        assert_eq!((status, body.as_str()), (200, "{\"status\":\"success\"}\n"));
+        let (_, _, body) = answer(labels(vec![]).await.unwrap()).await;
+        assert!(body.contains(r#"["job","run","service_name"]"#), "{body}");
     }
 
     #[test]

@@ -2246,6 +2246,12 @@ impl LogQuery {
         selects(&self.selector, labels)
     }
 
+    /// Whether the query is a bare selector (Loki's `MatchersExpr`), the
+    /// only query label and series requests take.
+    pub fn is_selector_only(&self) -> bool {
+        self.stages.is_empty() && self.stage_error.is_none()
+    }
+
     /// The error Loki answers once it builds this query's pipeline.
     pub fn stage_error(&self) -> Option<&ParseError> {
         self.stage_error.as_ref()
