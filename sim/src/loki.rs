@@ -28,7 +28,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
@@ -51,9 +51,10 @@ pub fn router(state: Arc<SimState>) -> Router {
         .route("/ready", get(ready))
         .route("/loki/api/v1/push", post(push))
         .route("/otlp/v1/logs", post(otlp_logs))
-        .route("/loki/api/v1/query_range", get(query_range))
-        .route("/loki/api/v1/query", get(query_instant))
-        .route("/loki/api/v1/labels", get(labels))
+        // Reads take GET and POST (`pkg/loki/modules.go`).
+        .route("/loki/api/v1/query_range", get(query_range).post(query_range))
+        .route("/loki/api/v1/query", get(query_instant).post(query_instant))
+        .route("/loki/api/v1/labels", get(labels).post(labels))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
 }
@@ -293,6 +294,27 @@ fn parse_form(raw: &str) -> Result<Form, String> {
     }
 }
 
+/// `Request.ParseForm`: a POST, PUT or PATCH form body's pairs, then the
+/// URL's; the first error, the body's first.
+fn read_form(method: &Method, headers: &HeaderMap, raw: Option<&str>, body: &[u8]) -> Result<Form, String> {
+    let mut form = Form(Vec::new());
+    if [Method::POST, Method::PUT, Method::PATCH].contains(method) && is_form(headers) {
+        form = parse_form(&String::from_utf8_lossy(body))?;
+    }
+    form.0.extend(parse_form(raw.unwrap_or(""))?.0);
+    Ok(form)
+}
+
+/// Whether the body is `application/x-www-form-urlencoded`, the only body
+/// `ParseForm` reads.
+fn is_form(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
+}
+
 /// `loghttp.parseTimestamp`, in unix nanoseconds: float seconds when it
 /// has a `.`, else an integer (seconds up to ten digits, nanoseconds
 /// beyond), else RFC 3339; the integer's error when nothing fits.
@@ -448,8 +470,14 @@ fn window(start: i128, end: i128) -> (u64, u64) {
     (clamp(start), clamp(end))
 }
 
-async fn query_range(State(state): State<Arc<SimState>>, headers: HeaderMap, RawQuery(raw): RawQuery) -> Response {
-    let form = match parse_form(raw.as_deref().unwrap_or("")) {
+async fn query_range(
+    State(state): State<Arc<SimState>>,
+    method: Method,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+    body: Bytes,
+) -> Response {
+    let form = match read_form(&method, &headers, raw.as_deref(), &body) {
         Ok(f) => f,
         Err(e) => return rejected(e),
     };
@@ -488,8 +516,14 @@ async fn query_range(State(state): State<Arc<SimState>>, headers: HeaderMap, Raw
 
 /// `/query`: an instant query is a metric query; Loki refuses log queries
 /// there.
-async fn query_instant(State(state): State<Arc<SimState>>, RawQuery(raw): RawQuery) -> Response {
-    let form = match parse_form(raw.as_deref().unwrap_or("")) {
+async fn query_instant(
+    State(state): State<Arc<SimState>>,
+    method: Method,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+    body: Bytes,
+) -> Response {
+    let form = match read_form(&method, &headers, raw.as_deref(), &body) {
         Ok(f) => f,
         Err(e) => return rejected(e),
     };
@@ -626,8 +660,14 @@ fn names_response(names: Vec<String>) -> Response {
 /// `/labels`: the bounds as `loghttp.ParseLabelQuery` reads them, the
 /// query length, then `query` as the querier's `syntax.ParseMatchers`
 /// reads it (`pkg/querier/querier.go` `Label`).
-async fn labels(State(state): State<Arc<SimState>>, RawQuery(raw): RawQuery) -> Response {
-    let checked = parse_form(raw.as_deref().unwrap_or("")).and_then(|form| {
+async fn labels(
+    State(state): State<Arc<SimState>>,
+    method: Method,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+    body: Bytes,
+) -> Response {
+    let checked = read_form(&method, &headers, raw.as_deref(), &body).and_then(|form| {
         let (start, end) = parse_bounds(&form, now_nanos())?;
         check_query_length(start, end)?;
         match form.get("query") {
@@ -914,6 +954,68 @@ mod tests {
                 assert!(body.ends_with("}\n"), "{path}: {body:?}");
             }
         }
+    }
+
+    #[tokio::test]
+    async fn reads_take_post_forms_as_go_reads_them() {
+        let addr = serve(one_stream()).await;
+        let client = reqwest::Client::new();
+        let post = |path: &str, url_query: &str, body: &'static str| {
+            client
+                .post(format!("http://{addr}{path}?{url_query}"))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body)
+                .send()
+        };
+        let range = "/loki/api/v1/query_range";
+        let (status, _, body) = answer(post(range, "", "query=%7Bservice_name%3D%22svc%22%7D").await.unwrap()).await;
+        assert_eq!(status, 200, "{body}");
+        assert!(body.contains("hello"), "{body}");
+        // The body's values come before the URL's.
+        let (status, kind, body) = answer(
+            post(range, "limit=5", "query=%7Ba%3D%22b%22%7D&limit=abc")
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(
+            (status, kind.as_str(), body.as_str()),
+            (
+                400,
+                "text/plain; charset=utf-8",
+                r#"strconv.Atoi: parsing "abc": invalid syntax"#
+            )
+        );
+        let (status, _, body) = answer(post(range, "", "query=%zz").await.unwrap()).await;
+        assert_eq!((status, body.as_str()), (400, r#"invalid URL escape "%zz""#));
+        // Another content type's body is not read.
+        let resp = client
+            .post(format!("http://{addr}{range}?query=%7Ba%3D%22b%22%7D"))
+            .header("content-type", "text/plain")
+            .body("limit=abc")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer(resp).await.0, 200);
+        let (status, _, body) = answer(
+            post(
+                "/loki/api/v1/query",
+                "",
+                "query=sum(count_over_time(%7Bservice_name%3D%22svc%22%7D%5B5m%5D))",
+            )
+            .await
+            .unwrap(),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        let (status, _, body) = answer(post("/loki/api/v1/labels", "", "start=abc").await.unwrap()).await;
+        assert_eq!(
+            (status, body.as_str()),
+            (
+                400,
+                r#"could not parse 'start' parameter: strconv.ParseInt: parsing "abc": invalid syntax"#
+            )
+        );
     }
 
     #[tokio::test]
