@@ -301,6 +301,20 @@ impl LogStore {
         names
     }
 
+    /// The values of index label `name`, of the streams `selector`
+    /// selects when given.
+    pub fn label_values(&self, name: &str, selector: Option<&LogQuery>) -> Vec<String> {
+        let entries = self.entries.lock().expect("log store lock");
+        let mut values: Vec<String> = entries
+            .iter()
+            .filter(|e| selector.is_none_or(|q| q.selects(&e.labels)))
+            .filter_map(|e| e.labels.get(name).cloned())
+            .collect();
+        values.sort();
+        values.dedup();
+        values
+    }
+
     pub fn counts(&self) -> LogCounts {
         LogCounts {
             entries_received: self.received.load(Ordering::Relaxed),

@@ -1,7 +1,8 @@
 //! The reference stack's Loki API (Loki 3.3.2 shapes,
 //! `shared/reference/api/05-loki.md`): `POST /loki/api/v1/push` (JSON, or
 //! snappy-compressed protobuf), `POST /otlp/v1/logs`, `GET
-//! /loki/api/v1/query_range`, `/query`, `/labels`, `/ready`.
+//! /loki/api/v1/query_range`, `/query`, `/labels` (and `/label`),
+//! `/label/{name}/values`, `/ready`; the reads take GET and POST.
 //!
 //! With `X-Loki-Response-Encoding-Flags: categorize-labels` a result's
 //! `stream` holds only index labels and each value carries its structured
@@ -27,7 +28,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{RawQuery, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -55,6 +56,8 @@ pub fn router(state: Arc<SimState>) -> Router {
         .route("/loki/api/v1/query_range", get(query_range).post(query_range))
         .route("/loki/api/v1/query", get(query_instant).post(query_instant))
         .route("/loki/api/v1/labels", get(labels).post(labels))
+        .route("/loki/api/v1/label", get(labels).post(labels))
+        .route("/loki/api/v1/label/{name}/values", get(label_values).post(label_values))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
 }
@@ -648,7 +651,7 @@ fn merged(hits: &[LogHit]) -> Vec<Value> {
         .collect()
 }
 
-/// Label names; none leaves `data` out (`pkg/loghttp/labels.go`'s
+/// Label names or values; none leaves `data` out (`pkg/loghttp/labels.go`'s
 /// `omitempty`).
 fn names_response(names: Vec<String>) -> Response {
     if names.is_empty() {
@@ -667,17 +670,40 @@ async fn labels(
     RawQuery(raw): RawQuery,
     body: Bytes,
 ) -> Response {
-    let checked = read_form(&method, &headers, raw.as_deref(), &body).and_then(|form| {
-        let (start, end) = parse_bounds(&form, now_nanos())?;
-        check_query_length(start, end)?;
-        match form.get("query") {
-            "" => Ok(None),
-            q => label_selector(q).map(Some),
-        }
-    });
-    match checked {
+    match label_request(&method, &headers, raw.as_deref(), &body) {
         Ok(selector) => names_response(state.logs.label_names(selector.as_ref())),
         Err(e) => rejected(e),
+    }
+}
+
+/// `/label/{name}/values`: checked as `/labels` is.
+async fn label_values(
+    State(state): State<Arc<SimState>>,
+    Path(name): Path<String>,
+    method: Method,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+    body: Bytes,
+) -> Response {
+    match label_request(&method, &headers, raw.as_deref(), &body) {
+        Ok(selector) => names_response(state.logs.label_values(&name, selector.as_ref())),
+        Err(e) => rejected(e),
+    }
+}
+
+/// A label request's checks; its selector, if it has one.
+fn label_request(
+    method: &Method,
+    headers: &HeaderMap,
+    raw: Option<&str>,
+    body: &[u8],
+) -> Result<Option<LogQuery>, String> {
+    let form = read_form(method, headers, raw, body)?;
+    let (start, end) = parse_bounds(&form, now_nanos())?;
+    check_query_length(start, end)?;
+    match form.get("query") {
+        "" => Ok(None),
+        q => label_selector(q).map(Some),
     }
 }
 
@@ -1075,6 +1101,46 @@ mod tests {
         assert_eq!((status, body.as_str()), (200, "{\"status\":\"success\"}\n"));
         let (_, _, body) = answer(labels(vec![]).await.unwrap()).await;
         assert!(body.contains(r#"["job","run","service_name"]"#), "{body}");
+    }
+
+    #[tokio::test]
+    async fn label_values_are_served_with_the_labels_checks() {
+        let addr = serve(one_stream()).await;
+        let client = reqwest::Client::new();
+        let get = |path: &str, params: Vec<(&'static str, &'static str)>| {
+            client.get(format!("http://{addr}{path}")).query(&params).send()
+        };
+        let values = "/loki/api/v1/label/service_name/values";
+        let (status, kind, body) = answer(get(values, vec![]).await.unwrap()).await;
+        assert_eq!(
+            (status, kind.as_str(), body.as_str()),
+            (
+                200,
+                "application/json; charset=UTF-8",
+                "{\"status\":\"success\",\"data\":[\"other\",\"svc\"]}\n"
+            )
+        );
+        let (_, _, body) = answer(get(values, vec![("query", r#"{run="r1"}"#)]).await.unwrap()).await;
+        assert_eq!(body, "{\"status\":\"success\",\"data\":[\"svc\"]}\n");
+        let (_, _, body) = answer(get("/loki/api/v1/label/nope/values", vec![]).await.unwrap()).await;
+        assert_eq!(body, "{\"status\":\"success\"}\n");
+        let (status, _, body) = answer(get(values, vec![("since", "abc")]).await.unwrap()).await;
+        assert_eq!(
+            (status, body.as_str()),
+            (
+                400,
+                r#"could not parse 'since' parameter: not a valid duration string: "abc""#
+            )
+        );
+        // `/label` is the label names, as `/labels` is.
+        let (status, _, body) = answer(get("/loki/api/v1/label", vec![]).await.unwrap()).await;
+        assert_eq!(
+            (status, body.as_str()),
+            (
+                200,
+                "{\"status\":\"success\",\"data\":[\"job\",\"run\",\"service_name\"]}\n"
+            )
+        );
     }
 
     #[test]
