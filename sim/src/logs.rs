@@ -315,6 +315,20 @@ impl LogStore {
         values
     }
 
+    /// The distinct index label sets any of `groups` selects; all of
+    /// them when there is no group.
+    pub fn series(&self, groups: &[LogQuery]) -> Vec<Labels> {
+        let entries = self.entries.lock().expect("log store lock");
+        let mut sets: Vec<Labels> = entries
+            .iter()
+            .filter(|e| groups.is_empty() || groups.iter().any(|q| q.selects(&e.labels)))
+            .map(|e| e.labels.clone())
+            .collect();
+        sets.sort();
+        sets.dedup();
+        sets
+    }
+
     pub fn counts(&self) -> LogCounts {
         LogCounts {
             entries_received: self.received.load(Ordering::Relaxed),

@@ -2,7 +2,7 @@
 //! `shared/reference/api/05-loki.md`): `POST /loki/api/v1/push` (JSON, or
 //! snappy-compressed protobuf), `POST /otlp/v1/logs`, `GET
 //! /loki/api/v1/query_range`, `/query`, `/labels` (and `/label`),
-//! `/label/{name}/values`, `/ready`; the reads take GET and POST.
+//! `/label/{name}/values`, `/series`, `/ready`; the reads take GET and POST.
 //!
 //! With `X-Loki-Response-Encoding-Flags: categorize-labels` a result's
 //! `stream` holds only index labels and each value carries its structured
@@ -58,6 +58,7 @@ pub fn router(state: Arc<SimState>) -> Router {
         .route("/loki/api/v1/labels", get(labels).post(labels))
         .route("/loki/api/v1/label", get(labels).post(labels))
         .route("/loki/api/v1/label/{name}/values", get(label_values).post(label_values))
+        .route("/loki/api/v1/series", get(series).post(series))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
 }
@@ -707,6 +708,56 @@ fn label_request(
     }
 }
 
+/// `/series`: `loghttp.ParseAndValidateSeriesQuery` (the bounds, then
+/// `match` and `match[]` as one sorted list, a lone `{}` meaning none,
+/// each read by `logql.MatchForSeriesRequest`), then the query length.
+async fn series(
+    State(state): State<Arc<SimState>>,
+    method: Method,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+    body: Bytes,
+) -> Response {
+    let checked = read_form(&method, &headers, raw.as_deref(), &body).and_then(|form| {
+        let (start, end) = parse_bounds(&form, now_nanos())?;
+        let groups = series_groups(&form)?;
+        check_query_length(start, end)?;
+        Ok(groups)
+    });
+    let groups = match checked {
+        Ok(g) => g,
+        Err(e) => return rejected(e),
+    };
+    let sets: Vec<Value> = state.logs.series(&groups).iter().map(|s| json!(s)).collect();
+    success(Some(&json!(sets)))
+}
+
+fn series_groups(form: &Form) -> Result<Vec<LogQuery>, String> {
+    let mut texts: Vec<&str> = form
+        .0
+        .iter()
+        .filter(|(k, _)| k == "match" || k == "match[]")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    texts.sort();
+    texts.dedup();
+    if let [only] = texts[..]
+        && only.replace(' ', "") == "{}"
+    {
+        texts.clear();
+    }
+    texts.into_iter().map(series_group).collect()
+}
+
+fn series_group(text: &str) -> Result<LogQuery, String> {
+    match logql::parse_matchers_unvalidated(text) {
+        Err(e) => Err(e.to_string()),
+        Ok(None) => Err("only label matchers are supported".into()),
+        Ok(Some(q)) if q.selector.is_empty() => Err(format!("0 matchers in group: {text}")),
+        Ok(Some(q)) => Ok(q),
+    }
+}
+
 /// A label request's `query`: a bare selector, else
 /// `logqlmodel.ErrParseMatchers`.
 fn label_selector(query: &str) -> Result<LogQuery, String> {
@@ -1141,6 +1192,69 @@ mod tests {
                 "{\"status\":\"success\",\"data\":[\"job\",\"run\",\"service_name\"]}\n"
             )
         );
+    }
+
+    #[tokio::test]
+    async fn series_read_match_groups_as_loki_does() {
+        let addr = serve(one_stream()).await;
+        let client = reqwest::Client::new();
+        let series = |params: Vec<(&'static str, &'static str)>| {
+            client
+                .get(format!("http://{addr}/loki/api/v1/series"))
+                .query(&params)
+                .send()
+        };
+        let run = r#"{"run":"r1","service_name":"svc"}"#;
+        let job = r#"{"job":"other","service_name":"other"}"#;
+        for (params, data) in [
+            (vec![("match[]", r#"{run="r1"}"#)], format!("[{run}]")),
+            // `match` and `match[]` are one list; `{}` alone is no matcher.
+            (
+                vec![("match", r#"{run="r1"}"#), ("match[]", r#"{job="other"}"#)],
+                format!("[{job},{run}]"),
+            ),
+            (vec![("match[]", "{ }")], format!("[{job},{run}]")),
+            (vec![], format!("[{job},{run}]")),
+            // Series matchers are not validated.
+            (vec![("match[]", r#"{run=~".*"}"#)], format!("[{job},{run}]")),
+            (vec![("match[]", r#"{run="none"}"#)], "[]".to_owned()),
+        ] {
+            let (status, kind, body) = answer(series(params.clone()).await.unwrap()).await;
+            assert_eq!(
+                (status, kind.as_str(), body),
+                (
+                    200,
+                    "application/json; charset=UTF-8",
+                    format!("{{\"status\":\"success\",\"data\":{data}}}\n")
+                ),
+                "{params:?}"
+            );
+        }
+        for (params, message) in [
+            (
+                vec![("match[]", "{}"), ("match[]", r#"{run="r1"}"#)],
+                "0 matchers in group: {}",
+            ),
+            (
+                vec![("match[]", r#"{run="r1"} |= "x""#)],
+                "only label matchers are supported",
+            ),
+            (
+                vec![("start", "x")],
+                r#"could not parse 'start' parameter: strconv.ParseInt: parsing "x": invalid syntax"#,
+            ),
+            (
+                vec![("start", "0"), ("end", "3000000")],
+                "the query time range exceeds the limit (query length: 833h20m0s, limit: 30d1h)",
+            ),
+        ] {
+            let (status, kind, body) = answer(series(params.clone()).await.unwrap()).await;
+            assert_eq!(
+                (status, kind.as_str(), body.as_str()),
+                (400, "text/plain; charset=utf-8", message),
+                "{params:?}"
+            );
+        }
     }
 
     #[test]
