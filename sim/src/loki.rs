@@ -59,12 +59,18 @@ pub fn router(state: Arc<SimState>) -> Router {
         .route("/loki/api/v1/label", get(labels).post(labels))
         .route("/loki/api/v1/label/{name}/values", get(label_values).post(label_values))
         .route("/loki/api/v1/series", get(series).post(series))
+        .fallback(not_found)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
 }
 
 async fn ready(State(state): State<Arc<SimState>>) -> Response {
     state.readiness(Role::Loki, "Ingester not ready: waiting for 15s after being ready")
+}
+
+/// Gorilla mux's default for an unrouted path, Go's `http.NotFound`.
+async fn not_found() -> Response {
+    loki_error(StatusCode::NOT_FOUND, "404 page not found\n")
 }
 
 fn bad(msg: impl Into<String>) -> Response {
@@ -1255,6 +1261,19 @@ mod tests {
                 "{params:?}"
             );
         }
+    }
+
+    #[tokio::test]
+    async fn unknown_paths_are_gos_plain_404() {
+        let addr = serve(Arc::new(SimState::default())).await;
+        let resp = reqwest::get(format!("http://{addr}/loki/api/v1/nope")).await.unwrap();
+        let nosniff = resp.headers().get("x-content-type-options").cloned();
+        let (status, kind, body) = answer(resp).await;
+        assert_eq!(
+            (status, kind.as_str(), body.as_str()),
+            (404, "text/plain; charset=utf-8", "404 page not found\n")
+        );
+        assert_eq!(nosniff.as_ref().map(|v| v.to_str().unwrap()), Some("nosniff"));
     }
 
     #[test]
