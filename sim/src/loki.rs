@@ -599,7 +599,8 @@ fn streams(
     let categorize = headers
         .get(ENCODING_FLAGS)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|f| f.trim() == CATEGORIZE_LABELS));
+        // Split on commas, untrimmed (`pkg/util/httpreq/encoding_flags.go`).
+        .is_some_and(|v| v.split(',').any(|f| f == CATEGORIZE_LABELS));
     let result = if categorize { categorized(&hits) } else { merged(&hits) };
     let mut data = json!({ "resultType": "streams", "result": result, "stats": {} });
     if categorize {
@@ -1274,6 +1275,28 @@ mod tests {
             (404, "text/plain; charset=utf-8", "404 page not found\n")
         );
         assert_eq!(nosniff.as_ref().map(|v| v.to_str().unwrap()), Some("nosniff"));
+    }
+
+    #[tokio::test]
+    async fn encoding_flags_are_split_on_commas_without_trimming() {
+        let addr = serve(one_stream()).await;
+        let client = reqwest::Client::new();
+        for (flags, categorized) in [
+            ("categorize-labels", true),
+            ("other,categorize-labels", true),
+            ("other, categorize-labels", false),
+            ("Categorize-Labels", false),
+        ] {
+            let resp = client
+                .get(format!("http://{addr}/loki/api/v1/query_range"))
+                .query(&[("query", r#"{service_name="svc"}"#)])
+                .header("X-Loki-Response-Encoding-Flags", flags)
+                .send()
+                .await
+                .unwrap();
+            let (_, _, body) = answer(resp).await;
+            assert_eq!(body.contains("encodingFlags"), categorized, "{flags}: {body}");
+        }
     }
 
     #[test]
