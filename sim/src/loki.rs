@@ -455,6 +455,17 @@ fn parse_range_request(form: &Form, now: i128) -> Result<RangeRequest, String> {
 
 /// The limits middleware's `max_query_length` check, on the range cut
 /// to milliseconds (`pkg/querier/queryrange/limits.go`).
+/// The querier's `validateQueryTimeRangeLimits` for label and series
+/// requests: the length, then an end before the start, which it words as
+/// `max_query_lookback`'s (0s by default) error (`pkg/querier/querier.go`).
+fn check_metadata_range(start: i128, end: i128) -> Result<(), String> {
+    check_query_length(start, end)?;
+    if end < start {
+        return Err("this data is no longer available, it is past now - max_query_lookback (0s)".into());
+    }
+    Ok(())
+}
+
 fn check_query_length(start: i128, end: i128) -> Result<(), String> {
     let length = go_sub(
         end.div_euclid(1_000_000) * 1_000_000,
@@ -669,7 +680,7 @@ fn names_response(names: Vec<String>) -> Response {
 }
 
 /// `/labels`: the bounds as `loghttp.ParseLabelQuery` reads them, the
-/// query length, then `query` as the querier's `syntax.ParseMatchers`
+/// querier's range checks, then `query` as its `syntax.ParseMatchers`
 /// reads it (`pkg/querier/querier.go` `Label`).
 async fn labels(
     State(state): State<Arc<SimState>>,
@@ -708,7 +719,7 @@ fn label_request(
 ) -> Result<Option<LogQuery>, String> {
     let form = read_form(method, headers, raw, body)?;
     let (start, end) = parse_bounds(&form, now_nanos())?;
-    check_query_length(start, end)?;
+    check_metadata_range(start, end)?;
     match form.get("query") {
         "" => Ok(None),
         q => label_selector(q).map(Some),
@@ -717,7 +728,7 @@ fn label_request(
 
 /// `/series`: `loghttp.ParseAndValidateSeriesQuery` (the bounds, then
 /// `match` and `match[]` as one sorted list, a lone `{}` meaning none,
-/// each read by `logql.MatchForSeriesRequest`), then the query length.
+/// each read by `logql.MatchForSeriesRequest`), then the range checks.
 async fn series(
     State(state): State<Arc<SimState>>,
     method: Method,
@@ -728,7 +739,7 @@ async fn series(
     let checked = read_form(&method, &headers, raw.as_deref(), &body).and_then(|form| {
         let (start, end) = parse_bounds(&form, now_nanos())?;
         let groups = series_groups(&form)?;
-        check_query_length(start, end)?;
+        check_metadata_range(start, end)?;
         Ok(groups)
     });
     let groups = match checked {
@@ -1141,6 +1152,11 @@ mod tests {
                 vec![("query", r#"count_over_time({run="r1"}[1m])"#)],
                 "only label matchers are supported",
             ),
+            // The querier's check of an end before the start, ahead of `query`.
+            (
+                vec![("start", "20"), ("end", "10"), ("query", "{")],
+                "this data is no longer available, it is past now - max_query_lookback (0s)",
+            ),
         ] {
             let (status, kind, body) = answer(labels(params.clone()).await.unwrap()).await;
             assert_eq!(
@@ -1249,6 +1265,15 @@ mod tests {
             (
                 vec![("start", "x")],
                 r#"could not parse 'start' parameter: strconv.ParseInt: parsing "x": invalid syntax"#,
+            ),
+            (
+                vec![("start", "1735689600000000001"), ("end", "1735689600000000000")],
+                "this data is no longer available, it is past now - max_query_lookback (0s)",
+            ),
+            // `match[]` is read before the range is checked.
+            (
+                vec![("start", "20"), ("end", "10"), ("match[]", "{")],
+                "parse error at line 1, col 2: syntax error: unexpected $end, expecting IDENTIFIER or }",
             ),
             (
                 vec![("start", "0"), ("end", "3000000")],
