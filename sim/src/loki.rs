@@ -31,7 +31,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, get, post};
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use prost::Message;
 use serde_json::{Value, json};
@@ -52,13 +52,16 @@ pub fn router(state: Arc<SimState>) -> Router {
         .route("/ready", get(ready))
         .route("/loki/api/v1/push", post(push))
         .route("/otlp/v1/logs", post(otlp_logs))
-        // Reads take GET and POST (`pkg/loki/modules.go`).
-        .route("/loki/api/v1/query_range", get(query_range).post(query_range))
-        .route("/loki/api/v1/query", get(query_instant).post(query_instant))
-        .route("/loki/api/v1/labels", get(labels).post(labels))
-        .route("/loki/api/v1/label", get(labels).post(labels))
-        .route("/loki/api/v1/label/{name}/values", get(label_values).post(label_values))
-        .route("/loki/api/v1/series", get(series).post(series))
+        // Reads take GET and POST (`pkg/loki/modules.go`), not HEAD.
+        .route("/loki/api/v1/query_range", read(get(query_range).post(query_range)))
+        .route("/loki/api/v1/query", read(get(query_instant).post(query_instant)))
+        .route("/loki/api/v1/labels", read(get(labels).post(labels)))
+        .route("/loki/api/v1/label", read(get(labels).post(labels)))
+        .route(
+            "/loki/api/v1/label/{name}/values",
+            read(get(label_values).post(label_values)),
+        )
+        .route("/loki/api/v1/series", read(get(series).post(series)))
         .fallback(not_found)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
@@ -66,6 +69,16 @@ pub fn router(state: Arc<SimState>) -> Router {
 
 async fn ready(State(state): State<Arc<SimState>>) -> Response {
     state.readiness(Role::Loki, "Ingester not ready: waiting for 15s after being ready")
+}
+
+/// A read route: gorilla mux answers a method it was not given (HEAD
+/// too, which axum's `get` would serve) with a bare 405.
+fn read(route: MethodRouter<Arc<SimState>>) -> MethodRouter<Arc<SimState>> {
+    route.head(method_not_allowed).fallback(method_not_allowed)
+}
+
+async fn method_not_allowed() -> StatusCode {
+    StatusCode::METHOD_NOT_ALLOWED
 }
 
 /// Gorilla mux's default for an unrouted path, Go's `http.NotFound`.
@@ -1321,6 +1334,30 @@ mod tests {
                 .unwrap();
             let (_, _, body) = answer(resp).await;
             assert_eq!(body.contains("encodingFlags"), categorized, "{flags}: {body}");
+        }
+    }
+
+    #[tokio::test]
+    async fn reads_refuse_other_methods_as_gorilla_mux_does() {
+        let addr = serve(one_stream()).await;
+        let client = reqwest::Client::new();
+        for path in [
+            "/loki/api/v1/query_range",
+            "/loki/api/v1/query",
+            "/loki/api/v1/labels",
+            "/loki/api/v1/label",
+            "/loki/api/v1/label/run/values",
+            "/loki/api/v1/series",
+        ] {
+            for method in [reqwest::Method::HEAD, reqwest::Method::PUT, reqwest::Method::DELETE] {
+                let resp = client
+                    .request(method.clone(), format!("http://{addr}{path}"))
+                    .send()
+                    .await
+                    .unwrap();
+                let (status, _, body) = answer(resp).await;
+                assert_eq!((status, body.as_str()), (405, ""), "{method} {path}");
+            }
         }
     }
 
