@@ -411,6 +411,7 @@ struct RangeRequest {
     start: i128,
     end: i128,
     step: i128,
+    interval: i128,
     limit: u32,
     backward: bool,
 }
@@ -461,6 +462,7 @@ fn parse_range_request(form: &Form, now: i128) -> Result<RangeRequest, String> {
         start,
         end,
         step,
+        interval,
         limit,
         backward,
     })
@@ -545,7 +547,7 @@ async fn query_range(
     {
         return rejected(e.to_string());
     }
-    streams(&state, &headers, &query, range, req.limit, req.backward)
+    streams(&state, &headers, &query, range, &req)
 }
 
 /// `/query`: an instant query is a metric query; Loki refuses log queries
@@ -609,17 +611,14 @@ fn metric(
     }
 }
 
-fn streams(
-    state: &SimState,
-    headers: &HeaderMap,
-    query: &LogQuery,
-    range: (u64, u64),
-    limit: u32,
-    backward: bool,
-) -> Response {
+fn streams(state: &SimState, headers: &HeaderMap, query: &LogQuery, range: (u64, u64), req: &RangeRequest) -> Response {
+    // The frontend keeps the interval in milliseconds (`pkg/querier/queryrange/codec.go`).
+    let interval = req.interval / 1_000_000 * 1_000_000;
+    let limit = if interval > 0 { usize::MAX } else { req.limit as usize };
     let hits = state
         .logs
-        .query(query, range, limit as usize, backward, state.faults().delay);
+        .query(query, range, limit, req.backward, state.faults().delay);
+    let hits = sample_by_interval(hits, interval, req.backward, req.limit as usize);
     let categorize = headers
         .get(ENCODING_FLAGS)
         .and_then(|v| v.to_str().ok())
@@ -637,6 +636,42 @@ fn streams(
             .insert(ENCODING_FLAGS, HeaderValue::from_static(CATEGORIZE_LABELS));
     }
     response
+}
+
+/// `interval`, as the engine's `readStreams` applies it
+/// (`pkg/logql/engine.go`): across all streams, a line is kept only at
+/// least `interval` after (forward) or before (backward) the last kept
+/// one, the first always; the limit counts kept lines. The frontend runs
+/// each hour of the range (`split_queries_by_interval`, 1h) on its own,
+/// so each hour starts afresh.
+fn sample_by_interval(hits: Vec<LogHit>, interval: i128, backward: bool, limit: usize) -> Vec<LogHit> {
+    if interval == 0 {
+        return hits.into_iter().take(limit).collect();
+    }
+    let hour = |ts: u64| ts / 3_600_000_000_000;
+    let mut last: Option<(u64, i128)> = None;
+    let mut kept = Vec::new();
+    for hit in hits {
+        if kept.len() == limit {
+            break;
+        }
+        let ts = i128::from(hit.ts_ns);
+        let keep = match last {
+            Some((split, at)) if split == hour(hit.ts_ns) => {
+                if backward {
+                    ts <= at - interval
+                } else {
+                    ts >= at + interval
+                }
+            }
+            _ => true,
+        };
+        if keep {
+            last = Some((hour(hit.ts_ns), ts));
+            kept.push(hit);
+        }
+    }
+    kept
 }
 
 fn categorized(hits: &[LogHit]) -> Vec<Value> {
@@ -1359,6 +1394,70 @@ mod tests {
                 assert_eq!((status, body.as_str()), (405, ""), "{method} {path}");
             }
         }
+    }
+
+    #[tokio::test]
+    async fn interval_samples_lines_as_lokis_read_streams_does() {
+        const S: u64 = 1_000_000_000;
+        let hour = 1_735_689_600 * S;
+        let t = hour + 600 * S;
+        let state = Arc::new(SimState::default());
+        let labels = BTreeMap::from([("service_name".to_owned(), "svc".to_owned())]);
+        let at = |ts: u64| (ts, format!("line {ts}"), BTreeMap::new());
+        let entries = [
+            t,
+            t + S,
+            t + 2 * S,
+            t + 3 * S,
+            t + 10 * S,
+            hour + 3600 * S - S,
+            hour + 3600 * S,
+        ];
+        state
+            .logs
+            .push(labels, entries.into_iter().map(at).collect(), |_| false)
+            .unwrap();
+        let addr = serve(state).await;
+        let client = reqwest::Client::new();
+        let within = |(start, end): (u64, u64), params: Vec<(&'static str, String)>| {
+            let mut query = vec![
+                ("query", r#"{service_name="svc"}"#.to_owned()),
+                ("start", start.to_string()),
+                ("end", end.to_string()),
+            ];
+            query.extend(params);
+            let request = client
+                .get(format!("http://{addr}/loki/api/v1/query_range"))
+                .query(&query);
+            async move {
+                let body: Value = request.send().await.unwrap().json().await.unwrap();
+                let mut ts: Vec<u64> = body["data"]["result"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .flat_map(|s| s["values"].as_array().unwrap().clone())
+                    .map(|v| v[0].as_str().unwrap().parse().unwrap())
+                    .collect();
+                ts.sort();
+                ts
+            }
+        };
+        let lines = |params| within((t, t + 11 * S), params);
+        let forward = ("direction", "forward".to_owned());
+        let every = |secs: &str| ("interval", secs.to_owned());
+        assert_eq!(
+            lines(vec![forward.clone(), every("2")]).await,
+            [t, t + 2 * S, t + 10 * S]
+        );
+        assert_eq!(lines(vec![every("2s")]).await, [t + S, t + 3 * S, t + 10 * S]);
+        // The limit counts the lines kept.
+        let limit = ("limit", "2".to_owned());
+        assert_eq!(lines(vec![forward.clone(), every("2"), limit]).await, [t, t + 2 * S]);
+        // The frontend keeps the interval in milliseconds.
+        assert_eq!(lines(vec![every("0.0005")]).await.len(), 5);
+        // Each hour the frontend splits the range into starts afresh.
+        let across = within((hour + 3000 * S, hour + 4000 * S), vec![forward, every("10m")]);
+        assert_eq!(across.await, [hour + 3599 * S, hour + 3600 * S]);
     }
 
     #[test]
