@@ -1,8 +1,8 @@
 //! The reference stack's Loki API (Loki 3.3.2 shapes,
 //! `shared/reference/api/05-loki.md`): `POST /loki/api/v1/push` (JSON, or
-//! snappy-compressed protobuf), `POST /otlp/v1/logs`, `GET
-//! /loki/api/v1/query_range`, `/query`, `/labels` (and `/label`),
-//! `/label/{name}/values`, `/series`, `/ready`; the reads take GET and POST.
+//! snappy-compressed protobuf), `POST /otlp/v1/logs`, `GET /ready`, and
+//! the reads `/loki/api/v1/query_range`, `/query`, `/labels` (and
+//! `/label`), `/label/{name}/values` and `/series`, by GET or POST.
 //!
 //! With `X-Loki-Response-Encoding-Flags: categorize-labels` a result's
 //! `stream` holds only index labels and each value carries its structured
@@ -11,11 +11,13 @@
 //!
 //! Queries are read as Loki 3.3.2's query frontend reads them
 //! (`pkg/querier/queryrange/codec.go`, `pkg/loghttp/{query,params}.go`,
-//! `pkg/util/server/error.go`): the form as Go's `url.ParseQuery`,
-//! then `loghttp.ParseRangeQuery`'s parameter checks, then LogQL, then the
-//! entries limit and the query length. Every rejection is Loki's
-//! `server.WriteError`: 400, `text/plain; charset=utf-8`, `nosniff`, the
-//! message without a newline. The metric queries `loki_metric` serves are
+//! `pkg/util/server/error.go`): the form as Go's `Request.ParseForm`
+//! (a POST's form body, then the URL), then `loghttp.ParseRangeQuery`'s
+//! parameter checks, then LogQL, then the entries limit and the query
+//! length. Every rejection is Loki's `server.WriteError`: 400,
+//! `text/plain; charset=utf-8`, `nosniff`, the message without a newline;
+//! every answer `application/json; charset=UTF-8`, `status` first. The
+//! metric queries `loki_metric` serves are
 //! answered as `matrix` and `vector`; other valid LogQL the reference
 //! stack does not evaluate (other metric queries, some stages) is a 501
 //! that says so.
