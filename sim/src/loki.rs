@@ -31,7 +31,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post};
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
@@ -631,13 +631,9 @@ fn streams(state: &SimState, headers: &HeaderMap, query: &LogQuery, range: (u64,
     if categorize {
         data["encodingFlags"] = json!([CATEGORIZE_LABELS]);
     }
-    let mut response = success(Some(&data));
-    if categorize {
-        response
-            .headers_mut()
-            .insert(ENCODING_FLAGS, HeaderValue::from_static(CATEGORIZE_LABELS));
-    }
-    response
+    // The flags go back in the body only: the frontend's answer has no
+    // header but its content type (`pkg/querier/queryrange/codec.go`).
+    success(Some(&data))
 }
 
 /// `interval`, as the engine's `readStreams` applies it
@@ -1369,6 +1365,8 @@ mod tests {
                 .send()
                 .await
                 .unwrap();
+            // The flags are in the body only, not echoed as a header.
+            assert!(resp.headers().get("x-loki-response-encoding-flags").is_none());
             let (_, _, body) = answer(resp).await;
             assert_eq!(body.contains("encodingFlags"), categorized, "{flags}: {body}");
         }
