@@ -315,18 +315,24 @@ impl LogStore {
         values
     }
 
-    /// The distinct index label sets any of `groups` selects; all of
-    /// them when there is no group.
-    pub fn series(&self, groups: &[LogQuery]) -> Vec<Labels> {
+    /// The index label sets of the streams any of `groups` selects (all
+    /// of them when there is no group) whose entries overlap
+    /// `[start, end)`: the ingester's `shouldConsiderStream` takes a
+    /// stream whose first entry is before `end` and whose last is not
+    /// before `start` (`pkg/ingester/instance.go`).
+    pub fn series(&self, groups: &[LogQuery], (start, end): (i128, i128)) -> Vec<Labels> {
         let entries = self.entries.lock().expect("log store lock");
-        let mut sets: Vec<Labels> = entries
-            .iter()
-            .filter(|e| groups.is_empty() || groups.iter().any(|q| q.selects(&e.labels)))
-            .map(|e| e.labels.clone())
-            .collect();
-        sets.sort();
-        sets.dedup();
-        sets
+        let mut bounds: BTreeMap<&Labels, (u64, u64)> = BTreeMap::new();
+        for e in entries.iter() {
+            let b = bounds.entry(&e.labels).or_insert((e.ts_ns, e.ts_ns));
+            *b = (b.0.min(e.ts_ns), b.1.max(e.ts_ns));
+        }
+        bounds
+            .into_iter()
+            .filter(|(labels, _)| groups.is_empty() || groups.iter().any(|q| q.selects(labels)))
+            .filter(|(_, (first, last))| end > i128::from(*first) && start <= i128::from(*last))
+            .map(|(labels, _)| labels.clone())
+            .collect()
     }
 
     pub fn counts(&self) -> LogCounts {

@@ -786,13 +786,13 @@ async fn series(
         let (start, end) = parse_bounds(&form, now_nanos())?;
         let groups = series_groups(&form)?;
         check_metadata_range(start, end)?;
-        Ok(groups)
+        Ok((groups, (start, end)))
     });
-    let groups = match checked {
-        Ok(g) => g,
+    let (groups, range) = match checked {
+        Ok(c) => c,
         Err(e) => return rejected(e),
     };
-    let sets: Vec<Value> = state.logs.series(&groups).iter().map(|s| json!(s)).collect();
+    let sets: Vec<Value> = state.logs.series(&groups, range).iter().map(|s| json!(s)).collect();
     success(Some(&json!(sets)))
 }
 
@@ -1458,6 +1458,37 @@ mod tests {
         // Each hour the frontend splits the range into starts afresh.
         let across = within((hour + 3000 * S, hour + 4000 * S), vec![forward, every("10m")]);
         assert_eq!(across.await, [hour + 3599 * S, hour + 3600 * S]);
+    }
+
+    #[tokio::test]
+    async fn series_are_the_streams_overlapping_the_range() {
+        const S: u64 = 1_000_000_000;
+        let t = 1_735_689_600 * S;
+        let state = Arc::new(SimState::default());
+        let labels = BTreeMap::from([("service_name".to_owned(), "svc".to_owned())]);
+        let entries = vec![
+            (t, "a".into(), BTreeMap::new()),
+            (t + 10 * S, "b".into(), BTreeMap::new()),
+        ];
+        state.logs.push(labels, entries, |_| false).unwrap();
+        let addr = serve(state).await;
+        let client = reqwest::Client::new();
+        for ((start, end), found) in [
+            ((t - 5 * S, t + 5 * S), true),
+            ((t + 10 * S, t + 20 * S), true),
+            ((t + 11 * S, t + 20 * S), false),
+            ((t - 5 * S, t), false),
+            ((t - 5 * S, t + 1), true),
+        ] {
+            let resp = client
+                .get(format!("http://{addr}/loki/api/v1/series"))
+                .query(&[("start", start.to_string()), ("end", end.to_string())])
+                .send()
+                .await
+                .unwrap();
+            let (_, _, body) = answer(resp).await;
+            assert_eq!(body.contains("svc"), found, "{start}..{end}: {body}");
+        }
     }
 
     #[test]
