@@ -470,8 +470,6 @@ fn parse_range_request(form: &Form, now: i128) -> Result<RangeRequest, String> {
     })
 }
 
-/// The limits middleware's `max_query_length` check, on the range cut
-/// to milliseconds (`pkg/querier/queryrange/limits.go`).
 /// The querier's `validateQueryTimeRangeLimits` for label and series
 /// requests: the length, then an end before the start, which it words as
 /// `max_query_lookback`'s (0s by default) error (`pkg/querier/querier.go`).
@@ -483,6 +481,8 @@ fn check_metadata_range(start: i128, end: i128) -> Result<(), String> {
     Ok(())
 }
 
+/// The limits middleware's `max_query_length` check, on the range cut
+/// to milliseconds (`pkg/querier/queryrange/limits.go`).
 fn check_query_length(start: i128, end: i128) -> Result<(), String> {
     let length = go_sub(
         end.div_euclid(1_000_000) * 1_000_000,
