@@ -288,12 +288,51 @@ impl LogStore {
     }
 
     /// Every index label name.
-    pub fn label_names(&self) -> Vec<String> {
+    /// Index label names, of the streams `selector` selects when given.
+    pub fn label_names(&self, selector: Option<&LogQuery>) -> Vec<String> {
         let entries = self.entries.lock().expect("log store lock");
-        let mut names: Vec<String> = entries.iter().flat_map(|e| e.labels.keys().cloned()).collect();
+        let mut names: Vec<String> = entries
+            .iter()
+            .filter(|e| selector.is_none_or(|q| q.selects(&e.labels)))
+            .flat_map(|e| e.labels.keys().cloned())
+            .collect();
         names.sort();
         names.dedup();
         names
+    }
+
+    /// The values of index label `name`, of the streams `selector`
+    /// selects when given.
+    pub fn label_values(&self, name: &str, selector: Option<&LogQuery>) -> Vec<String> {
+        let entries = self.entries.lock().expect("log store lock");
+        let mut values: Vec<String> = entries
+            .iter()
+            .filter(|e| selector.is_none_or(|q| q.selects(&e.labels)))
+            .filter_map(|e| e.labels.get(name).cloned())
+            .collect();
+        values.sort();
+        values.dedup();
+        values
+    }
+
+    /// The index label sets of the streams any of `groups` selects (all
+    /// of them when there is no group) whose entries overlap
+    /// `[start, end)`: the ingester's `shouldConsiderStream` takes a
+    /// stream whose first entry is before `end` and whose last is not
+    /// before `start` (`pkg/ingester/instance.go`).
+    pub fn series(&self, groups: &[LogQuery], (start, end): (i128, i128)) -> Vec<Labels> {
+        let entries = self.entries.lock().expect("log store lock");
+        let mut bounds: BTreeMap<&Labels, (u64, u64)> = BTreeMap::new();
+        for e in entries.iter() {
+            let b = bounds.entry(&e.labels).or_insert((e.ts_ns, e.ts_ns));
+            *b = (b.0.min(e.ts_ns), b.1.max(e.ts_ns));
+        }
+        bounds
+            .into_iter()
+            .filter(|(labels, _)| groups.is_empty() || groups.iter().any(|q| q.selects(labels)))
+            .filter(|(_, (first, last))| end > i128::from(*first) && start <= i128::from(*last))
+            .map(|(labels, _)| labels.clone())
+            .collect()
     }
 
     pub fn counts(&self) -> LogCounts {

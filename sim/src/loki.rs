@@ -1,7 +1,8 @@
 //! The reference stack's Loki API (Loki 3.3.2 shapes,
 //! `shared/reference/api/05-loki.md`): `POST /loki/api/v1/push` (JSON, or
-//! snappy-compressed protobuf), `POST /otlp/v1/logs`, `GET
-//! /loki/api/v1/query_range`, `/query`, `/labels`, `/ready`.
+//! snappy-compressed protobuf), `POST /otlp/v1/logs`, `GET /ready`, and
+//! the reads `/loki/api/v1/query_range`, `/query`, `/labels` (and
+//! `/label`), `/label/{name}/values` and `/series`, by GET or POST.
 //!
 //! With `X-Loki-Response-Encoding-Flags: categorize-labels` a result's
 //! `stream` holds only index labels and each value carries its structured
@@ -10,11 +11,13 @@
 //!
 //! Queries are read as Loki 3.3.2's query frontend reads them
 //! (`pkg/querier/queryrange/codec.go`, `pkg/loghttp/{query,params}.go`,
-//! `pkg/util/server/error.go`): the form as Go's `url.ParseQuery`,
-//! then `loghttp.ParseRangeQuery`'s parameter checks, then LogQL, then the
-//! entries limit and the query length. Every rejection is Loki's
-//! `server.WriteError`: 400, `text/plain; charset=utf-8`, `nosniff`, the
-//! message without a newline. The metric queries `loki_metric` serves are
+//! `pkg/util/server/error.go`): the form as Go's `Request.ParseForm`
+//! (a POST's form body, then the URL), then `loghttp.ParseRangeQuery`'s
+//! parameter checks, then LogQL, then the entries limit and the query
+//! length. Every rejection is Loki's `server.WriteError`: 400,
+//! `text/plain; charset=utf-8`, `nosniff`, the message without a newline;
+//! every answer `application/json; charset=UTF-8`, `status` first. The
+//! metric queries `loki_metric` serves are
 //! answered as `matrix` and `vector`; other valid LogQL the reference
 //! stack does not evaluate (other metric queries, some stages) is a 501
 //! that says so.
@@ -27,10 +30,10 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Json, Response};
-use axum::routing::{get, post};
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, get, post};
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use prost::Message;
 use serde_json::{Value, json};
@@ -51,15 +54,38 @@ pub fn router(state: Arc<SimState>) -> Router {
         .route("/ready", get(ready))
         .route("/loki/api/v1/push", post(push))
         .route("/otlp/v1/logs", post(otlp_logs))
-        .route("/loki/api/v1/query_range", get(query_range))
-        .route("/loki/api/v1/query", get(query_instant))
-        .route("/loki/api/v1/labels", get(labels))
+        // Reads take GET and POST (`pkg/loki/modules.go`), not HEAD.
+        .route("/loki/api/v1/query_range", read(get(query_range).post(query_range)))
+        .route("/loki/api/v1/query", read(get(query_instant).post(query_instant)))
+        .route("/loki/api/v1/labels", read(get(labels).post(labels)))
+        .route("/loki/api/v1/label", read(get(labels).post(labels)))
+        .route(
+            "/loki/api/v1/label/{name}/values",
+            read(get(label_values).post(label_values)),
+        )
+        .route("/loki/api/v1/series", read(get(series).post(series)))
+        .fallback(not_found)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
 }
 
 async fn ready(State(state): State<Arc<SimState>>) -> Response {
     state.readiness(Role::Loki, "Ingester not ready: waiting for 15s after being ready")
+}
+
+/// A read route: gorilla mux answers a method it was not given (HEAD
+/// too, which axum's `get` would serve) with a bare 405.
+fn read(route: MethodRouter<Arc<SimState>>) -> MethodRouter<Arc<SimState>> {
+    route.head(method_not_allowed).fallback(method_not_allowed)
+}
+
+async fn method_not_allowed() -> StatusCode {
+    StatusCode::METHOD_NOT_ALLOWED
+}
+
+/// Gorilla mux's default for an unrouted path, Go's `http.NotFound`.
+async fn not_found() -> Response {
+    loki_error(StatusCode::NOT_FOUND, "404 page not found\n")
 }
 
 fn bad(msg: impl Into<String>) -> Response {
@@ -235,6 +261,27 @@ fn loki_error(status: StatusCode, msg: impl Into<String>) -> Response {
         .into_response()
 }
 
+/// A read's answer as the query frontend encodes it
+/// (`pkg/querier/queryrange/codec.go` `encodeResponseJSON`): `status`
+/// first, a trailing newline, and JSON with `charset=UTF-8`.
+fn success(data: Option<&Value>) -> Response {
+    let body = match data {
+        Some(data) => format!("{{\"status\":\"success\",\"data\":{data}}}\n"),
+        None => "{\"status\":\"success\"}\n".to_owned(),
+    };
+    json_response(body)
+}
+
+/// A metric query's body, `status` first and no trailing newline, as
+/// `LokiPromResponse.encodeTo` writes it (`pkg/querier/queryrange/prometheus.go`).
+fn prom_response(body: &Value) -> Response {
+    json_response(format!("{{\"status\":{},\"data\":{}}}", body["status"], body["data"]))
+}
+
+fn json_response(body: String) -> Response {
+    ([(header::CONTENT_TYPE, "application/json; charset=UTF-8")], body).into_response()
+}
+
 fn rejected(msg: impl Into<String>) -> Response {
     loki_error(StatusCode::BAD_REQUEST, msg)
 }
@@ -270,6 +317,27 @@ fn parse_form(raw: &str) -> Result<Form, String> {
         (_, Some(e)) => Err(e),
         (pairs, None) => Ok(Form(pairs)),
     }
+}
+
+/// `Request.ParseForm`: a POST, PUT or PATCH form body's pairs, then the
+/// URL's; the first error, the body's first.
+fn read_form(method: &Method, headers: &HeaderMap, raw: Option<&str>, body: &[u8]) -> Result<Form, String> {
+    let mut form = Form(Vec::new());
+    if [Method::POST, Method::PUT, Method::PATCH].contains(method) && is_form(headers) {
+        form = parse_form(&String::from_utf8_lossy(body))?;
+    }
+    form.0.extend(parse_form(raw.unwrap_or(""))?.0);
+    Ok(form)
+}
+
+/// Whether the body is `application/x-www-form-urlencoded`, the only body
+/// `ParseForm` reads.
+fn is_form(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
 }
 
 /// `loghttp.parseTimestamp`, in unix nanoseconds: float seconds when it
@@ -345,11 +413,14 @@ struct RangeRequest {
     start: i128,
     end: i128,
     step: i128,
+    interval: i128,
     limit: u32,
     backward: bool,
 }
 
-fn parse_range_request(form: &Form, now: i128) -> Result<RangeRequest, String> {
+/// `loghttp.determineBounds`: `start` and `end`, by default the hour
+/// (`since`) before `end` or now, whichever is earlier.
+fn parse_bounds(form: &Form, now: i128) -> Result<(i128, i128), String> {
     let since = match form.get("since") {
         "" => 3600 * NS_PER_SEC,
         s => i128::from(model::parse_duration(s).map_err(|e| format!("could not parse 'since' parameter: {e}"))?),
@@ -358,6 +429,11 @@ fn parse_range_request(form: &Form, now: i128) -> Result<RangeRequest, String> {
     let end_or_now = end.min(now);
     let start = parse_timestamp(form.get("start"), end_or_now - since)
         .map_err(|e| format!("could not parse 'start' parameter: {e}"))?;
+    Ok((start, end))
+}
+
+fn parse_range_request(form: &Form, now: i128) -> Result<RangeRequest, String> {
+    let (start, end) = parse_bounds(form, now)?;
     if end < start {
         return Err("end timestamp must not be before or equal to start time".into());
     }
@@ -388,9 +464,38 @@ fn parse_range_request(form: &Form, now: i128) -> Result<RangeRequest, String> {
         start,
         end,
         step,
+        interval,
         limit,
         backward,
     })
+}
+
+/// The querier's `validateQueryTimeRangeLimits` for label and series
+/// requests: the length, then an end before the start, which it words as
+/// `max_query_lookback`'s (0s by default) error (`pkg/querier/querier.go`).
+fn check_metadata_range(start: i128, end: i128) -> Result<(), String> {
+    check_query_length(start, end)?;
+    if end < start {
+        return Err("this data is no longer available, it is past now - max_query_lookback (0s)".into());
+    }
+    Ok(())
+}
+
+/// The limits middleware's `max_query_length` check, on the range cut
+/// to milliseconds (`pkg/querier/queryrange/limits.go`).
+fn check_query_length(start: i128, end: i128) -> Result<(), String> {
+    let length = go_sub(
+        end.div_euclid(1_000_000) * 1_000_000,
+        start.div_euclid(1_000_000) * 1_000_000,
+    );
+    if length > MAX_QUERY_LENGTH_NS {
+        return Err(format!(
+            "the query time range exceeds the limit (query length: {}, limit: {})",
+            time::duration_string(length as i64),
+            model::duration_string(MAX_QUERY_LENGTH_NS as u64)
+        ));
+    }
+    Ok(())
 }
 
 fn now_nanos() -> i128 {
@@ -403,8 +508,14 @@ fn window(start: i128, end: i128) -> (u64, u64) {
     (clamp(start), clamp(end))
 }
 
-async fn query_range(State(state): State<Arc<SimState>>, headers: HeaderMap, RawQuery(raw): RawQuery) -> Response {
-    let form = match parse_form(raw.as_deref().unwrap_or("")) {
+async fn query_range(
+    State(state): State<Arc<SimState>>,
+    method: Method,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+    body: Bytes,
+) -> Response {
+    let form = match read_form(&method, &headers, raw.as_deref(), &body) {
         Ok(f) => f,
         Err(e) => return rejected(e),
     };
@@ -425,16 +536,8 @@ async fn query_range(State(state): State<Arc<SimState>>, headers: HeaderMap, Raw
             req.limit
         ));
     }
-    let length = go_sub(
-        req.end.div_euclid(1_000_000) * 1_000_000,
-        req.start.div_euclid(1_000_000) * 1_000_000,
-    );
-    if length > MAX_QUERY_LENGTH_NS {
-        return rejected(format!(
-            "the query time range exceeds the limit (query length: {}, limit: {})",
-            time::duration_string(length as i64),
-            model::duration_string(MAX_QUERY_LENGTH_NS as u64)
-        ));
+    if let Err(e) = check_query_length(req.start, req.end) {
+        return rejected(e);
     }
     let query = match parsed {
         Ok(q) => q,
@@ -446,13 +549,19 @@ async fn query_range(State(state): State<Arc<SimState>>, headers: HeaderMap, Raw
     {
         return rejected(e.to_string());
     }
-    streams(&state, &headers, &query, range, req.limit, req.backward)
+    streams(&state, &headers, &query, range, &req)
 }
 
 /// `/query`: an instant query is a metric query; Loki refuses log queries
 /// there.
-async fn query_instant(State(state): State<Arc<SimState>>, RawQuery(raw): RawQuery) -> Response {
-    let form = match parse_form(raw.as_deref().unwrap_or("")) {
+async fn query_instant(
+    State(state): State<Arc<SimState>>,
+    method: Method,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+    body: Bytes,
+) -> Response {
+    let form = match read_form(&method, &headers, raw.as_deref(), &body) {
         Ok(f) => f,
         Err(e) => return rejected(e),
     };
@@ -499,38 +608,68 @@ fn metric(
     }
     match loki_metric::evaluate(state, &query, (start, end, step)) {
         Err(e) => rejected(e.to_string()),
-        Ok(series) if instant => Json(loki_metric::vector(&series)).into_response(),
-        Ok(series) => Json(loki_metric::matrix(&series)).into_response(),
+        Ok(series) if instant => prom_response(&loki_metric::vector(&series)),
+        Ok(series) => prom_response(&loki_metric::matrix(&series)),
     }
 }
 
-fn streams(
-    state: &SimState,
-    headers: &HeaderMap,
-    query: &LogQuery,
-    range: (u64, u64),
-    limit: u32,
-    backward: bool,
-) -> Response {
+fn streams(state: &SimState, headers: &HeaderMap, query: &LogQuery, range: (u64, u64), req: &RangeRequest) -> Response {
+    // The frontend keeps the interval in milliseconds (`pkg/querier/queryrange/codec.go`).
+    let interval = req.interval / 1_000_000 * 1_000_000;
+    let limit = if interval > 0 { usize::MAX } else { req.limit as usize };
     let hits = state
         .logs
-        .query(query, range, limit as usize, backward, state.faults().delay);
+        .query(query, range, limit, req.backward, state.faults().delay);
+    let hits = sample_by_interval(hits, interval, req.backward, req.limit as usize);
     let categorize = headers
         .get(ENCODING_FLAGS)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|f| f.trim() == CATEGORIZE_LABELS));
+        // Split on commas, untrimmed (`pkg/util/httpreq/encoding_flags.go`).
+        .is_some_and(|v| v.split(',').any(|f| f == CATEGORIZE_LABELS));
     let result = if categorize { categorized(&hits) } else { merged(&hits) };
     let mut data = json!({ "resultType": "streams", "result": result, "stats": {} });
     if categorize {
         data["encodingFlags"] = json!([CATEGORIZE_LABELS]);
     }
-    let mut response = Json(json!({ "status": "success", "data": data })).into_response();
-    if categorize {
-        response
-            .headers_mut()
-            .insert(ENCODING_FLAGS, HeaderValue::from_static(CATEGORIZE_LABELS));
+    // The flags go back in the body only: the frontend's answer has no
+    // header but its content type (`pkg/querier/queryrange/codec.go`).
+    success(Some(&data))
+}
+
+/// `interval`, as the engine's `readStreams` applies it
+/// (`pkg/logql/engine.go`): across all streams, a line is kept only at
+/// least `interval` after (forward) or before (backward) the last kept
+/// one, the first always; the limit counts kept lines. The frontend runs
+/// each hour of the range (`split_queries_by_interval`, 1h) on its own,
+/// so each hour starts afresh.
+fn sample_by_interval(hits: Vec<LogHit>, interval: i128, backward: bool, limit: usize) -> Vec<LogHit> {
+    if interval == 0 {
+        return hits.into_iter().take(limit).collect();
     }
-    response
+    let hour = |ts: u64| ts / 3_600_000_000_000;
+    let mut last: Option<(u64, i128)> = None;
+    let mut kept = Vec::new();
+    for hit in hits {
+        if kept.len() == limit {
+            break;
+        }
+        let ts = i128::from(hit.ts_ns);
+        let keep = match last {
+            Some((split, at)) if split == hour(hit.ts_ns) => {
+                if backward {
+                    ts <= at - interval
+                } else {
+                    ts >= at + interval
+                }
+            }
+            _ => true,
+        };
+        if keep {
+            last = Some((hour(hit.ts_ns), ts));
+            kept.push(hit);
+        }
+    }
+    kept
 }
 
 fn categorized(hits: &[LogHit]) -> Vec<Value> {
@@ -577,8 +716,120 @@ fn merged(hits: &[LogHit]) -> Vec<Value> {
         .collect()
 }
 
-async fn labels(State(state): State<Arc<SimState>>) -> Json<Value> {
-    Json(json!({ "status": "success", "data": state.logs.label_names() }))
+/// Label names or values; none leaves `data` out (`pkg/loghttp/labels.go`'s
+/// `omitempty`).
+fn names_response(names: Vec<String>) -> Response {
+    if names.is_empty() {
+        return success(None);
+    }
+    success(Some(&json!(names)))
+}
+
+/// `/labels`: the bounds as `loghttp.ParseLabelQuery` reads them, the
+/// querier's range checks, then `query` as its `syntax.ParseMatchers`
+/// reads it (`pkg/querier/querier.go` `Label`).
+async fn labels(
+    State(state): State<Arc<SimState>>,
+    method: Method,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+    body: Bytes,
+) -> Response {
+    match label_request(&method, &headers, raw.as_deref(), &body) {
+        Ok(selector) => names_response(state.logs.label_names(selector.as_ref())),
+        Err(e) => rejected(e),
+    }
+}
+
+/// `/label/{name}/values`: checked as `/labels` is.
+async fn label_values(
+    State(state): State<Arc<SimState>>,
+    Path(name): Path<String>,
+    method: Method,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+    body: Bytes,
+) -> Response {
+    match label_request(&method, &headers, raw.as_deref(), &body) {
+        Ok(selector) => names_response(state.logs.label_values(&name, selector.as_ref())),
+        Err(e) => rejected(e),
+    }
+}
+
+/// A label request's checks; its selector, if it has one.
+fn label_request(
+    method: &Method,
+    headers: &HeaderMap,
+    raw: Option<&str>,
+    body: &[u8],
+) -> Result<Option<LogQuery>, String> {
+    let form = read_form(method, headers, raw, body)?;
+    let (start, end) = parse_bounds(&form, now_nanos())?;
+    check_metadata_range(start, end)?;
+    match form.get("query") {
+        "" => Ok(None),
+        q => label_selector(q).map(Some),
+    }
+}
+
+/// `/series`: `loghttp.ParseAndValidateSeriesQuery` (the bounds, then
+/// `match` and `match[]` as one sorted list, a lone `{}` meaning none,
+/// each read by `logql.MatchForSeriesRequest`), then the range checks.
+async fn series(
+    State(state): State<Arc<SimState>>,
+    method: Method,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+    body: Bytes,
+) -> Response {
+    let checked = read_form(&method, &headers, raw.as_deref(), &body).and_then(|form| {
+        let (start, end) = parse_bounds(&form, now_nanos())?;
+        let groups = series_groups(&form)?;
+        check_metadata_range(start, end)?;
+        Ok((groups, (start, end)))
+    });
+    let (groups, range) = match checked {
+        Ok(c) => c,
+        Err(e) => return rejected(e),
+    };
+    let sets: Vec<Value> = state.logs.series(&groups, range).iter().map(|s| json!(s)).collect();
+    success(Some(&json!(sets)))
+}
+
+fn series_groups(form: &Form) -> Result<Vec<LogQuery>, String> {
+    let mut texts: Vec<&str> = form
+        .0
+        .iter()
+        .filter(|(k, _)| k == "match" || k == "match[]")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    texts.sort();
+    texts.dedup();
+    if let [only] = texts[..]
+        && only.replace(' ', "") == "{}"
+    {
+        texts.clear();
+    }
+    texts.into_iter().map(series_group).collect()
+}
+
+fn series_group(text: &str) -> Result<LogQuery, String> {
+    match logql::parse_matchers_unvalidated(text) {
+        Err(e) => Err(e.to_string()),
+        Ok(None) => Err("only label matchers are supported".into()),
+        Ok(Some(q)) if q.selector.is_empty() => Err(format!("0 matchers in group: {text}")),
+        Ok(Some(q)) => Ok(q),
+    }
+}
+
+/// A label request's `query`: a bare selector, else
+/// `logqlmodel.ErrParseMatchers`.
+fn label_selector(query: &str) -> Result<LogQuery, String> {
+    match logql::parse(query) {
+        Err(e @ ParseError::Invalid { .. }) => Err(e.to_string()),
+        Ok(q) if q.is_selector_only() => Ok(q),
+        _ => Err("only label matchers are supported".into()),
+    }
 }
 
 #[cfg(test)]
@@ -759,7 +1010,11 @@ mod tests {
         // A metric query is not held to the entries limit.
         let metric = vec![("query", r#"rate({a="b"}[5m])"#.into()), ("limit", "6000".into())];
         let (status, kind, _, text) = get(range, metric).await;
-        assert_eq!((status, kind.as_deref()), (200, Some("application/json")), "{text}");
+        assert_eq!(
+            (status, kind.as_deref()),
+            (200, Some("application/json; charset=UTF-8")),
+            "{text}"
+        );
         let unserved = vec![
             ("query", r#"topk(1, rate({a="b"}[5m]))"#.into()),
             ("limit", "6000".into()),
@@ -780,6 +1035,460 @@ mod tests {
         .await;
         assert_eq!(status, 200, "{text}");
         assert!(text.contains("run=r1 hello"), "{text}");
+    }
+
+    async fn serve(state: Arc<SimState>) -> std::net::SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, router(state)).await });
+        addr
+    }
+
+    fn one_stream() -> Arc<SimState> {
+        let state = Arc::new(SimState::default());
+        let labels = BTreeMap::from([
+            ("service_name".to_owned(), "svc".to_owned()),
+            ("run".to_owned(), "r1".to_owned()),
+        ]);
+        let entries = vec![(unix_nanos(), "hello".into(), BTreeMap::new())];
+        state.logs.push(labels, entries, |_| false).unwrap();
+        let other = BTreeMap::from([("job".to_owned(), "other".to_owned())]);
+        let entries = vec![(unix_nanos(), "bye".into(), BTreeMap::new())];
+        state.logs.push(other, entries, |_| false).unwrap();
+        state
+    }
+
+    /// Status, content type and body of a response.
+    async fn answer(resp: reqwest::Response) -> (u16, String, String) {
+        let status = resp.status().as_u16();
+        let kind = resp
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        (status, kind, resp.text().await.unwrap())
+    }
+
+    #[tokio::test]
+    async fn successful_reads_are_json_with_lokis_charset_and_newline() {
+        let addr = serve(one_stream()).await;
+        let client = reqwest::Client::new();
+        for (path, query) in [
+            ("/loki/api/v1/query_range", r#"{service_name="svc"}"#),
+            ("/loki/api/v1/query_range", r#"rate({service_name="svc"}[5m])"#),
+            ("/loki/api/v1/query", r#"count_over_time({service_name="svc"}[5m])"#),
+            ("/loki/api/v1/labels", ""),
+        ] {
+            let resp = client
+                .get(format!("http://{addr}{path}"))
+                .query(&[("query", query)])
+                .send()
+                .await
+                .unwrap();
+            let (status, kind, body) = answer(resp).await;
+            assert_eq!(
+                (status, kind.as_str()),
+                (200, "application/json; charset=UTF-8"),
+                "{path} {body}"
+            );
+            if !query.contains('[') {
+                assert!(body.ends_with("}\n"), "{path}: {body:?}");
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn reads_take_post_forms_as_go_reads_them() {
+        let addr = serve(one_stream()).await;
+        let client = reqwest::Client::new();
+        let post = |path: &str, url_query: &str, body: &'static str| {
+            client
+                .post(format!("http://{addr}{path}?{url_query}"))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body)
+                .send()
+        };
+        let range = "/loki/api/v1/query_range";
+        let (status, _, body) = answer(post(range, "", "query=%7Bservice_name%3D%22svc%22%7D").await.unwrap()).await;
+        assert_eq!(status, 200, "{body}");
+        assert!(body.contains("hello"), "{body}");
+        // The body's values come before the URL's.
+        let (status, kind, body) = answer(
+            post(range, "limit=5", "query=%7Ba%3D%22b%22%7D&limit=abc")
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(
+            (status, kind.as_str(), body.as_str()),
+            (
+                400,
+                "text/plain; charset=utf-8",
+                r#"strconv.Atoi: parsing "abc": invalid syntax"#
+            )
+        );
+        let (status, _, body) = answer(post(range, "", "query=%zz").await.unwrap()).await;
+        assert_eq!((status, body.as_str()), (400, r#"invalid URL escape "%zz""#));
+        // Another content type's body is not read.
+        let resp = client
+            .post(format!("http://{addr}{range}?query=%7Ba%3D%22b%22%7D"))
+            .header("content-type", "text/plain")
+            .body("limit=abc")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer(resp).await.0, 200);
+        let (status, _, body) = answer(
+            post(
+                "/loki/api/v1/query",
+                "",
+                "query=sum(count_over_time(%7Bservice_name%3D%22svc%22%7D%5B5m%5D))",
+            )
+            .await
+            .unwrap(),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        let (status, _, body) = answer(post("/loki/api/v1/labels", "", "start=abc").await.unwrap()).await;
+        assert_eq!(
+            (status, body.as_str()),
+            (
+                400,
+                r#"could not parse 'start' parameter: strconv.ParseInt: parsing "abc": invalid syntax"#
+            )
+        );
+    }
+
+    #[tokio::test]
+    async fn labels_check_their_parameters_and_selector() {
+        let addr = serve(one_stream()).await;
+        let client = reqwest::Client::new();
+        let labels = |params: Vec<(&'static str, &'static str)>| {
+            client
+                .get(format!("http://{addr}/loki/api/v1/labels"))
+                .query(&params)
+                .send()
+        };
+        for (params, message) in [
+            (
+                vec![("start", "abc")],
+                r#"could not parse 'start' parameter: strconv.ParseInt: parsing "abc": invalid syntax"#,
+            ),
+            (
+                vec![("end", "soon")],
+                r#"could not parse 'end' parameter: strconv.ParseInt: parsing "soon": invalid syntax"#,
+            ),
+            (
+                vec![("since", "abc")],
+                r#"could not parse 'since' parameter: not a valid duration string: "abc""#,
+            ),
+            (
+                vec![("start", "0"), ("end", "3000000")],
+                "the query time range exceeds the limit (query length: 833h20m0s, limit: 30d1h)",
+            ),
+            (
+                vec![("query", r#"{run=~".*"}"#)],
+                "parse error : queries require at least one regexp or equality matcher that does not have an empty-compatible value. For instance, app=~\".*\" does not meet this requirement, but app=~\".+\" will",
+            ),
+            (
+                vec![("query", r#"{run="r1"} |= "x""#)],
+                "only label matchers are supported",
+            ),
+            (
+                vec![("query", r#"count_over_time({run="r1"}[1m])"#)],
+                "only label matchers are supported",
+            ),
+            // The querier's check of an end before the start, ahead of `query`.
+            (
+                vec![("start", "20"), ("end", "10"), ("query", "{")],
+                "this data is no longer available, it is past now - max_query_lookback (0s)",
+            ),
+        ] {
+            let (status, kind, body) = answer(labels(params.clone()).await.unwrap()).await;
+            assert_eq!(
+                (status, kind.as_str(), body.as_str()),
+                (400, "text/plain; charset=utf-8", message),
+                "{params:?}"
+            );
+        }
+        let (status, _, body) = answer(labels(vec![("query", r#"{run="r1"}"#)]).await.unwrap()).await;
+        assert_eq!(
+            (status, body.as_str()),
+            (200, "{\"status\":\"success\",\"data\":[\"run\",\"service_name\"]}\n")
+        );
+        // No names: `data` is left out, as Loki's `omitempty` leaves it.
+        let (status, _, body) = answer(labels(vec![("query", r#"{run="none"}"#)]).await.unwrap()).await;
+        assert_eq!((status, body.as_str()), (200, "{\"status\":\"success\"}\n"));
+        let (_, _, body) = answer(labels(vec![]).await.unwrap()).await;
+        assert!(body.contains(r#"["job","run","service_name"]"#), "{body}");
+    }
+
+    #[tokio::test]
+    async fn label_values_are_served_with_the_labels_checks() {
+        let addr = serve(one_stream()).await;
+        let client = reqwest::Client::new();
+        let get = |path: &str, params: Vec<(&'static str, &'static str)>| {
+            client.get(format!("http://{addr}{path}")).query(&params).send()
+        };
+        let values = "/loki/api/v1/label/service_name/values";
+        let (status, kind, body) = answer(get(values, vec![]).await.unwrap()).await;
+        assert_eq!(
+            (status, kind.as_str(), body.as_str()),
+            (
+                200,
+                "application/json; charset=UTF-8",
+                "{\"status\":\"success\",\"data\":[\"other\",\"svc\"]}\n"
+            )
+        );
+        let (_, _, body) = answer(get(values, vec![("query", r#"{run="r1"}"#)]).await.unwrap()).await;
+        assert_eq!(body, "{\"status\":\"success\",\"data\":[\"svc\"]}\n");
+        let (_, _, body) = answer(get("/loki/api/v1/label/nope/values", vec![]).await.unwrap()).await;
+        assert_eq!(body, "{\"status\":\"success\"}\n");
+        let (status, _, body) = answer(get(values, vec![("since", "abc")]).await.unwrap()).await;
+        assert_eq!(
+            (status, body.as_str()),
+            (
+                400,
+                r#"could not parse 'since' parameter: not a valid duration string: "abc""#
+            )
+        );
+        // `/label` is the label names, as `/labels` is.
+        let (status, _, body) = answer(get("/loki/api/v1/label", vec![]).await.unwrap()).await;
+        assert_eq!(
+            (status, body.as_str()),
+            (
+                200,
+                "{\"status\":\"success\",\"data\":[\"job\",\"run\",\"service_name\"]}\n"
+            )
+        );
+    }
+
+    #[tokio::test]
+    async fn series_read_match_groups_as_loki_does() {
+        let addr = serve(one_stream()).await;
+        let client = reqwest::Client::new();
+        let series = |params: Vec<(&'static str, &'static str)>| {
+            client
+                .get(format!("http://{addr}/loki/api/v1/series"))
+                .query(&params)
+                .send()
+        };
+        let run = r#"{"run":"r1","service_name":"svc"}"#;
+        let job = r#"{"job":"other","service_name":"other"}"#;
+        for (params, data) in [
+            (vec![("match[]", r#"{run="r1"}"#)], format!("[{run}]")),
+            // `match` and `match[]` are one list; `{}` alone is no matcher.
+            (
+                vec![("match", r#"{run="r1"}"#), ("match[]", r#"{job="other"}"#)],
+                format!("[{job},{run}]"),
+            ),
+            (vec![("match[]", "{ }")], format!("[{job},{run}]")),
+            (vec![], format!("[{job},{run}]")),
+            // Series matchers are not validated.
+            (vec![("match[]", r#"{run=~".*"}"#)], format!("[{job},{run}]")),
+            (vec![("match[]", r#"{run="none"}"#)], "[]".to_owned()),
+        ] {
+            let (status, kind, body) = answer(series(params.clone()).await.unwrap()).await;
+            assert_eq!(
+                (status, kind.as_str(), body),
+                (
+                    200,
+                    "application/json; charset=UTF-8",
+                    format!("{{\"status\":\"success\",\"data\":{data}}}\n")
+                ),
+                "{params:?}"
+            );
+        }
+        for (params, message) in [
+            (
+                vec![("match[]", "{}"), ("match[]", r#"{run="r1"}"#)],
+                "0 matchers in group: {}",
+            ),
+            (
+                vec![("match[]", r#"{run="r1"} |= "x""#)],
+                "only label matchers are supported",
+            ),
+            (
+                vec![("start", "x")],
+                r#"could not parse 'start' parameter: strconv.ParseInt: parsing "x": invalid syntax"#,
+            ),
+            (
+                vec![("start", "1735689600000000001"), ("end", "1735689600000000000")],
+                "this data is no longer available, it is past now - max_query_lookback (0s)",
+            ),
+            // `match[]` is read before the range is checked.
+            (
+                vec![("start", "20"), ("end", "10"), ("match[]", "{")],
+                "parse error at line 1, col 2: syntax error: unexpected $end, expecting IDENTIFIER or }",
+            ),
+            (
+                vec![("start", "0"), ("end", "3000000")],
+                "the query time range exceeds the limit (query length: 833h20m0s, limit: 30d1h)",
+            ),
+        ] {
+            let (status, kind, body) = answer(series(params.clone()).await.unwrap()).await;
+            assert_eq!(
+                (status, kind.as_str(), body.as_str()),
+                (400, "text/plain; charset=utf-8", message),
+                "{params:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn unknown_paths_are_gos_plain_404() {
+        let addr = serve(Arc::new(SimState::default())).await;
+        let resp = reqwest::get(format!("http://{addr}/loki/api/v1/nope")).await.unwrap();
+        let nosniff = resp.headers().get("x-content-type-options").cloned();
+        let (status, kind, body) = answer(resp).await;
+        assert_eq!(
+            (status, kind.as_str(), body.as_str()),
+            (404, "text/plain; charset=utf-8", "404 page not found\n")
+        );
+        assert_eq!(nosniff.as_ref().map(|v| v.to_str().unwrap()), Some("nosniff"));
+    }
+
+    #[tokio::test]
+    async fn encoding_flags_are_split_on_commas_without_trimming() {
+        let addr = serve(one_stream()).await;
+        let client = reqwest::Client::new();
+        for (flags, categorized) in [
+            ("categorize-labels", true),
+            ("other,categorize-labels", true),
+            ("other, categorize-labels", false),
+            ("Categorize-Labels", false),
+        ] {
+            let resp = client
+                .get(format!("http://{addr}/loki/api/v1/query_range"))
+                .query(&[("query", r#"{service_name="svc"}"#)])
+                .header("X-Loki-Response-Encoding-Flags", flags)
+                .send()
+                .await
+                .unwrap();
+            // The flags are in the body only, not echoed as a header.
+            assert!(resp.headers().get("x-loki-response-encoding-flags").is_none());
+            let (_, _, body) = answer(resp).await;
+            assert_eq!(body.contains("encodingFlags"), categorized, "{flags}: {body}");
+        }
+    }
+
+    #[tokio::test]
+    async fn reads_refuse_other_methods_as_gorilla_mux_does() {
+        let addr = serve(one_stream()).await;
+        let client = reqwest::Client::new();
+        for path in [
+            "/loki/api/v1/query_range",
+            "/loki/api/v1/query",
+            "/loki/api/v1/labels",
+            "/loki/api/v1/label",
+            "/loki/api/v1/label/run/values",
+            "/loki/api/v1/series",
+        ] {
+            for method in [reqwest::Method::HEAD, reqwest::Method::PUT, reqwest::Method::DELETE] {
+                let resp = client
+                    .request(method.clone(), format!("http://{addr}{path}"))
+                    .send()
+                    .await
+                    .unwrap();
+                let (status, _, body) = answer(resp).await;
+                assert_eq!((status, body.as_str()), (405, ""), "{method} {path}");
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn interval_samples_lines_as_lokis_read_streams_does() {
+        const S: u64 = 1_000_000_000;
+        let hour = 1_735_689_600 * S;
+        let t = hour + 600 * S;
+        let state = Arc::new(SimState::default());
+        let labels = BTreeMap::from([("service_name".to_owned(), "svc".to_owned())]);
+        let at = |ts: u64| (ts, format!("line {ts}"), BTreeMap::new());
+        let entries = [
+            t,
+            t + S,
+            t + 2 * S,
+            t + 3 * S,
+            t + 10 * S,
+            hour + 3600 * S - S,
+            hour + 3600 * S,
+        ];
+        state
+            .logs
+            .push(labels, entries.into_iter().map(at).collect(), |_| false)
+            .unwrap();
+        let addr = serve(state).await;
+        let client = reqwest::Client::new();
+        let within = |(start, end): (u64, u64), params: Vec<(&'static str, String)>| {
+            let mut query = vec![
+                ("query", r#"{service_name="svc"}"#.to_owned()),
+                ("start", start.to_string()),
+                ("end", end.to_string()),
+            ];
+            query.extend(params);
+            let request = client
+                .get(format!("http://{addr}/loki/api/v1/query_range"))
+                .query(&query);
+            async move {
+                let body: Value = request.send().await.unwrap().json().await.unwrap();
+                let mut ts: Vec<u64> = body["data"]["result"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .flat_map(|s| s["values"].as_array().unwrap().clone())
+                    .map(|v| v[0].as_str().unwrap().parse().unwrap())
+                    .collect();
+                ts.sort();
+                ts
+            }
+        };
+        let lines = |params| within((t, t + 11 * S), params);
+        let forward = ("direction", "forward".to_owned());
+        let every = |secs: &str| ("interval", secs.to_owned());
+        assert_eq!(
+            lines(vec![forward.clone(), every("2")]).await,
+            [t, t + 2 * S, t + 10 * S]
+        );
+        assert_eq!(lines(vec![every("2s")]).await, [t + S, t + 3 * S, t + 10 * S]);
+        // The limit counts the lines kept.
+        let limit = ("limit", "2".to_owned());
+        assert_eq!(lines(vec![forward.clone(), every("2"), limit]).await, [t, t + 2 * S]);
+        // The frontend keeps the interval in milliseconds.
+        assert_eq!(lines(vec![every("0.0005")]).await.len(), 5);
+        // Each hour the frontend splits the range into starts afresh.
+        let across = within((hour + 3000 * S, hour + 4000 * S), vec![forward, every("10m")]);
+        assert_eq!(across.await, [hour + 3599 * S, hour + 3600 * S]);
+    }
+
+    #[tokio::test]
+    async fn series_are_the_streams_overlapping_the_range() {
+        const S: u64 = 1_000_000_000;
+        let t = 1_735_689_600 * S;
+        let state = Arc::new(SimState::default());
+        let labels = BTreeMap::from([("service_name".to_owned(), "svc".to_owned())]);
+        let entries = vec![
+            (t, "a".into(), BTreeMap::new()),
+            (t + 10 * S, "b".into(), BTreeMap::new()),
+        ];
+        state.logs.push(labels, entries, |_| false).unwrap();
+        let addr = serve(state).await;
+        let client = reqwest::Client::new();
+        for ((start, end), found) in [
+            ((t - 5 * S, t + 5 * S), true),
+            ((t + 10 * S, t + 20 * S), true),
+            ((t + 11 * S, t + 20 * S), false),
+            ((t - 5 * S, t), false),
+            ((t - 5 * S, t + 1), true),
+        ] {
+            let resp = client
+                .get(format!("http://{addr}/loki/api/v1/series"))
+                .query(&[("start", start.to_string()), ("end", end.to_string())])
+                .send()
+                .await
+                .unwrap();
+            let (_, _, body) = answer(resp).await;
+            assert_eq!(body.contains("svc"), found, "{start}..{end}: {body}");
+        }
     }
 
     #[test]

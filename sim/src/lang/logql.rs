@@ -2099,6 +2099,15 @@ pub struct LogQuery {
 /// Parses and validates a query as `syntax.ParseExpr` does: its root, and
 /// the first stage the reference stack does not evaluate, if any.
 fn parse_root(query: &str) -> Result<(Node, Option<String>), ParseError> {
+    let (node, unserved) = parse_root_unvalidated(query)?;
+    if let Some(err) = node.validation_error() {
+        return Err(err);
+    }
+    Ok((node, unserved))
+}
+
+/// `syntax.ParseExprWithoutValidation`: the syntax only.
+fn parse_root_unvalidated(query: &str) -> Result<(Node, Option<String>), ParseError> {
     if query.len() >= MAX_INPUT_SIZE {
         return Err(ParseError::bare(format!(
             "input size too long ({} > {MAX_INPUT_SIZE})",
@@ -2117,9 +2126,6 @@ fn parse_root(query: &str) -> Result<(Node, Option<String>), ParseError> {
         // A stop always records an error; this is unreachable.
         return Err(ParseError::bare("syntax error: unexpected $end"));
     };
-    if let Some(err) = node.validation_error() {
-        return Err(err);
-    }
     Ok((node, p.unserved))
 }
 
@@ -2135,6 +2141,19 @@ pub fn parse(query: &str) -> Result<LogQuery, ParseError> {
         return Err(ParseError::unserved(QueryKind::Log, what));
     }
     Ok(LogQuery::build(log))
+}
+
+/// `syntax.ParseMatchers(query, false)`, as series requests read each
+/// `match[]`: a selector, unvalidated, so `{}` and `{a=~".*"}` pass; `None`
+/// when the query is not a bare selector (`logqlmodel.ErrParseMatchers`).
+pub fn parse_matchers_unvalidated(query: &str) -> Result<Option<LogQuery>, ParseError> {
+    match parse_root_unvalidated(query)? {
+        (Node::Log(log), None) => {
+            let query = LogQuery::build(log);
+            Ok(query.is_selector_only().then_some(query))
+        }
+        _ => Ok(None),
+    }
 }
 
 /// Parses a metric query as `parse` does, giving what the reference stack
@@ -2244,6 +2263,12 @@ impl LogQuery {
     /// Whether a stream's index labels pass the selector.
     pub fn selects(&self, labels: &Labels) -> bool {
         selects(&self.selector, labels)
+    }
+
+    /// Whether the query is a bare selector (Loki's `MatchersExpr`), the
+    /// only query label and series requests take.
+    pub fn is_selector_only(&self) -> bool {
+        self.stages.is_empty() && self.stage_error.is_none()
     }
 
     /// The error Loki answers once it builds this query's pipeline.
