@@ -49,7 +49,7 @@ pub struct KindStats {
     /// `server_error`, `partial_success`, `client_error`, `unreachable`;
     /// over gRPC also `unavailable`, `resource_exhausted`,
     /// `invalid_argument` and `grpc_error` (any other status); through the
-    /// SDK also `deadline`, `sdk_error` and `sdk_queue_full`.
+    /// SDK also `deadline`, `sdk_error`, `sdk_queue_full` and `sdk_unexported`.
     pub refused: BTreeMap<&'static str, u64>,
     /// Each send's latency from its intended start to its end.
     #[serde(skip)]
@@ -95,7 +95,7 @@ fn ratio(part: u64, whole: u64) -> f64 {
 
 /// Every reason a send can be refused for, as reports and the load
 /// schema spell them: HTTP's, gRPC's statuses, and the SDK kind's own.
-pub const REASONS: [&str; 12] = [
+pub const REASONS: [&str; 13] = [
     "rate_limited",
     "server_error",
     "client_error",
@@ -108,6 +108,7 @@ pub const REASONS: [&str; 12] = [
     "deadline",
     "sdk_error",
     "sdk_queue_full",
+    "sdk_unexported",
 ];
 
 /// The reason a send was refused, as a bounded label.

@@ -16,7 +16,8 @@
 //! reason its error names); a partial success, which the exporter only
 //! logs, is caught from that log (`partial`); spans made but never handed
 //! to the exporter were dropped by the processor's queue and are refused
-//! as `sdk_queue_full` when the kind ends.
+//! as `sdk_queue_full` when the kind ends (`sdk_unexported` when the SDK
+//! could not flush its queue in time, so some may have been still queued).
 //!
 //! Uses: load::{ingest, rate, tally}, emit::otlp_grpc (metadata), target,
 //! ids.
@@ -46,6 +47,8 @@ use crate::target::{Compression, OtlpHeader};
 
 /// Spans per trace.
 pub const SPANS_PER_TRACE: u64 = 5;
+/// How long the SDK may flush its queue when a signal stopped the run.
+const SHUTDOWN_WHEN_STOPPED: Duration = Duration::from_secs(2);
 pub const SERVICE_NAME: &str = "pillars-load-sdk";
 const ROOT_SPAN: &str = "GET /api/items/{id}";
 
@@ -113,13 +116,24 @@ pub async fn run(
         routes: u64::from(settings.cardinality.max(1)),
         made: made.clone(),
     };
+    let interrupted = stop.clone();
     drive(plan, traces * SPANS_PER_TRACE, vec![maker], stop, rec).await;
-    // Shutting down blocks until the queue is exported or the time is up.
-    let limit = settings.timeout * 2;
-    let _ = tokio::task::spawn_blocking(move || provider.shutdown_with_timeout(limit)).await;
+    // Shutting down blocks until the queue is exported or the time is up;
+    // a run stopped by a signal does not wait long for it.
+    let limit = if *interrupted.borrow() {
+        SHUTDOWN_WHEN_STOPPED
+    } else {
+        settings.timeout * 2
+    };
+    let flushed = tokio::task::spawn_blocking(move || provider.shutdown_with_timeout(limit))
+        .await
+        .is_ok_and(|r| r.is_ok());
     let dropped = made
         .load(Ordering::Relaxed)
         .saturating_sub(handed.load(Ordering::Relaxed));
+    // After a full flush, spans never handed over were dropped from the
+    // full queue; otherwise some may have been still queued.
+    let reason = if flushed { "sdk_queue_full" } else { "sdk_unexported" };
     let mut samples = samples.lock().await;
     if dropped > 0 {
         let now = Instant::now();
@@ -131,10 +145,7 @@ pub async fn run(
                 status: 0,
                 units: dropped,
                 bytes: 0,
-                refused: Some(Refusal {
-                    reason: "sdk_queue_full",
-                    units: dropped,
-                }),
+                refused: Some(Refusal { reason, units: dropped }),
             })
             .await;
     }
@@ -397,6 +408,7 @@ mod tests {
             failed("gRPC code: ResourceExhausted"),
             failed(""),
             "sdk_queue_full",
+            "sdk_unexported",
         ] {
             assert!(crate::load::tally::REASONS.contains(&reason), "{reason}");
         }
