@@ -22,11 +22,12 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::get;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, span};
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, TracesData, span};
+use prost::Message as _;
 use serde_json::{Value, json};
 
 use crate::faults::Role;
@@ -206,7 +207,20 @@ fn parse_uuid(s: &str) -> Result<(), String> {
     }
 }
 
-async fn trace_v1(State(state): State<Arc<SimState>>, Path(id): Path<String>, RawQuery(raw): RawQuery) -> Response {
+/// The frontend's body format: protobuf only for exactly this `Accept`
+/// (`modules/frontend/traceid_handlers.go` at v2.6.1), JSON otherwise.
+fn wants_protobuf(headers: &HeaderMap) -> bool {
+    headers.get(header::ACCEPT).is_some_and(|v| v.as_bytes() == PROTOBUF.as_bytes())
+}
+
+const PROTOBUF: &str = "application/protobuf";
+
+async fn trace_v1(
+    State(state): State<Arc<SimState>>,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Response {
     let id = match check_trace_request(&id, raw.as_deref()) {
         Ok(id) => id,
         Err(refusal) => return refusal.into_response(),
@@ -214,26 +228,88 @@ async fn trace_v1(State(state): State<Arc<SimState>>, Path(id): Path<String>, Ra
     match state.traces.by_id(id, &state.faults()) {
         // Tempo's combiner: all jobs 404 -> 404 with no body, no type.
         None => frontend(StatusCode::NOT_FOUND),
+        Some(trace) if wants_protobuf(&headers) => frontend(proto_body(trace_proto(&trace.batches).encode_to_vec())),
         // `MarshalToJSONV1`: the `Trace` message with `resourceSpans`
         // renamed `batches`.
         Some(trace) => frontend(json_body(trace_json("batches", &trace.batches))),
     }
 }
 
-async fn trace_v2(State(state): State<Arc<SimState>>, Path(id): Path<String>, RawQuery(raw): RawQuery) -> Response {
+async fn trace_v2(
+    State(state): State<Arc<SimState>>,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Response {
     let id = match check_trace_request(&id, raw.as_deref()) {
         Ok(id) => id,
         Err(refusal) => return refusal.into_response(),
     };
+    let found = state.traces.by_id(id, &state.faults());
+    if wants_protobuf(&headers) {
+        // `TraceByIDResponse{trace: 1}`: the trace is never nil, so even an
+        // unknown one is written, as an empty message.
+        let trace = found.map(|t| trace_proto(&t.batches)).unwrap_or_default();
+        let mut body = Vec::new();
+        prost::encoding::message::encode(1, &trace, &mut body);
+        return frontend(proto_body(body));
+    }
     // 2.6.1's v2 combiner never sets `metrics`; jsonpb leaves it out, and
     // an unknown trace is the empty `Trace`.
-    let trace = match state.traces.by_id(id, &state.faults()) {
+    let trace = match found {
         None => "{}".to_owned(),
         Some(trace) => trace_json("resourceSpans", &trace.batches),
     };
     let mut response = jsonpb::Message::new();
     response.raw("trace", &trace);
     frontend(json_body(response.finish()))
+}
+
+fn proto_body(body: Vec<u8>) -> Response {
+    ([(header::CONTENT_TYPE, PROTOBUF)], body).into_response()
+}
+
+/// A `tempopb.Trace` (field 1, `resource_spans`, as OTLP's `TracesData`)
+/// holding what `trace_json` writes: the messages pdata always writes are
+/// present even when empty, and fields neither pdata 1.12 nor 2.6.1's
+/// proto know are dropped.
+fn trace_proto(batches: &[ResourceSpans]) -> TracesData {
+    let mut batches = batches.to_vec();
+    for rs in &mut batches {
+        let resource = rs.resource.get_or_insert_with(Default::default);
+        resource.entity_refs.clear();
+        resource.attributes.iter_mut().for_each(proto_key_value);
+        for ss in &mut rs.scope_spans {
+            let scope = ss.scope.get_or_insert_with(Default::default);
+            scope.attributes.iter_mut().for_each(proto_key_value);
+            for span in &mut ss.spans {
+                span.status.get_or_insert_with(Default::default);
+                span.attributes.iter_mut().for_each(proto_key_value);
+                for event in &mut span.events {
+                    event.attributes.iter_mut().for_each(proto_key_value);
+                }
+                for link in &mut span.links {
+                    // Lost on the way to the block, as in `link_json`.
+                    link.flags = 0;
+                    link.attributes.iter_mut().for_each(proto_key_value);
+                }
+            }
+        }
+    }
+    TracesData { resource_spans: batches }
+}
+
+fn proto_key_value(kv: &mut KeyValue) {
+    proto_any_value(kv.value.get_or_insert_with(Default::default));
+}
+
+fn proto_any_value(value: &mut AnyValue) {
+    match &mut value.value {
+        Some(any_value::Value::ArrayValue(array)) => array.values.iter_mut().for_each(proto_any_value),
+        Some(any_value::Value::KvlistValue(list)) => list.values.iter_mut().for_each(proto_key_value),
+        Some(any_value::Value::StringValueStrindex(_)) => value.value = None,
+        _ => {}
+    }
 }
 
 /// A body gogo's jsonpb wrote, as Tempo sends it.
@@ -296,8 +372,9 @@ const SPAN_KINDS: &[&str] = &[
 const STATUS_CODES: &[&str] = &["STATUS_CODE_UNSET", "STATUS_CODE_OK", "STATUS_CODE_ERROR"];
 
 /// A span in Tempo 2.6.1's `tempopb.trace.v1.Span` field order (`flags`,
-/// field 16, sits after `parentSpanId`); its links have no `flags` field
-/// in that proto, so theirs are not written.
+/// field 16, sits after `parentSpanId`); links' `flags` are not written:
+/// vParquet4's `Link` does not keep them (`tempodb/encoding/vparquet4/
+/// schema.go` at v2.6.1), so a trace read back from a block has none.
 fn span_json(span: &Span) -> String {
     let mut m = jsonpb::Message::new();
     m.bytes("traceId", &span.trace_id);
@@ -928,8 +1005,8 @@ mod tests {
     async fn traces_by_id_have_tempos_shapes() {
         let state = Arc::new(SimState::default());
         stored(&state, [0x77; 16], "svc", "r-1", 1_000);
-        let v1 = |id: &str| trace_v1(State(state.clone()), Path(id.to_owned()), RawQuery(None));
-        let v2 = |id: &str| trace_v2(State(state.clone()), Path(id.to_owned()), RawQuery(None));
+        let v1 = |id: &str| trace_v1(State(state.clone()), Path(id.to_owned()), RawQuery(None), HeaderMap::new());
+        let v2 = |id: &str| trace_v2(State(state.clone()), Path(id.to_owned()), RawQuery(None), HeaderMap::new());
         let (status, found) = json_of(v1(&"7".repeat(32)).await).await;
         assert_eq!((status, found["batches"].as_array().map(Vec::len)), (200, Some(1)));
         assert_eq!(body(v1("1234").await).await, (404, None, String::new()));
@@ -944,12 +1021,64 @@ mod tests {
         assert_eq!(body(v2("xyz").await).await.0, 400);
     }
 
+    /// `Accept: application/protobuf` (exactly) is answered with the
+    /// proto bytes, typed `application/protobuf`; anything else is JSON.
+    #[tokio::test]
+    async fn traces_by_id_answer_protobuf_when_asked() {
+        use opentelemetry_proto::tonic::trace::v1::TracesData;
+        use prost::Message as _;
+        #[derive(Clone, PartialEq, prost::Message)]
+        struct TraceByIdResponse {
+            #[prost(message, optional, tag = "1")]
+            trace: Option<TracesData>,
+        }
+        let state = Arc::new(SimState::default());
+        stored(&state, [0x77; 16], "svc", "r-1", 1_000);
+        let accept = |v: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(header::ACCEPT, HeaderValue::from_str(v).unwrap());
+            h
+        };
+        let v1 = |id: &str, h: HeaderMap| trace_v1(State(state.clone()), Path(id.to_owned()), RawQuery(None), h);
+        let v2 = |id: &str, h: HeaderMap| trace_v2(State(state.clone()), Path(id.to_owned()), RawQuery(None), h);
+        let known = "7".repeat(32);
+        let proto = || accept("application/protobuf");
+
+        let r = v1(&known, proto()).await;
+        let ctype = r.headers().get(header::CONTENT_TYPE).cloned();
+        assert_eq!(ctype.as_ref().and_then(|v| v.to_str().ok()), Some("application/protobuf"));
+        let bytes = axum::body::to_bytes(r.into_body(), 1 << 20).await.unwrap();
+        let trace = TracesData::decode(bytes).unwrap();
+        assert_eq!(trace.resource_spans.len(), 1);
+        let span = &trace.resource_spans[0].scope_spans[0].spans[0];
+        // What jsonpb writes as `{}` is an empty message on the wire too.
+        assert_eq!(span.status, Some(Default::default()));
+        assert_eq!(trace.resource_spans[0].scope_spans[0].scope, Some(Default::default()));
+
+        let r = v2(&known, proto()).await;
+        let bytes = axum::body::to_bytes(r.into_body(), 1 << 20).await.unwrap();
+        let response = TraceByIdResponse::decode(bytes).unwrap();
+        assert_eq!(response.trace.map(|t| t.resource_spans.len()), Some(1));
+        let r = v2("1234", proto()).await;
+        let ctype = r.headers().get(header::CONTENT_TYPE).cloned();
+        assert_eq!(ctype.as_ref().and_then(|v| v.to_str().ok()), Some("application/protobuf"));
+        let bytes = axum::body::to_bytes(r.into_body(), 1 << 20).await.unwrap();
+        assert_eq!(&bytes[..], [0x0a, 0x00]);
+
+        assert_eq!(body(v1("1234", proto()).await).await, (404, None, String::new()));
+        // Tempo compares the whole header value.
+        for other in ["application/protobuf, application/json", "application/json", "*/*"] {
+            let (status, ctype, _) = body(v1(&known, accept(other)).await).await;
+            assert_eq!((status, ctype.as_deref()), (200, Some("application/json")), "{other}");
+        }
+    }
+
     /// Every field and `AnyValue` kind, compared with what Tempo 2.6.1's
     /// `tempopb.MarshalToJSONV1` (gogo jsonpb) wrote for the same trace
     /// built in Go: enum names, quoted 64-bit integers, base64 bytes,
     /// `1e+21`/`2.5e-7`/`"NaN"`, HTML-safe strings, `{}` for an empty
     /// status, scope and value, empty keys and zero counts left out, and
-    /// no `flags` on links (not in 2.6.1's `Span_Link`).
+    /// no `flags` on links (not kept by vParquet4).
     #[test]
     fn span_json_is_what_tempos_jsonpb_writes() {
         use opentelemetry_proto::tonic::common::v1::{ArrayValue, InstrumentationScope, KeyValueList};
