@@ -35,7 +35,7 @@ use crate::go::{json, jsonpb, strconv, time, url};
 use crate::ids::TraceId;
 use crate::lang::traceql::{self, QueryError, Search, SpanView};
 use crate::state::SimState;
-use crate::traces::{StoredTrace, attribute_text};
+use crate::traces::StoredTrace;
 
 pub fn router(state: Arc<SimState>) -> Router {
     Router::new()
@@ -676,48 +676,120 @@ async fn search(State(state): State<Arc<SimState>>, RawQuery(raw): RawQuery) -> 
         }
     }
     hits.sort_by_key(|(_, t, _)| std::cmp::Reverse(t.start_unix_nanos()));
-    let inspected = searchable.len();
-    let traces: Vec<Value> = hits
+    let traces: Vec<String> = hits
         .iter()
         .take(req.limit as usize)
         .map(|(id, trace, matched)| search_hit(*id, trace, matched, req.spss as usize))
         .collect();
-    frontend(Json(json!({
-        "traces": traces,
-        "metrics": { "inspectedTraces": inspected, "inspectedBytes": "0", "totalBlocks": 0 },
-    })))
+    // `SearchResponse` through gogo's jsonpb (`combiner/common.go`
+    // `HTTPFinal`): an empty `traces` and zero metrics are left out. One
+    // ingester job, as the sharder sends when no blocks are searched.
+    let mut metrics = jsonpb::Message::new();
+    metrics.uint32("inspectedTraces", searchable.len() as u32);
+    metrics.uint32("completedJobs", 1);
+    metrics.uint32("totalJobs", 1);
+    let mut response = jsonpb::Message::new();
+    response.repeated("traces", traces);
+    response.raw("metrics", &metrics.finish());
+    frontend(json_body(response.finish()))
 }
 
-fn search_hit(id: TraceId, trace: &StoredTrace, matched: &[Span], spss: usize) -> Value {
-    let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
+/// What the combiner writes for a trace whose root span has not arrived
+/// (`pkg/search/util.go` `RootSpanNotYetReceivedText` at v2.6.1).
+const ROOT_NOT_YET: &str = "<root span not yet received>";
+
+/// A `TraceSearchMetadata` in proto field order (`pkg/traceql/engine.go`
+/// `asTraceSearchMetadata`): the spanset both as the deprecated `spanSet`
+/// and as `spanSets[0]`.
+fn search_hit(id: TraceId, trace: &StoredTrace, matched: &[Span], spss: usize) -> String {
     let start = trace.start_unix_nanos();
-    let mut obj = json!({
-        // Tempo trims leading zeros (pkg/util/traceid.go).
-        "traceID": id.trimmed_hex(),
-        "startTimeUnixNano": start.to_string(),
-        "durationMs": (trace.end_unix_nanos().saturating_sub(start)) / 1_000_000,
-        "spanSets": [{
-            "spans": matched.iter().take(spss).map(|s| json!({
-                "spanID": hex(&s.span_id),
-                "startTimeUnixNano": s.start_time_unix_nano.to_string(),
-                "durationNanos": s.end_time_unix_nano.saturating_sub(s.start_time_unix_nano).to_string(),
-            })).collect::<Vec<_>>(),
-            "matched": matched.len(),
-        }],
-    });
-    // Root fields are absent until the root span has arrived.
-    if let Some((rs, root)) = trace.root() {
-        let resource = rs
-            .resource
-            .as_ref()
-            .map(|r| r.attributes.as_slice())
-            .unwrap_or_default();
-        if let Some(service) = attribute_text(resource, "service.name") {
-            obj["rootServiceName"] = service.into();
-        }
-        obj["rootTraceName"] = root.name.clone().into();
+    let (root_service, root_name) = root_names(trace);
+    let mut m = jsonpb::Message::new();
+    // Tempo trims leading zeros (pkg/util/traceid.go).
+    m.string("traceID", &id.trimmed_hex());
+    m.string("rootServiceName", root_service.unwrap_or(ROOT_NOT_YET));
+    m.string("rootTraceName", root_name);
+    m.uint64("startTimeUnixNano", start);
+    m.uint32("durationMs", (trace.end_unix_nanos().saturating_sub(start) / 1_000_000) as u32);
+    let set = span_set_json(matched, spss);
+    m.raw("spanSet", &set);
+    m.repeated("spanSets", vec![set]);
+    let stats = service_stats(trace);
+    if !stats.is_empty() {
+        let entries: Vec<String> = stats
+            .iter()
+            .map(|(service, (spans, errors))| {
+                let mut s = jsonpb::Message::new();
+                s.uint32("spanCount", *spans);
+                s.uint32("errorCount", *errors);
+                format!("{}:{}", json::string(service), s.finish())
+            })
+            .collect();
+        m.raw("serviceStats", &format!("{{{}}}", entries.join(",")));
     }
-    obj
+    m.finish()
+}
+
+fn span_set_json(matched: &[Span], spss: usize) -> String {
+    let spans = matched
+        .iter()
+        .take(spss)
+        .map(|s| {
+            let mut span = jsonpb::Message::new();
+            span.string("spanID", &span_id_hex(&s.span_id));
+            span.uint64("startTimeUnixNano", s.start_time_unix_nano);
+            span.uint64(
+                "durationNanos",
+                s.end_time_unix_nano.saturating_sub(s.start_time_unix_nano),
+            );
+            span.finish()
+        })
+        .collect();
+    let mut set = jsonpb::Message::new();
+    set.repeated("spans", spans);
+    set.uint32("matched", matched.len() as u32);
+    set.finish()
+}
+
+/// `SpanIDToHexString`: leading zeros trimmed, then padded to 16.
+fn span_id_hex(id: &[u8]) -> String {
+    let full: String = id.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{:0>16}", full.trim_start_matches('0'))
+}
+
+/// The root span's name and its resource's string `service.name`: the
+/// last span without a parent, as vParquet4 picks it
+/// (`tempodb/encoding/vparquet4/schema.go` `traceToParquet` at v2.6.1).
+fn root_names(trace: &StoredTrace) -> (Option<&str>, &str) {
+    let Some((rs, root)) = trace.spans().filter(|(_, s)| s.parent_span_id.is_empty()).last() else {
+        return (None, "");
+    };
+    (service_name(rs).filter(|s| !s.is_empty()), &root.name)
+}
+
+/// A resource's `service.name` when it is a string, as vParquet4 reads it.
+fn service_name(rs: &ResourceSpans) -> Option<&str> {
+    let kv = rs.resource.iter().flat_map(|r| &r.attributes).find(|kv| kv.key == "service.name")?;
+    match kv.value.as_ref()?.value.as_ref()? {
+        any_value::Value::StringValue(s) => Some(s),
+        _ => None,
+    }
+}
+
+/// Spans and error spans per resource `service.name` (string values;
+/// others count under ""), as vParquet4 keeps them
+/// (`nested_set_model.go` `assignNestedSetModelBoundsAndServiceStats`);
+/// jsonpb writes the map sorted by key.
+fn service_stats(trace: &StoredTrace) -> std::collections::BTreeMap<String, (u32, u32)> {
+    let mut stats = std::collections::BTreeMap::<String, (u32, u32)>::new();
+    for (rs, span) in trace.spans() {
+        let entry = stats.entry(service_name(rs).unwrap_or_default().to_owned()).or_default();
+        entry.0 += 1;
+        if span.status.as_ref().is_some_and(|s| s.code == 2) {
+            entry.1 += 1;
+        }
+    }
+    stats
 }
 
 #[cfg(test)]
@@ -995,10 +1067,70 @@ mod tests {
         assert_eq!(all["traces"][0]["traceID"], "7".repeat(32));
         let (_, window) = json_of(ask("q={ }&start=900&end=1001").await).await;
         assert_eq!(window["traces"].as_array().map(Vec::len), Some(1));
+        // jsonpb leaves an empty `traces` out.
         let (_, none) = json_of(ask(r#"q={ span.pillars.run =~ "r-[3-9]" }"#).await).await;
-        assert_eq!(none["traces"], json!([]));
+        assert_eq!(none.get("traces"), None, "{none}");
         let (status, _, text) = body(ask(r#"q={ span.a = "x" } >> { }"#).await).await;
         assert_eq!(status, 501, "{text}");
+    }
+
+    /// A search hit as the frontend's jsonpb writes it: proto field order,
+    /// the deprecated `spanSet` beside `spanSets`, zero values left out,
+    /// strings HTML-safe,
+    /// `serviceStats` per service, and the combiner's placeholder when the
+    /// root span has not arrived (`modules/frontend/combiner/search.go`).
+    #[tokio::test]
+    async fn search_hits_have_tempos_shape() {
+        use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+        use opentelemetry_proto::tonic::resource::v1::Resource;
+        use opentelemetry_proto::tonic::trace::v1::Status;
+        let state = Arc::new(SimState::default());
+        let service = KeyValue {
+            key: "service.name".into(),
+            value: Some(AnyValue {
+                value: Some(any_value::Value::StringValue("svc".into())),
+            }),
+            ..Default::default()
+        };
+        let span = |n: u8, parent: u8, end_ns: u64, code: i32| Span {
+            trace_id: vec![0x0a; 16],
+            span_id: vec![n; 8],
+            parent_span_id: if parent == 0 { Vec::new() } else { vec![parent; 8] },
+            name: format!("op-{n}"),
+            start_time_unix_nano: 1_000_000_000_000,
+            end_time_unix_nano: 1_000_000_000_000 + end_ns,
+            status: Some(Status {
+                code,
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        // No root yet, and shorter than a millisecond.
+        let request = ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                resource: Some(Resource {
+                    attributes: vec![service],
+                    ..Default::default()
+                }),
+                scope_spans: vec![ScopeSpans {
+                    spans: vec![span(2, 1, 500_000, 2), span(3, 1, 0, 0)],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        };
+        state.traces.ingest(request, &state.faults());
+        let (status, _, text) = body(search(State(state.clone()), RawQuery(Some("q={}".into()))).await).await;
+        assert_eq!(status, 200);
+        let set = r#"{"spans":[{"spanID":"0202020202020202","startTimeUnixNano":"1000000000000","durationNanos":"500000"},{"spanID":"0303030303030303","startTimeUnixNano":"1000000000000"}],"matched":2}"#;
+        let hit = format!(
+            r#"{{"traceID":"{}","rootServiceName":"\u003croot span not yet received\u003e","startTimeUnixNano":"1000000000000","spanSet":{set},"spanSets":[{set}],"serviceStats":{{"svc":{{"spanCount":2,"errorCount":1}}}}}}"#,
+            &"0a".repeat(16)[1..]
+        );
+        assert_eq!(
+            text,
+            format!(r#"{{"traces":[{hit}],"metrics":{{"inspectedTraces":1,"completedJobs":1,"totalJobs":1}}}}"#)
+        );
     }
 
     #[tokio::test]
