@@ -15,7 +15,7 @@
 //! quoted 64-bit integers, base64 bytes, every `AnyValue` kind, events,
 //! links, status and dropped counts, defaults left out.
 //!
-//! Uses: ids, traces, state, faults, lang::traceql, go (json, jsonpb,
+//! Uses: ids, traces, state, faults, lang::traceql, go (json, jsonpb, logfmt,
 //! strconv, time, url).
 
 use std::sync::Arc;
@@ -31,7 +31,7 @@ use prost::Message as _;
 use serde_json::{Value, json};
 
 use crate::faults::Role;
-use crate::go::{json, jsonpb, strconv, time, url};
+use crate::go::{json, jsonpb, logfmt, strconv, time, url};
 use crate::ids::TraceId;
 use crate::lang::traceql::{self, QueryError, Search, SpanView};
 use crate::state::SimState;
@@ -112,6 +112,8 @@ struct Param {
     value: String,
     /// The value held bytes that are not UTF-8 (now U+FFFD).
     invalid_utf8: bool,
+    /// The value's bytes as sent.
+    raw: Vec<u8>,
 }
 
 impl GoQuery {
@@ -124,6 +126,7 @@ impl GoQuery {
                 key: text(&key),
                 invalid_utf8: std::str::from_utf8(&value).is_err(),
                 value: text(&value),
+                raw: value,
             })
             .collect();
         GoQuery(params)
@@ -513,6 +516,27 @@ fn traceql_query(q: &Param) -> Result<Search, Refusal> {
     }
 }
 
+/// `tags` as `ParseSearchRequest` decodes it (`pkg/api/http.go` at
+/// v2.6.1): logfmt, each key at most once.
+fn check_tags(raw: &[u8]) -> Result<(), Refusal> {
+    let (keys, err) = logfmt::decode_keys(raw);
+    for (i, key) in keys.iter().enumerate() {
+        if keys[..i].contains(key) {
+            let key = String::from_utf8_lossy(key);
+            return Err(bad_request(format!("invalid tags: tag {key} has been set twice")));
+        }
+    }
+    match err {
+        None => Ok(()),
+        Some(logfmt::DecodeError::Syntax { msg, pos }) => {
+            Err(bad_request(format!("invalid tags: {msg} at pos {pos}")))
+        }
+        Some(logfmt::DecodeError::TooLong) => Err(bad_request(
+            "invalid tags: bufio.Scanner: token too long".into(),
+        )),
+    }
+}
+
 /// `ParseSearchRequest`, then the sharder's limit and range checks.
 fn check_search_request(params: &GoQuery) -> Result<SearchRequest, Refusal> {
     let seconds = |key: &str| -> Result<u32, Refusal> {
@@ -538,12 +562,13 @@ fn check_search_request(params: &GoQuery) -> Result<SearchRequest, Refusal> {
         }
         Some(Err(bad)) => return Err(bad),
     };
-    if params.get("tags").is_some() {
+    if let Some(tags) = params.first("tags").filter(|p| !p.value.is_empty()) {
         if q.is_some() {
             return Err(bad_request(
                 "invalid request: can't specify tags and q in the same query".into(),
             ));
         }
+        check_tags(&tags.raw)?;
         unserved.get_or_insert_with(|| {
             "the reference stack does not serve tag search (`tags=`); send a TraceQL `q`".into()
         });
@@ -898,6 +923,20 @@ mod tests {
             (
                 "q={}&tags=a%3Db",
                 "invalid request: can't specify tags and q in the same query",
+            ),
+            (
+                "tags=a%3D1%20a%3D2&minDuration=x",
+                "invalid tags: tag a has been set twice",
+            ),
+            ("tags=a%3Db%3Dc", "invalid tags: unexpected '=' at pos 4"),
+            (
+                "tags=service.name%3D%22x&limit=0",
+                "invalid tags: unterminated quoted value at pos 16",
+            ),
+            // A bad tag value is found before a bad duration.
+            (
+                "minDuration=x&tags=%3Dx",
+                "invalid tags: unexpected '=' at pos 1",
             ),
         ] {
             assert_eq!(search_error(raw).await, (400, text.clone(), msg.to_owned()), "{raw}");
