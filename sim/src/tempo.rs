@@ -24,7 +24,7 @@ use axum::Router;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Json, Response};
-use axum::routing::get;
+use axum::routing::{any, get};
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, TracesData, span};
 use prost::Message as _;
@@ -42,10 +42,27 @@ pub fn router(state: Arc<SimState>) -> Router {
         .route("/ready", get(ready))
         .route("/api/echo", get(|| async { "echo" }))
         .route("/api/status/buildinfo", get(buildinfo))
-        .route("/api/traces/{id}", get(trace_v1))
-        .route("/api/v2/traces/{id}", get(trace_v2))
-        .route("/api/search", get(search))
+        // The frontend's routes have no method restriction
+        // (`cmd/tempo/app/modules.go` at v2.6.1): a POST is a GET.
+        .route("/api/traces/{id}", any(trace_v1))
+        .route("/api/v2/traces/{id}", any(trace_v2))
+        .route("/api/search", any(search))
+        .fallback(not_found)
         .with_state(state)
+}
+
+/// gorilla/mux's default for a path no route matches: Go's
+/// `http.NotFound`.
+async fn not_found() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        [
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        "404 page not found\n",
+    )
+        .into_response()
 }
 
 async fn ready(State(state): State<Arc<SimState>>) -> Response {
@@ -213,7 +230,9 @@ fn parse_uuid(s: &str) -> Result<(), String> {
 /// The frontend's body format: protobuf only for exactly this `Accept`
 /// (`modules/frontend/traceid_handlers.go` at v2.6.1), JSON otherwise.
 fn wants_protobuf(headers: &HeaderMap) -> bool {
-    headers.get(header::ACCEPT).is_some_and(|v| v.as_bytes() == PROTOBUF.as_bytes())
+    headers
+        .get(header::ACCEPT)
+        .is_some_and(|v| v.as_bytes() == PROTOBUF.as_bytes())
 }
 
 const PROTOBUF: &str = "application/protobuf";
@@ -299,7 +318,9 @@ fn trace_proto(batches: &[ResourceSpans]) -> TracesData {
             }
         }
     }
-    TracesData { resource_spans: batches }
+    TracesData {
+        resource_spans: batches,
+    }
 }
 
 fn proto_key_value(kv: &mut KeyValue) {
@@ -528,12 +549,8 @@ fn check_tags(raw: &[u8]) -> Result<(), Refusal> {
     }
     match err {
         None => Ok(()),
-        Some(logfmt::DecodeError::Syntax { msg, pos }) => {
-            Err(bad_request(format!("invalid tags: {msg} at pos {pos}")))
-        }
-        Some(logfmt::DecodeError::TooLong) => Err(bad_request(
-            "invalid tags: bufio.Scanner: token too long".into(),
-        )),
+        Some(logfmt::DecodeError::Syntax { msg, pos }) => Err(bad_request(format!("invalid tags: {msg} at pos {pos}"))),
+        Some(logfmt::DecodeError::TooLong) => Err(bad_request("invalid tags: bufio.Scanner: token too long".into())),
     }
 }
 
@@ -735,7 +752,10 @@ fn search_hit(id: TraceId, trace: &StoredTrace, matched: &[Span], spss: usize) -
     m.string("rootServiceName", root_service.unwrap_or(ROOT_NOT_YET));
     m.string("rootTraceName", root_name);
     m.uint64("startTimeUnixNano", start);
-    m.uint32("durationMs", (trace.end_unix_nanos().saturating_sub(start) / 1_000_000) as u32);
+    m.uint32(
+        "durationMs",
+        (trace.end_unix_nanos().saturating_sub(start) / 1_000_000) as u32,
+    );
     let set = span_set_json(matched, spss);
     m.raw("spanSet", &set);
     m.repeated("spanSets", vec![set]);
@@ -794,7 +814,11 @@ fn root_names(trace: &StoredTrace) -> (Option<&str>, &str) {
 
 /// A resource's `service.name` when it is a string, as vParquet4 reads it.
 fn service_name(rs: &ResourceSpans) -> Option<&str> {
-    let kv = rs.resource.iter().flat_map(|r| &r.attributes).find(|kv| kv.key == "service.name")?;
+    let kv = rs
+        .resource
+        .iter()
+        .flat_map(|r| &r.attributes)
+        .find(|kv| kv.key == "service.name")?;
     match kv.value.as_ref()?.value.as_ref()? {
         any_value::Value::StringValue(s) => Some(s),
         _ => None,
@@ -808,7 +832,9 @@ fn service_name(rs: &ResourceSpans) -> Option<&str> {
 fn service_stats(trace: &StoredTrace) -> std::collections::BTreeMap<String, (u32, u32)> {
     let mut stats = std::collections::BTreeMap::<String, (u32, u32)>::new();
     for (rs, span) in trace.spans() {
-        let entry = stats.entry(service_name(rs).unwrap_or_default().to_owned()).or_default();
+        let entry = stats
+            .entry(service_name(rs).unwrap_or_default().to_owned())
+            .or_default();
         entry.0 += 1;
         if span.status.as_ref().is_some_and(|s| s.code == 2) {
             entry.1 += 1;
@@ -934,10 +960,7 @@ mod tests {
                 "invalid tags: unterminated quoted value at pos 16",
             ),
             // A bad tag value is found before a bad duration.
-            (
-                "minDuration=x&tags=%3Dx",
-                "invalid tags: unexpected '=' at pos 1",
-            ),
+            ("minDuration=x&tags=%3Dx", "invalid tags: unexpected '=' at pos 1"),
         ] {
             assert_eq!(search_error(raw).await, (400, text.clone(), msg.to_owned()), "{raw}");
         }
@@ -1176,8 +1199,22 @@ mod tests {
     async fn traces_by_id_have_tempos_shapes() {
         let state = Arc::new(SimState::default());
         stored(&state, [0x77; 16], "svc", "r-1", 1_000);
-        let v1 = |id: &str| trace_v1(State(state.clone()), Path(id.to_owned()), RawQuery(None), HeaderMap::new());
-        let v2 = |id: &str| trace_v2(State(state.clone()), Path(id.to_owned()), RawQuery(None), HeaderMap::new());
+        let v1 = |id: &str| {
+            trace_v1(
+                State(state.clone()),
+                Path(id.to_owned()),
+                RawQuery(None),
+                HeaderMap::new(),
+            )
+        };
+        let v2 = |id: &str| {
+            trace_v2(
+                State(state.clone()),
+                Path(id.to_owned()),
+                RawQuery(None),
+                HeaderMap::new(),
+            )
+        };
         let (status, found) = json_of(v1(&"7".repeat(32)).await).await;
         assert_eq!((status, found["batches"].as_array().map(Vec::len)), (200, Some(1)));
         assert_eq!(body(v1("1234").await).await, (404, None, String::new()));
@@ -1217,7 +1254,10 @@ mod tests {
 
         let r = v1(&known, proto()).await;
         let ctype = r.headers().get(header::CONTENT_TYPE).cloned();
-        assert_eq!(ctype.as_ref().and_then(|v| v.to_str().ok()), Some("application/protobuf"));
+        assert_eq!(
+            ctype.as_ref().and_then(|v| v.to_str().ok()),
+            Some("application/protobuf")
+        );
         let bytes = axum::body::to_bytes(r.into_body(), 1 << 20).await.unwrap();
         let trace = TracesData::decode(bytes).unwrap();
         assert_eq!(trace.resource_spans.len(), 1);
@@ -1232,7 +1272,10 @@ mod tests {
         assert_eq!(response.trace.map(|t| t.resource_spans.len()), Some(1));
         let r = v2("1234", proto()).await;
         let ctype = r.headers().get(header::CONTENT_TYPE).cloned();
-        assert_eq!(ctype.as_ref().and_then(|v| v.to_str().ok()), Some("application/protobuf"));
+        assert_eq!(
+            ctype.as_ref().and_then(|v| v.to_str().ok()),
+            Some("application/protobuf")
+        );
         let bytes = axum::body::to_bytes(r.into_body(), 1 << 20).await.unwrap();
         assert_eq!(&bytes[..], [0x0a, 0x00]);
 

@@ -102,7 +102,10 @@ pub fn decode_keys(input: &[u8]) -> (Vec<Vec<u8>>, Option<DecodeError>) {
 }
 
 fn syntax(msg: impl Into<String>, at: usize) -> DecodeError {
-    DecodeError::Syntax { msg: msg.into(), pos: at + 1 }
+    DecodeError::Syntax {
+        msg: msg.into(),
+        pos: at + 1,
+    }
 }
 
 /// `unexpectedByte`: Go's `%q` of the byte.
@@ -236,15 +239,14 @@ mod tests {
     #[test]
     fn keys_and_errors_as_go_logfmts_decoder_reads_them() {
         let keys = |s: &str| -> Vec<String> {
-            decode_keys(s.as_bytes()).0.iter().map(|k| String::from_utf8_lossy(k).into_owned()).collect()
+            decode_keys(s.as_bytes())
+                .0
+                .iter()
+                .map(|k| String::from_utf8_lossy(k).into_owned())
+                .collect()
         };
         let err = |s: &[u8]| decode_keys(s).1;
-        let at = |msg: &str, pos: usize| {
-            Some(DecodeError::Syntax {
-                msg: msg.into(),
-                pos,
-            })
-        };
+        let at = |msg: &str, pos: usize| Some(DecodeError::Syntax { msg: msg.into(), pos });
         assert_eq!(keys("a=1 b c= d=\"x y\"\ne=\"\\u00e9\""), ["a", "b", "c", "d", "e"]);
         assert_eq!(err(b"a=1 b=\"\\t\" c"), None);
         assert_eq!(err(b"a=1\r\nb=2"), None);

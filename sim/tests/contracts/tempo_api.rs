@@ -1,0 +1,30 @@
+//! Tempo's HTTP read API as a client sees it: the frontend's routes take
+//! any method (`cmd/tempo/app/modules.go` registers them without
+//! `Methods`, at v2.6.1), and a path no route matches is gorilla/mux's
+//! Go `404 page not found`.
+
+use crate::support::{self, answer};
+
+#[tokio::test]
+async fn frontend_routes_take_any_method_and_unrouted_paths_are_gos_404() {
+    let stack = support::start().await;
+    let tempo = &stack.tempo;
+
+    let got = answer(stack.http.post(format!("{tempo}/api/search?q=%7B%7D"))).await;
+    assert_eq!(got.status, 200, "{}", got.text());
+    assert!(got.json().get("metrics").is_some(), "{}", got.text());
+    let got = answer(stack.http.post(format!("{tempo}/api/traces/{}", "1".repeat(32)))).await;
+    assert_eq!((got.status, got.text().as_str()), (404, ""));
+    let got = answer(stack.http.put(format!("{tempo}/api/v2/traces/{}", "1".repeat(32)))).await;
+    assert_eq!((got.status, got.text().as_str()), (200, r#"{"trace":{}}"#));
+
+    // No trace id, a trailing slash: no route, so mux's NotFoundHandler.
+    for path in ["/api/traces/", "/api/traces/abc/", "/api/v2/traces/a/b", "/api/nosuch"] {
+        let got = answer(stack.http.get(format!("{tempo}{path}"))).await;
+        assert_eq!(
+            (got.status, got.content_type.as_str(), got.text().as_str()),
+            (404, "text/plain; charset=utf-8", "404 page not found\n"),
+            "{path}"
+        );
+    }
+}
