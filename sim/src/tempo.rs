@@ -727,7 +727,17 @@ async fn search(State(state): State<Arc<SimState>>, RawQuery(raw): RawQuery) -> 
     // `HTTPFinal`): an empty `traces` and zero metrics are left out. One
     // ingester job, as the sharder sends when no blocks are searched.
     let mut metrics = jsonpb::Message::new();
-    metrics.uint32("inspectedTraces", searchable.len() as u32);
+    // TraceQL's engine counts only bytes (`pkg/traceql/engine.go` at
+    // v2.6.1); the tag search counts traces too. The bytes here are the
+    // searched traces' proto size, standing in for the blocks' columns.
+    if req.search.is_none() {
+        metrics.uint32("inspectedTraces", searchable.len() as u32);
+    }
+    let bytes: usize = searchable
+        .iter()
+        .map(|(_, t)| trace_proto(&t.batches).encoded_len())
+        .sum();
+    metrics.uint64("inspectedBytes", bytes as u64);
     metrics.uint32("completedJobs", 1);
     metrics.uint32("totalJobs", 1);
     let mut response = jsonpb::Message::new();
@@ -1181,6 +1191,7 @@ mod tests {
                 ..Default::default()
             }],
         };
+        let bytes = trace_proto(&request.resource_spans).encoded_len();
         state.traces.ingest(request, &state.faults());
         let (status, _, text) = body(search(State(state.clone()), RawQuery(Some("q={}".into()))).await).await;
         assert_eq!(status, 200);
@@ -1191,8 +1202,11 @@ mod tests {
         );
         assert_eq!(
             text,
-            format!(r#"{{"traces":[{hit}],"metrics":{{"inspectedTraces":1,"completedJobs":1,"totalJobs":1}}}}"#)
+            format!(r#"{{"traces":[{hit}],"metrics":{{"inspectedBytes":"{bytes}","completedJobs":1,"totalJobs":1}}}}"#)
         );
+        // The tag search (no `q`) also counts the traces it inspected.
+        let (_, tags) = json_of(search(State(state.clone()), RawQuery(None)).await).await;
+        assert_eq!(tags["metrics"]["inspectedTraces"], 1, "{tags}");
     }
 
     #[tokio::test]
