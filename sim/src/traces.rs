@@ -76,8 +76,16 @@ impl TraceStore {
         let mut stored = 0;
         let mut traces = self.traces.lock().expect("trace store lock");
         for rs in request.resource_spans {
+            // Tempo's distributor regroups each batch per trace and per
+            // scope name and version, copying neither schema URL
+            // (`modules/distributor/distributor.go` `requestsByTraceID`).
+            let mut regrouped: HashMap<(TraceId, String, String), usize> = HashMap::new();
             for ss in &rs.scope_spans {
-                let mut by_trace: HashMap<TraceId, Vec<Span>> = HashMap::new();
+                let (name, version) = ss
+                    .scope
+                    .as_ref()
+                    .map(|s| (s.name.clone(), s.version.clone()))
+                    .unwrap_or_default();
                 for span in &ss.spans {
                     received += 1;
                     let Ok(bytes) = <[u8; 16]>::try_from(span.trace_id.as_slice()) else {
@@ -88,25 +96,25 @@ impl TraceStore {
                         continue;
                     }
                     stored += 1;
-                    by_trace.entry(id).or_default().push(span.clone());
-                }
-                for (id, spans) in by_trace {
-                    let batch = ResourceSpans {
-                        resource: rs.resource.clone(),
-                        scope_spans: vec![ScopeSpans {
-                            scope: ss.scope.clone(),
-                            spans,
-                            schema_url: ss.schema_url.clone(),
-                        }],
-                        schema_url: rs.schema_url.clone(),
-                    };
                     let entry = traces.entry(id).or_insert_with(|| StoredTrace {
                         batches: Vec::new(),
                         first_seen: now,
                         last_seen: now,
                     });
-                    entry.batches.push(batch);
                     entry.last_seen = now;
+                    let at = *regrouped.entry((id, name.clone(), version.clone())).or_insert_with(|| {
+                        entry.batches.push(ResourceSpans {
+                            resource: rs.resource.clone(),
+                            scope_spans: vec![ScopeSpans {
+                                scope: ss.scope.clone(),
+                                spans: Vec::new(),
+                                schema_url: String::new(),
+                            }],
+                            schema_url: String::new(),
+                        });
+                        entry.batches.len() - 1
+                    });
+                    entry.batches[at].scope_spans[0].spans.push(span.clone());
                 }
             }
         }
@@ -154,4 +162,53 @@ pub fn attribute_text(attrs: &[KeyValue], key: &str) -> Option<String> {
         any_value::Value::BoolValue(b) => b.to_string(),
         other => format!("{other:?}"),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry_proto::tonic::common::v1::InstrumentationScope;
+
+    /// Tempo's distributor regroups a batch per trace and per scope name
+    /// and version, keeping neither schema URL (`modules/distributor/
+    /// distributor.go` `requestsByTraceID` at v2.6.1).
+    #[test]
+    fn batches_are_regrouped_as_tempos_distributor_does() {
+        let scope = |name: &str| ScopeSpans {
+            scope: Some(InstrumentationScope {
+                name: name.into(),
+                ..Default::default()
+            }),
+            spans: vec![Span {
+                trace_id: vec![7; 16],
+                span_id: name.bytes().chain([0; 7]).take(8).collect(),
+                ..Default::default()
+            }],
+            schema_url: "https://scope".into(),
+        };
+        let request = ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                resource: None,
+                scope_spans: vec![scope("a"), scope("b"), scope("a")],
+                schema_url: "https://resource".into(),
+            }],
+        };
+        let store = TraceStore::default();
+        store.ingest(request, &Faults::default());
+        let trace = store.by_id(TraceId([7; 16]), &Faults::default()).expect("stored");
+        let shape: Vec<(String, usize, String, String)> = trace
+            .batches
+            .iter()
+            .map(|rs| {
+                let ss = &rs.scope_spans[0];
+                let name = ss.scope.as_ref().map(|s| s.name.clone()).unwrap_or_default();
+                (name, ss.spans.len(), rs.schema_url.clone(), ss.schema_url.clone())
+            })
+            .collect();
+        let none = String::new;
+        assert_eq!(
+            shape,
+            [("a".into(), 2, none(), none()), ("b".into(), 1, none(), none())]
+        );
+    }
 }
