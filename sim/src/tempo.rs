@@ -250,10 +250,10 @@ async fn trace_v1(
     match state.traces.by_id(id, &state.faults()) {
         // Tempo's combiner: all jobs 404 -> 404 with no body, no type.
         None => frontend(StatusCode::NOT_FOUND),
-        Some(trace) if wants_protobuf(&headers) => frontend(proto_body(trace_proto(&trace.batches).encode_to_vec())),
+        Some(trace) if wants_protobuf(&headers) => frontend(proto_body(trace_proto(&trace.combined()).encode_to_vec())),
         // `MarshalToJSONV1`: the `Trace` message with `resourceSpans`
         // renamed `batches`.
-        Some(trace) => frontend(json_body(trace_json("batches", &trace.batches))),
+        Some(trace) => frontend(json_body(trace_json("batches", &trace.combined()))),
     }
 }
 
@@ -271,7 +271,7 @@ async fn trace_v2(
     if wants_protobuf(&headers) {
         // `TraceByIDResponse{trace: 1}`: the trace is never nil, so even an
         // unknown one is written, as an empty message.
-        let trace = found.map(|t| trace_proto(&t.batches)).unwrap_or_default();
+        let trace = found.map(|t| trace_proto(&t.combined())).unwrap_or_default();
         let mut body = Vec::new();
         prost::encoding::message::encode(1, &trace, &mut body);
         return frontend(proto_body(body));
@@ -280,7 +280,7 @@ async fn trace_v2(
     // an unknown trace is the empty `Trace`.
     let trace = match found {
         None => "{}".to_owned(),
-        Some(trace) => trace_json("resourceSpans", &trace.batches),
+        Some(trace) => trace_json("resourceSpans", &trace.combined()),
     };
     let mut response = jsonpb::Message::new();
     response.raw("trace", &trace);
@@ -1231,6 +1231,10 @@ mod tests {
         };
         let (status, found) = json_of(v1(&"7".repeat(32)).await).await;
         assert_eq!((status, found["batches"].as_array().map(Vec::len)), (200, Some(1)));
+        // The same spans pushed again are combined away.
+        stored(&state, [0x77; 16], "svc", "r-1", 1_000);
+        let (_, again) = json_of(v1(&"7".repeat(32)).await).await;
+        assert_eq!(again, found);
         assert_eq!(body(v1("1234").await).await, (404, None, String::new()));
         let (status, found) = json_of(v2(&"7".repeat(32)).await).await;
         assert_eq!(status, 200);

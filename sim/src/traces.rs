@@ -5,7 +5,7 @@
 //!
 //! Uses: ids, faults.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -22,6 +22,8 @@ use crate::ids::TraceId;
 #[derive(Debug, Clone)]
 pub struct StoredTrace {
     pub batches: Vec<ResourceSpans>,
+    /// Where each push's batches start in `batches`.
+    pushes: Vec<usize>,
     first_seen: Instant,
     last_seen: Instant,
 }
@@ -43,9 +45,66 @@ impl StoredTrace {
         self.spans().map(|(_, s)| s.end_time_unix_nano).max().unwrap_or(0)
     }
 
+    /// The batches as Tempo's trace-by-id read combines the pushes'
+    /// segments (`pkg/model/trace/combine.go` at v2.6.1): the first kept
+    /// whole, each later span dropped when one with its id and kind was
+    /// seen before; then, if anything was combined, `SortTrace`.
+    pub fn combined(&self) -> Vec<ResourceSpans> {
+        let first_end = self.pushes.get(1).copied().unwrap_or(self.batches.len());
+        let mut out = self.batches[..first_end].to_vec();
+        if first_end == self.batches.len() {
+            return out;
+        }
+        let mut seen: HashSet<(i32, Vec<u8>)> = out
+            .iter()
+            .flat_map(|rs| &rs.scope_spans)
+            .flat_map(|ss| &ss.spans)
+            .map(|s| (s.kind, s.span_id.clone()))
+            .collect();
+        for batch in &self.batches[first_end..] {
+            let mut batch = batch.clone();
+            for ss in &mut batch.scope_spans {
+                ss.spans.retain(|s| seen.insert((s.kind, s.span_id.clone())));
+            }
+            batch.scope_spans.retain(|ss| !ss.spans.is_empty());
+            if !batch.scope_spans.is_empty() {
+                out.push(batch);
+            }
+        }
+        sort_trace(&mut out);
+        out
+    }
+
     /// The root span (no parent) and its resource, once it has arrived.
     pub fn root(&self) -> Option<(&ResourceSpans, &Span)> {
         self.spans().find(|(_, s)| s.parent_span_id.is_empty())
+    }
+}
+
+/// `SortTrace` (`pkg/model/trace/sort.go` at v2.6.1): spans by start time
+/// then id, scopes by their first span, batches by their first scope's.
+fn sort_trace(batches: &mut [ResourceSpans]) {
+    let key = |s: &Span| (s.start_time_unix_nano, s.span_id.clone());
+    let first = |ss: &ScopeSpans| ss.spans.first().map(key);
+    for rs in batches.iter_mut() {
+        for ss in &mut rs.scope_spans {
+            ss.spans.sort_by_key(key);
+        }
+        rs.scope_spans.sort_by(|a, b| before(first(a), first(b)));
+    }
+    batches.sort_by(|a, b| {
+        before(
+            a.scope_spans.first().and_then(first),
+            b.scope_spans.first().and_then(first),
+        )
+    });
+}
+
+/// Go's comparators call an empty side "not less": it keeps its place.
+fn before<K: Ord>(a: Option<K>, b: Option<K>) -> std::cmp::Ordering {
+    match (a, b) {
+        (Some(a), Some(b)) => a.cmp(&b),
+        _ => std::cmp::Ordering::Equal,
     }
 }
 
@@ -75,6 +134,8 @@ impl TraceStore {
         let mut received = 0;
         let mut stored = 0;
         let mut traces = self.traces.lock().expect("trace store lock");
+        // The traces this push adds to: each starts a segment.
+        let mut pushed: HashSet<TraceId> = HashSet::new();
         for rs in request.resource_spans {
             // Tempo's distributor regroups each batch per trace and per
             // scope name and version, copying neither schema URL
@@ -98,10 +159,14 @@ impl TraceStore {
                     stored += 1;
                     let entry = traces.entry(id).or_insert_with(|| StoredTrace {
                         batches: Vec::new(),
+                        pushes: Vec::new(),
                         first_seen: now,
                         last_seen: now,
                     });
                     entry.last_seen = now;
+                    if pushed.insert(id) {
+                        entry.pushes.push(entry.batches.len());
+                    }
                     let at = *regrouped.entry((id, name.clone(), version.clone())).or_insert_with(|| {
                         entry.batches.push(ResourceSpans {
                             resource: rs.resource.clone(),
@@ -210,5 +275,48 @@ mod tests {
             shape,
             [("a".into(), 2, none(), none()), ("b".into(), 1, none(), none())]
         );
+    }
+
+    /// A trace pushed more than once is combined on read as Tempo's
+    /// `pkg/model/trace/combine.go` does: later pushes lose spans already
+    /// seen (same id and kind), then `SortTrace` orders spans, scopes and
+    /// batches by start time and span id; one push is kept as it came.
+    #[test]
+    fn pushes_are_combined_as_tempos_combiner_does() {
+        let push = |spans: &[(u8, u64)]| ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                scope_spans: vec![ScopeSpans {
+                    spans: spans
+                        .iter()
+                        .map(|&(id, start)| Span {
+                            trace_id: vec![7; 16],
+                            span_id: vec![id; 8],
+                            kind: 2,
+                            start_time_unix_nano: start,
+                            ..Default::default()
+                        })
+                        .collect(),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        };
+        let order = |store: &TraceStore| -> Vec<Vec<u8>> {
+            let trace = store.by_id(TraceId([7; 16]), &Faults::default()).expect("stored");
+            trace
+                .combined()
+                .iter()
+                .flat_map(|rs| {
+                    rs.scope_spans
+                        .iter()
+                        .flat_map(|ss| ss.spans.iter().map(|s| s.span_id[..1].to_vec()))
+                })
+                .collect()
+        };
+        let store = TraceStore::default();
+        store.ingest(push(&[(2, 20), (1, 10), (1, 10)]), &Faults::default());
+        assert_eq!(order(&store), [vec![2], vec![1], vec![1]]);
+        store.ingest(push(&[(1, 10), (3, 5), (3, 5)]), &Faults::default());
+        assert_eq!(order(&store), [vec![3], vec![1], vec![1], vec![2]]);
     }
 }
