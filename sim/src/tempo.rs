@@ -39,8 +39,10 @@ use crate::traces::StoredTrace;
 
 pub fn router(state: Arc<SimState>) -> Router {
     Router::new()
-        .route("/ready", get(ready))
-        .route("/api/echo", get(|| async { "echo" }))
+        // Neither route names a method (`cmd/tempo/app/app.go`,
+        // `modules.go` at v2.6.1).
+        .route("/ready", any(ready))
+        .route("/api/echo", any(|| async { http_error(StatusCode::OK, "echo") }))
         .route("/api/status/buildinfo", get(buildinfo))
         // The frontend's routes have no method restriction
         // (`cmd/tempo/app/modules.go` at v2.6.1): a POST is a GET.
@@ -54,13 +56,18 @@ pub fn router(state: Arc<SimState>) -> Router {
 /// gorilla/mux's default for a path no route matches: Go's
 /// `http.NotFound`.
 async fn not_found() -> Response {
+    http_error(StatusCode::NOT_FOUND, "404 page not found")
+}
+
+/// Go's `http.Error`: the text and a newline, typed and `nosniff`.
+fn http_error(status: StatusCode, msg: &str) -> Response {
     (
-        StatusCode::NOT_FOUND,
+        status,
         [
             (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
             (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         ],
-        "404 page not found\n",
+        format!("{msg}\n"),
     )
         .into_response()
 }
@@ -68,13 +75,12 @@ async fn not_found() -> Response {
 async fn ready(State(state): State<Arc<SimState>>) -> Response {
     if state.faults().not_ready.contains(&Role::Tempo) {
         // What Tempo answers while its ring warms up.
-        (
+        http_error(
             StatusCode::SERVICE_UNAVAILABLE,
             "Ingester not ready: waiting for 15s after being ready",
         )
-            .into_response()
     } else {
-        "ready".into_response()
+        http_error(StatusCode::OK, "ready")
     }
 }
 

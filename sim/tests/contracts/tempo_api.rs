@@ -28,3 +28,48 @@ async fn frontend_routes_take_any_method_and_unrouted_paths_are_gos_404() {
         );
     }
 }
+
+/// `/ready` and `/api/echo` answer through Go's `http.Error`: a newline
+/// after the text, `nosniff`, any method (`cmd/tempo/app/app.go`,
+/// `modules.go` at v2.6.1).
+#[tokio::test]
+async fn ready_and_echo_are_gos_http_error_texts() {
+    let stack = support::start().await;
+    for (path, text) in [("/ready", "ready\n"), ("/api/echo", "echo\n")] {
+        for request in [
+            stack.http.get(format!("{}{path}", stack.tempo)),
+            stack.http.post(format!("{}{path}", stack.tempo)),
+        ] {
+            let response = request.send().await.expect("the request reaches the stack");
+            let nosniff = response.headers().get("x-content-type-options").cloned();
+            let got = answer_of(response).await;
+            assert_eq!(
+                (got.status, got.content_type.as_str(), got.text().as_str()),
+                (200, "text/plain; charset=utf-8", text),
+                "{path}"
+            );
+            assert_eq!(
+                nosniff.as_ref().and_then(|v| v.to_str().ok()),
+                Some("nosniff"),
+                "{path}"
+            );
+        }
+    }
+}
+
+async fn answer_of(response: reqwest::Response) -> support::Answer {
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let body = response.bytes().await.expect("a readable body").to_vec();
+    support::Answer {
+        status,
+        content_type,
+        content_encoding: String::new(),
+        body,
+    }
+}
