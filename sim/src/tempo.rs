@@ -2,7 +2,8 @@
 //! (`shared/reference/api/03-tempo.md`): `/ready`, `/api/echo`,
 //! `/api/status/buildinfo`, `/api/traces/<id>` (v1: `batches`, base64 ids,
 //! 404 with an empty body), `/api/v2/traces/<id>` (`{"trace":{}}` when
-//! unknown) and `/api/search` with hex ids whose leading zeros are trimmed.
+//! unknown) and `/api/search` with hex ids whose leading zeros are trimmed;
+//! the tag and metrics endpoints are answered 501.
 //!
 //! Requests are checked as Tempo's frontend checks them (`pkg/api/http.go`
 //! `ParseSearchRequest`, `ValidateAndSanitizeRequest`, the search
@@ -22,7 +23,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{any, get};
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
@@ -49,8 +50,20 @@ pub fn router(state: Arc<SimState>) -> Router {
         .route("/api/traces/{id}", any(trace_v1))
         .route("/api/v2/traces/{id}", any(trace_v2))
         .route("/api/search", any(search))
+        .route("/api/search/tags", any(unserved))
+        .route("/api/v2/search/tags", any(unserved))
+        .route("/api/search/tag/{tag}/values", any(unserved))
+        .route("/api/v2/search/tag/{tag}/values", any(unserved))
+        .route("/api/metrics/query_range", any(unserved))
+        .route("/api/metrics/query", any(unserved))
         .fallback(not_found)
         .with_state(state)
+}
+
+/// A route Tempo 2.6.1 serves (`pkg/api/http.go`) that the reference
+/// stack does not evaluate.
+async fn unserved(uri: Uri) -> Response {
+    Refusal::NotImplemented(format!("the reference stack does not serve {}", uri.path())).into_response()
 }
 
 /// gorilla/mux's default for a path no route matches: Go's

@@ -73,3 +73,22 @@ async fn answer_of(response: reqwest::Response) -> support::Answer {
         body,
     }
 }
+
+/// Endpoints Tempo 2.6.1 serves but the reference stack does not
+/// evaluate are refused as such (501), not as a missing route.
+#[tokio::test]
+async fn unserved_tempo_endpoints_are_501_not_404() {
+    let stack = support::start().await;
+    for path in [
+        "/api/search/tags",
+        "/api/v2/search/tags",
+        "/api/search/tag/service.name/values",
+        "/api/v2/search/tag/resource.service.name/values",
+        "/api/metrics/query_range?q=%7B%7D%20%7C%20rate()",
+        "/api/metrics/query?q=%7B%7D%20%7C%20rate()",
+    ] {
+        let got = answer(stack.http.get(format!("{}{path}", stack.tempo))).await;
+        assert_eq!(got.status, 501, "{path}: {}", got.text());
+        assert!(got.text().starts_with("pillars-sim: "), "{path}: {}", got.text());
+    }
+}
