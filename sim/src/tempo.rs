@@ -22,7 +22,8 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{FromRequestParts, RawQuery, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{any, get};
@@ -246,6 +247,39 @@ fn parse_uuid(s: &str) -> Result<(), String> {
     }
 }
 
+/// The trace id segment as Go's server decodes the path: `%XX` escapes
+/// to bytes, which need not be UTF-8 (the id check then names U+FFFD).
+struct TracePath(String);
+
+impl<S: Send + Sync> FromRequestParts<S> for TracePath {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Response> {
+        trace_path(parts.uri.path()).map(TracePath).ok_or_else(bad_request_line)
+    }
+}
+
+/// The last segment of `path`, unescaped; `None` for a bad escape.
+fn trace_path(path: &str) -> Option<String> {
+    let segment = path.rsplit('/').next().unwrap_or_default();
+    let bytes = url::path_unescape(segment).ok()?;
+    Some(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// What Go's `net/http` answers, before any handler, to a request line
+/// whose path it cannot unescape.
+fn bad_request_line() -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        [
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+            (header::CONNECTION, "close"),
+        ],
+        "400 Bad Request",
+    )
+        .into_response()
+}
+
 /// The frontend's body format: protobuf only for exactly this `Accept`
 /// (`modules/frontend/traceid_handlers.go` at v2.6.1), JSON otherwise.
 fn wants_protobuf(headers: &HeaderMap) -> bool {
@@ -258,7 +292,7 @@ const PROTOBUF: &str = "application/protobuf";
 
 async fn trace_v1(
     State(state): State<Arc<SimState>>,
-    Path(id): Path<String>,
+    TracePath(id): TracePath,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Response {
@@ -278,7 +312,7 @@ async fn trace_v1(
 
 async fn trace_v2(
     State(state): State<Arc<SimState>>,
-    Path(id): Path<String>,
+    TracePath(id): TracePath,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Response {
@@ -1228,6 +1262,29 @@ mod tests {
         assert_eq!(tags["metrics"]["inspectedTraces"], 1, "{tags}");
     }
 
+    /// The id is read from the path as Go decodes it: escapes undone
+    /// (`%61` is `a`, a lone byte not UTF-8 is named U+FFFD by the id
+    /// check) and a bad escape is Go's server-level 400.
+    #[tokio::test]
+    async fn trace_ids_are_read_from_the_path_as_go_decodes_it() {
+        assert_eq!(trace_path("/api/traces/%61b+c").as_deref(), Some("ab+c"));
+        let id = trace_path("/api/v2/traces/%FF12").unwrap_or_default();
+        let got = match check_trace_request(&id, None) {
+            Err(r) => body(r.into_response()).await,
+            Ok(_) => (200, None, String::new()),
+        };
+        assert_eq!(
+            got.2,
+            "trace IDs can only contain hex characters: invalid character '\u{fffd}' at position 1"
+        );
+        assert_eq!(trace_path("/api/traces/ab%zz"), None);
+        let (status, ctype, text) = body(bad_request_line()).await;
+        assert_eq!(
+            (status, ctype.as_deref(), text.as_str()),
+            (400, Some("text/plain; charset=utf-8"), "400 Bad Request")
+        );
+    }
+
     #[tokio::test]
     async fn traces_by_id_have_tempos_shapes() {
         let state = Arc::new(SimState::default());
@@ -1235,7 +1292,7 @@ mod tests {
         let v1 = |id: &str| {
             trace_v1(
                 State(state.clone()),
-                Path(id.to_owned()),
+                TracePath(id.to_owned()),
                 RawQuery(None),
                 HeaderMap::new(),
             )
@@ -1243,7 +1300,7 @@ mod tests {
         let v2 = |id: &str| {
             trace_v2(
                 State(state.clone()),
-                Path(id.to_owned()),
+                TracePath(id.to_owned()),
                 RawQuery(None),
                 HeaderMap::new(),
             )
@@ -1284,8 +1341,8 @@ mod tests {
             h.insert(header::ACCEPT, HeaderValue::from_str(v).unwrap());
             h
         };
-        let v1 = |id: &str, h: HeaderMap| trace_v1(State(state.clone()), Path(id.to_owned()), RawQuery(None), h);
-        let v2 = |id: &str, h: HeaderMap| trace_v2(State(state.clone()), Path(id.to_owned()), RawQuery(None), h);
+        let v1 = |id: &str, h: HeaderMap| trace_v1(State(state.clone()), TracePath(id.to_owned()), RawQuery(None), h);
+        let v2 = |id: &str, h: HeaderMap| trace_v2(State(state.clone()), TracePath(id.to_owned()), RawQuery(None), h);
         let known = "7".repeat(32);
         let proto = || accept("application/protobuf");
 

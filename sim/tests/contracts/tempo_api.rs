@@ -92,3 +92,22 @@ async fn unserved_tempo_endpoints_are_501_not_404() {
         assert!(got.text().starts_with("pillars-sim: "), "{path}: {}", got.text());
     }
 }
+
+/// Over HTTP the id is the path as Go unescapes it.
+#[tokio::test]
+async fn trace_id_paths_are_unescaped_as_go_does() {
+    let stack = support::start().await;
+    let get = |path: &str| answer(stack.http.get(format!("{}{path}", stack.tempo)));
+    let got = get("/api/traces/%FF").await;
+    assert_eq!(
+        (got.status, got.text().as_str()),
+        (
+            400,
+            "trace IDs can only contain hex characters: invalid character '\u{fffd}' at position 1"
+        )
+    );
+    let got = get("/api/v2/traces/%zz").await;
+    assert_eq!((got.status, got.text().as_str()), (400, "400 Bad Request"));
+    let got = get("/api/traces/%31").await;
+    assert_eq!((got.status, got.text().as_str()), (404, ""));
+}
