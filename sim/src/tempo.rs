@@ -40,14 +40,9 @@ use crate::state::SimState;
 use crate::traces::StoredTrace;
 
 pub fn router(state: Arc<SimState>) -> Router {
-    Router::new()
-        // Neither route names a method (`cmd/tempo/app/app.go`,
-        // `modules.go` at v2.6.1).
-        .route("/ready", any(ready))
-        .route("/api/echo", any(|| async { http_error(StatusCode::OK, "echo") }))
-        .route("/api/status/buildinfo", get(buildinfo))
-        // The frontend's routes have no method restriction
-        // (`cmd/tempo/app/modules.go` at v2.6.1): a POST is a GET.
+    // The frontend's routes have no method restriction and sit behind
+    // gzhttp (`cmd/tempo/app/modules.go` at v2.6.1): a POST is a GET.
+    let frontend_routes = Router::new()
         .route("/api/traces/{id}", any(trace_v1))
         .route("/api/v2/traces/{id}", any(trace_v2))
         .route("/api/search", any(search))
@@ -57,6 +52,14 @@ pub fn router(state: Arc<SimState>) -> Router {
         .route("/api/v2/search/tag/{tag}/values", any(unserved))
         .route("/api/metrics/query_range", any(unserved))
         .route("/api/metrics/query", any(unserved))
+        .route_layer(axum::middleware::from_fn(gzhttp));
+    Router::new()
+        // Neither route names a method (`cmd/tempo/app/app.go`,
+        // `modules.go` at v2.6.1).
+        .route("/ready", any(ready))
+        .route("/api/echo", any(|| async { http_error(StatusCode::OK, "echo") }))
+        .route("/api/status/buildinfo", get(buildinfo))
+        .merge(frontend_routes)
         .fallback(not_found)
         .with_state(state)
 }
@@ -116,6 +119,65 @@ fn frontend(answer: impl IntoResponse) -> Response {
         .headers_mut()
         .insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
     response
+}
+
+/// klauspost/compress `gzhttp` (v1.17.11, `compress.go`), which wraps every
+/// frontend endpoint (`cmd/tempo/app/http.go` at v2.6.1): a body of at
+/// least `DefaultMinSize` bytes is gzipped, without `Content-Length`, when
+/// `Accept-Encoding` gives gzip a q-value above zero; never for HEAD.
+async fn gzhttp(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let head = request.method() == axum::http::Method::HEAD;
+    let accepts = !head && accepts_gzip(request.headers().get(header::ACCEPT_ENCODING));
+    let response = next.run(request).await;
+    if accepts { gzipped(response).await } else { response }
+}
+
+/// `DefaultMinSize`.
+const GZIP_MIN_SIZE: usize = 1024;
+
+/// `parseEncodingGzip(...) > 0`: the first `gzip` coding's q-value.
+fn accepts_gzip(value: Option<&HeaderValue>) -> bool {
+    let Some(value) = value.and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    for coding in value.trim().split(',') {
+        let mut parts = coding.split(';');
+        if !parts.next().unwrap_or_default().trim().eq_ignore_ascii_case("gzip") {
+            continue;
+        }
+        // Each parameter resets the q-value to 1 before reading `q=`, so
+        // the last one decides; one Go cannot parse is 0.
+        let mut q = 1.0;
+        for part in parts {
+            q = match part.trim().strip_prefix("q=") {
+                Some(v) => strconv::parse_float(v).unwrap_or(0.0).clamp(0.0, 1.0),
+                None => 1.0,
+            };
+        }
+        return q > 0.0;
+    }
+    false
+}
+
+async fn gzipped(response: Response) -> Response {
+    use std::io::Write as _;
+    let (mut parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
+    if bytes.len() < GZIP_MIN_SIZE || parts.headers.contains_key(header::CONTENT_ENCODING) {
+        return Response::from_parts(parts, axum::body::Body::from(bytes));
+    }
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    let zipped = encoder.write_all(&bytes).and_then(|()| encoder.finish());
+    match zipped {
+        Ok(zipped) => {
+            parts
+                .headers
+                .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+            parts.headers.remove(header::CONTENT_LENGTH);
+            Response::from_parts(parts, axum::body::Body::from(zipped))
+        }
+        Err(_) => Response::from_parts(parts, axum::body::Body::from(bytes)),
+    }
 }
 
 /// A request the frontend does not run.
@@ -1283,6 +1345,47 @@ mod tests {
             (status, ctype.as_deref(), text.as_str()),
             (400, Some("text/plain; charset=utf-8"), "400 Bad Request")
         );
+    }
+
+    /// gzhttp's choice: gzip's q-value, the first `gzip` coding only.
+    #[test]
+    fn gzip_is_accepted_as_gzhttp_reads_accept_encoding() {
+        let accepts = |v: &str| accepts_gzip(Some(&HeaderValue::from_str(v).unwrap()));
+        for yes in [
+            "gzip",
+            "GZIP",
+            "deflate, gzip",
+            " gzip;q=0.5",
+            "gzip;q=2",
+            "br;q=1, gzip ;q=0.1",
+            "gzip;q=0;x=1",
+        ] {
+            assert!(accepts(yes), "{yes}");
+        }
+        for no in ["", "deflate", "*", "gzip;q=0", "gzip;q=x", "gzip;q=0, gzip", "x-gzip"] {
+            assert!(!accepts(no), "{no}");
+        }
+        assert!(!accepts_gzip(None));
+    }
+
+    #[tokio::test]
+    async fn large_bodies_are_gzipped_small_ones_not() {
+        use std::io::Read as _;
+        let big = "x".repeat(GZIP_MIN_SIZE);
+        let r = gzipped(([(header::CONTENT_LENGTH, "1024")], big.clone()).into_response()).await;
+        assert_eq!(
+            r.headers().get(header::CONTENT_ENCODING).map(|v| v.as_bytes()),
+            Some(&b"gzip"[..])
+        );
+        assert_eq!(r.headers().get(header::CONTENT_LENGTH), None);
+        let bytes = axum::body::to_bytes(r.into_body(), 1 << 20).await.unwrap();
+        let mut text = String::new();
+        flate2::read::GzDecoder::new(&bytes[..])
+            .read_to_string(&mut text)
+            .unwrap();
+        assert_eq!(text, big);
+        let small = gzipped(big[1..].to_owned().into_response()).await;
+        assert_eq!(small.headers().get(header::CONTENT_ENCODING), None);
     }
 
     #[tokio::test]

@@ -3,6 +3,8 @@
 //! `Methods`, at v2.6.1), and a path no route matches is gorilla/mux's
 //! Go `404 page not found`.
 
+use serde_json::json;
+
 use crate::support::{self, answer};
 
 #[tokio::test]
@@ -110,4 +112,44 @@ async fn trace_id_paths_are_unescaped_as_go_does() {
     assert_eq!((got.status, got.text().as_str()), (400, "400 Bad Request"));
     let got = get("/api/traces/%31").await;
     assert_eq!((got.status, got.text().as_str()), (404, ""));
+}
+
+/// The frontend's gzhttp: a body of 1024 bytes or more is gzipped when the
+/// client accepts gzip; smaller ones and other clients get it plain.
+#[tokio::test]
+async fn large_frontend_bodies_are_gzipped_for_clients_that_accept_it() {
+    let stack = support::start().await;
+    let id = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let start = support::now_nanos();
+    let body = json!({ "resourceSpans": [{
+        "resource": { "attributes": [{ "key": "service.name", "value": { "stringValue": "gz" } }] },
+        "scopeSpans": [{ "spans": [{
+            "traceId": id, "spanId": "00f067aa0ba902b7", "name": "big",
+            "startTimeUnixNano": start.to_string(), "endTimeUnixNano": (start + 1).to_string(),
+            "attributes": [{ "key": "pad", "value": { "stringValue": "x".repeat(2000) } }]
+        }] }]
+    }]});
+    let got = answer(
+        stack
+            .http
+            .post(format!("{}/v1/traces", stack.otlp_http))
+            .header("Content-Type", "application/json")
+            .body(body.to_string()),
+    )
+    .await;
+    assert_eq!(got.status, 200, "{}", got.text());
+    let url = format!("{}/api/traces/{id}", stack.tempo);
+    let zipped = answer(stack.http.get(&url).header("Accept-Encoding", "gzip")).await;
+    assert_eq!((zipped.status, zipped.content_encoding.as_str()), (200, "gzip"));
+    let plain = answer(stack.http.get(&url)).await;
+    assert_eq!((plain.status, plain.content_encoding.as_str()), (200, ""));
+    assert!(plain.text().contains(&"x".repeat(2000)));
+    let small = answer(
+        stack
+            .http
+            .get(format!("{}/api/search?q=%7B%7D", stack.tempo))
+            .header("Accept-Encoding", "gzip"),
+    )
+    .await;
+    assert_eq!((small.status, small.content_encoding.as_str()), (200, ""));
 }
