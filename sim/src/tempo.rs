@@ -269,6 +269,14 @@ fn check_trace_request(id: &str, raw: Option<&str>) -> Result<TraceId, Refusal> 
             "http parameter start must be before end. received start={start} end={end}"
         )));
     }
+    if mode == "blocks" {
+        // The user's `mode` comes first in every shard's query, so no shard
+        // asks the ingesters (`modules/frontend/traceid_sharder.go` at
+        // v2.6.1): only flushed blocks answer, which are not modelled here.
+        return Err(Refusal::NotImplemented(
+            "the reference stack keeps no backend blocks to answer mode=blocks".into(),
+        ));
+    }
     Ok(id)
 }
 
@@ -1180,6 +1188,11 @@ mod tests {
             };
             assert_eq!(got, (400, text.clone(), msg.to_owned()), "{id}?{raw}");
         }
+        // Valid, but only blocks would answer it.
+        let blocks = check_trace_request("1234", Some("mode=blocks&start=1&end=2"));
+        assert!(matches!(blocks, Err(Refusal::NotImplemented(_))), "{blocks:?}");
+        let invalid = check_trace_request("1234", Some("mode=blocks&start=2&end=1"));
+        assert!(matches!(invalid, Err(Refusal::BadRequest(_))), "{invalid:?}");
         for raw in [
             "mode=ingesters&start=abc",
             "blockStart=00000000-0000-0000-0000-000000000000&start=10&end=20",
