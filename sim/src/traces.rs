@@ -75,6 +75,16 @@ impl StoredTrace {
         out
     }
 
+    /// The trace as the ingester writes it to its head block once idle:
+    /// its pushes combined into one.
+    fn flushed(&self) -> StoredTrace {
+        StoredTrace {
+            batches: self.combined(),
+            pushes: vec![0],
+            ..self.clone()
+        }
+    }
+
     /// The root span (no parent) and its resource, once it has arrived.
     pub fn root(&self) -> Option<(&ResourceSpans, &Span)> {
         self.spans().find(|(_, s)| s.parent_span_id.is_empty())
@@ -203,7 +213,7 @@ impl TraceStore {
         traces
             .iter()
             .filter(|(_, t)| now >= t.last_seen + idle + faults.delay)
-            .map(|(id, t)| (*id, t.clone()))
+            .map(|(id, t)| (*id, t.flushed()))
             .collect()
     }
 
@@ -318,5 +328,9 @@ mod tests {
         assert_eq!(order(&store), [vec![2], vec![1], vec![1]]);
         store.ingest(push(&[(1, 10), (3, 5), (3, 5)]), &Faults::default());
         assert_eq!(order(&store), [vec![3], vec![1], vec![1], vec![2]]);
+        // Search reads the trace as flushed: combined the same way.
+        let searched = store.searchable(Duration::ZERO, &Faults::default());
+        let ids: Vec<u8> = searched[0].1.spans().map(|(_, s)| s.span_id[0]).collect();
+        assert_eq!(ids, [3, 1, 1, 2]);
     }
 }
