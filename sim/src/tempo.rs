@@ -935,11 +935,9 @@ fn span_id_hex(id: &[u8]) -> String {
     format!("{:0>16}", full.trim_start_matches('0'))
 }
 
-/// The root span's name and its resource's string `service.name`: the
-/// last span without a parent, as vParquet4 picks it
-/// (`tempodb/encoding/vparquet4/schema.go` `traceToParquet` at v2.6.1).
+/// The root span's name and its resource's string `service.name`.
 fn root_names(trace: &StoredTrace) -> (Option<&str>, &str) {
-    let Some((rs, root)) = trace.spans().filter(|(_, s)| s.parent_span_id.is_empty()).last() else {
+    let Some((rs, root)) = trace.root() else {
         return (None, "");
     };
     (service_name(rs).filter(|s| !s.is_empty()), &root.name)

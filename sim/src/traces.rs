@@ -85,9 +85,11 @@ impl StoredTrace {
         }
     }
 
-    /// The root span (no parent) and its resource, once it has arrived.
+    /// The root span and its resource, once it has arrived: the last span
+    /// without a parent, as vParquet4 picks it (`tempodb/encoding/
+    /// vparquet4/schema.go` `traceToParquet` at v2.6.1).
     pub fn root(&self) -> Option<(&ResourceSpans, &Span)> {
-        self.spans().find(|(_, s)| s.parent_span_id.is_empty())
+        self.spans().filter(|(_, s)| s.parent_span_id.is_empty()).last()
     }
 }
 

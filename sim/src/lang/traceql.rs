@@ -2264,7 +2264,8 @@ struct TraceFacts {
 
 impl TraceFacts {
     fn new(spans: &[SpanView<'_>]) -> TraceFacts {
-        let root = spans.iter().find(|s| s.span.parent_span_id.is_empty());
+        // The last span without a parent, as vParquet4 picks it.
+        let root = spans.iter().rfind(|s| s.span.parent_span_id.is_empty());
         let start = spans.iter().map(|s| s.span.start_time_unix_nano).min().unwrap_or(0);
         let end = spans.iter().map(|s| s.span.end_time_unix_nano).max().unwrap_or(0);
         let root_service = root
@@ -3104,6 +3105,25 @@ mod tests {
         served(q)
             .and_then(|s| s.matches(&views))
             .unwrap_or_else(|e| panic!("{q}: {e}"))
+    }
+
+    /// vParquet4 keeps the last span without a parent as the root
+    /// (`tempodb/encoding/vparquet4/schema.go` `traceToParquet` at v2.6.1).
+    #[test]
+    fn the_root_is_the_last_span_without_a_parent() {
+        let span = |name: &str| Span {
+            name: name.into(),
+            ..Default::default()
+        };
+        let spans = [span("first"), span("second")];
+        let views: Vec<SpanView<'_>> = spans.iter().map(|span| SpanView { resource: &[], span }).collect();
+        let hits = |q: &str| {
+            served(q)
+                .and_then(|s| s.matches(&views))
+                .unwrap_or_else(|e| panic!("{q}: {e}"))
+        };
+        assert_eq!(hits(r#"{ trace:rootName = "second" }"#), [0, 1]);
+        assert_eq!(hits(r#"{ trace:rootName = "first" }"#), Vec::<usize>::new());
     }
 
     #[test]
