@@ -35,7 +35,7 @@ use serde_json::{Value, json};
 use crate::faults::Role;
 use crate::go::{json, jsonpb, logfmt, strconv, time, url};
 use crate::ids::TraceId;
-use crate::lang::traceql::{self, QueryError, Search, SpanView};
+use crate::lang::traceql::{self, QueryError, Reported, Search, SpanView};
 use crate::state::SimState;
 use crate::traces::StoredTrace;
 
@@ -793,7 +793,7 @@ async fn search(State(state): State<Arc<SimState>>, RawQuery(raw): RawQuery) -> 
         Ok(req) => req,
     };
 
-    let mut hits: Vec<(TraceId, StoredTrace, Vec<Span>)> = Vec::new();
+    let mut hits: Vec<(TraceId, StoredTrace, Vec<MatchedSpan>)> = Vec::new();
     let searchable = state.traces.searchable(state.search_idle, &state.faults());
     for (id, trace) in &searchable {
         // Tempo keeps traces overlapping the window when both are given.
@@ -836,7 +836,8 @@ async fn search(State(state): State<Arc<SimState>>, RawQuery(raw): RawQuery) -> 
             }
         };
         if !matched.is_empty() {
-            let matched = matched.iter().map(|&i| spans[i].span.clone()).collect();
+            let reported = |i: usize| req.search.as_ref().map(|s| s.reported(&spans[i])).unwrap_or_default();
+            let matched = matched.iter().map(|&i| (spans[i].span.clone(), reported(i))).collect();
             hits.push((*id, trace.clone(), matched));
         }
     }
@@ -876,7 +877,7 @@ const ROOT_NOT_YET: &str = "<root span not yet received>";
 /// A `TraceSearchMetadata` in proto field order (`pkg/traceql/engine.go`
 /// `asTraceSearchMetadata`): the spanset both as the deprecated `spanSet`
 /// and as `spanSets[0]`.
-fn search_hit(id: TraceId, trace: &StoredTrace, matched: &[Span], spss: usize) -> String {
+fn search_hit(id: TraceId, trace: &StoredTrace, matched: &[MatchedSpan], spss: usize) -> String {
     let start = trace.start_unix_nanos();
     let (root_service, root_name) = root_names(trace);
     let mut m = jsonpb::Message::new();
@@ -908,18 +909,23 @@ fn search_hit(id: TraceId, trace: &StoredTrace, matched: &[Span], spss: usize) -
     m.finish()
 }
 
-fn span_set_json(matched: &[Span], spss: usize) -> String {
+/// A span the query matched, with what the engine reports of it.
+type MatchedSpan = (Span, Reported);
+
+fn span_set_json(matched: &[MatchedSpan], spss: usize) -> String {
     let spans = matched
         .iter()
         .take(spss)
-        .map(|s| {
+        .map(|(s, reported)| {
             let mut span = jsonpb::Message::new();
             span.string("spanID", &span_id_hex(&s.span_id));
+            span.string("name", reported.name.as_deref().unwrap_or_default());
             span.uint64("startTimeUnixNano", s.start_time_unix_nano);
             span.uint64(
                 "durationNanos",
                 s.end_time_unix_nano.saturating_sub(s.start_time_unix_nano),
             );
+            span.repeated("attributes", reported.attributes.iter().map(key_value_json).collect());
             span.finish()
         })
         .collect();
@@ -1397,6 +1403,42 @@ mod tests {
         assert_eq!(text, big);
         let small = gzipped(big[1..].to_owned().into_response()).await;
         assert_eq!(small.headers().get(header::CONTENT_ENCODING), None);
+    }
+
+    /// A matched span carries what the query read of it
+    /// (`asTraceSearchMetadata`): its name when the query reads `name`,
+    /// the other attributes it has by name, intrinsics spelled as TraceQL
+    /// prints them, and never duration or the trace-level intrinsics.
+    #[tokio::test]
+    async fn search_spans_carry_the_attributes_the_query_read() {
+        let state = Arc::new(SimState::default());
+        stored(&state, [0x77; 16], "svc", "r-1", 1_000);
+        let q = r#"q={ (name = "op-2" %26%26 span.pillars.run = "r-1" %26%26 resource.service.name = "svc" %26%26 status = unset %26%26 kind != server %26%26 duration > 1ms %26%26 rootName = "op-1") || .nosuch = 1 }"#;
+        let (status, _, text) = body(search(State(state.clone()), RawQuery(Some(q.into()))).await).await;
+        assert_eq!(status, 200, "{text}");
+        let found: Value = serde_json::from_str(&text).unwrap_or_default();
+        let span = &found["traces"][0]["spanSets"][0]["spans"][0];
+        assert_eq!(span["name"], "op-2", "{text}");
+        let attributes: Vec<(String, Value)> = span["attributes"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .map(|kv| (kv["key"].as_str().unwrap_or_default().to_owned(), kv["value"].clone()))
+            .collect();
+        assert_eq!(
+            attributes,
+            [
+                ("pillars.run".to_owned(), json!({ "stringValue": "r-1" })),
+                ("service.name".to_owned(), json!({ "stringValue": "svc" })),
+                ("status".to_owned(), json!({ "stringValue": "unset" })),
+                ("kind".to_owned(), json!({ "stringValue": "unspecified" })),
+            ]
+        );
+        // `{}` reads nothing.
+        let (_, all) = json_of(search(State(state.clone()), RawQuery(Some("q={}".into()))).await).await;
+        let span = &all["traces"][0]["spanSets"][0]["spans"][0];
+        assert_eq!((span.get("name"), span.get("attributes")), (None, None), "{all}");
     }
 
     #[tokio::test]

@@ -37,7 +37,7 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use opentelemetry_proto::tonic::common::v1::{KeyValue, any_value};
+use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use opentelemetry_proto::tonic::trace::v1::Span;
 use regex::Regex;
 
@@ -2282,6 +2282,92 @@ impl TraceFacts {
             duration: i64::try_from(end.saturating_sub(start)).unwrap_or(i64::MAX),
         }
     }
+}
+
+/// What Tempo's engine reports of a matched span (`pkg/traceql/engine.go`
+/// `asTraceSearchMetadata` at v2.6.1).
+#[derive(Debug, Default, PartialEq)]
+pub struct Reported {
+    /// The span's name, when the query reads `name`.
+    pub name: Option<String>,
+    /// Every other attribute the query reads that the span has, by name,
+    /// as `Static.AsAnyValue` writes it. (Tempo's order is its map's.)
+    pub attributes: Vec<KeyValue>,
+}
+
+impl Search {
+    /// What a matched span reports of the attributes this query read.
+    pub fn reported(&self, sv: &SpanView<'_>) -> Reported {
+        let mut attrs = Vec::new();
+        collect_attrs(&self.se, &mut attrs);
+        let facts = TraceFacts::new(std::slice::from_ref(sv));
+        let mut out = Reported::default();
+        for a in attrs {
+            match a.intrinsic {
+                Some(Intrinsic::Name) => out.name = Some(sv.span.name.clone()),
+                // Left out of a span's attributes.
+                Some(
+                    Intrinsic::Duration
+                    | Intrinsic::TraceDuration
+                    | Intrinsic::RootServiceName
+                    | Intrinsic::RootName
+                    | Intrinsic::TraceId
+                    | Intrinsic::SpanId,
+                ) => {}
+                intrinsic => {
+                    let Some(value) = attribute_value(&a, sv, &facts).ok().and_then(any_value_of) else {
+                        continue;
+                    };
+                    let key = intrinsic.map_or(a.name.clone(), |i| i.spelling().to_owned());
+                    out.attributes.push(KeyValue {
+                        key,
+                        value: Some(value),
+                        ..Default::default()
+                    });
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Each attribute a spanset expression reads, once, in query order.
+fn collect_attrs(se: &Se, out: &mut Vec<Attr>) {
+    fn fe_walk(fe: &Fe, out: &mut Vec<Attr>) {
+        match fe {
+            Fe::Attr(a) if !out.contains(a) => out.push(a.clone()),
+            Fe::Bin(_, l, r) => {
+                fe_walk(l, out);
+                fe_walk(r, out);
+            }
+            Fe::Un(_, e) => fe_walk(e, out),
+            Fe::Attr(_) | Fe::Static(_) => {}
+        }
+    }
+    match se {
+        Se::Filter(fe) => fe_walk(fe, out),
+        Se::Op(_, l, r) => {
+            collect_attrs(l, out);
+            collect_attrs(r, out);
+        }
+    }
+}
+
+/// `Static.AsAnyValue`; a missing attribute is not reported.
+fn any_value_of(s: Static) -> Option<AnyValue> {
+    const STATUSES: [&str; 3] = ["error", "ok", "unset"];
+    const KINDS: [&str; 6] = ["unspecified", "internal", "server", "client", "producer", "consumer"];
+    let value = match s {
+        Static::Nil => return None,
+        Static::Int(i) => any_value::Value::IntValue(i),
+        Static::Float(f) => any_value::Value::DoubleValue(f),
+        Static::Bool(b) => any_value::Value::BoolValue(b),
+        Static::Str(b) => any_value::Value::StringValue(String::from_utf8_lossy(&b).into_owned()),
+        Static::Duration(d) => any_value::Value::StringValue(time::duration_string(d)),
+        Static::Status(i) => any_value::Value::StringValue(STATUSES.get(usize::from(i))?.to_string()),
+        Static::Kind(i) => any_value::Value::StringValue(KINDS.get(usize::from(i))?.to_string()),
+    };
+    Some(AnyValue { value: Some(value) })
 }
 
 impl Search {
