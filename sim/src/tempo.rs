@@ -14,10 +14,13 @@
 //!
 //! Trace bodies are what gogo's jsonpb writes (`go::jsonpb`): enum names,
 //! quoted 64-bit integers, base64 bytes, every `AnyValue` kind, events,
-//! links, status and dropped counts, defaults left out.
+//! links, status and dropped counts, defaults left out; or, for exactly
+//! `Accept: application/protobuf`, the proto bytes. Search hits are jsonpb
+//! too. The frontend's routes take any method and gzip large bodies
+//! (gzhttp); a path no route matches is Go's `404 page not found`.
 //!
 //! Uses: ids, traces, state, faults, lang::traceql, go (json, jsonpb, logfmt,
-//! strconv, time, url).
+//! strconv, time, url), flate2.
 
 use std::sync::Arc;
 
