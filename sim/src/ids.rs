@@ -45,8 +45,9 @@ impl TraceId {
     /// results write ids (`pkg/util/traceid.go` `TraceIDToHexString`).
     pub fn trimmed_hex(self) -> String {
         let full = hex(&self.0);
-        let trimmed = full.trim_start_matches('0');
-        if trimmed.is_empty() { "0".into() } else { trimmed.into() }
+        // An all-zero id (valid to Tempo, 16 bytes) becomes "", which
+        // jsonpb then leaves out.
+        full.trim_start_matches('0').to_owned()
     }
 }
 
@@ -203,6 +204,7 @@ mod tests {
             "trace IDs can't be larger than 128 bits"
         );
         assert_eq!(TraceId::parse_tempo("00ab").unwrap().trimmed_hex(), "ab");
+        assert_eq!(TraceId([0; 16]).trimmed_hex(), "");
     }
 
     #[test]

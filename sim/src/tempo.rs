@@ -2,7 +2,8 @@
 //! (`shared/reference/api/03-tempo.md`): `/ready`, `/api/echo`,
 //! `/api/status/buildinfo`, `/api/traces/<id>` (v1: `batches`, base64 ids,
 //! 404 with an empty body), `/api/v2/traces/<id>` (`{"trace":{}}` when
-//! unknown) and `/api/search` with hex ids whose leading zeros are trimmed.
+//! unknown) and `/api/search` with hex ids whose leading zeros are trimmed;
+//! the tag and metrics endpoints are answered 501.
 //!
 //! Requests are checked as Tempo's frontend checks them (`pkg/api/http.go`
 //! `ParseSearchRequest`, `ValidateAndSanitizeRequest`, the search
@@ -13,50 +14,93 @@
 //!
 //! Trace bodies are what gogo's jsonpb writes (`go::jsonpb`): enum names,
 //! quoted 64-bit integers, base64 bytes, every `AnyValue` kind, events,
-//! links, status and dropped counts, defaults left out.
+//! links, status and dropped counts, defaults left out; or, for exactly
+//! `Accept: application/protobuf`, the proto bytes. Search hits are jsonpb
+//! too. The frontend's routes take any method and gzip large bodies
+//! (gzhttp); a path no route matches is Go's `404 page not found`.
 //!
-//! Uses: ids, traces, state, faults, lang::traceql, go (json, jsonpb,
-//! strconv, time, url).
+//! Uses: ids, traces, state, faults, lang::traceql, go (json, jsonpb, logfmt,
+//! strconv, time, url), flate2.
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::extract::{FromRequestParts, RawQuery, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Json, Response};
-use axum::routing::get;
+use axum::routing::{any, get};
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, span};
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, TracesData, span};
+use prost::Message as _;
 use serde_json::{Value, json};
 
 use crate::faults::Role;
-use crate::go::{json, jsonpb, strconv, time, url};
+use crate::go::{json, jsonpb, logfmt, strconv, time, url};
 use crate::ids::TraceId;
-use crate::lang::traceql::{self, QueryError, Search, SpanView};
+use crate::lang::traceql::{self, QueryError, Reported, Search, SpanView};
 use crate::state::SimState;
-use crate::traces::{StoredTrace, attribute_text};
+use crate::traces::StoredTrace;
 
 pub fn router(state: Arc<SimState>) -> Router {
+    // The frontend's routes have no method restriction and sit behind
+    // gzhttp (`cmd/tempo/app/modules.go` at v2.6.1): a POST is a GET.
+    let frontend_routes = Router::new()
+        .route("/api/traces/{id}", any(trace_v1))
+        .route("/api/v2/traces/{id}", any(trace_v2))
+        .route("/api/search", any(search))
+        .route("/api/search/tags", any(unserved))
+        .route("/api/v2/search/tags", any(unserved))
+        .route("/api/search/tag/{tag}/values", any(unserved))
+        .route("/api/v2/search/tag/{tag}/values", any(unserved))
+        .route("/api/metrics/query_range", any(unserved))
+        .route("/api/metrics/query", any(unserved))
+        .route_layer(axum::middleware::from_fn(gzhttp));
     Router::new()
-        .route("/ready", get(ready))
-        .route("/api/echo", get(|| async { "echo" }))
+        // Neither route names a method (`cmd/tempo/app/app.go`,
+        // `modules.go` at v2.6.1).
+        .route("/ready", any(ready))
+        .route("/api/echo", any(|| async { http_error(StatusCode::OK, "echo") }))
         .route("/api/status/buildinfo", get(buildinfo))
-        .route("/api/traces/{id}", get(trace_v1))
-        .route("/api/v2/traces/{id}", get(trace_v2))
-        .route("/api/search", get(search))
+        .merge(frontend_routes)
+        .fallback(not_found)
         .with_state(state)
+}
+
+/// A route Tempo 2.6.1 serves (`pkg/api/http.go`) that the reference
+/// stack does not evaluate.
+async fn unserved(uri: Uri) -> Response {
+    Refusal::NotImplemented(format!("the reference stack does not serve {}", uri.path())).into_response()
+}
+
+/// gorilla/mux's default for a path no route matches: Go's
+/// `http.NotFound`.
+async fn not_found() -> Response {
+    http_error(StatusCode::NOT_FOUND, "404 page not found")
+}
+
+/// Go's `http.Error`: the text and a newline, typed and `nosniff`.
+fn http_error(status: StatusCode, msg: &str) -> Response {
+    (
+        status,
+        [
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        format!("{msg}\n"),
+    )
+        .into_response()
 }
 
 async fn ready(State(state): State<Arc<SimState>>) -> Response {
     if state.faults().not_ready.contains(&Role::Tempo) {
         // What Tempo answers while its ring warms up.
-        (
+        http_error(
             StatusCode::SERVICE_UNAVAILABLE,
             "Ingester not ready: waiting for 15s after being ready",
         )
-            .into_response()
     } else {
-        "ready".into_response()
+        http_error(StatusCode::OK, "ready")
     }
 }
 
@@ -78,6 +122,65 @@ fn frontend(answer: impl IntoResponse) -> Response {
         .headers_mut()
         .insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
     response
+}
+
+/// klauspost/compress `gzhttp` (v1.17.11, `compress.go`), which wraps every
+/// frontend endpoint (`cmd/tempo/app/http.go` at v2.6.1): a body of at
+/// least `DefaultMinSize` bytes is gzipped, without `Content-Length`, when
+/// `Accept-Encoding` gives gzip a q-value above zero; never for HEAD.
+async fn gzhttp(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let head = request.method() == axum::http::Method::HEAD;
+    let accepts = !head && accepts_gzip(request.headers().get(header::ACCEPT_ENCODING));
+    let response = next.run(request).await;
+    if accepts { gzipped(response).await } else { response }
+}
+
+/// `DefaultMinSize`.
+const GZIP_MIN_SIZE: usize = 1024;
+
+/// `parseEncodingGzip(...) > 0`: the first `gzip` coding's q-value.
+fn accepts_gzip(value: Option<&HeaderValue>) -> bool {
+    let Some(value) = value.and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    for coding in value.trim().split(',') {
+        let mut parts = coding.split(';');
+        if !parts.next().unwrap_or_default().trim().eq_ignore_ascii_case("gzip") {
+            continue;
+        }
+        // Each parameter resets the q-value to 1 before reading `q=`, so
+        // the last one decides; one Go cannot parse is 0.
+        let mut q = 1.0;
+        for part in parts {
+            q = match part.trim().strip_prefix("q=") {
+                Some(v) => strconv::parse_float(v).unwrap_or(0.0).clamp(0.0, 1.0),
+                None => 1.0,
+            };
+        }
+        return q > 0.0;
+    }
+    false
+}
+
+async fn gzipped(response: Response) -> Response {
+    use std::io::Write as _;
+    let (mut parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
+    if bytes.len() < GZIP_MIN_SIZE || parts.headers.contains_key(header::CONTENT_ENCODING) {
+        return Response::from_parts(parts, axum::body::Body::from(bytes));
+    }
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    let zipped = encoder.write_all(&bytes).and_then(|()| encoder.finish());
+    match zipped {
+        Ok(zipped) => {
+            parts
+                .headers
+                .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+            parts.headers.remove(header::CONTENT_LENGTH);
+            Response::from_parts(parts, axum::body::Body::from(zipped))
+        }
+        Err(_) => Response::from_parts(parts, axum::body::Body::from(bytes)),
+    }
 }
 
 /// A request the frontend does not run.
@@ -111,6 +214,8 @@ struct Param {
     value: String,
     /// The value held bytes that are not UTF-8 (now U+FFFD).
     invalid_utf8: bool,
+    /// The value's bytes as sent.
+    raw: Vec<u8>,
 }
 
 impl GoQuery {
@@ -123,6 +228,7 @@ impl GoQuery {
                 key: text(&key),
                 invalid_utf8: std::str::from_utf8(&value).is_err(),
                 value: text(&value),
+                raw: value,
             })
             .collect();
         GoQuery(params)
@@ -166,6 +272,14 @@ fn check_trace_request(id: &str, raw: Option<&str>) -> Result<TraceId, Refusal> 
             "http parameter start must be before end. received start={start} end={end}"
         )));
     }
+    if mode == "blocks" {
+        // The user's `mode` comes first in every shard's query, so no shard
+        // asks the ingesters (`modules/frontend/traceid_sharder.go` at
+        // v2.6.1): only flushed blocks answer, which are not modelled here.
+        return Err(Refusal::NotImplemented(
+            "the reference stack keeps no backend blocks to answer mode=blocks".into(),
+        ));
+    }
     Ok(id)
 }
 
@@ -206,7 +320,55 @@ fn parse_uuid(s: &str) -> Result<(), String> {
     }
 }
 
-async fn trace_v1(State(state): State<Arc<SimState>>, Path(id): Path<String>, RawQuery(raw): RawQuery) -> Response {
+/// The trace id segment as Go's server decodes the path: `%XX` escapes
+/// to bytes, which need not be UTF-8 (the id check then names U+FFFD).
+struct TracePath(String);
+
+impl<S: Send + Sync> FromRequestParts<S> for TracePath {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Response> {
+        trace_path(parts.uri.path()).map(TracePath).ok_or_else(bad_request_line)
+    }
+}
+
+/// The last segment of `path`, unescaped; `None` for a bad escape.
+fn trace_path(path: &str) -> Option<String> {
+    let segment = path.rsplit('/').next().unwrap_or_default();
+    let bytes = url::path_unescape(segment).ok()?;
+    Some(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// What Go's `net/http` answers, before any handler, to a request line
+/// whose path it cannot unescape.
+fn bad_request_line() -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        [
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+            (header::CONNECTION, "close"),
+        ],
+        "400 Bad Request",
+    )
+        .into_response()
+}
+
+/// The frontend's body format: protobuf only for exactly this `Accept`
+/// (`modules/frontend/traceid_handlers.go` at v2.6.1), JSON otherwise.
+fn wants_protobuf(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .is_some_and(|v| v.as_bytes() == PROTOBUF.as_bytes())
+}
+
+const PROTOBUF: &str = "application/protobuf";
+
+async fn trace_v1(
+    State(state): State<Arc<SimState>>,
+    TracePath(id): TracePath,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Response {
     let id = match check_trace_request(&id, raw.as_deref()) {
         Ok(id) => id,
         Err(refusal) => return refusal.into_response(),
@@ -214,26 +376,90 @@ async fn trace_v1(State(state): State<Arc<SimState>>, Path(id): Path<String>, Ra
     match state.traces.by_id(id, &state.faults()) {
         // Tempo's combiner: all jobs 404 -> 404 with no body, no type.
         None => frontend(StatusCode::NOT_FOUND),
+        Some(trace) if wants_protobuf(&headers) => frontend(proto_body(trace_proto(&trace.combined()).encode_to_vec())),
         // `MarshalToJSONV1`: the `Trace` message with `resourceSpans`
         // renamed `batches`.
-        Some(trace) => frontend(json_body(trace_json("batches", &trace.batches))),
+        Some(trace) => frontend(json_body(trace_json("batches", &trace.combined()))),
     }
 }
 
-async fn trace_v2(State(state): State<Arc<SimState>>, Path(id): Path<String>, RawQuery(raw): RawQuery) -> Response {
+async fn trace_v2(
+    State(state): State<Arc<SimState>>,
+    TracePath(id): TracePath,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Response {
     let id = match check_trace_request(&id, raw.as_deref()) {
         Ok(id) => id,
         Err(refusal) => return refusal.into_response(),
     };
+    let found = state.traces.by_id(id, &state.faults());
+    if wants_protobuf(&headers) {
+        // `TraceByIDResponse{trace: 1}`: the trace is never nil, so even an
+        // unknown one is written, as an empty message.
+        let trace = found.map(|t| trace_proto(&t.combined())).unwrap_or_default();
+        let mut body = Vec::new();
+        prost::encoding::message::encode(1, &trace, &mut body);
+        return frontend(proto_body(body));
+    }
     // 2.6.1's v2 combiner never sets `metrics`; jsonpb leaves it out, and
     // an unknown trace is the empty `Trace`.
-    let trace = match state.traces.by_id(id, &state.faults()) {
+    let trace = match found {
         None => "{}".to_owned(),
-        Some(trace) => trace_json("resourceSpans", &trace.batches),
+        Some(trace) => trace_json("resourceSpans", &trace.combined()),
     };
     let mut response = jsonpb::Message::new();
     response.raw("trace", &trace);
     frontend(json_body(response.finish()))
+}
+
+fn proto_body(body: Vec<u8>) -> Response {
+    ([(header::CONTENT_TYPE, PROTOBUF)], body).into_response()
+}
+
+/// A `tempopb.Trace` (field 1, `resource_spans`, as OTLP's `TracesData`)
+/// holding what `trace_json` writes: the messages pdata always writes are
+/// present even when empty, and fields neither pdata 1.12 nor 2.6.1's
+/// proto know are dropped.
+fn trace_proto(batches: &[ResourceSpans]) -> TracesData {
+    let mut batches = batches.to_vec();
+    for rs in &mut batches {
+        let resource = rs.resource.get_or_insert_with(Default::default);
+        resource.entity_refs.clear();
+        resource.attributes.iter_mut().for_each(proto_key_value);
+        for ss in &mut rs.scope_spans {
+            let scope = ss.scope.get_or_insert_with(Default::default);
+            scope.attributes.iter_mut().for_each(proto_key_value);
+            for span in &mut ss.spans {
+                span.status.get_or_insert_with(Default::default);
+                span.attributes.iter_mut().for_each(proto_key_value);
+                for event in &mut span.events {
+                    event.attributes.iter_mut().for_each(proto_key_value);
+                }
+                for link in &mut span.links {
+                    // Lost on the way to the block, as in `link_json`.
+                    link.flags = 0;
+                    link.attributes.iter_mut().for_each(proto_key_value);
+                }
+            }
+        }
+    }
+    TracesData {
+        resource_spans: batches,
+    }
+}
+
+fn proto_key_value(kv: &mut KeyValue) {
+    proto_any_value(kv.value.get_or_insert_with(Default::default));
+}
+
+fn proto_any_value(value: &mut AnyValue) {
+    match &mut value.value {
+        Some(any_value::Value::ArrayValue(array)) => array.values.iter_mut().for_each(proto_any_value),
+        Some(any_value::Value::KvlistValue(list)) => list.values.iter_mut().for_each(proto_key_value),
+        Some(any_value::Value::StringValueStrindex(_)) => value.value = None,
+        _ => {}
+    }
 }
 
 /// A body gogo's jsonpb wrote, as Tempo sends it.
@@ -296,8 +522,9 @@ const SPAN_KINDS: &[&str] = &[
 const STATUS_CODES: &[&str] = &["STATUS_CODE_UNSET", "STATUS_CODE_OK", "STATUS_CODE_ERROR"];
 
 /// A span in Tempo 2.6.1's `tempopb.trace.v1.Span` field order (`flags`,
-/// field 16, sits after `parentSpanId`); its links have no `flags` field
-/// in that proto, so theirs are not written.
+/// field 16, sits after `parentSpanId`); links' `flags` are not written:
+/// vParquet4's `Link` does not keep them (`tempodb/encoding/vparquet4/
+/// schema.go` at v2.6.1), so a trace read back from a block has none.
 fn span_json(span: &Span) -> String {
     let mut m = jsonpb::Message::new();
     m.bytes("traceId", &span.trace_id);
@@ -436,6 +663,23 @@ fn traceql_query(q: &Param) -> Result<Search, Refusal> {
     }
 }
 
+/// `tags` as `ParseSearchRequest` decodes it (`pkg/api/http.go` at
+/// v2.6.1): logfmt, each key at most once.
+fn check_tags(raw: &[u8]) -> Result<(), Refusal> {
+    let (keys, err) = logfmt::decode_keys(raw);
+    for (i, key) in keys.iter().enumerate() {
+        if keys[..i].contains(key) {
+            let key = String::from_utf8_lossy(key);
+            return Err(bad_request(format!("invalid tags: tag {key} has been set twice")));
+        }
+    }
+    match err {
+        None => Ok(()),
+        Some(logfmt::DecodeError::Syntax { msg, pos }) => Err(bad_request(format!("invalid tags: {msg} at pos {pos}"))),
+        Some(logfmt::DecodeError::TooLong) => Err(bad_request("invalid tags: bufio.Scanner: token too long".into())),
+    }
+}
+
 /// `ParseSearchRequest`, then the sharder's limit and range checks.
 fn check_search_request(params: &GoQuery) -> Result<SearchRequest, Refusal> {
     let seconds = |key: &str| -> Result<u32, Refusal> {
@@ -461,12 +705,13 @@ fn check_search_request(params: &GoQuery) -> Result<SearchRequest, Refusal> {
         }
         Some(Err(bad)) => return Err(bad),
     };
-    if params.get("tags").is_some() {
+    if let Some(tags) = params.first("tags").filter(|p| !p.value.is_empty()) {
         if q.is_some() {
             return Err(bad_request(
                 "invalid request: can't specify tags and q in the same query".into(),
             ));
         }
+        check_tags(&tags.raw)?;
         unserved.get_or_insert_with(|| {
             "the reference stack does not serve tag search (`tags=`); send a TraceQL `q`".into()
         });
@@ -551,7 +796,7 @@ async fn search(State(state): State<Arc<SimState>>, RawQuery(raw): RawQuery) -> 
         Ok(req) => req,
     };
 
-    let mut hits: Vec<(TraceId, StoredTrace, Vec<Span>)> = Vec::new();
+    let mut hits: Vec<(TraceId, StoredTrace, Vec<MatchedSpan>)> = Vec::new();
     let searchable = state.traces.searchable(state.search_idle, &state.faults());
     for (id, trace) in &searchable {
         // Tempo keeps traces overlapping the window when both are given.
@@ -594,53 +839,148 @@ async fn search(State(state): State<Arc<SimState>>, RawQuery(raw): RawQuery) -> 
             }
         };
         if !matched.is_empty() {
-            let matched = matched.iter().map(|&i| spans[i].span.clone()).collect();
+            let reported = |i: usize| req.search.as_ref().map(|s| s.reported(&spans[i])).unwrap_or_default();
+            let matched = matched.iter().map(|&i| (spans[i].span.clone(), reported(i))).collect();
             hits.push((*id, trace.clone(), matched));
         }
     }
     hits.sort_by_key(|(_, t, _)| std::cmp::Reverse(t.start_unix_nanos()));
-    let inspected = searchable.len();
-    let traces: Vec<Value> = hits
+    let traces: Vec<String> = hits
         .iter()
         .take(req.limit as usize)
         .map(|(id, trace, matched)| search_hit(*id, trace, matched, req.spss as usize))
         .collect();
-    frontend(Json(json!({
-        "traces": traces,
-        "metrics": { "inspectedTraces": inspected, "inspectedBytes": "0", "totalBlocks": 0 },
-    })))
+    // `SearchResponse` through gogo's jsonpb (`combiner/common.go`
+    // `HTTPFinal`): an empty `traces` and zero metrics are left out. One
+    // ingester job, as the sharder sends when no blocks are searched.
+    let mut metrics = jsonpb::Message::new();
+    // TraceQL's engine counts only bytes (`pkg/traceql/engine.go` at
+    // v2.6.1); the tag search counts traces too. The bytes here are the
+    // searched traces' proto size, standing in for the blocks' columns.
+    if req.search.is_none() {
+        metrics.uint32("inspectedTraces", searchable.len() as u32);
+    }
+    let bytes: usize = searchable
+        .iter()
+        .map(|(_, t)| trace_proto(&t.batches).encoded_len())
+        .sum();
+    metrics.uint64("inspectedBytes", bytes as u64);
+    metrics.uint32("completedJobs", 1);
+    metrics.uint32("totalJobs", 1);
+    let mut response = jsonpb::Message::new();
+    response.repeated("traces", traces);
+    response.raw("metrics", &metrics.finish());
+    frontend(json_body(response.finish()))
 }
 
-fn search_hit(id: TraceId, trace: &StoredTrace, matched: &[Span], spss: usize) -> Value {
-    let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
+/// What the combiner writes for a trace whose root span has not arrived
+/// (`pkg/search/util.go` `RootSpanNotYetReceivedText` at v2.6.1).
+const ROOT_NOT_YET: &str = "<root span not yet received>";
+
+/// A `TraceSearchMetadata` in proto field order (`pkg/traceql/engine.go`
+/// `asTraceSearchMetadata`): the spanset both as the deprecated `spanSet`
+/// and as `spanSets[0]`.
+fn search_hit(id: TraceId, trace: &StoredTrace, matched: &[MatchedSpan], spss: usize) -> String {
     let start = trace.start_unix_nanos();
-    let mut obj = json!({
-        // Tempo trims leading zeros (pkg/util/traceid.go).
-        "traceID": id.trimmed_hex(),
-        "startTimeUnixNano": start.to_string(),
-        "durationMs": (trace.end_unix_nanos().saturating_sub(start)) / 1_000_000,
-        "spanSets": [{
-            "spans": matched.iter().take(spss).map(|s| json!({
-                "spanID": hex(&s.span_id),
-                "startTimeUnixNano": s.start_time_unix_nano.to_string(),
-                "durationNanos": s.end_time_unix_nano.saturating_sub(s.start_time_unix_nano).to_string(),
-            })).collect::<Vec<_>>(),
-            "matched": matched.len(),
-        }],
-    });
-    // Root fields are absent until the root span has arrived.
-    if let Some((rs, root)) = trace.root() {
-        let resource = rs
-            .resource
-            .as_ref()
-            .map(|r| r.attributes.as_slice())
-            .unwrap_or_default();
-        if let Some(service) = attribute_text(resource, "service.name") {
-            obj["rootServiceName"] = service.into();
-        }
-        obj["rootTraceName"] = root.name.clone().into();
+    let (root_service, root_name) = root_names(trace);
+    let mut m = jsonpb::Message::new();
+    // Tempo trims leading zeros (pkg/util/traceid.go).
+    m.string("traceID", &id.trimmed_hex());
+    m.string("rootServiceName", root_service.unwrap_or(ROOT_NOT_YET));
+    m.string("rootTraceName", root_name);
+    m.uint64("startTimeUnixNano", start);
+    m.uint32(
+        "durationMs",
+        (trace.end_unix_nanos().saturating_sub(start) / 1_000_000) as u32,
+    );
+    let set = span_set_json(matched, spss);
+    m.raw("spanSet", &set);
+    m.repeated("spanSets", vec![set]);
+    let stats = service_stats(trace);
+    if !stats.is_empty() {
+        let entries: Vec<String> = stats
+            .iter()
+            .map(|(service, (spans, errors))| {
+                let mut s = jsonpb::Message::new();
+                s.uint32("spanCount", *spans);
+                s.uint32("errorCount", *errors);
+                format!("{}:{}", json::string(service), s.finish())
+            })
+            .collect();
+        m.raw("serviceStats", &format!("{{{}}}", entries.join(",")));
     }
-    obj
+    m.finish()
+}
+
+/// A span the query matched, with what the engine reports of it.
+type MatchedSpan = (Span, Reported);
+
+fn span_set_json(matched: &[MatchedSpan], spss: usize) -> String {
+    let spans = matched
+        .iter()
+        .take(spss)
+        .map(|(s, reported)| {
+            let mut span = jsonpb::Message::new();
+            span.string("spanID", &span_id_hex(&s.span_id));
+            span.string("name", reported.name.as_deref().unwrap_or_default());
+            span.uint64("startTimeUnixNano", s.start_time_unix_nano);
+            span.uint64(
+                "durationNanos",
+                s.end_time_unix_nano.saturating_sub(s.start_time_unix_nano),
+            );
+            span.repeated("attributes", reported.attributes.iter().map(key_value_json).collect());
+            span.finish()
+        })
+        .collect();
+    let mut set = jsonpb::Message::new();
+    set.repeated("spans", spans);
+    set.uint32("matched", matched.len() as u32);
+    set.finish()
+}
+
+/// `SpanIDToHexString`: leading zeros trimmed, then padded to 16.
+fn span_id_hex(id: &[u8]) -> String {
+    let full: String = id.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{:0>16}", full.trim_start_matches('0'))
+}
+
+/// The root span's name and its resource's string `service.name`.
+fn root_names(trace: &StoredTrace) -> (Option<&str>, &str) {
+    let Some((rs, root)) = trace.root() else {
+        return (None, "");
+    };
+    (service_name(rs).filter(|s| !s.is_empty()), &root.name)
+}
+
+/// A resource's `service.name` when it is a string, as vParquet4 reads it.
+fn service_name(rs: &ResourceSpans) -> Option<&str> {
+    let kv = rs
+        .resource
+        .iter()
+        .flat_map(|r| &r.attributes)
+        .find(|kv| kv.key == "service.name")?;
+    match kv.value.as_ref()?.value.as_ref()? {
+        any_value::Value::StringValue(s) => Some(s),
+        _ => None,
+    }
+}
+
+/// Spans and error spans per resource `service.name` (string values;
+/// others count under ""), as vParquet4 keeps them
+/// (`nested_set_model.go` `assignNestedSetModelBoundsAndServiceStats`);
+/// jsonpb writes the map sorted by key.
+fn service_stats(trace: &StoredTrace) -> std::collections::BTreeMap<String, (u32, u32)> {
+    let mut stats = std::collections::BTreeMap::<String, (u32, u32)>::new();
+    for (rs, span) in trace.spans() {
+        let entry = stats
+            .entry(service_name(rs).unwrap_or_default().to_owned())
+            .or_default();
+        entry.0 += 1;
+        if span.status.as_ref().is_some_and(|s| s.code == 2) {
+            entry.1 += 1;
+        }
+    }
+    stats
 }
 
 #[cfg(test)]
@@ -750,6 +1090,17 @@ mod tests {
                 "q={}&tags=a%3Db",
                 "invalid request: can't specify tags and q in the same query",
             ),
+            (
+                "tags=a%3D1%20a%3D2&minDuration=x",
+                "invalid tags: tag a has been set twice",
+            ),
+            ("tags=a%3Db%3Dc", "invalid tags: unexpected '=' at pos 4"),
+            (
+                "tags=service.name%3D%22x&limit=0",
+                "invalid tags: unterminated quoted value at pos 16",
+            ),
+            // A bad tag value is found before a bad duration.
+            ("minDuration=x&tags=%3Dx", "invalid tags: unexpected '=' at pos 1"),
         ] {
             assert_eq!(search_error(raw).await, (400, text.clone(), msg.to_owned()), "{raw}");
         }
@@ -844,6 +1195,11 @@ mod tests {
             };
             assert_eq!(got, (400, text.clone(), msg.to_owned()), "{id}?{raw}");
         }
+        // Valid, but only blocks would answer it.
+        let blocks = check_trace_request("1234", Some("mode=blocks&start=1&end=2"));
+        assert!(matches!(blocks, Err(Refusal::NotImplemented(_))), "{blocks:?}");
+        let invalid = check_trace_request("1234", Some("mode=blocks&start=2&end=1"));
+        assert!(matches!(invalid, Err(Refusal::BadRequest(_))), "{invalid:?}");
         for raw in [
             "mode=ingesters&start=abc",
             "blockStart=00000000-0000-0000-0000-000000000000&start=10&end=20",
@@ -918,20 +1274,202 @@ mod tests {
         assert_eq!(all["traces"][0]["traceID"], "7".repeat(32));
         let (_, window) = json_of(ask("q={ }&start=900&end=1001").await).await;
         assert_eq!(window["traces"].as_array().map(Vec::len), Some(1));
+        // jsonpb leaves an empty `traces` out.
         let (_, none) = json_of(ask(r#"q={ span.pillars.run =~ "r-[3-9]" }"#).await).await;
-        assert_eq!(none["traces"], json!([]));
+        assert_eq!(none.get("traces"), None, "{none}");
         let (status, _, text) = body(ask(r#"q={ span.a = "x" } >> { }"#).await).await;
         assert_eq!(status, 501, "{text}");
+    }
+
+    /// A search hit as the frontend's jsonpb writes it: proto field order,
+    /// the deprecated `spanSet` beside `spanSets`, zero values left out,
+    /// strings HTML-safe,
+    /// `serviceStats` per service, and the combiner's placeholder when the
+    /// root span has not arrived (`modules/frontend/combiner/search.go`).
+    #[tokio::test]
+    async fn search_hits_have_tempos_shape() {
+        use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+        use opentelemetry_proto::tonic::resource::v1::Resource;
+        use opentelemetry_proto::tonic::trace::v1::Status;
+        let state = Arc::new(SimState::default());
+        let service = KeyValue {
+            key: "service.name".into(),
+            value: Some(AnyValue {
+                value: Some(any_value::Value::StringValue("svc".into())),
+            }),
+            ..Default::default()
+        };
+        let span = |n: u8, parent: u8, end_ns: u64, code: i32| Span {
+            trace_id: vec![0x0a; 16],
+            span_id: vec![n; 8],
+            parent_span_id: if parent == 0 { Vec::new() } else { vec![parent; 8] },
+            name: format!("op-{n}"),
+            start_time_unix_nano: 1_000_000_000_000,
+            end_time_unix_nano: 1_000_000_000_000 + end_ns,
+            status: Some(Status {
+                code,
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        // No root yet, and shorter than a millisecond.
+        let request = ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                resource: Some(Resource {
+                    attributes: vec![service],
+                    ..Default::default()
+                }),
+                scope_spans: vec![ScopeSpans {
+                    spans: vec![span(2, 1, 500_000, 2), span(3, 1, 0, 0)],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        };
+        let bytes = trace_proto(&request.resource_spans).encoded_len();
+        state.traces.ingest(request, &state.faults());
+        let (status, _, text) = body(search(State(state.clone()), RawQuery(Some("q={}".into()))).await).await;
+        assert_eq!(status, 200);
+        let set = r#"{"spans":[{"spanID":"0202020202020202","startTimeUnixNano":"1000000000000","durationNanos":"500000"},{"spanID":"0303030303030303","startTimeUnixNano":"1000000000000"}],"matched":2}"#;
+        let hit = format!(
+            r#"{{"traceID":"{}","rootServiceName":"\u003croot span not yet received\u003e","startTimeUnixNano":"1000000000000","spanSet":{set},"spanSets":[{set}],"serviceStats":{{"svc":{{"spanCount":2,"errorCount":1}}}}}}"#,
+            &"0a".repeat(16)[1..]
+        );
+        assert_eq!(
+            text,
+            format!(r#"{{"traces":[{hit}],"metrics":{{"inspectedBytes":"{bytes}","completedJobs":1,"totalJobs":1}}}}"#)
+        );
+        // The tag search (no `q`) also counts the traces it inspected.
+        let (_, tags) = json_of(search(State(state.clone()), RawQuery(None)).await).await;
+        assert_eq!(tags["metrics"]["inspectedTraces"], 1, "{tags}");
+    }
+
+    /// The id is read from the path as Go decodes it: escapes undone
+    /// (`%61` is `a`, a lone byte not UTF-8 is named U+FFFD by the id
+    /// check) and a bad escape is Go's server-level 400.
+    #[tokio::test]
+    async fn trace_ids_are_read_from_the_path_as_go_decodes_it() {
+        assert_eq!(trace_path("/api/traces/%61b+c").as_deref(), Some("ab+c"));
+        let id = trace_path("/api/v2/traces/%FF12").unwrap_or_default();
+        let got = match check_trace_request(&id, None) {
+            Err(r) => body(r.into_response()).await,
+            Ok(_) => (200, None, String::new()),
+        };
+        assert_eq!(
+            got.2,
+            "trace IDs can only contain hex characters: invalid character '\u{fffd}' at position 1"
+        );
+        assert_eq!(trace_path("/api/traces/ab%zz"), None);
+        let (status, ctype, text) = body(bad_request_line()).await;
+        assert_eq!(
+            (status, ctype.as_deref(), text.as_str()),
+            (400, Some("text/plain; charset=utf-8"), "400 Bad Request")
+        );
+    }
+
+    /// gzhttp's choice: gzip's q-value, the first `gzip` coding only.
+    #[test]
+    fn gzip_is_accepted_as_gzhttp_reads_accept_encoding() {
+        let accepts = |v: &str| accepts_gzip(Some(&HeaderValue::from_str(v).unwrap()));
+        for yes in [
+            "gzip",
+            "GZIP",
+            "deflate, gzip",
+            " gzip;q=0.5",
+            "gzip;q=2",
+            "br;q=1, gzip ;q=0.1",
+            "gzip;q=0;x=1",
+        ] {
+            assert!(accepts(yes), "{yes}");
+        }
+        for no in ["", "deflate", "*", "gzip;q=0", "gzip;q=x", "gzip;q=0, gzip", "x-gzip"] {
+            assert!(!accepts(no), "{no}");
+        }
+        assert!(!accepts_gzip(None));
+    }
+
+    #[tokio::test]
+    async fn large_bodies_are_gzipped_small_ones_not() {
+        use std::io::Read as _;
+        let big = "x".repeat(GZIP_MIN_SIZE);
+        let r = gzipped(([(header::CONTENT_LENGTH, "1024")], big.clone()).into_response()).await;
+        assert_eq!(
+            r.headers().get(header::CONTENT_ENCODING).map(|v| v.as_bytes()),
+            Some(&b"gzip"[..])
+        );
+        assert_eq!(r.headers().get(header::CONTENT_LENGTH), None);
+        let bytes = axum::body::to_bytes(r.into_body(), 1 << 20).await.unwrap();
+        let mut text = String::new();
+        flate2::read::GzDecoder::new(&bytes[..])
+            .read_to_string(&mut text)
+            .unwrap();
+        assert_eq!(text, big);
+        let small = gzipped(big[1..].to_owned().into_response()).await;
+        assert_eq!(small.headers().get(header::CONTENT_ENCODING), None);
+    }
+
+    /// A matched span carries what the query read of it
+    /// (`asTraceSearchMetadata`): its name when the query reads `name`,
+    /// the other attributes it has by name, intrinsics spelled as TraceQL
+    /// prints them, and never duration or the trace-level intrinsics.
+    #[tokio::test]
+    async fn search_spans_carry_the_attributes_the_query_read() {
+        let state = Arc::new(SimState::default());
+        stored(&state, [0x77; 16], "svc", "r-1", 1_000);
+        let q = r#"q={ (name = "op-2" %26%26 span.pillars.run = "r-1" %26%26 resource.service.name = "svc" %26%26 status = unset %26%26 kind != server %26%26 duration > 1ms %26%26 rootName = "op-1") || .nosuch = 1 }"#;
+        let (status, _, text) = body(search(State(state.clone()), RawQuery(Some(q.into()))).await).await;
+        assert_eq!(status, 200, "{text}");
+        let found: Value = serde_json::from_str(&text).unwrap_or_default();
+        let span = &found["traces"][0]["spanSets"][0]["spans"][0];
+        assert_eq!(span["name"], "op-2", "{text}");
+        let attributes: Vec<(String, Value)> = span["attributes"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .map(|kv| (kv["key"].as_str().unwrap_or_default().to_owned(), kv["value"].clone()))
+            .collect();
+        assert_eq!(
+            attributes,
+            [
+                ("pillars.run".to_owned(), json!({ "stringValue": "r-1" })),
+                ("service.name".to_owned(), json!({ "stringValue": "svc" })),
+                ("status".to_owned(), json!({ "stringValue": "unset" })),
+                ("kind".to_owned(), json!({ "stringValue": "unspecified" })),
+            ]
+        );
+        // `{}` reads nothing.
+        let (_, all) = json_of(search(State(state.clone()), RawQuery(Some("q={}".into()))).await).await;
+        let span = &all["traces"][0]["spanSets"][0]["spans"][0];
+        assert_eq!((span.get("name"), span.get("attributes")), (None, None), "{all}");
     }
 
     #[tokio::test]
     async fn traces_by_id_have_tempos_shapes() {
         let state = Arc::new(SimState::default());
         stored(&state, [0x77; 16], "svc", "r-1", 1_000);
-        let v1 = |id: &str| trace_v1(State(state.clone()), Path(id.to_owned()), RawQuery(None));
-        let v2 = |id: &str| trace_v2(State(state.clone()), Path(id.to_owned()), RawQuery(None));
+        let v1 = |id: &str| {
+            trace_v1(
+                State(state.clone()),
+                TracePath(id.to_owned()),
+                RawQuery(None),
+                HeaderMap::new(),
+            )
+        };
+        let v2 = |id: &str| {
+            trace_v2(
+                State(state.clone()),
+                TracePath(id.to_owned()),
+                RawQuery(None),
+                HeaderMap::new(),
+            )
+        };
         let (status, found) = json_of(v1(&"7".repeat(32)).await).await;
         assert_eq!((status, found["batches"].as_array().map(Vec::len)), (200, Some(1)));
+        // The same spans pushed again are combined away.
+        stored(&state, [0x77; 16], "svc", "r-1", 1_000);
+        let (_, again) = json_of(v1(&"7".repeat(32)).await).await;
+        assert_eq!(again, found);
         assert_eq!(body(v1("1234").await).await, (404, None, String::new()));
         let (status, found) = json_of(v2(&"7".repeat(32)).await).await;
         assert_eq!(status, 200);
@@ -944,12 +1482,70 @@ mod tests {
         assert_eq!(body(v2("xyz").await).await.0, 400);
     }
 
+    /// `Accept: application/protobuf` (exactly) is answered with the
+    /// proto bytes, typed `application/protobuf`; anything else is JSON.
+    #[tokio::test]
+    async fn traces_by_id_answer_protobuf_when_asked() {
+        use opentelemetry_proto::tonic::trace::v1::TracesData;
+        use prost::Message as _;
+        #[derive(Clone, PartialEq, prost::Message)]
+        struct TraceByIdResponse {
+            #[prost(message, optional, tag = "1")]
+            trace: Option<TracesData>,
+        }
+        let state = Arc::new(SimState::default());
+        stored(&state, [0x77; 16], "svc", "r-1", 1_000);
+        let accept = |v: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(header::ACCEPT, HeaderValue::from_str(v).unwrap());
+            h
+        };
+        let v1 = |id: &str, h: HeaderMap| trace_v1(State(state.clone()), TracePath(id.to_owned()), RawQuery(None), h);
+        let v2 = |id: &str, h: HeaderMap| trace_v2(State(state.clone()), TracePath(id.to_owned()), RawQuery(None), h);
+        let known = "7".repeat(32);
+        let proto = || accept("application/protobuf");
+
+        let r = v1(&known, proto()).await;
+        let ctype = r.headers().get(header::CONTENT_TYPE).cloned();
+        assert_eq!(
+            ctype.as_ref().and_then(|v| v.to_str().ok()),
+            Some("application/protobuf")
+        );
+        let bytes = axum::body::to_bytes(r.into_body(), 1 << 20).await.unwrap();
+        let trace = TracesData::decode(bytes).unwrap();
+        assert_eq!(trace.resource_spans.len(), 1);
+        let span = &trace.resource_spans[0].scope_spans[0].spans[0];
+        // What jsonpb writes as `{}` is an empty message on the wire too.
+        assert_eq!(span.status, Some(Default::default()));
+        assert_eq!(trace.resource_spans[0].scope_spans[0].scope, Some(Default::default()));
+
+        let r = v2(&known, proto()).await;
+        let bytes = axum::body::to_bytes(r.into_body(), 1 << 20).await.unwrap();
+        let response = TraceByIdResponse::decode(bytes).unwrap();
+        assert_eq!(response.trace.map(|t| t.resource_spans.len()), Some(1));
+        let r = v2("1234", proto()).await;
+        let ctype = r.headers().get(header::CONTENT_TYPE).cloned();
+        assert_eq!(
+            ctype.as_ref().and_then(|v| v.to_str().ok()),
+            Some("application/protobuf")
+        );
+        let bytes = axum::body::to_bytes(r.into_body(), 1 << 20).await.unwrap();
+        assert_eq!(&bytes[..], [0x0a, 0x00]);
+
+        assert_eq!(body(v1("1234", proto()).await).await, (404, None, String::new()));
+        // Tempo compares the whole header value.
+        for other in ["application/protobuf, application/json", "application/json", "*/*"] {
+            let (status, ctype, _) = body(v1(&known, accept(other)).await).await;
+            assert_eq!((status, ctype.as_deref()), (200, Some("application/json")), "{other}");
+        }
+    }
+
     /// Every field and `AnyValue` kind, compared with what Tempo 2.6.1's
     /// `tempopb.MarshalToJSONV1` (gogo jsonpb) wrote for the same trace
     /// built in Go: enum names, quoted 64-bit integers, base64 bytes,
     /// `1e+21`/`2.5e-7`/`"NaN"`, HTML-safe strings, `{}` for an empty
     /// status, scope and value, empty keys and zero counts left out, and
-    /// no `flags` on links (not in 2.6.1's `Span_Link`).
+    /// no `flags` on links (not kept by vParquet4).
     #[test]
     fn span_json_is_what_tempos_jsonpb_writes() {
         use opentelemetry_proto::tonic::common::v1::{ArrayValue, InstrumentationScope, KeyValueList};

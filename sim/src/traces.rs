@@ -5,7 +5,7 @@
 //!
 //! Uses: ids, faults.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -22,6 +22,8 @@ use crate::ids::TraceId;
 #[derive(Debug, Clone)]
 pub struct StoredTrace {
     pub batches: Vec<ResourceSpans>,
+    /// Where each push's batches start in `batches`.
+    pushes: Vec<usize>,
     first_seen: Instant,
     last_seen: Instant,
 }
@@ -43,9 +45,78 @@ impl StoredTrace {
         self.spans().map(|(_, s)| s.end_time_unix_nano).max().unwrap_or(0)
     }
 
-    /// The root span (no parent) and its resource, once it has arrived.
+    /// The batches as Tempo's trace-by-id read combines the pushes'
+    /// segments (`pkg/model/trace/combine.go` at v2.6.1): the first kept
+    /// whole, each later span dropped when one with its id and kind was
+    /// seen before; then, if anything was combined, `SortTrace`.
+    pub fn combined(&self) -> Vec<ResourceSpans> {
+        let first_end = self.pushes.get(1).copied().unwrap_or(self.batches.len());
+        let mut out = self.batches[..first_end].to_vec();
+        if first_end == self.batches.len() {
+            return out;
+        }
+        let mut seen: HashSet<(i32, Vec<u8>)> = out
+            .iter()
+            .flat_map(|rs| &rs.scope_spans)
+            .flat_map(|ss| &ss.spans)
+            .map(|s| (s.kind, s.span_id.clone()))
+            .collect();
+        for batch in &self.batches[first_end..] {
+            let mut batch = batch.clone();
+            for ss in &mut batch.scope_spans {
+                ss.spans.retain(|s| seen.insert((s.kind, s.span_id.clone())));
+            }
+            batch.scope_spans.retain(|ss| !ss.spans.is_empty());
+            if !batch.scope_spans.is_empty() {
+                out.push(batch);
+            }
+        }
+        sort_trace(&mut out);
+        out
+    }
+
+    /// The trace as the ingester writes it to its head block once idle:
+    /// its pushes combined into one.
+    fn flushed(&self) -> StoredTrace {
+        StoredTrace {
+            batches: self.combined(),
+            pushes: vec![0],
+            ..self.clone()
+        }
+    }
+
+    /// The root span and its resource, once it has arrived: the last span
+    /// without a parent, as vParquet4 picks it (`tempodb/encoding/
+    /// vparquet4/schema.go` `traceToParquet` at v2.6.1).
     pub fn root(&self) -> Option<(&ResourceSpans, &Span)> {
-        self.spans().find(|(_, s)| s.parent_span_id.is_empty())
+        self.spans().filter(|(_, s)| s.parent_span_id.is_empty()).last()
+    }
+}
+
+/// `SortTrace` (`pkg/model/trace/sort.go` at v2.6.1): spans by start time
+/// then id, scopes by their first span, batches by their first scope's.
+fn sort_trace(batches: &mut [ResourceSpans]) {
+    let key = |s: &Span| (s.start_time_unix_nano, s.span_id.clone());
+    let first = |ss: &ScopeSpans| ss.spans.first().map(key);
+    for rs in batches.iter_mut() {
+        for ss in &mut rs.scope_spans {
+            ss.spans.sort_by_key(key);
+        }
+        rs.scope_spans.sort_by(|a, b| before(first(a), first(b)));
+    }
+    batches.sort_by(|a, b| {
+        before(
+            a.scope_spans.first().and_then(first),
+            b.scope_spans.first().and_then(first),
+        )
+    });
+}
+
+/// Go's comparators call an empty side "not less": it keeps its place.
+fn before<K: Ord>(a: Option<K>, b: Option<K>) -> std::cmp::Ordering {
+    match (a, b) {
+        (Some(a), Some(b)) => a.cmp(&b),
+        _ => std::cmp::Ordering::Equal,
     }
 }
 
@@ -75,9 +146,19 @@ impl TraceStore {
         let mut received = 0;
         let mut stored = 0;
         let mut traces = self.traces.lock().expect("trace store lock");
+        // The traces this push adds to: each starts a segment.
+        let mut pushed: HashSet<TraceId> = HashSet::new();
         for rs in request.resource_spans {
+            // Tempo's distributor regroups each batch per trace and per
+            // scope name and version, copying neither schema URL
+            // (`modules/distributor/distributor.go` `requestsByTraceID`).
+            let mut regrouped: HashMap<(TraceId, String, String), usize> = HashMap::new();
             for ss in &rs.scope_spans {
-                let mut by_trace: HashMap<TraceId, Vec<Span>> = HashMap::new();
+                let (name, version) = ss
+                    .scope
+                    .as_ref()
+                    .map(|s| (s.name.clone(), s.version.clone()))
+                    .unwrap_or_default();
                 for span in &ss.spans {
                     received += 1;
                     let Ok(bytes) = <[u8; 16]>::try_from(span.trace_id.as_slice()) else {
@@ -88,25 +169,29 @@ impl TraceStore {
                         continue;
                     }
                     stored += 1;
-                    by_trace.entry(id).or_default().push(span.clone());
-                }
-                for (id, spans) in by_trace {
-                    let batch = ResourceSpans {
-                        resource: rs.resource.clone(),
-                        scope_spans: vec![ScopeSpans {
-                            scope: ss.scope.clone(),
-                            spans,
-                            schema_url: ss.schema_url.clone(),
-                        }],
-                        schema_url: rs.schema_url.clone(),
-                    };
                     let entry = traces.entry(id).or_insert_with(|| StoredTrace {
                         batches: Vec::new(),
+                        pushes: Vec::new(),
                         first_seen: now,
                         last_seen: now,
                     });
-                    entry.batches.push(batch);
                     entry.last_seen = now;
+                    if pushed.insert(id) {
+                        entry.pushes.push(entry.batches.len());
+                    }
+                    let at = *regrouped.entry((id, name.clone(), version.clone())).or_insert_with(|| {
+                        entry.batches.push(ResourceSpans {
+                            resource: rs.resource.clone(),
+                            scope_spans: vec![ScopeSpans {
+                                scope: ss.scope.clone(),
+                                spans: Vec::new(),
+                                schema_url: String::new(),
+                            }],
+                            schema_url: String::new(),
+                        });
+                        entry.batches.len() - 1
+                    });
+                    entry.batches[at].scope_spans[0].spans.push(span.clone());
                 }
             }
         }
@@ -130,7 +215,7 @@ impl TraceStore {
         traces
             .iter()
             .filter(|(_, t)| now >= t.last_seen + idle + faults.delay)
-            .map(|(id, t)| (*id, t.clone()))
+            .map(|(id, t)| (*id, t.flushed()))
             .collect()
     }
 
@@ -154,4 +239,100 @@ pub fn attribute_text(attrs: &[KeyValue], key: &str) -> Option<String> {
         any_value::Value::BoolValue(b) => b.to_string(),
         other => format!("{other:?}"),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry_proto::tonic::common::v1::InstrumentationScope;
+
+    /// Tempo's distributor regroups a batch per trace and per scope name
+    /// and version, keeping neither schema URL (`modules/distributor/
+    /// distributor.go` `requestsByTraceID` at v2.6.1).
+    #[test]
+    fn batches_are_regrouped_as_tempos_distributor_does() {
+        let scope = |name: &str| ScopeSpans {
+            scope: Some(InstrumentationScope {
+                name: name.into(),
+                ..Default::default()
+            }),
+            spans: vec![Span {
+                trace_id: vec![7; 16],
+                span_id: name.bytes().chain([0; 7]).take(8).collect(),
+                ..Default::default()
+            }],
+            schema_url: "https://scope".into(),
+        };
+        let request = ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                resource: None,
+                scope_spans: vec![scope("a"), scope("b"), scope("a")],
+                schema_url: "https://resource".into(),
+            }],
+        };
+        let store = TraceStore::default();
+        store.ingest(request, &Faults::default());
+        let trace = store.by_id(TraceId([7; 16]), &Faults::default()).expect("stored");
+        let shape: Vec<(String, usize, String, String)> = trace
+            .batches
+            .iter()
+            .map(|rs| {
+                let ss = &rs.scope_spans[0];
+                let name = ss.scope.as_ref().map(|s| s.name.clone()).unwrap_or_default();
+                (name, ss.spans.len(), rs.schema_url.clone(), ss.schema_url.clone())
+            })
+            .collect();
+        let none = String::new;
+        assert_eq!(
+            shape,
+            [("a".into(), 2, none(), none()), ("b".into(), 1, none(), none())]
+        );
+    }
+
+    /// A trace pushed more than once is combined on read as Tempo's
+    /// `pkg/model/trace/combine.go` does: later pushes lose spans already
+    /// seen (same id and kind), then `SortTrace` orders spans, scopes and
+    /// batches by start time and span id; one push is kept as it came.
+    #[test]
+    fn pushes_are_combined_as_tempos_combiner_does() {
+        let push = |spans: &[(u8, u64)]| ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                scope_spans: vec![ScopeSpans {
+                    spans: spans
+                        .iter()
+                        .map(|&(id, start)| Span {
+                            trace_id: vec![7; 16],
+                            span_id: vec![id; 8],
+                            kind: 2,
+                            start_time_unix_nano: start,
+                            ..Default::default()
+                        })
+                        .collect(),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        };
+        let order = |store: &TraceStore| -> Vec<Vec<u8>> {
+            let trace = store.by_id(TraceId([7; 16]), &Faults::default()).expect("stored");
+            trace
+                .combined()
+                .iter()
+                .flat_map(|rs| {
+                    rs.scope_spans
+                        .iter()
+                        .flat_map(|ss| ss.spans.iter().map(|s| s.span_id[..1].to_vec()))
+                })
+                .collect()
+        };
+        let store = TraceStore::default();
+        store.ingest(push(&[(2, 20), (1, 10), (1, 10)]), &Faults::default());
+        assert_eq!(order(&store), [vec![2], vec![1], vec![1]]);
+        store.ingest(push(&[(1, 10), (3, 5), (3, 5)]), &Faults::default());
+        assert_eq!(order(&store), [vec![3], vec![1], vec![1], vec![2]]);
+        // Search reads the trace as flushed: combined the same way.
+        let searched = store.searchable(Duration::ZERO, &Faults::default());
+        let ids: Vec<u8> = searched[0].1.spans().map(|(_, s)| s.span_id[0]).collect();
+        assert_eq!(ids, [3, 1, 1, 2]);
+    }
 }

@@ -10,6 +10,16 @@ use super::strconv;
 /// `EscapeError`'s text for the first bad escape (`invalid URL escape
 /// "%zz"`).
 pub fn query_unescape(s: &str) -> Result<Vec<u8>, String> {
+    unescape(s, true)
+}
+
+/// `url.PathUnescape`, as Go's server reads a request's path: `%XX` is a
+/// byte and `+` stays `+`.
+pub fn path_unescape(s: &str) -> Result<Vec<u8>, String> {
+    unescape(s, false)
+}
+
+fn unescape(s: &str, plus_is_space: bool) -> Result<Vec<u8>, String> {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
@@ -26,7 +36,7 @@ pub fn query_unescape(s: &str) -> Result<Vec<u8>, String> {
                 }
                 i += 3;
             }
-            b'+' => {
+            b'+' if plus_is_space => {
                 out.push(b' ');
                 i += 1;
             }

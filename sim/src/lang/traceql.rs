@@ -37,7 +37,7 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use opentelemetry_proto::tonic::common::v1::{KeyValue, any_value};
+use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use opentelemetry_proto::tonic::trace::v1::Span;
 use regex::Regex;
 
@@ -2264,7 +2264,8 @@ struct TraceFacts {
 
 impl TraceFacts {
     fn new(spans: &[SpanView<'_>]) -> TraceFacts {
-        let root = spans.iter().find(|s| s.span.parent_span_id.is_empty());
+        // The last span without a parent, as vParquet4 picks it.
+        let root = spans.iter().rfind(|s| s.span.parent_span_id.is_empty());
         let start = spans.iter().map(|s| s.span.start_time_unix_nano).min().unwrap_or(0);
         let end = spans.iter().map(|s| s.span.end_time_unix_nano).max().unwrap_or(0);
         let root_service = root
@@ -2281,6 +2282,92 @@ impl TraceFacts {
             duration: i64::try_from(end.saturating_sub(start)).unwrap_or(i64::MAX),
         }
     }
+}
+
+/// What Tempo's engine reports of a matched span (`pkg/traceql/engine.go`
+/// `asTraceSearchMetadata` at v2.6.1).
+#[derive(Debug, Default, PartialEq)]
+pub struct Reported {
+    /// The span's name, when the query reads `name`.
+    pub name: Option<String>,
+    /// Every other attribute the query reads that the span has, by name,
+    /// as `Static.AsAnyValue` writes it. (Tempo's order is its map's.)
+    pub attributes: Vec<KeyValue>,
+}
+
+impl Search {
+    /// What a matched span reports of the attributes this query read.
+    pub fn reported(&self, sv: &SpanView<'_>) -> Reported {
+        let mut attrs = Vec::new();
+        collect_attrs(&self.se, &mut attrs);
+        let facts = TraceFacts::new(std::slice::from_ref(sv));
+        let mut out = Reported::default();
+        for a in attrs {
+            match a.intrinsic {
+                Some(Intrinsic::Name) => out.name = Some(sv.span.name.clone()),
+                // Left out of a span's attributes.
+                Some(
+                    Intrinsic::Duration
+                    | Intrinsic::TraceDuration
+                    | Intrinsic::RootServiceName
+                    | Intrinsic::RootName
+                    | Intrinsic::TraceId
+                    | Intrinsic::SpanId,
+                ) => {}
+                intrinsic => {
+                    let Some(value) = attribute_value(&a, sv, &facts).ok().and_then(any_value_of) else {
+                        continue;
+                    };
+                    let key = intrinsic.map_or(a.name.clone(), |i| i.spelling().to_owned());
+                    out.attributes.push(KeyValue {
+                        key,
+                        value: Some(value),
+                        ..Default::default()
+                    });
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Each attribute a spanset expression reads, once, in query order.
+fn collect_attrs(se: &Se, out: &mut Vec<Attr>) {
+    fn fe_walk(fe: &Fe, out: &mut Vec<Attr>) {
+        match fe {
+            Fe::Attr(a) if !out.contains(a) => out.push(a.clone()),
+            Fe::Bin(_, l, r) => {
+                fe_walk(l, out);
+                fe_walk(r, out);
+            }
+            Fe::Un(_, e) => fe_walk(e, out),
+            Fe::Attr(_) | Fe::Static(_) => {}
+        }
+    }
+    match se {
+        Se::Filter(fe) => fe_walk(fe, out),
+        Se::Op(_, l, r) => {
+            collect_attrs(l, out);
+            collect_attrs(r, out);
+        }
+    }
+}
+
+/// `Static.AsAnyValue`; a missing attribute is not reported.
+fn any_value_of(s: Static) -> Option<AnyValue> {
+    const STATUSES: [&str; 3] = ["error", "ok", "unset"];
+    const KINDS: [&str; 6] = ["unspecified", "internal", "server", "client", "producer", "consumer"];
+    let value = match s {
+        Static::Nil => return None,
+        Static::Int(i) => any_value::Value::IntValue(i),
+        Static::Float(f) => any_value::Value::DoubleValue(f),
+        Static::Bool(b) => any_value::Value::BoolValue(b),
+        Static::Str(b) => any_value::Value::StringValue(String::from_utf8_lossy(&b).into_owned()),
+        Static::Duration(d) => any_value::Value::StringValue(time::duration_string(d)),
+        Static::Status(i) => any_value::Value::StringValue(STATUSES.get(usize::from(i))?.to_string()),
+        Static::Kind(i) => any_value::Value::StringValue(KINDS.get(usize::from(i))?.to_string()),
+    };
+    Some(AnyValue { value: Some(value) })
 }
 
 impl Search {
@@ -3104,6 +3191,25 @@ mod tests {
         served(q)
             .and_then(|s| s.matches(&views))
             .unwrap_or_else(|e| panic!("{q}: {e}"))
+    }
+
+    /// vParquet4 keeps the last span without a parent as the root
+    /// (`tempodb/encoding/vparquet4/schema.go` `traceToParquet` at v2.6.1).
+    #[test]
+    fn the_root_is_the_last_span_without_a_parent() {
+        let span = |name: &str| Span {
+            name: name.into(),
+            ..Default::default()
+        };
+        let spans = [span("first"), span("second")];
+        let views: Vec<SpanView<'_>> = spans.iter().map(|span| SpanView { resource: &[], span }).collect();
+        let hits = |q: &str| {
+            served(q)
+                .and_then(|s| s.matches(&views))
+                .unwrap_or_else(|e| panic!("{q}: {e}"))
+        };
+        assert_eq!(hits(r#"{ trace:rootName = "second" }"#), [0, 1]);
+        assert_eq!(hits(r#"{ trace:rootName = "first" }"#), Vec::<usize>::new());
     }
 
     #[test]

@@ -23,3 +23,4 @@ mod otel_js;
 mod pyroscope_rs;
 mod python_otlp;
 mod support;
+mod tempo_api;
