@@ -122,14 +122,7 @@ impl TempoClient {
         parsed
             .traces
             .into_iter()
-            .map(|t| {
-                Ok(SearchHit {
-                    trace_id: TraceId::from_trimmed_hex(&t.trace_id)
-                        .map_err(|e| HttpError::decode(WHAT, &answer.url, e))?,
-                    root_service_name: t.root_service_name,
-                    root_trace_name: t.root_trace_name,
-                })
-            })
+            .map(|t| t.hit().map_err(|e| HttpError::decode(WHAT, &answer.url, e)))
             .collect()
     }
 }
@@ -220,10 +213,32 @@ struct SearchResponse {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct SearchTrace {
-    #[serde(rename = "traceID")]
+    /// Trimmed of leading zeros; the all-zero id trims to nothing, and
+    /// jsonpb then leaves the field out.
+    #[serde(rename = "traceID", default)]
     trace_id: String,
     root_service_name: Option<String>,
     root_trace_name: Option<String>,
+}
+
+/// What Tempo names the root of a trace whose root span has not arrived
+/// (`pkg/search/util.go`): no service, no name.
+const ROOT_NOT_YET_RECEIVED: &str = "<root span not yet received>";
+
+impl SearchTrace {
+    fn hit(self) -> Result<SearchHit, crate::ids::IdError> {
+        let trace_id = if self.trace_id.is_empty() {
+            TraceId([0; 16])
+        } else {
+            TraceId::from_trimmed_hex(&self.trace_id)?
+        };
+        let known = |name: Option<String>| name.filter(|n| n != ROOT_NOT_YET_RECEIVED);
+        Ok(SearchHit {
+            trace_id,
+            root_service_name: known(self.root_service_name),
+            root_trace_name: known(self.root_trace_name),
+        })
+    }
 }
 
 /// The string form of an OTLP JSON `AnyValue` (`{"stringValue":"x"}`,
@@ -333,6 +348,22 @@ mod tests {
         assert_eq!(span.attributes["pillars.seq"], "7");
         assert_eq!(span.start_unix_nanos, 1_735_689_600_000_000_000);
         assert_eq!(span.end_unix_nanos - span.start_unix_nanos, 250_000_000);
+    }
+
+    #[test]
+    fn search_hits_take_tempos_trimmed_ids_and_its_placeholder_root() {
+        let body = r#"{"traces":[
+          {"traceID":"2f3577b34da6a3ce929d0e0e4736","rootServiceName":"<root span not yet received>","startTimeUnixNano":"1"},
+          {"rootServiceName":"backend","rootTraceName":"GET /api/x"}]}"#;
+        let parsed: SearchResponse = serde_json::from_str(body).unwrap();
+        let hits: Vec<SearchHit> = parsed.traces.into_iter().map(|t| t.hit().unwrap()).collect();
+        assert_eq!(hits[0].trace_id.to_string(), "00002f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(
+            (hits[0].root_service_name.as_deref(), hits[0].root_trace_name.as_deref()),
+            (None, None)
+        );
+        assert_eq!(hits[1].trace_id, TraceId([0; 16]), "the all-zero id has no traceID");
+        assert_eq!(hits[1].root_service_name.as_deref(), Some("backend"));
     }
 
     #[test]
