@@ -473,12 +473,11 @@ impl PillarsWorld {
     pub async fn run_canary(&mut self, rounds: u32) -> Result<(), AcceptanceError> {
         use crate::canary::{metrics::CanaryMetrics, run};
         let ctx = self.ctx().await?;
-        let interval = std::time::Duration::from_millis(500);
         let settings = run::Settings {
-            interval,
+            interval: std::time::Duration::from_millis(500),
             give_up: ctx.target.limits.max_wait,
-            // Half an interval short, so exactly `rounds` rounds start.
-            duration: Some(interval * rounds - interval / 2),
+            duration: None,
+            rounds: Some(u64::from(rounds)),
         };
         let metrics = std::sync::Arc::new(CanaryMetrics::new(&ctx.target.name, &ctx.run_id, ctx.seed.0));
         let (_stop, stopped) = tokio::sync::watch::channel(false);

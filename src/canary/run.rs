@@ -2,8 +2,8 @@
 //! metrics, profiles) through that pillar's round trip, each waited for
 //! on its own, side by side with the next ones; every probe that ends is
 //! counted in the metrics and handed to the caller, until the run's
-//! `duration` is up (then the probes in flight are waited for) or `stop`
-//! turns true (then they are dropped).
+//! `duration` is up or its `rounds` are sent (then the probes in flight are
+//! waited for) or `stop` turns true (then they are dropped).
 //!
 //! A probe the store answered without is missing: lost data. A probe
 //! whose write was refused or whose reads all failed is an error with the
@@ -35,6 +35,9 @@ pub struct Settings {
     pub give_up: Duration,
     /// How long to probe; until stopped when `None`.
     pub duration: Option<Duration>,
+    /// How many rounds to probe, at most; with `duration`, whichever
+    /// comes first ends the run.
+    pub rounds: Option<u64>,
 }
 
 /// One probe, ended.
@@ -118,7 +121,9 @@ pub async fn run(
     loop {
         tokio::select! {
             _ = tick.tick(), if probing => {
-                if until.is_some_and(|u| Instant::now() >= u) {
+                let done = until.is_some_and(|u| Instant::now() >= u)
+                    || settings.rounds.is_some_and(|r| summary.rounds >= r);
+                if done {
                     probing = false;
                 } else {
                     let n = summary.rounds;

@@ -361,6 +361,11 @@ pub struct CanaryArgs {
     #[arg(long, value_parser = humantime::parse_duration)]
     pub duration: Option<std::time::Duration>,
 
+    /// Stop after this many rounds, waiting for the probes in flight (with
+    /// --duration, whichever comes first).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub rounds: Option<u64>,
+
     /// How long a probe may take to be read back before it counts as
     /// missing [default: the target's max_wait].
     #[arg(long, value_parser = humantime::parse_duration)]

@@ -149,6 +149,7 @@ fn canary(args: CanaryArgs) -> Result<CanaryPlan, RunError> {
         run: RunIdentity::new(args.seed, None, None),
         interval: args.interval,
         duration: args.duration,
+        rounds: args.rounds,
         max_wait: args.max_wait,
         listen: args.listen,
     })

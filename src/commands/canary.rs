@@ -28,6 +28,8 @@ pub struct CanaryPlan {
     pub run: RunIdentity,
     pub interval: Duration,
     pub duration: Option<Duration>,
+    /// How many rounds, at most.
+    pub rounds: Option<u64>,
     /// How long a probe may take to be read back; the target's `max_wait`
     /// when unset.
     pub max_wait: Option<Duration>,
@@ -51,6 +53,7 @@ pub(super) async fn run(plan: CanaryPlan, env: &Env, console: &mut Console) -> R
         interval: plan.interval,
         give_up: plan.max_wait.unwrap_or(target.limits.max_wait),
         duration: plan.duration,
+        rounds: plan.rounds,
     };
     let _ = writeln!(
         console.err,
@@ -60,9 +63,12 @@ pub(super) async fn run(plan: CanaryPlan, env: &Env, console: &mut Console) -> R
         test_double(&target),
         humantime::format_duration(settings.interval),
         humantime::format_duration(settings.give_up),
-        plan.duration
-            .map(|d| format!(" for {}", humantime::format_duration(d)))
-            .unwrap_or_default(),
+        match (plan.duration, plan.rounds) {
+            (Some(d), Some(r)) => format!(" for {} or {r} rounds", humantime::format_duration(d)),
+            (Some(d), None) => format!(" for {}", humantime::format_duration(d)),
+            (None, Some(r)) => format!(" for {r} rounds"),
+            (None, None) => String::new(),
+        },
         seed.0,
     );
     let signal = tokio::spawn({

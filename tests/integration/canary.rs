@@ -18,7 +18,8 @@ fn settings() -> Settings {
     Settings {
         interval: Duration::from_millis(300),
         give_up: Duration::from_secs(2),
-        duration: Some(Duration::from_millis(1000)),
+        duration: None,
+        rounds: Some(3),
     }
 }
 
@@ -41,7 +42,7 @@ async fn a_healthy_stack_finds_every_probe_and_serves_them_as_openmetrics() {
         .await
         .unwrap();
     let summary = run(&ctx, &settings(), metrics, stopped, |_| {}).await;
-    assert!(summary.rounds >= 3, "{summary:?}");
+    assert_eq!(summary.rounds, 3, "{summary:?}");
     for pillar in [Pillar::Traces, Pillar::Logs, Pillar::Metrics, Pillar::Profiles] {
         let tally = &summary.pillars[&pillar];
         assert_eq!((tally.missing, tally.errors), (0, 0), "{pillar:?}: {tally:?}");
@@ -113,15 +114,15 @@ async fn a_read_path_that_fails_is_an_error_never_missing() {
     assert_eq!(summary.pillars[&Pillar::Metrics].found, summary.rounds);
 }
 
-/// `pillars canary` for two one-second rounds, with `extra` flags.
+/// `pillars canary` for two rounds a second apart, with `extra` flags.
 async fn canary_cli(extra: &[&str]) -> (i32, String) {
     let mut command = pillars_command();
     command.args([
         "canary",
         "--interval",
         "1s",
-        "--duration",
-        "2s",
+        "--rounds",
+        "2",
         "--max-wait",
         "2s",
         "--listen",
