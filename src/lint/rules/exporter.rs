@@ -152,6 +152,48 @@ fn receiver(model: &Deployment) -> Receiver {
 mod tests {
     use super::*;
 
+    /// The findings for a Compose file whose backend sends `protocol` to
+    /// `port`, beside a collector serving gRPC on 5317 and HTTP on 5318.
+    fn lint(protocol: &str, port: u16) -> Vec<Finding> {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("docker-compose.yml"),
+            format!(
+                "services:\n  backend:\n    image: b\n    mem_limit: 64m\n    environment:\n      OTEL_EXPORTER_OTLP_ENDPOINT: http://alloy:{port}\n      OTEL_EXPORTER_OTLP_PROTOCOL: {protocol}\n"
+            ),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("config.alloy"),
+            "otelcol.receiver.otlp \"default\" {\n  grpc { endpoint = \"0.0.0.0:5317\" }\n  http { endpoint = \"0.0.0.0:5318\" }\n  output {}\n}\n",
+        )
+        .unwrap();
+        crate::lint::LintReport::of(&[dir.path().to_owned()], None, &Default::default())
+            .unwrap()
+            .findings
+            .into_iter()
+            .filter(|f| f.rule == Rule::ExporterProtocol)
+            .collect()
+    }
+
+    #[test]
+    fn the_receivers_own_ports_decide() {
+        assert!(lint("grpc", 5317).is_empty());
+        assert!(lint("http/protobuf", 5318).is_empty());
+        // The conventional ports are not the receiver's here: nothing to say.
+        assert!(lint("grpc", 4318).is_empty());
+        let wrong = lint("grpc", 5318);
+        assert_eq!(wrong.len(), 1, "{wrong:?}");
+        assert!(wrong[0].message.contains("port 5318"), "{}", wrong[0].message);
+        assert!(
+            wrong[0].evidence.iter().any(|e| e.contains("config.alloy:1")),
+            "{:?}",
+            wrong[0].evidence
+        );
+        assert!(wrong[0].fix.contains("port 5317"), "{}", wrong[0].fix);
+        assert_eq!(lint("http/json", 5317).len(), 1);
+    }
+
     #[test]
     fn ports_come_from_urls_with_templates_in_them() {
         assert_eq!(port_of("http://${observability_ip}:4317"), Some(4317));
