@@ -58,8 +58,15 @@ pub struct PillarTally {
     pub found: u64,
     pub missing: u64,
     pub errors: u64,
+    /// The errors by the check's reason.
+    pub reasons: BTreeMap<&'static str, u64>,
+    /// The rounds of the first `MISSING_KEPT` missing probes.
+    pub missing_rounds: Vec<u64>,
     pub latency: LatencyHistogram,
 }
+
+/// Missing rounds kept per pillar, so a long run's memory stays bounded.
+pub const MISSING_KEPT: usize = 100;
 
 /// What a canary run saw.
 #[derive(Debug, Clone, Default)]
@@ -80,8 +87,16 @@ impl Summary {
                 tally.found += 1;
                 tally.latency.record(Duration::from_secs_f64(seconds));
             }
-            ProbeEnd::Missing => tally.missing += 1,
-            ProbeEnd::Error(_) => tally.errors += 1,
+            ProbeEnd::Missing => {
+                tally.missing += 1;
+                if tally.missing_rounds.len() < MISSING_KEPT {
+                    tally.missing_rounds.push(result.n);
+                }
+            }
+            ProbeEnd::Error(reason) => {
+                tally.errors += 1;
+                *tally.reasons.entry(reason).or_default() += 1;
+            }
         }
     }
 

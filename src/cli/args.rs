@@ -378,6 +378,11 @@ pub struct CanaryArgs {
     /// Seed the probes' ids derive from [default: from the clock].
     #[arg(long)]
     pub seed: Option<u64>,
+
+    /// Directory for canary.json, written when the run ends
+    /// [default: reports/<run-id>].
+    #[arg(long, value_name = "DIR")]
+    pub report_dir: Option<PathBuf>,
 }
 
 /// A probe interval: from a second to an hour.

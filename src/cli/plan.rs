@@ -146,7 +146,7 @@ fn canary(args: CanaryArgs) -> Result<CanaryPlan, RunError> {
     }
     Ok(CanaryPlan {
         target: choose_target(&args.stack)?,
-        run: RunIdentity::new(args.seed, None, None),
+        run: RunIdentity::new(args.seed, args.report_dir, None),
         interval: args.interval,
         duration: args.duration,
         rounds: args.rounds,

@@ -1,6 +1,6 @@
 //! `pillars canary`: a probe per pillar every interval against a target,
 //! `/metrics` for a scraper, a line per probe on standard error, and a
-//! summary at the end. Exits 1 when a probe went missing, 3 when none
+//! summary and `canary.json` at the end. Exits 1 when a probe went missing, 3 when none
 //! could be decided, 130/143 when a signal stopped it.
 //!
 //! Uses: canary, target, checks (context), console, env, exit.
@@ -14,11 +14,13 @@ use crate::canary::metrics::{CanaryMetrics, ProbeEnd};
 use crate::canary::run::{self, ProbeResult, Settings, Summary};
 use crate::canary::serve;
 use crate::checks::CheckCtx;
-use crate::commands::prepared::{RunIdentity, origin, test_double};
+use crate::commands::prepared::{RunIdentity, origin, test_double, write_report};
 use crate::console::{Console, printable};
 use crate::env::Env;
 use crate::error::RunError;
 use crate::exit;
+use crate::report::canary::CanaryReport;
+use crate::report::{Report, ReportDir};
 use crate::target::TargetChoice;
 
 /// A canary run: against which target, how often, for how long, served where.
@@ -37,6 +39,8 @@ pub struct CanaryPlan {
 }
 
 pub(super) async fn run(plan: CanaryPlan, env: &Env, console: &mut Console) -> Result<u8, RunError> {
+    // A bad report path fails now, not when the run ends.
+    let dir = ReportDir::create(&plan.run.report_dir)?;
     let opened = plan.target.open(env).await?;
     let target = opened.target.clone();
     let (seed, run_id) = (plan.run.seed, plan.run.run_id.clone());
@@ -95,6 +99,8 @@ pub(super) async fn run(plan: CanaryPlan, env: &Env, console: &mut Console) -> R
     let _ = server.await;
     opened.close().await;
     let _ = write!(console.out, "{}", table(&summary, &printable(&target.name)));
+    let record = CanaryReport::of(&summary, &target, &plan.run.of(), &settings);
+    write_report(&dir, Report::Canary(&record), console)?;
     Ok(exit_code(&summary))
 }
 

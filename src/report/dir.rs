@@ -15,6 +15,7 @@ use crate::report::Report;
 pub const RUN_JSON: &str = "run.json";
 pub const LOAD_JSON: &str = "load.json";
 pub const CAPACITY_JSON: &str = "capacity.json";
+pub const CANARY_JSON: &str = "canary.json";
 pub const JUNIT_XML: &str = "junit.xml";
 pub const REPORT_HTML: &str = "report.html";
 

@@ -7,6 +7,7 @@
 //! Reports read outcomes (of checks, load runs and searches); nothing below
 //! imports them.
 
+pub mod canary;
 pub mod capacity;
 pub mod chart;
 pub mod diff;
@@ -44,6 +45,7 @@ pub enum Report<'a> {
     Run(&'a RunReport),
     Load(&'a LoadReport),
     Capacity(&'a CapacityReport),
+    Canary(&'a canary::CanaryReport),
 }
 
 impl Report<'_> {
@@ -61,6 +63,7 @@ impl Report<'_> {
                 (dir::CAPACITY_JSON, json(r)),
                 (dir::REPORT_HTML, load_html::render_capacity(r)),
             ],
+            Report::Canary(r) => vec![(dir::CANARY_JSON, json(r))],
         }
     }
 }

@@ -72,6 +72,31 @@ async fn a_healthy_stack_finds_every_probe_and_serves_them_as_openmetrics() {
 async fn dropped_logs_are_missing_and_the_other_pillars_still_found() {
     let (_stack, ctx) = sim(&["drop_logs"], Default::default()).await;
     let (summary, text) = canary(&ctx).await;
+    let run = pillars::report::RunOf {
+        seed: SEED,
+        run_id: "canary-test".into(),
+        shard: None,
+    };
+    let record = serde_json::to_value(pillars::report::canary::CanaryReport::of(
+        &summary,
+        &ctx.target,
+        &run,
+        &settings(),
+    ))
+    .unwrap();
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/canary.schema.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let problems: Vec<String> = validator.iter_errors(&record).map(|e| e.to_string()).collect();
+    assert!(problems.is_empty(), "{problems:?}\n{record}");
+    assert_eq!(
+        record["pillars"]["logs"]["missing_rounds"],
+        serde_json::json!([0, 1, 2])
+    );
+    assert_eq!(record["pillars"]["traces"]["latency_ms"]["count"], 3);
     let logs = &summary.pillars[&Pillar::Logs];
     assert_eq!((logs.found, logs.errors), (0, 0), "{logs:?}");
     assert_eq!(logs.missing, summary.rounds, "{logs:?}");
@@ -111,6 +136,7 @@ async fn a_read_path_that_fails_is_an_error_never_missing() {
         text.contains("pillars_canary_probe_errors_total{pillar=\"logs\",reason=\"read_failed\"}"),
         "{text}"
     );
+    assert_eq!(summary.pillars[&Pillar::Logs].reasons["read_failed"], summary.rounds);
     assert_eq!(summary.pillars[&Pillar::Metrics].found, summary.rounds);
 }
 
@@ -133,10 +159,16 @@ async fn canary_cli(extra: &[&str]) -> (i32, String) {
 
 #[tokio::test]
 async fn the_command_exits_1_when_a_probe_went_missing_and_0_when_none_did() {
-    let (code, out) = canary_cli(&["--sim-fault", "drop_traces"]).await;
+    let reports = tempfile::tempdir().unwrap();
+    let dir = reports.path().to_str().unwrap();
+    let (code, out) = canary_cli(&["--sim-fault", "drop_traces", "--report-dir", dir]).await;
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("MISSING") && out.contains("traces"), "{out}");
-    let (code, out) = canary_cli(&[]).await;
+    let record: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(reports.path().join("canary.json")).unwrap()).unwrap();
+    assert_eq!(record["pillars"]["traces"]["missing"], 2, "{record}");
+    assert_eq!(record["rounds"], 2, "{record}");
+    let (code, out) = canary_cli(&["--report-dir", dir]).await;
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("canary against sim"), "{out}");
     let (code, out) = pillars_cli(pillars_command().args(["canary", "--interval", "0s"])).await;
