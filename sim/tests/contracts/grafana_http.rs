@@ -1,0 +1,199 @@
+//! Grafana 11.4's HTTP answers around the API pillars calls: who is let
+//! in and what a refused request reads (`pkg/middleware/auth.go`,
+//! `pkg/services/authn/clients`), paths and methods no route takes
+//! (`NotFoundHandler`), `/api/health`'s own writer, and the datasource
+//! health check's and proxy's answers for uids they cannot use.
+
+use base64::Engine as _;
+use pillars_sim::{GrafanaAuth, SimOptions};
+use serde_json::json;
+
+use crate::support::{self, Stack, answer};
+
+const CHARSET_JSON: &str = "application/json; charset=UTF-8";
+
+async fn with_token(token: &str) -> Stack {
+    support::start_with(SimOptions {
+        grafana_auth: GrafanaAuth {
+            token: Some(token.into()),
+            basic: Some(("admin".into(), "pw".into())),
+        },
+        ..SimOptions::default()
+    })
+    .await
+}
+
+fn basic(user: &str, password: &str) -> String {
+    let pair = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    format!("Basic {pair}")
+}
+
+#[tokio::test]
+async fn refused_credentials_get_the_authn_clients_errors() {
+    let stack = with_token("glsa_good_0123abcd").await;
+    let url = format!("{}/api/datasources", stack.grafana);
+    let coded =
+        |message: &str, id: &str| json!({ "message": message, "messageId": id, "statusCode": 401, "traceID": "" });
+    let cases = [
+        (None, coded("Unauthorized", "auth.unauthorized")),
+        (
+            Some("Bearer not-a-key".to_owned()),
+            coded("Invalid API key", "api-key.invalid"),
+        ),
+        (
+            Some("Bearer glsa_wrong_0123abcd".to_owned()),
+            json!({ "message": "Unauthorized", "traceID": "" }),
+        ),
+        (
+            Some(basic("admin", "wrong")),
+            coded("Invalid username or password", "password-auth.failed"),
+        ),
+        (
+            Some(basic("api_key", "not-a-key")),
+            coded("Invalid API key", "api-key.invalid"),
+        ),
+    ];
+    for (authorization, body) in cases {
+        let mut req = stack.http.get(&url);
+        if let Some(a) = &authorization {
+            req = req.header("authorization", a);
+        }
+        let got = answer(req).await;
+        assert_eq!(got.status, 401, "{authorization:?}");
+        assert_eq!(got.content_type, CHARSET_JSON);
+        assert_eq!(got.json(), body, "{authorization:?}");
+    }
+    for authorization in [
+        "Bearer glsa_good_0123abcd".to_owned(),
+        basic("admin", "pw"),
+        basic("api_key", "glsa_good_0123abcd"),
+    ] {
+        let got = answer(stack.http.get(&url).header("authorization", &authorization)).await;
+        assert_eq!(got.status, 200, "{authorization}: {}", got.text());
+    }
+}
+
+#[tokio::test]
+async fn an_open_grafana_serves_a_request_whose_key_fails_as_anonymous() {
+    let stack = support::start().await;
+    let got = answer(
+        stack
+            .http
+            .get(format!("{}/api/datasources", stack.grafana))
+            .header("authorization", "Bearer glsa_wrong_0123abcd"),
+    )
+    .await;
+    assert_eq!(got.status, 200, "{}", got.text());
+}
+
+#[tokio::test]
+async fn unknown_api_paths_and_methods_are_not_found() {
+    let stack = support::start().await;
+    let not_found = json!({ "message": "Not found" });
+    for (method, path) in [
+        (reqwest::Method::GET, "/api/nope"),
+        (reqwest::Method::GET, "/api/datasources/uid/mimir/nope"),
+        (reqwest::Method::POST, "/api/datasources"),
+        (reqwest::Method::GET, "/api/ds/query"),
+        (reqwest::Method::POST, "/api/health"),
+        (reqwest::Method::DELETE, "/api/search"),
+    ] {
+        let got = answer(stack.http.request(method.clone(), format!("{}{path}", stack.grafana))).await;
+        assert_eq!(got.status, 404, "{method} {path}");
+        assert_eq!(got.content_type, CHARSET_JSON);
+        assert_eq!(got.json(), not_found, "{method} {path}");
+    }
+}
+
+#[tokio::test]
+async fn health_is_indented_json_with_the_charset() {
+    let stack = support::start().await;
+    let got = answer(stack.http.get(format!("{}/api/health", stack.grafana))).await;
+    assert_eq!(got.status, 200);
+    assert_eq!(got.content_type, CHARSET_JSON);
+    assert_eq!(
+        got.text(),
+        "{\n  \"commit\": \"pillars-sim\",\n  \"database\": \"ok\",\n  \"version\": \"11.4.0\"\n}"
+    );
+    let head = answer(stack.http.head(format!("{}/api/health", stack.grafana))).await;
+    assert_eq!(head.status, 200);
+}
+
+#[tokio::test]
+async fn the_health_check_takes_any_method_and_fails_unknown_uids_as_a_load_error() {
+    let stack = support::start().await;
+    let got = answer(
+        stack
+            .http
+            .post(format!("{}/api/datasources/uid/mimir/health", stack.grafana)),
+    )
+    .await;
+    assert_eq!(got.status, 200, "{}", got.text());
+    assert_eq!(got.json()["status"], "OK");
+    let got = answer(
+        stack
+            .http
+            .get(format!("{}/api/datasources/uid/nope/health", stack.grafana)),
+    )
+    .await;
+    assert_eq!(
+        (got.status, got.json()),
+        (500, json!({ "message": "Unable to load datasource metadata" }))
+    );
+    assert_eq!(got.content_type, "application/json");
+    let got = answer(
+        stack
+            .http
+            .get(format!("{}/api/datasources/uid/a.b/health", stack.grafana)),
+    )
+    .await;
+    assert_eq!((got.status, got.json()), (400, json!({ "message": "UID is invalid" })));
+}
+
+#[tokio::test]
+async fn the_proxy_answers_unknown_and_invalid_uids_as_its_middleware_does() {
+    let stack = support::start().await;
+    let got = answer(
+        stack
+            .http
+            .get(format!("{}/api/datasources/proxy/uid/nope/api/v1/query", stack.grafana)),
+    )
+    .await;
+    assert_eq!(got.status, 404);
+    assert_eq!(got.content_type, CHARSET_JSON);
+    assert_eq!(
+        got.json(),
+        json!({ "message": "Unable to find datasource", "traceID": "" })
+    );
+    let got = answer(
+        stack
+            .http
+            .get(format!("{}/api/datasources/proxy/uid/a.b/api/v1/query", stack.grafana)),
+    )
+    .await;
+    assert_eq!((got.status, got.json()), (400, json!({ "message": "UID is invalid" })));
+    // Nothing after the uid: the datasource URL itself, routed.
+    let got = answer(
+        stack
+            .http
+            .get(format!("{}/api/datasources/proxy/uid/nope", stack.grafana)),
+    )
+    .await;
+    assert_eq!(got.json()["message"], "Unable to find datasource");
+}
+
+#[tokio::test]
+async fn a_query_without_a_datasource_names_its_ref_id_publicly() {
+    let stack = support::start().await;
+    let got = answer(
+        stack
+            .http
+            .post(format!("{}/api/ds/query", stack.grafana))
+            .json(&json!({ "queries": [{ "refId": "B", "expr": "up" }], "from": "now-5m", "to": "now" })),
+    )
+    .await;
+    assert_eq!(got.status, 400);
+    let body = got.json();
+    assert_eq!(body["message"], "Query B is missing datasource information");
+    assert_eq!(body["messageId"], "query.missingDataSourceInfo");
+}
