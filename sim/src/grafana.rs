@@ -44,22 +44,68 @@ pub struct GrafanaAuth {
     pub basic: Option<(String, String)>,
 }
 
+/// Why Grafana refused a request's credentials: the authn client that
+/// tried them and its error (`pkg/services/authn/clients`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refusal {
+    /// No client took the request: `auth.unauthorized`.
+    NoCredentials,
+    /// A legacy API key that does not decode: `api-key.invalid`.
+    InvalidApiKey,
+    /// A `glsa_` token no service account holds: the key store's plain
+    /// error, which the middleware answers with its own fallback.
+    UnknownToken,
+    /// Basic credentials that are not a user's: `password-auth.failed`.
+    BadPassword,
+}
+
 impl GrafanaAuth {
-    fn allows(&self, headers: &HeaderMap) -> bool {
+    /// Whether the request may go on. Without a token or basic auth set the
+    /// reference stack's Grafana is open (anonymous access), and a bearer
+    /// token is then not looked at: an anonymous-enabled Grafana serves a
+    /// request whose key fails as anonymous too (`authnimpl/service.go`
+    /// tries the next client, and the anonymous one always applies).
+    fn check(&self, headers: &HeaderMap) -> Result<(), Refusal> {
         if self.token.is_none() && self.basic.is_none() {
-            return true;
+            return Ok(());
         }
-        let Some(value) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
-            return false;
+        let value = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if let Some(given) = value.strip_prefix("Bearer ").filter(|t| !t.is_empty()) {
+            return self.api_key(given);
+        }
+        let Some(encoded) = value.strip_prefix("Basic ") else {
+            return Err(Refusal::NoCredentials);
         };
-        if let (Some(token), Some(given)) = (&self.token, value.strip_prefix("Bearer ")) {
-            return given == token;
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(encoded.trim())
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .unwrap_or_default();
+        let (user, password) = decoded.split_once(':').unwrap_or((decoded.as_str(), ""));
+        // `api_key:<token>` is a key sent as basic auth (`getTokenFromRequest`).
+        // A failed key then meets the password client's refusal, and the
+        // first Grafana error of the two is answered.
+        if user == "api_key" && !password.is_empty() {
+            return match self.api_key(password) {
+                Err(Refusal::UnknownToken) => Err(Refusal::BadPassword),
+                other => other,
+            };
         }
-        if let (Some((user, password)), Some(given)) = (&self.basic, value.strip_prefix("Basic ")) {
-            let expected = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
-            return given == expected;
+        match &self.basic {
+            Some((u, p)) if u == user && p == password => Ok(()),
+            _ => Err(Refusal::BadPassword),
         }
-        false
+    }
+
+    fn api_key(&self, given: &str) -> Result<(), Refusal> {
+        match &self.token {
+            Some(token) if token == given => Ok(()),
+            _ if given.starts_with("glsa_") => Err(Refusal::UnknownToken),
+            _ => Err(Refusal::InvalidApiKey),
+        }
     }
 }
 
@@ -98,15 +144,20 @@ pub fn router(
             .build()
             .expect("a client with a timeout always builds"),
     });
+    // Methods as `pkg/api/api.go` registers them: the health check and the
+    // proxy take any.
     let api = Router::new()
         .route("/api/health", get(health))
         .route("/api/datasources", get(list))
         .route("/api/datasources/uid/{uid}", get(one))
-        .route("/api/datasources/uid/{uid}/health", get(datasource_health))
+        .route("/api/datasources/uid/{uid}/health", any(datasource_health))
+        .route("/api/datasources/proxy/uid/{uid}", any(proxy_root))
         .route("/api/datasources/proxy/uid/{uid}/{*rest}", any(proxy))
         .route("/api/search", get(search))
         .route("/api/dashboards/uid/{uid}", get(dashboard))
         .route("/api/ds/query", post(ds_query))
+        .fallback(api_not_found)
+        .method_not_allowed_fallback(api_not_found)
         .with_state(state);
     if sub_path == "/" {
         api
@@ -127,19 +178,65 @@ fn join_path(base: &Url, path: &str) -> Url {
     url
 }
 
-fn unauthorized() -> Response {
-    (StatusCode::UNAUTHORIZED, Json(json!({ "message": "Unauthorized" }))).into_response()
+/// A body written by the middleware's `c.JSON`, which names the charset
+/// (`pkg/web/context.go`), where handlers' `response.JSON` does not.
+fn middleware_json(status: StatusCode, body: serde_json::Value) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json; charset=UTF-8")],
+        body.to_string(),
+    )
+        .into_response()
 }
 
+/// `notAuthorized` (`pkg/middleware/auth.go`): the authn error's public
+/// part when it is a Grafana error, else `Unauthorized`; a trace id (empty
+/// without tracing) whenever there was an error.
+fn unauthorized(refused: Refusal) -> Response {
+    let coded =
+        |message: &str, id: &str| json!({ "message": message, "messageId": id, "statusCode": 401, "traceID": "" });
+    let body = match refused {
+        Refusal::NoCredentials => coded("Unauthorized", "auth.unauthorized"),
+        Refusal::InvalidApiKey => coded("Invalid API key", "api-key.invalid"),
+        Refusal::BadPassword => coded("Invalid username or password", "password-auth.failed"),
+        Refusal::UnknownToken => json!({ "message": "Unauthorized", "traceID": "" }),
+    };
+    middleware_json(StatusCode::UNAUTHORIZED, body)
+}
+
+/// `NotFoundHandler` (`pkg/api/index.go`): what an `/api` path no route
+/// takes gets, a method a route does not register included (the router
+/// has no 405).
+async fn api_not_found() -> Response {
+    middleware_json(StatusCode::NOT_FOUND, json!({ "message": "Not found" }))
+}
+
+/// `util.IsValidShortUID`: letters, digits, `-` and `_`, at most 40.
+fn valid_uid(uid: &str) -> bool {
+    uid.len() <= 40 && uid.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+/// `apiHealthHandler` (`pkg/api/http_server.go`): GET or HEAD only,
+/// indented JSON (`EncodePretty`) with the charset named; 503 when the
+/// database probe fails.
 async fn health(State(state): State<Arc<GrafanaState>>) -> Response {
-    if state.sim.faults().not_ready.contains(&Role::Grafana) {
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({ "database": "failing", "version": "11.4.0", "commit": "pillars-sim" })),
-        )
-            .into_response();
-    }
-    Json(json!({ "database": "ok", "version": "11.4.0", "commit": "pillars-sim" })).into_response()
+    let failing = state.sim.faults().not_ready.contains(&Role::Grafana);
+    let body = json!({
+        "commit": "pillars-sim",
+        "database": if failing { "failing" } else { "ok" },
+        "version": "11.4.0",
+    });
+    let status = if failing {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
+    };
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json; charset=UTF-8")],
+        serde_json::to_string_pretty(&body).unwrap_or_default(),
+    )
+        .into_response()
 }
 
 fn listed(ds: &Datasource, id: usize) -> serde_json::Value {
@@ -151,8 +248,8 @@ fn listed(ds: &Datasource, id: usize) -> serde_json::Value {
 }
 
 async fn list(State(state): State<Arc<GrafanaState>>, headers: HeaderMap) -> Response {
-    if !state.auth.allows(&headers) {
-        return unauthorized();
+    if let Err(refused) = state.auth.check(&headers) {
+        return unauthorized(refused);
     }
     let all: Vec<_> = state
         .datasources
@@ -167,17 +264,18 @@ fn find<'a>(state: &'a GrafanaState, uid: &str) -> Option<(usize, &'a Datasource
     state.datasources.iter().enumerate().find(|(_, d)| d.uid == uid)
 }
 
+/// `response.Error`: only the message, in production mode.
+fn handler_error(status: StatusCode, message: &str) -> Response {
+    (status, Json(json!({ "message": message }))).into_response()
+}
+
 fn not_found() -> Response {
-    (
-        StatusCode::NOT_FOUND,
-        Json(json!({ "message": "Data source not found" })),
-    )
-        .into_response()
+    handler_error(StatusCode::NOT_FOUND, "Data source not found")
 }
 
 async fn one(State(state): State<Arc<GrafanaState>>, headers: HeaderMap, Path(uid): Path<String>) -> Response {
-    if !state.auth.allows(&headers) {
-        return unauthorized();
+    if let Err(refused) = state.auth.check(&headers) {
+        return unauthorized(refused);
     }
     match find(&state, &uid) {
         Some((i, ds)) => Json(listed(ds, i)).into_response(),
@@ -192,11 +290,16 @@ async fn datasource_health(
     headers: HeaderMap,
     Path(uid): Path<String>,
 ) -> Response {
-    if !state.auth.allows(&headers) {
-        return unauthorized();
+    if let Err(refused) = state.auth.check(&headers) {
+        return unauthorized(refused);
     }
+    if !valid_uid(&uid) {
+        return handler_error(StatusCode::BAD_REQUEST, "UID is invalid");
+    }
+    // The datasource cache's not-found is not told apart here
+    // (`CheckDatasourceHealthWithUID`, `pkg/api/datasources.go`).
     let Some((_, ds)) = find(&state, &uid) else {
-        return not_found();
+        return handler_error(StatusCode::INTERNAL_SERVER_ERROR, "Unable to load datasource metadata");
     };
     let error = |message: String| {
         (
@@ -242,6 +345,19 @@ async fn datasource_health(
     }
 }
 
+/// `/api/datasources/proxy/uid/<uid>` with nothing after it: the
+/// datasource URL itself.
+async fn proxy_root(
+    state: State<Arc<GrafanaState>>,
+    method: Method,
+    headers: HeaderMap,
+    Path(uid): Path<String>,
+    query: RawQuery,
+    body: Bytes,
+) -> Response {
+    proxy(state, method, headers, Path((uid, String::new())), query, body).await
+}
+
 async fn proxy(
     State(state): State<Arc<GrafanaState>>,
     method: Method,
@@ -250,11 +366,20 @@ async fn proxy(
     RawQuery(query): RawQuery,
     body: Bytes,
 ) -> Response {
-    if !state.auth.allows(&headers) {
-        return unauthorized();
+    if let Err(refused) = state.auth.check(&headers) {
+        return unauthorized(refused);
+    }
+    // `ProxyDatasourceRequestWithUID` and `toAPIError`
+    // (`pkg/services/datasourceproxy/datasourceproxy.go`): `c.JsonApiErr`,
+    // with a trace id when there was an error.
+    if !valid_uid(&uid) {
+        return middleware_json(StatusCode::BAD_REQUEST, json!({ "message": "UID is invalid" }));
     }
     let Some((_, ds)) = find(&state, &uid) else {
-        return not_found();
+        return middleware_json(
+            StatusCode::NOT_FOUND,
+            json!({ "message": "Unable to find datasource", "traceID": "" }),
+        );
     };
     let Some(backend) = ds.backend().and_then(|s| state.backends.get(&s)) else {
         return (StatusCode::BAD_GATEWAY, Json(json!({ "message": "Bad Gateway" }))).into_response();
@@ -311,8 +436,8 @@ async fn proxy(
 // Dashboards
 
 async fn search(State(state): State<Arc<GrafanaState>>, headers: HeaderMap, RawQuery(raw): RawQuery) -> Response {
-    if !state.auth.allows(&headers) {
-        return unauthorized();
+    if let Err(refused) = state.auth.check(&headers) {
+        return unauthorized(refused);
     }
     let (pairs, _) = crate::go::url::parse_query_text(raw.as_deref().unwrap_or(""));
     let all = |key: &str| -> Vec<String> { pairs.iter().filter(|(k, _)| k == key).map(|(_, v)| v.clone()).collect() };
@@ -331,8 +456,8 @@ async fn search(State(state): State<Arc<GrafanaState>>, headers: HeaderMap, RawQ
 }
 
 async fn dashboard(State(state): State<Arc<GrafanaState>>, headers: HeaderMap, Path(uid): Path<String>) -> Response {
-    if !state.auth.allows(&headers) {
-        return unauthorized();
+    if let Err(refused) = state.auth.check(&headers) {
+        return unauthorized(refused);
     }
     let served = dashboards::all(state.sim.faults().dashboard_metric_missing);
     match served.iter().find(|d| d.uid == uid) {
@@ -364,8 +489,8 @@ fn query_datasource<'a>(state: &'a GrafanaState, query: &serde_json::Value) -> O
 }
 
 async fn ds_query(State(state): State<Arc<GrafanaState>>, headers: HeaderMap, body: Bytes) -> Response {
-    if !state.auth.allows(&headers) {
-        return unauthorized();
+    if let Err(refused) = state.auth.check(&headers) {
+        return unauthorized(refused);
     }
     let Ok(request) = serde_json::from_slice::<serde_json::Value>(&body) else {
         return grafana_error(StatusCode::BAD_REQUEST, "query.invalidRequest", "bad request data");
@@ -395,7 +520,9 @@ async fn ds_query(State(state): State<Arc<GrafanaState>>, headers: HeaderMap, bo
             return grafana_error(
                 StatusCode::BAD_REQUEST,
                 "query.missingDataSourceInfo",
-                &format!("query missing datasource info: {ref_id}"),
+                // The template's public text, not its log line
+                // (`pkg/services/query/errors.go`).
+                &format!("Query {ref_id} is missing datasource information"),
             );
         }
         let Some(ds) = query_datasource(&state, q) else {
