@@ -197,3 +197,47 @@ async fn a_query_without_a_datasource_names_its_ref_id_publicly() {
     assert_eq!(body["message"], "Query B is missing datasource information");
     assert_eq!(body["messageId"], "query.missingDataSourceInfo");
 }
+
+#[tokio::test]
+async fn datasources_are_listed_by_name_in_the_list_dtos_shape() {
+    let stack = support::start().await;
+    let got = answer(stack.http.get(format!("{}/api/datasources", stack.grafana))).await;
+    assert_eq!(got.status, 200);
+    let list = got.json();
+    let names: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|d| d["name"].as_str())
+        .collect();
+    assert_eq!(names, ["Loki", "Mimir", "Pyroscope", "Tempo"]);
+    let pyroscope = &list[2];
+    assert_eq!(pyroscope["typeName"], "Grafana Pyroscope");
+    assert_eq!(
+        pyroscope["typeLogoUrl"],
+        "public/app/plugins/datasource/grafana-pyroscope-datasource/img/grafana_pyroscope_icon.svg"
+    );
+    assert_eq!(
+        (&pyroscope["user"], &pyroscope["database"], &pyroscope["basicAuth"]),
+        (&json!(""), &json!(""), &json!(false))
+    );
+    // Ids stay those of the provisioning order.
+    assert_eq!(list[1]["id"], 1);
+    assert!(list[1].get("version").is_none() && list[1].get("secureJsonFields").is_none());
+    let got = answer(stack.http.get(format!("{}/api/datasources/uid/mimir", stack.grafana))).await;
+    let one = got.json();
+    assert_eq!(
+        one["typeLogoUrl"],
+        "public/app/plugins/datasource/prometheus/img/prometheus_logo.svg"
+    );
+    assert_eq!(
+        (
+            &one["basicAuthUser"],
+            &one["withCredentials"],
+            &one["secureJsonFields"],
+            &one["version"]
+        ),
+        (&json!(""), &json!(false), &json!({}), &json!(1))
+    );
+    assert!(one.get("typeName").is_none(), "{one}");
+}
