@@ -239,25 +239,70 @@ async fn health(State(state): State<Arc<GrafanaState>>) -> Response {
         .into_response()
 }
 
+/// The plugin's name and small logo, as its `plugin.json` gives them;
+/// an unknown type is its own name with the generic icon
+/// (`GetDataSources`, `pkg/api/datasources.go`).
+fn plugin_info(kind: &str) -> (String, String) {
+    let core = |name: &str, logo: &str| {
+        (
+            name.to_owned(),
+            format!("public/app/plugins/datasource/{kind}/img/{logo}"),
+        )
+    };
+    match kind {
+        "prometheus" => core("Prometheus", "prometheus_logo.svg"),
+        "loki" => core("Loki", "loki_icon.svg"),
+        "tempo" => core("Tempo", "tempo_logo.svg"),
+        "grafana-pyroscope-datasource" => core("Grafana Pyroscope", "grafana_pyroscope_icon.svg"),
+        other => (other.to_owned(), "public/img/icn-datasource.svg".to_owned()),
+    }
+}
+
+/// `DataSourceListItemDTO` (`pkg/api/dtos/datasource.go`); ids are the
+/// provisioning order's.
 fn listed(ds: &Datasource, id: usize) -> serde_json::Value {
-    let mut v = serde_json::to_value(ds).unwrap_or_default();
-    v["id"] = json!(id + 1);
-    v["orgId"] = json!(1);
-    v["readOnly"] = json!(true);
+    let (type_name, logo) = plugin_info(&ds.kind);
+    json!({
+        "id": id + 1,
+        "uid": ds.uid,
+        "orgId": 1,
+        "name": ds.name,
+        "type": ds.kind,
+        "typeName": type_name,
+        "typeLogoUrl": logo,
+        "access": ds.access,
+        "url": ds.url,
+        "user": "",
+        "database": "",
+        "basicAuth": false,
+        "isDefault": ds.is_default,
+        "jsonData": if ds.json_data.is_null() { json!({}) } else { ds.json_data.clone() },
+        "readOnly": true,
+    })
+}
+
+/// The single datasource's `DataSource` DTO: no `typeName`, but the
+/// credentials' flags, the secure fields set and the version.
+fn detailed(ds: &Datasource, id: usize) -> serde_json::Value {
+    let mut v = listed(ds, id);
+    if let Some(fields) = v.as_object_mut() {
+        fields.remove("typeName");
+        fields.insert("basicAuthUser".into(), json!(""));
+        fields.insert("withCredentials".into(), json!(false));
+        fields.insert("secureJsonFields".into(), json!({}));
+        fields.insert("version".into(), json!(1));
+    }
     v
 }
 
+/// The list, by name without case (`DataSourceList.Less`).
 async fn list(State(state): State<Arc<GrafanaState>>, headers: HeaderMap) -> Response {
     if let Err(refused) = state.auth.check(&headers) {
         return unauthorized(refused);
     }
-    let all: Vec<_> = state
-        .datasources
-        .iter()
-        .enumerate()
-        .map(|(i, d)| listed(d, i))
-        .collect();
-    Json(all).into_response()
+    let mut all: Vec<(usize, &Datasource)> = state.datasources.iter().enumerate().collect();
+    all.sort_by_key(|(_, d)| d.name.to_lowercase());
+    Json(all.into_iter().map(|(i, d)| listed(d, i)).collect::<Vec<_>>()).into_response()
 }
 
 fn find<'a>(state: &'a GrafanaState, uid: &str) -> Option<(usize, &'a Datasource)> {
@@ -278,7 +323,7 @@ async fn one(State(state): State<Arc<GrafanaState>>, headers: HeaderMap, Path(ui
         return unauthorized(refused);
     }
     match find(&state, &uid) {
-        Some((i, ds)) => Json(listed(ds, i)).into_response(),
+        Some((i, ds)) => Json(detailed(ds, i)).into_response(),
         None => not_found(),
     }
 }
