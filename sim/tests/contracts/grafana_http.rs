@@ -241,3 +241,20 @@ async fn datasources_are_listed_by_name_in_the_list_dtos_shape() {
     );
     assert!(one.get("typeName").is_none(), "{one}");
 }
+
+#[tokio::test]
+async fn tempo_has_no_backend_health_check_in_11_4() {
+    let stack = support::start().await;
+    let got = answer(
+        stack
+            .http
+            .get(format!("{}/api/datasources/uid/tempo/health", stack.grafana)),
+    )
+    .await;
+    assert_eq!(got.status, 501, "{}", got.text());
+    assert_eq!(got.content_type, "application/json");
+    assert_eq!(
+        got.json(),
+        json!({ "message": "Not implemented", "messageId": "plugin.notImplemented", "statusCode": 501, "traceID": "" })
+    );
+}
