@@ -360,9 +360,11 @@ async fn datasource_health(
         return error(format!("plugin {} is not served by the reference stack", ds.kind));
     };
     let (probe, message) = match store {
-        // Grafana 11.4's Tempo plugin has no backend health check.
+        // Grafana 11.4's Tempo plugin has no backend health check: the core
+        // plugin's `ErrMethodNotImplemented`, answered through
+        // `translatePluginRequestErrorToAPIError` (`pkg/api/plugins.go`).
         Backend::Tempo => {
-            return (StatusCode::NOT_FOUND, Json(json!({ "message": "Not found" }))).into_response();
+            return grafana_error(StatusCode::NOT_IMPLEMENTED, "plugin.notImplemented", "Not implemented");
         }
         Backend::Prometheus => (
             state
