@@ -558,11 +558,8 @@ async fn ds_query(State(state): State<Arc<GrafanaState>>, headers: HeaderMap, bo
     };
     // Every datasource is found before any query runs.
     let mut resolved = Vec::with_capacity(queries.len());
-    for (i, q) in queries.iter().enumerate() {
-        let ref_id = q["refId"]
-            .as_str()
-            .map(str::to_owned)
-            .unwrap_or_else(|| ((b'A' + (i % 26) as u8) as char).to_string());
+    for q in &queries {
+        let ref_id = grafana_query::query_ref_id(q);
         if q["datasource"].is_null() && q["datasourceId"].is_null() {
             return grafana_error(
                 StatusCode::BAD_REQUEST,

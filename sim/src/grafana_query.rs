@@ -18,8 +18,13 @@
 //! them: the first of each step, then only values three standard
 //! deviations from the mean.
 //!
-//! Loki: log queries are one frame (`labels`, `Time`, `Line`, `tsNs`,
-//! `id`); metric queries are frames as for Prometheus.
+//! Loki: the step is the query's `step` or `intervalMs` times its
+//! `resolution`, not promlib's; log queries are one frame (`labels`,
+//! `Time`, `Line`, `tsNs`, `id`); metric queries are frames as for
+//! Prometheus.
+//!
+//! What a query leaves out is what the query service fills in: refId `A`,
+//! `maxDataPoints` 100, `intervalMs` 1000.
 //!
 //! Errors are the store's: a 400/422 body's `error`, or `unexpected
 //! response with status code N: <body>` for any other status (a 501 of the
@@ -39,6 +44,9 @@ use crate::provisioning::{Backend, Datasource};
 /// Grafana's default and maximum points per series.
 const DEFAULT_POINTS: i64 = 1500;
 const SAFE_POINTS: i64 = 11_000;
+/// `maxDataPoints` and `intervalMs` when a query leaves them out.
+const QUERY_SERVICE_POINTS: i64 = 100;
+const QUERY_SERVICE_INTERVAL_MS: i64 = 1000;
 /// The Prometheus datasource's default scrape interval.
 const DEFAULT_SCRAPE_MS: i64 = 15_000;
 
@@ -171,6 +179,40 @@ pub fn prometheus_step(range: Range, interval_ms: i64, max_points: i64, scrape_m
     };
     let safe = round_interval(span / SAFE_POINTS);
     calculated.max(safe).max(1)
+}
+
+/// The Loki plugin's `calculateStep` (`pkg/tsdb/loki/step.go`): the
+/// query's `step`, else its interval (`intervalMs`, 1 s when absent), times
+/// the resolution (1–5 or 10, else 1), the range over 11,000 at least.
+pub fn loki_step(range: Range, query: &Value) -> i64 {
+    let resolution = query["resolution"]
+        .as_i64()
+        .filter(|r| matches!(r, 1..=5 | 10))
+        .unwrap_or(1);
+    let given = query["step"]
+        .as_str()
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            // A bare number is seconds (`ParseIntervalStringToTimeDuration`).
+            if s.bytes().all(|b| b.is_ascii_digit()) {
+                format!("{s}s")
+            } else {
+                s.to_owned()
+            }
+        })
+        .and_then(|s| crate::go::model::parse_duration(&s).ok())
+        .map(|ns| (ns / 1_000_000) as i64);
+    if let Some(step) = given {
+        return step.saturating_mul(resolution);
+    }
+    let interval = query["intervalMs"].as_i64().unwrap_or(QUERY_SERVICE_INTERVAL_MS);
+    let safe = (range.to - range.from).max(0) / SAFE_POINTS;
+    interval.saturating_mul(resolution).max(safe)
+}
+
+/// A query's refId: `A` when it has none (`MustString("A")`).
+pub fn query_ref_id(query: &Value) -> String {
+    query["refId"].as_str().unwrap_or("A").to_owned()
 }
 
 fn floor_to(t: i64, step: i64) -> i64 {
@@ -310,7 +352,9 @@ pub struct PromQuery {
 impl PromQuery {
     pub fn read(query: &Value, ref_id: &str, range: Range, scrape_ms: i64) -> PromQuery {
         let interval_ms = query["intervalMs"].as_i64().unwrap_or(0);
-        let max_points = query["maxDataPoints"].as_i64().unwrap_or(0);
+        // Absent, the query service's 100 (`parseMetricRequest`,
+        // `pkg/services/query/query.go`); an explicit 0 is the calculator's.
+        let max_points = query["maxDataPoints"].as_i64().unwrap_or(QUERY_SERVICE_POINTS);
         let step = prometheus_step(range, interval_ms, max_points, scrape_ms);
         let instant = query["instant"].as_bool().unwrap_or(false);
         // Older dashboards set neither; Grafana runs those as range queries.
@@ -650,12 +694,7 @@ pub async fn loki(http: &reqwest::Client, base: &Url, query: &Value, ref_id: &st
     let expr = query["expr"].as_str().unwrap_or("").to_owned();
     let instant = query["queryType"].as_str() == Some("instant");
     let limit = query["maxLines"].as_i64().filter(|n| *n > 0).unwrap_or(1000);
-    let step = prometheus_step(
-        range,
-        query["intervalMs"].as_i64().unwrap_or(0),
-        query["maxDataPoints"].as_i64().unwrap_or(0),
-        1000,
-    );
+    let step = loki_step(range, query);
     let direction = match query["direction"].as_str() {
         Some("forward") => "forward",
         _ => "backward",
@@ -822,6 +861,32 @@ mod tests {
         assert_eq!(prometheus_step(month, 0, 100_000, 15_000), 300_000);
         assert_eq!(go_duration(15_000), "15s");
         assert_eq!(go_duration(60_000), "1m0s");
+    }
+
+    #[test]
+    fn absent_query_fields_take_the_query_services_defaults() {
+        let hour = Range { from: 0, to: 3_600_000 };
+        // No `maxDataPoints`: the query service's 100 (`MustInt64(100)`),
+        // so an hour is 36 s, rounded to 30 s.
+        let q = PromQuery::read(&json!({ "expr": "up" }), "A", hour, 15_000);
+        assert_eq!(q.step_ms, 30_000);
+        // An explicit 0 is the calculator's own default resolution, 1500.
+        let q = PromQuery::read(&json!({ "expr": "up", "maxDataPoints": 0 }), "A", hour, 15_000);
+        assert_eq!(q.step_ms, 15_000);
+        // Loki: `intervalMs` (1 s when absent) times the resolution, at
+        // least the range over 11,000, or the query's own `step`.
+        assert_eq!(loki_step(hour, &json!({})), 1000);
+        assert_eq!(loki_step(hour, &json!({ "intervalMs": 15_000 })), 15_000);
+        assert_eq!(loki_step(hour, &json!({ "intervalMs": 2000, "resolution": 5 })), 10_000);
+        assert_eq!(loki_step(hour, &json!({ "intervalMs": 2000, "resolution": 7 })), 2000);
+        assert_eq!(loki_step(hour, &json!({ "step": "1m", "resolution": 2 })), 120_000);
+        let month = Range {
+            from: 0,
+            to: 30 * 86_400_000,
+        };
+        assert_eq!(loki_step(month, &json!({})), 30 * 86_400_000 / 11_000);
+        assert_eq!(query_ref_id(&json!({ "expr": "up" })), "A");
+        assert_eq!(query_ref_id(&json!({ "refId": "Q" })), "Q");
     }
 
     #[test]
