@@ -843,6 +843,9 @@ mod tests {
         assert_eq!(parse_time(&json!("1735689600000"), now), now);
         assert_eq!(parse_time(&json!(1735689600000i64), now), now);
         assert_eq!(parse_time(&json!("yesterday"), now), 0);
+        // A bare Go duration is that long before now (`ParseDuration("-"+s)`).
+        assert_eq!(parse_time(&json!("5m"), now), now - 300_000);
+        assert_eq!(parse_time(&json!("1h30m"), now), now - 5_400_000);
         assert_eq!(parse_time(&json!("now☃"), now), 0);
         assert_eq!(parse_time(&json!("now-1x"), now), 0);
         let hour = Range {

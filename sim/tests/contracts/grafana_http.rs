@@ -138,7 +138,10 @@ async fn the_health_check_takes_any_method_and_fails_unknown_uids_as_a_load_erro
     .await;
     assert_eq!(
         (got.status, got.json()),
-        (500, json!({ "message": "Unable to load datasource metadata" }))
+        (
+            500,
+            json!({ "message": "Unable to load datasource metadata", "traceID": "" })
+        )
     );
     assert_eq!(got.content_type, "application/json");
     let got = answer(
@@ -183,19 +186,63 @@ async fn the_proxy_answers_unknown_and_invalid_uids_as_its_middleware_does() {
 }
 
 #[tokio::test]
-async fn a_query_without_a_datasource_names_its_ref_id_publicly() {
+async fn ds_query_refuses_requests_as_the_query_service_does() {
     let stack = support::start().await;
-    let got = answer(
-        stack
-            .http
-            .post(format!("{}/api/ds/query", stack.grafana))
-            .json(&json!({ "queries": [{ "refId": "B", "expr": "up" }], "from": "now-5m", "to": "now" })),
-    )
-    .await;
-    assert_eq!(got.status, 400);
-    let body = got.json();
-    assert_eq!(body["message"], "Query B is missing datasource information");
-    assert_eq!(body["messageId"], "query.missingDataSourceInfo");
+    let url = format!("{}/api/ds/query", stack.grafana);
+    let invalid_id = json!({
+        "message": "Query does not contain a valid data source identifier",
+        "messageId": "query.invalidDatasourceId",
+        "statusCode": 400,
+        "traceID": "",
+    });
+    // Only an expression query reports missing datasource information.
+    for query in [
+        json!({ "refId": "B", "expr": "up" }),
+        json!({ "refId": "B", "expr": "up", "datasource": { "uid": "" } }),
+        json!({ "refId": "B", "expr": "up", "datasourceId": 0 }),
+    ] {
+        let body = json!({ "queries": [query], "from": "now-5m", "to": "now" });
+        let got = answer(stack.http.post(&url).json(&body)).await;
+        assert_eq!((got.status, got.json()), (400, invalid_id.clone()), "{body}");
+    }
+    // A body that does not bind to MetricRequest.
+    let bad = json!({ "message": "bad request data", "traceID": "" });
+    for body in [
+        "{".to_owned(),
+        json!({ "queries": [], "from": 1 }).to_string(),
+        json!({ "queries": {} }).to_string(),
+    ] {
+        let got = answer(stack.http.post(&url).body(body.clone())).await;
+        assert_eq!((got.status, got.json()), (400, bad.clone()), "{body}");
+        assert_eq!(got.content_type, "application/json");
+    }
+    // No body at all binds to nothing: no queries.
+    let got = answer(stack.http.post(&url)).await;
+    assert_eq!(
+        (got.status, got.json()["messageId"].clone()),
+        (400, json!("query.noQueries"))
+    );
+    // An unknown uid: the handler's error, with a trace id as it has an error.
+    let body = json!({ "queries": [{ "refId": "A", "datasource": { "uid": "nope" } }] });
+    let got = answer(stack.http.post(&url).json(&body)).await;
+    assert_eq!(
+        (got.status, got.json()),
+        (404, json!({ "message": "Data source not found", "traceID": "" }))
+    );
+    // Before 8.3 the datasource could be its uid as a string.
+    let body = json!({ "queries": [{ "refId": "A", "datasource": "mimir", "expr": "1" }], "from": "5m", "to": "now" });
+    let got = answer(stack.http.post(&url).json(&body)).await;
+    assert_eq!(got.status, 200, "{}", got.text());
+}
+
+#[tokio::test]
+async fn an_unknown_dashboard_is_not_found_with_a_trace_id() {
+    let stack = support::start().await;
+    let got = answer(stack.http.get(format!("{}/api/dashboards/uid/nope", stack.grafana))).await;
+    assert_eq!(
+        (got.status, got.json()),
+        (404, json!({ "message": "Dashboard not found", "traceID": "" }))
+    );
 }
 
 #[tokio::test]
