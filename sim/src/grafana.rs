@@ -344,7 +344,7 @@ async fn datasource_health(
     // The datasource cache's not-found is not told apart here
     // (`CheckDatasourceHealthWithUID`, `pkg/api/datasources.go`).
     let Some((_, ds)) = find(&state, &uid) else {
-        return handler_error(StatusCode::INTERNAL_SERVER_ERROR, "Unable to load datasource metadata");
+        return traced_error(StatusCode::INTERNAL_SERVER_ERROR, "Unable to load datasource metadata");
     };
     let error = |message: String| {
         (
@@ -509,7 +509,8 @@ async fn dashboard(State(state): State<Arc<GrafanaState>>, headers: HeaderMap, P
     let served = dashboards::all(state.sim.faults().dashboard_metric_missing);
     match served.iter().find(|d| d.uid == uid) {
         Some(d) => Json(dashboards::with_meta(d, &state.sub_path)).into_response(),
-        None => (StatusCode::NOT_FOUND, Json(json!({ "message": "Dashboard not found" }))).into_response(),
+        // `getDashboardHelper` answers the store's error: a cause, so traced.
+        None => traced_error(StatusCode::NOT_FOUND, "Dashboard not found"),
     }
 }
 
@@ -525,22 +526,68 @@ fn grafana_error(status: StatusCode, message_id: &str, message: &str) -> Respons
         .into_response()
 }
 
-/// The datasource a query names: `datasource.uid`, or the old
-/// `datasourceId`.
-fn query_datasource<'a>(state: &'a GrafanaState, query: &serde_json::Value) -> Option<&'a Datasource> {
-    if let Some(uid) = query["datasource"]["uid"].as_str() {
-        return find(state, uid).map(|(_, d)| d);
+/// `response.Error` with a cause: `WriteTo` adds the trace id
+/// (`pkg/api/response/response.go`).
+fn traced_error(status: StatusCode, message: &str) -> Response {
+    (status, Json(json!({ "message": message, "traceID": "" }))).into_response()
+}
+
+/// `web.Bind` of the body into `dtos.MetricRequest`: an empty body or
+/// `null` binds to nothing; `from` and `to` must be strings, `queries` an
+/// array and `debug` a bool when given.
+fn bind_metric_request(body: &[u8]) -> Option<serde_json::Value> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Some(json!({}));
     }
-    let id = query["datasourceId"].as_u64()?;
-    state.datasources.get(usize::try_from(id).ok()?.checked_sub(1)?)
+    let request: serde_json::Value = serde_json::from_slice(body).ok()?;
+    if request.is_null() {
+        return Some(json!({}));
+    }
+    let fields = request.as_object()?;
+    let fits = |key: &str, kind: fn(&serde_json::Value) -> bool| fields.get(key).is_none_or(|v| v.is_null() || kind(v));
+    let binds = fits("from", serde_json::Value::is_string)
+        && fits("to", serde_json::Value::is_string)
+        && fits("queries", serde_json::Value::is_array)
+        && fits("debug", serde_json::Value::is_boolean);
+    binds.then_some(request)
+}
+
+/// What a query's datasource reference comes to.
+enum Named<'a> {
+    Found(&'a Datasource),
+    /// A uid or id that no datasource has.
+    Missing,
+    /// No usable uid or id.
+    Nothing,
+}
+
+/// `getDataSourceFromQuery` (`pkg/services/query/query.go`):
+/// `datasource.uid`, else `datasource` as a string (before 8.3), else a
+/// positive `datasourceId`.
+fn query_datasource<'a>(state: &'a GrafanaState, query: &serde_json::Value) -> Named<'a> {
+    let uid = query["datasource"]["uid"]
+        .as_str()
+        .filter(|u| !u.is_empty())
+        .or_else(|| query["datasource"].as_str())
+        .unwrap_or("");
+    if !uid.is_empty() {
+        return find(state, uid).map_or(Named::Missing, |(_, d)| Named::Found(d));
+    }
+    match query["datasourceId"].as_i64().filter(|id| *id > 0) {
+        Some(id) => usize::try_from(id - 1)
+            .ok()
+            .and_then(|i| state.datasources.get(i))
+            .map_or(Named::Missing, Named::Found),
+        None => Named::Nothing,
+    }
 }
 
 async fn ds_query(State(state): State<Arc<GrafanaState>>, headers: HeaderMap, body: Bytes) -> Response {
     if let Err(refused) = state.auth.check(&headers) {
         return unauthorized(refused);
     }
-    let Ok(request) = serde_json::from_slice::<serde_json::Value>(&body) else {
-        return grafana_error(StatusCode::BAD_REQUEST, "query.invalidRequest", "bad request data");
+    let Some(request) = bind_metric_request(&body) else {
+        return traced_error(StatusCode::BAD_REQUEST, "bad request data");
     };
     let queries: Vec<&serde_json::Value> = request["queries"]
         .as_array()
@@ -560,21 +607,16 @@ async fn ds_query(State(state): State<Arc<GrafanaState>>, headers: HeaderMap, bo
     let mut resolved = Vec::with_capacity(queries.len());
     for q in &queries {
         let ref_id = grafana_query::query_ref_id(q);
-        if q["datasource"].is_null() && q["datasourceId"].is_null() {
-            return grafana_error(
-                StatusCode::BAD_REQUEST,
-                "query.missingDataSourceInfo",
-                // The template's public text, not its log line
-                // (`pkg/services/query/errors.go`).
-                &format!("Query {ref_id} is missing datasource information"),
-            );
-        }
-        let Some(ds) = query_datasource(&state, q) else {
-            return (
-                StatusCode::NOT_FOUND,
-                Json(json!({ "message": "Data source not found" })),
-            )
-                .into_response();
+        let ds = match query_datasource(&state, q) {
+            Named::Found(ds) => ds,
+            Named::Missing => return traced_error(StatusCode::NOT_FOUND, "Data source not found"),
+            Named::Nothing => {
+                return grafana_error(
+                    StatusCode::BAD_REQUEST,
+                    "query.invalidDatasourceId",
+                    "Query does not contain a valid data source identifier",
+                );
+            }
         };
         resolved.push((ref_id, *q, ds));
     }

@@ -81,9 +81,10 @@ pub struct Range {
     pub to: i64,
 }
 
-/// Grafana's `gtime` reading of `from`/`to`: epoch milliseconds, `now`, or
-/// `now±<n><unit>` (`s m h d w M y`); anything else reads as the epoch,
-/// as `GetFromAsMsEpoch` does with a parse error.
+/// Grafana's `gtime` reading of `from`/`to`: epoch milliseconds, a bare
+/// Go duration before now, `now`, or `now±<n><unit>` (`s m h d w M y`);
+/// anything else reads as the epoch, as `GetFromAsMsEpoch` does with a
+/// parse error.
 pub fn parse_time(value: &Value, now_ms: i64) -> i64 {
     let text = match value {
         Value::String(s) => s.trim().to_owned(),
@@ -92,6 +93,10 @@ pub fn parse_time(value: &Value, now_ms: i64) -> i64 {
     };
     if let Ok(ms) = text.parse::<i64>() {
         return ms;
+    }
+    // `parse` in the SDK's gtime: a bare Go duration is that long ago.
+    if let Ok(ns) = crate::go::time::parse_duration(&format!("-{text}")) {
+        return now_ms.saturating_add(ns / 1_000_000);
     }
     let Some(rest) = text.strip_prefix("now") else { return 0 };
     if rest.is_empty() {
