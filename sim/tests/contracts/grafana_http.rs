@@ -305,3 +305,28 @@ async fn tempo_has_no_backend_health_check_in_11_4() {
         json!({ "message": "Not implemented", "messageId": "plugin.notImplemented", "statusCode": 501, "traceID": "" })
     );
 }
+
+#[tokio::test]
+async fn search_refuses_a_limit_above_5000() {
+    let stack = support::start().await;
+    let got = answer(
+        stack
+            .http
+            .get(format!("{}/api/search?type=dash-db&limit=5001", stack.grafana)),
+    )
+    .await;
+    assert_eq!(
+        (got.status, got.json()),
+        (
+            422,
+            json!({ "message": "Limit is above maximum allowed (5000), use page parameter to access hits beyond limit" })
+        )
+    );
+    let got = answer(
+        stack
+            .http
+            .get(format!("{}/api/search?type=dash-db&limit=5000", stack.grafana)),
+    )
+    .await;
+    assert_eq!(got.status, 200);
+}
