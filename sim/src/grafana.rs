@@ -488,6 +488,14 @@ async fn search(State(state): State<Arc<GrafanaState>>, headers: HeaderMap, RawQ
     }
     let (pairs, _) = crate::go::url::parse_query_text(raw.as_deref().unwrap_or(""));
     let all = |key: &str| -> Vec<String> { pairs.iter().filter(|(k, _)| k == key).map(|(_, v)| v.clone()).collect() };
+    // `Search` (`pkg/api/search.go`): `QueryInt64`, 0 when not a number.
+    let limit = all("limit").first().and_then(|l| l.parse::<i64>().ok()).unwrap_or(0);
+    if limit > 5000 {
+        return handler_error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Limit is above maximum allowed (5000), use page parameter to access hits beyond limit",
+        );
+    }
     let search = dashboards::Search {
         kind: all("type").into_iter().next().filter(|t| !t.is_empty()),
         query: all("query").into_iter().next().unwrap_or_default(),
