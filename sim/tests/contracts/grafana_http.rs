@@ -330,3 +330,37 @@ async fn search_refuses_a_limit_above_5000() {
     .await;
     assert_eq!(got.status, 200);
 }
+
+#[tokio::test]
+async fn the_proxy_lets_through_only_the_prometheus_plugins_routes_for_writes() {
+    let stack = support::start().await;
+    let proxy = format!("{}/api/datasources/proxy/uid/mimir", stack.grafana);
+    // The plugin's routes: POST to query (and what starts so), series, labels.
+    for path in ["api/v1/query", "api/v1/query_range", "api/v1/series", "api/v1/labels"] {
+        let got = answer(
+            stack
+                .http
+                .post(format!("{proxy}/{path}"))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body("query=up&match%5B%5D=up&start=0&end=60&step=15"),
+        )
+        .await;
+        assert_ne!(got.status, 403, "{path}: {}", got.text());
+    }
+    for (method, path, word) in [
+        (reqwest::Method::POST, "api/v1/label/__name__/values", "POSTs"),
+        (reqwest::Method::PUT, "api/v1/query", "PUTs"),
+        (reqwest::Method::DELETE, "api/v1/admin/tsdb/delete_series", "DELETEs"),
+    ] {
+        let got = answer(stack.http.request(method.clone(), format!("{proxy}/{path}"))).await;
+        assert_eq!(got.status, 403, "{method} {path}");
+        assert_eq!(got.content_type, CHARSET_JSON);
+        assert_eq!(
+            got.json(),
+            json!({ "message": format!("non allow-listed {word} not allowed on proxied Prometheus datasource") })
+        );
+    }
+    // GETs and other datasource types are not checked.
+    let got = answer(stack.http.get(format!("{proxy}/api/v1/label/__name__/values"))).await;
+    assert_eq!(got.status, 200, "{}", got.text());
+}
