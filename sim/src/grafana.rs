@@ -405,6 +405,47 @@ async fn proxy_root(
     proxy(state, method, headers, Path((uid, String::new())), query, body).await
 }
 
+/// The Prometheus plugin's proxy routes (`plugin.json`): a write that
+/// matches none is refused by `validateRequest`
+/// (`pkg/api/pluginproxy/ds_proxy.go`), which matches a route by method
+/// and by path prefix. The refused method's word, when refused.
+fn prometheus_write_refused(method: &Method, path: &str) -> Option<&'static str> {
+    const ROUTES: &[(&str, &str)] = &[
+        ("POST", "api/v1/query"),
+        ("POST", "api/v1/query_range"),
+        ("POST", "api/v1/series"),
+        ("POST", "api/v1/labels"),
+        ("POST", "api/v1/query_exemplars"),
+        ("GET", "rules"),
+        ("POST", "rules"),
+        ("DELETE", "rules"),
+        ("DELETE", "config/v1/rules"),
+        ("POST", "config/v1/rules"),
+    ];
+    let word = match *method {
+        Method::POST => "POSTs",
+        Method::PUT => "PUTs",
+        Method::DELETE => "DELETEs",
+        _ => return None,
+    };
+    // `util.CleanRelativePath`: no leading slash, no `.` or `..` steps.
+    let mut clean: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                clean.pop();
+            }
+            p => clean.push(p),
+        }
+    }
+    let clean = clean.join("/");
+    let routed = ROUTES
+        .iter()
+        .any(|(m, p)| *m == method.as_str() && clean.starts_with(p));
+    (!routed).then_some(word)
+}
+
 async fn proxy(
     State(state): State<Arc<GrafanaState>>,
     method: Method,
@@ -431,6 +472,14 @@ async fn proxy(
     let Some(backend) = ds.backend().and_then(|s| state.backends.get(&s)) else {
         return (StatusCode::BAD_GATEWAY, Json(json!({ "message": "Bad Gateway" }))).into_response();
     };
+    if ds.kind == "prometheus"
+        && let Some(word) = prometheus_write_refused(&method, &rest)
+    {
+        return middleware_json(
+            StatusCode::FORBIDDEN,
+            json!({ "message": format!("non allow-listed {word} not allowed on proxied Prometheus datasource") }),
+        );
+    }
     if state.sim.faults().datasource_unqueryable.contains(&uid) {
         return (
             StatusCode::BAD_GATEWAY,
