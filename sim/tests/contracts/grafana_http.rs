@@ -364,3 +364,34 @@ async fn the_proxy_lets_through_only_the_prometheus_plugins_routes_for_writes() 
     let got = answer(stack.http.get(format!("{proxy}/api/v1/label/__name__/values"))).await;
     assert_eq!(got.status, 200, "{}", got.text());
 }
+
+#[tokio::test]
+async fn proxied_answers_are_sandboxed_and_keep_the_stores_headers() {
+    let stack = support::start().await;
+    let got = stack
+        .http
+        .get(format!(
+            "{}/api/datasources/proxy/uid/mimir/api/v1/query?query=1",
+            stack.grafana
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.status(), 200);
+    let headers = got.headers();
+    assert_eq!(headers["content-security-policy"], "sandbox");
+    // What the store itself set comes through (Mimir's own results cache
+    // header is one the double did not copy).
+    let direct = stack
+        .http
+        .get(format!("{}/api/v1/query?query=1", stack.mimir))
+        .send()
+        .await
+        .unwrap();
+    for (name, value) in direct.headers() {
+        if ["date", "content-length", "set-cookie"].contains(&name.as_str()) {
+            continue;
+        }
+        assert_eq!(headers.get(name), Some(value), "{name}");
+    }
+}
