@@ -14,7 +14,7 @@
 //! Uses: provisioning (datasource model), dashboards, grafana_query,
 //! grafana_pyroscope, state, faults.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::Router;
@@ -490,42 +490,63 @@ async fn proxy(
     let mut url = join_path(backend, &rest);
     url.set_query(query.as_deref());
     let mut forward = state.http.request(method, url);
-    for name in [
-        header::CONTENT_TYPE.as_str(),
-        header::ACCEPT.as_str(),
-        "x-loki-response-encoding-flags",
-    ] {
-        if let Some(v) = headers.get(name) {
-            forward = forward.header(name, v);
+    for (name, value) in &headers {
+        if forwarded(name.as_str()) {
+            forward = forward.header(name, value);
         }
     }
     match forward.body(body).send().await {
         Ok(resp) => {
             let status = StatusCode::from_u16(resp.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
-            let mut out_headers = HashMap::new();
-            for name in [header::CONTENT_TYPE.as_str(), "x-loki-response-encoding-flags"] {
-                if let Some(v) = resp.headers().get(name).and_then(|v| v.to_str().ok()) {
-                    out_headers.insert(name.to_owned(), v.to_owned());
-                }
-            }
+            let upstream = resp.headers().clone();
             let bytes = resp.bytes().await.unwrap_or_default();
             let mut response = (status, bytes).into_response();
-            for (k, v) in out_headers {
-                if let (Ok(name), Ok(value)) = (
-                    axum::http::HeaderName::try_from(k),
-                    axum::http::HeaderValue::try_from(v),
-                ) {
-                    response.headers_mut().insert(name, value);
+            let out = response.headers_mut();
+            out.remove(header::CONTENT_TYPE);
+            for (name, value) in &upstream {
+                if name != header::SET_COOKIE && name != header::CONTENT_LENGTH && !hop_by_hop(name.as_str()) {
+                    out.append(name.clone(), value.clone());
                 }
             }
+            // `SetProxyResponseHeaders` (`pkg/util/proxyutil`).
+            out.insert(
+                header::CONTENT_SECURITY_POLICY,
+                axum::http::HeaderValue::from_static("sandbox"),
+            );
             response
         }
-        Err(e) => (
-            StatusCode::BAD_GATEWAY,
-            Json(json!({ "message": format!("Bad Gateway: {e}") })),
-        )
-            .into_response(),
+        // `errorHandler` (`pkg/util/proxyutil/reverse_proxy.go`): a status
+        // and no body.
+        Err(e) if e.is_timeout() => StatusCode::GATEWAY_TIMEOUT.into_response(),
+        Err(_) => StatusCode::BAD_GATEWAY.into_response(),
     }
+}
+
+/// Headers Go's reverse proxy drops on both legs.
+fn hop_by_hop(name: &str) -> bool {
+    matches!(
+        name,
+        "connection"
+            | "keep-alive"
+            | "proxy-authenticate"
+            | "proxy-authorization"
+            | "proxy-connection"
+            | "te"
+            | "trailer"
+            | "transfer-encoding"
+            | "upgrade"
+    )
+}
+
+/// What of the client's request the proxy sends on: all but the hop-by-hop
+/// headers, the host, Grafana's own credentials and cookies, and the
+/// `Origin`/`Referer` the director clears (`pkg/api/pluginproxy`).
+fn forwarded(name: &str) -> bool {
+    !hop_by_hop(name)
+        && !matches!(
+            name,
+            "host" | "content-length" | "authorization" | "cookie" | "origin" | "referer"
+        )
 }
 
 // ---------------------------------------------------------------------------
