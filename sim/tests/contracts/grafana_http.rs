@@ -395,3 +395,36 @@ async fn proxied_answers_are_sandboxed_and_keep_the_stores_headers() {
         assert_eq!(headers.get(name), Some(value), "{name}");
     }
 }
+
+#[tokio::test]
+async fn paths_outside_the_sub_path_are_redirected_into_it() {
+    let stack = support::start().await;
+    let root = stack.grafana.trim_end_matches("/grafana").to_owned();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let host = root.trim_start_matches("http://");
+    let got = http.get(format!("{root}/api/health?x=1")).send().await.unwrap();
+    assert_eq!(got.status(), 301);
+    let location = format!("http://{host}/grafana/api/health?x=1");
+    assert_eq!(got.headers()["location"], location.as_str());
+    assert_eq!(got.headers()["content-type"], "text/html; charset=utf-8");
+    assert_eq!(
+        got.text().await.unwrap(),
+        format!("<a href=\"{location}\">Moved Permanently</a>.\n\n")
+    );
+    // A POST is redirected too, without a body.
+    let got = http.post(format!("{root}/api/ds/query")).send().await.unwrap();
+    assert_eq!(got.status(), 301);
+    assert!(got.headers().get("content-type").is_none());
+    assert_eq!(got.text().await.unwrap(), "");
+    // Under the sub-path, what is not /api is the app's (HTML) not-found.
+    let got = http.get(format!("{}/nope", stack.grafana)).send().await.unwrap();
+    assert_eq!(got.status(), 404);
+    assert!(
+        got.headers()["content-type"].to_str().unwrap().starts_with("text/html"),
+        "{:?}",
+        got.headers()
+    );
+}
