@@ -20,7 +20,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{any, get, post};
 use base64::Engine as _;
@@ -156,14 +156,59 @@ pub fn router(
         .route("/api/search", get(search))
         .route("/api/dashboards/uid/{uid}", get(dashboard))
         .route("/api/ds/query", post(ds_query))
-        .fallback(api_not_found)
-        .method_not_allowed_fallback(api_not_found)
+        .fallback(unrouted)
+        .method_not_allowed_fallback(unrouted)
         .with_state(state);
     if sub_path == "/" {
-        api
-    } else {
-        Router::new().nest(&sub_path, api)
+        return api;
     }
+    let prefix = sub_path.clone();
+    Router::new()
+        .nest(&sub_path, api)
+        .fallback(move |method: Method, headers: HeaderMap, uri: Uri| {
+            let prefix = prefix.clone();
+            async move { into_sub_path(&prefix, &method, &headers, &uri) }
+        })
+}
+
+/// `SubPathRedirect` (`pkg/middleware/subpath_redirect.go`): a request
+/// whose URI lacks the sub-path is sent to `root_url` plus the URI, with
+/// Go's `http.Redirect` (a short HTML body for GET, a content type for GET
+/// and HEAD). `root_url` is the address the client used.
+fn into_sub_path(prefix: &str, method: &Method, headers: &HeaderMap, uri: &Uri) -> Response {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost");
+    let target = uri.path_and_query().map_or("/", |p| p.as_str());
+    let location = format!("http://{host}{prefix}{target}");
+    let mut response = StatusCode::MOVED_PERMANENTLY.into_response();
+    if *method == Method::GET {
+        let escaped = location
+            .replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&#34;")
+            .replace('\'', "&#39;");
+        response = (
+            StatusCode::MOVED_PERMANENTLY,
+            format!("<a href=\"{escaped}\">Moved Permanently</a>.\n\n"),
+        )
+            .into_response();
+    }
+    let out = response.headers_mut();
+    if let Ok(value) = axum::http::HeaderValue::try_from(location) {
+        out.insert(header::LOCATION, value);
+    }
+    if *method == Method::GET || *method == Method::HEAD {
+        out.insert(
+            header::CONTENT_TYPE,
+            axum::http::HeaderValue::from_static("text/html; charset=utf-8"),
+        );
+    } else {
+        out.remove(header::CONTENT_TYPE);
+    }
+    response
 }
 
 /// `base` with `path` appended to its path, as the proxy forwards
@@ -204,11 +249,21 @@ fn unauthorized(refused: Refusal) -> Response {
     middleware_json(StatusCode::UNAUTHORIZED, body)
 }
 
-/// `NotFoundHandler` (`pkg/api/index.go`): what an `/api` path no route
-/// takes gets, a method a route does not register included (the router
-/// has no 405).
-async fn api_not_found() -> Response {
-    middleware_json(StatusCode::NOT_FOUND, json!({ "message": "Not found" }))
+/// `NotFoundHandler` (`pkg/api/index.go`): what a path no route takes
+/// gets, a method a route does not register included (the router has no
+/// 405). An `/api` path is answered in JSON; any other is the app's index
+/// page with a 404, which the reference stack does not serve (an empty
+/// HTML body here).
+async fn unrouted(uri: Uri) -> Response {
+    if uri.path().starts_with("/api") {
+        return middleware_json(StatusCode::NOT_FOUND, json!({ "message": "Not found" }));
+    }
+    (
+        StatusCode::NOT_FOUND,
+        [(header::CONTENT_TYPE, "text/html; charset=UTF-8")],
+        "",
+    )
+        .into_response()
 }
 
 /// `util.IsValidShortUID`: letters, digits, `-` and `_`, at most 40.
