@@ -59,16 +59,19 @@ enum Refusal {
     BadPassword,
 }
 
+/// The organization role a request is served with: what a valid token or
+/// basic credential is (the reference stack's are an admin's), or
+/// `[auth.anonymous] org_role`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrgRole {
+    Viewer,
+    Admin,
+}
+
 impl GrafanaAuth {
-    /// Whether the request may go on. Without a token or basic auth set the
-    /// reference stack's Grafana is open (anonymous access), and a bearer
-    /// token is then not looked at: an anonymous-enabled Grafana serves a
-    /// request whose key fails as anonymous too (`authnimpl/service.go`
-    /// tries the next client, and the anonymous one always applies).
+    /// Whether the credentials are the configured ones. Without a token or
+    /// basic auth set there are none to match.
     fn check(&self, headers: &HeaderMap) -> Result<(), Refusal> {
-        if self.token.is_none() && self.basic.is_none() {
-            return Ok(());
-        }
         let value = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
@@ -109,7 +112,22 @@ impl GrafanaAuth {
     }
 }
 
+impl GrafanaState {
+    /// Who the request is. Credentials that fail fall through to the
+    /// anonymous client when it is enabled, as for none at all
+    /// (`authnimpl/service.go` tries the next client; the anonymous one
+    /// always applies).
+    fn identity(&self, headers: &HeaderMap) -> Result<OrgRole, Refusal> {
+        match self.auth.check(headers) {
+            Ok(()) => Ok(OrgRole::Admin),
+            Err(refused) => self.anonymous.ok_or(refused),
+        }
+    }
+}
+
 struct GrafanaState {
+    /// `[auth.anonymous]`: the role, when enabled.
+    anonymous: Option<OrgRole>,
     sim: Arc<SimState>,
     datasources: Vec<Datasource>,
     backends: BTreeMap<Backend, Url>,
@@ -125,10 +143,14 @@ pub fn router(
     datasources: Vec<Datasource>,
     backends: BTreeMap<Backend, Url>,
     auth: GrafanaAuth,
+    anonymous: Option<OrgRole>,
     sub_path: &str,
 ) -> Router {
     let sub_path = format!("/{}", sub_path.trim_matches('/'));
+    // Without credentials to check, the reference stack's Grafana is open.
+    let anonymous = anonymous.or((auth.token.is_none() && auth.basic.is_none()).then_some(OrgRole::Admin));
     let state = Arc::new(GrafanaState {
+        anonymous,
         sim,
         datasources,
         backends,
@@ -266,6 +288,30 @@ async fn unrouted(uri: Uri) -> Response {
         .into_response()
 }
 
+/// `datasources:read`, which only the Admin role has (`fixed:datasources:reader`);
+/// a Viewer may query, check health and proxy (`datasources:query`).
+fn needs_datasources_read(state: &GrafanaState, headers: &HeaderMap) -> Option<Response> {
+    match state.identity(headers) {
+        Err(refused) => Some(unauthorized(refused)),
+        Ok(OrgRole::Viewer) => Some(access_denied("datasources:read")),
+        Ok(OrgRole::Admin) => None,
+    }
+}
+
+/// The access-control middleware's `deny` (`pkg/services/accesscontrol/middleware.go`):
+/// the permission asked for and an `ACE` error id of ten digits.
+fn access_denied(permission: &str) -> Response {
+    let digits = crate::logs::unix_nanos() % 10_000_000_000;
+    middleware_json(
+        StatusCode::FORBIDDEN,
+        json!({
+            "accessErrorId": format!("ACE{digits:010}"),
+            "message": format!("You'll need additional permissions to perform this action. Permissions needed: {permission}"),
+            "title": "Access denied",
+        }),
+    )
+}
+
 /// `util.IsValidShortUID`: letters, digits, `-` and `_`, at most 40.
 fn valid_uid(uid: &str) -> bool {
     uid.len() <= 40 && uid.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
@@ -352,8 +398,8 @@ fn detailed(ds: &Datasource, id: usize) -> serde_json::Value {
 
 /// The list, by name without case (`DataSourceList.Less`).
 async fn list(State(state): State<Arc<GrafanaState>>, headers: HeaderMap) -> Response {
-    if let Err(refused) = state.auth.check(&headers) {
-        return unauthorized(refused);
+    if let Some(refused) = needs_datasources_read(&state, &headers) {
+        return refused;
     }
     let mut all: Vec<(usize, &Datasource)> = state.datasources.iter().enumerate().collect();
     all.sort_by_key(|(_, d)| d.name.to_lowercase());
@@ -374,8 +420,8 @@ fn not_found() -> Response {
 }
 
 async fn one(State(state): State<Arc<GrafanaState>>, headers: HeaderMap, Path(uid): Path<String>) -> Response {
-    if let Err(refused) = state.auth.check(&headers) {
-        return unauthorized(refused);
+    if let Some(refused) = needs_datasources_read(&state, &headers) {
+        return refused;
     }
     match find(&state, &uid) {
         Some((i, ds)) => Json(detailed(ds, i)).into_response(),
@@ -390,7 +436,7 @@ async fn datasource_health(
     headers: HeaderMap,
     Path(uid): Path<String>,
 ) -> Response {
-    if let Err(refused) = state.auth.check(&headers) {
+    if let Err(refused) = state.identity(&headers) {
         return unauthorized(refused);
     }
     if !valid_uid(&uid) {
@@ -509,7 +555,7 @@ async fn proxy(
     RawQuery(query): RawQuery,
     body: Bytes,
 ) -> Response {
-    if let Err(refused) = state.auth.check(&headers) {
+    if let Err(refused) = state.identity(&headers) {
         return unauthorized(refused);
     }
     // `ProxyDatasourceRequestWithUID` and `toAPIError`
@@ -608,7 +654,7 @@ fn forwarded(name: &str) -> bool {
 // Dashboards
 
 async fn search(State(state): State<Arc<GrafanaState>>, headers: HeaderMap, RawQuery(raw): RawQuery) -> Response {
-    if let Err(refused) = state.auth.check(&headers) {
+    if let Err(refused) = state.identity(&headers) {
         return unauthorized(refused);
     }
     let (pairs, _) = crate::go::url::parse_query_text(raw.as_deref().unwrap_or(""));
@@ -636,7 +682,7 @@ async fn search(State(state): State<Arc<GrafanaState>>, headers: HeaderMap, RawQ
 }
 
 async fn dashboard(State(state): State<Arc<GrafanaState>>, headers: HeaderMap, Path(uid): Path<String>) -> Response {
-    if let Err(refused) = state.auth.check(&headers) {
+    if let Err(refused) = state.identity(&headers) {
         return unauthorized(refused);
     }
     let served = dashboards::all(state.sim.faults().dashboard_metric_missing);
@@ -716,7 +762,7 @@ fn query_datasource<'a>(state: &'a GrafanaState, query: &serde_json::Value) -> N
 }
 
 async fn ds_query(State(state): State<Arc<GrafanaState>>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Err(refused) = state.auth.check(&headers) {
+    if let Err(refused) = state.identity(&headers) {
         return unauthorized(refused);
     }
     let Some(request) = bind_metric_request(&body) else {

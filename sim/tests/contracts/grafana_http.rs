@@ -5,7 +5,7 @@
 //! health check's and proxy's answers for uids they cannot use.
 
 use base64::Engine as _;
-use pillars_sim::{GrafanaAuth, SimOptions};
+use pillars_sim::{GrafanaAuth, OrgRole, SimOptions};
 use serde_json::json;
 
 use crate::support::{self, Stack, answer};
@@ -427,4 +427,56 @@ async fn paths_outside_the_sub_path_are_redirected_into_it() {
         "{:?}",
         got.headers()
     );
+}
+
+#[tokio::test]
+async fn an_anonymous_viewer_may_query_but_not_read_datasources() {
+    // The deployment's Grafana: anonymous Viewer beside an admin's token.
+    let stack = support::start_with(SimOptions {
+        grafana_auth: GrafanaAuth {
+            token: Some("glsa_good_0123abcd".into()),
+            basic: None,
+        },
+        grafana_anonymous: Some(OrgRole::Viewer),
+        ..SimOptions::default()
+    })
+    .await;
+    for authorization in [None, Some("Bearer glsa_wrong_0123abcd"), Some("Bearer not-a-key")] {
+        for path in ["/api/datasources", "/api/datasources/uid/mimir"] {
+            let mut req = stack.http.get(format!("{}{path}", stack.grafana));
+            if let Some(a) = authorization {
+                req = req.header("authorization", a);
+            }
+            let got = answer(req).await;
+            assert_eq!(got.status, 403, "{authorization:?} {path}");
+            assert_eq!(got.content_type, CHARSET_JSON);
+            let body = got.json();
+            assert_eq!(body["title"], "Access denied");
+            assert_eq!(
+                body["message"],
+                "You'll need additional permissions to perform this action. Permissions needed: datasources:read"
+            );
+            let id = body["accessErrorId"].as_str().unwrap();
+            assert!(
+                id.len() == 13 && id.starts_with("ACE") && id[3..].bytes().all(|b| b.is_ascii_digit()),
+                "{id}"
+            );
+        }
+    }
+    for path in [
+        "/api/datasources/uid/mimir/health",
+        "/api/search",
+        "/api/dashboards/uid/durable-red",
+    ] {
+        let got = answer(stack.http.get(format!("{}{path}", stack.grafana))).await;
+        assert_eq!(got.status, 200, "{path}: {}", got.text());
+    }
+    let got = answer(
+        stack
+            .http
+            .get(format!("{}/api/datasources", stack.grafana))
+            .header("authorization", "Bearer glsa_good_0123abcd"),
+    )
+    .await;
+    assert_eq!(got.status, 200);
 }
