@@ -5,7 +5,7 @@
 //! health check's and proxy's answers for uids they cannot use.
 
 use base64::Engine as _;
-use pillars_sim::{GrafanaAuth, OrgRole, SimOptions};
+use pillars_sim::{Faults, GrafanaAuth, OrgRole, SimOptions};
 use serde_json::json;
 
 use crate::support::{self, Stack, answer};
@@ -479,4 +479,51 @@ async fn an_anonymous_viewer_may_query_but_not_read_datasources() {
     )
     .await;
     assert_eq!(got.status, 200);
+}
+
+#[tokio::test]
+async fn health_checks_answer_in_each_plugins_words() {
+    let stack = support::start().await;
+    let health = |stack: &Stack, uid: &str| {
+        let url = format!("{}/api/datasources/uid/{uid}/health", stack.grafana);
+        let req = stack.http.get(url);
+        async move {
+            let got = answer(req).await;
+            (got.status, got.json())
+        }
+    };
+    assert_eq!(
+        health(&stack, "loki").await,
+        (
+            200,
+            json!({ "status": "OK", "message": "Data source successfully connected." })
+        )
+    );
+    assert_eq!(
+        health(&stack, "mimir").await,
+        (
+            200,
+            json!({ "status": "OK", "message": "Successfully queried the Prometheus API." })
+        )
+    );
+    let broken = support::start_with(SimOptions {
+        faults: Faults::parse(["datasource_unhealthy=mimir", "datasource_unhealthy=loki"]).unwrap(),
+        ..SimOptions::default()
+    })
+    .await;
+    let (status, body) = health(&broken, "mimir").await;
+    assert_eq!((status, &body["status"]), (400, &json!("ERROR")));
+    let message = body["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("Post \"")
+            && message.ends_with(" - There was an error returned querying the Prometheus API."),
+        "{message}"
+    );
+    assert_eq!(
+        health(&broken, "loki").await,
+        (
+            400,
+            json!({ "status": "ERROR", "message": "Unable to connect with Loki. Please check the server logs for more details." })
+        )
+    );
 }
