@@ -447,50 +447,92 @@ async fn datasource_health(
     let Some((_, ds)) = find(&state, &uid) else {
         return traced_error(StatusCode::INTERNAL_SERVER_ERROR, "Unable to load datasource metadata");
     };
-    let error = |message: String| {
-        (
-            StatusCode::BAD_REQUEST,
-            Json(json!({ "status": "ERROR", "message": message })),
-        )
-            .into_response()
+    let Some(store) = ds.backend() else {
+        return health_error(format!("plugin {} is not served by the reference stack", ds.kind));
     };
-    if state.sim.faults().datasource_unhealthy.contains(&uid) {
-        return error(format!("{}: connection refused", ds.url));
+    // Grafana 11.4's Tempo plugin has no backend health check: the core
+    // plugin's `ErrMethodNotImplemented`, answered through
+    // `translatePluginRequestErrorToAPIError` (`pkg/api/plugins.go`).
+    if store == Backend::Tempo {
+        return grafana_error(StatusCode::NOT_IMPLEMENTED, "plugin.notImplemented", "Not implemented");
     }
-    let (Some(store), Some(backend)) = (ds.backend(), ds.backend().and_then(|s| state.backends.get(&s))) else {
-        return error(format!("plugin {} is not served by the reference stack", ds.kind));
-    };
-    let (probe, message) = match store {
-        // Grafana 11.4's Tempo plugin has no backend health check: the core
-        // plugin's `ErrMethodNotImplemented`, answered through
-        // `translatePluginRequestErrorToAPIError` (`pkg/api/plugins.go`).
-        Backend::Tempo => {
-            return grafana_error(StatusCode::NOT_IMPLEMENTED, "plugin.notImplemented", "Not implemented");
+    let probed = if state.sim.faults().datasource_unhealthy.contains(&uid) {
+        Err(Failure::Unreachable)
+    } else {
+        match state.backends.get(&store) {
+            Some(backend) => probe(&state.http, store, backend).await,
+            None => Err(Failure::Unreachable),
         }
-        Backend::Prometheus => (
-            state
-                .http
-                .get(join_path(backend, "api/v1/query"))
-                .query(&[("query", "1+1")]),
-            "Successfully queried the Prometheus API.",
-        ),
-        Backend::Loki => (
-            state.http.get(join_path(backend, "loki/api/v1/labels")),
-            "Data source successfully connected.",
-        ),
-        Backend::Pyroscope => (
-            state
-                .http
-                .post(join_path(backend, "querier.v1.QuerierService/ProfileTypes"))
-                .json(&json!({})),
-            "Data source is working",
-        ),
     };
-    match probe.send().await {
-        Ok(resp) if resp.status().is_success() => Json(json!({ "status": "OK", "message": message })).into_response(),
-        Ok(resp) => error(format!("{} answered {}", ds.url, resp.status())),
-        Err(e) => error(format!("{}: {e}", ds.url)),
+    match (store, probed) {
+        (Backend::Prometheus, Ok(())) => health_ok("Successfully queried the Prometheus API."),
+        (Backend::Loki, Ok(())) => health_ok("Data source successfully connected."),
+        (_, Ok(())) => health_ok("Data source is working"),
+        // promlib's `getHealthCheckMessage`: the error, then its sentence;
+        // an HTTP failure is the response's status line.
+        (Backend::Prometheus, Err(failure)) => {
+            let error = match failure {
+                Failure::Status(status) => status.to_string(),
+                Failure::Unreachable => format!(
+                    "Post \"{}/api/v1/query\": dial tcp: connect: connection refused",
+                    ds.url.trim_end_matches('/')
+                ),
+            };
+            health_error(format!(
+                "{error} - There was an error returned querying the Prometheus API."
+            ))
+        }
+        // The Loki plugin logs the cause and answers one sentence.
+        (Backend::Loki, Err(_)) => {
+            health_error("Unable to connect with Loki. Please check the server logs for more details.".into())
+        }
+        (_, Err(Failure::Status(status))) => health_error(format!("{} answered {status}", ds.url)),
+        (_, Err(Failure::Unreachable)) => health_error(format!("{}: connection refused", ds.url)),
     }
+}
+
+/// Why a health probe failed.
+enum Failure {
+    Status(reqwest::StatusCode),
+    Unreachable,
+}
+
+/// The plugin's own probe: promlib's instant `1+1` (POST, its default
+/// method), Pyroscope's `ProfileTypes`. The Loki plugin asks for the
+/// instant `vector(1)+vector(1)` and wants 2 (`pkg/tsdb/loki/healthcheck.go`);
+/// the reference stack's Loki does not evaluate vector arithmetic (a 501),
+/// so its label names are asked instead.
+async fn probe(http: &reqwest::Client, store: Backend, backend: &Url) -> Result<(), Failure> {
+    let now_s = crate::logs::unix_nanos() / 1_000_000_000;
+    let request = match store {
+        Backend::Prometheus => http
+            .post(join_path(backend, "api/v1/query"))
+            .header(header::CONTENT_TYPE.as_str(), "application/x-www-form-urlencoded")
+            .body(format!("query=1%2B1&time={now_s}")),
+        Backend::Loki => http.get(join_path(backend, "loki/api/v1/labels")),
+        _ => http
+            .post(join_path(backend, "querier.v1.QuerierService/ProfileTypes"))
+            .json(&json!({})),
+    };
+    let resp = request.send().await.map_err(|_| Failure::Unreachable)?;
+    let status = resp.status();
+    if !status.is_success() {
+        return Err(Failure::Status(status));
+    }
+    Ok(())
+}
+
+fn health_ok(message: &str) -> Response {
+    Json(json!({ "status": "OK", "message": message })).into_response()
+}
+
+/// `checkDatasourceHealth`: a status other than OK is a 400.
+fn health_error(message: String) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        Json(json!({ "status": "ERROR", "message": message })),
+    )
+        .into_response()
 }
 
 /// `/api/datasources/proxy/uid/<uid>` with nothing after it: the
