@@ -63,7 +63,11 @@ impl Answer {
     pub fn to_json(&self) -> Value {
         let mut out = Map::new();
         out.insert("status".into(), json!(self.status));
-        out.insert("frames".into(), Value::Array(self.frames.clone()));
+        // The SDK writes `frames` only when the response has them: a
+        // failed query without any has none (`writeDataResponseJSON`).
+        if self.error.is_none() || !self.frames.is_empty() {
+            out.insert("frames".into(), Value::Array(self.frames.clone()));
+        }
         if let Some(e) = &self.error {
             out.insert("error".into(), json!(e));
             if self.downstream {
@@ -739,9 +743,7 @@ pub async fn loki(http: &reqwest::Client, base: &Url, query: &Value, ref_id: &st
     let body = resp.bytes().await.unwrap_or_default();
     let executed = format!("Expr: {expr}");
     if !(200..300).contains(&status) {
-        // Loki's errors are plain text.
-        let text = String::from_utf8_lossy(&body).trim_end().to_owned();
-        return failed(text, status, true, Vec::new());
+        return failed(loki_error(&body), status, true, Vec::new());
     }
     let Ok(v) = serde_json::from_slice::<Value>(&body) else {
         return failed("Loki answered something that is not JSON".into(), 500, true, Vec::new());
@@ -774,6 +776,22 @@ pub async fn loki(http: &reqwest::Client, base: &Url, query: &Value, ref_id: &st
         error: None,
         status: 200,
         downstream: false,
+    }
+}
+
+/// `makeLokiError` (`pkg/tsdb/loki/api.go`): a JSON body's `message`
+/// (any case, as Go's decoder matches it), else the whole body as it came,
+/// its newline included.
+fn loki_error(body: &[u8]) -> String {
+    let message = serde_json::from_slice::<Value>(body).ok().and_then(|v| {
+        v.as_object()?
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("message"))
+            .and_then(|(_, m)| m.as_str().map(str::to_owned))
+    });
+    match message {
+        Some(m) if !m.is_empty() => m,
+        _ => String::from_utf8_lossy(body).into_owned(),
     }
 }
 
@@ -895,6 +913,21 @@ mod tests {
         assert_eq!(loki_step(month, &json!({})), 30 * 86_400_000 / 11_000);
         assert_eq!(query_ref_id(&json!({ "expr": "up" })), "A");
         assert_eq!(query_ref_id(&json!({ "refId": "Q" })), "Q");
+    }
+
+    #[test]
+    fn loki_errors_and_failed_answers_are_written_as_grafana_writes_them() {
+        assert_eq!(loki_error(b"parse error at line 1\n"), "parse error at line 1\n");
+        assert_eq!(loki_error(br#"{"Message":"too many"}"#), "too many");
+        assert_eq!(loki_error(br#"{"message":""}"#), r#"{"message":""}"#);
+        let failed = failed("x".into(), 400, true, Vec::new()).to_json();
+        assert!(failed.get("frames").is_none(), "{failed}");
+        let empty = Answer {
+            status: 200,
+            ..Answer::default()
+        }
+        .to_json();
+        assert_eq!(empty["frames"], json!([]));
     }
 
     #[test]
