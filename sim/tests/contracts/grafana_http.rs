@@ -93,7 +93,8 @@ async fn unknown_api_paths_and_methods_are_not_found() {
     for (method, path) in [
         (reqwest::Method::GET, "/api/nope"),
         (reqwest::Method::GET, "/api/datasources/uid/mimir/nope"),
-        (reqwest::Method::POST, "/api/datasources"),
+        // POST /api/datasources is a route (AddDataSource); PATCH is none.
+        (reqwest::Method::PATCH, "/api/datasources"),
         (reqwest::Method::GET, "/api/ds/query"),
         (reqwest::Method::POST, "/api/health"),
         (reqwest::Method::DELETE, "/api/search"),
