@@ -5,7 +5,10 @@
 //! checks (none for Tempo, as in 11.4), and the datasource proxy
 //! `/api/datasources/proxy/uid/<uid>/…`, which forwards to the reference
 //! stack's own store of the datasource's type. Datasources come from a
-//! provisioning file; a bearer token or basic auth is required when set.
+//! provisioning file; a bearer token or basic auth is required when set,
+//! unless anonymous access gives a role to requests without valid
+//! credentials. Paths outside the sub-path are redirected into it; paths
+//! and methods no route takes are Grafana's not-found.
 //! The deployment's dashboards (`dashboards`) are listed by `/api/search`
 //! and served by `/api/dashboards/uid/<uid>`; `POST /api/ds/query` runs
 //! Prometheus, Loki and Pyroscope queries as Grafana's backend plugins do
