@@ -824,8 +824,8 @@ async fn ds_query(State(state): State<Arc<GrafanaState>>, headers: HeaderMap, bo
     }
     let now = (crate::logs::unix_nanos() / 1_000_000) as i64;
     let range = Range {
-        from: grafana_query::parse_time(&request["from"], now),
-        to: grafana_query::parse_time(&request["to"], now),
+        from: grafana_query::parse_time(&request["from"], now, false),
+        to: grafana_query::parse_time(&request["to"], now, true),
     };
     // Every datasource is found before any query runs.
     let mut resolved = Vec::with_capacity(queries.len());

@@ -86,10 +86,12 @@ pub struct Range {
 }
 
 /// Grafana's `gtime` reading of `from`/`to`: epoch milliseconds, a bare
-/// Go duration before now, `now`, or `now±<n><unit>` (`s m h d w M y`);
-/// anything else reads as the epoch, as `GetFromAsMsEpoch` does with a
-/// parse error.
-pub fn parse_time(value: &Value, now_ms: i64) -> i64 {
+/// Go duration before now, `now`, `now±<n><unit>` (`s m h d w M y`), each
+/// `now` form optionally rounded to a unit (`/s /m /h /d`, in UTC): down
+/// for `from`, up to the unit's last millisecond for `to` (`round_up`, as
+/// `ParseTo` asks datemath). Anything else reads as the epoch, as
+/// `GetFromAsMsEpoch` does with a parse error.
+pub fn parse_time(value: &Value, now_ms: i64, round_up: bool) -> i64 {
     let text = match value {
         Value::String(s) => s.trim().to_owned(),
         Value::Number(n) => return n.as_i64().unwrap_or(0),
@@ -103,20 +105,38 @@ pub fn parse_time(value: &Value, now_ms: i64) -> i64 {
         return now_ms.saturating_add(ns / 1_000_000);
     }
     let Some(rest) = text.strip_prefix("now") else { return 0 };
-    if rest.is_empty() {
-        return now_ms;
-    }
-    let (sign, amount) = if let Some(a) = rest.strip_prefix('-') {
-        (-1, a)
-    } else if let Some(a) = rest.strip_prefix('+') {
-        (1, a)
-    } else {
+    let (offset, rounding) = match rest.split_once('/') {
+        Some((o, r)) => (o, Some(r)),
+        None => (rest, None),
+    };
+    let Some(at) = offset_from(now_ms, offset) else {
         return 0;
     };
-    let digits: String = amount.chars().take_while(char::is_ascii_digit).collect();
-    let unit = &amount[digits.len()..];
-    let Ok(n) = digits.parse::<i64>() else { return 0 };
+    let Some(unit) = rounding else { return at };
     let unit_ms = match unit {
+        "s" => 1000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => return 0,
+    };
+    let floor = at.div_euclid(unit_ms) * unit_ms;
+    if round_up { floor + unit_ms - 1 } else { floor }
+}
+
+/// `now` moved by `±<n><unit>`, or left where it is for nothing.
+fn offset_from(now_ms: i64, offset: &str) -> Option<i64> {
+    if offset.is_empty() {
+        return Some(now_ms);
+    }
+    let (sign, amount) = if let Some(a) = offset.strip_prefix('-') {
+        (-1, a)
+    } else {
+        (1, offset.strip_prefix('+')?)
+    };
+    let digits: String = amount.chars().take_while(char::is_ascii_digit).collect();
+    let n = digits.parse::<i64>().ok()?;
+    let unit_ms = match &amount[digits.len()..] {
         "ms" => 1,
         "s" => 1000,
         "m" => 60_000,
@@ -125,9 +145,9 @@ pub fn parse_time(value: &Value, now_ms: i64) -> i64 {
         "w" => 604_800_000,
         "M" => 30 * 86_400_000,
         "y" => 365 * 86_400_000,
-        _ => return 0,
+        _ => return None,
     };
-    now_ms.saturating_add(sign * n.saturating_mul(unit_ms))
+    Some(now_ms.saturating_add(sign * n.saturating_mul(unit_ms)))
 }
 
 /// `roundInterval` of Grafana's interval calculator.
@@ -860,17 +880,23 @@ mod tests {
     #[test]
     fn times_and_steps_are_grafanas() {
         let now = 1_735_689_600_000;
-        assert_eq!(parse_time(&json!("now"), now), now);
-        assert_eq!(parse_time(&json!("now-1h"), now), now - 3_600_000);
-        assert_eq!(parse_time(&json!("now-15m"), now), now - 900_000);
-        assert_eq!(parse_time(&json!("1735689600000"), now), now);
-        assert_eq!(parse_time(&json!(1735689600000i64), now), now);
-        assert_eq!(parse_time(&json!("yesterday"), now), 0);
+        assert_eq!(parse_time(&json!("now"), now, false), now);
+        assert_eq!(parse_time(&json!("now-1h"), now, false), now - 3_600_000);
+        assert_eq!(parse_time(&json!("now-15m"), now, false), now - 900_000);
+        assert_eq!(parse_time(&json!("1735689600000"), now, false), now);
+        assert_eq!(parse_time(&json!(1735689600000i64), now, false), now);
+        assert_eq!(parse_time(&json!("yesterday"), now, false), 0);
         // A bare Go duration is that long before now (`ParseDuration("-"+s)`).
-        assert_eq!(parse_time(&json!("5m"), now), now - 300_000);
-        assert_eq!(parse_time(&json!("1h30m"), now), now - 5_400_000);
-        assert_eq!(parse_time(&json!("now☃"), now), 0);
-        assert_eq!(parse_time(&json!("now-1x"), now), 0);
+        assert_eq!(parse_time(&json!("5m"), now, false), now - 300_000);
+        assert_eq!(parse_time(&json!("1h30m"), now, false), now - 5_400_000);
+        // Rounded: down for `from`, to the unit's last millisecond for `to`.
+        let at = now + 1_234_567;
+        assert_eq!(parse_time(&json!("now/h"), at, false), now);
+        assert_eq!(parse_time(&json!("now/h"), at, true), now + 3_599_999);
+        assert_eq!(parse_time(&json!("now-1d/d"), at, false), now - 86_400_000);
+        assert_eq!(parse_time(&json!("now/x"), at, false), 0);
+        assert_eq!(parse_time(&json!("now☃"), now, false), 0);
+        assert_eq!(parse_time(&json!("now-1x"), now, false), 0);
         let hour = Range {
             from: now - 3_600_000,
             to: now,
