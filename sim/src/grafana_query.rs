@@ -18,8 +18,13 @@
 //! them: the first of each step, then only values three standard
 //! deviations from the mean.
 //!
-//! Loki: log queries are one frame (`labels`, `Time`, `Line`, `tsNs`,
-//! `id`); metric queries are frames as for Prometheus.
+//! Loki: the step is the query's `step` or `intervalMs` times its
+//! `resolution`, not promlib's; log queries are one frame (`labels`,
+//! `Time`, `Line`, `tsNs`, `id`); metric queries are frames as for
+//! Prometheus.
+//!
+//! What a query leaves out is what the query service fills in: refId `A`,
+//! `maxDataPoints` 100, `intervalMs` 1000.
 //!
 //! Errors are the store's: a 400/422 body's `error`, or `unexpected
 //! response with status code N: <body>` for any other status (a 501 of the
@@ -39,6 +44,9 @@ use crate::provisioning::{Backend, Datasource};
 /// Grafana's default and maximum points per series.
 const DEFAULT_POINTS: i64 = 1500;
 const SAFE_POINTS: i64 = 11_000;
+/// `maxDataPoints` and `intervalMs` when a query leaves them out.
+const QUERY_SERVICE_POINTS: i64 = 100;
+const QUERY_SERVICE_INTERVAL_MS: i64 = 1000;
 /// The Prometheus datasource's default scrape interval.
 const DEFAULT_SCRAPE_MS: i64 = 15_000;
 
@@ -55,7 +63,11 @@ impl Answer {
     pub fn to_json(&self) -> Value {
         let mut out = Map::new();
         out.insert("status".into(), json!(self.status));
-        out.insert("frames".into(), Value::Array(self.frames.clone()));
+        // The SDK writes `frames` only when the response has them: a
+        // failed query without any has none (`writeDataResponseJSON`).
+        if self.error.is_none() || !self.frames.is_empty() {
+            out.insert("frames".into(), Value::Array(self.frames.clone()));
+        }
         if let Some(e) = &self.error {
             out.insert("error".into(), json!(e));
             if self.downstream {
@@ -73,10 +85,13 @@ pub struct Range {
     pub to: i64,
 }
 
-/// Grafana's `gtime` reading of `from`/`to`: epoch milliseconds, `now`, or
-/// `now±<n><unit>` (`s m h d w M y`); anything else reads as the epoch,
-/// as `GetFromAsMsEpoch` does with a parse error.
-pub fn parse_time(value: &Value, now_ms: i64) -> i64 {
+/// Grafana's `gtime` reading of `from`/`to`: epoch milliseconds, a bare
+/// Go duration before now, `now`, `now±<n><unit>` (`s m h d w M y`), each
+/// `now` form optionally rounded to a unit (`/s /m /h /d`, in UTC): down
+/// for `from`, up to the unit's last millisecond for `to` (`round_up`, as
+/// `ParseTo` asks datemath). Anything else reads as the epoch, as
+/// `GetFromAsMsEpoch` does with a parse error.
+pub fn parse_time(value: &Value, now_ms: i64, round_up: bool) -> i64 {
     let text = match value {
         Value::String(s) => s.trim().to_owned(),
         Value::Number(n) => return n.as_i64().unwrap_or(0),
@@ -85,21 +100,43 @@ pub fn parse_time(value: &Value, now_ms: i64) -> i64 {
     if let Ok(ms) = text.parse::<i64>() {
         return ms;
     }
-    let Some(rest) = text.strip_prefix("now") else { return 0 };
-    if rest.is_empty() {
-        return now_ms;
+    // `parse` in the SDK's gtime: a bare Go duration is that long ago.
+    if let Ok(ns) = crate::go::time::parse_duration(&format!("-{text}")) {
+        return now_ms.saturating_add(ns / 1_000_000);
     }
-    let (sign, amount) = if let Some(a) = rest.strip_prefix('-') {
-        (-1, a)
-    } else if let Some(a) = rest.strip_prefix('+') {
-        (1, a)
-    } else {
+    let Some(rest) = text.strip_prefix("now") else { return 0 };
+    let (offset, rounding) = match rest.split_once('/') {
+        Some((o, r)) => (o, Some(r)),
+        None => (rest, None),
+    };
+    let Some(at) = offset_from(now_ms, offset) else {
         return 0;
     };
-    let digits: String = amount.chars().take_while(char::is_ascii_digit).collect();
-    let unit = &amount[digits.len()..];
-    let Ok(n) = digits.parse::<i64>() else { return 0 };
+    let Some(unit) = rounding else { return at };
     let unit_ms = match unit {
+        "s" => 1000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => return 0,
+    };
+    let floor = at.div_euclid(unit_ms) * unit_ms;
+    if round_up { floor + unit_ms - 1 } else { floor }
+}
+
+/// `now` moved by `±<n><unit>`, or left where it is for nothing.
+fn offset_from(now_ms: i64, offset: &str) -> Option<i64> {
+    if offset.is_empty() {
+        return Some(now_ms);
+    }
+    let (sign, amount) = if let Some(a) = offset.strip_prefix('-') {
+        (-1, a)
+    } else {
+        (1, offset.strip_prefix('+')?)
+    };
+    let digits: String = amount.chars().take_while(char::is_ascii_digit).collect();
+    let n = digits.parse::<i64>().ok()?;
+    let unit_ms = match &amount[digits.len()..] {
         "ms" => 1,
         "s" => 1000,
         "m" => 60_000,
@@ -108,9 +145,9 @@ pub fn parse_time(value: &Value, now_ms: i64) -> i64 {
         "w" => 604_800_000,
         "M" => 30 * 86_400_000,
         "y" => 365 * 86_400_000,
-        _ => return 0,
+        _ => return None,
     };
-    now_ms.saturating_add(sign * n.saturating_mul(unit_ms))
+    Some(now_ms.saturating_add(sign * n.saturating_mul(unit_ms)))
 }
 
 /// `roundInterval` of Grafana's interval calculator.
@@ -171,6 +208,40 @@ pub fn prometheus_step(range: Range, interval_ms: i64, max_points: i64, scrape_m
     };
     let safe = round_interval(span / SAFE_POINTS);
     calculated.max(safe).max(1)
+}
+
+/// The Loki plugin's `calculateStep` (`pkg/tsdb/loki/step.go`): the
+/// query's `step`, else its interval (`intervalMs`, 1 s when absent), times
+/// the resolution (1–5 or 10, else 1), the range over 11,000 at least.
+pub fn loki_step(range: Range, query: &Value) -> i64 {
+    let resolution = query["resolution"]
+        .as_i64()
+        .filter(|r| matches!(r, 1..=5 | 10))
+        .unwrap_or(1);
+    let given = query["step"]
+        .as_str()
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            // A bare number is seconds (`ParseIntervalStringToTimeDuration`).
+            if s.bytes().all(|b| b.is_ascii_digit()) {
+                format!("{s}s")
+            } else {
+                s.to_owned()
+            }
+        })
+        .and_then(|s| crate::go::model::parse_duration(&s).ok())
+        .map(|ns| (ns / 1_000_000) as i64);
+    if let Some(step) = given {
+        return step.saturating_mul(resolution);
+    }
+    let interval = query["intervalMs"].as_i64().unwrap_or(QUERY_SERVICE_INTERVAL_MS);
+    let safe = (range.to - range.from).max(0) / SAFE_POINTS;
+    interval.saturating_mul(resolution).max(safe)
+}
+
+/// A query's refId: `A` when it has none (`MustString("A")`).
+pub fn query_ref_id(query: &Value) -> String {
+    query["refId"].as_str().unwrap_or("A").to_owned()
 }
 
 fn floor_to(t: i64, step: i64) -> i64 {
@@ -310,7 +381,9 @@ pub struct PromQuery {
 impl PromQuery {
     pub fn read(query: &Value, ref_id: &str, range: Range, scrape_ms: i64) -> PromQuery {
         let interval_ms = query["intervalMs"].as_i64().unwrap_or(0);
-        let max_points = query["maxDataPoints"].as_i64().unwrap_or(0);
+        // Absent, the query service's 100 (`parseMetricRequest`,
+        // `pkg/services/query/query.go`); an explicit 0 is the calculator's.
+        let max_points = query["maxDataPoints"].as_i64().unwrap_or(QUERY_SERVICE_POINTS);
         let step = prometheus_step(range, interval_ms, max_points, scrape_ms);
         let instant = query["instant"].as_bool().unwrap_or(false);
         // Older dashboards set neither; Grafana runs those as range queries.
@@ -650,12 +723,7 @@ pub async fn loki(http: &reqwest::Client, base: &Url, query: &Value, ref_id: &st
     let expr = query["expr"].as_str().unwrap_or("").to_owned();
     let instant = query["queryType"].as_str() == Some("instant");
     let limit = query["maxLines"].as_i64().filter(|n| *n > 0).unwrap_or(1000);
-    let step = prometheus_step(
-        range,
-        query["intervalMs"].as_i64().unwrap_or(0),
-        query["maxDataPoints"].as_i64().unwrap_or(0),
-        1000,
-    );
+    let step = loki_step(range, query);
     let direction = match query["direction"].as_str() {
         Some("forward") => "forward",
         _ => "backward",
@@ -695,9 +763,7 @@ pub async fn loki(http: &reqwest::Client, base: &Url, query: &Value, ref_id: &st
     let body = resp.bytes().await.unwrap_or_default();
     let executed = format!("Expr: {expr}");
     if !(200..300).contains(&status) {
-        // Loki's errors are plain text.
-        let text = String::from_utf8_lossy(&body).trim_end().to_owned();
-        return failed(text, status, true, Vec::new());
+        return failed(loki_error(&body), status, true, Vec::new());
     }
     let Ok(v) = serde_json::from_slice::<Value>(&body) else {
         return failed("Loki answered something that is not JSON".into(), 500, true, Vec::new());
@@ -730,6 +796,22 @@ pub async fn loki(http: &reqwest::Client, base: &Url, query: &Value, ref_id: &st
         error: None,
         status: 200,
         downstream: false,
+    }
+}
+
+/// `makeLokiError` (`pkg/tsdb/loki/api.go`): a JSON body's `message`
+/// (any case, as Go's decoder matches it), else the whole body as it came,
+/// its newline included.
+fn loki_error(body: &[u8]) -> String {
+    let message = serde_json::from_slice::<Value>(body).ok().and_then(|v| {
+        v.as_object()?
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("message"))
+            .and_then(|(_, m)| m.as_str().map(str::to_owned))
+    });
+    match message {
+        Some(m) if !m.is_empty() => m,
+        _ => String::from_utf8_lossy(body).into_owned(),
     }
 }
 
@@ -798,14 +880,23 @@ mod tests {
     #[test]
     fn times_and_steps_are_grafanas() {
         let now = 1_735_689_600_000;
-        assert_eq!(parse_time(&json!("now"), now), now);
-        assert_eq!(parse_time(&json!("now-1h"), now), now - 3_600_000);
-        assert_eq!(parse_time(&json!("now-15m"), now), now - 900_000);
-        assert_eq!(parse_time(&json!("1735689600000"), now), now);
-        assert_eq!(parse_time(&json!(1735689600000i64), now), now);
-        assert_eq!(parse_time(&json!("yesterday"), now), 0);
-        assert_eq!(parse_time(&json!("now☃"), now), 0);
-        assert_eq!(parse_time(&json!("now-1x"), now), 0);
+        assert_eq!(parse_time(&json!("now"), now, false), now);
+        assert_eq!(parse_time(&json!("now-1h"), now, false), now - 3_600_000);
+        assert_eq!(parse_time(&json!("now-15m"), now, false), now - 900_000);
+        assert_eq!(parse_time(&json!("1735689600000"), now, false), now);
+        assert_eq!(parse_time(&json!(1735689600000i64), now, false), now);
+        assert_eq!(parse_time(&json!("yesterday"), now, false), 0);
+        // A bare Go duration is that long before now (`ParseDuration("-"+s)`).
+        assert_eq!(parse_time(&json!("5m"), now, false), now - 300_000);
+        assert_eq!(parse_time(&json!("1h30m"), now, false), now - 5_400_000);
+        // Rounded: down for `from`, to the unit's last millisecond for `to`.
+        let at = now + 1_234_567;
+        assert_eq!(parse_time(&json!("now/h"), at, false), now);
+        assert_eq!(parse_time(&json!("now/h"), at, true), now + 3_599_999);
+        assert_eq!(parse_time(&json!("now-1d/d"), at, false), now - 86_400_000);
+        assert_eq!(parse_time(&json!("now/x"), at, false), 0);
+        assert_eq!(parse_time(&json!("now☃"), now, false), 0);
+        assert_eq!(parse_time(&json!("now-1x"), now, false), 0);
         let hour = Range {
             from: now - 3_600_000,
             to: now,
@@ -822,6 +913,47 @@ mod tests {
         assert_eq!(prometheus_step(month, 0, 100_000, 15_000), 300_000);
         assert_eq!(go_duration(15_000), "15s");
         assert_eq!(go_duration(60_000), "1m0s");
+    }
+
+    #[test]
+    fn absent_query_fields_take_the_query_services_defaults() {
+        let hour = Range { from: 0, to: 3_600_000 };
+        // No `maxDataPoints`: the query service's 100 (`MustInt64(100)`),
+        // so an hour is 36 s, rounded to 30 s.
+        let q = PromQuery::read(&json!({ "expr": "up" }), "A", hour, 15_000);
+        assert_eq!(q.step_ms, 30_000);
+        // An explicit 0 is the calculator's own default resolution, 1500.
+        let q = PromQuery::read(&json!({ "expr": "up", "maxDataPoints": 0 }), "A", hour, 15_000);
+        assert_eq!(q.step_ms, 15_000);
+        // Loki: `intervalMs` (1 s when absent) times the resolution, at
+        // least the range over 11,000, or the query's own `step`.
+        assert_eq!(loki_step(hour, &json!({})), 1000);
+        assert_eq!(loki_step(hour, &json!({ "intervalMs": 15_000 })), 15_000);
+        assert_eq!(loki_step(hour, &json!({ "intervalMs": 2000, "resolution": 5 })), 10_000);
+        assert_eq!(loki_step(hour, &json!({ "intervalMs": 2000, "resolution": 7 })), 2000);
+        assert_eq!(loki_step(hour, &json!({ "step": "1m", "resolution": 2 })), 120_000);
+        let month = Range {
+            from: 0,
+            to: 30 * 86_400_000,
+        };
+        assert_eq!(loki_step(month, &json!({})), 30 * 86_400_000 / 11_000);
+        assert_eq!(query_ref_id(&json!({ "expr": "up" })), "A");
+        assert_eq!(query_ref_id(&json!({ "refId": "Q" })), "Q");
+    }
+
+    #[test]
+    fn loki_errors_and_failed_answers_are_written_as_grafana_writes_them() {
+        assert_eq!(loki_error(b"parse error at line 1\n"), "parse error at line 1\n");
+        assert_eq!(loki_error(br#"{"Message":"too many"}"#), "too many");
+        assert_eq!(loki_error(br#"{"message":""}"#), r#"{"message":""}"#);
+        let failed = failed("x".into(), 400, true, Vec::new()).to_json();
+        assert!(failed.get("frames").is_none(), "{failed}");
+        let empty = Answer {
+            status: 200,
+            ..Answer::default()
+        }
+        .to_json();
+        assert_eq!(empty["frames"], json!([]));
     }
 
     #[test]

@@ -45,7 +45,7 @@ pub mod variants;
 
 pub use faro::FaroSettings;
 pub use faults::{FaultError, Faults};
-pub use grafana::GrafanaAuth;
+pub use grafana::{GrafanaAuth, OrgRole};
 pub use ruler::{RuleFile, RuleTiming};
 pub use stack::{DEFAULT_GRAFANA_SUB_PATH, SimError, SimOptions, SimStack};
 pub use variants::{LogExport, VariantError, Variants};

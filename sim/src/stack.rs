@@ -16,7 +16,7 @@ use url::Url;
 
 use crate::faro::{FaroReceiver, FaroSettings};
 use crate::faults::Faults;
-use crate::grafana::{self, GrafanaAuth};
+use crate::grafana::{self, GrafanaAuth, OrgRole};
 use crate::logs::LogCounts;
 use crate::metrics::MetricCounts;
 use crate::profiles::ProfileCounts;
@@ -44,6 +44,10 @@ pub struct SimOptions {
     /// matches the deployment.
     pub grafana_datasources: Option<String>,
     pub grafana_auth: GrafanaAuth,
+    /// `[auth.anonymous]`: the role a request without valid credentials is
+    /// served with. `None` is open as an admin when `grafana_auth` is empty
+    /// and closed otherwise; the deployment's Grafana is `Some(Viewer)`.
+    pub grafana_anonymous: Option<OrgRole>,
     /// The environment variable the printed target names for Grafana's
     /// token, when `grafana_auth` has one.
     pub grafana_token_env: Option<String>,
@@ -67,6 +71,7 @@ impl Default for SimOptions {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             grafana_datasources: None,
             grafana_auth: GrafanaAuth::default(),
+            grafana_anonymous: None,
             grafana_token_env: None,
             grafana_sub_path: DEFAULT_GRAFANA_SUB_PATH.into(),
             faro: FaroSettings::default(),
@@ -160,6 +165,7 @@ impl SimStack {
             datasources,
             backends,
             options.grafana_auth,
+            options.grafana_anonymous,
             &options.grafana_sub_path,
         );
         let grafana = serve("grafana", options.bind, grafana_router, &stopped, &mut servers).await?;

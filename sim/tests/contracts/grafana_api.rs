@@ -92,7 +92,7 @@ async fn dashboards_are_listed_and_fetched_as_grafana_serves_them() {
     let got = answer(stack.http.get(format!("{}/api/dashboards/uid/nope", stack.grafana))).await;
     assert_eq!(
         (got.status, got.json()),
-        (404, json!({ "message": "Dashboard not found" }))
+        (404, json!({ "message": "Dashboard not found", "traceID": "" }))
     );
 }
 
@@ -183,7 +183,10 @@ async fn query_errors_are_passed_on_as_grafana_does() {
     let mut missing = mimir_query("up");
     missing["queries"][0]["datasource"]["uid"] = json!("nope");
     let (status, body) = ds_query(&stack, missing).await;
-    assert_eq!((status, body), (404, json!({ "message": "Data source not found" })));
+    assert_eq!(
+        (status, body),
+        (404, json!({ "message": "Data source not found", "traceID": "" }))
+    );
     let (status, body) = ds_query(&stack, json!({ "queries": [] })).await;
     assert_eq!(status, 400);
     assert_eq!(body["message"], "No queries found");

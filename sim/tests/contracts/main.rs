@@ -15,6 +15,7 @@
 mod app_alerts;
 mod faro_web;
 mod grafana_api;
+mod grafana_http;
 mod loki_metrics;
 mod metrics_generator;
 mod mimir_http;
