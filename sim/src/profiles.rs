@@ -200,6 +200,13 @@ impl ProfileStore {
     }
 }
 
+/// `NewFlameGraph` of an empty tree (`pkg/model/flamegraph.go`): the
+/// root alone, named `total`, all zeros; protojson leaves out the zero
+/// `total` and `maxSelf`.
+pub fn empty_flamegraph() -> Value {
+    json!({ "names": ["total"], "levels": [{ "values": ["0", "0", "0", "0"] }] })
+}
+
 /// A call tree: children in first-seen order, as flame graphs draw them.
 #[derive(Debug, Default)]
 struct Node {
@@ -256,7 +263,7 @@ impl Node {
             stack.extend(children.into_iter().rev());
         }
         if self.total == 0 {
-            return json!({ "names": [], "levels": [], "total": "0", "maxSelf": "0" });
+            return empty_flamegraph();
         }
         let max_self = levels.iter().flat_map(|l| l.chunks(4).map(|n| n[2])).max().unwrap_or(0);
         json!({

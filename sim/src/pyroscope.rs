@@ -515,32 +515,80 @@ fn invalid_response(message: impl Into<String>) -> Response {
     invalid(message).into_response()
 }
 
-/// Request times are epoch milliseconds, as numbers or strings.
-fn millis(v: Option<&Value>, default: i64) -> Result<i64, ConnectError> {
+/// Request times are epoch milliseconds, as numbers or strings; absent is
+/// protojson's zero.
+fn millis(v: Option<&Value>) -> Result<i64, ConnectError> {
     match v {
-        None => Ok(default),
+        None => Ok(0),
         Some(Value::Number(n)) => n.as_i64().ok_or_else(|| invalid("times are epoch milliseconds")),
         Some(Value::String(s)) => s.parse().map_err(|_| invalid("times are epoch milliseconds")),
         Some(_) => Err(invalid("times are epoch milliseconds")),
     }
 }
 
-fn range(body: &Value) -> Result<(i64, i64), ConnectError> {
+/// `querier.max-query-length` and `querier.max-query-lookback` defaults
+/// (`pkg/validation/limits.go`).
+const MAX_QUERY_LENGTH_MS: i64 = 24 * 3_600_000;
+const MAX_QUERY_LOOKBACK_MS: i64 = 7 * 24 * 3_600_000;
+
+/// The request's `start` and `end` as sent, 0 when absent.
+fn times(body: &Value) -> Result<(i64, i64), ConnectError> {
+    Ok((millis(body.get("start"))?, millis(body.get("end"))?))
+}
+
+/// The query frontend's `ValidateRangeRequest` with the default limits
+/// (`pkg/validation/validate.go`): a zero `start` or `end` is
+/// `missing time range in the query`; a range ending before the 7-day
+/// lookback selects nothing (`None`) and a start before it is moved up to
+/// it; a range longer than 24 h is refused.
+fn validate_range((start, end): (i64, i64)) -> Result<Option<(i64, i64)>, ConnectError> {
+    if start == 0 || end == 0 {
+        return Err(invalid("missing time range in the query"));
+    }
     let now = (unix_nanos() / 1_000_000) as i64;
-    Ok((
-        millis(body.get("start"), now - 3_600_000)?,
-        millis(body.get("end"), now)?,
-    ))
+    let min_start = now - MAX_QUERY_LOOKBACK_MS;
+    if end < min_start {
+        return Ok(None);
+    }
+    let start = start.max(min_start);
+    if end - start > MAX_QUERY_LENGTH_MS {
+        return Err(invalid(format!(
+            "the query time range exceeds the limit (max_query_length, actual: {}, limit: {})",
+            go::time::duration_string((end - start).saturating_mul(1_000_000)),
+            go::model::duration_string(MAX_QUERY_LENGTH_MS as u64 * 1_000_000)
+        )));
+    }
+    Ok(Some((start, end)))
+}
+
+/// The range of a metadata call (`ProfileTypes`, `LabelValues`): without
+/// both times the frontend checks nothing and the ingesters answer for
+/// all they hold (`phlaremodel.GetTimeRange`, `pkg/frontend`); with them,
+/// as `validate_range`.
+fn metadata_range(body: &Value) -> Result<Option<(i64, i64)>, ConnectError> {
+    match times(body)? {
+        (0, _) | (_, 0) => Ok(Some((i64::MIN, i64::MAX))),
+        given => validate_range(given),
+    }
 }
 
 fn request(body: &[u8]) -> Result<Value, ConnectError> {
     serde_json::from_slice(body).map_err(|e| invalid(format!("invalid request: {e}")))
 }
 
+/// protojson leaves out an empty repeated field: `{}` rather than
+/// `{"names":[]}`.
+fn list_response(field: &str, items: Vec<Value>) -> Response {
+    if items.is_empty() {
+        return Json(json!({})).into_response();
+    }
+    Json(json!({ field: items })).into_response()
+}
+
 async fn profile_types(State(state): State<Arc<SimState>>, body: Bytes) -> Response {
-    let result = request(&body).and_then(|b| range(&b));
-    let range = match result {
-        Ok(r) => r,
+    let range = match request(&body).and_then(|b| metadata_range(&b)) {
+        Ok(Some(r)) => r,
+        Ok(None) => return list_response("profileTypes", Vec::new()),
         Err(e) => return e.into_response(),
     };
     let types: Vec<Value> = state
@@ -559,18 +607,21 @@ async fn profile_types(State(state): State<Arc<SimState>>, body: Bytes) -> Respo
             })
         })
         .collect();
-    Json(json!({ "profileTypes": types })).into_response()
+    list_response("profileTypes", types)
 }
 
+/// `LabelValues`: an empty `name` is no error, it names no label.
 async fn label_values(State(state): State<Arc<SimState>>, body: Bytes) -> Response {
     let body = match request(&body) {
         Ok(b) => b,
         Err(e) => return e.into_response(),
     };
-    let Some(name) = body.get("name").and_then(Value::as_str) else {
-        return invalid_response("name is required");
-    };
-    Json(json!({ "names": state.profiles.label_values(name) })).into_response()
+    if let Err(e) = metadata_range(&body) {
+        return e.into_response();
+    }
+    let name = body.get("name").and_then(Value::as_str).unwrap_or("");
+    let values = state.profiles.label_values(name).into_iter().map(Value::from).collect();
+    list_response("names", values)
 }
 
 /// `labelSelector`, absent being protojson's empty string.
@@ -579,17 +630,51 @@ fn selector(body: &Value) -> Result<Vec<Matcher>, ConnectError> {
     promql::parse_selector(text).map_err(|e| invalid(e.to_string()))
 }
 
+/// `phlaremodel.ParseProfileTypeSelector` (`pkg/model/profile.go`): five
+/// or six `:`-separated parts, else a gRPC status error that the querier
+/// wraps whole as `invalid_argument`.
+fn parse_profile_type(id: &str) -> Result<(), ConnectError> {
+    let parts = id.split(':').count();
+    if parts == 5 || parts == 6 {
+        return Ok(());
+    }
+    Err(invalid(format!(
+        "rpc error: code = InvalidArgument desc = profile-type selection must be of the form \
+         <name>:<sample-type>:<sample-unit>:<period-type>:<period-unit>(:delta), got({parts}): {}",
+        go::strconv::quote(id)
+    )))
+}
+
+/// The stored profile type a five- or six-part id selects: the `:delta`
+/// tail is not part of it (`SelectorFromProfileType`).
+fn stored_type(id: &str) -> String {
+    id.split(':').take(5).collect::<Vec<_>>().join(":")
+}
+
+/// `SelectMergeStacktraces` and `SelectMergeSpanProfile` in the order
+/// the frontend then the querier check them: the range
+/// (`pkg/frontend/frontend_select_merge_*.go`), the profile type, the
+/// selector (`pkg/querier/ingester_querier.go`).
 fn select(state: &SimState, body: &[u8], with_spans: bool) -> Response {
     let body = match request(body) {
         Ok(b) => b,
         Err(e) => return e.into_response(),
     };
-    let Some(type_id) = body.get("profileTypeID").and_then(Value::as_str) else {
-        return invalid_response("profileTypeID is required");
+    let range = match times(&body).and_then(validate_range) {
+        Ok(Some(r)) => r,
+        // A span profile outside the lookback is an empty `FlameGraph{}`;
+        // stack traces are the flame graph of an empty tree.
+        Ok(None) if with_spans => return Json(json!({ "flamegraph": {} })).into_response(),
+        Ok(None) => return Json(json!({ "flamegraph": profiles::empty_flamegraph() })).into_response(),
+        Err(e) => return e.into_response(),
     };
-    let (matchers, range) = match (selector(&body), range(&body)) {
-        (Ok(m), Ok(r)) => (m, r),
-        (Err(e), _) | (_, Err(e)) => return e.into_response(),
+    let type_id = body.get("profileTypeID").and_then(Value::as_str).unwrap_or("");
+    if let Err(e) = parse_profile_type(type_id) {
+        return e.into_response();
+    }
+    let matchers = match selector(&body) {
+        Ok(m) => m,
+        Err(e) => return e.into_response(),
     };
     let spans: Option<Vec<String>> = with_spans.then(|| {
         body.get("spanSelector")
@@ -598,7 +683,7 @@ fn select(state: &SimState, body: &[u8], with_spans: bool) -> Response {
             .unwrap_or_default()
     });
     let graph = state.profiles.flamegraph(&Selection {
-        type_id,
+        type_id: &stored_type(type_id),
         matchers: &matchers,
         range_ms: range,
         spans: spans.as_deref(),
@@ -627,11 +712,113 @@ mod tests {
         (status, String::from_utf8_lossy(&bytes).into_owned())
     }
 
+    const CPU: &str = "process_cpu:cpu:nanoseconds:cpu:nanoseconds";
+
+    fn now_ms() -> i64 {
+        (unix_nanos() / 1_000_000) as i64
+    }
+
+    /// A select request over the last hour, with `extra` fields.
+    fn select_body(extra: Value) -> Vec<u8> {
+        let mut body =
+            json!({ "profileTypeID": CPU, "labelSelector": "{}", "start": now_ms() - 3_600_000, "end": now_ms() });
+        for (k, v) in extra.as_object().into_iter().flatten() {
+            body[k] = v.clone();
+        }
+        body.to_string().into_bytes()
+    }
+
+    fn empty_tree() -> Value {
+        json!({ "flamegraph": { "names": ["total"], "levels": [{ "values": ["0", "0", "0", "0"] }] } })
+    }
+
+    #[tokio::test]
+    async fn a_select_without_start_or_end_is_a_missing_time_range() {
+        let state = SimState::default();
+        for spans in [false, true] {
+            let body = json!({ "profileTypeID": CPU, "labelSelector": "{}", "end": now_ms() }).to_string();
+            let (status, text) = answer(select(&state, body.as_bytes(), spans)).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST);
+            assert_eq!(
+                text,
+                r#"{"code":"invalid_argument","message":"missing time range in the query"}"#
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_select_over_more_than_a_day_is_refused_and_an_old_one_is_empty() {
+        let state = SimState::default();
+        let now = now_ms();
+        let long = select_body(json!({ "start": now - 25 * 3_600_000, "end": now }));
+        let (status, text) = answer(select(&state, &long, false)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            text,
+            r#"{"code":"invalid_argument","message":"the query time range exceeds the limit (max_query_length, actual: 25h0m0s, limit: 1d)"}"#
+        );
+        // Before the 7-day lookback: nothing is checked or selected.
+        let week = 7 * 24 * 3_600_000;
+        let old = select_body(
+            json!({ "profileTypeID": "cpu", "start": now - week - 7_200_000, "end": now - week - 3_600_000 }),
+        );
+        let (status, text) = answer(select(&state, &old, true)).await;
+        assert_eq!((status, text.as_str()), (StatusCode::OK, r#"{"flamegraph":{}}"#));
+        let (_, text) = answer(select(&state, &old, false)).await;
+        assert_eq!(serde_json::from_str::<Value>(&text).unwrap(), empty_tree());
+        // A start before the lookback is moved up to it, not refused.
+        let clipped = select_body(json!({ "start": now - 30 * 24 * 3_600_000, "end": now - week + 3_600_000 }));
+        assert_eq!(answer(select(&state, &clipped, false)).await.0, StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn a_profile_type_id_needs_five_or_six_parts() {
+        let state = SimState::default();
+        let (status, text) = answer(select(
+            &state,
+            &select_body(json!({ "profileTypeID": "process_cpu" })),
+            false,
+        ))
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            text,
+            r#"{"code":"invalid_argument","message":"rpc error: code = InvalidArgument desc = profile-type selection must be of the form \u003cname\u003e:\u003csample-type\u003e:\u003csample-unit\u003e:\u003cperiod-type\u003e:\u003cperiod-unit\u003e(:delta), got(1): \"process_cpu\""}"#
+        );
+        let mut missing: Value = serde_json::from_slice(&select_body(json!({}))).unwrap();
+        missing.as_object_mut().unwrap().remove("profileTypeID");
+        let (status, text) = answer(select(&state, missing.to_string().as_bytes(), true)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(text.ends_with(r#"got(1): \"\""}"#), "{text}");
+        // The profile type is checked before the selector.
+        let both = select_body(json!({ "profileTypeID": "a:b", "labelSelector": "{" }));
+        assert!(answer(select(&state, &both, false)).await.1.contains("got(2)"));
+        let delta = select_body(json!({ "profileTypeID": format!("{CPU}:delta") }));
+        assert_eq!(answer(select(&state, &delta, false)).await.0, StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn an_empty_selection_is_the_flame_graph_of_an_empty_tree() {
+        let state = SimState::default();
+        let (status, text) = answer(select(&state, &select_body(json!({})), false)).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(serde_json::from_str::<Value>(&text).unwrap(), empty_tree());
+    }
+
+    #[tokio::test]
+    async fn label_values_without_a_name_is_empty_not_an_error() {
+        let state = Arc::new(SimState::default());
+        let (status, text) = answer(label_values(State(state.clone()), Bytes::from_static(b"{}")).await).await;
+        assert_eq!((status, text.as_str()), (StatusCode::OK, "{}"));
+        let (status, text) = answer(profile_types(State(state), Bytes::from_static(b"{}")).await).await;
+        assert_eq!((status, text.as_str()), (StatusCode::OK, "{}"));
+    }
+
     #[tokio::test]
     async fn a_bad_escape_in_the_label_selector_is_invalid_argument() {
         let state = SimState::default();
-        let body = br#"{"profileTypeID":"process_cpu:cpu:nanoseconds:cpu:nanoseconds","labelSelector":"{service_name=\"a\\-b\"}"}"#;
-        let (status, text) = answer(select(&state, body, false)).await;
+        let body = select_body(json!({ "labelSelector": "{service_name=\"a\\-b\"}" }));
+        let (status, text) = answer(select(&state, &body, false)).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
         assert_eq!(
             text,
@@ -642,8 +829,8 @@ mod tests {
     #[tokio::test]
     async fn a_selector_of_service_and_run_is_accepted() {
         let state = SimState::default();
-        let body = br#"{"profileTypeID":"process_cpu:cpu:nanoseconds:cpu:nanoseconds","labelSelector":"{service_name=\"svc\", pillars_run=\"r1\"}"}"#;
-        let (status, text) = answer(select(&state, body, false)).await;
+        let body = select_body(json!({ "labelSelector": "{service_name=\"svc\", pillars_run=\"r1\"}" }));
+        let (status, text) = answer(select(&state, &body, false)).await;
         assert_eq!(status, StatusCode::OK, "{text}");
         let matchers = selector(&json!({"labelSelector": "{service_name=\"svc\", pillars_run=\"r1\"}"})).unwrap();
         assert_eq!(matchers.len(), 2);
