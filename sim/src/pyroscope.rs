@@ -47,7 +47,7 @@ use crate::lang::matcher::Matcher;
 use crate::lang::promql;
 use crate::logs::unix_nanos;
 use crate::pprof;
-use crate::profiles::{self, Labels, ProfileStore, Selection};
+use crate::profiles::{self, Labels, Selection};
 use crate::state::SimState;
 
 pub fn router(state: Arc<SimState>) -> Router {
@@ -231,6 +231,85 @@ fn validate_labels(mut pairs: Vec<(String, String)>) -> Result<Labels, String> {
     Ok(pairs.into_iter().collect())
 }
 
+/// `validation.max-profile-size-bytes`, `max-profile-stacktrace-samples`
+/// and `max-profile-stacktrace-sample-labels` defaults
+/// (`pkg/validation/limits.go`).
+const MAX_PROFILE_SIZE: usize = 4 * 1024 * 1024;
+const MAX_PROFILE_SAMPLES: usize = 16_000;
+const MAX_SAMPLE_LABELS: usize = 100;
+/// `validation.reject-older-than` and `reject-newer-than` defaults.
+const REJECT_OLDER_THAN_MS: i64 = 3_600_000;
+const REJECT_NEWER_THAN_MS: i64 = 600_000;
+
+/// `util.FormatTimeMillis`: Go's `Time.String` of the UTC time.
+fn format_time_millis(ms: i64) -> String {
+    let nanos = (ms.rem_euclid(1000) * 1_000_000) as u32;
+    let rfc3339 = go::time::format_rfc3339_nano(ms.div_euclid(1000), nanos);
+    format!("{} +0000 UTC", rfc3339.replacen('T', " ", 1).trim_end_matches('Z'))
+}
+
+/// `ValidateProfile` with the default limits (`pkg/validation/validate.go`),
+/// in its order, against the series' labels as the distributor holds them
+/// (with `service_name`, sorted): a time, when there is one, strictly
+/// inside [now-1h, now+10m] (none is now); the decompressed size; the
+/// sample count; each sample's label count; no location or function id
+/// 0; no sample type with `-`; every string UTF-8. The profile's time in
+/// milliseconds when it passes.
+fn validate_profile(labels: &[(String, String)], profile: &pprof::Decoded) -> Result<i64, String> {
+    let now = (unix_nanos() / 1_000_000) as i64;
+    let shown = || label_pairs_string(labels);
+    let time_ms = if profile.time_nanos > 0 {
+        profile.time_nanos / 1_000_000
+    } else {
+        now
+    };
+    let (from, to) = (now - REJECT_OLDER_THAN_MS, now + REJECT_NEWER_THAN_MS);
+    if profile.time_nanos > 0 && !(time_ms > from && time_ms < to) {
+        return Err(format!(
+            "profile with labels '{}' is outside of ingestion window (profile timestamp: {}, the ingestion window starts at {} and ends at {})",
+            shown(),
+            format_time_millis(time_ms),
+            format_time_millis(from),
+            format_time_millis(to)
+        ));
+    }
+    let facts = &profile.facts;
+    if facts.size > MAX_PROFILE_SIZE {
+        return Err(format!(
+            "the profile with labels '{}' exceeds the size limit (max_profile_size_byte, actual: {}, limit: {MAX_PROFILE_SIZE})",
+            shown(),
+            facts.size
+        ));
+    }
+    if facts.samples > MAX_PROFILE_SAMPLES {
+        return Err(format!(
+            "the profile with labels '{}' exceeds the samples count limit (max_profile_stacktrace_samples, actual: {}, limit: {MAX_PROFILE_SAMPLES})",
+            shown(),
+            facts.samples
+        ));
+    }
+    if let Some(n) = facts.sample_labels.iter().find(|n| **n > MAX_SAMPLE_LABELS) {
+        return Err(format!(
+            "the profile with labels '{}' exceeds the sample labels limit (max_profile_stacktrace_sample_labels, actual: {n}, limit: {MAX_SAMPLE_LABELS})",
+            shown()
+        ));
+    }
+    if facts.zero_location_id {
+        return Err("location id is 0".into());
+    }
+    if facts.zero_function_id {
+        return Err("function id is 0".into());
+    }
+    if facts.sample_types.iter().any(|t| t.contains('-')) {
+        return Err("sample type contains -".into());
+    }
+    if let Some(bad) = &facts.bad_utf8 {
+        let hex: String = bad.iter().map(|b| format!("{b:02x}")).collect();
+        return Err(format!("invalid utf8 string hex: {hex}"));
+    }
+    Ok(time_ms)
+}
+
 /// One pushed series: its labels as sent, and its raw profiles.
 type RawSeries = (Vec<(String, String)>, Vec<Vec<u8>>);
 
@@ -257,7 +336,7 @@ fn distribute(state: &SimState, series: Vec<RawSeries>) -> Result<(), String> {
     let mut checked = Vec::new();
     for (labels, profiles) in &decoded {
         for profile in profiles {
-            checked.push((labels, profile, ProfileStore::time_ms(profile)?));
+            checked.push((labels, profile, validate_profile(labels, profile)?));
         }
     }
     if checked.is_empty() {
@@ -892,6 +971,89 @@ mod tests {
                 .unwrap_err()
                 .ends_with("has 31 label names; limit 30"),
         );
+    }
+
+    #[test]
+    fn times_print_as_go_prints_them() {
+        assert_eq!(format_time_millis(1_735_689_600_000), "2025-01-01 00:00:00 +0000 UTC");
+        assert_eq!(
+            format_time_millis(1_735_689_600_120),
+            "2025-01-01 00:00:00.12 +0000 UTC"
+        );
+    }
+
+    fn profile(time_nanos: i64, facts: pprof::Facts) -> pprof::Decoded {
+        pprof::Decoded {
+            type_suffix: "cpu:nanoseconds:cpu:nanoseconds".into(),
+            stacks: Vec::new(),
+            time_nanos,
+            facts,
+        }
+    }
+
+    #[test]
+    fn profiles_are_validated_with_the_distributors_messages() {
+        let labels = pairs(&[("__name__", "process_cpu"), ("service_name", "svc")]);
+        let shown = r#"'{__name__="process_cpu", service_name="svc"}'"#;
+        let now_ns = unix_nanos() as i64;
+        let old = validate_profile(&labels, &profile(now_ns - 7_200_000_000_000, Default::default())).unwrap_err();
+        assert!(
+            old.starts_with(&format!(
+                "profile with labels {shown} is outside of ingestion window (profile timestamp: "
+            )),
+            "{old}"
+        );
+        assert!(
+            old.contains(", the ingestion window starts at ") && old.ends_with(" +0000 UTC)"),
+            "{old}"
+        );
+        let ahead = validate_profile(&labels, &profile(now_ns + 900_000_000_000, Default::default()));
+        assert!(ahead.unwrap_err().contains("outside of ingestion window"));
+        assert!(validate_profile(&labels, &profile(0, Default::default())).is_ok());
+        let facts = |f: fn(&mut pprof::Facts)| {
+            let mut facts = pprof::Facts::default();
+            f(&mut facts);
+            validate_profile(&labels, &profile(0, facts)).unwrap_err()
+        };
+        assert_eq!(
+            facts(|f| f.samples = 16_001),
+            format!(
+                "the profile with labels {shown} exceeds the samples count limit (max_profile_stacktrace_samples, actual: 16001, limit: 16000)"
+            )
+        );
+        assert_eq!(
+            facts(|f| f.sample_labels = vec![1, 101]),
+            format!(
+                "the profile with labels {shown} exceeds the sample labels limit (max_profile_stacktrace_sample_labels, actual: 101, limit: 100)"
+            )
+        );
+        assert_eq!(
+            facts(|f| f.size = 5 << 20),
+            format!(
+                "the profile with labels {shown} exceeds the size limit (max_profile_size_byte, actual: 5242880, limit: 4194304)"
+            )
+        );
+        assert_eq!(facts(|f| f.zero_location_id = true), "location id is 0");
+        assert_eq!(facts(|f| f.zero_function_id = true), "function id is 0");
+        assert_eq!(
+            facts(|f| f.sample_types = vec!["alloc-space".into()]),
+            "sample type contains -"
+        );
+        assert_eq!(
+            facts(|f| f.bad_utf8 = Some(vec![0x61, 0xff])),
+            "invalid utf8 string hex: 61ff"
+        );
+    }
+
+    #[test]
+    fn an_empty_raw_profile_is_refused_as_gzip_reset_eof() {
+        let state = SimState::default();
+        let series = vec![(
+            pairs(&[("__name__", "process_cpu"), ("service_name", "svc")]),
+            vec![Vec::new()],
+        )];
+        assert_eq!(distribute(&state, series).unwrap_err(), "gzip reset: EOF");
+        assert_eq!(state.profiles.counts().profiles_received, 0);
     }
 
     #[test]
