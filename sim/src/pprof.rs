@@ -147,6 +147,11 @@ fn open(bytes: &[u8]) -> Result<Vec<u8>, String> {
     }
 }
 
+/// The plain protobuf bytes of a raw profile, gzipped or not.
+pub fn plain(bytes: &[u8]) -> Result<Vec<u8>, String> {
+    open(bytes)
+}
+
 /// How a field of `google.v1` (Pyroscope's copy of perftools.profiles)
 /// is laid out on the wire.
 #[derive(Clone, Copy)]

@@ -536,26 +536,155 @@ async fn push(State(state): State<Arc<SimState>>, headers: HeaderMap, body: Byte
     with_accept(response)
 }
 
-/// `name=app{k=v}`: the application name becomes `service_name`.
-fn ingest_labels(name: &str) -> Result<Labels, String> {
-    let (app, rest) = match name.find('{') {
-        Some(i) => (&name[..i], &name[i..]),
-        None => (name, ""),
-    };
+/// `flameql.ValidateAppName` (`pkg/og/flameql/flameql.go`): letters,
+/// digits, `_`, `.` and `-`.
+fn validate_app_name(app: &str) -> Result<(), String> {
+    if app.is_empty() {
+        return Err("application name is required".into());
+    }
+    match app.chars().find(|c| !(c.is_ascii_alphanumeric() || "_.-".contains(*c))) {
+        Some(c) => Err(format!(
+            "invalid application name: {app}: character is not allowed: {}",
+            go::strconv::quote_rune(Some(c))
+        )),
+        None => Ok(()),
+    }
+}
+
+/// `flameql.ValidateTagKey`: letters, digits, `_` and `.`.
+fn validate_tag_key(key: &str) -> Result<(), String> {
+    if key.is_empty() {
+        return Err("tag key is required".into());
+    }
+    match key.chars().find(|c| !(c.is_ascii_alphanumeric() || "_.".contains(*c))) {
+        Some(c) => Err(format!(
+            "invalid tag key: {key}: character is not allowed: {}",
+            go::strconv::quote_rune(Some(c))
+        )),
+        None => Ok(()),
+    }
+}
+
+/// `segment.ParseKey` (`pkg/og/storage/segment/key.go`): `app{k=v,…}`
+/// read character by character, the application name (trimmed) as
+/// `__name__`. Keys and values are trimmed, values keep their quotes; a
+/// key without `=` is dropped; the key `__name__` is not validated;
+/// anything after the first `}` of the name's braces is ignored.
+fn parse_key(name: &str) -> Result<Labels, String> {
+    enum State {
+        Name,
+        Key,
+        Value,
+        Done,
+    }
+    let mut state = State::Name;
+    let (mut key, mut value) = (String::new(), String::new());
     let mut labels = Labels::new();
-    if !rest.is_empty() {
-        let inner = rest.trim_start_matches('{').trim_end_matches('}');
-        for pair in inner.split(',').filter(|p| !p.trim().is_empty()) {
-            let (k, v) = pair
-                .split_once('=')
-                .ok_or_else(|| format!("bad label {pair:?} in name"))?;
-            labels.insert(k.trim().to_owned(), v.trim().trim_matches('"').to_owned());
+    for c in name.chars().chain(['{']) {
+        match (&state, c) {
+            (State::Name, '{') => {
+                let app = value.trim();
+                validate_app_name(app)?;
+                labels.insert("__name__".into(), app.to_owned());
+                state = State::Key;
+            }
+            (State::Key, '}') => state = State::Done,
+            (State::Key, '=') => {
+                state = State::Value;
+                value.clear();
+            }
+            (State::Key, c) => key.push(c),
+            (State::Value, ',' | '}') => {
+                let k = key.trim();
+                if k != "__name__" {
+                    validate_tag_key(k)?;
+                }
+                labels.insert(k.to_owned(), value.trim().to_owned());
+                key.clear();
+                state = State::Key;
+            }
+            (State::Name | State::Value, c) => value.push(c),
+            (State::Done, _) => {}
         }
     }
-    labels.insert("service_name".into(), app.to_owned());
     Ok(labels)
 }
 
+/// `httputil.ErrorWithStatus` (`pkg/util/http/error.go`): the status,
+/// `{"code","message"}` with the code connectgrpc's `HTTPToCode` gives it
+/// (422 is `unknown`), through `json.Encoder` (HTML escaped, a newline).
+fn ingest_error(status: StatusCode, message: &str) -> Response {
+    let code = match status {
+        StatusCode::BAD_REQUEST => "invalid_argument",
+        _ => "unknown",
+    };
+    let body = crate::mimir::go_json_escape(&json!({ "code": code, "message": message }).to_string());
+    (
+        status,
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        format!("{body}\n"),
+    )
+        .into_response()
+}
+
+/// `metricName` of the legacy pprof ingest (`pkg/og/convert/pprof/profile.go`):
+/// `wall` if any sample type is; else by the first sample type, through
+/// `DefaultSampleTypeMapping`'s display names, that names a kind.
+fn ingest_metric_name(sample_types: &[String]) -> String {
+    if sample_types.iter().any(|t| t == "wall") {
+        return "wall".into();
+    }
+    let mut last = String::new();
+    for st in sample_types {
+        let st = match st.as_str() {
+            "samples" => "cpu",
+            "goroutine" => "goroutines",
+            "contentions" => "mutex_count",
+            "delay" => "mutex_duration",
+            other => other,
+        };
+        let metric = if st.contains("cpu") {
+            "process_cpu"
+        } else if st.contains("alloc_") || st.contains("inuse_") || st == "space" || st == "objects" {
+            "memory"
+        } else if st.contains("mutex_") {
+            "mutex"
+        } else if st.contains("block_") {
+            "block"
+        } else if st.contains("goroutines") {
+            "goroutines"
+        } else {
+            last = st.to_owned();
+            continue;
+        };
+        return metric.into();
+    }
+    last
+}
+
+/// `attime.Parse` for what clients send: unix seconds; anything else is
+/// read as now here.
+fn ingest_time_nanos(param: Option<&String>) -> i64 {
+    let now = unix_nanos() as i64;
+    param
+        .and_then(|v| v.parse::<i64>().ok())
+        .map_or(now, |secs| secs.saturating_mul(1_000_000_000))
+}
+
+/// `POST /ingest` (`pkg/ingester/pyroscope/ingest_handler.go`,
+/// `ingest_adapter.go`, `pkg/og/convert/pprof/profile.go`): `name` is
+/// parsed first (a fault is a 400 `name: …`); `format=pprof` takes the
+/// body as a raw profile: none is accepted and stores nothing, one that
+/// does not open or whose push fails is a 422 naming the step. The
+/// series is `__name__` by sample type, `__delta__="false"`,
+/// `service_name` the application, `pyroscope_spy` (`unknown` by
+/// default) and the name's labels but private (`__`) ones; a profile
+/// time of 0 or in 1970 becomes `from`. The other formats (folded by
+/// default, trie, tree, lines, jfr, speedscope, multipart pprof) are not
+/// served by the reference stack.
 async fn ingest(
     State(state): State<Arc<SimState>>,
     Query(params): Query<HashMap<String, String>>,
@@ -564,30 +693,66 @@ async fn ingest(
     if let Some(refusal) = state.reject_ingest() {
         return refusal;
     }
-    let Some(name) = params.get("name") else {
-        return (StatusCode::BAD_REQUEST, "name is required").into_response();
+    let key = match parse_key(params.get("name").map_or("", String::as_str)) {
+        Ok(key) => key,
+        Err(e) => return ingest_error(StatusCode::BAD_REQUEST, &format!("name: {e}")),
     };
     if params.get("format").map(String::as_str) != Some("pprof") {
-        return (StatusCode::BAD_REQUEST, "the reference stack ingests format=pprof only").into_response();
+        return ingest_error(StatusCode::BAD_REQUEST, "the reference stack ingests format=pprof only");
     }
-    let mut labels = match ingest_labels(name) {
-        Ok(l) => l,
-        Err(e) => return (StatusCode::BAD_REQUEST, e).into_response(),
+    if body.is_empty() {
+        return StatusCode::OK.into_response();
+    }
+    let failed = |step: &str, e: String| {
+        ingest_error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &format!("{step} IngestInput-pprof failed invalid_argument: {e}"),
+        )
     };
     let profile = match pprof::decode(&body) {
         Ok(p) => p,
-        Err(e) => return (StatusCode::BAD_REQUEST, e).into_response(),
+        Err(e) => return failed("parsing", e),
     };
-    let metric = if profile.type_suffix.contains("cpu") {
-        "process_cpu"
-    } else {
-        "wall"
-    };
-    labels.insert("__name__".into(), metric.into());
-    match distribute(&state, vec![(labels.into_iter().collect(), vec![body.to_vec()])]) {
-        Ok(()) => StatusCode::OK.into_response(),
-        Err(_) => (StatusCode::UNPROCESSABLE_ENTITY, "profile rejected").into_response(),
+    let spy = params
+        .get("spyName")
+        .filter(|s| !s.is_empty())
+        .map_or("unknown", String::as_str);
+    let mut labels = vec![
+        ("__name__".to_owned(), ingest_metric_name(&profile.facts.sample_types)),
+        ("__delta__".to_owned(), "false".to_owned()),
+        ("service_name".to_owned(), key["__name__"].clone()),
+        ("pyroscope_spy".to_owned(), spy.to_owned()),
+    ];
+    labels.extend(
+        key.into_iter()
+            .filter(|(k, _)| !k.starts_with("__") || k == "__session_id__"),
+    );
+    // `fixTime`: old agents send 0 or microseconds.
+    let mut raw = body.to_vec();
+    if profile.time_nanos < 31_536_000 * 1_000_000_000 {
+        raw = with_time_nanos(&raw, ingest_time_nanos(params.get("from")));
     }
+    match distribute(&state, vec![(labels, vec![raw])]) {
+        Ok(()) => StatusCode::OK.into_response(),
+        Err(e) => failed("pushing", e),
+    }
+}
+
+/// The raw profile with its `time_nanos` (field 9) replaced: a later
+/// varint field wins in protobuf, so it is appended to the plain bytes.
+fn with_time_nanos(raw: &[u8], nanos: i64) -> Vec<u8> {
+    let mut plain = match pprof::plain(raw) {
+        Ok(p) => p,
+        Err(_) => return raw.to_vec(),
+    };
+    plain.push(9 << 3);
+    let mut v = nanos as u64;
+    while v >= 0x80 {
+        plain.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    plain.push(v as u8);
+    plain
 }
 
 fn invalid_response(message: impl Into<String>) -> Response {
@@ -1057,11 +1222,90 @@ mod tests {
     }
 
     #[test]
-    fn ingest_name_carries_labels() {
-        let labels = ingest_labels("harness-backend{run=r42,env=\"test\"}").unwrap();
-        assert_eq!(labels["service_name"], "harness-backend");
+    fn ingest_names_parse_as_segment_parse_key_does() {
+        let labels = parse_key(" harness-backend {run = r42 ,env=\"test\", bare}").unwrap();
+        assert_eq!(labels["__name__"], "harness-backend");
         assert_eq!(labels["run"], "r42");
-        assert_eq!(labels["env"], "test");
-        assert_eq!(ingest_labels("app").unwrap().len(), 1);
+        // Quotes are part of the value; a key without `=` is dropped.
+        assert_eq!(labels["env"], "\"test\"");
+        assert_eq!(labels.len(), 3);
+        assert_eq!(parse_key("app").unwrap().len(), 1);
+        assert_eq!(parse_key("app{}").unwrap().len(), 1);
+        assert_eq!(parse_key("").unwrap_err(), "application name is required");
+        assert_eq!(
+            parse_key("my app{a=b}").unwrap_err(),
+            "invalid application name: my app: character is not allowed: ' '"
+        );
+        assert_eq!(
+            parse_key("app{a-b=c}").unwrap_err(),
+            "invalid tag key: a-b: character is not allowed: '-'"
+        );
+        assert_eq!(parse_key("app{=c}").unwrap_err(), "tag key is required");
+        assert_eq!(parse_key("app{__name__=x}").unwrap()["__name__"], "x");
+    }
+
+    #[test]
+    fn pprof_ingest_labels_name_the_kind_of_profile() {
+        let names = |list: &[&str]| ingest_metric_name(&list.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>());
+        assert_eq!(names(&["cpu"]), "process_cpu");
+        assert_eq!(names(&["samples", "cpu"]), "process_cpu");
+        assert_eq!(names(&["alloc_objects", "alloc_space"]), "memory");
+        assert_eq!(names(&["contentions", "delay"]), "mutex");
+        assert_eq!(names(&["goroutine"]), "goroutines");
+        assert_eq!(names(&["cpu", "wall"]), "wall");
+        assert_eq!(names(&["x", "y"]), "y");
+    }
+
+    async fn ingest_answer(query: &str, body: &'static [u8]) -> (StatusCode, String, HeaderMap) {
+        let state = Arc::new(SimState::default());
+        let params: HashMap<String, String> = url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+        let response = ingest(State(state), Query(params), Bytes::from_static(body)).await;
+        let headers = response.headers().clone();
+        let (status, text) = answer(response).await;
+        (status, text, headers)
+    }
+
+    #[tokio::test]
+    async fn ingest_errors_are_json_with_the_handlers_codes() {
+        let (status, text, headers) = ingest_answer("format=pprof", b"").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            text,
+            "{\"code\":\"invalid_argument\",\"message\":\"name: application name is required\"}\n"
+        );
+        assert_eq!(headers[header::CONTENT_TYPE], "application/json");
+        assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+        // No profile at all is accepted, and nothing is stored.
+        let (status, text, _) = ingest_answer("name=app&format=pprof", b"").await;
+        assert_eq!((status, text.as_str()), (StatusCode::OK, ""));
+        let (status, text, _) = ingest_answer("name=app&format=pprof", b"short").await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(
+            text,
+            "{\"code\":\"unknown\",\"message\":\"parsing IngestInput-pprof failed invalid_argument: gzip reset: unexpected EOF\"}\n"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_pprof_ingest_is_stored_with_the_legacy_labels() {
+        // The fixture's time is long gone: an agent that sends none.
+        let fixture = include_bytes!("../../tests/fixtures/reference/pprof-span-00f067aa0ba902b7.pb");
+        let body = with_time_nanos(fixture, 0);
+        let state = Arc::new(SimState::default());
+        let now = unix_nanos() / 1_000_000_000;
+        let query = format!("name=harness-backend%7Brun%3Dr42%7D&format=pprof&from={now}");
+        let params: HashMap<String, String> = url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+        let response = ingest(State(state.clone()), Query(params), Bytes::from(body)).await;
+        let (status, text) = answer(response).await;
+        assert_eq!(status, StatusCode::OK, "{text}");
+        for (name, value) in [
+            ("__name__", "process_cpu"),
+            ("__delta__", "false"),
+            ("service_name", "harness-backend"),
+            ("pyroscope_spy", "unknown"),
+            ("run", "r42"),
+        ] {
+            assert_eq!(state.profiles.label_values(name), [value], "{name}");
+        }
     }
 }
