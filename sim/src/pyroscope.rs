@@ -33,9 +33,9 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Json, Response};
-use axum::routing::{get, post};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodFilter, MethodRouter, get, post};
 use base64::Engine as _;
 use prost::Message;
 use serde::Deserialize;
@@ -52,9 +52,8 @@ use crate::state::SimState;
 
 pub fn router(state: Arc<SimState>) -> Router {
     Router::new()
-        .route("/ready", get(ready))
+        .merge(gorilla_routes())
         .route("/push.v1.PusherService/Push", post(push))
-        .route("/ingest", post(ingest))
         .route("/querier.v1.QuerierService/ProfileTypes", post(profile_types))
         .route("/querier.v1.QuerierService/LabelValues", post(label_values))
         .route(
@@ -65,12 +64,70 @@ pub fn router(state: Arc<SimState>) -> Router {
             "/querier.v1.QuerierService/SelectMergeSpanProfile",
             post(select_merge_span_profile),
         )
+        .fallback(not_found)
         .layer(axum::extract::DefaultBodyLimit::max(16 * 1024 * 1024))
         .with_state(state)
 }
 
+/// A route Pyroscope registers on its gorilla mux with one method
+/// (`pkg/api/api.go` `RegisterRoute`): any other, HEAD too, is a bare
+/// 405. Each is routed to it, since axum names the allowed methods on its
+/// own 405s and gorilla does not. The Connect routes are connect-go's,
+/// whose 405 names `Allow: POST`, as axum's does.
+fn gorilla(method: Method, route: MethodRouter<Arc<SimState>>) -> MethodRouter<Arc<SimState>> {
+    [
+        Method::DELETE,
+        Method::GET,
+        Method::HEAD,
+        Method::OPTIONS,
+        Method::PATCH,
+        Method::POST,
+        Method::PUT,
+        Method::TRACE,
+    ]
+    .into_iter()
+    .filter(|other| *other != method)
+    .filter_map(|other| MethodFilter::try_from(other).ok())
+    .fold(route, |route, filter| route.on(filter, method_not_allowed))
+    .fallback(method_not_allowed)
+}
+
+fn gorilla_routes() -> Router<Arc<SimState>> {
+    Router::new()
+        .route("/ready", gorilla(Method::GET, get(ready)))
+        .route("/ingest", gorilla(Method::POST, post(ingest)))
+}
+
+async fn method_not_allowed() -> StatusCode {
+    StatusCode::METHOD_NOT_ALLOWED
+}
+
+/// Gorilla mux's answer to an unrouted path, Go's `http.NotFound`.
+async fn not_found() -> Response {
+    go_http_error(StatusCode::NOT_FOUND, "404 page not found")
+}
+
+/// Go's `http.Error`: plain text, `nosniff`, the message and a newline.
+fn go_http_error(status: StatusCode, message: &str) -> Response {
+    (
+        status,
+        [
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        format!("{message}\n"),
+    )
+        .into_response()
+}
+
+/// `readyHandler` (`pkg/phlare/phlare.go`): `ready` as `text/plain`
+/// (`util.WriteTextResponse`), or an `http.Error` 503.
 async fn ready(State(state): State<Arc<SimState>>) -> Response {
-    state.readiness(Role::Pyroscope, "Ingester not ready")
+    let answer = state.readiness(Role::Pyroscope, "Ingester not ready");
+    if answer.status() != StatusCode::OK {
+        return go_http_error(StatusCode::SERVICE_UNAVAILABLE, "Ingester not ready");
+    }
+    ([(header::CONTENT_TYPE, "text/plain")], "ready").into_response()
 }
 
 /// A Connect error: the status and the `{"code","message"}` body, as
@@ -428,13 +485,24 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
     gz.finish().unwrap_or_default()
 }
 
+/// connect-go's JSON codec (`codec.go`, `protocol_connect.go`): no bytes
+/// is `zero-length payload is not a valid JSON object`; a body protojson
+/// refuses is `unmarshal into <Go type>: <why>` (protojson's own words
+/// are not reproduced here), both under `unmarshal message: `.
+fn json_message<T: serde::de::DeserializeOwned>(body: &[u8], go_type: &str) -> Result<T, String> {
+    if body.is_empty() {
+        return Err("unmarshal message: zero-length payload is not a valid JSON object".into());
+    }
+    serde_json::from_slice(body).map_err(|e| format!("unmarshal message: unmarshal into {go_type}: proto: {e}"))
+}
+
 /// The request's series, or the Connect error for a body that does not
 /// unmarshal.
 fn series_of(codec: Codec, body: &[u8]) -> Result<Vec<RawSeries>, String> {
     let pairs = |labels: Vec<LabelPair>| labels.into_iter().map(|l| (l.name, l.value)).collect();
     match codec {
         Codec::Json => {
-            let push: JsonPush = serde_json::from_slice(body).map_err(|e| format!("unmarshal message: {e}"))?;
+            let push: JsonPush = json_message(body, "*pushv1.PushRequest")?;
             push.series
                 .into_iter()
                 .map(|s| {
@@ -443,13 +511,16 @@ fn series_of(codec: Codec, body: &[u8]) -> Result<Vec<RawSeries>, String> {
                         .iter()
                         .map(|sample| protojson_bytes(&sample.raw_profile))
                         .collect::<Result<Vec<_>, _>>()
-                        .map_err(|e| format!("unmarshal message: rawProfile: {e}"))?;
+                        .map_err(|e| {
+                            format!("unmarshal message: unmarshal into *pushv1.PushRequest: proto: rawProfile: {e}")
+                        })?;
                     Ok((pairs(s.labels), raws))
                 })
                 .collect()
         }
         Codec::Proto => {
-            let push = PushRequest::decode(body).map_err(|e| format!("unmarshal message: {e}"))?;
+            let push = PushRequest::decode(body)
+                .map_err(|e| format!("unmarshal message: unmarshal into *pushv1.PushRequest: proto: {e}"))?;
             Ok(push
                 .series
                 .into_iter()
@@ -459,19 +530,35 @@ fn series_of(codec: Codec, body: &[u8]) -> Result<Vec<RawSeries>, String> {
     }
 }
 
-/// `PusherService/Push` as connect-go v1.16.2 serves it for Pyroscope
-/// (`protocol_connect.go`, `protocol.go` `negotiateCompression`;
-/// Pyroscope's handlers register gzip, `pkg/api/connect`): a codec from
-/// `Content-Type` (else 415); the body's `Content-Encoding` must be none,
-/// `identity` or `gzip` (else `unimplemented`); the answer is the empty
-/// `PushResponse` in the request's codec and content type (no bytes in
-/// proto, `{}` in JSON), gzipped when the request was or its
-/// `Accept-Encoding` names gzip, with `Accept-Encoding: gzip`; errors are
-/// always JSON.
-async fn push(State(state): State<Arc<SimState>>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Some(refusal) = state.reject_ingest() {
-        return refusal;
-    }
+/// A Connect unary call as connect-go v1.16.2 reads it for Pyroscope
+/// (`handler.go`, `protocol_connect.go`, `protocol.go`
+/// `negotiateCompression`; Pyroscope's handlers register gzip,
+/// `pkg/api/connect`): its codec, content type, body (inflated) and
+/// whether the answer is gzipped (the request was, or its
+/// `Accept-Encoding` names gzip).
+struct Call {
+    codec: Codec,
+    content_type: String,
+    body: Bytes,
+    respond_gzipped: bool,
+}
+
+/// connect-go names the encodings it takes on every answer.
+fn with_accept(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(header::ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
+    response
+}
+
+/// The call, or connect-go's refusal: a content type no codec takes is a
+/// 415 with `Accept-Post`; a `Content-Encoding` other than none,
+/// `identity` or `gzip` is `unimplemented`; a gzip body that does not
+/// inflate is `invalid_argument`.
+/// A refusal, boxed: a `Response` is large.
+type Refusal = Box<Response>;
+
+fn connect_call(headers: &HeaderMap, body: Bytes) -> Result<Call, Refusal> {
     let header_text = |name: header::HeaderName| {
         headers
             .get(name)
@@ -481,13 +568,7 @@ async fn push(State(state): State<Arc<SimState>>, headers: HeaderMap, body: Byte
     };
     let content_type = header_text(header::CONTENT_TYPE);
     let Some(codec) = codec(&content_type) else {
-        return unsupported_media_type();
-    };
-    let with_accept = |mut response: Response| {
-        response
-            .headers_mut()
-            .insert(header::ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
-        response
+        return Err(Box::new(unsupported_media_type()));
     };
     let gzipped = match header_text(header::CONTENT_ENCODING).as_str() {
         "" | "identity" => false,
@@ -497,43 +578,72 @@ async fn push(State(state): State<Arc<SimState>>, headers: HeaderMap, body: Byte
                 "unknown compression {}: supported encodings are gzip",
                 go::strconv::quote(other)
             );
-            return with_accept(connect_error(StatusCode::NOT_IMPLEMENTED, "unimplemented", message).into_response());
+            return Err(Box::new(with_accept(
+                connect_error(StatusCode::NOT_IMPLEMENTED, "unimplemented", message).into_response(),
+            )));
         }
     };
     let respond_gzipped = gzipped
         || header_text(header::ACCEPT_ENCODING)
             .split([',', ' '])
             .any(|name| name == "gzip");
-    let body = if gzipped {
+    let body = if gzipped && !body.is_empty() {
         if !body.starts_with(&[0x1f, 0x8b]) {
-            return with_accept(invalid_response("get decompressor: gzip: invalid header"));
+            return Err(Box::new(with_accept(invalid_response(
+                "get decompressor: gzip: invalid header",
+            ))));
         }
         let mut out = Vec::new();
         if let Err(e) = std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&body[..]), &mut out) {
-            return with_accept(invalid_response(format!("decompress: {e}")));
+            return Err(Box::new(with_accept(invalid_response(format!("decompress: {e}")))));
         }
         Bytes::from(out)
     } else {
         body
     };
-    let outcome = series_of(codec, &body).and_then(|series| distribute(&state, series));
+    Ok(Call {
+        codec,
+        content_type,
+        body,
+        respond_gzipped,
+    })
+}
+
+/// The answer to a call: the message in the request's content type,
+/// gzipped as negotiated.
+fn reply(call: &Call, message: Vec<u8>) -> Response {
+    let mut response = if call.respond_gzipped {
+        ([(header::CONTENT_ENCODING, "gzip")], gzip(&message)).into_response()
+    } else {
+        message.into_response()
+    };
+    if let Ok(value) = HeaderValue::from_str(&call.content_type) {
+        response.headers_mut().insert(header::CONTENT_TYPE, value);
+    }
+    with_accept(response)
+}
+
+/// `PusherService/Push`: the call as `connect_call` reads it; the answer
+/// is the empty `PushResponse` (no bytes in proto, `{}` in JSON); errors
+/// are always JSON.
+async fn push(State(state): State<Arc<SimState>>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Some(refusal) = state.reject_ingest() {
+        return refusal;
+    }
+    let call = match connect_call(&headers, body) {
+        Ok(call) => call,
+        Err(refusal) => return *refusal,
+    };
+    let outcome = series_of(call.codec, &call.body).and_then(|series| distribute(&state, series));
     if let Err(message) = outcome {
         return with_accept(invalid_response(message));
     }
     // `PushResponse{}`: no fields, so no bytes in proto and `{}` in JSON.
-    let message: &[u8] = match codec {
-        Codec::Proto => b"",
-        Codec::Json => b"{}",
+    let message = match call.codec {
+        Codec::Proto => Vec::new(),
+        Codec::Json => b"{}".to_vec(),
     };
-    let mut response = if respond_gzipped {
-        ([(header::CONTENT_ENCODING, "gzip")], gzip(message)).into_response()
-    } else {
-        message.to_vec().into_response()
-    };
-    if let Ok(value) = HeaderValue::from_str(&content_type) {
-        response.headers_mut().insert(header::CONTENT_TYPE, value);
-    }
-    with_accept(response)
+    reply(&call, message)
 }
 
 /// `flameql.ValidateAppName` (`pkg/og/flameql/flameql.go`): letters,
@@ -816,24 +926,46 @@ fn metadata_range(body: &Value) -> Result<Option<(i64, i64)>, ConnectError> {
     }
 }
 
-fn request(body: &[u8]) -> Result<Value, ConnectError> {
-    serde_json::from_slice(body).map_err(|e| invalid(format!("invalid request: {e}")))
+/// A querier call's JSON request, or connect-go's refusal. The
+/// reference stack's querier reads JSON only: a protobuf request is
+/// `unimplemented` here, where Pyroscope would serve it.
+fn querier_request(headers: &HeaderMap, body: Bytes, go_type: &str) -> Result<(Call, Value), Refusal> {
+    let call = connect_call(headers, body)?;
+    if call.codec == Codec::Proto {
+        let message = "the reference stack's querier reads JSON requests only";
+        return Err(Box::new(with_accept(
+            connect_error(StatusCode::NOT_IMPLEMENTED, "unimplemented", message).into_response(),
+        )));
+    }
+    match json_message::<Value>(&call.body, go_type) {
+        Ok(value) if value.is_object() => Ok((call, value)),
+        Ok(_) => Err(Box::new(with_accept(invalid_response(format!(
+            "unmarshal message: unmarshal into {go_type}: proto: not a JSON object"
+        ))))),
+        Err(message) => Err(Box::new(with_accept(invalid_response(message)))),
+    }
+}
+
+/// A querier answer in the call's content type, or its error.
+fn querier_reply(call: &Call, answer: Result<Value, ConnectError>) -> Response {
+    match answer {
+        Ok(value) => reply(call, value.to_string().into_bytes()),
+        Err(e) => with_accept(e.into_response()),
+    }
 }
 
 /// protojson leaves out an empty repeated field: `{}` rather than
 /// `{"names":[]}`.
-fn list_response(field: &str, items: Vec<Value>) -> Response {
+fn list_message(field: &str, items: Vec<Value>) -> Value {
     if items.is_empty() {
-        return Json(json!({})).into_response();
+        return json!({});
     }
-    Json(json!({ field: items })).into_response()
+    json!({ field: items })
 }
 
-async fn profile_types(State(state): State<Arc<SimState>>, body: Bytes) -> Response {
-    let range = match request(&body).and_then(|b| metadata_range(&b)) {
-        Ok(Some(r)) => r,
-        Ok(None) => return list_response("profileTypes", Vec::new()),
-        Err(e) => return e.into_response(),
+fn profile_types_of(state: &SimState, body: &Value) -> Result<Value, ConnectError> {
+    let Some(range) = metadata_range(body)? else {
+        return Ok(json!({}));
     };
     let types: Vec<Value> = state
         .profiles
@@ -851,21 +983,31 @@ async fn profile_types(State(state): State<Arc<SimState>>, body: Bytes) -> Respo
             })
         })
         .collect();
-    list_response("profileTypes", types)
+    Ok(list_message("profileTypes", types))
+}
+
+async fn profile_types(State(state): State<Arc<SimState>>, headers: HeaderMap, body: Bytes) -> Response {
+    match querier_request(&headers, body, "*querierv1.ProfileTypesRequest") {
+        Ok((call, body)) => querier_reply(&call, profile_types_of(&state, &body)),
+        Err(refusal) => *refusal,
+    }
 }
 
 /// `LabelValues`: an empty `name` is no error, it names no label.
-async fn label_values(State(state): State<Arc<SimState>>, body: Bytes) -> Response {
-    let body = match request(&body) {
-        Ok(b) => b,
-        Err(e) => return e.into_response(),
-    };
-    if let Err(e) = metadata_range(&body) {
-        return e.into_response();
+fn label_values_of(state: &SimState, body: &Value) -> Result<Value, ConnectError> {
+    if metadata_range(body)?.is_none() {
+        return Ok(json!({}));
     }
     let name = body.get("name").and_then(Value::as_str).unwrap_or("");
     let values = state.profiles.label_values(name).into_iter().map(Value::from).collect();
-    list_response("names", values)
+    Ok(list_message("names", values))
+}
+
+async fn label_values(State(state): State<Arc<SimState>>, headers: HeaderMap, body: Bytes) -> Response {
+    match querier_request(&headers, body, "*typesv1.LabelValuesRequest") {
+        Ok((call, body)) => querier_reply(&call, label_values_of(&state, &body)),
+        Err(refusal) => *refusal,
+    }
 }
 
 /// `labelSelector`, absent being protojson's empty string.
@@ -899,27 +1041,20 @@ fn stored_type(id: &str) -> String {
 /// the frontend then the querier check them: the range
 /// (`pkg/frontend/frontend_select_merge_*.go`), the profile type, the
 /// selector (`pkg/querier/ingester_querier.go`).
-fn select(state: &SimState, body: &[u8], with_spans: bool) -> Response {
-    let body = match request(body) {
-        Ok(b) => b,
-        Err(e) => return e.into_response(),
-    };
-    let range = match times(&body).and_then(validate_range) {
-        Ok(Some(r)) => r,
+fn select(state: &SimState, body: &Value, with_spans: bool) -> Result<Value, ConnectError> {
+    let Some(range) = validate_range(times(body)?)? else {
         // A span profile outside the lookback is an empty `FlameGraph{}`;
         // stack traces are the flame graph of an empty tree.
-        Ok(None) if with_spans => return Json(json!({ "flamegraph": {} })).into_response(),
-        Ok(None) => return Json(json!({ "flamegraph": profiles::empty_flamegraph() })).into_response(),
-        Err(e) => return e.into_response(),
+        let graph = if with_spans {
+            json!({})
+        } else {
+            profiles::empty_flamegraph()
+        };
+        return Ok(json!({ "flamegraph": graph }));
     };
     let type_id = body.get("profileTypeID").and_then(Value::as_str).unwrap_or("");
-    if let Err(e) = parse_profile_type(type_id) {
-        return e.into_response();
-    }
-    let matchers = match selector(&body) {
-        Ok(m) => m,
-        Err(e) => return e.into_response(),
-    };
+    parse_profile_type(type_id)?;
+    let matchers = selector(body)?;
     let spans: Option<Vec<String>> = with_spans.then(|| {
         body.get("spanSelector")
             .and_then(Value::as_array)
@@ -933,15 +1068,21 @@ fn select(state: &SimState, body: &[u8], with_spans: bool) -> Response {
         spans: spans.as_deref(),
         delay: state.faults().delay,
     });
-    Json(json!({ "flamegraph": graph })).into_response()
+    Ok(json!({ "flamegraph": graph }))
 }
 
-async fn select_merge_stacktraces(State(state): State<Arc<SimState>>, body: Bytes) -> Response {
-    select(&state, &body, false)
+async fn select_merge_stacktraces(State(state): State<Arc<SimState>>, headers: HeaderMap, body: Bytes) -> Response {
+    match querier_request(&headers, body, "*querierv1.SelectMergeStacktracesRequest") {
+        Ok((call, body)) => querier_reply(&call, select(&state, &body, false)),
+        Err(refusal) => *refusal,
+    }
 }
 
-async fn select_merge_span_profile(State(state): State<Arc<SimState>>, body: Bytes) -> Response {
-    select(&state, &body, true)
+async fn select_merge_span_profile(State(state): State<Arc<SimState>>, headers: HeaderMap, body: Bytes) -> Response {
+    match querier_request(&headers, body, "*querierv1.SelectMergeSpanProfileRequest") {
+        Ok((call, body)) => querier_reply(&call, select(&state, &body, true)),
+        Err(refusal) => *refusal,
+    }
 }
 
 #[cfg(test)]
@@ -957,6 +1098,18 @@ mod tests {
     }
 
     const CPU: &str = "process_cpu:cpu:nanoseconds:cpu:nanoseconds";
+
+    fn json_headers() -> HeaderMap {
+        HeaderMap::from_iter([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))])
+    }
+
+    /// A select call with a JSON body, as the router hands it over.
+    fn run(state: &SimState, body: &[u8], with_spans: bool) -> Response {
+        match querier_request(&json_headers(), Bytes::copy_from_slice(body), "*querierv1.X") {
+            Ok((call, body)) => querier_reply(&call, select(state, &body, with_spans)),
+            Err(refusal) => *refusal,
+        }
+    }
 
     fn now_ms() -> i64 {
         (unix_nanos() / 1_000_000) as i64
@@ -976,12 +1129,101 @@ mod tests {
         json!({ "flamegraph": { "names": ["total"], "levels": [{ "values": ["0", "0", "0", "0"] }] } })
     }
 
+    async fn serve(state: Arc<SimState>) -> std::net::SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, router(state)).await });
+        addr
+    }
+
+    #[tokio::test]
+    async fn unknown_paths_and_methods_answer_as_gorilla_and_connect_go_do() {
+        let addr = serve(Arc::new(SimState::default())).await;
+        let http = reqwest::Client::new();
+        let resp = http.get(format!("http://{addr}/nope")).send().await.unwrap();
+        assert_eq!(resp.status(), 404);
+        assert_eq!(resp.headers()["content-type"], "text/plain; charset=utf-8");
+        assert_eq!(resp.headers()["x-content-type-options"], "nosniff");
+        assert_eq!(resp.text().await.unwrap(), "404 page not found\n");
+        for (method, path) in [
+            (reqwest::Method::GET, "/ingest"),
+            (reqwest::Method::POST, "/ready"),
+            (reqwest::Method::HEAD, "/ready"),
+        ] {
+            let resp = http
+                .request(method.clone(), format!("http://{addr}{path}"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), 405, "{method} {path}");
+            assert!(resp.headers().get("allow").is_none(), "{method} {path}");
+            assert_eq!(resp.text().await.unwrap(), "");
+        }
+        let resp = http
+            .get(format!("http://{addr}/querier.v1.QuerierService/ProfileTypes"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 405);
+        assert_eq!(resp.headers()["allow"], "POST");
+        let resp = http.get(format!("http://{addr}/ready")).send().await.unwrap();
+        assert_eq!(resp.headers()["content-type"], "text/plain");
+        assert_eq!(resp.text().await.unwrap(), "ready");
+    }
+
+    #[tokio::test]
+    async fn querier_calls_are_negotiated_as_connect_go_does() {
+        let addr = serve(Arc::new(SimState::default())).await;
+        let http = reqwest::Client::new();
+        let url = format!("http://{addr}/querier.v1.QuerierService/ProfileTypes");
+        // No content type: 415 with the types it takes.
+        let resp = http.post(&url).body("{}").send().await.unwrap();
+        assert_eq!(resp.status(), 415);
+        assert!(
+            resp.headers()["accept-post"]
+                .to_str()
+                .unwrap()
+                .contains("application/json")
+        );
+        let json = |body: &'static str| http.post(&url).header("content-type", "application/json").body(body);
+        let resp = json("").send().await.unwrap();
+        assert_eq!(resp.status(), 400);
+        assert_eq!(
+            resp.text().await.unwrap(),
+            r#"{"code":"invalid_argument","message":"unmarshal message: zero-length payload is not a valid JSON object"}"#
+        );
+        let resp = json("{x").send().await.unwrap();
+        assert_eq!(resp.status(), 400);
+        assert!(
+            resp.text()
+                .await
+                .unwrap()
+                .contains("unmarshal message: unmarshal into *querierv1.ProfileTypesRequest: ")
+        );
+        // An answer is gzipped when the client takes gzip, in its content type.
+        let resp = http
+            .post(&url)
+            .header("content-type", "application/json; charset=utf-8")
+            .header("accept-encoding", "gzip")
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        assert_eq!(resp.headers()["content-type"], "application/json; charset=utf-8");
+        assert_eq!(resp.headers()["content-encoding"], "gzip");
+        let bytes = resp.bytes().await.unwrap();
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut text).unwrap();
+        assert_eq!(text, "{}");
+    }
+
     #[tokio::test]
     async fn a_select_without_start_or_end_is_a_missing_time_range() {
         let state = SimState::default();
         for spans in [false, true] {
             let body = json!({ "profileTypeID": CPU, "labelSelector": "{}", "end": now_ms() }).to_string();
-            let (status, text) = answer(select(&state, body.as_bytes(), spans)).await;
+            let (status, text) = answer(run(&state, body.as_bytes(), spans)).await;
             assert_eq!(status, StatusCode::BAD_REQUEST);
             assert_eq!(
                 text,
@@ -995,7 +1237,7 @@ mod tests {
         let state = SimState::default();
         let now = now_ms();
         let long = select_body(json!({ "start": now - 25 * 3_600_000, "end": now }));
-        let (status, text) = answer(select(&state, &long, false)).await;
+        let (status, text) = answer(run(&state, &long, false)).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
         assert_eq!(
             text,
@@ -1006,19 +1248,19 @@ mod tests {
         let old = select_body(
             json!({ "profileTypeID": "cpu", "start": now - week - 7_200_000, "end": now - week - 3_600_000 }),
         );
-        let (status, text) = answer(select(&state, &old, true)).await;
+        let (status, text) = answer(run(&state, &old, true)).await;
         assert_eq!((status, text.as_str()), (StatusCode::OK, r#"{"flamegraph":{}}"#));
-        let (_, text) = answer(select(&state, &old, false)).await;
+        let (_, text) = answer(run(&state, &old, false)).await;
         assert_eq!(serde_json::from_str::<Value>(&text).unwrap(), empty_tree());
         // A start before the lookback is moved up to it, not refused.
         let clipped = select_body(json!({ "start": now - 30 * 24 * 3_600_000, "end": now - week + 3_600_000 }));
-        assert_eq!(answer(select(&state, &clipped, false)).await.0, StatusCode::OK);
+        assert_eq!(answer(run(&state, &clipped, false)).await.0, StatusCode::OK);
     }
 
     #[tokio::test]
     async fn a_profile_type_id_needs_five_or_six_parts() {
         let state = SimState::default();
-        let (status, text) = answer(select(
+        let (status, text) = answer(run(
             &state,
             &select_body(json!({ "profileTypeID": "process_cpu" })),
             false,
@@ -1031,20 +1273,20 @@ mod tests {
         );
         let mut missing: Value = serde_json::from_slice(&select_body(json!({}))).unwrap();
         missing.as_object_mut().unwrap().remove("profileTypeID");
-        let (status, text) = answer(select(&state, missing.to_string().as_bytes(), true)).await;
+        let (status, text) = answer(run(&state, missing.to_string().as_bytes(), true)).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
         assert!(text.ends_with(r#"got(1): \"\""}"#), "{text}");
         // The profile type is checked before the selector.
         let both = select_body(json!({ "profileTypeID": "a:b", "labelSelector": "{" }));
-        assert!(answer(select(&state, &both, false)).await.1.contains("got(2)"));
+        assert!(answer(run(&state, &both, false)).await.1.contains("got(2)"));
         let delta = select_body(json!({ "profileTypeID": format!("{CPU}:delta") }));
-        assert_eq!(answer(select(&state, &delta, false)).await.0, StatusCode::OK);
+        assert_eq!(answer(run(&state, &delta, false)).await.0, StatusCode::OK);
     }
 
     #[tokio::test]
     async fn an_empty_selection_is_the_flame_graph_of_an_empty_tree() {
         let state = SimState::default();
-        let (status, text) = answer(select(&state, &select_body(json!({})), false)).await;
+        let (status, text) = answer(run(&state, &select_body(json!({})), false)).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(serde_json::from_str::<Value>(&text).unwrap(), empty_tree());
     }
@@ -1052,9 +1294,10 @@ mod tests {
     #[tokio::test]
     async fn label_values_without_a_name_is_empty_not_an_error() {
         let state = Arc::new(SimState::default());
-        let (status, text) = answer(label_values(State(state.clone()), Bytes::from_static(b"{}")).await).await;
+        let (status, text) =
+            answer(label_values(State(state.clone()), json_headers(), Bytes::from_static(b"{}")).await).await;
         assert_eq!((status, text.as_str()), (StatusCode::OK, "{}"));
-        let (status, text) = answer(profile_types(State(state), Bytes::from_static(b"{}")).await).await;
+        let (status, text) = answer(profile_types(State(state), json_headers(), Bytes::from_static(b"{}")).await).await;
         assert_eq!((status, text.as_str()), (StatusCode::OK, "{}"));
     }
 
@@ -1062,7 +1305,7 @@ mod tests {
     async fn a_bad_escape_in_the_label_selector_is_invalid_argument() {
         let state = SimState::default();
         let body = select_body(json!({ "labelSelector": "{service_name=\"a\\-b\"}" }));
-        let (status, text) = answer(select(&state, &body, false)).await;
+        let (status, text) = answer(run(&state, &body, false)).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
         assert_eq!(
             text,
@@ -1074,7 +1317,7 @@ mod tests {
     async fn a_selector_of_service_and_run_is_accepted() {
         let state = SimState::default();
         let body = select_body(json!({ "labelSelector": "{service_name=\"svc\", pillars_run=\"r1\"}" }));
-        let (status, text) = answer(select(&state, &body, false)).await;
+        let (status, text) = answer(run(&state, &body, false)).await;
         assert_eq!(status, StatusCode::OK, "{text}");
         let matchers = selector(&json!({"labelSelector": "{service_name=\"svc\", pillars_run=\"r1\"}"})).unwrap();
         assert_eq!(matchers.len(), 2);
@@ -1208,6 +1451,28 @@ mod tests {
             facts(|f| f.bad_utf8 = Some(vec![0x61, 0xff])),
             "invalid utf8 string hex: 61ff"
         );
+    }
+
+    #[test]
+    fn push_bodies_that_do_not_unmarshal_are_named_as_connect_go_names_them() {
+        let Err(empty) = series_of(Codec::Json, b"") else {
+            panic!("an empty body")
+        };
+        assert_eq!(
+            empty,
+            "unmarshal message: zero-length payload is not a valid JSON object"
+        );
+        let Err(bad) = series_of(Codec::Json, b"[1]") else {
+            panic!("an array")
+        };
+        assert!(
+            bad.starts_with("unmarshal message: unmarshal into *pushv1.PushRequest: "),
+            "{bad}"
+        );
+        // Protobuf: no bytes is the empty request, refused for having no profiles.
+        let state = SimState::default();
+        let series = series_of(Codec::Proto, b"").unwrap();
+        assert_eq!(distribute(&state, series).unwrap_err(), "no profiles received");
     }
 
     #[test]
