@@ -92,6 +92,25 @@ pub fn split(labels: &[(String, String)], stacks: &[Stack]) -> Vec<(Pairs, Vec<S
     series
 }
 
+/// The labels the ingester's head adds to a series
+/// (`pkg/phlaredb/labels/labels.go`): `__service_name__` when there is a
+/// service name, `__period_type__` and `__period_unit__` when the profile
+/// has a period type, `__type__`, `__unit__` and `__profile_type__`.
+fn with_private_labels(labels: &mut Labels, type_id: &str) {
+    let parts: Vec<&str> = type_id.split(':').collect();
+    let part = |i: usize| parts.get(i).copied().unwrap_or("").to_owned();
+    if let Some(service) = labels.get("service_name").filter(|s| !s.is_empty()).cloned() {
+        labels.insert("__service_name__".into(), service);
+    }
+    if !part(3).is_empty() || !part(4).is_empty() {
+        labels.insert("__period_type__".into(), part(3));
+        labels.insert("__period_unit__".into(), part(4));
+    }
+    labels.insert("__type__".into(), part(1));
+    labels.insert("__unit__".into(), part(2));
+    labels.insert("__profile_type__".into(), type_id.to_owned());
+}
+
 impl ProfileStore {
     /// `ValidateProfile`'s ingestion window: the profile's time in unix
     /// milliseconds (now when it has none), within [now-1h, now+10m].
@@ -119,10 +138,12 @@ impl ProfileStore {
         counts.profiles_stored += 1;
         let received = Instant::now();
         let mut profiles = self.profiles.lock().expect("profile store lock");
-        for (labels, stacks) in series {
+        for (mut labels, stacks) in series {
             let name = labels.get("__name__").cloned().unwrap_or_default();
+            let type_id = format!("{name}:{type_suffix}");
+            with_private_labels(&mut labels, &type_id);
             profiles.push(StoredProfile {
-                type_id: format!("{name}:{type_suffix}"),
+                type_id,
                 labels,
                 stacks,
                 time_ms,
@@ -188,8 +209,32 @@ impl ProfileStore {
 
     /// Values of a series label.
     pub fn label_values(&self, name: &str) -> Vec<String> {
+        self.label_values_of(name, (i64::MIN, i64::MAX), &[])
+    }
+
+    /// The distinct label sets of the series with data in the range that
+    /// one of the selectors picks (all series when there are none), as the
+    /// head's `forMatchingSelectors` walks them.
+    pub fn series(&self, range_ms: (i64, i64), selectors: &[Vec<Matcher>]) -> Vec<Labels> {
         let profiles = self.profiles.lock().expect("profile store lock");
-        let mut values: Vec<String> = profiles.iter().filter_map(|p| p.labels.get(name).cloned()).collect();
+        let mut sets: Vec<Labels> = profiles
+            .iter()
+            .filter(|p| p.time_ms >= range_ms.0 && p.time_ms <= range_ms.1)
+            .filter(|p| selectors.is_empty() || selectors.iter().any(|m| selects(m, &p.labels)))
+            .map(|p| p.labels.clone())
+            .collect();
+        sets.sort();
+        sets.dedup();
+        sets
+    }
+
+    /// The sorted values of a label over `series`, empty values left out.
+    pub fn label_values_of(&self, name: &str, range_ms: (i64, i64), selectors: &[Vec<Matcher>]) -> Vec<String> {
+        let mut values: Vec<String> = self
+            .series(range_ms, selectors)
+            .into_iter()
+            .filter_map(|l| l.get(name).filter(|v| !v.is_empty()).cloned())
+            .collect();
         values.sort();
         values.dedup();
         values

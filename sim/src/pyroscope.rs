@@ -56,6 +56,8 @@ pub fn router(state: Arc<SimState>) -> Router {
         .route("/push.v1.PusherService/Push", post(push))
         .route("/querier.v1.QuerierService/ProfileTypes", post(profile_types))
         .route("/querier.v1.QuerierService/LabelValues", post(label_values))
+        .route("/querier.v1.QuerierService/LabelNames", post(label_names))
+        .route("/querier.v1.QuerierService/Series", post(series))
         .route(
             "/querier.v1.QuerierService/SelectMergeStacktraces",
             post(select_merge_stacktraces),
@@ -993,19 +995,115 @@ async fn profile_types(State(state): State<Arc<SimState>>, headers: HeaderMap, b
     }
 }
 
-/// `LabelValues`: an empty `name` is no error, it names no label.
+/// The request's `matchers`, each a selector, as the head's
+/// `parseSelectors` reads them (`pkg/phlaredb/head.go`). Its refusal is a
+/// gRPC status error, not a Connect one, so it crosses the ingester and
+/// the querier as `unknown`, a 500.
+fn matchers(body: &Value) -> Result<Vec<Vec<Matcher>>, ConnectError> {
+    let texts = body
+        .get("matchers")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    texts
+        .iter()
+        .map(|t| {
+            promql::parse_selector(t.as_str().unwrap_or("")).map_err(|e| {
+                connect_error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "unknown",
+                    format!("rpc error: code = InvalidArgument desc = failed to parse label selector: {e}"),
+                )
+            })
+        })
+        .collect()
+}
+
+/// `LabelValues`: the values over the series the matchers pick; an
+/// empty `name` is no error, it names no label.
 fn label_values_of(state: &SimState, body: &Value) -> Result<Value, ConnectError> {
-    if metadata_range(body)?.is_none() {
+    let Some(range) = metadata_range(body)? else {
         return Ok(json!({}));
-    }
+    };
+    let selectors = matchers(body)?;
     let name = body.get("name").and_then(Value::as_str).unwrap_or("");
-    let values = state.profiles.label_values(name).into_iter().map(Value::from).collect();
-    Ok(list_message("names", values))
+    let values = state.profiles.label_values_of(name, range, &selectors);
+    Ok(list_message("names", values.into_iter().map(Value::from).collect()))
 }
 
 async fn label_values(State(state): State<Arc<SimState>>, headers: HeaderMap, body: Bytes) -> Response {
     match querier_request(&headers, body, "*typesv1.LabelValuesRequest") {
         Ok((call, body)) => querier_reply(&call, label_values_of(&state, &body)),
+        Err(refusal) => *refusal,
+    }
+}
+
+/// `LabelNames`: the sorted names of the series the matchers pick, the
+/// head's private ones (`__profile_type__`, …) included.
+fn label_names_of(state: &SimState, body: &Value) -> Result<Value, ConnectError> {
+    let Some(range) = metadata_range(body)? else {
+        return Ok(json!({}));
+    };
+    let selectors = matchers(body)?;
+    let mut names: Vec<String> = state
+        .profiles
+        .series(range, &selectors)
+        .into_iter()
+        .flat_map(|l| l.into_keys())
+        .collect();
+    names.sort();
+    names.dedup();
+    Ok(list_message("names", names.into_iter().map(Value::from).collect()))
+}
+
+async fn label_names(State(state): State<Arc<SimState>>, headers: HeaderMap, body: Bytes) -> Response {
+    match querier_request(&headers, body, "*typesv1.LabelNamesRequest") {
+        Ok((call, body)) => querier_reply(&call, label_names_of(&state, &body)),
+        Err(refusal) => *refusal,
+    }
+}
+
+/// `Series` (`Head.Series`): the distinct label sets the matchers pick,
+/// cut to `labelNames` when it names any, sorted.
+fn series_of_request(state: &SimState, body: &Value) -> Result<Value, ConnectError> {
+    let Some(range) = metadata_range(body)? else {
+        return Ok(json!({}));
+    };
+    let selectors = matchers(body)?;
+    let wanted: Vec<String> = body
+        .get("labelNames")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+        .unwrap_or_default();
+    let mut sets: Vec<Labels> = state
+        .profiles
+        .series(range, &selectors)
+        .into_iter()
+        .map(|l| {
+            if wanted.is_empty() {
+                return l;
+            }
+            l.into_iter().filter(|(k, _)| wanted.contains(k)).collect()
+        })
+        .collect();
+    sets.sort();
+    sets.dedup();
+    let sets: Vec<Value> = sets
+        .into_iter()
+        .map(|l| {
+            let pairs: Vec<Value> = l
+                .into_iter()
+                .map(|(name, value)| json!({ "name": name, "value": value }))
+                .collect();
+            list_message("labels", pairs)
+        })
+        .collect();
+    Ok(list_message("labelsSet", sets))
+}
+
+async fn series(State(state): State<Arc<SimState>>, headers: HeaderMap, body: Bytes) -> Response {
+    match querier_request(&headers, body, "*querierv1.SeriesRequest") {
+        Ok((call, body)) => querier_reply(&call, series_of_request(&state, &body)),
         Err(refusal) => *refusal,
     }
 }
@@ -1289,6 +1387,55 @@ mod tests {
         let (status, text) = answer(run(&state, &select_body(json!({})), false)).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(serde_json::from_str::<Value>(&text).unwrap(), empty_tree());
+    }
+
+    /// One stored CPU series of `svc` and one of `other`.
+    fn two_series() -> SimState {
+        let state = SimState::default();
+        for service in ["svc", "other"] {
+            let labels = Labels::from([
+                ("__name__".to_owned(), "process_cpu".to_owned()),
+                ("service_name".to_owned(), service.to_owned()),
+            ]);
+            state.profiles.push(
+                vec![(labels, Vec::new())],
+                "cpu:nanoseconds:cpu:nanoseconds",
+                now_ms(),
+                false,
+            );
+        }
+        state
+    }
+
+    #[test]
+    fn label_names_values_and_series_answer_from_the_head_with_its_private_labels() {
+        let state = two_series();
+        let names = label_names_of(&state, &json!({ "matchers": ["{service_name=\"svc\"}"] })).unwrap();
+        assert_eq!(
+            names,
+            json!({ "names": [
+                "__name__", "__period_type__", "__period_unit__", "__profile_type__",
+                "__service_name__", "__type__", "__unit__", "service_name"
+            ] })
+        );
+        let types = label_values_of(&state, &json!({ "name": "__profile_type__" })).unwrap();
+        assert_eq!(types, json!({ "names": [CPU] }));
+        let picked = json!({ "name": "service_name", "matchers": ["{service_name=\"other\"}"] });
+        assert_eq!(label_values_of(&state, &picked).unwrap(), json!({ "names": ["other"] }));
+        let series = series_of_request(&state, &json!({ "labelNames": ["service_name"] })).unwrap();
+        assert_eq!(
+            series,
+            json!({ "labelsSet": [
+                { "labels": [{ "name": "service_name", "value": "other" }] },
+                { "labels": [{ "name": "service_name", "value": "svc" }] },
+            ] })
+        );
+        let (status, _, text) = matchers(&json!({ "matchers": ["{"] })).unwrap_err();
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(
+            text.starts_with(r#"{"code":"unknown","message":"rpc error: code = InvalidArgument desc = failed to parse label selector: "#),
+            "{text}"
+        );
     }
 
     #[tokio::test]
