@@ -193,7 +193,8 @@ struct JsonSeries {
 
 #[derive(Deserialize)]
 struct JsonSample {
-    #[serde(rename = "rawProfile")]
+    // protojson takes the proto name too; absent is empty bytes.
+    #[serde(default, rename = "rawProfile", alias = "raw_profile")]
     raw_profile: String,
 }
 
@@ -871,6 +872,12 @@ fn invalid_response(message: impl Into<String>) -> Response {
     invalid(message).into_response()
 }
 
+/// A request field by its JSON name or, as protojson also takes, its
+/// proto name.
+fn field<'a>(body: &'a Value, json_name: &str, proto_name: &str) -> Option<&'a Value> {
+    body.get(json_name).or_else(|| body.get(proto_name))
+}
+
 /// Request times are epoch milliseconds, as numbers or strings; absent is
 /// protojson's zero.
 fn millis(v: Option<&Value>) -> Result<i64, ConnectError> {
@@ -1070,8 +1077,7 @@ fn series_of_request(state: &SimState, body: &Value) -> Result<Value, ConnectErr
         return Ok(json!({}));
     };
     let selectors = matchers(body)?;
-    let wanted: Vec<String> = body
-        .get("labelNames")
+    let wanted: Vec<String> = field(body, "labelNames", "label_names")
         .and_then(Value::as_array)
         .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
         .unwrap_or_default();
@@ -1110,7 +1116,9 @@ async fn series(State(state): State<Arc<SimState>>, headers: HeaderMap, body: By
 
 /// `labelSelector`, absent being protojson's empty string.
 fn selector(body: &Value) -> Result<Vec<Matcher>, ConnectError> {
-    let text = body.get("labelSelector").and_then(Value::as_str).unwrap_or("");
+    let text = field(body, "labelSelector", "label_selector")
+        .and_then(Value::as_str)
+        .unwrap_or("");
     promql::parse_selector(text).map_err(|e| invalid(e.to_string()))
 }
 
@@ -1150,11 +1158,13 @@ fn select(state: &SimState, body: &Value, with_spans: bool) -> Result<Value, Con
         };
         return Ok(json!({ "flamegraph": graph }));
     };
-    let type_id = body.get("profileTypeID").and_then(Value::as_str).unwrap_or("");
+    let type_id = field(body, "profileTypeID", "profile_typeID")
+        .and_then(Value::as_str)
+        .unwrap_or("");
     parse_profile_type(type_id)?;
     let matchers = selector(body)?;
     let spans: Option<Vec<String>> = with_spans.then(|| {
-        body.get("spanSelector")
+        field(body, "spanSelector", "span_selector")
             .and_then(Value::as_array)
             .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
             .unwrap_or_default()
@@ -1379,6 +1389,19 @@ mod tests {
         assert!(answer(run(&state, &both, false)).await.1.contains("got(2)"));
         let delta = select_body(json!({ "profileTypeID": format!("{CPU}:delta") }));
         assert_eq!(answer(run(&state, &delta, false)).await.0, StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn proto_field_names_are_read_as_protojson_reads_them() {
+        let state = SimState::default();
+        let now = now_ms();
+        let body = json!({ "profile_typeID": "x", "label_selector": "{}", "start": now - 1000, "end": now });
+        let (status, text) = answer(run(&state, body.to_string().as_bytes(), true)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(text.contains("got(1)"), "{text}");
+        let push = json!({ "series": [{ "labels": [], "samples": [{ "raw_profile": "" }] }] });
+        let series = series_of(Codec::Json, push.to_string().as_bytes()).unwrap();
+        assert_eq!(distribute(&state, series).unwrap_err(), "gzip reset: EOF");
     }
 
     #[tokio::test]
