@@ -103,6 +103,10 @@ pub struct Decoded {
     /// 0 when the profile does not say.
     pub time_nanos: i64,
     pub facts: Facts,
+    /// The sample types after the first, each with its own stacks: the
+    /// ingester's head keeps one series per sample type
+    /// (`pkg/phlaredb/labels/labels.go`).
+    pub other_types: Vec<(String, Vec<Stack>)>,
 }
 
 /// What `ValidateProfile` looks at in the profile as received, before
@@ -425,22 +429,35 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded, String> {
             frames.reverse();
             let mut labels: Vec<Label> = s.label.iter().filter(|l| l.str != 0).copied().collect();
             labels.sort_by_key(|l| (l.key, l.str));
-            Stack {
+            let stack = Stack {
                 frames,
-                value: s.value.first().copied().unwrap_or(0),
+                value: 0,
                 labels: labels.iter().map(|l| (string(l.key), string(l.str))).collect(),
-            }
+            };
+            (stack, s.value.clone())
         })
-        .collect();
+        .collect::<Vec<_>>();
+    // Each sample type's stacks: a sample's value at the type's index,
+    // none where that is zero.
+    let for_type = |i: usize| -> Vec<Stack> {
+        stacks
+            .iter()
+            .filter_map(|(stack, values)| {
+                let value = values.get(i).copied().unwrap_or(0);
+                (value != 0).then(|| Stack { value, ..stack.clone() })
+            })
+            .collect()
+    };
+    let period = value_type(p.period_type.as_ref());
+    let suffix = |t: Option<&ValueType>| format!("{}:{period}", value_type(t));
     Ok(Decoded {
-        type_suffix: format!(
-            "{}:{}",
-            value_type(p.sample_type.first()),
-            value_type(p.period_type.as_ref())
-        ),
-        stacks,
+        type_suffix: suffix(p.sample_type.first()),
+        stacks: for_type(0),
         time_nanos: p.time_nanos,
         facts,
+        other_types: (1..p.sample_type.len())
+            .map(|i| (suffix(p.sample_type.get(i)), for_type(i)))
+            .collect(),
     })
 }
 

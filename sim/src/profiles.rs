@@ -22,6 +22,9 @@ use crate::pprof::{Decoded, Stack};
 pub type Labels = BTreeMap<String, String>;
 /// Labels as a list, in the order they were given.
 pub type Pairs = Vec<(String, String)>;
+/// One sample type's series: its type suffix (`cpu:nanoseconds:cpu:nanoseconds`)
+/// and each series' labels and stacks.
+pub type TypeSeries = (String, Vec<(Labels, Vec<Stack>)>);
 
 #[derive(Debug, Clone)]
 struct StoredProfile {
@@ -130,6 +133,11 @@ impl ProfileStore {
     /// Stores one pushed profile as the series `split` made of it;
     /// `dropped` says a fault discards it after accepting it.
     pub fn push(&self, series: Vec<(Labels, Vec<Stack>)>, type_suffix: &str, time_ms: i64, dropped: bool) {
+        self.push_types(vec![(type_suffix.to_owned(), series)], time_ms, dropped);
+    }
+
+    /// Stores one pushed profile, one set of series per sample type.
+    pub fn push_types(&self, types: Vec<TypeSeries>, time_ms: i64, dropped: bool) {
         let mut counts = self.counts.lock().expect("counts lock");
         counts.profiles_received += 1;
         if dropped {
@@ -138,7 +146,10 @@ impl ProfileStore {
         counts.profiles_stored += 1;
         let received = Instant::now();
         let mut profiles = self.profiles.lock().expect("profile store lock");
-        for (mut labels, stacks) in series {
+        let series = types
+            .into_iter()
+            .flat_map(|(suffix, series)| series.into_iter().map(move |s| (suffix.clone(), s)));
+        for (type_suffix, (mut labels, stacks)) in series {
             let name = labels.get("__name__").cloned().unwrap_or_default();
             let type_id = format!("{name}:{type_suffix}");
             with_private_labels(&mut labels, &type_id);

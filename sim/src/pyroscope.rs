@@ -404,19 +404,25 @@ fn distribute(state: &SimState, series: Vec<RawSeries>) -> Result<(), String> {
     }
     let mut ready = Vec::new();
     for (labels, profile, time_ms) in checked {
-        let series = profiles::split(labels, &profile.stacks)
-            .into_iter()
-            .map(|(labels, stacks)| Ok((validate_labels(labels)?, stacks)))
-            .collect::<Result<Vec<_>, String>>()?;
+        let split = |stacks: &[pprof::Stack]| {
+            profiles::split(labels, stacks)
+                .into_iter()
+                .map(|(labels, stacks)| Ok((validate_labels(labels)?, stacks)))
+                .collect::<Result<Vec<_>, String>>()
+        };
+        let mut series = vec![(profile.type_suffix.clone(), split(&profile.stacks)?)];
+        for (suffix, stacks) in &profile.other_types {
+            series.push((suffix.clone(), split(stacks)?));
+        }
         let key: String = labels.iter().map(|(k, v)| format!("{k}={v},")).collect();
         let dropped = drops(
             state.faults().drop_profiles,
             format!("{key}{}", profile.time_nanos).as_bytes(),
         );
-        ready.push((series, profile, time_ms, dropped));
+        ready.push((series, time_ms, dropped));
     }
-    for (series, profile, time_ms, dropped) in ready {
-        state.profiles.push(series, &profile.type_suffix, time_ms, dropped);
+    for (series, time_ms, dropped) in ready {
+        state.profiles.push_types(series, time_ms, dropped);
     }
     Ok(())
 }
@@ -1404,6 +1410,79 @@ mod tests {
         assert_eq!(distribute(&state, series).unwrap_err(), "gzip reset: EOF");
     }
 
+    /// A Go heap profile: four sample types, four profile types.
+    #[tokio::test]
+    async fn each_sample_type_is_a_profile_type_of_its_own() {
+        #[derive(Clone, PartialEq, prost::Message)]
+        struct ValueType {
+            #[prost(int64, tag = "1")]
+            r#type: i64,
+            #[prost(int64, tag = "2")]
+            unit: i64,
+        }
+        #[derive(Clone, PartialEq, prost::Message)]
+        struct Sample {
+            #[prost(uint64, repeated, tag = "1")]
+            location_id: Vec<u64>,
+            #[prost(int64, repeated, tag = "2")]
+            value: Vec<i64>,
+        }
+        #[derive(Clone, PartialEq, prost::Message)]
+        struct Profile {
+            #[prost(message, repeated, tag = "1")]
+            sample_type: Vec<ValueType>,
+            #[prost(message, repeated, tag = "2")]
+            sample: Vec<Sample>,
+            #[prost(string, repeated, tag = "6")]
+            string_table: Vec<String>,
+            #[prost(message, optional, tag = "11")]
+            period_type: Option<ValueType>,
+        }
+        let strings = ["", "alloc_objects", "count", "alloc_space", "bytes", "space"];
+        let vt = |r#type, unit| ValueType { r#type, unit };
+        let heap = Profile {
+            sample_type: vec![vt(1, 2), vt(3, 4)],
+            sample: vec![
+                Sample {
+                    location_id: vec![],
+                    value: vec![3, 4096],
+                },
+                Sample {
+                    location_id: vec![],
+                    value: vec![0, 512],
+                },
+            ],
+            string_table: strings.iter().map(|s| (*s).to_owned()).collect(),
+            period_type: Some(vt(5, 4)),
+        };
+        let state = SimState::default();
+        let labels = pairs(&[("__name__", "memory"), ("service_name", "svc")]);
+        distribute(&state, vec![(labels, vec![heap.encode_to_vec()])]).unwrap();
+        assert_eq!(state.profiles.counts().profiles_received, 1);
+        let now = now_ms();
+        let types = profile_types_of(&state, &json!({ "start": now - 60_000, "end": now + 60_000 })).unwrap();
+        let ids: Vec<&str> = types["profileTypes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["ID"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            ids,
+            [
+                "memory:alloc_objects:count:space:bytes",
+                "memory:alloc_space:bytes:space:bytes"
+            ]
+        );
+        let total = |id: &str| {
+            let body =
+                json!({ "profileTypeID": id, "labelSelector": "{}", "start": now - 60_000, "end": now + 60_000 });
+            select(&state, &body, false).unwrap()["flamegraph"]["total"].clone()
+        };
+        assert_eq!(total("memory:alloc_objects:count:space:bytes"), "3");
+        assert_eq!(total("memory:alloc_space:bytes:space:bytes"), "4608");
+    }
+
     #[tokio::test]
     async fn an_empty_selection_is_the_flame_graph_of_an_empty_tree() {
         let state = SimState::default();
@@ -1566,6 +1645,7 @@ mod tests {
             stacks: Vec::new(),
             time_nanos,
             facts,
+            other_types: Vec::new(),
         }
     }
 
