@@ -632,11 +632,23 @@ fn reply(call: &Call, message: Vec<u8>) -> Response {
     with_accept(response)
 }
 
+/// A refusal under `reject_ratio`, as a Connect error: the distributor's
+/// rate limit is `resource_exhausted` (429), unavailable ingesters
+/// `unavailable` (503). The messages are the reference stack's.
+fn push_refusal(state: &SimState) -> Option<Response> {
+    let (status, message) = state.ingest_refusal()?;
+    let code = match status {
+        StatusCode::TOO_MANY_REQUESTS => "resource_exhausted",
+        _ => "unavailable",
+    };
+    Some(with_accept(connect_error(status, code, message).into_response()))
+}
+
 /// `PusherService/Push`: the call as `connect_call` reads it; the answer
 /// is the empty `PushResponse` (no bytes in proto, `{}` in JSON); errors
 /// are always JSON.
 async fn push(State(state): State<Arc<SimState>>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Some(refusal) = state.reject_ingest() {
+    if let Some(refusal) = push_refusal(&state) {
         return refusal;
     }
     let call = match connect_call(&headers, body) {
@@ -1700,6 +1712,31 @@ mod tests {
         assert_eq!(
             facts(|f| f.bad_utf8 = Some(vec![0x61, 0xff])),
             "invalid utf8 string hex: 61ff"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refused_push_is_a_connect_error() {
+        let state = Arc::new(SimState::default());
+        state.set_faults(crate::faults::Faults {
+            reject_ratio: 1.0,
+            ..Default::default()
+        });
+        let mut statuses = Vec::new();
+        for _ in 0..2 {
+            let response = push(State(state.clone()), json_headers(), Bytes::from_static(b"{}")).await;
+            assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
+            let (status, text) = answer(response).await;
+            let code: Value = serde_json::from_str(&text).unwrap();
+            statuses.push((status, code["code"].as_str().unwrap().to_owned()));
+        }
+        statuses.sort();
+        assert_eq!(
+            statuses,
+            [
+                (StatusCode::TOO_MANY_REQUESTS, "resource_exhausted".to_owned()),
+                (StatusCode::SERVICE_UNAVAILABLE, "unavailable".to_owned()),
+            ]
         );
     }
 
