@@ -263,7 +263,7 @@ pub fn empty_flamegraph() -> Value {
     json!({ "names": ["total"], "levels": [{ "values": ["0", "0", "0", "0"] }] })
 }
 
-/// A call tree: children in first-seen order, as flame graphs draw them.
+/// A call tree; `flamegraph` orders the children by name.
 #[derive(Debug, Default)]
 struct Node {
     total: i64,
@@ -288,46 +288,64 @@ impl Node {
         self.children[index].1.add(rest, value);
     }
 
+    /// `NewFlameGraph` (`pkg/model/flamegraph.go`) without a node limit:
+    /// the tree walked with a stack, children in name order (the tree
+    /// keeps them sorted) pushed so the last is taken first; a node's
+    /// name index is given when it is taken, its children start after its
+    /// own value; each level then runs left to right, offsets relative to
+    /// the previous node's end.
     fn flamegraph(&self) -> Value {
-        let mut names = vec!["total".to_owned()];
-        let mut levels: Vec<Vec<i64>> = Vec::new();
-        // (level, absolute x, node, name index); `last_end` per level makes
-        // offsets relative to the previous node of the same level.
-        let mut last_end: Vec<i64> = Vec::new();
-        let mut stack: Vec<(usize, i64, &Node, usize)> = vec![(0, 0, self, 0)];
-        while let Some((level, x, node, name)) = stack.pop() {
-            if levels.len() <= level {
-                levels.push(Vec::new());
-                last_end.push(0);
-            }
-            levels[level].extend([x - last_end[level], node.total, node.own, name as i64]);
-            last_end[level] = x + node.total;
-            let mut child_x = x;
-            let mut children = Vec::new();
-            for (child_name, child) in &node.children {
-                let index = match names.iter().position(|n| n == child_name) {
-                    Some(i) => i,
-                    None => {
-                        names.push(child_name.clone());
-                        names.len() - 1
-                    }
-                };
-                children.push((level + 1, child_x, child, index));
-                child_x += child.total;
-            }
-            // Depth first, left to right.
-            stack.extend(children.into_iter().rev());
-        }
         if self.total == 0 {
             return empty_flamegraph();
         }
-        let max_self = levels.iter().flat_map(|l| l.chunks(4).map(|n| n[2])).max().unwrap_or(0);
-        json!({
-            "names": names,
-            "levels": levels.iter().map(|l| json!({ "values": l.iter().map(|v| v.to_string()).collect::<Vec<_>>() })).collect::<Vec<_>>(),
-            "total": self.total.to_string(),
-            "maxSelf": max_self.to_string(),
-        })
+        let mut names: Vec<String> = Vec::new();
+        let mut levels: Vec<Vec<[i64; 4]>> = Vec::new();
+        let mut max_self = 0;
+        let mut stack: Vec<(usize, i64, &str, &Node)> = vec![(0, 0, "total", self)];
+        while let Some((level, x, name, node)) = stack.pop() {
+            max_self = max_self.max(node.own);
+            let index = match names.iter().position(|n| n == name) {
+                Some(i) => i,
+                None => {
+                    names.push(name.to_owned());
+                    names.len() - 1
+                }
+            };
+            if levels.len() <= level {
+                levels.push(Vec::new());
+            }
+            levels[level].push([x, node.total, node.own, index as i64]);
+            let mut children: Vec<&(String, Node)> = node.children.iter().collect();
+            children.sort_by(|a, b| a.0.cmp(&b.0));
+            let mut child_x = x + node.own;
+            for (child_name, child) in children {
+                stack.push((level + 1, child_x, child_name, child));
+                child_x += child.total;
+            }
+        }
+        let levels: Vec<Value> = levels
+            .into_iter()
+            .map(|mut level| {
+                level.reverse();
+                let mut end = 0;
+                let values: Vec<String> = level
+                    .iter()
+                    .flat_map(|[x, total, own, name]| {
+                        let offset = x - end;
+                        end = x + total;
+                        [offset, *total, *own, *name]
+                    })
+                    .map(|v| v.to_string())
+                    .collect();
+                json!({ "values": values })
+            })
+            .collect();
+        let mut graph = json!({ "names": names, "levels": levels, "total": self.total.to_string() });
+        // protojson leaves a zero out.
+        if max_self != 0 {
+            graph["maxSelf"] = json!(max_self.to_string());
+        }
+        graph
     }
 }
 
@@ -412,15 +430,28 @@ mod tests {
         tree.add(&["main".into(), "b".into()], 30);
         tree.add(&["other".into()], 5);
         let graph = tree.flamegraph();
+        // Names as the walk takes them: the last child first.
+        assert_eq!(graph["names"], json!(["total", "other", "main", "b", "a"]));
         // Level 1: main at 0 (40), other right after it.
         assert_eq!(
             graph["levels"][1]["values"],
-            json!(["0", "40", "0", "1", "0", "5", "5", "2"])
+            json!(["0", "40", "0", "2", "0", "5", "5", "1"])
         );
         // Level 2: a at 0 (10), b right after a.
         assert_eq!(
             graph["levels"][2]["values"],
-            json!(["0", "10", "10", "3", "0", "30", "30", "4"])
+            json!(["0", "10", "10", "4", "0", "30", "30", "3"])
         );
+        // Children are drawn after their parent's own value, in name order.
+        let mut tree = Node::default();
+        tree.add(&["main".into()], 5);
+        tree.add(&["main".into(), "z".into()], 10);
+        tree.add(&["main".into(), "b".into()], 20);
+        let graph = tree.flamegraph();
+        assert_eq!(
+            graph["levels"][2]["values"],
+            json!(["5", "20", "20", "3", "0", "10", "10", "2"])
+        );
+        assert_eq!(graph["maxSelf"], "20");
     }
 }

@@ -351,14 +351,16 @@ async fn a_pyroscope_rs_push_becomes_a_flame_graph_with_its_frames() {
         .iter()
         .filter_map(|n| n.as_str())
         .collect();
+    // `NewFlameGraph` names frames as its stack walk takes them: the last
+    // of a node's children (in name order) first.
     assert_eq!(
         names,
         [
             "total",
             "contract::main",
             "contract::handle",
-            "contract::checksum",
-            "std::thread::sleep"
+            "std::thread::sleep",
+            "contract::checksum"
         ]
     );
     // main (50 ms) -> handle (50 ms) -> checksum (30 ms, self) | sleep (20 ms, self).
@@ -368,7 +370,7 @@ async fn a_pyroscope_rs_push_becomes_a_flame_graph_with_its_frames() {
             {"values": ["0", "50000000", "0", "0"]},
             {"values": ["0", "50000000", "0", "1"]},
             {"values": ["0", "50000000", "0", "2"]},
-            {"values": ["0", "30000000", "30000000", "3", "0", "20000000", "20000000", "4"]},
+            {"values": ["0", "30000000", "30000000", "4", "0", "20000000", "20000000", "3"]},
         ])
     );
 
