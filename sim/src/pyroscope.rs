@@ -1000,14 +1000,13 @@ fn profile_types_of(state: &SimState, body: &Value) -> Result<Value, ConnectErro
         .into_iter()
         .map(|id| {
             let parts: Vec<&str> = id.split(':').collect();
-            json!({
-                "ID": id,
-                "name": parts.first(),
-                "sampleType": parts.get(1),
-                "sampleUnit": parts.get(2),
-                "periodType": parts.get(3),
-                "periodUnit": parts.get(4),
-            })
+            let fields = ["name", "sampleType", "sampleUnit", "periodType", "periodUnit"];
+            let mut t = json!({ "ID": id });
+            // protojson leaves empty strings out (a profile without a period type).
+            for (field, part) in fields.iter().zip(&parts).filter(|(_, p)| !p.is_empty()) {
+                t[*field] = json!(part);
+            }
+            t
         })
         .collect();
     Ok(list_message("profileTypes", types))
@@ -1491,6 +1490,11 @@ mod tests {
                 json!({ "profileTypeID": id, "labelSelector": "{}", "start": now - 60_000, "end": now + 60_000 });
             select(&state, &body, false).unwrap()["flamegraph"]["total"].clone()
         };
+        assert_eq!(
+            types["profileTypes"][0],
+            json!({ "ID": "memory:alloc_objects:count:space:bytes", "name": "memory", "sampleType": "alloc_objects",
+                    "sampleUnit": "count", "periodType": "space", "periodUnit": "bytes" })
+        );
         assert_eq!(total("memory:alloc_objects:count:space:bytes"), "3");
         assert_eq!(total("memory:alloc_space:bytes:space:bytes"), "4608");
     }
@@ -1550,6 +1554,25 @@ mod tests {
             text.starts_with(r#"{"code":"unknown","message":"rpc error: code = InvalidArgument desc = failed to parse label selector: "#),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_profile_type_without_a_period_type_leaves_its_fields_out() {
+        let state = SimState::default();
+        let labels = Labels::from([
+            ("__name__".to_owned(), "goroutines".to_owned()),
+            ("service_name".to_owned(), "svc".to_owned()),
+        ]);
+        state
+            .profiles
+            .push(vec![(labels, Vec::new())], "goroutine:count::", now_ms(), false);
+        assert_eq!(
+            profile_types_of(&state, &json!({})).unwrap(),
+            json!({ "profileTypes": [{ "ID": "goroutines:goroutine:count::", "name": "goroutines",
+                                       "sampleType": "goroutine", "sampleUnit": "count" }] })
+        );
+        let names = label_names_of(&state, &json!({})).unwrap();
+        assert!(!names["names"].as_array().unwrap().contains(&json!("__period_type__")));
     }
 
     #[tokio::test]
