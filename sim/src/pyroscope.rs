@@ -1154,6 +1154,30 @@ fn parse_profile_type(id: &str) -> Result<(), ConnectError> {
     )))
 }
 
+/// `phlaremodel.NewSpanSelector` (`pkg/model/profile.go`), run by the
+/// ingester's `MergeSpanProfile` (`pkg/phlaredb/block_querier.go`): each
+/// span id is 16 hex digits. Its refusal is a plain error, which reaches
+/// the client as `unknown`, a 500.
+fn check_spans(spans: &[String]) -> Result<(), ConnectError> {
+    let unknown = |message: String| connect_error(StatusCode::INTERNAL_SERVER_ERROR, "unknown", message);
+    for span in spans {
+        if span.len() != 16 {
+            return Err(unknown(format!("invalid span id length: {}", go::strconv::quote(span))));
+        }
+        if let Some(&b) = span.as_bytes().iter().find(|b| !b.is_ascii_hexdigit()) {
+            // `hex.InvalidByteError`: `%#U` of the byte.
+            let c = char::from(b);
+            let shown = if go::strconv::is_print(c) {
+                format!("U+{:04X} '{c}'", b)
+            } else {
+                format!("U+{:04X}", b)
+            };
+            return Err(unknown(format!("encoding/hex: invalid byte: {shown}")));
+        }
+    }
+    Ok(())
+}
+
 /// The stored profile type a five- or six-part id selects: the `:delta`
 /// tail is not part of it (`SelectorFromProfileType`).
 fn stored_type(id: &str) -> String {
@@ -1186,6 +1210,9 @@ fn select(state: &SimState, body: &Value, with_spans: bool) -> Result<Value, Con
             .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
             .unwrap_or_default()
     });
+    if let Some(spans) = &spans {
+        check_spans(spans)?;
+    }
     let graph = state.profiles.flamegraph(&Selection {
         type_id: &stored_type(type_id),
         matchers: &matchers,
@@ -1497,6 +1524,22 @@ mod tests {
         );
         assert_eq!(total("memory:alloc_objects:count:space:bytes"), "3");
         assert_eq!(total("memory:alloc_space:bytes:space:bytes"), "4608");
+    }
+
+    #[tokio::test]
+    async fn span_ids_that_are_not_16_hex_digits_are_refused_by_the_ingester() {
+        let state = SimState::default();
+        for (span, message) in [
+            ("abc", r#"invalid span id length: \"abc\""#),
+            ("00f067aa0ba902bg", "encoding/hex: invalid byte: U+0067 'g'"),
+        ] {
+            let body = select_body(json!({ "spanSelector": ["00f067aa0ba902b7", span] }));
+            let (status, text) = answer(run(&state, &body, true)).await;
+            assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+            assert_eq!(text, format!(r#"{{"code":"unknown","message":"{message}"}}"#));
+        }
+        let upper = select_body(json!({ "spanSelector": ["00F067AA0BA902B7"] }));
+        assert_eq!(answer(run(&state, &upper, true)).await.0, StatusCode::OK);
     }
 
     #[tokio::test]
