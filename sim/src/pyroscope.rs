@@ -2,12 +2,20 @@
 //! `shared/reference/api/06-pyroscope.md`): Connect push
 //! `POST /push.v1.PusherService/Push` (JSON or protobuf), legacy
 //! `POST /ingest?format=pprof&name=app{k=v}`, the querier's
-//! `ProfileTypes`, `LabelValues`, `SelectMergeStacktraces` and
-//! `SelectMergeSpanProfile` (JSON, epoch-millisecond times), `/ready`.
+//! `ProfileTypes`, `LabelValues`, `LabelNames`, `Series`,
+//! `SelectMergeStacktraces` and `SelectMergeSpanProfile` (JSON requests,
+//! epoch-millisecond times, checked in the query frontend's order), `/ready`.
 //! Connect errors answer `{"code","message"}`, JSON-escaped as Go escapes
-//! it (`<` as `\u003c`…). The push answers in the request's codec, as
-//! connect-go does: `application/proto` gets the empty protobuf
-//! `PushResponse` (no bytes), JSON gets `{}`, gzipped when the request was.
+//! it (`<` as `\u003c`…). Calls are negotiated as connect-go does: a codec
+//! from `Content-Type` (else 415), gzip both ways; the push answers in the
+//! request's codec: `application/proto` gets the empty protobuf
+//! `PushResponse` (no bytes), JSON gets `{}`. Unknown paths are gorilla
+//! mux's plain 404.
+//!
+//! Not served: `/ingest` formats other than pprof (folded, the default,
+//! trie, tree, lines, jfr, speedscope, multipart), protobuf querier
+//! requests, `SelectMergeProfile`, `SelectSeries`, `Diff`, `/pyroscope/render`,
+//! the flame graph's `maxNodes` cut and the `tree` format.
 //!
 //! `labelSelector` is parsed as Pyroscope parses it, with Prometheus'
 //! `parser.ParseMetricSelector` (`lang::promql::parse_selector`): a bad
@@ -25,7 +33,7 @@
 //! `otel_scope_name`); other characters are `invalid_argument`.
 //!
 //! Uses: pprof, profiles, lang::promql, lang::matcher, state, faults,
-//! mimir (Go's JSON escaping), go::strconv.
+//! mimir (Go's JSON escaping), go::{strconv, time, model}.
 
 use std::collections::HashMap;
 use std::sync::Arc;
