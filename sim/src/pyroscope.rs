@@ -1,7 +1,7 @@
 //! The reference stack's Pyroscope API (1.10 shapes,
 //! `shared/reference/api/06-pyroscope.md`): Connect push
 //! `POST /push.v1.PusherService/Push` (JSON or protobuf), legacy
-//! `POST /ingest?format=pprof&name=app{k=v}`, the querier's
+//! `POST /ingest?name=app{k=v}` (pprof, or folded by default), the querier's
 //! `ProfileTypes`, `LabelValues`, `LabelNames`, `Series`,
 //! `SelectMergeStacktraces` and `SelectMergeSpanProfile` (JSON requests,
 //! epoch-millisecond times, checked in the query frontend's order), `/ready`.
@@ -12,8 +12,8 @@
 //! `PushResponse` (no bytes), JSON gets `{}`. Unknown paths are gorilla
 //! mux's plain 404.
 //!
-//! Not served: `/ingest` formats other than pprof (folded, the default,
-//! trie, tree, lines, jfr, speedscope, multipart), protobuf querier
+//! Not served: `/ingest` formats other than pprof and folded (trie,
+//! tree, lines, jfr, speedscope, multipart), protobuf querier
 //! requests, `SelectMergeProfile`, `SelectSeries`, `Diff`, `/pyroscope/render`,
 //! the flame graph's `maxNodes` cut and the `tree` format.
 //!
@@ -390,11 +390,23 @@ type RawSeries = (Vec<(String, String)>, Vec<Vec<u8>>);
 /// anything is stored.
 fn distribute(state: &SimState, series: Vec<RawSeries>) -> Result<(), String> {
     let mut decoded = Vec::new();
-    for (mut labels, raws) in series {
+    for (labels, raws) in series {
         let profiles = raws
             .iter()
             .map(|raw| pprof::decode(raw))
             .collect::<Result<Vec<_>, _>>()?;
+        decoded.push((labels, profiles));
+    }
+    distribute_decoded(state, decoded)
+}
+
+/// A series' labels and its decoded profiles.
+type DecodedSeries = (Vec<(String, String)>, Vec<pprof::Decoded>);
+
+/// `distribute` from the profiles' decoding on (`PushParsed`).
+fn distribute_decoded(state: &SimState, series: Vec<DecodedSeries>) -> Result<(), String> {
+    let mut decoded = Vec::new();
+    for (mut labels, profiles) in series {
         if label(&labels, "service_name").is_empty() {
             labels.push(("service_name".into(), "unspecified".into()));
         }
@@ -821,11 +833,12 @@ fn ingest_time_nanos(param: Option<&String>) -> i64 {
 /// series is `__name__` by sample type, `__delta__="false"`,
 /// `service_name` the application, `pyroscope_spy` (`unknown` by
 /// default) and the name's labels but private (`__`) ones; a profile
-/// time of 0 or in 1970 becomes `from`. The other formats (folded by
-/// default, trie, tree, lines, jfr, speedscope, multipart pprof) are not
-/// served by the reference stack.
+/// time of 0 or in 1970 becomes `from`. No `format` is folded
+/// (`ingest_folded`); trie, tree, lines, jfr, speedscope and multipart
+/// pprof are not served by the reference stack.
 async fn ingest(
     State(state): State<Arc<SimState>>,
+    headers: HeaderMap,
     Query(params): Query<HashMap<String, String>>,
     body: Bytes,
 ) -> Response {
@@ -836,8 +849,24 @@ async fn ingest(
         Ok(key) => key,
         Err(e) => return ingest_error(StatusCode::BAD_REQUEST, &format!("name: {e}")),
     };
-    if params.get("format").map(String::as_str) != Some("pprof") {
-        return ingest_error(StatusCode::BAD_REQUEST, "the reference stack ingests format=pprof only");
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    // `ingestInputFromRequest`'s switch, in its order.
+    let format = params.get("format").map_or("", String::as_str);
+    let unserved = matches!(format, "trie" | "tree" | "lines" | "jfr")
+        || content_type == "binary/octet-stream+trie"
+        || content_type == "binary/octet-stream+tree"
+        || (format != "pprof" && (format == "speedscope" || content_type.contains("multipart/form-data")));
+    if unserved {
+        return ingest_error(
+            StatusCode::BAD_REQUEST,
+            "the reference stack ingests pprof and folded profiles only",
+        );
+    }
+    if format != "pprof" {
+        return ingest_folded(&state, key, &params, &body);
     }
     if body.is_empty() {
         return StatusCode::OK.into_response();
@@ -874,6 +903,121 @@ async fn ingest(
     match distribute(&state, vec![(labels, vec![raw])]) {
         Ok(()) => StatusCode::OK.into_response(),
         Err(e) => failed("pushing", e),
+    }
+}
+
+/// `convertMetadata` (`pkg/ingester/pyroscope/ingest_adapter.go`): the
+/// application name's last `.` part names the profile (none is `cpu`):
+/// the metric, sample type and unit, and the name without it.
+fn convert_metadata(app: &str) -> Result<(&'static str, String, &'static str, String), String> {
+    let (name, kind) = match app.rsplit_once('.') {
+        Some((name, kind)) => (name, kind),
+        None => (app, "cpu"),
+    };
+    let (metric, sample_type, unit) = match kind {
+        "cpu" | "itimer" => ("process_cpu", "samples", "count"),
+        "wall" => ("wall", "samples", "count"),
+        "inuse_objects" | "alloc_objects" => ("memory", kind, "count"),
+        "inuse_space" | "alloc_space" => ("memory", kind, "bytes"),
+        "goroutines" => ("goroutine", kind, "count"),
+        "mutex_count" => ("mutex", "contentions", "count"),
+        "mutex_duration" => ("mutex", "delay", "nanoseconds"),
+        "block_count" | "lock_count" => ("block", "contentions", "count"),
+        "block_duration" | "lock_duration" => ("block", "delay", "nanoseconds"),
+        "alloc_in_new_tlab_objects" | "alloc_outside_tlab_objects" | "live" => ("memory", kind, "count"),
+        "alloc_in_new_tlab_bytes" | "alloc_outside_tlab_bytes" => ("memory", kind, "bytes"),
+        "exceptions" => ("exceptions", "samples", "count"),
+        other => return Err(format!("unknown profile type: {other}")),
+    };
+    Ok((metric, sample_type.to_owned(), unit, name.to_owned()))
+}
+
+/// The folded format (`stack;frames value` lines), `/ingest`'s default:
+/// parsed as `convert.ParseGroups` does (a line without a space is
+/// skipped, a count that is not an int is a 422), then put as the
+/// adapter's `Put` does: a name with `profile_id` is dropped; CPU and wall
+/// profiles with a sample rate (100 unless a valid `sampleRate` says
+/// otherwise) count `cpu`/`wall` nanoseconds of 1e9/rate each, with a
+/// `cpu` nanoseconds period; the series is `__name__`, `__delta__`,
+/// `pyroscope_spy`, the name's labels but private ones, and
+/// `service_name` the application (or `app_name` when the name holds a
+/// `service_name`). A refusal from then on is the push's Connect error.
+fn ingest_folded(state: &SimState, key: Labels, params: &HashMap<String, String>, body: &[u8]) -> Response {
+    let mut lines = Vec::new();
+    for line in body.split(|b| *b == b'\n') {
+        let line = String::from_utf8_lossy(line.strip_suffix(b"\r").unwrap_or(line)).into_owned();
+        let Some((stack, count)) = line.rsplit_once(' ') else {
+            continue;
+        };
+        match go::strconv::atoi(count) {
+            Ok(n) => lines.push((stack.to_owned(), n)),
+            Err(e) => return ingest_error(StatusCode::UNPROCESSABLE_ENTITY, &e.to_string()),
+        }
+    }
+    if key.contains_key("profile_id") {
+        return StatusCode::OK.into_response();
+    }
+    let app = key.get("__name__").cloned().unwrap_or_default();
+    let (metric, mut sample_type, mut unit, app) = match convert_metadata(&app) {
+        Ok(m) => m,
+        Err(e) => {
+            let message = format!("pyroscopeIngesterAdapter failed to convert metadata: {e}");
+            return invalid_response(message);
+        }
+    };
+    let rate = params
+        .get("sampleRate")
+        .and_then(|r| go::strconv::atoi(r).ok())
+        .map_or(100, |r| r as u32);
+    let (mut scale, mut period) = (1, ":".to_owned());
+    if rate != 0 && (metric == "wall" || metric == "process_cpu") {
+        scale = 1_000_000_000 / i64::from(rate);
+        period = "cpu:nanoseconds".into();
+        sample_type = if metric == "wall" { "wall" } else { "cpu" }.to_owned();
+        unit = "nanoseconds";
+    }
+    let stacks: Vec<pprof::Stack> = lines
+        .into_iter()
+        .map(|(stack, count)| pprof::Stack {
+            frames: stack.split(';').map(str::to_owned).collect(),
+            value: count.saturating_mul(scale),
+            labels: Vec::new(),
+        })
+        .collect();
+    let profile = pprof::Decoded {
+        type_suffix: format!("{sample_type}:{unit}:{period}"),
+        facts: pprof::Facts {
+            samples: stacks.len(),
+            sample_labels: vec![0; stacks.len()],
+            sample_types: vec![sample_type.clone()],
+            ..Default::default()
+        },
+        stacks,
+        time_nanos: ingest_time_nanos(params.get("from")),
+        other_types: Vec::new(),
+    };
+    let spy = params
+        .get("spyName")
+        .filter(|s| !s.is_empty())
+        .map_or("unknown", String::as_str);
+    let mut labels = vec![
+        ("__name__".to_owned(), metric.to_owned()),
+        ("__delta__".to_owned(), "false".to_owned()),
+        ("pyroscope_spy".to_owned(), spy.to_owned()),
+    ];
+    let app_label = if key.contains_key("service_name") {
+        "app_name"
+    } else {
+        "service_name"
+    };
+    labels.extend(
+        key.into_iter()
+            .filter(|(k, _)| !k.starts_with("__") || k == "__session_id__"),
+    );
+    labels.push((app_label.to_owned(), app));
+    match distribute_decoded(state, vec![(labels, vec![profile])]) {
+        Ok(()) => StatusCode::OK.into_response(),
+        Err(e) => invalid_response(e),
     }
 }
 
@@ -1885,7 +2029,7 @@ mod tests {
     async fn ingest_answer(query: &str, body: &'static [u8]) -> (StatusCode, String, HeaderMap) {
         let state = Arc::new(SimState::default());
         let params: HashMap<String, String> = url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
-        let response = ingest(State(state), Query(params), Bytes::from_static(body)).await;
+        let response = ingest(State(state), HeaderMap::new(), Query(params), Bytes::from_static(body)).await;
         let headers = response.headers().clone();
         let (status, text) = answer(response).await;
         (status, text, headers)
@@ -1913,6 +2057,44 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_folded_ingest_is_a_cpu_profile_of_the_sample_rate() {
+        let state = Arc::new(SimState::default());
+        let now = unix_nanos() / 1_000_000_000;
+        let ingest_folded = |query: String, body: &'static [u8]| {
+            let params: HashMap<String, String> = url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+            ingest(
+                State(state.clone()),
+                HeaderMap::new(),
+                Query(params),
+                Bytes::from_static(body),
+            )
+        };
+        let query = format!("name=app%7Bservice_name%3Dsvc%7D&from={now}&sampleRate=50&spyName=pyspy");
+        let (status, text) = answer(ingest_folded(query, b"main;work 3\r\nno-count\nmain 1\n").await).await;
+        assert_eq!((status, text.as_str()), (StatusCode::OK, ""));
+        assert_eq!(state.profiles.types((i64::MIN, i64::MAX)), [CPU]);
+        assert_eq!(state.profiles.label_values("app_name"), ["app"]);
+        assert_eq!(state.profiles.label_values("pyroscope_spy"), ["pyspy"]);
+        let body = json!({ "profileTypeID": CPU, "labelSelector": "{service_name=\"svc\"}",
+                           "start": now_ms() - 60_000, "end": now_ms() + 60_000 });
+        let graph = select(&state, &body, false).unwrap();
+        assert_eq!(graph["flamegraph"]["total"], (4 * 20_000_000).to_string());
+        // A bad count is the parser's error; an unknown kind the adapter's.
+        let (status, text) = answer(ingest_folded(format!("name=app&from={now}"), b"main x").await).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(
+            text,
+            "{\"code\":\"unknown\",\"message\":\"strconv.Atoi: parsing \\\"x\\\": invalid syntax\"}\n"
+        );
+        let (status, text) = answer(ingest_folded("name=my.app".into(), b"main 1").await).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            text,
+            r#"{"code":"invalid_argument","message":"pyroscopeIngesterAdapter failed to convert metadata: unknown profile type: app"}"#
+        );
+    }
+
+    #[tokio::test]
     async fn a_pprof_ingest_is_stored_with_the_legacy_labels() {
         // The fixture's time is long gone: an agent that sends none.
         let fixture = include_bytes!("../../tests/fixtures/reference/pprof-span-00f067aa0ba902b7.pb");
@@ -1921,7 +2103,7 @@ mod tests {
         let now = unix_nanos() / 1_000_000_000;
         let query = format!("name=harness-backend%7Brun%3Dr42%7D&format=pprof&from={now}");
         let params: HashMap<String, String> = url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
-        let response = ingest(State(state.clone()), Query(params), Bytes::from(body)).await;
+        let response = ingest(State(state.clone()), HeaderMap::new(), Query(params), Bytes::from(body)).await;
         let (status, text) = answer(response).await;
         assert_eq!(status, StatusCode::OK, "{text}");
         for (name, value) in [
