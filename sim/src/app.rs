@@ -313,6 +313,8 @@ impl AppState {
                     .unwrap_or_default(),
             }],
             time_nanos: end as i64,
+            facts: Default::default(),
+            other_types: Vec::new(),
         };
         let labels = BTreeMap::from([
             ("__name__".to_owned(), "process_cpu".to_owned()),

@@ -22,6 +22,9 @@ use crate::pprof::{Decoded, Stack};
 pub type Labels = BTreeMap<String, String>;
 /// Labels as a list, in the order they were given.
 pub type Pairs = Vec<(String, String)>;
+/// One sample type's series: its type suffix (`cpu:nanoseconds:cpu:nanoseconds`)
+/// and each series' labels and stacks.
+pub type TypeSeries = (String, Vec<(Labels, Vec<Stack>)>);
 
 #[derive(Debug, Clone)]
 struct StoredProfile {
@@ -92,6 +95,25 @@ pub fn split(labels: &[(String, String)], stacks: &[Stack]) -> Vec<(Pairs, Vec<S
     series
 }
 
+/// The labels the ingester's head adds to a series
+/// (`pkg/phlaredb/labels/labels.go`): `__service_name__` when there is a
+/// service name, `__period_type__` and `__period_unit__` when the profile
+/// has a period type, `__type__`, `__unit__` and `__profile_type__`.
+fn with_private_labels(labels: &mut Labels, type_id: &str) {
+    let parts: Vec<&str> = type_id.split(':').collect();
+    let part = |i: usize| parts.get(i).copied().unwrap_or("").to_owned();
+    if let Some(service) = labels.get("service_name").filter(|s| !s.is_empty()).cloned() {
+        labels.insert("__service_name__".into(), service);
+    }
+    if !part(3).is_empty() || !part(4).is_empty() {
+        labels.insert("__period_type__".into(), part(3));
+        labels.insert("__period_unit__".into(), part(4));
+    }
+    labels.insert("__type__".into(), part(1));
+    labels.insert("__unit__".into(), part(2));
+    labels.insert("__profile_type__".into(), type_id.to_owned());
+}
+
 impl ProfileStore {
     /// `ValidateProfile`'s ingestion window: the profile's time in unix
     /// milliseconds (now when it has none), within [now-1h, now+10m].
@@ -111,6 +133,11 @@ impl ProfileStore {
     /// Stores one pushed profile as the series `split` made of it;
     /// `dropped` says a fault discards it after accepting it.
     pub fn push(&self, series: Vec<(Labels, Vec<Stack>)>, type_suffix: &str, time_ms: i64, dropped: bool) {
+        self.push_types(vec![(type_suffix.to_owned(), series)], time_ms, dropped);
+    }
+
+    /// Stores one pushed profile, one set of series per sample type.
+    pub fn push_types(&self, types: Vec<TypeSeries>, time_ms: i64, dropped: bool) {
         let mut counts = self.counts.lock().expect("counts lock");
         counts.profiles_received += 1;
         if dropped {
@@ -119,10 +146,15 @@ impl ProfileStore {
         counts.profiles_stored += 1;
         let received = Instant::now();
         let mut profiles = self.profiles.lock().expect("profile store lock");
-        for (labels, stacks) in series {
+        let series = types
+            .into_iter()
+            .flat_map(|(suffix, series)| series.into_iter().map(move |s| (suffix.clone(), s)));
+        for (type_suffix, (mut labels, stacks)) in series {
             let name = labels.get("__name__").cloned().unwrap_or_default();
+            let type_id = format!("{name}:{type_suffix}");
+            with_private_labels(&mut labels, &type_id);
             profiles.push(StoredProfile {
-                type_id: format!("{name}:{type_suffix}"),
+                type_id,
                 labels,
                 stacks,
                 time_ms,
@@ -188,8 +220,32 @@ impl ProfileStore {
 
     /// Values of a series label.
     pub fn label_values(&self, name: &str) -> Vec<String> {
+        self.label_values_of(name, (i64::MIN, i64::MAX), &[])
+    }
+
+    /// The distinct label sets of the series with data in the range that
+    /// one of the selectors picks (all series when there are none), as the
+    /// head's `forMatchingSelectors` walks them.
+    pub fn series(&self, range_ms: (i64, i64), selectors: &[Vec<Matcher>]) -> Vec<Labels> {
         let profiles = self.profiles.lock().expect("profile store lock");
-        let mut values: Vec<String> = profiles.iter().filter_map(|p| p.labels.get(name).cloned()).collect();
+        let mut sets: Vec<Labels> = profiles
+            .iter()
+            .filter(|p| p.time_ms >= range_ms.0 && p.time_ms <= range_ms.1)
+            .filter(|p| selectors.is_empty() || selectors.iter().any(|m| selects(m, &p.labels)))
+            .map(|p| p.labels.clone())
+            .collect();
+        sets.sort();
+        sets.dedup();
+        sets
+    }
+
+    /// The sorted values of a label over `series`, empty values left out.
+    pub fn label_values_of(&self, name: &str, range_ms: (i64, i64), selectors: &[Vec<Matcher>]) -> Vec<String> {
+        let mut values: Vec<String> = self
+            .series(range_ms, selectors)
+            .into_iter()
+            .filter_map(|l| l.get(name).filter(|v| !v.is_empty()).cloned())
+            .collect();
         values.sort();
         values.dedup();
         values
@@ -200,7 +256,14 @@ impl ProfileStore {
     }
 }
 
-/// A call tree: children in first-seen order, as flame graphs draw them.
+/// `NewFlameGraph` of an empty tree (`pkg/model/flamegraph.go`): the
+/// root alone, named `total`, all zeros; protojson leaves out the zero
+/// `total` and `maxSelf`.
+pub fn empty_flamegraph() -> Value {
+    json!({ "names": ["total"], "levels": [{ "values": ["0", "0", "0", "0"] }] })
+}
+
+/// A call tree; `flamegraph` orders the children by name.
 #[derive(Debug, Default)]
 struct Node {
     total: i64,
@@ -225,46 +288,64 @@ impl Node {
         self.children[index].1.add(rest, value);
     }
 
+    /// `NewFlameGraph` (`pkg/model/flamegraph.go`) without a node limit:
+    /// the tree walked with a stack, children in name order (the tree
+    /// keeps them sorted) pushed so the last is taken first; a node's
+    /// name index is given when it is taken, its children start after its
+    /// own value; each level then runs left to right, offsets relative to
+    /// the previous node's end.
     fn flamegraph(&self) -> Value {
-        let mut names = vec!["total".to_owned()];
-        let mut levels: Vec<Vec<i64>> = Vec::new();
-        // (level, absolute x, node, name index); `last_end` per level makes
-        // offsets relative to the previous node of the same level.
-        let mut last_end: Vec<i64> = Vec::new();
-        let mut stack: Vec<(usize, i64, &Node, usize)> = vec![(0, 0, self, 0)];
-        while let Some((level, x, node, name)) = stack.pop() {
+        if self.total == 0 {
+            return empty_flamegraph();
+        }
+        let mut names: Vec<String> = Vec::new();
+        let mut levels: Vec<Vec<[i64; 4]>> = Vec::new();
+        let mut max_self = 0;
+        let mut stack: Vec<(usize, i64, &str, &Node)> = vec![(0, 0, "total", self)];
+        while let Some((level, x, name, node)) = stack.pop() {
+            max_self = max_self.max(node.own);
+            let index = match names.iter().position(|n| n == name) {
+                Some(i) => i,
+                None => {
+                    names.push(name.to_owned());
+                    names.len() - 1
+                }
+            };
             if levels.len() <= level {
                 levels.push(Vec::new());
-                last_end.push(0);
             }
-            levels[level].extend([x - last_end[level], node.total, node.own, name as i64]);
-            last_end[level] = x + node.total;
-            let mut child_x = x;
-            let mut children = Vec::new();
-            for (child_name, child) in &node.children {
-                let index = match names.iter().position(|n| n == child_name) {
-                    Some(i) => i,
-                    None => {
-                        names.push(child_name.clone());
-                        names.len() - 1
-                    }
-                };
-                children.push((level + 1, child_x, child, index));
+            levels[level].push([x, node.total, node.own, index as i64]);
+            let mut children: Vec<&(String, Node)> = node.children.iter().collect();
+            children.sort_by(|a, b| a.0.cmp(&b.0));
+            let mut child_x = x + node.own;
+            for (child_name, child) in children {
+                stack.push((level + 1, child_x, child_name, child));
                 child_x += child.total;
             }
-            // Depth first, left to right.
-            stack.extend(children.into_iter().rev());
         }
-        if self.total == 0 {
-            return json!({ "names": [], "levels": [], "total": "0", "maxSelf": "0" });
+        let levels: Vec<Value> = levels
+            .into_iter()
+            .map(|mut level| {
+                level.reverse();
+                let mut end = 0;
+                let values: Vec<String> = level
+                    .iter()
+                    .flat_map(|[x, total, own, name]| {
+                        let offset = x - end;
+                        end = x + total;
+                        [offset, *total, *own, *name]
+                    })
+                    .map(|v| v.to_string())
+                    .collect();
+                json!({ "values": values })
+            })
+            .collect();
+        let mut graph = json!({ "names": names, "levels": levels, "total": self.total.to_string() });
+        // protojson leaves a zero out.
+        if max_self != 0 {
+            graph["maxSelf"] = json!(max_self.to_string());
         }
-        let max_self = levels.iter().flat_map(|l| l.chunks(4).map(|n| n[2])).max().unwrap_or(0);
-        json!({
-            "names": names,
-            "levels": levels.iter().map(|l| json!({ "values": l.iter().map(|v| v.to_string()).collect::<Vec<_>>() })).collect::<Vec<_>>(),
-            "total": self.total.to_string(),
-            "maxSelf": max_self.to_string(),
-        })
+        graph
     }
 }
 
@@ -349,15 +430,28 @@ mod tests {
         tree.add(&["main".into(), "b".into()], 30);
         tree.add(&["other".into()], 5);
         let graph = tree.flamegraph();
+        // Names as the walk takes them: the last child first.
+        assert_eq!(graph["names"], json!(["total", "other", "main", "b", "a"]));
         // Level 1: main at 0 (40), other right after it.
         assert_eq!(
             graph["levels"][1]["values"],
-            json!(["0", "40", "0", "1", "0", "5", "5", "2"])
+            json!(["0", "40", "0", "2", "0", "5", "5", "1"])
         );
         // Level 2: a at 0 (10), b right after a.
         assert_eq!(
             graph["levels"][2]["values"],
-            json!(["0", "10", "10", "3", "0", "30", "30", "4"])
+            json!(["0", "10", "10", "4", "0", "30", "30", "3"])
         );
+        // Children are drawn after their parent's own value, in name order.
+        let mut tree = Node::default();
+        tree.add(&["main".into()], 5);
+        tree.add(&["main".into(), "z".into()], 10);
+        tree.add(&["main".into(), "b".into()], 20);
+        let graph = tree.flamegraph();
+        assert_eq!(
+            graph["levels"][2]["values"],
+            json!(["5", "20", "20", "3", "0", "10", "10", "2"])
+        );
+        assert_eq!(graph["maxSelf"], "20");
     }
 }
