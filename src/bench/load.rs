@@ -3,7 +3,8 @@
 //!
 //! - HTTP: requests/s through pillars' goose users (a `traceparent` per
 //!   request, every outcome recorded) beside plain goose (a bare `GET`),
-//!   same users, same server; rounds alternate and the best of each counts.
+//!   same users, same server; rounds alternate, and the goal is judged on
+//!   the median of the rounds' own ratios (`bench::Paired`).
 //!   Both are counted by the server, so they are measured alike.
 //! - OTLP: spans/s through the load path's workers (permits, template,
 //!   send, samples, collector) beside a raw POST of the same bytes
@@ -23,9 +24,9 @@ use std::time::Duration;
 use tokio::time::Instant;
 use url::Url;
 
-use crate::bench::BenchError;
 use crate::bench::emit::EmitBench;
 use crate::bench::sink::Sink;
+use crate::bench::{BenchError, Paired};
 use crate::checks::CheckCtx;
 use crate::console::Console;
 use crate::ids::Seed;
@@ -48,8 +49,8 @@ const MIX: [(TrafficKind, f64); 3] = [
 
 #[derive(Debug, Clone)]
 pub struct LoadBench {
-    pub plain_goose_rps: f64,
-    pub pillars_rps: f64,
+    /// Requests/s per round: plain goose, then pillars' users.
+    pub http: Paired,
     pub users: u64,
     pub rounds: u32,
     pub emit: EmitBench,
@@ -64,8 +65,9 @@ pub struct LoadBench {
 }
 
 impl LoadBench {
+    /// The median of the rounds' ratios.
     pub fn http_ratio(&self) -> f64 {
-        crate::bench::ratio(self.pillars_rps, self.plain_goose_rps)
+        self.http.ratio()
     }
 }
 
@@ -78,19 +80,24 @@ impl fmt::Display for LoadBench {
         }
         writeln!(
             f,
-            "HTTP GET to a loopback server, {} goose users, best of {} round(s)",
+            "HTTP GET to a loopback server, {} goose users, {} round(s)",
             self.users, self.rounds
         )?;
         writeln!(
             f,
-            "  plain goose                    {:>12.0} req/s",
-            self.plain_goose_rps
+            "  plain goose                    {:>12.0} req/s (best round)",
+            self.http.best_baseline()
         )?;
-        writeln!(f, "  pillars (traceparent, record)  {:>12.0} req/s", self.pillars_rps)?;
         writeln!(
             f,
-            "  ratio {:.2} (goal >= {GOAL_HTTP_RATIO}: {})",
+            "  pillars (traceparent, record)  {:>12.0} req/s (best round)",
+            self.http.best_harness()
+        )?;
+        writeln!(
+            f,
+            "  ratio {:.2}, median of {} paired rounds (goal >= {GOAL_HTTP_RATIO}: {})",
             self.http_ratio(),
+            self.http.rounds(),
             verdict(self.http_ratio() >= GOAL_HTTP_RATIO)
         )?;
         write!(f, "{}", self.emit)?;
@@ -121,7 +128,8 @@ impl fmt::Display for LoadBench {
 pub struct Settings {
     /// How long each measured HTTP round lasts.
     pub round: Duration,
-    /// Rounds per path; the paths alternate, and the best round counts.
+    /// Rounds; each runs the baseline and the harness back to back, and the
+    /// median of the rounds' ratios is judged.
     pub rounds: u32,
     /// goose users in the HTTP rounds.
     pub users: u64,
@@ -140,8 +148,9 @@ pub async fn run(args: &Settings, console: &mut Console) -> Result<LoadBench, Be
         run_time: args.round,
         timeout: Duration::from_secs(10),
     };
-    let (mut plain, mut pillars) = (0.0f64, 0.0f64);
+    let mut http = Paired::default();
     for r in 1..=args.rounds {
+        let mut round = [0.0f64; 2];
         for traced in [false, true] {
             let (rec, _, collector) = tally::recorder();
             let flavor = if traced {
@@ -161,15 +170,11 @@ pub async fn run(args: &Settings, console: &mut Console) -> Result<LoadBench, Be
                 .map_err(|e| BenchError::Goose(e.to_string()))?;
             let rps = (sink.counts.gets.load(Ordering::Relaxed) - before) as f64 / started.elapsed().as_secs_f64();
             let _ = collector.await;
-            let name = if traced {
-                pillars = pillars.max(rps);
-                "pillars"
-            } else {
-                plain = plain.max(rps);
-                "plain goose"
-            };
+            round[usize::from(traced)] = rps;
+            let name = if traced { "pillars" } else { "plain goose" };
             let _ = writeln!(console.err, "round {r}/{}: {name:<11} {rps:>10.0} req/s", args.rounds);
         }
+        http.push(round[0], round[1]);
     }
     let emit = crate::bench::emit::run(
         &crate::bench::emit::Settings {
@@ -185,8 +190,7 @@ pub async fn run(args: &Settings, console: &mut Console) -> Result<LoadBench, Be
     let _ = writeln!(console.err, "mixed load for {} s …", args.mixed.as_secs());
     let mix = mixed(&sink, args.mixed).await?;
     Ok(LoadBench {
-        plain_goose_rps: plain,
-        pillars_rps: pillars,
+        http,
         users: args.users,
         rounds: args.rounds,
         emit,

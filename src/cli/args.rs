@@ -574,7 +574,8 @@ pub struct BenchLoadArgs {
     /// Seconds each measured HTTP round lasts (whole seconds, goose's run time).
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=60))]
     pub seconds: u64,
-    /// Rounds per path; the paths alternate, and the best round counts.
+    /// Rounds; each runs the baseline and the harness back to back, and the
+    /// median of the rounds' ratios is judged.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=20))]
     pub rounds: u32,
     /// goose users in the HTTP rounds.
@@ -590,7 +591,8 @@ pub struct BenchEmitArgs {
     /// Seconds each measured round lasts (0.1 to 60, fractions allowed).
     #[arg(long, default_value_t = 3.0, value_parser = round_seconds)]
     pub seconds: f64,
-    /// Rounds per path; the paths alternate, and the best round counts.
+    /// Rounds; each runs the baseline and the harness back to back, and the
+    /// median of the rounds' ratios is judged.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=20))]
     pub rounds: u32,
     /// Traces per export request.
