@@ -13,8 +13,8 @@
 //!   successful read, for probes found;
 //! - `pillars_canary_probes_in_flight`: probes still waiting.
 //!
-//! and `pillars_canary_info{target, run_id, seed}`, whose seed replays the
-//! probes' ids.
+//! and `pillars_canary_info{target, run_id, seed}`: with a round's
+//! wall-clock second, the seed gives that round's probe ids.
 //!
 //! Uses: check (pillars), prometheus-client.
 
