@@ -2,7 +2,6 @@
 //! target nobody listens on.
 
 use pillars::stack::sim::SimTarget;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -30,10 +29,24 @@ pub async fn run(id: &str, ctx: &CheckCtx) -> Outcome {
     checks::find(id).expect("check in catalog").run(ctx).await
 }
 
-/// A loopback port with nothing listening: connections are refused.
+/// A loopback port with nothing listening: connections are refused. The
+/// port stays bound (without `listen`) for the life of the test process,
+/// so no server a test starts alongside can be given it.
 pub fn dead_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("addr").port()
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
+    socket
+        .bind(&std::net::SocketAddr::from(([127, 0, 0, 1], 0)).into())
+        .expect("bind");
+    let port = socket
+        .local_addr()
+        .ok()
+        .and_then(|a| a.as_socket())
+        .expect("addr")
+        .port();
+    // Held, never listened on: a connect gets a reset, a bind gets refused.
+    std::mem::forget(socket);
+    port
 }
 
 /// A target file naming every role, all on ports nobody listens on.
