@@ -29,6 +29,15 @@ pub async fn run(id: &str, ctx: &CheckCtx) -> Outcome {
     checks::find(id).expect("check in catalog").run(ctx).await
 }
 
+/// A loopback port free at the time of asking, for something the test then
+/// starts to bind (a tunnel's local end).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
+        .port()
+}
+
 /// A loopback port with nothing listening: connections are refused. The
 /// port stays bound (without `listen`) for the life of the test process,
 /// so no server a test starts alongside can be given it.

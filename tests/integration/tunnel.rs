@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use pillars::stack::sim::SimStack;
 use pillars::target::AWS_TARGET_COMMAND;
 
-use crate::common::{dead_port, pillars_cli, pillars_command, through_grafana};
+use crate::common::{free_port, pillars_cli, pillars_command, through_grafana};
 
 /// `aws ssm start-session … --parameters {"portNumber":[R],"localPortNumber":[L]}`
 /// as a forward from 127.0.0.1:L to 127.0.0.1:R. `FAKE_AWS_MODE` makes it
@@ -175,7 +175,7 @@ async fn issue_13_the_run_goes_through_the_tunnel_and_closes_it() {
     let fake = FakeAws::new();
     let dir = tempfile::tempdir().unwrap();
     let target = dir.path().join("target.toml");
-    std::fs::write(&target, tunnelled_target(&sim, dead_port(), None, "10s")).unwrap();
+    std::fs::write(&target, tunnelled_target(&sim, free_port(), None, "10s")).unwrap();
     let (code, output) = verify(&target, &dir.path().join("reports"), fake.vars("forward")).await;
     assert_eq!(code, 0, "{output}");
     let args: Vec<String> = serde_json::from_str(&std::fs::read_to_string(fake.argsfile()).unwrap()).unwrap();
@@ -190,7 +190,7 @@ async fn issue_13_a_session_that_fails_or_never_opens_is_exit_3_and_is_ended() {
         let fake = FakeAws::new();
         let dir = tempfile::tempdir().unwrap();
         let target = dir.path().join("target.toml");
-        std::fs::write(&target, tunnelled_target(&sim, dead_port(), None, "1s")).unwrap();
+        std::fs::write(&target, tunnelled_target(&sim, free_port(), None, "1s")).unwrap();
         let started = Instant::now();
         let (code, output) = verify(&target, &dir.path().join("reports"), fake.vars(mode)).await;
         assert_eq!(code, 3, "{mode}: {output}");
@@ -209,7 +209,7 @@ async fn issue_13_a_missing_cli_or_a_busy_local_port_says_what_to_do() {
     let sim = SimStack::start(Default::default()).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let target = dir.path().join("target.toml");
-    std::fs::write(&target, tunnelled_target(&sim, dead_port(), None, "1s")).unwrap();
+    std::fs::write(&target, tunnelled_target(&sim, free_port(), None, "1s")).unwrap();
     let empty = tempfile::tempdir().unwrap();
     let path = vec![("PATH".to_owned(), empty.path().display().to_string())];
     let (code, output) = verify(&target, &dir.path().join("reports"), path).await;
@@ -239,7 +239,7 @@ async fn issue_13_sigterm_ends_the_session_too() {
     let fake = FakeAws::new();
     let dir = tempfile::tempdir().unwrap();
     let target = dir.path().join("target.toml");
-    std::fs::write(&target, tunnelled_target(&sim, dead_port(), Some(silent_port), "10s")).unwrap();
+    std::fs::write(&target, tunnelled_target(&sim, free_port(), Some(silent_port), "10s")).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_pillars"))
         .args([
             "verify",
@@ -296,7 +296,7 @@ async fn issue_13_target_aws_reads_the_rendered_file_or_says_how_to_render_it() 
     std::fs::create_dir(dir.path().join("infra")).unwrap();
     std::fs::write(
         dir.path().join("infra/target.toml"),
-        tunnelled_target(&sim, dead_port(), None, "10s"),
+        tunnelled_target(&sim, free_port(), None, "10s"),
     )
     .unwrap();
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_pillars"))
