@@ -202,8 +202,11 @@ impl GrafanaClient {
             .unwrap_or_default();
         Ok(match (answer.status, health) {
             (200, Some(h)) if h.status == "OK" => HealthCheck::Ok(h),
-            // An unknown uid is an error; a plugin without a backend health
-            // check answers "Not found" (or 501 on some versions).
+            // An unknown uid is an error: 404 "data source not found" before
+            // Grafana 11, 500 "Unable to load datasource metadata" in 11.4
+            // (the last arm). A plugin without a backend health check
+            // answers 404 "Not found" before 11, 501 `plugin.notImplemented`
+            // in 11.4.
             (404, _) if message.contains("data source not found") => HealthCheck::Failed {
                 status: 404,
                 health: None,
